@@ -1,0 +1,374 @@
+//! The request path inside the app: host check → body limit → middleware chain → router →
+//! view (stall detector, panic catcher) → error page. Django's `BaseHandler`, in one place.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use futures_util::FutureExt;
+use http::{header, HeaderValue, Method, StatusCode};
+use tower::{Layer, ServiceExt};
+
+use crate::app::StateMap;
+use crate::blocking::panic_message;
+use crate::debug_page;
+use crate::error::{report_response, ErrorReport, PendingErrorPage};
+use crate::middleware::{limit_body, Chain, Next};
+use crate::request::Request;
+use crate::response::Response;
+use crate::routing::{percent_decode, ResolvedRoute, Resolver};
+use crate::settings::Settings;
+use crate::stall::StallDetector;
+
+pub(crate) struct Core {
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) resolver: Arc<Resolver>,
+    state: Arc<StateMap>,
+    chain: Arc<Chain>,
+    hosts: AllowedHosts,
+}
+
+impl Core {
+    pub(crate) fn new(
+        settings: Arc<Settings>,
+        resolver: Arc<Resolver>,
+        state: Arc<StateMap>,
+        chain: Arc<Chain>,
+    ) -> Self {
+        let hosts = AllowedHosts::new(settings.effective_allowed_hosts());
+        Self {
+            settings,
+            resolver,
+            state,
+            chain,
+            hosts,
+        }
+    }
+
+    pub(crate) async fn handle(self: Arc<Self>, mut req: Request) -> Response {
+        let debug = self.settings.debug;
+        if let Err(response) = self.check_request(&req) {
+            return response;
+        }
+        req = match limit_body(req, self.settings.server.max_body_size) {
+            Ok(req) => req,
+            Err(response) => return render_if_pending(response, debug, None),
+        };
+        req.extensions_mut().insert(self.state.clone());
+        req.extensions_mut().insert(self.resolver.clone());
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let span = tracing::info_span!(
+            target: "canter::request",
+            "request",
+            %method,
+            %path,
+            route = tracing::field::Empty,
+            request_id = tracing::field::Empty
+        );
+        // The chain's own panics (a middleware's) end here; the view's are caught closer, so
+        // middleware still sees a 500 response for them.
+        let chain = tracing::Instrument::instrument(
+            AssertUnwindSafe(Next::start(self.chain.clone()).run(req)).catch_unwind(),
+            span,
+        )
+        .await;
+        match chain {
+            Ok(response) => render_if_pending(response, debug, None),
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                tracing::error!(target: "canter::request", %method, %path, panic = %message, "middleware panicked");
+                let report = ErrorReport {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    message,
+                    causes: vec![],
+                    panicked: true,
+                };
+                debug_page::render(&report, debug, None)
+            }
+        }
+    }
+
+    /// What Django checks before any middleware: the Host, and that path and query decode.
+    fn check_request(&self, req: &Request) -> Result<(), Response> {
+        let debug = self.settings.debug;
+        let host = req.uri().host().map(str::to_owned).or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(|h| strip_port(h).to_owned())
+        });
+        match host {
+            Some(host) if self.hosts.allows(&host) => {}
+            other => {
+                let shown = other.unwrap_or_default();
+                let message = if shown.is_empty() {
+                    "request has no Host header".to_owned()
+                } else {
+                    format!("Invalid Host header: {shown:?}. You may need to add {shown:?} to allowed_hosts.")
+                };
+                tracing::warn!(target: "canter::security", host = %shown, "disallowed host");
+                let report = ErrorReport {
+                    status: StatusCode::BAD_REQUEST,
+                    message,
+                    causes: vec![],
+                    panicked: false,
+                };
+                return Err(debug_page::render(&report, debug, None));
+            }
+        }
+        if percent_decode(req.uri().path()).is_none() {
+            return Err(bad_request(
+                "the request path is not valid UTF-8 once percent-decoded",
+                debug,
+            ));
+        }
+        if let Some(query) = req.uri().query() {
+            if query.contains('%')
+                && query
+                    .split(['&', '='])
+                    .any(|part| percent_decode(&part.replace('+', " ")).is_none())
+            {
+                return Err(bad_request(
+                    "the query string is not valid UTF-8 once percent-decoded",
+                    debug,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn bad_request(message: &str, debug: bool) -> Response {
+    let report = ErrorReport {
+        status: StatusCode::BAD_REQUEST,
+        message: message.to_owned(),
+        causes: vec![],
+        panicked: false,
+    };
+    debug_page::render(&report, debug, None)
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [::1]:8000 → [::1]
+        return match rest.find(']') {
+            Some(end) => &host[..end + 2],
+            None => host,
+        };
+    }
+    host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+}
+
+/// Django's `validate_host`: exact names, `.example.com` for a domain and its subdomains, `*`.
+struct AllowedHosts {
+    patterns: Vec<String>,
+}
+
+impl AllowedHosts {
+    fn new(patterns: Vec<String>) -> Self {
+        Self {
+            patterns: patterns
+                .into_iter()
+                .map(|p| p.to_ascii_lowercase())
+                .collect(),
+        }
+    }
+
+    fn allows(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let valid = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.[]:_".contains(&b));
+        valid
+            && self.patterns.iter().any(|pattern| {
+                pattern == "*"
+                    || *pattern == host
+                    || (pattern.starts_with('.')
+                        && (host.ends_with(pattern.as_str()) || host == pattern[1..]))
+            })
+    }
+}
+
+/// The innermost link of the chain: resolves the path and calls the view.
+pub(crate) struct Router {
+    resolver: Arc<Resolver>,
+    debug: bool,
+    append_slash: bool,
+    stall_threshold: Option<Duration>,
+}
+
+impl Router {
+    pub(crate) fn new(resolver: Arc<Resolver>, settings: &Settings) -> Self {
+        Self {
+            resolver,
+            debug: settings.debug,
+            append_slash: settings.append_slash,
+            stall_threshold: settings
+                .stall_enabled()
+                .then(|| Duration::from_millis(settings.stall.threshold_ms)),
+        }
+    }
+
+    pub(crate) fn dispatch(
+        self: Arc<Self>,
+        mut req: Request,
+    ) -> futures_util::future::BoxFuture<'static, Response> {
+        Box::pin(async move {
+            // Checked in Core::check_request; a request from elsewhere (a middleware that
+            // rewrote the URI) is re-checked here.
+            let Some(path) = percent_decode(req.uri().path()) else {
+                return bad_request(
+                    "the request path is not valid UTF-8 once percent-decoded",
+                    self.debug,
+                );
+            };
+            let relative = path.strip_prefix('/').unwrap_or(&path);
+            let Some((index, params)) = self.resolver.resolve(relative) else {
+                return self.not_found(&req, &path);
+            };
+            let route = self.resolver.route(index);
+            if let Some(methods) = &route.methods {
+                if !methods.contains(req.method()) {
+                    return crate::views::method_not_allowed(methods);
+                }
+            }
+            tracing::Span::current()
+                .record("route", route.name.as_deref().unwrap_or(&route.pattern));
+            let resolved = ResolvedRoute {
+                name: route.name.clone(),
+                pattern: route.pattern.clone(),
+                view_name: route.view_name,
+                path: path.clone(),
+                params,
+            };
+            let label = resolved
+                .name
+                .clone()
+                .unwrap_or_else(|| resolved.pattern.clone());
+            req.extensions_mut().insert(resolved);
+            let endpoint = route.endpoint.clone();
+            // axum's extractors add their own 2 MB cap unless told not to; ours is already on
+            // the body (server.max_body_size), so theirs is switched off.
+            let view = DefaultBodyLimit::disable().layer(tower::service_fn(move |req: Request| {
+                endpoint(req).map(Ok::<_, std::convert::Infallible>)
+            }));
+            let call = view.oneshot(req).map(|r| match r {
+                Ok(response) => response,
+                Err(never) => match never {},
+            });
+            let outcome = match self.stall_threshold {
+                Some(threshold) => {
+                    AssertUnwindSafe(StallDetector::new(
+                        call,
+                        threshold,
+                        "view",
+                        label.clone(),
+                        route.view_name,
+                    ))
+                    .catch_unwind()
+                    .await
+                }
+                None => AssertUnwindSafe(call).catch_unwind().await,
+            };
+            let response = match outcome {
+                Ok(response) => response,
+                Err(payload) => report_response(ErrorReport {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    message: format!("view panicked: {}", panic_message(payload.as_ref())),
+                    causes: vec![],
+                    panicked: true,
+                }),
+            };
+            render_if_pending(response, self.debug, Some((&label, route.view_name)))
+        })
+    }
+
+    fn not_found(&self, req: &Request, path: &str) -> Response {
+        if self.append_slash && !path.ends_with('/') {
+            let with_slash = format!("{}/", path.strip_prefix('/').unwrap_or(path));
+            if self.resolver.resolve(&with_slash).is_some() {
+                let mut location = format!("{}/", req.uri().path());
+                if let Some(query) = req.uri().query() {
+                    location.push('?');
+                    location.push_str(query);
+                }
+                // 301 as Django does for GET/HEAD; 308 keeps the method and body of others.
+                let status = if matches!(*req.method(), Method::GET | Method::HEAD) {
+                    StatusCode::MOVED_PERMANENTLY
+                } else {
+                    StatusCode::PERMANENT_REDIRECT
+                };
+                let mut response = status.into_response();
+                if let Ok(value) = HeaderValue::from_str(&location) {
+                    response.headers_mut().insert(header::LOCATION, value);
+                }
+                return response;
+            }
+        }
+        debug_page::not_found(path, &self.resolver, self.debug)
+    }
+}
+
+/// Renders the page of a response whose view returned an `Error`, and logs server errors.
+fn render_if_pending(
+    mut response: Response,
+    debug: bool,
+    route: Option<(&str, &'static str)>,
+) -> Response {
+    let Some(PendingErrorPage(report)) = response.extensions_mut().remove::<PendingErrorPage>()
+    else {
+        return response;
+    };
+    if report.status.is_server_error() {
+        let (name, view) = route.unwrap_or(("", ""));
+        tracing::error!(
+            target: "canter::request",
+            route = name,
+            view,
+            status = report.status.as_u16(),
+            panicked = report.panicked,
+            causes = ?report.causes,
+            "{}",
+            report.message
+        );
+    }
+    let mut page = debug_page::render(&report, debug, route);
+    // Keep what the view or a middleware set (cookies, CORS, Allow…) on the error response.
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            page.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_hosts_semantics() {
+        let hosts = AllowedHosts::new(vec!["example.com".into(), ".example.org".into()]);
+        assert!(hosts.allows("example.com"));
+        assert!(hosts.allows("EXAMPLE.com"));
+        assert!(hosts.allows("example.org"));
+        assert!(hosts.allows("api.example.org"));
+        assert!(!hosts.allows("evil-example.org"));
+        assert!(!hosts.allows("example.com.evil"));
+        assert!(!hosts.allows("exa mple.com"));
+        assert!(AllowedHosts::new(vec!["*".into()]).allows("anything.test"));
+        assert!(!AllowedHosts::new(vec!["*".into()]).allows("bad host"));
+    }
+
+    #[test]
+    fn ports_are_stripped() {
+        assert_eq!(strip_port("example.com:8000"), "example.com");
+        assert_eq!(strip_port("[::1]:8000"), "[::1]");
+        assert_eq!(strip_port("[::1]"), "[::1]");
+        assert_eq!(strip_port("localhost"), "localhost");
+    }
+}

@@ -1,0 +1,49 @@
+//! The request body size limit: a declared `Content-Length` over it is answered 413 at once;
+//! a chunked body is cut off when it passes the limit, and the reader (an extractor,
+//! `req.bytes()`) gets a 413.
+
+use axum::response::IntoResponse;
+use http::header;
+
+use super::{Middleware, Next};
+use crate::request::Request;
+use crate::response::Response;
+use crate::{Body, Error};
+
+/// A limit stricter than `server.max_body_size` (which always applies).
+pub struct BodyLimit {
+    max: usize,
+}
+
+impl BodyLimit {
+    pub fn new(max_bytes: usize) -> Self {
+        Self { max: max_bytes }
+    }
+}
+
+impl Middleware for BodyLimit {
+    async fn call(&self, req: Request, next: Next) -> Response {
+        match limit_body(req, self.max) {
+            Ok(req) => next.run(req).await,
+            Err(response) => response,
+        }
+    }
+}
+
+/// Applies the limit, or answers 413.
+pub(crate) fn limit_body(req: Request, max: usize) -> Result<Request, Response> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(length) = declared {
+        if length > max as u64 {
+            return Err(Error::payload_too_large(format!(
+                "request body of {length} bytes is over the limit of {max} bytes"
+            ))
+            .into_response());
+        }
+    }
+    Ok(req.map(|body| Body::new(http_body_util::Limited::new(body, max))))
+}

@@ -1,0 +1,185 @@
+//! The request a view and a middleware see: an [`http::Request`] with canter's additions
+//! reachable through [`RequestExt`] (path parameters, query, JSON body, app state, `reverse`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use serde::de::DeserializeOwned;
+
+use crate::app::StateMap;
+use crate::error::Error;
+use crate::routing::{ResolvedRoute, Resolver};
+
+/// The request type of views and middleware: a plain `http::Request`, so every tower and
+/// hyper tool works with it, plus the helpers of [`RequestExt`].
+pub type Request<B = Body> = http::Request<B>;
+
+/// The client's socket address, set by the server on every request of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// The id of this request: the incoming `X-Request-Id` if the `canter.request_id` middleware
+/// trusted it, else a fresh UUID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+/// Django's `request.*` conveniences on [`Request`].
+pub trait RequestExt {
+    /// The path, percent-decoded (Django's `request.path`).
+    fn path(&self) -> &str;
+    /// The URL name of the matched route (`"article-detail"`, `"api:item"`), once routed.
+    fn route_name(&self) -> Option<&str>;
+    /// A converted path parameter: `req.param::<i64>("year")`.
+    fn param<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error>;
+    /// The query string deserialized into `T` (a struct or a `HashMap<String, String>`);
+    /// malformed → 400.
+    fn query<T: DeserializeOwned>(&self) -> Result<T, Error>;
+    /// One query parameter, if present (`request.GET.get("q")`).
+    fn query_param(&self, name: &str) -> Option<String>;
+    /// App state registered with [`App::state`](crate::App::state).
+    fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>>;
+    /// `reverse()` against the app's URL patterns.
+    fn reverse(&self, name: &str, args: &[(&str, String)]) -> Result<String, Error>;
+    /// The client's address (the socket peer; `None` in the in-process test client).
+    fn client_addr(&self) -> Option<SocketAddr>;
+    /// The request id, where the `canter.request_id` middleware runs.
+    fn request_id(&self) -> Option<&str>;
+    /// Reads the whole body (bounded by `server.max_body_size`: over it → 413).
+    fn bytes(&mut self) -> impl std::future::Future<Output = Result<Bytes, Error>> + Send;
+    /// Reads the body as UTF-8 text (invalid → 400).
+    fn text(&mut self) -> impl std::future::Future<Output = Result<String, Error>> + Send;
+    /// Reads the body as JSON (malformed → 400 naming the problem).
+    fn json<T: DeserializeOwned>(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<T, Error>> + Send;
+}
+
+impl<B: Send + 'static> RequestExt for http::Request<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin + Default,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn path(&self) -> &str {
+        match self.extensions().get::<ResolvedRoute>() {
+            Some(route) => &route.path,
+            None => self.uri().path(),
+        }
+    }
+
+    fn route_name(&self) -> Option<&str> {
+        self.extensions()
+            .get::<ResolvedRoute>()
+            .and_then(|r| r.name.as_deref())
+    }
+
+    fn param<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error> {
+        let route = self.extensions().get::<ResolvedRoute>().ok_or_else(|| {
+            Error::new(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "request was not routed",
+            )
+        })?;
+        let value = route.param(name).ok_or_else(|| {
+            Error::new(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("route {:?} has no path parameter {name:?}", route.pattern),
+            )
+        })?;
+        serde_json::from_value(value.clone()).map_err(|e| {
+            Error::new(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("path parameter {name:?} = {value}: {e}"),
+            )
+        })
+    }
+
+    fn query<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let query = self.uri().query().unwrap_or("");
+        serde_urlencoded_from_str(query)
+    }
+
+    fn query_param(&self, name: &str) -> Option<String> {
+        let query = self.uri().query()?;
+        url_pairs(query).find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.extensions().get::<Arc<StateMap>>()?.get::<T>()
+    }
+
+    fn reverse(&self, name: &str, args: &[(&str, String)]) -> Result<String, Error> {
+        let resolver = self.extensions().get::<Arc<Resolver>>().ok_or_else(|| {
+            Error::new(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "no URL resolver on this request",
+            )
+        })?;
+        resolver.reverse(name, args).map_err(Error::internal)
+    }
+
+    fn client_addr(&self) -> Option<SocketAddr> {
+        self.extensions().get::<ClientAddr>().map(|a| a.0)
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        self.extensions().get::<RequestId>().map(|id| id.0.as_str())
+    }
+
+    async fn bytes(&mut self) -> Result<Bytes, Error> {
+        let body = std::mem::take(self.body_mut());
+        match body.collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(err) => Err(body_error(err.into())),
+        }
+    }
+
+    async fn text(&mut self) -> Result<String, Error> {
+        let bytes = self.bytes().await?;
+        String::from_utf8(bytes.to_vec())
+            .map_err(|e| Error::bad_request(format!("request body is not valid UTF-8: {e}")))
+    }
+
+    async fn json<T: DeserializeOwned>(&mut self) -> Result<T, Error> {
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::bad_request(format!("invalid JSON in request body: {e}")))
+    }
+}
+
+/// A body read error: over the size limit → 413, anything else (client went away, bad
+/// chunking) → 400.
+pub(crate) fn body_error(err: Box<dyn std::error::Error + Send + Sync>) -> Error {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
+    while let Some(e) = cur {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return Error::payload_too_large("request body is larger than server.max_body_size");
+        }
+        cur = e.source();
+    }
+    Error::bad_request(format!("could not read the request body: {err}"))
+}
+
+fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|s| !s.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (form_decode(k), form_decode(v))
+    })
+}
+
+fn form_decode(s: &str) -> String {
+    let replaced = s.replace('+', " ");
+    crate::routing::percent_decode(&replaced).unwrap_or(replaced)
+}
+
+fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
+    // axum's Query extractor does the same parse; reuse it so both agree on every edge case.
+    let uri: http::Uri = format!("/?{query}")
+        .parse()
+        .map_err(|_| Error::bad_request("malformed query string"))?;
+    axum::extract::Query::<T>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .map_err(|e| Error::bad_request(format!("invalid query string: {}", e.body_text())))
+}

@@ -1,0 +1,108 @@
+//! Responses: anything that is [`IntoResponse`] can be returned by a view, plus Django-named
+//! helpers: [`JsonResponse`], [`Html`], [`Redirect`], [`StreamingResponse`], [`FileResponse`].
+//!
+//! Status and headers compose as tuples: `(StatusCode::CREATED, [("x-kind", "demo")], Json(v))`.
+
+mod file;
+
+pub use axum::response::{Html, IntoResponse, Redirect, Response};
+pub use axum::Json;
+pub use file::FileResponse;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http::{header, HeaderValue, StatusCode};
+use serde::Serialize;
+
+use crate::Body;
+
+/// Django's `JsonResponse`: serializes `data` and sets `Content-Type: application/json`.
+///
+/// ```
+/// use canter_core::response::{IntoResponse, JsonResponse};
+/// let response = JsonResponse::new(serde_json::json!({"message": "Hello"})).status(201).into_response();
+/// assert_eq!(response.status(), 201);
+/// ```
+pub struct JsonResponse {
+    body: Result<Vec<u8>, String>,
+    status: StatusCode,
+}
+
+impl JsonResponse {
+    pub fn new<T: Serialize>(data: T) -> Self {
+        Self {
+            body: serde_json::to_vec(&data).map_err(|e| e.to_string()),
+            status: StatusCode::OK,
+        }
+    }
+    /// Sets the status code (panics on a number outside 100..=999, a programming error).
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = StatusCode::from_u16(status).expect("an HTTP status code");
+        self
+    }
+}
+
+impl IntoResponse for JsonResponse {
+    fn into_response(self) -> Response {
+        match self.body {
+            Ok(bytes) => {
+                let mut response = Response::new(Body::from(bytes));
+                *response.status_mut() = self.status;
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
+            }
+            Err(message) => crate::Error::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("response is not serializable to JSON: {message}"),
+            )
+            .into_response(),
+        }
+    }
+}
+
+/// Django's `StreamingHttpResponse`: a body sent chunk by chunk as the stream yields; the view
+/// returns at once. An `Err` item aborts the response (the connection is closed mid-body).
+pub struct StreamingResponse<S> {
+    stream: S,
+    content_type: HeaderValue,
+}
+
+impl<S, E> StreamingResponse<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    pub fn new(stream: S) -> Self {
+        Self {
+            stream,
+            content_type: HeaderValue::from_static("application/octet-stream"),
+        }
+    }
+    pub fn content_type(mut self, value: &'static str) -> Self {
+        self.content_type = HeaderValue::from_static(value);
+        self
+    }
+}
+
+impl<S, E> IntoResponse for StreamingResponse<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::from_stream(self.stream));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, self.content_type);
+        response
+    }
+}
+
+/// A plain-text response with a status (`text(404, "nope")`).
+pub fn text(status: u16, body: impl Into<String>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, body.into()).into_response()
+}

@@ -1,0 +1,182 @@
+//! URL routing in Django's shape: `path()`, `include()`, names, converters and `reverse()`.
+//!
+//! ```
+//! use canter_core::prelude::*;
+//! use canter_core::routing::{Resolver, UrlPattern};
+//!
+//! async fn article(Path((year, slug)): Path<(i64, String)>) -> String {
+//!     format!("{year}/{slug}")
+//! }
+//! async fn item(req: Request) -> String {
+//!     req.param::<String>("id").unwrap()
+//! }
+//!
+//! let urls: Vec<UrlPattern> = vec![
+//!     path("articles/<int:year>/<slug:slug>/", article).name("article-detail"),
+//!     include("api/", vec![path("items/<str:id>/", item).name("item")]).namespace("api"),
+//! ];
+//! let resolver = Resolver::new(urls, &Default::default()).unwrap();
+//! let url = resolver.reverse("article-detail", &[("year", "2024".into()), ("slug", "hello".into())]).unwrap();
+//! assert_eq!(url, "/articles/2024/hello/");
+//! assert_eq!(resolver.reverse("api:item", &[("id", "a b".into())]).unwrap(), "/api/items/a%20b/");
+//! ```
+
+mod converters;
+mod resolver;
+
+pub use converters::{
+    Converter, Converters, FnConverter, IntConverter, PathConverter, SlugConverter, StrConverter,
+    UuidConverter,
+};
+pub use resolver::{NoReverseMatch, ResolvedRoute, Resolver, UrlConfError};
+
+use std::sync::Arc;
+
+use axum::handler::Handler;
+use futures_util::future::BoxFuture;
+use http::Method;
+
+use crate::request::Request;
+use crate::response::Response;
+
+/// What a route calls: any axum-style handler, boxed once at start-up.
+pub(crate) type Endpoint = Arc<dyn Fn(Request) -> BoxFuture<'static, Response> + Send + Sync>;
+
+/// One entry of a URL conf: a route (`path`) or a nested conf (`include`).
+pub struct UrlPattern {
+    pub(crate) kind: PatternKind,
+    pub(crate) name: Option<String>,
+    pub(crate) namespace: Option<String>,
+    pub(crate) methods: Option<Vec<Method>>,
+}
+
+pub(crate) enum PatternKind {
+    Route {
+        pattern: String,
+        endpoint: Endpoint,
+        view_name: &'static str,
+    },
+    Include {
+        prefix: String,
+        patterns: Vec<UrlPattern>,
+    },
+}
+
+/// A route: Django's `path("articles/<int:year>/", view)`. The pattern has no leading slash;
+/// `<name>` is a `str` parameter, `<conv:name>` uses the converter `conv` (`str`, `int`,
+/// `slug`, `uuid`, `path`, or one registered with [`App::converter`](crate::App::converter)).
+///
+/// The view is an `async fn` taking extractors (or the whole [`Request`]) and returning
+/// anything [`IntoResponse`](crate::IntoResponse); or a class-based view's `as_view()`.
+pub fn path<H, T>(pattern: &str, view: H) -> UrlPattern
+where
+    H: Handler<T, ()>,
+    T: 'static,
+{
+    let view_name = std::any::type_name::<H>();
+    let endpoint: Endpoint = Arc::new(move |req: Request| Box::pin(view.clone().call(req, ())));
+    UrlPattern {
+        kind: PatternKind::Route {
+            pattern: pattern.to_owned(),
+            endpoint,
+            view_name,
+        },
+        name: None,
+        namespace: None,
+        methods: None,
+    }
+}
+
+/// Django's `include("api/", api_urls)`: every pattern of `patterns` under `prefix`.
+pub fn include(prefix: &str, patterns: Vec<UrlPattern>) -> UrlPattern {
+    UrlPattern {
+        kind: PatternKind::Include {
+            prefix: prefix.to_owned(),
+            patterns,
+        },
+        name: None,
+        namespace: None,
+        methods: None,
+    }
+}
+
+impl UrlPattern {
+    /// The route's name, for `reverse` (Django's `name=`). Only for `path(...)`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+    /// The namespace of an `include(...)`: its routes reverse as `"namespace:name"`.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+    /// Restricts a function view to these methods (Django's `require_http_methods`); others
+    /// get 405 with an `Allow` header. `GET` brings `HEAD` along.
+    pub fn methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
+        let mut list: Vec<Method> = methods.into_iter().collect();
+        if list.contains(&Method::GET) && !list.contains(&Method::HEAD) {
+            list.push(Method::HEAD);
+        }
+        self.methods = Some(list);
+        self
+    }
+}
+
+/// Percent-decodes a path or query component. `None` when the result is not UTF-8; a `%` not
+/// followed by two hex digits is kept as it is (as Django does).
+pub fn percent_decode(input: &str) -> Option<String> {
+    if !input.contains('%') {
+        return Some(input.to_owned());
+    }
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(value) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(value);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Percent-encodes what may not stand in a path segment (RFC 3986 unreserved, sub-delims and
+/// `/~:@` stay, as with Django's `reverse`).
+pub fn percent_encode_path(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    for b in input.bytes() {
+        let keep = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
+        assert_eq!(percent_decode("caf%C3%A9").as_deref(), Some("café"));
+        assert_eq!(percent_decode("100%").as_deref(), Some("100%"));
+        assert_eq!(percent_decode("%zz").as_deref(), Some("%zz"));
+        assert_eq!(percent_decode("%ff%fe"), None);
+    }
+
+    #[test]
+    fn percent_encoding() {
+        assert_eq!(percent_encode_path("a b/é"), "a%20b/%C3%A9");
+    }
+}

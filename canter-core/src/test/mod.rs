@@ -1,0 +1,196 @@
+//! Testing: an in-process [`TestClient`] (Django's `Client`: no socket, the whole middleware
+//! chain) and a [`LiveServer`] on an ephemeral port for tests that need a real socket
+//! (Django's `LiveServerTestCase`).
+//!
+//! ```
+//! use canter_core::prelude::*;
+//! use canter_core::test::TestClient;
+//!
+//! async fn echo(Json(value): Json<serde_json::Value>) -> Json<serde_json::Value> {
+//!     Json(value)
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let client = TestClient::new(App::new().urls(vec![path("echo/", echo)]));
+//! let response = client.post_json("/echo/", &serde_json::json!({"a": 1})).await;
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(response.json::<serde_json::Value>()["a"], 1);
+//! let response = client.post("/echo/").header("content-type", "application/json").body("{oops").await;
+//! assert_eq!(response.status(), 400);
+//! # });
+//! ```
+
+mod live;
+
+pub use live::LiveServer;
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http_body_util::BodyExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::app::{App, CanterService};
+use crate::settings::Settings;
+use crate::Body;
+
+/// Calls the app in-process, through host checks, middleware, routing and error pages.
+#[derive(Clone)]
+pub struct TestClient {
+    service: CanterService,
+}
+
+impl TestClient {
+    /// Builds `app` with [`Settings::for_tests`]. Panics if the app does not build.
+    pub fn new(app: App) -> Self {
+        Self::with_settings(app, Settings::for_tests())
+    }
+
+    /// Builds `app` with these settings (add `"testserver"` to `allowed_hosts`).
+    pub fn with_settings(app: App, settings: Settings) -> Self {
+        let service = app
+            .build(settings)
+            .unwrap_or_else(|e| panic!("the app does not build: {e}"));
+        Self { service }
+    }
+
+    pub fn service(&self) -> &CanterService {
+        &self.service
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> TestRequest {
+        TestRequest {
+            service: self.service.clone(),
+            builder: http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header(http::header::HOST, "testserver"),
+            body: Body::empty(),
+        }
+    }
+    pub fn get(&self, path: &str) -> TestRequest {
+        self.request(Method::GET, path)
+    }
+    pub fn head(&self, path: &str) -> TestRequest {
+        self.request(Method::HEAD, path)
+    }
+    pub fn post(&self, path: &str) -> TestRequest {
+        self.request(Method::POST, path)
+    }
+    pub fn put(&self, path: &str) -> TestRequest {
+        self.request(Method::PUT, path)
+    }
+    pub fn patch(&self, path: &str) -> TestRequest {
+        self.request(Method::PATCH, path)
+    }
+    pub fn delete(&self, path: &str) -> TestRequest {
+        self.request(Method::DELETE, path)
+    }
+    pub fn options(&self, path: &str) -> TestRequest {
+        self.request(Method::OPTIONS, path)
+    }
+    /// `POST` with a JSON body and `Content-Type: application/json`.
+    pub fn post_json<T: Serialize>(&self, path: &str, value: &T) -> TestRequest {
+        self.post(path).json(value)
+    }
+}
+
+/// A request being built; `.await` it to send.
+pub struct TestRequest {
+    service: CanterService,
+    builder: http::request::Builder,
+    body: Body,
+}
+
+impl TestRequest {
+    /// Sets a header (replacing `Host` if given).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        let name = HeaderName::from_bytes(name.as_bytes()).expect("a valid header name");
+        let value = HeaderValue::from_str(value).expect("a valid header value");
+        if let Some(headers) = self.builder.headers_mut() {
+            headers.insert(name, value);
+        }
+        self
+    }
+    pub fn body(mut self, body: impl Into<Body>) -> Self {
+        self.body = body.into();
+        self
+    }
+    pub fn json<T: Serialize>(self, value: &T) -> Self {
+        let bytes = serde_json::to_vec(value).expect("serializable test data");
+        self.header("content-type", "application/json").body(bytes)
+    }
+    pub fn form(self, pairs: &[(&str, &str)]) -> Self {
+        let encoded: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    crate::routing::percent_encode_path(k),
+                    crate::routing::percent_encode_path(v)
+                )
+            })
+            .collect();
+        self.header("content-type", "application/x-www-form-urlencoded")
+            .body(encoded.join("&"))
+    }
+
+    async fn send(self) -> TestResponse {
+        let request = self.builder.body(self.body).expect("a valid test request");
+        let response = self.service.handle(request).await;
+        let (parts, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
+impl IntoFuture for TestRequest {
+    type Output = TestResponse;
+    type IntoFuture = Pin<Box<dyn Future<Output = TestResponse> + Send>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
+/// A finished response, body read.
+#[derive(Debug)]
+pub struct TestResponse {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl TestResponse {
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+    /// A header as text (`None` if absent or not text).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// The body as JSON; panics with the body shown if it is not.
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("response is not the expected JSON ({e}): {}", self.text()))
+    }
+}

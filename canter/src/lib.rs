@@ -1,0 +1,20 @@
+//! # canter: Django's async stack, in Rust
+//!
+//! Async views, async middleware, URL routing with `reverse`, settings, a management CLI and
+//! a test client today; the ORM, channels and background tasks join behind cargo features as
+//! they land. Start with [`prelude`] and [`App`].
+//!
+//! ```no_run
+//! use canter::prelude::*;
+//!
+//! async fn async_view(_req: Request) -> JsonResponse {
+//!     tokio::time::sleep(std::time::Duration::from_secs(2)).await; // holds up nobody else
+//!     JsonResponse::new(serde_json::json!({"message": "Hello from async view"}))
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     App::new().urls(vec![path("async/", async_view).name("async")]).main()
+//! }
+//! ```
+
+pub use canter_core::*;

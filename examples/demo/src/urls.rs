@@ -1,0 +1,29 @@
+//! The demo's `urlpatterns`.
+
+use canter::prelude::*;
+use canter::routing::UrlPattern;
+
+use crate::views;
+
+pub fn urlpatterns() -> Vec<UrlPattern> {
+    vec![
+        path("", views::index).name("index"),
+        path("async/", views::async_view)
+            .name("async")
+            .methods([Method::GET]),
+        path("hello/", views::hello).name("hello"),
+        path("articles/<int:year>/<slug:slug>/", views::article).name("article-detail"),
+        path("blocking/", views::blocking).name("blocking"),
+        path("stream/", views::stream).name("stream"),
+        include(
+            "api/",
+            vec![
+                path("echo/", views::echo)
+                    .name("echo")
+                    .methods([Method::POST]),
+                path("notes/", views::Notes.as_view()).name("notes"),
+            ],
+        )
+        .namespace("api"),
+    ]
+}

@@ -1,0 +1,130 @@
+//! The article's views, and a few more that show the rest of the HTTP core.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use canter::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// The article's `async_view`: awaits a 2-second sleep without holding up anyone else.
+///
+/// ```python
+/// async def async_view(request):
+///     await asyncio.sleep(2)
+///     return JsonResponse({'message': 'Hello from async view'})
+/// ```
+pub async fn async_view(_req: Request) -> JsonResponse {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    JsonResponse::new(json!({"message": "Hello from async view"}))
+}
+
+/// The benchmark's hello JSON.
+pub async fn hello(_req: Request) -> JsonResponse {
+    JsonResponse::new(json!({"message": "Hello"}))
+}
+
+/// The index page, linking every feature (URLs built with `reverse`).
+pub async fn index(req: Request) -> Result<Html<String>> {
+    let article = req.reverse(
+        "article-detail",
+        &[("year", "2026".into()), ("slug", "async-django".into())],
+    )?;
+    let links = [
+        (
+            req.reverse("async", &[])?,
+            "GET /async/: the article's async view (2 s sleep that blocks nobody)",
+        ),
+        (req.reverse("hello", &[])?, "GET /hello/: hello JSON"),
+        (
+            article,
+            "GET /articles/&lt;int:year&gt;/&lt;slug:slug&gt;/: typed path converters",
+        ),
+        (
+            req.reverse("blocking", &[])?,
+            "GET /blocking/: blocking work through sync_to_async",
+        ),
+        (
+            req.reverse("stream", &[])?,
+            "GET /stream/: a streaming response",
+        ),
+        (
+            req.reverse("api:notes", &[])?,
+            "GET/POST /api/notes/: a class-based view",
+        ),
+    ];
+    let items: String = links
+        .iter()
+        .map(|(href, text)| format!("<li><a href=\"{href}\">{text}</a></li>"))
+        .collect();
+    Ok(Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>canter demo</title></head>\
+         <body><h1>canter demo</h1><p>The article <em>Asynchronous Programming in Django</em>, in Rust.</p>\
+         <ul>{items}</ul><p>POST JSON to <code>/api/echo/</code> to have it echoed.</p></body></html>"
+    )))
+}
+
+/// Typed path parameters: `articles/<int:year>/<slug:slug>/`.
+pub async fn article(Path((year, slug)): Path<(i64, String)>) -> Result<JsonResponse> {
+    if year < 1900 {
+        return Err(Error::not_found(format!("no articles from {year}")));
+    }
+    Ok(JsonResponse::new(json!({"year": year, "slug": slug})))
+}
+
+/// Best practice 1: blocking code goes through the explicit bridge.
+pub async fn blocking(_req: Request) -> Result<JsonResponse> {
+    let digest = sync_to_async(|| {
+        // Stands in for a sync library call: CPU work on the blocking pool.
+        (0..200_000u64).fold(0u64, |acc, n| acc.wrapping_mul(31).wrapping_add(n))
+    })
+    .await?;
+    Ok(JsonResponse::new(json!({"digest": digest})))
+}
+
+/// A streaming response: five chunks, 100 ms apart.
+pub async fn stream(_req: Request) -> impl IntoResponse {
+    let chunks = futures_util::stream::unfold(0u32, |n| async move {
+        if n == 5 {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Some((
+            Ok::<_, std::io::Error>(Bytes::from(format!("chunk {n}\n"))),
+            n + 1,
+        ))
+    });
+    StreamingResponse::new(chunks).content_type("text/plain; charset=utf-8")
+}
+
+/// A JSON view: invalid JSON is a 400 before this runs.
+pub async fn echo(Json(body): Json<Value>) -> Json<Value> {
+    Json(json!({"received": body}))
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Note {
+    pub text: String,
+}
+
+static NOTES: Mutex<Vec<Note>> = Mutex::new(Vec::new());
+
+/// A class-based view: `GET` lists notes, `POST` adds one; other methods get 405.
+pub struct Notes;
+
+#[view]
+impl Notes {
+    async fn get(&self, _req: Request) -> Json<Vec<Note>> {
+        Json(NOTES.lock().expect("notes lock").clone())
+    }
+
+    async fn post(&self, mut req: Request) -> Result<(StatusCode, Json<Note>)> {
+        let note: Note = req.json().await?;
+        if note.text.trim().is_empty() {
+            return Err(Error::bad_request("text must not be empty"));
+        }
+        NOTES.lock().expect("notes lock").push(note.clone());
+        Ok((StatusCode::CREATED, Json(note)))
+    }
+}
