@@ -142,6 +142,25 @@ impl App {
         self
     }
 
+    /// The settings tests run with (Django's test runner uses the project's settings): the
+    /// app's own [`settings_toml`](Self::settings_toml) without file or environment, with the
+    /// test client's host `testserver` allowed; [`Settings::for_tests`] for an app without.
+    pub fn test_settings(&self) -> Settings {
+        if self.base_settings.trim().is_empty() {
+            return Settings::for_tests();
+        }
+        let mut settings = Settings::from_toml(&self.base_settings)
+            .unwrap_or_else(|e| panic!("the app's embedded settings are invalid: {e}"));
+        if !settings
+            .allowed_hosts
+            .iter()
+            .any(|h| h == "testserver" || h == "*")
+        {
+            settings.allowed_hosts.push("testserver".into());
+        }
+        settings
+    }
+
     /// The one-line description `--help` shows.
     pub fn about(mut self, about: impl Into<String>) -> Self {
         self.about = Some(about.into());

@@ -16,9 +16,10 @@ pub struct LiveServer {
 }
 
 impl LiveServer {
-    /// Serves `app` with [`Settings::for_tests`].
+    /// Serves `app` with [`App::test_settings`].
     pub async fn start(app: App) -> Self {
-        Self::start_with_settings(app, Settings::for_tests()).await
+        let settings = app.test_settings();
+        Self::start_with_settings(app, settings).await
     }
 
     pub async fn start_with_settings(app: App, settings: Settings) -> Self {

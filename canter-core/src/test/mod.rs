@@ -44,9 +44,11 @@ pub struct TestClient {
 }
 
 impl TestClient {
-    /// Builds `app` with [`Settings::for_tests`]. Panics if the app does not build.
+    /// Builds `app` with [`App::test_settings`] (its own settings, `testserver` allowed).
+    /// Panics if the app does not build.
     pub fn new(app: App) -> Self {
-        Self::with_settings(app, Settings::for_tests())
+        let settings = app.test_settings();
+        Self::with_settings(app, settings)
     }
 
     /// Builds `app` with these settings (add `"testserver"` to `allowed_hosts`).

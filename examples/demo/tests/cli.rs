@@ -1,0 +1,141 @@
+//! The demo binary's management CLI, run as a user runs it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn demo() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_demo"));
+    // Keep the developer's environment out of the test.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CANTER_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("RUST_LOG", "warn");
+    command.current_dir(std::env::temp_dir());
+    command
+}
+
+fn run(command: &mut Command) -> (bool, String, String) {
+    let out = command.output().expect("the demo binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let (ok, stdout, _) = run(demo().arg("--help"));
+    assert!(ok);
+    for command in ["runserver", "check", "routes", "--settings"] {
+        assert!(
+            stdout.contains(command),
+            "{command} missing from --help: {stdout}"
+        );
+    }
+    let (ok, stdout, _) = run(demo().args(["runserver", "--help"]));
+    assert!(ok);
+    assert!(stdout.contains("ADDR"));
+}
+
+#[test]
+fn check_and_routes() {
+    let (ok, stdout, stderr) = run(demo().arg("check"));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("System check identified 0 issue(s)"),
+        "{stdout}"
+    );
+    let (ok, stdout, _) = run(demo().args(["check", "--deploy"]));
+    assert!(ok);
+    assert!(stdout.contains("debug is true"), "{stdout}");
+    let (ok, stdout, _) = run(demo().arg("routes"));
+    assert!(ok);
+    assert!(
+        stdout.contains("/async/") && stdout.contains("async_view"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("api:notes"), "{stdout}");
+}
+
+#[test]
+fn bad_settings_fail_at_start_naming_the_key() {
+    let (ok, _, stderr) = run(demo().arg("check").env("CANTER_DEBUG", "maybe"));
+    assert!(!ok);
+    assert!(stderr.contains("`debug`"), "{stderr}");
+    let (ok, _, stderr) = run(demo()
+        .arg("check")
+        .env("CANTER_DEBUG", "false")
+        .env("CANTER_SECRET_KEY", ""));
+    assert!(!ok);
+    assert!(stderr.contains("secret_key"), "{stderr}");
+    let (ok, _, stderr) = run(demo().args(["--settings", "/nonexistent/canter.toml", "check"]));
+    assert!(!ok);
+    assert!(stderr.contains("/nonexistent/canter.toml"), "{stderr}");
+    let (ok, _, stderr) = run(demo()
+        .arg("check")
+        .env("CANTER_MIDDLEWARE", "canter.security,canter.bogus"));
+    assert!(!ok);
+    assert!(stderr.contains("middleware[1]"), "{stderr}");
+    let (ok, _, stderr) = run(demo().args(["runserver", "not-an-address"]));
+    assert!(!ok);
+    assert!(stderr.contains("not-an-address"), "{stderr}");
+}
+
+#[test]
+fn runserver_serves_the_demo_and_stops_gracefully_on_sigterm() {
+    let mut child = demo()
+        .args(["runserver", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("runserver prints its address").unwrap();
+        if let Some(rest) = line.strip_prefix("Starting server at http://") {
+            break rest.trim_end_matches('/').to_owned();
+        }
+    };
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /async/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response
+            .to_ascii_lowercase()
+            .contains("server-timing: app;dur="),
+        "{response}"
+    );
+    assert!(
+        response.ends_with("{\"message\":\"Hello from async view\"}"),
+        "{response}"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "runserver did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
