@@ -58,7 +58,20 @@ pub struct App {
     pub(crate) commands: Vec<Arc<dyn ManagementCommand>>,
     pub(crate) about: Option<String>,
     pub(crate) base_settings: String,
+    pub(crate) startup: Vec<StartupHook>,
 }
+
+/// Work a part of canter (or the project) does before any management command runs, inside
+/// the runtime, with the loaded settings and the command's name (connect databases, …).
+pub type StartupHook = Arc<
+    dyn Fn(
+            Arc<Settings>,
+            String,
+        )
+            -> futures_util::future::BoxFuture<'static, Result<(), crate::management::CommandError>>
+        + Send
+        + Sync,
+>;
 
 impl Default for App {
     fn default() -> Self {
@@ -77,6 +90,7 @@ impl App {
             commands: management::builtin_commands(),
             about: None,
             base_settings: String::new(),
+            startup: Vec::new(),
         }
     }
 
@@ -159,6 +173,25 @@ impl App {
             settings.allowed_hosts.push("testserver".into());
         }
         settings
+    }
+
+    /// Runs `hook` at start-up, before the command (in registration order).
+    pub fn on_startup<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Arc<Settings>, String) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), crate::management::CommandError>>
+            + Send
+            + 'static,
+    {
+        self.startup.push(Arc::new(move |settings, command| {
+            Box::pin(hook(settings, command))
+        }));
+        self
+    }
+
+    /// Applies a part's installer: `App::new().install(canter::orm::plugin)`.
+    pub fn install(self, installer: impl FnOnce(App) -> App) -> Self {
+        installer(self)
     }
 
     /// The one-line description `--help` shows.

@@ -5,6 +5,8 @@ use proc_macro2::Span;
 use quote::quote;
 use syn::{parse_macro_input, ImplItem, ItemImpl, Path};
 
+mod model;
+
 const METHODS: &[(&str, &str)] = &[
     ("get", "GET"),
     ("post", "POST"),
@@ -140,4 +142,19 @@ fn crate_path(attr: TokenStream) -> syn::Result<Path> {
         Some(p) => syn::parse_quote!(::#p),
         None => syn::parse_quote!(::canter),
     })
+}
+
+/// `#[derive(Model)]`: a struct becomes an ORM model (see `canter::orm`).
+///
+/// Struct options: `#[model(table = "...", app = "...", crate = path)]`. Field options:
+/// `#[field(primary_key, max_length = N, unique, db_index, db_column = "...",
+/// choices = ["a", "b"])]`. A field `id: i64` is the auto-incrementing primary key unless
+/// another field is marked `primary_key`.
+#[proc_macro_derive(Model, attributes(model, field))]
+pub fn derive_model(item: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(item as syn::DeriveInput);
+    match model::expand(input) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
 }

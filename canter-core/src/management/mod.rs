@@ -121,6 +121,7 @@ pub fn main(mut app: App, args: Vec<OsString>) -> ExitCode {
         }
     };
     let (name, sub_matches) = matches.subcommand().expect("a subcommand is required");
+    let startup = std::mem::take(&mut app.startup);
     let Some(command) = commands.iter().find(|c| c.name() == name) else {
         eprintln!("error: unknown command {name:?}");
         return ExitCode::FAILURE;
@@ -147,7 +148,12 @@ pub fn main(mut app: App, args: Vec<OsString>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(command.run(&ctx, sub_matches));
+    let result = runtime.block_on(async {
+        for hook in &startup {
+            hook(ctx.settings.clone(), name.to_owned()).await?;
+        }
+        command.run(&ctx, sub_matches).await
+    });
     // Don't wait on leftover blocking tasks (a stuck sync_to_async) at exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {

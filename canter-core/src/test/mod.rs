@@ -196,3 +196,32 @@ impl TestResponse {
             .unwrap_or_else(|e| panic!("response is not the expected JSON ({e}): {}", self.text()))
     }
 }
+
+/// The URL of an external service a test needs (`DATABASE_URL`, `REDIS_URL`, …).
+///
+/// Present → `Some(url)`. Absent → the test should return early: this prints why it is
+/// skipped, and returns `None` — unless `CANTER_REQUIRE_SERVICES=1` (set by `.ci/run`), where a
+/// missing service is a failure, not a skip.
+///
+/// ```
+/// # fn test() {
+/// let Some(url) = canter_core::test::require_service("DATABASE_URL") else { return };
+/// # }
+/// ```
+pub fn require_service(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            let required = std::env::var("CANTER_REQUIRE_SERVICES")
+                .map(|v| v == "1" || v == "true")
+                .unwrap_or(false);
+            if required {
+                panic!("{variable} is not set and CANTER_REQUIRE_SERVICES=1: this test needs that service");
+            }
+            eprintln!(
+                "skipped: {variable} is not set (set it to run this test against a real service)"
+            );
+            None
+        }
+    }
+}

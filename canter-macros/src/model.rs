@@ -1,0 +1,248 @@
+//! `#[derive(Model)]`: the model's metadata, typed column handles, and row mapping.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{Data, DeriveInput, Fields, LitStr, Path, Type};
+
+struct FieldSpec {
+    ident: syn::Ident,
+    ty: Type,
+    column: String,
+    primary_key: bool,
+    unique: bool,
+    db_index: bool,
+    max_length: Option<u32>,
+    choices: Vec<String>,
+}
+
+pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
+    let name = &input.ident;
+    let mut table: Option<String> = None;
+    let mut app: Option<String> = None;
+    let mut krate: Path = syn::parse_quote!(::canter::orm);
+    let mut validators: Vec<Path> = Vec::new();
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("table") {
+                table = Some(meta.value()?.parse::<LitStr>()?.value());
+            } else if meta.path.is_ident("app") {
+                app = Some(meta.value()?.parse::<LitStr>()?.value());
+            } else if meta.path.is_ident("crate") {
+                let path: Path = meta.value()?.parse()?;
+                krate = if path.leading_colon.is_some() {
+                    path
+                } else {
+                    syn::parse_quote!(::#path)
+                };
+            } else if meta.path.is_ident("validate") {
+                validators.push(meta.value()?.parse()?);
+            } else {
+                return Err(meta.error("expected table, app, crate or validate"));
+            }
+            Ok(())
+        })?;
+    }
+    let Data::Struct(data) = &input.data else {
+        return Err(syn::Error::new_spanned(
+            &input,
+            "#[derive(Model)] is for structs",
+        ));
+    };
+    let Fields::Named(named) = &data.fields else {
+        return Err(syn::Error::new_spanned(
+            &input,
+            "#[derive(Model)] needs named fields",
+        ));
+    };
+    let mut fields = Vec::new();
+    for field in &named.named {
+        let ident = field.ident.clone().expect("named");
+        let mut spec = FieldSpec {
+            column: ident.to_string(),
+            ident,
+            ty: field.ty.clone(),
+            primary_key: false,
+            unique: false,
+            db_index: false,
+            max_length: None,
+            choices: Vec::new(),
+        };
+        for attr in field.attrs.iter().filter(|a| a.path().is_ident("field")) {
+            attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("primary_key") {
+                    spec.primary_key = true;
+                } else if meta.path.is_ident("unique") {
+                    spec.unique = true;
+                } else if meta.path.is_ident("db_index") {
+                    spec.db_index = true;
+                } else if meta.path.is_ident("max_length") {
+                    spec.max_length = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?);
+                } else if meta.path.is_ident("db_column") {
+                    spec.column = meta.value()?.parse::<LitStr>()?.value();
+                } else if meta.path.is_ident("choices") {
+                    let value = meta.value()?;
+                    let content;
+                    syn::bracketed!(content in value);
+                    let list = content.parse_terminated(|p| p.parse::<LitStr>(), syn::Token![,])?;
+                    spec.choices = list.iter().map(LitStr::value).collect();
+                } else {
+                    return Err(meta.error(
+                        "expected primary_key, unique, db_index, max_length, db_column or choices",
+                    ));
+                }
+                Ok(())
+            })?;
+        }
+        fields.push(spec);
+    }
+
+    let explicit_pk: Vec<usize> = fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.primary_key)
+        .map(|(i, _)| i)
+        .collect();
+    let (pk_index, auto_pk) = match explicit_pk.as_slice() {
+        [] => match fields.iter().position(|f| f.ident == "id") {
+            Some(i) => (i, true),
+            None => {
+                return Err(syn::Error::new_spanned(
+                    name,
+                    "a model needs a primary key: add `id: i64` (auto-incrementing) or mark a field #[field(primary_key)]",
+                ))
+            }
+        },
+        [i] => (*i, false),
+        _ => return Err(syn::Error::new_spanned(name, "a model has one primary key")),
+    };
+
+    let model_name = name.to_string();
+    let app_expr = match &app {
+        Some(app) => quote!(#app),
+        None => quote!(env!("CARGO_CRATE_NAME")),
+    };
+    let table_expr = match (&table, &app) {
+        (Some(table), _) => quote!(#table),
+        (None, Some(app)) => {
+            let t = format!("{}_{}", app, model_name.to_lowercase());
+            quote!(#t)
+        }
+        (None, None) => {
+            let suffix = format!("_{}", model_name.to_lowercase());
+            quote!(concat!(env!("CARGO_CRATE_NAME"), #suffix))
+        }
+    };
+
+    let field_metas = fields.iter().enumerate().map(|(i, f)| {
+        let fname = f.ident.to_string();
+        let column = &f.column;
+        let ty = &f.ty;
+        let primary_key = i == pk_index;
+        let unique = f.unique || primary_key;
+        let db_index = f.db_index;
+        let max_length = match f.max_length {
+            Some(n) => quote!(Some(#n)),
+            None => quote!(None),
+        };
+        let choices = &f.choices;
+        let auto = primary_key && auto_pk;
+        quote! {
+            #krate::FieldMeta {
+                name: #fname,
+                column: #column,
+                sql_type: <#ty as #krate::FieldType>::SQL_TYPE,
+                nullable: <#ty as #krate::FieldType>::NULLABLE,
+                primary_key: #primary_key,
+                auto_increment: #auto,
+                unique: #unique,
+                db_index: #db_index,
+                max_length: #max_length,
+                choices: &[#(#choices),*],
+            }
+        }
+    });
+
+    let columns = fields.iter().enumerate().map(|(i, f)| {
+        let ident = &f.ident;
+        let ty = &f.ty;
+        let doc = format!("The `{}` column, for lookups: `{}::{}.exact(...)`.", f.column, model_name, ident);
+        quote! {
+            #[doc = #doc]
+            pub const #ident: #krate::Column<#name, <#ty as #krate::FieldType>::Lookup> = #krate::Column::new(#i);
+        }
+    });
+
+    let decode = fields.iter().enumerate().map(|(i, f)| {
+        let ident = &f.ident;
+        quote!(#ident: row.get(#i)?)
+    });
+    let values = fields.iter().map(|f| {
+        let ident = &f.ident;
+        quote!(#krate::FieldType::to_value(&self.#ident))
+    });
+    let pk_ident = &fields[pk_index].ident;
+    let pk_ty = &fields[pk_index].ty;
+    let set_pk = if auto_pk {
+        quote! { self.#pk_ident = <#pk_ty as #krate::AutoPk>::from_i64(id); }
+    } else {
+        quote! { let _ = id; }
+    };
+    let is_unsaved = if auto_pk {
+        quote! { <#pk_ty as #krate::AutoPk>::is_unset(&self.#pk_ident) }
+    } else {
+        quote! { false }
+    };
+    let field_checks = fields.iter().enumerate().filter(|(_, f)| f.max_length.is_some() || !f.choices.is_empty()).map(|(i, f)| {
+        let ident = &f.ident;
+        quote! { #krate::validation::check_field(&meta.fields[#i], &#krate::FieldType::to_value(&self.#ident), &mut errors); }
+    });
+    let custom = validators.iter().map(|v| quote! { #v(self, &mut errors); });
+
+    Ok(quote! {
+        #[allow(non_upper_case_globals)]
+        impl #name {
+            #(#columns)*
+        }
+
+        impl #krate::Model for #name {
+            fn meta() -> &'static #krate::ModelMeta {
+                static META: #krate::ModelMeta = #krate::ModelMeta {
+                    app: #app_expr,
+                    name: #model_name,
+                    table: #table_expr,
+                    fields: &[#(#field_metas),*],
+                    pk: #pk_index,
+                };
+                &META
+            }
+
+            fn from_row(row: &#krate::Row) -> ::std::result::Result<Self, #krate::OrmError> {
+                ::std::result::Result::Ok(Self { #(#decode),* })
+            }
+
+            fn to_values(&self) -> ::std::vec::Vec<#krate::Value> {
+                ::std::vec![#(#values),*]
+            }
+
+            fn pk_value(&self) -> #krate::Value {
+                #krate::FieldType::to_value(&self.#pk_ident)
+            }
+
+            fn set_auto_pk(&mut self, id: i64) {
+                #set_pk
+            }
+
+            fn is_unsaved(&self) -> bool {
+                #is_unsaved
+            }
+
+            fn validate(&self) -> ::std::result::Result<(), #krate::ValidationError> {
+                let meta = <Self as #krate::Model>::meta();
+                let mut errors = #krate::ValidationError::default();
+                #(#field_checks)*
+                #(#custom)*
+                errors.into_result()
+            }
+        }
+    })
+}

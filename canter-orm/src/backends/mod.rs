@@ -1,0 +1,325 @@
+//! Database backends, one folder each (Django's `db/backends/<vendor>/`): connecting, binding
+//! values, running statements, and each vendor's `operations` (how lookups are spelled) and
+//! `schema` (column types, CREATE TABLE). Statements run on the current transaction's
+//! connection when inside `atomic` for that database, else on the pool.
+
+/// Adds sea-query values to a backend's sqlx arguments (the same code for each backend; the
+/// argument types differ).
+macro_rules! bind_values {
+    ($args:expr, $values:expr) => {{
+        use sea_query::Value as V;
+        use sqlx::Arguments as _;
+        let mut args = $args;
+        for value in $values.0 {
+            let added = match value {
+                V::Bool(v) => args.add(v),
+                V::TinyInt(v) => args.add(v.map(i16::from)),
+                V::SmallInt(v) => args.add(v),
+                V::Int(v) => args.add(v),
+                V::BigInt(v) => args.add(v),
+                V::TinyUnsigned(v) => args.add(v.map(i16::from)),
+                V::SmallUnsigned(v) => args.add(v.map(i32::from)),
+                V::Unsigned(v) => args.add(v.map(i64::from)),
+                V::BigUnsigned(v) => args.add(v.map(|n| i64::try_from(n).unwrap_or(i64::MAX))),
+                V::Float(v) => args.add(v),
+                V::Double(v) => args.add(v),
+                V::String(v) => args.add(v),
+                V::Char(v) => args.add(v.map(|c| c.to_string())),
+                V::Bytes(v) => args.add(v),
+                V::Json(v) => args.add(v.map(|j| sqlx::types::Json(*j))),
+                V::ChronoDate(v) => args.add(v),
+                V::ChronoTime(v) => args.add(v),
+                V::ChronoDateTime(v) => args.add(v),
+                V::ChronoDateTimeUtc(v) => args.add(v),
+                V::ChronoDateTimeLocal(v) => args.add(v.map(|d| d.with_timezone(&chrono::Utc))),
+                V::ChronoDateTimeWithTimeZone(v) => {
+                    args.add(v.map(|d| d.with_timezone(&chrono::Utc)))
+                }
+                V::Uuid(v) => args.add(v),
+                #[allow(unreachable_patterns)]
+                other => Err(format!("unsupported value {other:?}").into()),
+            };
+            added.map_err(sqlx::Error::Encode)?;
+        }
+        args
+    }};
+}
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use sea_query::Values;
+
+use crate::error::OrmError;
+use crate::fields::FieldType;
+
+/// Which SQL dialect a database speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vendor {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool of one backend.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+}
+
+/// One connection taken from a pool (held by a transaction).
+pub(crate) enum Connection {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+/// A result row.
+pub struct Row {
+    inner: RowInner,
+}
+
+enum RowInner {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::sqlite::SqliteRow),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::postgres::PgRow),
+}
+
+#[cfg(feature = "sqlite")]
+#[doc(hidden)]
+pub trait SqliteDecode: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> {}
+#[cfg(feature = "sqlite")]
+impl<T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>> SqliteDecode for T {}
+#[cfg(not(feature = "sqlite"))]
+#[doc(hidden)]
+pub trait SqliteDecode {}
+#[cfg(not(feature = "sqlite"))]
+impl<T> SqliteDecode for T {}
+
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+pub trait PgDecode: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> {}
+#[cfg(feature = "postgres")]
+impl<T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>> PgDecode for T {}
+#[cfg(not(feature = "postgres"))]
+#[doc(hidden)]
+pub trait PgDecode {}
+#[cfg(not(feature = "postgres"))]
+impl<T> PgDecode for T {}
+
+impl Row {
+    /// Column `index` as field type `T`.
+    pub fn get<T: FieldType>(&self, index: usize) -> Result<T, OrmError> {
+        T::decode(self, index).map_err(|message| OrmError::Decode {
+            model: "",
+            column: self.column_name(index),
+            message,
+        })
+    }
+
+    #[doc(hidden)]
+    pub fn try_get_raw<T: SqliteDecode + PgDecode>(&self, index: usize) -> Result<T, String> {
+        use sqlx::Row as _;
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            RowInner::Sqlite(row) => row.try_get::<T, _>(index).map_err(|e| e.to_string()),
+            #[cfg(feature = "postgres")]
+            RowInner::Postgres(row) => row.try_get::<T, _>(index).map_err(|e| e.to_string()),
+        }
+    }
+
+    pub fn is_null(&self, index: usize) -> bool {
+        use sqlx::{Row as _, ValueRef};
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            RowInner::Sqlite(row) => row.try_get_raw(index).map(|v| v.is_null()).unwrap_or(true),
+            #[cfg(feature = "postgres")]
+            RowInner::Postgres(row) => row.try_get_raw(index).map(|v| v.is_null()).unwrap_or(true),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        use sqlx::Row as _;
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            RowInner::Sqlite(row) => row.len(),
+            #[cfg(feature = "postgres")]
+            RowInner::Postgres(row) => row.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn column_name(&self, index: usize) -> String {
+        use sqlx::{Column as _, Row as _};
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            RowInner::Sqlite(row) => row
+                .columns()
+                .get(index)
+                .map(|c| c.name().to_owned())
+                .unwrap_or_default(),
+            #[cfg(feature = "postgres")]
+            RowInner::Postgres(row) => row
+                .columns()
+                .get(index)
+                .map(|c| c.name().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Column `index` as JSON, whatever its type (for `values()`).
+    pub fn get_json(&self, index: usize) -> serde_json::Value {
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            RowInner::Sqlite(row) => sqlite::column_json(row, index),
+            #[cfg(feature = "postgres")]
+            RowInner::Postgres(row) => postgres::column_json(row, index),
+        }
+    }
+}
+
+/// A configured database: alias, pool and the URL with its password hidden.
+#[derive(Debug)]
+pub struct Database {
+    pub alias: String,
+    pub vendor: Vendor,
+    /// The URL with any password replaced by `***`, safe for messages.
+    pub display_url: String,
+    pub(crate) pool: Pool,
+}
+
+impl Database {
+    pub(crate) fn err(&self, err: sqlx::Error) -> OrmError {
+        OrmError::from_sqlx(&self.alias, &self.display_url, err)
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub(crate) async fn acquire(&self) -> Result<Connection, OrmError> {
+        Ok(match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => {
+                Connection::Sqlite(pool.acquire().await.map_err(|e| self.err(e))?)
+            }
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => {
+                Connection::Postgres(pool.acquire().await.map_err(|e| self.err(e))?)
+            }
+        })
+    }
+
+    /// Runs a statement; returns the number of rows affected.
+    pub(crate) async fn execute(&self, sql: &str, values: Values) -> Result<u64, OrmError> {
+        log_sql(&self.alias, sql);
+        match crate::transaction::current_connection(&self.alias) {
+            Some(conn) => {
+                let mut conn = conn.lock().await;
+                match &mut *conn {
+                    #[cfg(feature = "sqlite")]
+                    Connection::Sqlite(c) => sqlite::execute(&mut **c, sql, values).await,
+                    #[cfg(feature = "postgres")]
+                    Connection::Postgres(c) => postgres::execute(&mut **c, sql, values).await,
+                }
+            }
+            None => match &self.pool {
+                #[cfg(feature = "sqlite")]
+                Pool::Sqlite(pool) => sqlite::execute(pool, sql, values).await,
+                #[cfg(feature = "postgres")]
+                Pool::Postgres(pool) => postgres::execute(pool, sql, values).await,
+            },
+        }
+        .map_err(|e| self.err(e))
+    }
+
+    /// Runs a query; returns every row.
+    pub(crate) async fn fetch_all(&self, sql: &str, values: Values) -> Result<Vec<Row>, OrmError> {
+        log_sql(&self.alias, sql);
+        match crate::transaction::current_connection(&self.alias) {
+            Some(conn) => {
+                let mut conn = conn.lock().await;
+                match &mut *conn {
+                    #[cfg(feature = "sqlite")]
+                    Connection::Sqlite(c) => sqlite::fetch_all(&mut **c, sql, values).await,
+                    #[cfg(feature = "postgres")]
+                    Connection::Postgres(c) => postgres::fetch_all(&mut **c, sql, values).await,
+                }
+            }
+            None => match &self.pool {
+                #[cfg(feature = "sqlite")]
+                Pool::Sqlite(pool) => sqlite::fetch_all(pool, sql, values).await,
+                #[cfg(feature = "postgres")]
+                Pool::Postgres(pool) => postgres::fetch_all(pool, sql, values).await,
+            },
+        }
+        .map_err(|e| self.err(e))
+    }
+
+    /// Streams rows as the database sends them (inside a transaction, rows are read first:
+    /// the transaction's one connection cannot be lent out to a stream).
+    pub(crate) fn fetch_stream(
+        self: std::sync::Arc<Self>,
+        sql: String,
+        values: Values,
+    ) -> BoxStream<'static, Result<Row, OrmError>> {
+        if crate::transaction::current_connection(&self.alias).is_some() {
+            let db = self.clone();
+            return futures_util::stream::once(async move { db.fetch_all(&sql, values).await })
+                .flat_map(|result| match result {
+                    Ok(rows) => futures_util::stream::iter(rows.into_iter().map(Ok)).boxed(),
+                    Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+                })
+                .boxed();
+        }
+        log_sql(&self.alias, &sql);
+        match self.pool.clone() {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => sqlite::fetch_stream(pool, sql, values, self).boxed(),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => postgres::fetch_stream(pool, sql, values, self).boxed(),
+        }
+    }
+}
+
+fn log_sql(alias: &str, sql: &str) {
+    tracing::debug!(target: "canter::orm::sql", alias, "{sql}");
+}
+
+/// Hides the password of a database URL.
+pub(crate) fn display_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            super::display_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(super::display_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::display_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,147 @@
+//! PostgreSQL, for production: a pool with an acquire timeout, so an exhausted pool or a
+//! database that went away gives a clear error instead of hanging.
+
+pub(crate) mod operations;
+pub(crate) mod schema;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use sea_query::Values;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row as _, TypeInfo, ValueRef};
+
+use super::{Database, Pool, Row, RowInner};
+use crate::db::DatabaseConfig;
+
+pub(crate) fn connect(config: &DatabaseConfig) -> Result<Pool, String> {
+    let options = PgConnectOptions::from_str(&config.url).map_err(|e| e.to_string())?;
+    let pool = PgPoolOptions::new()
+        .max_connections(config.max_connections.unwrap_or(10))
+        .acquire_timeout(Duration::from_secs_f64(config.acquire_timeout));
+    Ok(Pool::Postgres(pool.connect_lazy_with(options)))
+}
+
+fn arguments(values: Values) -> Result<PgArguments, sqlx::Error> {
+    Ok(bind_values!(PgArguments::default(), values))
+}
+
+pub(crate) async fn execute<'e, E: sqlx::Executor<'e, Database = Postgres>>(
+    executor: E,
+    sql: &str,
+    values: Values,
+) -> Result<u64, sqlx::Error> {
+    let args = arguments(values)?;
+    let result = sqlx::query_with(sqlx::AssertSqlSafe(sql.to_owned()), args)
+        .execute(executor)
+        .await?;
+    Ok(result.rows_affected())
+}
+
+pub(crate) async fn fetch_all<'e, E: sqlx::Executor<'e, Database = Postgres>>(
+    executor: E,
+    sql: &str,
+    values: Values,
+) -> Result<Vec<Row>, sqlx::Error> {
+    let args = arguments(values)?;
+    let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.to_owned()), args)
+        .fetch_all(executor)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Row {
+            inner: RowInner::Postgres(r),
+        })
+        .collect())
+}
+
+pub(crate) fn fetch_stream(
+    pool: sqlx::PgPool,
+    sql: String,
+    values: Values,
+    db: Arc<Database>,
+) -> impl Stream<Item = Result<Row, crate::OrmError>> + Send + 'static {
+    async_stream(pool, sql, values).map(move |r| {
+        r.map(|r| Row {
+            inner: RowInner::Postgres(r),
+        })
+        .map_err(|e| db.err(e))
+    })
+}
+
+fn async_stream(
+    pool: sqlx::PgPool,
+    sql: String,
+    values: Values,
+) -> impl Stream<Item = Result<PgRow, sqlx::Error>> + Send + 'static {
+    futures_util::stream::once(async move {
+        let args = arguments(values)?;
+        let mut conn = pool.acquire().await?;
+        // The stream borrows the connection; collect chunks through a channel so the stream
+        // can be 'static and still hand rows over as they arrive.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<PgRow, sqlx::Error>>(64);
+        tokio::spawn(async move {
+            let mut rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args).fetch(&mut *conn);
+            while let Some(row) = rows.next().await {
+                if tx.send(row).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok::<_, sqlx::Error>(tokio_stream(rx))
+    })
+    .try_flatten()
+}
+
+fn tokio_stream<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl Stream<Item = T> + Send + 'static {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// A column as JSON, by its runtime type.
+pub(crate) fn column_json(row: &PgRow, index: usize) -> serde_json::Value {
+    let Ok(raw) = row.try_get_raw(index) else {
+        return serde_json::Value::Null;
+    };
+    if raw.is_null() {
+        return serde_json::Value::Null;
+    }
+    let type_name = raw.type_info().name().to_ascii_uppercase();
+    let get = |row: &PgRow| -> Option<serde_json::Value> {
+        Some(match type_name.as_str() {
+            "BOOL" => row.try_get::<bool, _>(index).ok()?.into(),
+            "INT2" => row.try_get::<i16, _>(index).ok()?.into(),
+            "INT4" => row.try_get::<i32, _>(index).ok()?.into(),
+            "INT8" => row.try_get::<i64, _>(index).ok()?.into(),
+            "FLOAT4" => row.try_get::<f32, _>(index).ok()?.into(),
+            "FLOAT8" => row.try_get::<f64, _>(index).ok()?.into(),
+            "JSON" | "JSONB" => {
+                row.try_get::<sqlx::types::Json<serde_json::Value>, _>(index)
+                    .ok()?
+                    .0
+            }
+            "UUID" => row.try_get::<uuid::Uuid, _>(index).ok()?.to_string().into(),
+            "DATE" => row
+                .try_get::<chrono::NaiveDate, _>(index)
+                .ok()?
+                .to_string()
+                .into(),
+            "TIME" => row
+                .try_get::<chrono::NaiveTime, _>(index)
+                .ok()?
+                .to_string()
+                .into(),
+            "TIMESTAMPTZ" => row
+                .try_get::<chrono::DateTime<chrono::Utc>, _>(index)
+                .ok()?
+                .to_rfc3339()
+                .into(),
+            "BYTEA" => row.try_get::<Vec<u8>, _>(index).ok()?.into(),
+            _ => row.try_get::<String, _>(index).ok()?.into(),
+        })
+    };
+    get(row).unwrap_or(serde_json::Value::Null)
+}

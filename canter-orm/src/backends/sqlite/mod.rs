@@ -1,0 +1,164 @@
+//! SQLite, the embedded default: WAL mode, foreign keys on, a `REGEXP` function, a busy
+//! timeout so concurrent writers wait instead of failing.
+
+pub(crate) mod operations;
+pub(crate) mod schema;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use sea_query::Values;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Column, Row as _, Sqlite, TypeInfo, ValueRef};
+
+use super::{Database, Pool, Row, RowInner};
+use crate::db::DatabaseConfig;
+
+pub(crate) fn connect(config: &DatabaseConfig) -> Result<Pool, String> {
+    let options = SqliteConnectOptions::from_str(&config.url)
+        .map_err(|e| e.to_string())?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs_f64(config.busy_timeout))
+        .with_regexp();
+    let in_memory = config.url.contains(":memory:") || config.url.contains("mode=memory");
+    let mut pool = SqlitePoolOptions::new()
+        .max_connections(if in_memory {
+            1
+        } else {
+            config.max_connections.unwrap_or(8)
+        })
+        .acquire_timeout(Duration::from_secs_f64(config.acquire_timeout));
+    if in_memory {
+        // One connection that never closes: each connection to :memory: is its own database.
+        pool = pool
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    }
+    Ok(Pool::Sqlite(pool.connect_lazy_with(options)))
+}
+
+fn arguments(values: Values) -> Result<SqliteArguments, sqlx::Error> {
+    Ok(bind_values!(SqliteArguments::default(), values))
+}
+
+pub(crate) async fn execute<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
+    executor: E,
+    sql: &str,
+    values: Values,
+) -> Result<u64, sqlx::Error> {
+    let args = arguments(values)?;
+    let result = sqlx::query_with(sqlx::AssertSqlSafe(sql.to_owned()), args)
+        .execute(executor)
+        .await?;
+    Ok(result.rows_affected())
+}
+
+pub(crate) async fn fetch_all<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
+    executor: E,
+    sql: &str,
+    values: Values,
+) -> Result<Vec<Row>, sqlx::Error> {
+    let args = arguments(values)?;
+    let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.to_owned()), args)
+        .fetch_all(executor)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Row {
+            inner: RowInner::Sqlite(r),
+        })
+        .collect())
+}
+
+pub(crate) fn fetch_stream(
+    pool: sqlx::SqlitePool,
+    sql: String,
+    values: Values,
+    db: Arc<Database>,
+) -> impl Stream<Item = Result<Row, crate::OrmError>> + Send + 'static {
+    async_stream(pool, sql, values).map(move |r| {
+        r.map(|r| Row {
+            inner: RowInner::Sqlite(r),
+        })
+        .map_err(|e| db.err(e))
+    })
+}
+
+fn async_stream(
+    pool: sqlx::SqlitePool,
+    sql: String,
+    values: Values,
+) -> impl Stream<Item = Result<SqliteRow, sqlx::Error>> + Send + 'static {
+    futures_util::stream::once(async move {
+        let args = arguments(values)?;
+        let mut conn = pool.acquire().await?;
+        // The stream borrows the connection; collect chunks through a channel so the stream
+        // can be 'static and still hand rows over as they arrive.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<SqliteRow, sqlx::Error>>(64);
+        tokio::spawn(async move {
+            let mut rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args).fetch(&mut *conn);
+            while let Some(row) = rows.next().await {
+                if tx.send(row).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok::<_, sqlx::Error>(tokio_stream(rx))
+    })
+    .try_flatten()
+}
+
+fn tokio_stream<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl Stream<Item = T> + Send + 'static {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// A column as JSON, by its runtime type.
+pub(crate) fn column_json(row: &SqliteRow, index: usize) -> serde_json::Value {
+    let Ok(raw) = row.try_get_raw(index) else {
+        return serde_json::Value::Null;
+    };
+    if raw.is_null() {
+        return serde_json::Value::Null;
+    }
+    let type_name = raw.type_info().name().to_ascii_uppercase();
+    let declared = row
+        .columns()
+        .get(index)
+        .map(|c| c.type_info().name().to_ascii_uppercase())
+        .unwrap_or_default();
+    if declared == "BOOLEAN" {
+        return row
+            .try_get::<bool, _>(index)
+            .map(Into::into)
+            .unwrap_or_default();
+    }
+    match type_name.as_str() {
+        "INTEGER" => row
+            .try_get::<i64, _>(index)
+            .map(Into::into)
+            .unwrap_or_default(),
+        "REAL" => row
+            .try_get::<f64, _>(index)
+            .map(Into::into)
+            .unwrap_or_default(),
+        "BLOB" => row
+            .try_get::<Vec<u8>, _>(index)
+            .map(|b| serde_json::Value::from(b))
+            .unwrap_or_default(),
+        _ => row
+            .try_get::<String, _>(index)
+            .map(Into::into)
+            .unwrap_or_default(),
+    }
+}

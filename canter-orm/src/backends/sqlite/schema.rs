@@ -1,0 +1,25 @@
+//! SQLite's schema editor: column types and CREATE TABLE.
+
+use crate::fields::{FieldMeta, SqlType};
+
+pub(crate) fn column_type(field: &FieldMeta) -> String {
+    match field.sql_type {
+        SqlType::Integer | SqlType::BigInteger => "integer".into(),
+        SqlType::Boolean => "bool".into(),
+        SqlType::Double => "real".into(),
+        SqlType::Text => match field.max_length {
+            Some(n) => format!("varchar({n})"),
+            None => "text".into(),
+        },
+        SqlType::Bytes => "blob".into(),
+        SqlType::Date => "date".into(),
+        SqlType::Time => "time".into(),
+        SqlType::DateTime => "datetime".into(),
+        SqlType::Uuid => "char(32)".into(),
+        SqlType::Json => "text".into(),
+    }
+}
+
+pub(crate) fn auto_pk_definition() -> &'static str {
+    "integer NOT NULL PRIMARY KEY AUTOINCREMENT"
+}

@@ -1,0 +1,508 @@
+//! Typed lookups, `Q` objects, `F` expressions and orderings.
+//!
+//! `#[derive(Model)]` gives each model one [`Column`] constant per field (`MyModel::active`),
+//! and a lookup on it is a method with Django's name: `MyModel::name.icontains("x")` is
+//! `name__icontains="x"`. The value's type is checked against the field's at compile time,
+//! and string lookups exist only on string fields.
+//!
+//! ```
+//! # use canter_orm::{Model, Q};
+//! # #[derive(canter_orm::Model)]
+//! # #[model(crate = canter_orm, app = "docs")]
+//! # struct Article { id: i64, title: String, views: i64, published: Option<chrono::NaiveDate> }
+//! let q: Q<Article> = (Article::title.icontains("async") | Article::views.gte(100)) & !Article::published.isnull(true);
+//! let q2 = Article::published.year().exact(2024);
+//! ```
+
+use std::marker::PhantomData;
+use std::ops::{Add, BitAnd, BitOr, Div, Mul, Not, Sub};
+
+use sea_query::Value;
+
+use crate::fields::{FieldType, Operand as IntoOperand};
+use crate::model::Model;
+
+/// A function applied to a column before the lookup (`__year`, `__month`, `__day`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transform {
+    Year,
+    Month,
+    Day,
+}
+
+/// Django's lookup names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Exact,
+    IExact,
+    Contains,
+    IContains,
+    StartsWith,
+    IStartsWith,
+    EndsWith,
+    IEndsWith,
+    In,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Range,
+    IsNull,
+    Regex,
+    IRegex,
+}
+
+impl Op {
+    pub fn from_name(name: &str) -> Option<Op> {
+        Some(match name {
+            "exact" => Op::Exact,
+            "iexact" => Op::IExact,
+            "contains" => Op::Contains,
+            "icontains" => Op::IContains,
+            "startswith" => Op::StartsWith,
+            "istartswith" => Op::IStartsWith,
+            "endswith" => Op::EndsWith,
+            "iendswith" => Op::IEndsWith,
+            "in" => Op::In,
+            "gt" => Op::Gt,
+            "gte" => Op::Gte,
+            "lt" => Op::Lt,
+            "lte" => Op::Lte,
+            "range" => Op::Range,
+            "isnull" => Op::IsNull,
+            "regex" => Op::Regex,
+            "iregex" => Op::IRegex,
+            _ => return None,
+        })
+    }
+    pub(crate) fn is_text(self) -> bool {
+        matches!(
+            self,
+            Op::IExact
+                | Op::Contains
+                | Op::IContains
+                | Op::StartsWith
+                | Op::IStartsWith
+                | Op::EndsWith
+                | Op::IEndsWith
+                | Op::Regex
+                | Op::IRegex
+        )
+    }
+}
+
+/// An arithmetic operator in an `F` expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// The tree of an `F` expression.
+#[derive(Debug, Clone)]
+pub enum FNode {
+    Column(usize),
+    Value(Value),
+    Binary(Box<FNode>, Arith, Box<FNode>),
+}
+
+/// The right-hand side of a lookup.
+#[derive(Debug, Clone)]
+pub enum Operand {
+    Value(Value),
+    Values(Vec<Value>),
+    Pair(Value, Value),
+    Flag(bool),
+    Expr(FNode),
+}
+
+/// One lookup: `field[__transform]__op = rhs`.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    pub field: usize,
+    pub transform: Option<Transform>,
+    pub op: Op,
+    pub rhs: Operand,
+}
+
+/// A condition tree.
+#[derive(Debug, Clone)]
+pub enum Node {
+    /// Matches every row (an empty `Q()`).
+    All,
+    Lookup(Lookup),
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+}
+
+/// Django's `Q`: conditions on model `M`, combined with `&`, `|` and `!`.
+pub struct Q<M> {
+    pub(crate) node: Node,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Q<M> {
+    fn clone(&self) -> Self {
+        Q {
+            node: self.node.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for Q<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.node.fmt(f)
+    }
+}
+
+impl<M> Q<M> {
+    pub(crate) fn from_node(node: Node) -> Self {
+        Q {
+            node,
+            _model: PhantomData,
+        }
+    }
+    /// `Q()`: matches everything.
+    pub fn all() -> Self {
+        Q::from_node(Node::All)
+    }
+}
+
+impl<M: Model> Q<M> {
+    /// A lookup from text, as in a query string: `Q::parse("name__icontains", "x")`.
+    /// Unknown fields or lookups, and values that do not fit the field, are errors naming them.
+    pub fn parse(key: &str, value: &str) -> Result<Q<M>, crate::OrmError> {
+        crate::query::parse_lookup::<M>(key, value).map(Q::from_node)
+    }
+}
+
+impl<M> BitAnd for Q<M> {
+    type Output = Q<M>;
+    fn bitand(self, rhs: Q<M>) -> Q<M> {
+        Q::from_node(match (self.node, rhs.node) {
+            (Node::All, other) | (other, Node::All) => other,
+            (Node::And(mut a), Node::And(b)) => {
+                a.extend(b);
+                Node::And(a)
+            }
+            (Node::And(mut a), other) => {
+                a.push(other);
+                Node::And(a)
+            }
+            (a, b) => Node::And(vec![a, b]),
+        })
+    }
+}
+
+impl<M> BitOr for Q<M> {
+    type Output = Q<M>;
+    fn bitor(self, rhs: Q<M>) -> Q<M> {
+        Q::from_node(match (self.node, rhs.node) {
+            (Node::All, _) | (_, Node::All) => Node::All,
+            (Node::Or(mut a), Node::Or(b)) => {
+                a.extend(b);
+                Node::Or(a)
+            }
+            (Node::Or(mut a), other) => {
+                a.push(other);
+                Node::Or(a)
+            }
+            (a, b) => Node::Or(vec![a, b]),
+        })
+    }
+}
+
+impl<M> Not for Q<M> {
+    type Output = Q<M>;
+    fn not(self) -> Q<M> {
+        Q::from_node(match self.node {
+            Node::Not(inner) => *inner,
+            other => Node::Not(Box::new(other)),
+        })
+    }
+}
+
+/// A model's column, typed by the value its lookups take. Made by `#[derive(Model)]`.
+pub struct Column<M, T> {
+    index: usize,
+    transform: Option<Transform>,
+    _types: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> Clone for Column<M, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M, T> Copy for Column<M, T> {}
+
+impl<M, T> Column<M, T> {
+    #[doc(hidden)]
+    pub const fn new(index: usize) -> Self {
+        Column {
+            index,
+            transform: None,
+            _types: PhantomData,
+        }
+    }
+
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    fn lookup(self, op: Op, rhs: Operand) -> Q<M> {
+        Q::from_node(Node::Lookup(Lookup {
+            field: self.index,
+            transform: self.transform,
+            op,
+            rhs,
+        }))
+    }
+
+    /// `field=value`.
+    pub fn exact(self, value: impl IntoOperand<T>) -> Q<M> {
+        self.lookup(Op::Exact, value.into_operand())
+    }
+    /// Alias of [`exact`](Self::exact).
+    pub fn eq(self, value: impl IntoOperand<T>) -> Q<M> {
+        self.exact(value)
+    }
+    /// `field__gt=value`.
+    pub fn gt(self, value: impl IntoOperand<T>) -> Q<M> {
+        self.lookup(Op::Gt, value.into_operand())
+    }
+    pub fn gte(self, value: impl IntoOperand<T>) -> Q<M> {
+        self.lookup(Op::Gte, value.into_operand())
+    }
+    pub fn lt(self, value: impl IntoOperand<T>) -> Q<M> {
+        self.lookup(Op::Lt, value.into_operand())
+    }
+    pub fn lte(self, value: impl IntoOperand<T>) -> Q<M> {
+        self.lookup(Op::Lte, value.into_operand())
+    }
+    /// `field__range=(low, high)`, both ends included.
+    pub fn range(self, low: impl IntoOperand<T>, high: impl IntoOperand<T>) -> Q<M> {
+        match (low.into_operand(), high.into_operand()) {
+            (Operand::Value(a), Operand::Value(b)) => self.lookup(Op::Range, Operand::Pair(a, b)),
+            (a, b) => self.gte_operand(a) & self.lte_operand(b),
+        }
+    }
+    fn gte_operand(self, rhs: Operand) -> Q<M> {
+        self.lookup(Op::Gte, rhs)
+    }
+    fn lte_operand(self, rhs: Operand) -> Q<M> {
+        self.lookup(Op::Lte, rhs)
+    }
+    /// `field__in=[...]` (`in` is a Rust keyword). An empty list matches nothing.
+    pub fn in_<V: IntoOperand<T>>(self, values: impl IntoIterator<Item = V>) -> Q<M> {
+        let values = values
+            .into_iter()
+            .filter_map(|v| match v.into_operand() {
+                Operand::Value(v) => Some(v),
+                _ => None,
+            })
+            .collect();
+        self.lookup(Op::In, Operand::Values(values))
+    }
+    /// `field__isnull=True/False`.
+    pub fn isnull(self, is_null: bool) -> Q<M> {
+        self.lookup(Op::IsNull, Operand::Flag(is_null))
+    }
+    /// Ascending order on this column.
+    pub fn asc(self) -> OrderBy<M> {
+        OrderBy {
+            kind: OrderKind::Column {
+                field: self.index,
+                desc: false,
+            },
+            _model: PhantomData,
+        }
+    }
+    /// Descending order (Django's `"-field"`).
+    pub fn desc(self) -> OrderBy<M> {
+        OrderBy {
+            kind: OrderKind::Column {
+                field: self.index,
+                desc: true,
+            },
+            _model: PhantomData,
+        }
+    }
+    /// `F("field")`: the column's value in the database, for filters and updates.
+    pub fn f(self) -> F<M, T> {
+        F {
+            node: FNode::Column(self.index),
+            _types: PhantomData,
+        }
+    }
+    /// An assignment for `update()`: `MyModel::views.set(MyModel::views.f() + 1)`.
+    pub fn set(self, value: impl IntoOperand<T>) -> Assignment<M> {
+        Assignment {
+            field: self.index,
+            value: value.into_operand(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M> Column<M, String> {
+    pub fn iexact(self, value: impl IntoOperand<String>) -> Q<M> {
+        self.lookup(Op::IExact, value.into_operand())
+    }
+    pub fn contains(self, value: impl IntoOperand<String>) -> Q<M> {
+        self.lookup(Op::Contains, value.into_operand())
+    }
+    pub fn icontains(self, value: impl IntoOperand<String>) -> Q<M> {
+        self.lookup(Op::IContains, value.into_operand())
+    }
+    pub fn startswith(self, value: impl IntoOperand<String>) -> Q<M> {
+        self.lookup(Op::StartsWith, value.into_operand())
+    }
+    pub fn istartswith(self, value: impl IntoOperand<String>) -> Q<M> {
+        self.lookup(Op::IStartsWith, value.into_operand())
+    }
+    pub fn endswith(self, value: impl IntoOperand<String>) -> Q<M> {
+        self.lookup(Op::EndsWith, value.into_operand())
+    }
+    pub fn iendswith(self, value: impl IntoOperand<String>) -> Q<M> {
+        self.lookup(Op::IEndsWith, value.into_operand())
+    }
+    /// `field__regex=pattern` (PostgreSQL `~`, SQLite `REGEXP` with Rust's regex syntax).
+    pub fn regex(self, pattern: impl IntoOperand<String>) -> Q<M> {
+        self.lookup(Op::Regex, pattern.into_operand())
+    }
+    pub fn iregex(self, pattern: impl IntoOperand<String>) -> Q<M> {
+        self.lookup(Op::IRegex, pattern.into_operand())
+    }
+}
+
+macro_rules! date_parts {
+    ($ty:ty) => {
+        impl<M> Column<M, $ty> {
+            /// `field__year`.
+            pub fn year(self) -> Column<M, i64> {
+                Column {
+                    index: self.index,
+                    transform: Some(Transform::Year),
+                    _types: PhantomData,
+                }
+            }
+            /// `field__month` (1–12).
+            pub fn month(self) -> Column<M, i64> {
+                Column {
+                    index: self.index,
+                    transform: Some(Transform::Month),
+                    _types: PhantomData,
+                }
+            }
+            /// `field__day` (1–31).
+            pub fn day(self) -> Column<M, i64> {
+                Column {
+                    index: self.index,
+                    transform: Some(Transform::Day),
+                    _types: PhantomData,
+                }
+            }
+        }
+    };
+}
+
+date_parts!(chrono::NaiveDate);
+date_parts!(chrono::DateTime<chrono::Utc>);
+
+/// Django's `F`: a column's value in the database, with arithmetic.
+pub struct F<M, T> {
+    pub(crate) node: FNode,
+    _types: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> Clone for F<M, T> {
+    fn clone(&self) -> Self {
+        F {
+            node: self.node.clone(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<M, T> IntoOperand<T> for F<M, T> {
+    fn into_operand(self) -> Operand {
+        Operand::Expr(self.node)
+    }
+}
+
+macro_rules! arith {
+    ($trait:ident, $method:ident, $op:ident) => {
+        impl<M, T: FieldType, V: IntoOperand<T>> $trait<V> for F<M, T> {
+            type Output = F<M, T>;
+            fn $method(self, rhs: V) -> F<M, T> {
+                let rhs = match rhs.into_operand() {
+                    Operand::Expr(node) => node,
+                    Operand::Value(v) => FNode::Value(v),
+                    _ => FNode::Value(Value::BigInt(None)),
+                };
+                F {
+                    node: FNode::Binary(Box::new(self.node), Arith::$op, Box::new(rhs)),
+                    _types: PhantomData,
+                }
+            }
+        }
+    };
+}
+
+arith!(Add, add, Add);
+arith!(Sub, sub, Sub);
+arith!(Mul, mul, Mul);
+arith!(Div, div, Div);
+
+/// One `SET column = value` of `update()`.
+pub struct Assignment<M> {
+    pub(crate) field: usize,
+    pub(crate) value: Operand,
+    _model: PhantomData<fn() -> M>,
+}
+
+/// An ordering for `order_by`.
+pub struct OrderBy<M> {
+    pub(crate) kind: OrderKind,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for OrderBy<M> {
+    fn clone(&self) -> Self {
+        OrderBy {
+            kind: self.kind.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderKind {
+    Column { field: usize, desc: bool },
+    Random,
+}
+
+impl<M> OrderBy<M> {
+    /// Django's `order_by("?")`.
+    pub fn random() -> Self {
+        OrderBy {
+            kind: OrderKind::Random,
+            _model: PhantomData,
+        }
+    }
+}
+
+/// `pk = value`, for instance methods.
+pub(crate) fn pk_exact<M: Model>(pk: Value) -> Q<M> {
+    Q::from_node(Node::Lookup(Lookup {
+        field: M::meta().pk,
+        transform: None,
+        op: Op::Exact,
+        rhs: Operand::Value(pk),
+    }))
+}

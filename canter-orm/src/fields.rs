@@ -1,0 +1,235 @@
+//! Field types: how a Rust type maps to a column on each backend.
+//!
+//! | Rust | Django | SQLite | PostgreSQL |
+//! |---|---|---|---|
+//! | `i32` | `IntegerField` | INTEGER | integer |
+//! | `i64` | `BigIntegerField` (and the auto `id`) | INTEGER | bigint |
+//! | `bool` | `BooleanField` | INTEGER (0/1) | boolean |
+//! | `f64` | `FloatField` | REAL | double precision |
+//! | `String` (`max_length`) | `CharField` / `TextField` | TEXT | varchar(n) / text |
+//! | `Vec<u8>` | `BinaryField` | BLOB | bytea |
+//! | `chrono::NaiveDate` | `DateField` | TEXT | date |
+//! | `chrono::NaiveTime` | `TimeField` | TEXT | time |
+//! | `chrono::DateTime<Utc>` | `DateTimeField` (USE_TZ) | TEXT | timestamptz |
+//! | `uuid::Uuid` | `UUIDField` | BLOB | uuid |
+//! | `serde_json::Value` | `JSONField` | TEXT | jsonb |
+//! | `Option<T>` | `null=True` | nullable | nullable |
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use sea_query::Value;
+
+use crate::backends::Row;
+use crate::error::OrmError;
+
+/// The column type a field needs; each backend's schema editor spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlType {
+    Integer,
+    BigInteger,
+    Boolean,
+    Double,
+    /// `varchar(max_length)` where there is one, else text.
+    Text,
+    Bytes,
+    Date,
+    Time,
+    DateTime,
+    Uuid,
+    Json,
+}
+
+/// A Rust type that can be a model field.
+pub trait FieldType: Sized + Send + Sync + 'static {
+    /// The type lookups take (`Option<T>` looks up by `T`).
+    type Lookup: Send + Sync + 'static;
+    const SQL_TYPE: SqlType;
+    const NULLABLE: bool = false;
+    /// The value to bind.
+    fn to_value(&self) -> Value;
+    /// Reads column `index` of a row.
+    fn decode(row: &Row, index: usize) -> Result<Self, String>;
+}
+
+macro_rules! field_type {
+    ($ty:ty, $sql:ident, $variant:ident) => {
+        impl FieldType for $ty {
+            type Lookup = $ty;
+            const SQL_TYPE: SqlType = SqlType::$sql;
+            fn to_value(&self) -> Value {
+                Value::$variant(Some(self.clone().into()))
+            }
+            fn decode(row: &Row, index: usize) -> Result<Self, String> {
+                row.try_get_raw::<$ty>(index)
+            }
+        }
+    };
+}
+
+field_type!(i32, Integer, Int);
+field_type!(i64, BigInteger, BigInt);
+field_type!(bool, Boolean, Bool);
+field_type!(f64, Double, Double);
+field_type!(String, Text, String);
+field_type!(Vec<u8>, Bytes, Bytes);
+field_type!(NaiveDate, Date, ChronoDate);
+field_type!(NaiveTime, Time, ChronoTime);
+field_type!(DateTime<Utc>, DateTime, ChronoDateTimeUtc);
+field_type!(uuid::Uuid, Uuid, Uuid);
+
+impl FieldType for serde_json::Value {
+    type Lookup = serde_json::Value;
+    const SQL_TYPE: SqlType = SqlType::Json;
+    fn to_value(&self) -> Value {
+        Value::Json(Some(Box::new(self.clone())))
+    }
+    fn decode(row: &Row, index: usize) -> Result<Self, String> {
+        row.try_get_raw::<sqlx::types::Json<serde_json::Value>>(index)
+            .map(|j| j.0)
+    }
+}
+
+impl<T: FieldType> FieldType for Option<T> {
+    type Lookup = T::Lookup;
+    const SQL_TYPE: SqlType = T::SQL_TYPE;
+    const NULLABLE: bool = true;
+    fn to_value(&self) -> Value {
+        match self {
+            Some(v) => v.to_value(),
+            None => null_of(T::SQL_TYPE),
+        }
+    }
+    fn decode(row: &Row, index: usize) -> Result<Self, String> {
+        if row.is_null(index) {
+            Ok(None)
+        } else {
+            T::decode(row, index).map(Some)
+        }
+    }
+}
+
+/// A typed NULL, so drivers that care (PostgreSQL) bind the right type.
+pub(crate) fn null_of(sql_type: SqlType) -> Value {
+    match sql_type {
+        SqlType::Integer => Value::Int(None),
+        SqlType::BigInteger => Value::BigInt(None),
+        SqlType::Boolean => Value::Bool(None),
+        SqlType::Double => Value::Double(None),
+        SqlType::Text => Value::String(None),
+        SqlType::Bytes => Value::Bytes(None),
+        SqlType::Date => Value::ChronoDate(None),
+        SqlType::Time => Value::ChronoTime(None),
+        SqlType::DateTime => Value::ChronoDateTimeUtc(None),
+        SqlType::Uuid => Value::Uuid(None),
+        SqlType::Json => Value::Json(None),
+    }
+}
+
+/// The auto-incrementing primary key's type: `0` means "not saved yet" (Django's `pk is None`).
+pub trait AutoPk {
+    fn from_i64(id: i64) -> Self;
+    fn is_unset(&self) -> bool;
+}
+
+impl AutoPk for i64 {
+    fn from_i64(id: i64) -> Self {
+        id
+    }
+    fn is_unset(&self) -> bool {
+        *self == 0
+    }
+}
+
+impl AutoPk for i32 {
+    fn from_i64(id: i64) -> Self {
+        id as i32
+    }
+    fn is_unset(&self) -> bool {
+        *self == 0
+    }
+}
+
+impl AutoPk for Option<i64> {
+    fn from_i64(id: i64) -> Self {
+        Some(id)
+    }
+    fn is_unset(&self) -> bool {
+        self.is_none()
+    }
+}
+
+/// Converts a value for a lookup on a column of type `T` (`"x"` for `String`, `5` for `i64`…),
+/// or an `F` expression naming another column.
+pub trait Operand<T> {
+    fn into_operand(self) -> crate::expressions::Operand;
+}
+
+macro_rules! operand {
+    ($target:ty => $($source:ty),*) => {
+        $(impl Operand<$target> for $source {
+            fn into_operand(self) -> crate::expressions::Operand {
+                let value: $target = self.into();
+                crate::expressions::Operand::Value(FieldType::to_value(&value))
+            }
+        })*
+    };
+}
+
+operand!(i32 => i32, i16, u16, u8, i8);
+operand!(i64 => i64, i32, u32, i16, u16, u8, i8);
+operand!(bool => bool);
+operand!(f64 => f64, f32, i32);
+operand!(String => String, &str, &String, char);
+operand!(Vec<u8> => Vec<u8>, &[u8]);
+operand!(NaiveDate => NaiveDate);
+operand!(NaiveTime => NaiveTime);
+operand!(DateTime<Utc> => DateTime<Utc>);
+operand!(uuid::Uuid => uuid::Uuid);
+operand!(serde_json::Value => serde_json::Value);
+
+/// Metadata of one field, made by `#[derive(Model)]`.
+#[derive(Debug)]
+pub struct FieldMeta {
+    pub name: &'static str,
+    pub column: &'static str,
+    pub sql_type: SqlType,
+    pub nullable: bool,
+    pub primary_key: bool,
+    pub auto_increment: bool,
+    pub unique: bool,
+    pub db_index: bool,
+    pub max_length: Option<u32>,
+    pub choices: &'static [&'static str],
+}
+
+/// Parses text (a query-string value) into a value of this field's type.
+pub(crate) fn parse_text(field: &FieldMeta, text: &str) -> Result<Value, OrmError> {
+    let bad =
+        |what: &str| OrmError::InvalidLookup(format!("{}: {text:?} is not {what}", field.name));
+    Ok(match field.sql_type {
+        SqlType::Integer => Value::Int(Some(text.parse().map_err(|_| bad("an integer"))?)),
+        SqlType::BigInteger => Value::BigInt(Some(text.parse().map_err(|_| bad("an integer"))?)),
+        SqlType::Boolean => Value::Bool(Some(match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => return Err(bad("a boolean (true/false)")),
+        })),
+        SqlType::Double => Value::Double(Some(text.parse().map_err(|_| bad("a number"))?)),
+        SqlType::Text => Value::String(Some(text.to_owned())),
+        SqlType::Bytes => Value::Bytes(Some(text.as_bytes().to_vec())),
+        SqlType::Date => {
+            Value::ChronoDate(Some(text.parse().map_err(|_| bad("a date (YYYY-MM-DD)"))?))
+        }
+        SqlType::Time => {
+            Value::ChronoTime(Some(text.parse().map_err(|_| bad("a time (HH:MM:SS)"))?))
+        }
+        SqlType::DateTime => Value::ChronoDateTimeUtc(Some(
+            DateTime::parse_from_rfc3339(text)
+                .map_err(|_| bad("an RFC 3339 date-time"))?
+                .with_timezone(&Utc),
+        )),
+        SqlType::Uuid => Value::Uuid(Some(text.parse().map_err(|_| bad("a UUID"))?)),
+        SqlType::Json => Value::Json(Some(Box::new(
+            serde_json::from_str(text).map_err(|_| bad("JSON"))?,
+        ))),
+    })
+}

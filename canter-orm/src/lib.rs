@@ -1,0 +1,50 @@
+//! canter's async ORM: Django's models and querysets on real async drivers (sqlx), SQLite
+//! embedded by default and PostgreSQL for production.
+//!
+//! | Django | canter |
+//! |---|---|
+//! | `class MyModel(models.Model)` | `#[derive(Model)] struct MyModel { id: i64, … }` |
+//! | `MyModel.objects.filter(active=True)` | `MyModel::objects().filter(MyModel::active.eq(true))` |
+//! | `await qs.afirst()` | `qs.first().await?` |
+//! | `Q(a=1) \| ~Q(b=2)` | `MyModel::a.eq(1) \| !MyModel::b.eq(2)` |
+//! | `F("views") + 1` | `MyModel::views.f() + 1` |
+//! | `transaction.atomic()` | [`transaction::atomic`] |
+//! | `transaction.on_commit(f)` | [`transaction::on_commit`] |
+//!
+//! Django's "async" ORM runs the sync ORM in a thread pool; here every query is a future on the
+//! driver's socket, with no thread hop.
+//!
+//! Module map (Django's layout): [`queryset`] (public, lazy) → `query` (internal
+//! representation) → `compiler` (SQL per backend, via sea-query) → [`backends`] (one folder per
+//! database: connection, `operations`, `schema`).
+
+pub mod backends;
+mod compiler;
+pub mod db;
+pub mod error;
+pub mod expressions;
+pub mod fields;
+pub mod model;
+mod plugin;
+mod query;
+pub mod queryset;
+pub mod schema;
+pub mod transaction;
+#[doc(hidden)]
+pub mod validation;
+
+pub use backends::{Database, Row, Vendor};
+pub use canter_macros::Model;
+pub use db::{database, DatabaseConfig, Databases, DEFAULT_DB_ALIAS};
+pub use error::{OrmError, ValidationError};
+pub use expressions::{Assignment, Column, OrderBy, F, Q};
+pub use fields::{AutoPk, FieldMeta, FieldType, Operand, SqlType};
+pub use model::{Model, ModelExt, ModelMeta};
+pub use plugin::plugin;
+pub use queryset::QuerySet;
+pub use sea_query::Value;
+pub use transaction::{atomic, atomic_using, on_commit, on_commit_async};
+
+/// Re-exported for code the derive generates and for users' field types.
+pub use chrono;
+pub use uuid;

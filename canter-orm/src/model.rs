@@ -1,0 +1,89 @@
+//! The `Model` trait that `#[derive(Model)]` implements, and model metadata.
+
+use sea_query::Value;
+
+use crate::backends::Row;
+use crate::error::{OrmError, ValidationError};
+use crate::fields::FieldMeta;
+use crate::queryset::QuerySet;
+
+/// What the ORM knows of a model: its app, table and fields, in declaration order.
+#[derive(Debug)]
+pub struct ModelMeta {
+    pub app: &'static str,
+    pub name: &'static str,
+    pub table: &'static str,
+    pub fields: &'static [FieldMeta],
+    /// Index of the primary key in `fields`.
+    pub pk: usize,
+}
+
+impl ModelMeta {
+    pub fn pk_field(&self) -> &FieldMeta {
+        &self.fields[self.pk]
+    }
+    /// A field by name (`"name"`) or column.
+    pub fn field(&self, name: &str) -> Option<(usize, &FieldMeta)> {
+        self.fields
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.name == name || f.column == name)
+    }
+    pub fn has_auto_pk(&self) -> bool {
+        self.fields[self.pk].auto_increment
+    }
+}
+
+/// A database model (Django's `models.Model`); derive it with `#[derive(Model)]`.
+pub trait Model: Sized + Send + Sync + Unpin + 'static {
+    fn meta() -> &'static ModelMeta;
+    /// Builds an instance from a row whose columns are the fields in order.
+    fn from_row(row: &Row) -> Result<Self, OrmError>;
+    /// Every field's value, in order.
+    fn to_values(&self) -> Vec<Value>;
+    fn pk_value(&self) -> Value;
+    /// Sets the auto primary key after an insert.
+    fn set_auto_pk(&mut self, id: i64);
+    /// True for an instance with an auto primary key that was never saved.
+    fn is_unsaved(&self) -> bool;
+    /// `max_length`, `choices` and the model's own validators (`#[model(validate = f)]`).
+    fn validate(&self) -> Result<(), ValidationError>;
+
+    /// The manager: `MyModel::objects().filter(...)` (Django's `MyModel.objects`).
+    fn objects() -> QuerySet<Self> {
+        QuerySet::new()
+    }
+}
+
+/// Instance methods (Django's `obj.save()`, `obj.delete()`, `obj.refresh_from_db()`).
+pub trait ModelExt: Model {
+    /// Inserts an unsaved instance (setting its id) or updates a saved one, after validation.
+    fn save(&mut self) -> impl std::future::Future<Output = Result<(), OrmError>> + Send {
+        crate::queryset::save_instance(self, None)
+    }
+    /// Deletes this row.
+    fn delete(&self) -> impl std::future::Future<Output = Result<u64, OrmError>> + Send {
+        let pk = self.pk_value();
+        async move {
+            Self::objects()
+                .filter(crate::expressions::pk_exact::<Self>(pk))
+                .delete()
+                .await
+        }
+    }
+    /// Reloads every field from the database.
+    fn refresh_from_db(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<(), OrmError>> + Send {
+        let pk = self.pk_value();
+        async move {
+            *self = Self::objects()
+                .filter(crate::expressions::pk_exact::<Self>(pk))
+                .get()
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+impl<M: Model> ModelExt for M {}

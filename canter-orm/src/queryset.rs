@@ -1,0 +1,557 @@
+//! `QuerySet`: lazy, cloneable, chainable; nothing touches the database until a terminal method
+//! is awaited (or the queryset itself, which fetches every row, like `list(qs)`).
+//!
+//! ```no_run
+//! # use canter_orm::{Model, ModelExt};
+//! # #[derive(canter_orm::Model, Debug)]
+//! # #[model(crate = canter_orm, app = "docs")]
+//! # struct MyModel { id: i64, name: String, active: bool }
+//! # async fn demo() -> Result<(), canter_orm::OrmError> {
+//! // The article's `await MyModel.objects.filter(active=True).afirst()`:
+//! let data: Option<MyModel> = MyModel::objects().filter(MyModel::active.eq(true)).first().await?;
+//! let all: Vec<MyModel> = MyModel::objects().order_by([MyModel::name.desc()]).limit(10).await?;
+//! # Ok(()) }
+//! ```
+
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+
+use crate::backends::{Database, Row};
+use crate::compiler::{Compiled, Compiler};
+use crate::db::{database, DEFAULT_DB_ALIAS};
+use crate::error::OrmError;
+use crate::expressions::{pk_exact, Assignment, Column, Node, OrderBy, OrderKind, Q};
+use crate::model::Model;
+use crate::query::{parse_lookup, parse_order, Query};
+
+/// Django's `MAX_GET_RESULTS`: how many rows `get()` reads to report "more than one".
+const MAX_GET_RESULTS: u64 = 21;
+
+/// A lazy query over model `M`.
+pub struct QuerySet<M> {
+    pub(crate) query: Query,
+    alias: Option<String>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for QuerySet<M> {
+    fn clone(&self) -> Self {
+        QuerySet {
+            query: self.query.clone(),
+            alias: self.alias.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for QuerySet<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuerySet")
+            .field("query", &self.query)
+            .field("using", &self.alias)
+            .finish()
+    }
+}
+
+impl<M: Model> Default for QuerySet<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn decode<M: Model>(row: &Row) -> Result<M, OrmError> {
+    M::from_row(row).map_err(|e| match e {
+        OrmError::Decode {
+            column, message, ..
+        } => OrmError::Decode {
+            model: M::meta().name,
+            column,
+            message,
+        },
+        other => other,
+    })
+}
+
+impl<M: Model> QuerySet<M> {
+    pub fn new() -> Self {
+        QuerySet {
+            query: Query::default(),
+            alias: None,
+            _model: PhantomData,
+        }
+    }
+
+    /// Runs on database `alias` (Django's `.using("replica")`).
+    pub fn using(mut self, alias: &str) -> Self {
+        self.alias = Some(alias.to_owned());
+        self
+    }
+
+    fn alias(&self) -> &str {
+        self.alias.as_deref().unwrap_or(DEFAULT_DB_ALIAS)
+    }
+
+    fn db(&self) -> Result<(Arc<Database>, Compiler), OrmError> {
+        let db = database(self.alias())?;
+        let compiler = Compiler {
+            vendor: db.vendor,
+            meta: M::meta(),
+        };
+        Ok((db, compiler))
+    }
+
+    /// Keeps rows matching `q` (Django's `filter(...)`); chained filters are ANDed.
+    pub fn filter(mut self, q: Q<M>) -> Self {
+        let current = Q::<M>::from_node(std::mem::replace(&mut self.query.filter, Node::All));
+        self.query.filter = (current & q).node;
+        self
+    }
+
+    /// Drops rows matching `q` (Django's `exclude(...)`).
+    pub fn exclude(self, q: Q<M>) -> Self {
+        self.filter(!q)
+    }
+
+    /// Filters from text pairs, as a query string gives them: `[("name__icontains", "x")]`.
+    /// Unknown fields, unknown lookups and values that do not fit are errors naming them.
+    pub fn filter_params<'a>(
+        mut self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, OrmError> {
+        for (key, value) in pairs {
+            let node = parse_lookup::<M>(key, value)?;
+            self = self.filter(Q::from_node(node));
+        }
+        Ok(self)
+    }
+
+    /// Replaces the ordering: `order_by([MyModel::created.desc(), MyModel::name.asc()])`.
+    pub fn order_by(mut self, orders: impl IntoIterator<Item = OrderBy<M>>) -> Self {
+        self.query.order = orders.into_iter().map(|o| o.kind).collect();
+        self
+    }
+
+    /// Ordering by names: `"name"`, `"-created"`, `"?"` (random). Unknown names are errors.
+    pub fn order_by_names(mut self, names: &[&str]) -> Result<Self, OrmError> {
+        self.query.order = names
+            .iter()
+            .map(|n| parse_order::<M>(n))
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    /// `SELECT DISTINCT`.
+    pub fn distinct(mut self) -> Self {
+        self.query.distinct = true;
+        self
+    }
+
+    /// At most `n` rows (`qs[:n]`).
+    pub fn limit(mut self, n: u64) -> Self {
+        self.query.limit = Some(n);
+        self
+    }
+
+    /// Skips `n` rows.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.query.offset = Some(n);
+        self
+    }
+
+    /// Django's slicing: `qs.slice(10..20)` is `qs[10:20]`.
+    pub fn slice(self, range: Range<u64>) -> Self {
+        let len = range.end.saturating_sub(range.start);
+        self.offset(range.start).limit(len)
+    }
+
+    async fn fetch(&self, compiled: Compiled) -> Result<Vec<M>, OrmError> {
+        let (db, _) = self.db()?;
+        let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
+        rows.iter().map(decode::<M>).collect()
+    }
+
+    /// Every row (also what awaiting the queryset does).
+    pub async fn all(self) -> Result<Vec<M>, OrmError> {
+        let (_, compiler) = self.db()?;
+        let compiled = compiler.select(&self.query)?;
+        self.fetch(compiled).await
+    }
+
+    fn ordered_by_pk(mut self) -> Self {
+        if self.query.order.is_empty() {
+            self.query.order = vec![OrderKind::Column {
+                field: M::meta().pk,
+                desc: false,
+            }];
+        }
+        self
+    }
+
+    /// The first row by the ordering (by primary key if unordered), or `None` (`afirst()`).
+    pub async fn first(self) -> Result<Option<M>, OrmError> {
+        let mut rows = self.ordered_by_pk().limit(1).all().await?;
+        Ok(rows.pop())
+    }
+
+    /// The last row by the ordering (by primary key if unordered), or `None` (`alast()`).
+    pub async fn last(self) -> Result<Option<M>, OrmError> {
+        let mut qs = self.ordered_by_pk();
+        for order in &mut qs.query.order {
+            if let OrderKind::Column { desc, .. } = order {
+                *desc = !*desc;
+            }
+        }
+        let mut rows = qs.limit(1).all().await?;
+        Ok(rows.pop())
+    }
+
+    /// The one matching row; `DoesNotExist` or `MultipleObjectsReturned` otherwise (`aget()`).
+    pub async fn get(self) -> Result<M, OrmError> {
+        let name = M::meta().name;
+        let limited = if self.query.limit.is_none() {
+            self.limit(MAX_GET_RESULTS)
+        } else {
+            self
+        };
+        let mut rows = limited.all().await?;
+        match rows.len() {
+            0 => Err(OrmError::DoesNotExist { model: name }),
+            1 => Ok(rows.pop().expect("one row")),
+            count => Err(OrmError::MultipleObjectsReturned { model: name, count }),
+        }
+    }
+
+    /// `get()`, with `DoesNotExist` as a 404 (Django's `get_object_or_404`).
+    pub async fn get_or_404(self) -> Result<M, canter_core::Error> {
+        self.get().await.map_err(OrmError::into_http)
+    }
+
+    /// The earliest row by `column` (`earliest("created")`).
+    pub async fn earliest<T>(self, column: Column<M, T>) -> Result<M, OrmError> {
+        self.order_by([column.asc()])
+            .first()
+            .await?
+            .ok_or(OrmError::DoesNotExist {
+                model: M::meta().name,
+            })
+    }
+
+    /// The latest row by `column` (`latest("created")`).
+    pub async fn latest<T>(self, column: Column<M, T>) -> Result<M, OrmError> {
+        self.order_by([column.desc()])
+            .first()
+            .await?
+            .ok_or(OrmError::DoesNotExist {
+                model: M::meta().name,
+            })
+    }
+
+    /// `SELECT COUNT(*)` (`acount()`).
+    pub async fn count(self) -> Result<u64, OrmError> {
+        let (db, compiler) = self.db()?;
+        let compiled = compiler.count(&self.query)?;
+        let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
+        let count: i64 = rows
+            .first()
+            .map(|r| r.get::<i64>(0))
+            .transpose()?
+            .unwrap_or(0);
+        Ok(count as u64)
+    }
+
+    /// Whether any row matches (`aexists()`).
+    pub async fn exists(self) -> Result<bool, OrmError> {
+        let (db, compiler) = self.db()?;
+        let compiled = compiler.exists(&self.query)?;
+        Ok(!db
+            .fetch_all(&compiled.sql, compiled.values)
+            .await?
+            .is_empty())
+    }
+
+    /// Whether `obj` is in the results (`acontains()`).
+    pub async fn contains(self, obj: &M) -> Result<bool, OrmError> {
+        self.filter(pk_exact::<M>(obj.pk_value())).exists().await
+    }
+
+    /// Rows as they arrive, for `while let Some(row) = stream.next().await` (Django's
+    /// `async for`). Memory stays flat however many rows match.
+    pub fn stream(self) -> BoxStream<'static, Result<M, OrmError>> {
+        let prepared = self
+            .db()
+            .and_then(|(db, compiler)| Ok((db, compiler.select(&self.query)?)));
+        match prepared {
+            Ok((db, compiled)) => db
+                .fetch_stream(compiled.sql, compiled.values)
+                .map(|row| row.and_then(|r| decode::<M>(&r)))
+                .boxed(),
+            Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+        }
+    }
+
+    /// Inserts `obj` (after validation) and returns it with its primary key (`acreate()`).
+    pub async fn create(self, mut obj: M) -> Result<M, OrmError> {
+        insert_instance(&mut obj, self.alias()).await?;
+        Ok(obj)
+    }
+
+    /// Inserts many rows in batches (`abulk_create()`), returning them with their keys.
+    pub async fn bulk_create(self, mut objs: Vec<M>) -> Result<Vec<M>, OrmError> {
+        for obj in &objs {
+            obj.validate()?;
+        }
+        let (db, compiler) = self.db()?;
+        let fields = M::meta().fields.len().max(1);
+        // Stay under SQLite's and PostgreSQL's bound-parameter limits.
+        let limit = match db.vendor {
+            crate::backends::Vendor::Sqlite => 32_766,
+            crate::backends::Vendor::Postgres => 65_535,
+        };
+        let batch = (limit / fields).clamp(1, 1000);
+        let auto = M::meta().has_auto_pk();
+        for chunk in objs.chunks_mut(batch) {
+            let rows: Vec<Vec<sea_query::Value>> = chunk.iter().map(|o| o.to_values()).collect();
+            let compiled = compiler.insert(&rows, false)?;
+            if auto {
+                let returned = db.fetch_all(&compiled.sql, compiled.values).await?;
+                // RETURNING gives the keys in insertion order on both backends for a single
+                // multi-row INSERT.
+                for (obj, row) in chunk.iter_mut().zip(returned.iter()) {
+                    obj.set_auto_pk(row.get::<i64>(0)?);
+                }
+            } else {
+                db.execute(&compiled.sql, compiled.values).await?;
+            }
+        }
+        Ok(objs)
+    }
+
+    /// `get()`, else `create(defaults)` (`aget_or_create()`): `(object, created)`. A concurrent
+    /// creator winning the race (a unique violation) is answered with the row it created.
+    pub async fn get_or_create(self, defaults: M) -> Result<(M, bool), OrmError> {
+        match self.clone().get().await {
+            Ok(found) => return Ok((found, false)),
+            Err(OrmError::DoesNotExist { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let alias = self.alias().to_owned();
+        let created = crate::transaction::atomic_using(&alias, async {
+            QuerySet::<M>::new().using(&alias).create(defaults).await
+        })
+        .await;
+        match created {
+            Ok(obj) => Ok((obj, true)),
+            Err(OrmError::Integrity { .. }) => Ok((self.get().await?, false)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Updates the matching row with `obj`'s values, or creates `obj` (`aupdate_or_create()`).
+    pub async fn update_or_create(self, mut obj: M) -> Result<(M, bool), OrmError> {
+        let alias = self.alias().to_owned();
+        crate::transaction::atomic_using(&alias, async {
+            match self.clone().get().await {
+                Ok(existing) => {
+                    let mut updated = obj;
+                    updated.set_pk_from(&existing);
+                    save_instance(&mut updated, Some(&alias)).await?;
+                    Ok((updated, false))
+                }
+                Err(OrmError::DoesNotExist { .. }) => {
+                    insert_instance(&mut obj, &alias).await?;
+                    Ok((obj, true))
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    /// `UPDATE` every matching row (`aupdate()`); returns how many.
+    /// `MyModel::objects().filter(..).update([MyModel::views.set(MyModel::views.f() + 1)])`.
+    pub async fn update(
+        self,
+        assignments: impl IntoIterator<Item = Assignment<M>>,
+    ) -> Result<u64, OrmError> {
+        let assignments: Vec<_> = assignments
+            .into_iter()
+            .map(|a| (a.field, a.value))
+            .collect();
+        if assignments.is_empty() {
+            return Ok(0);
+        }
+        let (db, compiler) = self.db()?;
+        let compiled = compiler.update(&self.query, &assignments)?;
+        db.execute(&compiled.sql, compiled.values).await
+    }
+
+    /// `DELETE` every matching row (`adelete()`); returns how many.
+    pub async fn delete(self) -> Result<u64, OrmError> {
+        let (db, compiler) = self.db()?;
+        let compiled = compiler.delete(&self.query)?;
+        db.execute(&compiled.sql, compiled.values).await
+    }
+
+    /// Rows as JSON objects of the named fields (all fields when empty), Django's `values()`.
+    pub async fn values(
+        self,
+        fields: &[&str],
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, OrmError> {
+        let meta = M::meta();
+        let indexes: Vec<usize> = if fields.is_empty() {
+            (0..meta.fields.len()).collect()
+        } else {
+            fields
+                .iter()
+                .map(|name| {
+                    meta.field(name).map(|(i, _)| i).ok_or_else(|| {
+                        OrmError::InvalidLookup(format!("{} has no field {name:?}", meta.name))
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let (db, compiler) = self.db()?;
+        let compiled = compiler.select_fields(&self.query, &indexes)?;
+        let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                indexes
+                    .iter()
+                    .enumerate()
+                    .map(|(pos, &i)| (meta.fields[i].name.to_owned(), row.get_json(pos)))
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// The SQL this queryset runs, with its parameters (for debugging; never executed).
+    pub fn sql(&self) -> Result<(String, Vec<String>), OrmError> {
+        let (_, compiler) = self.db()?;
+        let compiled = compiler.select(&self.query)?;
+        Ok((
+            compiled.sql,
+            compiled.values.0.iter().map(|v| format!("{v:?}")).collect(),
+        ))
+    }
+
+    /// The database's plan for this query (Django's `explain()`).
+    pub async fn explain(self) -> Result<String, OrmError> {
+        let (db, compiler) = self.db()?;
+        let compiled = compiler.select(&self.query)?;
+        let prefix = match db.vendor {
+            crate::backends::Vendor::Sqlite => "EXPLAIN QUERY PLAN ",
+            crate::backends::Vendor::Postgres => "EXPLAIN ",
+        };
+        let rows = db
+            .fetch_all(&format!("{prefix}{}", compiled.sql), compiled.values)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| row.get_json(i))
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+}
+
+impl<M: Model> IntoFuture for QuerySet<M> {
+    type Output = Result<Vec<M>, OrmError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.all())
+    }
+}
+
+/// Copies the primary key of `other` into `self` (for update_or_create).
+trait SetPkFrom {
+    fn set_pk_from(&mut self, other: &Self);
+}
+
+impl<M: Model> SetPkFrom for M {
+    fn set_pk_from(&mut self, other: &Self) {
+        if let sea_query::Value::BigInt(Some(id)) = other.pk_value() {
+            self.set_auto_pk(id);
+        } else if let sea_query::Value::Int(Some(id)) = other.pk_value() {
+            self.set_auto_pk(i64::from(id));
+        }
+    }
+}
+
+async fn insert_instance<M: Model>(obj: &mut M, alias: &str) -> Result<(), OrmError> {
+    obj.validate()?;
+    let db = database(alias)?;
+    let compiler = Compiler {
+        vendor: db.vendor,
+        meta: M::meta(),
+    };
+    let compiled = compiler.insert(&[obj.to_values()], false)?;
+    if M::meta().has_auto_pk() {
+        let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
+        let id: i64 = rows
+            .first()
+            .ok_or_else(|| OrmError::Database {
+                alias: alias.to_owned(),
+                message: "INSERT returned no key".into(),
+            })?
+            .get(0)?;
+        obj.set_auto_pk(id);
+    } else {
+        db.execute(&compiled.sql, compiled.values).await?;
+    }
+    Ok(())
+}
+
+/// `obj.save()`: INSERT when unsaved, else UPDATE by primary key (INSERT if no row had it).
+pub(crate) async fn save_instance<M: Model>(
+    obj: &mut M,
+    alias: Option<&str>,
+) -> Result<(), OrmError> {
+    let alias = alias.unwrap_or(DEFAULT_DB_ALIAS);
+    if obj.is_unsaved() {
+        return insert_instance(obj, alias).await;
+    }
+    obj.validate()?;
+    let meta = M::meta();
+    let db = database(alias)?;
+    let compiler = Compiler {
+        vendor: db.vendor,
+        meta,
+    };
+    let values = obj.to_values();
+    let assignments: Vec<_> = values
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| *i != meta.pk)
+        .map(|(i, v)| (i, crate::expressions::Operand::Value(v)))
+        .collect();
+    let query = QuerySet::<M>::new()
+        .filter(pk_exact::<M>(obj.pk_value()))
+        .query;
+    let updated = if assignments.is_empty() {
+        0
+    } else {
+        let compiled = compiler.update(&query, &assignments)?;
+        db.execute(&compiled.sql, compiled.values).await?
+    };
+    if updated == 0 {
+        let compiled = compiler.insert(&[obj.to_values()], true)?;
+        db.execute(&compiled.sql, compiled.values).await?;
+    }
+    Ok(())
+}

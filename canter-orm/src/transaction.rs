@@ -1,0 +1,244 @@
+//! Transactions: `atomic(async { … })`, nested as savepoints, and `on_commit`.
+//!
+//! Inside `atomic`, every ORM call on that database joins the transaction without a handle
+//! being passed: the transaction lives in a tokio task-local. Commits when the block returns
+//! `Ok`, rolls back on `Err`, on panic (then the panic continues), and when the block's future
+//! is dropped (a client that went away): that connection is closed, never returned to the pool
+//! mid-transaction. A task spawned inside `atomic` does not join the transaction (it runs on its
+//! own, like a thread in Django).
+//!
+//! `on_commit(f)` runs `f` after the outermost block commits, and never if it rolls back
+//! (callbacks registered in a savepoint that rolls back are dropped too). Outside `atomic` it
+//! runs at once, as in Django. The tasks and channels parts send their messages through it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use tokio::sync::Mutex;
+
+use crate::backends::{Connection, Database};
+use crate::db::{database, DEFAULT_DB_ALIAS};
+use crate::error::OrmError;
+
+type Callback = BoxFuture<'static, ()>;
+
+struct TxContext {
+    conn: Arc<Mutex<Connection>>,
+    savepoints: AtomicUsize,
+    on_commit: StdMutex<Vec<Callback>>,
+}
+
+tokio::task_local! {
+    static TRANSACTIONS: Arc<HashMap<String, Arc<TxContext>>>;
+}
+
+pub(crate) fn current_connection(alias: &str) -> Option<Arc<Mutex<Connection>>> {
+    TRANSACTIONS
+        .try_with(|map| map.get(alias).map(|ctx| ctx.conn.clone()))
+        .ok()
+        .flatten()
+}
+
+fn current(alias: &str) -> Option<Arc<TxContext>> {
+    TRANSACTIONS
+        .try_with(|map| map.get(alias).cloned())
+        .ok()
+        .flatten()
+}
+
+/// Whether the current task is inside `atomic` for `alias`.
+pub fn in_atomic(alias: &str) -> bool {
+    current(alias).is_some()
+}
+
+async fn raw(conn: &Mutex<Connection>, db: &Database, sql: &str) -> Result<(), OrmError> {
+    let mut guard = conn.lock().await;
+    let result = match &mut *guard {
+        #[cfg(feature = "sqlite")]
+        Connection::Sqlite(c) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut **c)
+            .await
+            .map(|_| ()),
+        #[cfg(feature = "postgres")]
+        Connection::Postgres(c) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut **c)
+            .await
+            .map(|_| ()),
+    };
+    result.map_err(|e| db.err(e))
+}
+
+/// Closes the connection instead of pooling it if the transaction did not finish (the block's
+/// future was dropped halfway).
+struct Unfinished(Option<Arc<Mutex<Connection>>>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            if let Ok(mut guard) = conn.try_lock() {
+                match &mut *guard {
+                    #[cfg(feature = "sqlite")]
+                    Connection::Sqlite(c) => c.close_on_drop(),
+                    #[cfg(feature = "postgres")]
+                    Connection::Postgres(c) => c.close_on_drop(),
+                }
+            }
+        }
+    }
+}
+
+/// Django's `transaction.atomic()` on the default database.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), canter_orm::OrmError> {
+/// use canter_orm::transaction::{atomic, on_commit};
+/// atomic(async {
+///     // ORM calls here share one transaction.
+///     on_commit(|| println!("committed"));
+///     Ok::<_, canter_orm::OrmError>(())
+/// })
+/// .await
+/// # }
+/// ```
+pub async fn atomic<T, E, F>(block: F) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<OrmError>,
+{
+    atomic_using(DEFAULT_DB_ALIAS, block).await
+}
+
+/// `atomic` on the database `alias`.
+pub async fn atomic_using<T, E, F>(alias: &str, block: F) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<OrmError>,
+{
+    let db = database(alias)?;
+    if let Some(ctx) = current(alias) {
+        return savepoint(&db, ctx, block).await;
+    }
+    let conn = Arc::new(Mutex::new(db.acquire().await?));
+    let begin = match db.vendor {
+        // IMMEDIATE takes the write lock up front, so two transactions never deadlock
+        // upgrading a read lock (SQLITE_BUSY), they queue on busy_timeout instead.
+        crate::backends::Vendor::Sqlite => "BEGIN IMMEDIATE",
+        crate::backends::Vendor::Postgres => "BEGIN",
+    };
+    raw(&conn, &db, begin).await?;
+    let mut unfinished = Unfinished(Some(conn.clone()));
+    let ctx = Arc::new(TxContext {
+        conn: conn.clone(),
+        savepoints: AtomicUsize::new(0),
+        on_commit: StdMutex::new(Vec::new()),
+    });
+    let mut map: HashMap<String, Arc<TxContext>> =
+        TRANSACTIONS.try_with(|m| (**m).clone()).unwrap_or_default();
+    map.insert(alias.to_owned(), ctx.clone());
+    let outcome = TRANSACTIONS
+        .scope(Arc::new(map), AssertUnwindSafe(block).catch_unwind())
+        .await;
+    let result = match outcome {
+        Ok(Ok(value)) => match raw(&conn, &db, "COMMIT").await {
+            Ok(()) => Ok(value),
+            Err(err) => {
+                let _ = raw(&conn, &db, "ROLLBACK").await;
+                unfinished.0 = None;
+                return Err(err.into());
+            }
+        },
+        Ok(Err(err)) => {
+            raw(&conn, &db, "ROLLBACK").await?;
+            Err(err)
+        }
+        Err(panic) => {
+            let _ = raw(&conn, &db, "ROLLBACK").await;
+            unfinished.0 = None;
+            std::panic::resume_unwind(panic);
+        }
+    };
+    unfinished.0 = None;
+    drop(conn);
+    if result.is_ok() {
+        let callbacks =
+            std::mem::take(&mut *ctx.on_commit.lock().unwrap_or_else(|e| e.into_inner()));
+        for callback in callbacks {
+            callback.await;
+        }
+    }
+    result
+}
+
+async fn savepoint<T, E, F>(db: &Database, ctx: Arc<TxContext>, block: F) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<OrmError>,
+{
+    let n = ctx.savepoints.fetch_add(1, Ordering::SeqCst) + 1;
+    let name = format!("canter_sp_{n}");
+    raw(&ctx.conn, db, &format!("SAVEPOINT {name}")).await?;
+    let mark = ctx
+        .on_commit
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .len();
+    let rollback = |ctx: &TxContext| {
+        ctx.on_commit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .truncate(mark)
+    };
+    match AssertUnwindSafe(block).catch_unwind().await {
+        Ok(Ok(value)) => {
+            raw(&ctx.conn, db, &format!("RELEASE SAVEPOINT {name}")).await?;
+            Ok(value)
+        }
+        Ok(Err(err)) => {
+            raw(&ctx.conn, db, &format!("ROLLBACK TO SAVEPOINT {name}")).await?;
+            rollback(&ctx);
+            Err(err)
+        }
+        Err(panic) => {
+            let _ = raw(&ctx.conn, db, &format!("ROLLBACK TO SAVEPOINT {name}")).await;
+            rollback(&ctx);
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// Django's `transaction.on_commit(func)` on the default database.
+pub fn on_commit(callback: impl FnOnce() + Send + 'static) {
+    match current(DEFAULT_DB_ALIAS) {
+        Some(ctx) => ctx
+            .on_commit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::pin(async move { callback() })),
+        None => callback(),
+    }
+}
+
+/// `on_commit` with an async callback (awaited after the commit, before `atomic` returns).
+/// Outside a transaction it is spawned at once.
+pub fn on_commit_async(callback: impl Future<Output = ()> + Send + 'static) {
+    on_commit_using(DEFAULT_DB_ALIAS, callback)
+}
+
+/// `on_commit` for the database `alias`.
+pub fn on_commit_using(alias: &str, callback: impl Future<Output = ()> + Send + 'static) {
+    match current(alias) {
+        Some(ctx) => ctx
+            .on_commit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::pin(callback)),
+        None => {
+            tokio::spawn(callback);
+        }
+    }
+}
