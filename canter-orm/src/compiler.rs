@@ -3,7 +3,7 @@
 //! `operations` module spells what differs (text lookups, date parts, random order).
 
 use sea_query::{
-    Alias, Condition, Expr, ExprTrait, Order, PostgresQueryBuilder, Query as Sql, SelectStatement,
+    Alias, Condition, Expr, ExprTrait, LockBehavior, LockType, Order, PostgresQueryBuilder, Query as Sql, SelectStatement,
     SqliteQueryBuilder, Values,
 };
 
@@ -11,7 +11,7 @@ use crate::backends::Vendor;
 use crate::error::OrmError;
 use crate::expressions::{Arith, FNode, Lookup, Node, Op, Operand, OrderKind};
 use crate::model::ModelMeta;
-use crate::query::Query;
+use crate::query::{Query, RowLock};
 
 pub(crate) struct Compiler {
     pub(crate) vendor: Vendor,
@@ -172,6 +172,15 @@ impl Compiler {
         if query.distinct {
             select.distinct();
         }
+        // SQLite has no row locks; its transactions take the database's write lock up front
+        // (BEGIN IMMEDIATE), which already serializes what FOR UPDATE would.
+        if let (Some(lock), Vendor::Postgres) = (query.lock, self.vendor) {
+            match lock {
+                RowLock::Wait => select.lock(LockType::Update),
+                RowLock::NoWait => select.lock_with_behavior(LockType::Update, LockBehavior::Nowait),
+                RowLock::SkipLocked => select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked),
+            };
+        }
         for order in &query.order {
             match order {
                 OrderKind::Column { field, desc } => {
@@ -255,6 +264,7 @@ impl Compiler {
     pub(crate) fn exists(&self, query: &Query) -> Result<Compiled, OrmError> {
         let mut q = query.clone();
         q.order.clear();
+        q.lock = None;
         let mut select = self.base_select(&q)?;
         select.expr(Expr::cust("1")).limit(1);
         let (sql, values) = build!(self.vendor, select);

@@ -151,6 +151,12 @@ impl Databases {
     }
 }
 
+/// The databases of the current scope, else the installed ones (to carry into a spawned task:
+/// `tokio::spawn(current().unwrap().scope(work))`).
+pub fn current() -> Option<Arc<Databases>> {
+    SCOPED.try_with(Arc::clone).ok().or_else(|| INSTALLED.read().unwrap_or_else(|e| e.into_inner()).clone())
+}
+
 /// The database `alias` of the current scope (or the installed set).
 pub fn database(alias: &str) -> Result<Arc<Database>, OrmError> {
     if let Ok(found) = SCOPED.try_with(|dbs| dbs.get(alias)) {

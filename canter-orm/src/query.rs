@@ -15,6 +15,15 @@ pub(crate) struct Query {
     pub(crate) limit: Option<u64>,
     pub(crate) offset: Option<u64>,
     pub(crate) distinct: bool,
+    pub(crate) lock: Option<RowLock>,
+}
+
+/// `SELECT ... FOR UPDATE [NOWAIT | SKIP LOCKED]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowLock {
+    Wait,
+    NoWait,
+    SkipLocked,
 }
 
 impl Default for Query {
@@ -25,6 +34,7 @@ impl Default for Query {
             limit: None,
             offset: None,
             distinct: false,
+            lock: None,
         }
     }
 }

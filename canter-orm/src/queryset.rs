@@ -28,7 +28,7 @@ use crate::db::{database, DEFAULT_DB_ALIAS};
 use crate::error::OrmError;
 use crate::expressions::{pk_exact, Assignment, Column, Node, OrderBy, OrderKind, Q};
 use crate::model::Model;
-use crate::query::{parse_lookup, parse_order, Query};
+use crate::query::{parse_lookup, parse_order, Query, RowLock};
 
 /// Django's `MAX_GET_RESULTS`: how many rows `get()` reads to report "more than one".
 const MAX_GET_RESULTS: u64 = 21;
@@ -152,6 +152,26 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
+    /// `SELECT ... FOR UPDATE`: the rows stay locked until the surrounding `atomic` ends.
+    /// Outside `atomic` the query fails, as in Django. (On SQLite, whose transactions hold the
+    /// write lock from their start, this adds nothing.)
+    pub fn select_for_update(mut self) -> Self {
+        self.query.lock = Some(RowLock::Wait);
+        self
+    }
+
+    /// `FOR UPDATE SKIP LOCKED` (PostgreSQL): rows another transaction holds are skipped.
+    pub fn select_for_update_skip_locked(mut self) -> Self {
+        self.query.lock = Some(RowLock::SkipLocked);
+        self
+    }
+
+    /// `FOR UPDATE NOWAIT` (PostgreSQL): fail at once instead of waiting for a held row.
+    pub fn select_for_update_nowait(mut self) -> Self {
+        self.query.lock = Some(RowLock::NoWait);
+        self
+    }
+
     /// At most `n` rows (`qs[:n]`).
     pub fn limit(mut self, n: u64) -> Self {
         self.query.limit = Some(n);
@@ -172,6 +192,9 @@ impl<M: Model> QuerySet<M> {
 
     async fn fetch(&self, compiled: Compiled) -> Result<Vec<M>, OrmError> {
         let (db, _) = self.db()?;
+        if self.query.lock.is_some() && !crate::transaction::in_atomic(self.alias()) {
+            return Err(OrmError::InvalidLookup("select_for_update cannot be used outside of a transaction (atomic)".into()));
+        }
         let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
         rows.iter().map(decode::<M>).collect()
     }
