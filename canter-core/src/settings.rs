@@ -266,13 +266,16 @@ impl Settings {
             .collect();
         env.sort();
         for (name, value) in env {
-            if name == "CANTER_SETTINGS" || name == "CANTER_REQUIRE_SERVICES" {
-                continue;
-            }
             let key: Vec<String> = name["CANTER_".len()..]
                 .split("__")
                 .map(|s| s.to_ascii_lowercase())
                 .collect();
+            // A single-word variable that names no setting (CANTER_SETTINGS,
+            // CANTER_TEST_POSTGRES_URL, a tool's own) is not a setting; section paths (with
+            // `__`) always are.
+            if key.len() == 1 && !TOP_LEVEL_KEYS.contains(&key[0].as_str()) {
+                continue;
+            }
             set_path(&mut table, &key, parse_env_value(&value));
         }
         let settings = deserialize_named(toml::Value::Table(table))?;
@@ -466,6 +469,15 @@ fn set_path(table: &mut toml::Table, key: &[String], value: toml::Value) {
     current.insert(last.clone(), value);
 }
 
+/// The settings at the top level, for telling our environment variables from others'.
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "debug",
+    "secret_key",
+    "allowed_hosts",
+    "append_slash",
+    "middleware",
+];
+
 fn is_list_key(key: &[String]) -> bool {
     let joined = key.join(".");
     matches!(
@@ -497,6 +509,7 @@ mod tests {
                 ("CANTER_SERVER__BIND", "0.0.0.0:8080"),
                 ("CANTER_ALLOWED_HOSTS", "a.com,.b.org"),
                 ("OTHER", "x"),
+                ("CANTER_TEST_POSTGRES_URL", "not a setting"),
             ]),
         )
         .unwrap();

@@ -202,6 +202,11 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         #[allow(non_upper_case_globals)]
         impl #name {
             #(#columns)*
+
+            /// The manager (Django's `MyModel.objects`): a lazy queryset over every row.
+            pub fn objects() -> #krate::QuerySet<#name> {
+                #krate::QuerySet::new()
+            }
         }
 
         impl #krate::Model for #name {

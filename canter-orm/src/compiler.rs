@@ -3,8 +3,8 @@
 //! `operations` module spells what differs (text lookups, date parts, random order).
 
 use sea_query::{
-    Alias, Condition, Expr, ExprTrait, LockBehavior, LockType, Order, PostgresQueryBuilder, Query as Sql, SelectStatement,
-    SqliteQueryBuilder, Values,
+    Alias, Condition, Expr, ExprTrait, LockBehavior, LockType, Order, PostgresQueryBuilder,
+    Query as Sql, SelectStatement, SqliteQueryBuilder, Values,
 };
 
 use crate::backends::Vendor;
@@ -177,8 +177,12 @@ impl Compiler {
         if let (Some(lock), Vendor::Postgres) = (query.lock, self.vendor) {
             match lock {
                 RowLock::Wait => select.lock(LockType::Update),
-                RowLock::NoWait => select.lock_with_behavior(LockType::Update, LockBehavior::Nowait),
-                RowLock::SkipLocked => select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked),
+                RowLock::NoWait => {
+                    select.lock_with_behavior(LockType::Update, LockBehavior::Nowait)
+                }
+                RowLock::SkipLocked => {
+                    select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                }
             };
         }
         for order in &query.order {

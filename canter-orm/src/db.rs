@@ -154,7 +154,10 @@ impl Databases {
 /// The databases of the current scope, else the installed ones (to carry into a spawned task:
 /// `tokio::spawn(current().unwrap().scope(work))`).
 pub fn current() -> Option<Arc<Databases>> {
-    SCOPED.try_with(Arc::clone).ok().or_else(|| INSTALLED.read().unwrap_or_else(|e| e.into_inner()).clone())
+    SCOPED
+        .try_with(Arc::clone)
+        .ok()
+        .or_else(|| INSTALLED.read().unwrap_or_else(|e| e.into_inner()).clone())
 }
 
 /// The database `alias` of the current scope (or the installed set).

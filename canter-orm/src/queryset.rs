@@ -193,7 +193,9 @@ impl<M: Model> QuerySet<M> {
     async fn fetch(&self, compiled: Compiled) -> Result<Vec<M>, OrmError> {
         let (db, _) = self.db()?;
         if self.query.lock.is_some() && !crate::transaction::in_atomic(self.alias()) {
-            return Err(OrmError::InvalidLookup("select_for_update cannot be used outside of a transaction (atomic)".into()));
+            return Err(OrmError::InvalidLookup(
+                "select_for_update cannot be used outside of a transaction (atomic)".into(),
+            ));
         }
         let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
         rows.iter().map(decode::<M>).collect()

@@ -40,8 +40,21 @@ const PAYLOADS: &[&str] = &[
 ];
 
 const LOOKUPS: &[&str] = &[
-    "exact", "iexact", "contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "gt", "gte", "lt", "lte",
-    "regex", "iregex", "in",
+    "exact",
+    "iexact",
+    "contains",
+    "icontains",
+    "startswith",
+    "istartswith",
+    "endswith",
+    "iendswith",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "regex",
+    "iregex",
+    "in",
 ];
 
 on_every_backend! {
@@ -95,7 +108,14 @@ on_every_backend! {
 }
 
 async fn stored_cleanup(id: i64) {
-    assert_eq!(Note::objects().filter(Note::id.eq(id)).delete().await.unwrap(), 1);
+    assert_eq!(
+        Note::objects()
+            .filter(Note::id.eq(id))
+            .delete()
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 on_every_backend! {
@@ -114,8 +134,12 @@ on_every_backend! {
 async fn an_unreachable_database_names_the_alias_not_the_password() {
     let mut config = DatabaseConfig::new("postgres://app:hunter2@127.0.0.1:1/app");
     config.acquire_timeout = 1.0;
-    let dbs = Arc::new(Databases::connect(&BTreeMap::from([("reports".to_owned(), config)])).unwrap());
-    let err = dbs.scope(async { Note::objects().using("reports").count().await }).await.unwrap_err();
+    let dbs =
+        Arc::new(Databases::connect(&BTreeMap::from([("reports".to_owned(), config)])).unwrap());
+    let err = dbs
+        .scope(async { Note::objects().using("reports").count().await })
+        .await
+        .unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, OrmError::Unavailable { .. }), "{message}");
     assert!(message.contains("\"reports\""), "{message}");
@@ -130,20 +154,34 @@ async fn configuration_errors_are_clear() {
     let err = Databases::single("").unwrap_err().to_string();
     assert!(err.contains("empty"), "{err}");
     let dbs = Arc::new(Databases::single("sqlite::memory:").unwrap());
-    let err = dbs.scope(async { Note::objects().using("nope").count().await }).await.unwrap_err().to_string();
-    assert!(err.contains("\"nope\"") && err.contains("no such database"), "{err}");
+    let err = dbs
+        .scope(async { Note::objects().using("nope").count().await })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"nope\"") && err.contains("no such database"),
+        "{err}"
+    );
     let err = canter_orm::database("default").unwrap_err().to_string();
     assert!(err.contains("no databases are set up"), "{err}");
 }
 
 #[tokio::test]
 async fn an_exhausted_pool_times_out_with_a_clear_error() {
-    let file = std::env::temp_dir().join(format!("canter-pool-{}.sqlite3", uuid::Uuid::new_v4().simple()));
+    let file = std::env::temp_dir().join(format!(
+        "canter-pool-{}.sqlite3",
+        uuid::Uuid::new_v4().simple()
+    ));
     let mut config = DatabaseConfig::new(format!("sqlite://{}", file.display()));
     config.max_connections = Some(1);
     config.acquire_timeout = 0.3;
-    let dbs = Arc::new(Databases::connect(&BTreeMap::from([("default".to_owned(), config)])).unwrap());
-    dbs.clone().scope(create_table::<Note>("default")).await.unwrap();
+    let dbs =
+        Arc::new(Databases::connect(&BTreeMap::from([("default".to_owned(), config)])).unwrap());
+    dbs.clone()
+        .scope(create_table::<Note>("default"))
+        .await
+        .unwrap();
     let (held_tx, held_rx) = tokio::sync::oneshot::channel::<()>();
     let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
     let holder = tokio::spawn(dbs.clone().scope(async move {
@@ -157,13 +195,21 @@ async fn an_exhausted_pool_times_out_with_a_clear_error() {
     }));
     held_rx.await.unwrap();
     let started = std::time::Instant::now();
-    let err = dbs.clone().scope(Note::objects().count()).await.unwrap_err();
+    let err = dbs
+        .clone()
+        .scope(Note::objects().count())
+        .await
+        .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5), "did not hang");
     assert!(matches!(err, OrmError::Unavailable { .. }), "{err}");
     assert!(err.to_string().contains("timed out"), "{err}");
     release_tx.send(()).unwrap();
     holder.await.unwrap().unwrap();
-    assert_eq!(dbs.scope(Note::objects().count()).await.unwrap(), 0, "the pool recovered");
+    assert_eq!(
+        dbs.scope(Note::objects().count()).await.unwrap(),
+        0,
+        "the pool recovered"
+    );
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }

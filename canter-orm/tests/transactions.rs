@@ -20,7 +20,11 @@ struct Account {
 }
 
 fn account(owner: &str, balance: i64) -> Account {
-    Account { id: 0, owner: owner.into(), balance }
+    Account {
+        id: 0,
+        owner: owner.into(),
+        balance,
+    }
 }
 
 async fn count() -> u64 {
@@ -195,4 +199,3 @@ on_every_backend! {
         assert!(outside.contains("outside of a transaction"), "{outside}");
     }
 }
-

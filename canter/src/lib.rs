@@ -1,8 +1,8 @@
 //! # canter: Django's async stack, in Rust
 //!
-//! Async views, async middleware, URL routing with `reverse`, settings, a management CLI and
-//! a test client today; the ORM, channels and background tasks join behind cargo features as
-//! they land. Start with [`prelude`] and [`App`].
+//! Async views, async middleware, URL routing with `reverse`, settings, a management CLI, a
+//! test client, and the async ORM ([`orm`], cargo feature `orm`); channels and background tasks
+//! join behind cargo features as they land. Start with [`prelude`] and [`App`].
 //!
 //! ```no_run
 //! use canter::prelude::*;
@@ -18,3 +18,9 @@
 //! ```
 
 pub use canter_core::*;
+
+/// The async ORM (`canter_orm`): models, querysets, transactions. `#[derive(canter::orm::Model)]`.
+#[cfg(feature = "orm")]
+pub mod orm {
+    pub use canter_orm::*;
+}

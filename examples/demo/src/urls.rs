@@ -15,6 +15,12 @@ pub fn urlpatterns() -> Vec<UrlPattern> {
         path("articles/<int:year>/<slug:slug>/", views::article).name("article-detail"),
         path("blocking/", views::blocking).name("blocking"),
         path("stream/", views::stream).name("stream"),
+        path("mymodel/", views::mymodel_list)
+            .name("mymodel-list")
+            .methods([Method::GET]),
+        path("mymodel/first-active/", views::first_active)
+            .name("mymodel-first-active")
+            .methods([Method::GET]),
         include(
             "api/",
             vec![

@@ -8,6 +8,8 @@ use canter::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::models::MyModel;
+
 /// The article's `async_view`: awaits a 2-second sleep without holding up anyone else.
 ///
 /// ```python
@@ -127,4 +129,61 @@ impl Notes {
         NOTES.lock().expect("notes lock").push(note.clone());
         Ok((StatusCode::CREATED, Json(note)))
     }
+}
+
+/// The article's async ORM query:
+///
+/// ```python
+/// data = await MyModel.objects.filter(active=True).afirst()
+/// ```
+pub async fn first_active(_req: Request) -> Result<Response> {
+    let data = MyModel::objects()
+        .filter(MyModel::active.eq(true))
+        .first()
+        .await
+        .map_err(|e| e.into_http())?;
+    Ok(match data {
+        Some(row) => Json(row).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no active MyModel"})),
+        )
+            .into_response(),
+    })
+}
+
+/// Rows as JSON, filtered by the query string mapped onto lookups
+/// (`?active=true&name__icontains=x&limit=10`); unknown fields or lookups → 400 naming them.
+pub async fn mymodel_list(req: Request) -> Result<Response> {
+    let pairs: Vec<(String, String)> = req.query::<Vec<(String, String)>>()?;
+    let mut limit = 100u64;
+    let mut lookups = Vec::new();
+    for (key, value) in &pairs {
+        if key == "limit" {
+            limit = match value.parse::<u64>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => {
+                    return Ok(bad_request(format!(
+                        "limit must be a number from 1 to 1000, not {value:?}"
+                    )))
+                }
+            };
+        } else {
+            lookups.push((key.as_str(), value.as_str()));
+        }
+    }
+    let queryset = match MyModel::objects().filter_params(lookups) {
+        Ok(qs) => qs,
+        Err(e) => return Ok(bad_request(e.to_string())),
+    };
+    let rows = queryset
+        .order_by([MyModel::id.asc()])
+        .limit(limit)
+        .await
+        .map_err(|e| e.into_http())?;
+    Ok(Json(rows).into_response())
+}
+
+fn bad_request(message: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": message}))).into_response()
 }

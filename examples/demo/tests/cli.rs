@@ -14,8 +14,36 @@ fn demo() -> Command {
         }
     }
     command.env("RUST_LOG", "warn");
+    let db = std::env::temp_dir().join(format!(
+        "demo-cli-{}-{}.sqlite3",
+        std::process::id(),
+        unique()
+    ));
+    command.env("DATABASE_URL", format!("sqlite://{}", db.display()));
     command.current_dir(std::env::temp_dir());
     command
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::SeqCst)
+}
+
+fn get(addr: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }
 
 fn run(command: &mut Command) -> (bool, String, String) {
