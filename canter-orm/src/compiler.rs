@@ -7,11 +7,13 @@ use sea_query::{
     Query as Sql, SelectStatement, SqliteQueryBuilder, Values,
 };
 
+use crate::aggregates::Aggregate;
 use crate::backends::Vendor;
 use crate::error::OrmError;
 use crate::expressions::{Arith, FNode, Lookup, Node, Op, Operand, OrderKind};
 use crate::model::ModelMeta;
 use crate::query::{Query, RowLock};
+use crate::schema::quote_name;
 
 pub(crate) struct Compiler {
     pub(crate) vendor: Vendor,
@@ -259,6 +261,46 @@ impl Compiler {
             select
                 .from(self.table())
                 .cond_where(self.condition(&query.filter)?);
+        }
+        let (sql, values) = build!(self.vendor, select);
+        Ok(Compiled { sql, values })
+    }
+
+    /// `SELECT <aggregates> ... [GROUP BY <fields>]`: the group fields first, then one column
+    /// per aggregate.
+    pub(crate) fn aggregate<M>(
+        &self,
+        query: &Query,
+        group_by: &[usize],
+        aggregates: &[Aggregate<M>],
+    ) -> Result<Compiled, OrmError> {
+        let quoted = |i: usize| {
+            format!(
+                "{}.{}",
+                quote_name(self.meta.table),
+                quote_name(self.meta.fields[i].column)
+            )
+        };
+        let mut select = if query.limit.is_some() || query.offset.is_some() || query.distinct {
+            return Err(OrmError::InvalidLookup(
+                "aggregate over a sliced or distinct queryset is not supported yet".into(),
+            ));
+        } else {
+            let mut q = query.clone();
+            q.order.clear();
+            self.base_select(&q)?
+        };
+        for &i in group_by {
+            select.column((self.table(), Alias::new(self.meta.fields[i].column)));
+            select.group_by_col((self.table(), Alias::new(self.meta.fields[i].column)));
+        }
+        for aggregate in aggregates {
+            select.expr(Expr::cust(
+                aggregate.sql(self.meta, aggregate.field.map(quoted)),
+            ));
+        }
+        for &i in group_by {
+            select.order_by_expr(self.column(i), Order::Asc);
         }
         let (sql, values) = build!(self.vendor, select);
         Ok(Compiled { sql, values })

@@ -12,7 +12,9 @@
 //! | `chrono::NaiveTime` | `TimeField` | TEXT | time |
 //! | `chrono::DateTime<Utc>` | `DateTimeField` (USE_TZ) | TEXT | timestamptz |
 //! | `uuid::Uuid` | `UUIDField` | BLOB | uuid |
-//! | `serde_json::Value` | `JSONField` | TEXT | jsonb |
+//! | `serde_json::Value`, `Json<T>` (any serde type) | `JSONField` | TEXT | jsonb |
+//! | `rust_decimal::Decimal` | `DecimalField` | decimal (REAL, ~15 digits, as Django) | numeric (exact) |
+//! | `chrono::TimeDelta` | `DurationField` | INTEGER (µs) | bigint (µs) |
 //! | `Option<T>` | `null=True` | nullable | nullable |
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -36,6 +38,7 @@ pub enum SqlType {
     DateTime,
     Uuid,
     Json,
+    Decimal,
 }
 
 /// A Rust type that can be a model field.
@@ -88,6 +91,85 @@ impl FieldType for serde_json::Value {
     }
 }
 
+impl FieldType for rust_decimal::Decimal {
+    type Lookup = rust_decimal::Decimal;
+    const SQL_TYPE: SqlType = SqlType::Decimal;
+    fn to_value(&self) -> Value {
+        Value::Decimal(Some(*self))
+    }
+    fn decode(row: &Row, index: usize) -> Result<Self, String> {
+        match row.vendor() {
+            // SQLite has no decimal type: the column's NUMERIC affinity stores a REAL (or an
+            // INTEGER), as with Django on SQLite; it reads back through its shortest decimal
+            // text, so 1.99 stays 1.99 (precision is that of a double, ~15 digits).
+            crate::Vendor::Sqlite => {
+                let text = match row.try_get_raw::<i64>(index) {
+                    Ok(n) => n.to_string(),
+                    Err(_) => match row.try_get_raw::<f64>(index) {
+                        Ok(f) => f.to_string(),
+                        Err(_) => row.try_get_raw::<String>(index)?,
+                    },
+                };
+                text.parse()
+                    .map_err(|e| format!("{text:?} is not a decimal: {e}"))
+            }
+            #[cfg(feature = "postgres")]
+            crate::Vendor::Postgres => row.try_get_pg::<rust_decimal::Decimal>(index),
+            #[cfg(not(feature = "postgres"))]
+            crate::Vendor::Postgres => Err("PostgreSQL support is not compiled in".into()),
+        }
+    }
+}
+
+/// Django's `DurationField`, stored as microseconds (a bigint) on every backend.
+impl FieldType for chrono::TimeDelta {
+    type Lookup = chrono::TimeDelta;
+    const SQL_TYPE: SqlType = SqlType::BigInteger;
+    fn to_value(&self) -> Value {
+        Value::BigInt(self.num_microseconds())
+    }
+    fn decode(row: &Row, index: usize) -> Result<Self, String> {
+        row.try_get_raw::<i64>(index)
+            .map(chrono::TimeDelta::microseconds)
+    }
+}
+
+/// A JSON column holding any serde type: `tags: Json<Vec<String>>`.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Json<T>(pub T);
+
+impl<T> FieldType for Json<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    type Lookup = Json<T>;
+    const SQL_TYPE: SqlType = SqlType::Json;
+    fn to_value(&self) -> Value {
+        match serde_json::to_value(&self.0) {
+            Ok(v) => Value::Json(Some(Box::new(v))),
+            Err(_) => Value::Json(None),
+        }
+    }
+    fn decode(row: &Row, index: usize) -> Result<Self, String> {
+        let value = row
+            .try_get_raw::<sqlx::types::Json<serde_json::Value>>(index)?
+            .0;
+        serde_json::from_value(value)
+            .map(Json)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl<T> Operand<Json<T>> for Json<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    fn into_operand(self) -> crate::expressions::Operand {
+        crate::expressions::Operand::Value(FieldType::to_value(&self))
+    }
+}
+
 impl<T: FieldType> FieldType for Option<T> {
     type Lookup = T::Lookup;
     const SQL_TYPE: SqlType = T::SQL_TYPE;
@@ -121,6 +203,7 @@ pub(crate) fn null_of(sql_type: SqlType) -> Value {
         SqlType::DateTime => Value::ChronoDateTimeUtc(None),
         SqlType::Uuid => Value::Uuid(None),
         SqlType::Json => Value::Json(None),
+        SqlType::Decimal => Value::Decimal(None),
     }
 }
 
@@ -185,6 +268,8 @@ operand!(NaiveTime => NaiveTime);
 operand!(DateTime<Utc> => DateTime<Utc>);
 operand!(uuid::Uuid => uuid::Uuid);
 operand!(serde_json::Value => serde_json::Value);
+operand!(rust_decimal::Decimal => rust_decimal::Decimal, i64, i32);
+operand!(chrono::TimeDelta => chrono::TimeDelta);
 
 /// Metadata of one field, made by `#[derive(Model)]`.
 #[derive(Debug)]
@@ -231,5 +316,8 @@ pub(crate) fn parse_text(field: &FieldMeta, text: &str) -> Result<Value, OrmErro
         SqlType::Json => Value::Json(Some(Box::new(
             serde_json::from_str(text).map_err(|_| bad("JSON"))?,
         ))),
+        SqlType::Decimal => {
+            Value::Decimal(Some(text.parse().map_err(|_| bad("a decimal number"))?))
+        }
     })
 }

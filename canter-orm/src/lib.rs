@@ -18,6 +18,7 @@
 //! representation) → `compiler` (SQL per backend, via sea-query) → [`backends`] (one folder per
 //! database: connection, `operations`, `schema`).
 
+pub mod aggregates;
 pub mod backends;
 mod compiler;
 pub mod db;
@@ -38,7 +39,7 @@ pub use canter_macros::Model;
 pub use db::{database, DatabaseConfig, Databases, DEFAULT_DB_ALIAS};
 pub use error::{OrmError, ValidationError};
 pub use expressions::{Assignment, Column, OrderBy, F, Q};
-pub use fields::{AutoPk, FieldMeta, FieldType, Operand, SqlType};
+pub use fields::{AutoPk, FieldMeta, FieldType, Json, Operand, SqlType};
 pub use model::{Model, ModelExt, ModelMeta};
 pub use plugin::plugin;
 pub use queryset::QuerySet;
@@ -47,4 +48,5 @@ pub use transaction::{atomic, atomic_using, on_commit, on_commit_async};
 
 /// Re-exported for code the derive generates and for users' field types.
 pub use chrono;
+pub use rust_decimal;
 pub use uuid;

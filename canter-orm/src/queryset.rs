@@ -22,6 +22,7 @@ use std::sync::Arc;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
+use crate::aggregates::Aggregate;
 use crate::backends::{Database, Row};
 use crate::compiler::{Compiled, Compiler};
 use crate::db::{database, DEFAULT_DB_ALIAS};
@@ -456,6 +457,136 @@ impl<M: Model> QuerySet<M> {
             .collect())
     }
 
+    /// Django's `aggregate(...)`: one JSON object with a key per aggregate
+    /// (`{"views__sum": 150, "count": 5}`).
+    pub async fn aggregate(
+        self,
+        aggregates: impl IntoIterator<Item = Aggregate<M>>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, OrmError> {
+        let mut rows = self.annotate_values(&[], aggregates).await?;
+        Ok(rows.pop().unwrap_or_default())
+    }
+
+    /// Django's `values("status").annotate(n=Count("id"))`: one JSON object per distinct
+    /// combination of `group_by` fields, with the aggregates beside them, ordered by the fields.
+    pub async fn annotate_values(
+        self,
+        group_by: &[&str],
+        aggregates: impl IntoIterator<Item = Aggregate<M>>,
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, OrmError> {
+        let meta = M::meta();
+        let aggregates: Vec<Aggregate<M>> = aggregates.into_iter().collect();
+        let fields = field_indexes::<M>(group_by)?;
+        let (db, compiler) = self.db()?;
+        let compiled = compiler.aggregate(&self.query, &fields, &aggregates)?;
+        let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let mut map = serde_json::Map::new();
+                for (pos, &i) in fields.iter().enumerate() {
+                    map.insert(meta.fields[i].name.to_owned(), row.get_json(pos));
+                }
+                for (k, aggregate) in aggregates.iter().enumerate() {
+                    map.insert(aggregate.key(meta), row.get_json(fields.len() + k));
+                }
+                map
+            })
+            .collect())
+    }
+
+    /// Rows as lists of the named fields' values (Django's `values_list()`).
+    pub async fn values_list(
+        self,
+        fields: &[&str],
+    ) -> Result<Vec<Vec<serde_json::Value>>, OrmError> {
+        let names: Vec<&str> = if fields.is_empty() {
+            M::meta().fields.iter().map(|f| f.name).collect()
+        } else {
+            fields.to_vec()
+        };
+        let rows = self.values(&names).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                names
+                    .iter()
+                    .map(|n| row.get(*n).cloned().unwrap_or_default())
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// Django's `in_bulk(id_list)`: the rows with these primary keys, by key.
+    pub async fn in_bulk(
+        self,
+        ids: impl IntoIterator<Item = i64>,
+    ) -> Result<std::collections::HashMap<i64, M>, OrmError> {
+        let ids: Vec<sea_query::Value> = ids
+            .into_iter()
+            .map(|id| sea_query::Value::BigInt(Some(id)))
+            .collect();
+        let pk = M::meta().pk;
+        let q = Q::from_node(Node::Lookup(crate::expressions::Lookup {
+            field: pk,
+            transform: None,
+            op: crate::expressions::Op::In,
+            rhs: crate::expressions::Operand::Values(ids),
+        }));
+        let rows = self.filter(q).all().await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|m| match m.pk_value() {
+                sea_query::Value::BigInt(Some(id)) => Some((id, m)),
+                sea_query::Value::Int(Some(id)) => Some((i64::from(id), m)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Django's `bulk_update(objs, fields)`: saves the named fields of each object by primary
+    /// key, in one transaction. Returns how many rows changed.
+    pub async fn bulk_update(self, objs: &[M], fields: &[&str]) -> Result<u64, OrmError> {
+        let indexes = field_indexes::<M>(fields)?;
+        for obj in objs {
+            obj.validate()?;
+        }
+        let alias = self.alias().to_owned();
+        crate::transaction::atomic_using(&alias, async {
+            let (db, compiler) = self.db()?;
+            let mut changed = 0;
+            for obj in objs {
+                let values = obj.to_values();
+                let assignments: Vec<_> = indexes
+                    .iter()
+                    .map(|&i| (i, crate::expressions::Operand::Value(values[i].clone())))
+                    .collect();
+                let query = QuerySet::<M>::new()
+                    .filter(pk_exact::<M>(obj.pk_value()))
+                    .query;
+                let compiled = compiler.update(&query, &assignments)?;
+                changed += db.execute(&compiled.sql, compiled.values).await?;
+            }
+            Ok(changed)
+        })
+        .await
+    }
+
+    /// Django's `raw()`: your SQL, mapped into models. Select the model's columns in field
+    /// order (`SELECT * FROM <table>` does); parameters are bound, never interpolated, with
+    /// the backend's placeholders (`?` on SQLite, `$1` on PostgreSQL).
+    pub async fn raw(
+        self,
+        sql: &str,
+        params: impl IntoIterator<Item = sea_query::Value>,
+    ) -> Result<Vec<M>, OrmError> {
+        let (db, _) = self.db()?;
+        let rows = db
+            .fetch_all(sql, sea_query::Values(params.into_iter().collect()))
+            .await?;
+        rows.iter().map(decode::<M>).collect()
+    }
+
     /// The SQL this queryset runs, with its parameters (for debugging; never executed).
     pub fn sql(&self) -> Result<(String, Vec<String>), OrmError> {
         let (_, compiler) = self.db()?;
@@ -493,6 +624,19 @@ impl<M: Model> QuerySet<M> {
             .collect::<Vec<_>>()
             .join("\n"))
     }
+}
+
+/// Field names → indexes, every name checked against the model.
+fn field_indexes<M: Model>(names: &[&str]) -> Result<Vec<usize>, OrmError> {
+    let meta = M::meta();
+    names
+        .iter()
+        .map(|name| {
+            meta.field(name).map(|(i, _)| i).ok_or_else(|| {
+                OrmError::InvalidLookup(format!("{} has no field {name:?}", meta.name))
+            })
+        })
+        .collect()
 }
 
 impl<M: Model> IntoFuture for QuerySet<M> {

@@ -36,6 +36,7 @@ macro_rules! bind_values {
                     args.add(v.map(|d| d.with_timezone(&chrono::Utc)))
                 }
                 V::Uuid(v) => args.add(v),
+                V::Decimal(v) => bind_decimal!(args, v),
                 #[allow(unreachable_patterns)]
                 other => Err(format!("unsupported value {other:?}").into()),
             };
@@ -133,6 +134,28 @@ impl Row {
             RowInner::Sqlite(row) => row.try_get::<T, _>(index).map_err(|e| e.to_string()),
             #[cfg(feature = "postgres")]
             RowInner::Postgres(row) => row.try_get::<T, _>(index).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// A PostgreSQL-only type (decimals, …).
+    #[cfg(feature = "postgres")]
+    #[doc(hidden)]
+    pub fn try_get_pg<T: PgDecode>(&self, index: usize) -> Result<T, String> {
+        use sqlx::Row as _;
+        match &self.inner {
+            RowInner::Postgres(row) => row.try_get::<T, _>(index).map_err(|e| e.to_string()),
+            #[allow(unreachable_patterns)]
+            _ => Err("not a PostgreSQL row".into()),
+        }
+    }
+
+    /// Which backend produced this row.
+    pub fn vendor(&self) -> Vendor {
+        match &self.inner {
+            #[cfg(feature = "sqlite")]
+            RowInner::Sqlite(_) => Vendor::Sqlite,
+            #[cfg(feature = "postgres")]
+            RowInner::Postgres(_) => Vendor::Postgres,
         }
     }
 

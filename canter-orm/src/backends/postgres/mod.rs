@@ -24,6 +24,12 @@ pub(crate) fn connect(config: &DatabaseConfig) -> Result<Pool, String> {
     Ok(Pool::Postgres(pool.connect_lazy_with(options)))
 }
 
+macro_rules! bind_decimal {
+    ($args:ident, $v:ident) => {
+        $args.add($v)
+    };
+}
+
 fn arguments(values: Values) -> Result<PgArguments, sqlx::Error> {
     Ok(bind_values!(PgArguments::default(), values))
 }
@@ -140,6 +146,12 @@ pub(crate) fn column_json(row: &PgRow, index: usize) -> serde_json::Value {
                 .to_rfc3339()
                 .into(),
             "BYTEA" => row.try_get::<Vec<u8>, _>(index).ok()?.into(),
+            "NUMERIC" => {
+                let d = row.try_get::<rust_decimal::Decimal, _>(index).ok()?;
+                serde_json::Number::from_f64(d.try_into().ok()?)
+                    .map(serde_json::Value::Number)
+                    .unwrap_or(d.to_string().into())
+            }
             _ => row.try_get::<String, _>(index).ok()?.into(),
         })
     };

@@ -17,6 +17,7 @@ pub(crate) fn column_type(field: &FieldMeta) -> String {
         SqlType::Time => "time".into(),
         SqlType::DateTime => "timestamp with time zone".into(),
         SqlType::Uuid => "uuid".into(),
+        SqlType::Decimal => "numeric".into(),
         SqlType::Json => "jsonb".into(),
     }
 }

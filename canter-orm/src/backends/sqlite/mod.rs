@@ -46,6 +46,13 @@ pub(crate) fn connect(config: &DatabaseConfig) -> Result<Pool, String> {
     Ok(Pool::Sqlite(pool.connect_lazy_with(options)))
 }
 
+/// SQLite has no decimal type: decimals are stored as text, exactly.
+macro_rules! bind_decimal {
+    ($args:ident, $v:ident) => {
+        $args.add($v.map(|d| d.to_string()))
+    };
+}
+
 fn arguments(values: Values) -> Result<SqliteArguments, sqlx::Error> {
     Ok(bind_values!(SqliteArguments::default(), values))
 }

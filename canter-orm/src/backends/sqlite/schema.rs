@@ -16,6 +16,7 @@ pub(crate) fn column_type(field: &FieldMeta) -> String {
         SqlType::Time => "time".into(),
         SqlType::DateTime => "datetime".into(),
         SqlType::Uuid => "char(32)".into(),
+        SqlType::Decimal => "decimal".into(),
         SqlType::Json => "text".into(),
     }
 }
