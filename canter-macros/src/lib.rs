@@ -147,8 +147,8 @@ fn crate_path(attr: TokenStream) -> syn::Result<Path> {
 /// `#[derive(Model)]`: a struct becomes an ORM model (see `canter::orm`).
 ///
 /// Struct options: `#[model(table = "...", app = "...", crate = path)]`. Field options:
-/// `#[field(primary_key, max_length = N, unique, db_index, db_column = "...",
-/// choices = ["a", "b"])]`. A field `id: i64` is the auto-incrementing primary key unless
+/// `#[field(primary_key, max_length = N, unique, db_index, default = expr, db_column = "...",
+/// choices = ["a", "b"])]`; struct option `validate = path::to::fn` adds a validator. A field `id: i64` is the auto-incrementing primary key unless
 /// another field is marked `primary_key`.
 #[proc_macro_derive(Model, attributes(model, field))]
 pub fn derive_model(item: TokenStream) -> TokenStream {

@@ -13,6 +13,7 @@ struct FieldSpec {
     db_index: bool,
     max_length: Option<u32>,
     choices: Vec<String>,
+    default: Option<syn::Expr>,
 }
 
 pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
@@ -66,6 +67,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             db_index: false,
             max_length: None,
             choices: Vec::new(),
+            default: None,
         };
         for attr in field.attrs.iter().filter(|a| a.path().is_ident("field")) {
             attr.parse_nested_meta(|meta| {
@@ -77,6 +79,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     spec.db_index = true;
                 } else if meta.path.is_ident("max_length") {
                     spec.max_length = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?);
+                } else if meta.path.is_ident("default") {
+                    spec.default = Some(meta.value()?.parse()?);
                 } else if meta.path.is_ident("db_column") {
                     spec.column = meta.value()?.parse::<LitStr>()?.value();
                 } else if meta.path.is_ident("choices") {
@@ -146,6 +150,18 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         };
         let choices = &f.choices;
         let auto = primary_key && auto_pk;
+        let default = match &f.default {
+            Some(expr) => quote! {
+                Some({
+                    fn default_value() -> #krate::Value {
+                        let value: #ty = ::std::convert::Into::into(#expr);
+                        #krate::FieldType::to_value(&value)
+                    }
+                    default_value
+                })
+            },
+            None => quote!(None),
+        };
         quote! {
             #krate::FieldMeta {
                 name: #fname,
@@ -158,6 +174,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 db_index: #db_index,
                 max_length: #max_length,
                 choices: &[#(#choices),*],
+                default: #default,
             }
         }
     });
@@ -198,7 +215,31 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     });
     let custom = validators.iter().map(|v| quote! { #v(self, &mut errors); });
 
+    // With any `default = ...`, the model gets `Default` (others from their own `Default`), so
+    // `MyModel { name: "x".into(), ..Default::default() }` works as Django's keyword defaults.
+    let default_impl = if fields.iter().any(|f| f.default.is_some()) {
+        let inits = fields.iter().map(|f| {
+            let ident = &f.ident;
+            let ty = &f.ty;
+            match &f.default {
+                Some(expr) => quote!(#ident: ::std::convert::Into::<#ty>::into(#expr)),
+                None => quote!(#ident: ::std::default::Default::default()),
+            }
+        });
+        quote! {
+            impl ::std::default::Default for #name {
+                fn default() -> Self {
+                    Self { #(#inits),* }
+                }
+            }
+        }
+    } else {
+        quote!()
+    };
+
     Ok(quote! {
+        #default_impl
+
         #[allow(non_upper_case_globals)]
         impl #name {
             #(#columns)*

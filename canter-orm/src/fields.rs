@@ -284,6 +284,8 @@ pub struct FieldMeta {
     pub db_index: bool,
     pub max_length: Option<u32>,
     pub choices: &'static [&'static str],
+    /// `#[field(default = ...)]`: the value for new rows (also the column's SQL DEFAULT).
+    pub default: Option<fn() -> Value>,
 }
 
 /// Parses text (a query-string value) into a value of this field's type.

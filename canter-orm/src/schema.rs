@@ -35,12 +35,38 @@ fn column_definition(vendor: Vendor, field: &FieldMeta) -> String {
     };
     let mut out = format!("{name} {column_type}");
     out.push_str(if field.nullable { " NULL" } else { " NOT NULL" });
+    if let Some(default) = field.default {
+        out.push_str(" DEFAULT ");
+        out.push_str(&literal(vendor, &default()));
+    }
     if field.primary_key {
         out.push_str(" PRIMARY KEY");
     } else if field.unique {
         out.push_str(" UNIQUE");
     }
     out
+}
+
+/// A value as an SQL literal (for DEFAULT clauses, which take no parameters).
+pub fn literal(vendor: Vendor, value: &sea_query::Value) -> String {
+    use sea_query::QueryBuilder;
+    let text = match vendor {
+        Vendor::Sqlite => sea_query::SqliteQueryBuilder.value_to_string(value),
+        Vendor::Postgres => sea_query::PostgresQueryBuilder.value_to_string(value),
+    };
+    // A literal in DEFAULT must be a constant expression: parenthesize anything else.
+    if text.starts_with('\'')
+        || text
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+        || text == "TRUE"
+        || text == "FALSE"
+        || text == "NULL"
+    {
+        text
+    } else {
+        format!("({text})")
+    }
 }
 
 /// The statements that create `meta`'s table and its indexes.

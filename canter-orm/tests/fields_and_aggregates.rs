@@ -167,3 +167,34 @@ on_every_backend! {
         assert!(injected.is_empty());
     }
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(crate = canter_orm, app = "more")]
+struct Setting {
+    id: i64,
+    #[field(max_length = 40)]
+    key: String,
+    #[field(default = 10)]
+    retries: i64,
+    #[field(default = "info", max_length = 10)]
+    level: String,
+    #[field(default = true)]
+    enabled: bool,
+}
+
+on_every_backend! {
+    async fn field_defaults_fill_rust_values_and_the_column_default(vendor) {
+        let s = Setting { key: "mail".into(), ..Default::default() };
+        assert_eq!((s.retries, s.level.as_str(), s.enabled, s.id), (10, "info", true, 0));
+        create_table::<Setting>("default").await.unwrap();
+        Setting::objects().create(s).await.unwrap();
+        // A row inserted by other code without those columns gets the SQL DEFAULTs.
+        let db = canter_orm::database("default").unwrap();
+        match db.pool() {
+            canter_orm::backends::Pool::Sqlite(p) => { sqlx::query("INSERT INTO more_setting (key) VALUES ('raw')").execute(p).await.unwrap(); }
+            canter_orm::backends::Pool::Postgres(p) => { sqlx::query("INSERT INTO more_setting (key) VALUES ('raw')").execute(p).await.unwrap(); }
+        }
+        let raw = Setting::objects().filter(Setting::key.eq("raw")).get().await.unwrap();
+        assert_eq!((raw.retries, raw.level.as_str(), raw.enabled), (10, "info", true), "on {vendor:?}");
+    }
+}
