@@ -44,7 +44,9 @@ pub use model::{Model, ModelExt, ModelMeta};
 pub use plugin::plugin;
 pub use queryset::QuerySet;
 pub use sea_query::Value;
-pub use transaction::{atomic, atomic_using, on_commit, on_commit_async};
+pub use transaction::{
+    atomic, atomic_isolated, atomic_using, on_commit, on_commit_async, Isolation,
+};
 
 /// Re-exported for code the derive generates and for users' field types.
 pub use chrono;

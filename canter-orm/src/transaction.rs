@@ -113,8 +113,35 @@ where
     atomic_using(DEFAULT_DB_ALIAS, block).await
 }
 
+/// A transaction isolation level (PostgreSQL; SQLite transactions are always serializable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    ReadCommitted,
+    RepeatableRead,
+    Serializable,
+}
+
 /// `atomic` on the database `alias`.
 pub async fn atomic_using<T, E, F>(alias: &str, block: F) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<OrmError>,
+{
+    atomic_with(alias, None, block).await
+}
+
+/// `atomic` with an isolation level for the outermost transaction (ignored for a nested
+/// block, which is a savepoint of the outer one). PostgreSQL answers a serialization conflict
+/// with an error the caller may retry.
+pub async fn atomic_isolated<T, E, F>(alias: &str, isolation: Isolation, block: F) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<OrmError>,
+{
+    atomic_with(alias, Some(isolation), block).await
+}
+
+async fn atomic_with<T, E, F>(alias: &str, isolation: Option<Isolation>, block: F) -> Result<T, E>
 where
     F: Future<Output = Result<T, E>>,
     E: From<OrmError>,
@@ -130,7 +157,22 @@ where
         crate::backends::Vendor::Sqlite => "BEGIN IMMEDIATE",
         crate::backends::Vendor::Postgres => "BEGIN",
     };
+    let mut unfinished_begin = Unfinished(Some(conn.clone()));
     raw(&conn, &db, begin).await?;
+    if let (Some(level), crate::backends::Vendor::Postgres) = (isolation, db.vendor) {
+        let level = match level {
+            Isolation::ReadCommitted => "READ COMMITTED",
+            Isolation::RepeatableRead => "REPEATABLE READ",
+            Isolation::Serializable => "SERIALIZABLE",
+        };
+        raw(
+            &conn,
+            &db,
+            &format!("SET TRANSACTION ISOLATION LEVEL {level}"),
+        )
+        .await?;
+    }
+    unfinished_begin.0 = None;
     let mut unfinished = Unfinished(Some(conn.clone()));
     let ctx = Arc::new(TxContext {
         conn: conn.clone(),

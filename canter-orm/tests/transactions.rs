@@ -199,3 +199,48 @@ on_every_backend! {
         assert!(outside.contains("outside of a transaction"), "{outside}");
     }
 }
+
+/// Row locks between two real transactions (PostgreSQL; SQLite locks the whole database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_locked_nowait_and_isolation_on_postgres() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    db.run(async {
+        create_table::<Account>("default").await.unwrap();
+        let a = Account::objects().create(account("locked", 1)).await.unwrap();
+        Account::objects().create(account("free", 2)).await.unwrap();
+        let (locked_tx, locked_rx) = tokio::sync::oneshot::channel::<()>();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let holder = tokio::spawn(canter_orm::db::current().unwrap().scope(async move {
+            atomic(async move {
+                Account::objects().filter(Account::id.eq(a.id)).select_for_update().get().await?;
+                locked_tx.send(()).unwrap();
+                let _ = release_rx.await;
+                Ok::<_, OrmError>(())
+            })
+            .await
+        }));
+        locked_rx.await.unwrap();
+        let visible = atomic(async {
+            Account::objects().order_by([Account::id.asc()]).select_for_update_skip_locked().await
+        })
+        .await
+        .unwrap();
+        assert_eq!(visible.iter().map(|a| a.owner.as_str()).collect::<Vec<_>>(), ["free"], "the locked row is skipped");
+        let err = atomic(async { Account::objects().filter(Account::id.eq(a.id)).select_for_update_nowait().get().await }).await.unwrap_err();
+        assert!(err.to_string().contains("lock"), "NOWAIT fails at once: {err}");
+        release_tx.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+
+        let level = canter_orm::atomic_isolated("default", canter_orm::Isolation::Serializable, async {
+            let rows = Account::objects().raw("SELECT 0::bigint AS id, current_setting('transaction_isolation') AS owner, 0::bigint AS balance", []).await?;
+            Ok::<_, OrmError>(rows[0].owner.clone())
+        })
+        .await
+        .unwrap();
+        assert_eq!(level, "serializable");
+    })
+    .await;
+    db.finish().await;
+}
