@@ -193,6 +193,10 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         let ident = &f.ident;
         quote!(#ident: row.get(#i)?)
     });
+    let partial_arms = fields.iter().enumerate().map(|(i, f)| {
+        let ident = &f.ident;
+        quote!(#i => base.#ident = row.get(position)?,)
+    });
     let values = fields.iter().map(|f| {
         let ident = &f.ident;
         quote!(#krate::FieldType::to_value(&self.#ident))
@@ -264,6 +268,16 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
 
             fn from_row(row: &#krate::Row) -> ::std::result::Result<Self, #krate::OrmError> {
                 ::std::result::Result::Ok(Self { #(#decode),* })
+            }
+
+            fn fill_from_row(mut base: Self, row: &#krate::Row, fields: &[usize]) -> ::std::result::Result<Self, #krate::OrmError> {
+                for (position, field) in fields.iter().enumerate() {
+                    match *field {
+                        #(#partial_arms)*
+                        _ => {}
+                    }
+                }
+                ::std::result::Result::Ok(base)
             }
 
             fn to_values(&self) -> ::std::vec::Vec<#krate::Value> {

@@ -39,6 +39,9 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     fn meta() -> &'static ModelMeta;
     /// Builds an instance from a row whose columns are the fields in order.
     fn from_row(row: &Row) -> Result<Self, OrmError>;
+    /// Overwrites the listed fields of `base` from a row holding just those columns, in that
+    /// order (for `only()` / `defer()`).
+    fn fill_from_row(base: Self, row: &Row, fields: &[usize]) -> Result<Self, OrmError>;
     /// Every field's value, in order.
     fn to_values(&self) -> Vec<Value>;
     fn pk_value(&self) -> Value;

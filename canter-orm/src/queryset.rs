@@ -38,6 +38,8 @@ const MAX_GET_RESULTS: u64 = 21;
 pub struct QuerySet<M> {
     pub(crate) query: Query,
     alias: Option<String>,
+    /// `only()` / `defer()`: the fields loaded, and where the others' values come from.
+    partial: Option<(Vec<usize>, fn() -> M)>,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -46,6 +48,7 @@ impl<M> Clone for QuerySet<M> {
         QuerySet {
             query: self.query.clone(),
             alias: self.alias.clone(),
+            partial: self.partial.clone(),
             _model: PhantomData,
         }
     }
@@ -84,6 +87,7 @@ impl<M: Model> QuerySet<M> {
         QuerySet {
             query: Query::default(),
             alias: None,
+            partial: None,
             _model: PhantomData,
         }
     }
@@ -199,14 +203,56 @@ impl<M: Model> QuerySet<M> {
             ));
         }
         let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
-        rows.iter().map(decode::<M>).collect()
+        rows.iter().map(|row| self.decode_row(row)).collect()
+    }
+
+    fn decode_row(&self, row: &Row) -> Result<M, OrmError> {
+        match &self.partial {
+            None => decode::<M>(row),
+            Some((fields, base)) => M::fill_from_row(base(), row, fields),
+        }
+    }
+
+    fn compile_select(&self, compiler: &Compiler) -> Result<Compiled, OrmError> {
+        match &self.partial {
+            None => compiler.select(&self.query),
+            Some((fields, _)) => compiler.select_fields(&self.query, fields),
+        }
     }
 
     /// Every row (also what awaiting the queryset does).
     pub async fn all(self) -> Result<Vec<M>, OrmError> {
         let (_, compiler) = self.db()?;
-        let compiled = compiler.select(&self.query)?;
+        let compiled = self.compile_select(&compiler)?;
         self.fetch(compiled).await
+    }
+
+    /// Django's `only("name")`: loads just these fields (and the primary key); the others
+    /// keep their `Default` values. For wide rows whose big columns a view does not need.
+    pub fn only(mut self, fields: &[&str]) -> Result<Self, OrmError>
+    where
+        M: Default,
+    {
+        let mut indexes = field_indexes::<M>(fields)?;
+        if !indexes.contains(&M::meta().pk) {
+            indexes.insert(0, M::meta().pk);
+        }
+        self.partial = Some((indexes, M::default));
+        Ok(self)
+    }
+
+    /// Django's `defer("body")`: loads every field but these, which keep their `Default`.
+    pub fn defer(mut self, fields: &[&str]) -> Result<Self, OrmError>
+    where
+        M: Default,
+    {
+        let deferred = field_indexes::<M>(fields)?;
+        let pk = M::meta().pk;
+        let indexes = (0..M::meta().fields.len())
+            .filter(|i| *i == pk || !deferred.contains(i))
+            .collect();
+        self.partial = Some((indexes, M::default));
+        Ok(self)
     }
 
     fn ordered_by_pk(mut self) -> Self {
@@ -311,11 +357,17 @@ impl<M: Model> QuerySet<M> {
     pub fn stream(self) -> BoxStream<'static, Result<M, OrmError>> {
         let prepared = self
             .db()
-            .and_then(|(db, compiler)| Ok((db, compiler.select(&self.query)?)));
+            .and_then(|(db, compiler)| Ok((db, self.compile_select(&compiler)?)));
+        let partial = self.partial.clone();
         match prepared {
             Ok((db, compiled)) => db
                 .fetch_stream(compiled.sql, compiled.values)
-                .map(|row| row.and_then(|r| decode::<M>(&r)))
+                .map(move |row| {
+                    row.and_then(|r| match &partial {
+                        None => decode::<M>(&r),
+                        Some((fields, base)) => M::fill_from_row(base(), &r, fields),
+                    })
+                })
                 .boxed(),
             Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
         }

@@ -198,3 +198,19 @@ on_every_backend! {
         assert_eq!((raw.retries, raw.level.as_str(), raw.enabled), (10, "info", true), "on {vendor:?}");
     }
 }
+
+on_every_backend! {
+    async fn only_and_defer_load_a_subset(vendor) {
+        create_table::<Setting>("default").await.unwrap();
+        Setting::objects().create(Setting { key: "mail".into(), retries: 3, level: "debug".into(), enabled: false, ..Default::default() }).await.unwrap();
+        let only = Setting::objects().only(&["key"]).unwrap().get().await.unwrap();
+        assert!(only.id > 0, "the primary key always loads");
+        assert_eq!((only.key.as_str(), only.retries, only.level.as_str()), ("mail", 10, "info"), "others keep their defaults");
+        let deferred = Setting::objects().defer(&["level"]).unwrap().first().await.unwrap().unwrap();
+        assert_eq!((deferred.retries, deferred.level.as_str(), deferred.enabled), (3, "info", false));
+        let mut stream = Setting::objects().only(&["retries"]).unwrap().stream();
+        use futures_util::StreamExt;
+        assert_eq!(stream.next().await.unwrap().unwrap().retries, 3);
+        assert!(Setting::objects().only(&["nope"]).is_err());
+    }
+}
