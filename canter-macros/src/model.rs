@@ -22,6 +22,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut app: Option<String> = None;
     let mut krate: Path = syn::parse_quote!(::canter::orm);
     let mut validators: Vec<Path> = Vec::new();
+    let mut model_name_override: Option<String> = None;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
@@ -35,10 +36,12 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 } else {
                     syn::parse_quote!(::#path)
                 };
+            } else if meta.path.is_ident("name") {
+                model_name_override = Some(meta.value()?.parse::<LitStr>()?.value());
             } else if meta.path.is_ident("validate") {
                 validators.push(meta.value()?.parse()?);
             } else {
-                return Err(meta.error("expected table, app, crate or validate"));
+                return Err(meta.error("expected table, app, name, crate or validate"));
             }
             Ok(())
         })?;
@@ -120,7 +123,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         _ => return Err(syn::Error::new_spanned(name, "a model has one primary key")),
     };
 
-    let model_name = name.to_string();
+    let model_name = model_name_override.unwrap_or_else(|| name.to_string());
     let app_expr = match &app {
         Some(app) => quote!(#app),
         None => quote!(env!("CARGO_CRATE_NAME")),

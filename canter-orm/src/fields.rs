@@ -24,7 +24,8 @@ use crate::backends::Row;
 use crate::error::OrmError;
 
 /// The column type a field needs; each backend's schema editor spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SqlType {
     Integer,
     BigInteger,

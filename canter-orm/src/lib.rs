@@ -25,6 +25,7 @@ pub mod db;
 pub mod error;
 pub mod expressions;
 pub mod fields;
+pub mod migrations;
 pub mod model;
 mod plugin;
 mod query;

@@ -1,19 +1,62 @@
-//! Creating and dropping a model's table from its definition (the migrations part builds on
-//! this). Each backend's `schema` module spells the column types.
+//! The schema editor (Django's `BaseDatabaseSchemaEditor`): SQL that creates, alters and drops
+//! tables and columns from model states. Each backend's `schema` module spells column types;
+//! what SQLite's `ALTER TABLE` cannot do is done by rebuilding the table (create a new one,
+//! copy the rows, drop the old, rename), inside the migration's transaction.
 
 use crate::backends::Vendor;
 use crate::db::database;
 use crate::error::OrmError;
-use crate::fields::FieldMeta;
-use crate::model::{Model, ModelMeta};
+use crate::migrations::state::{json_to_value, FieldState, ModelState};
+use crate::model::Model;
 
 /// Quotes an identifier (both backends use double quotes; embedded quotes are doubled).
 pub fn quote_name(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn column_definition(vendor: Vendor, field: &FieldMeta) -> String {
-    let name = quote_name(field.column);
+/// A value as an SQL literal (for DEFAULT clauses, which take no parameters).
+pub fn literal(vendor: Vendor, value: &sea_query::Value) -> String {
+    use sea_query::QueryBuilder;
+    let text = match vendor {
+        Vendor::Sqlite => sea_query::SqliteQueryBuilder.value_to_string(value),
+        Vendor::Postgres => sea_query::PostgresQueryBuilder.value_to_string(value),
+    };
+    // A DEFAULT must be a constant expression: parenthesize anything but a plain literal.
+    let plain = text.starts_with('\'')
+        || text
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+        || matches!(text.as_str(), "TRUE" | "FALSE" | "NULL");
+    if plain {
+        text
+    } else {
+        format!("({text})")
+    }
+}
+
+fn column_type(vendor: Vendor, field: &FieldState) -> String {
+    match vendor {
+        #[cfg(feature = "sqlite")]
+        Vendor::Sqlite => {
+            crate::backends::sqlite::schema::column_type(field.sql_type, field.max_length)
+        }
+        #[cfg(feature = "postgres")]
+        Vendor::Postgres => {
+            crate::backends::postgres::schema::column_type(field.sql_type, field.max_length)
+        }
+        #[allow(unreachable_patterns)]
+        _ => "text".into(),
+    }
+}
+
+fn default_literal(vendor: Vendor, field: &FieldState) -> Option<String> {
+    let json = field.default.as_ref()?;
+    json_to_value(json, field.sql_type).map(|v| literal(vendor, &v))
+}
+
+/// `"col" type [NOT] NULL [DEFAULT x] [PRIMARY KEY | UNIQUE]`.
+pub fn column_definition(vendor: Vendor, field: &FieldState) -> String {
+    let name = quote_name(&field.column);
     if field.auto_increment {
         let definition = match vendor {
             #[cfg(feature = "sqlite")]
@@ -25,19 +68,11 @@ fn column_definition(vendor: Vendor, field: &FieldMeta) -> String {
         };
         return format!("{name} {definition}");
     }
-    let column_type = match vendor {
-        #[cfg(feature = "sqlite")]
-        Vendor::Sqlite => crate::backends::sqlite::schema::column_type(field),
-        #[cfg(feature = "postgres")]
-        Vendor::Postgres => crate::backends::postgres::schema::column_type(field),
-        #[allow(unreachable_patterns)]
-        _ => "text".into(),
-    };
-    let mut out = format!("{name} {column_type}");
-    out.push_str(if field.nullable { " NULL" } else { " NOT NULL" });
-    if let Some(default) = field.default {
+    let mut out = format!("{name} {}", column_type(vendor, field));
+    out.push_str(if field.null { " NULL" } else { " NOT NULL" });
+    if let Some(default) = default_literal(vendor, field) {
         out.push_str(" DEFAULT ");
-        out.push_str(&literal(vendor, &default()));
+        out.push_str(&default);
     }
     if field.primary_key {
         out.push_str(" PRIMARY KEY");
@@ -47,31 +82,27 @@ fn column_definition(vendor: Vendor, field: &FieldMeta) -> String {
     out
 }
 
-/// A value as an SQL literal (for DEFAULT clauses, which take no parameters).
-pub fn literal(vendor: Vendor, value: &sea_query::Value) -> String {
-    use sea_query::QueryBuilder;
-    let text = match vendor {
-        Vendor::Sqlite => sea_query::SqliteQueryBuilder.value_to_string(value),
-        Vendor::Postgres => sea_query::PostgresQueryBuilder.value_to_string(value),
-    };
-    // A literal in DEFAULT must be a constant expression: parenthesize anything else.
-    if text.starts_with('\'')
-        || text
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
-        || text == "TRUE"
-        || text == "FALSE"
-        || text == "NULL"
-    {
-        text
-    } else {
-        format!("({text})")
-    }
+fn index_name(table: &str, column: &str) -> String {
+    format!("{table}_{column}_idx")
 }
 
-/// The statements that create `meta`'s table and its indexes.
-pub fn create_table_sql(meta: &ModelMeta, vendor: Vendor, if_not_exists: bool) -> Vec<String> {
-    let columns: Vec<String> = meta
+fn create_index(model: &ModelState, field: &FieldState, if_not_exists: bool) -> String {
+    let exists = if if_not_exists { "IF NOT EXISTS " } else { "" };
+    format!(
+        "CREATE INDEX {exists}{} ON {} ({})",
+        quote_name(&index_name(&model.table, &field.column)),
+        quote_name(&model.table),
+        quote_name(&field.column)
+    )
+}
+
+fn wants_index(field: &FieldState) -> bool {
+    field.db_index && !field.unique && !field.primary_key
+}
+
+/// CREATE TABLE and its indexes.
+pub fn create_table_sql(vendor: Vendor, model: &ModelState, if_not_exists: bool) -> Vec<String> {
+    let columns: Vec<String> = model
         .fields
         .iter()
         .map(|f| column_definition(vendor, f))
@@ -79,29 +110,232 @@ pub fn create_table_sql(meta: &ModelMeta, vendor: Vendor, if_not_exists: bool) -
     let exists = if if_not_exists { "IF NOT EXISTS " } else { "" };
     let mut statements = vec![format!(
         "CREATE TABLE {exists}{} ({})",
-        quote_name(meta.table),
+        quote_name(&model.table),
         columns.join(", ")
     )];
-    for field in meta
-        .fields
-        .iter()
-        .filter(|f| f.db_index && !f.unique && !f.primary_key)
-    {
-        let index = format!("{}_{}_idx", meta.table, field.column);
-        statements.push(format!(
-            "CREATE INDEX {exists}{} ON {} ({})",
-            quote_name(&index),
-            quote_name(meta.table),
-            quote_name(field.column)
-        ));
+    for field in model.fields.iter().filter(|f| wants_index(f)) {
+        statements.push(create_index(model, field, if_not_exists));
     }
     statements
 }
 
-/// Creates `M`'s table on database `alias` if it does not exist.
+pub fn drop_table_sql(model: &ModelState) -> Vec<String> {
+    vec![format!("DROP TABLE {}", quote_name(&model.table))]
+}
+
+pub fn rename_table_sql(old_table: &str, new_table: &str) -> Vec<String> {
+    vec![format!(
+        "ALTER TABLE {} RENAME TO {}",
+        quote_name(old_table),
+        quote_name(new_table)
+    )]
+}
+
+pub fn rename_column_sql(table: &str, old: &str, new: &str) -> Vec<String> {
+    vec![format!(
+        "ALTER TABLE {} RENAME COLUMN {} TO {}",
+        quote_name(table),
+        quote_name(old),
+        quote_name(new)
+    )]
+}
+
+/// Adds `field` to `model` (whose state already includes it).
+pub fn add_field_sql(
+    vendor: Vendor,
+    before: &ModelState,
+    after: &ModelState,
+    field: &FieldState,
+) -> Vec<String> {
+    if vendor == Vendor::Sqlite && (field.unique || field.primary_key) {
+        // SQLite cannot ADD COLUMN ... UNIQUE.
+        return rebuild_sql(vendor, before, after, &[]);
+    }
+    let mut statements = vec![format!(
+        "ALTER TABLE {} ADD COLUMN {}",
+        quote_name(&after.table),
+        column_definition(vendor, field)
+    )];
+    if wants_index(field) {
+        statements.push(create_index(after, field, false));
+    }
+    statements
+}
+
+/// Removes `field` from `before`.
+pub fn remove_field_sql(
+    vendor: Vendor,
+    before: &ModelState,
+    after: &ModelState,
+    field: &FieldState,
+) -> Vec<String> {
+    match vendor {
+        Vendor::Postgres => {
+            vec![format!(
+                "ALTER TABLE {} DROP COLUMN {}",
+                quote_name(&before.table),
+                quote_name(&field.column)
+            )]
+        }
+        // SQLite's DROP COLUMN refuses indexed and unique columns; a rebuild always works.
+        Vendor::Sqlite => rebuild_sql(vendor, before, after, &[]),
+    }
+}
+
+/// Changes `old` into `new` (same name; type, null, default, unique, index may differ).
+pub fn alter_field_sql(
+    vendor: Vendor,
+    before: &ModelState,
+    after: &ModelState,
+    old: &FieldState,
+    new: &FieldState,
+) -> Vec<String> {
+    if vendor == Vendor::Sqlite {
+        return rebuild_sql(vendor, before, after, &[]);
+    }
+    let table = quote_name(&after.table);
+    let column = quote_name(&new.column);
+    let mut statements = Vec::new();
+    if old.column != new.column {
+        statements.extend(rename_column_sql(&after.table, &old.column, &new.column));
+    }
+    if old.sql_type != new.sql_type || old.max_length != new.max_length {
+        let ty = column_type(vendor, new);
+        statements.push(format!(
+            "ALTER TABLE {table} ALTER COLUMN {column} TYPE {ty} USING {column}::{ty}"
+        ));
+    }
+    if old.default != new.default {
+        match default_literal(vendor, new) {
+            Some(d) => statements.push(format!(
+                "ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {d}"
+            )),
+            None => statements.push(format!(
+                "ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT"
+            )),
+        }
+    }
+    if old.null != new.null {
+        if !new.null {
+            // Rows holding NULL get the default first, as Django does when a field loses null=True.
+            if let Some(d) = default_literal(vendor, new) {
+                statements.push(format!(
+                    "UPDATE {table} SET {column} = {d} WHERE {column} IS NULL"
+                ));
+            }
+        }
+        let action = if new.null {
+            "DROP NOT NULL"
+        } else {
+            "SET NOT NULL"
+        };
+        statements.push(format!(
+            "ALTER TABLE {table} ALTER COLUMN {column} {action}"
+        ));
+    }
+    let constraint = quote_name(&format!("{}_{}_uniq", after.table, new.column));
+    if old.unique && !new.unique {
+        // The inline UNIQUE of CREATE TABLE is named <table>_<column>_key by PostgreSQL.
+        let implicit = quote_name(&format!("{}_{}_key", after.table, old.column));
+        statements.push(format!(
+            "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {implicit}"
+        ));
+        statements.push(format!(
+            "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"
+        ));
+    }
+    if !old.unique && new.unique {
+        statements.push(format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {constraint} UNIQUE ({column})"
+        ));
+    }
+    if wants_index(old) && !wants_index(new) {
+        statements.push(format!(
+            "DROP INDEX IF EXISTS {}",
+            quote_name(&index_name(&after.table, &old.column))
+        ));
+    }
+    if !wants_index(old) && wants_index(new) {
+        statements.push(create_index(after, new, true));
+    }
+    statements
+}
+
+/// SQLite's way for what ALTER TABLE cannot do: a new table with `after`'s shape, filled from
+/// `before`'s rows (columns matched by field name; `renamed` maps new → old names), then swapped
+/// in. New NOT NULL columns take their default.
+pub fn rebuild_sql(
+    vendor: Vendor,
+    before: &ModelState,
+    after: &ModelState,
+    renamed: &[(String, String)],
+) -> Vec<String> {
+    let temp = format!("new__{}", after.table);
+    let mut temp_model = after.clone();
+    temp_model.table = temp.clone();
+    let mut statements = vec![format!(
+        "CREATE TABLE {} ({})",
+        quote_name(&temp),
+        after
+            .fields
+            .iter()
+            .map(|f| column_definition(vendor, f))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    let mut targets = Vec::new();
+    let mut sources = Vec::new();
+    for field in &after.fields {
+        let old_name = renamed
+            .iter()
+            .find(|(new, _)| *new == field.name)
+            .map(|(_, old)| old.as_str())
+            .unwrap_or(&field.name);
+        match before.field(old_name) {
+            Some(old) => {
+                targets.push(quote_name(&field.column));
+                let source = quote_name(&old.column);
+                if old.sql_type != field.sql_type {
+                    sources.push(format!("CAST({source} AS {})", column_type(vendor, field)));
+                } else if old.null && !field.null {
+                    match default_literal(vendor, field) {
+                        Some(d) => sources.push(format!("COALESCE({source}, {d})")),
+                        None => sources.push(source),
+                    }
+                } else {
+                    sources.push(source);
+                }
+            }
+            None => {
+                if let Some(d) = default_literal(vendor, field) {
+                    targets.push(quote_name(&field.column));
+                    sources.push(d);
+                }
+            }
+        }
+    }
+    if !targets.is_empty() {
+        statements.push(format!(
+            "INSERT INTO {} ({}) SELECT {} FROM {}",
+            quote_name(&temp),
+            targets.join(", "),
+            sources.join(", "),
+            quote_name(&before.table)
+        ));
+    }
+    statements.push(format!("DROP TABLE {}", quote_name(&before.table)));
+    statements.extend(rename_table_sql(&temp, &after.table));
+    for field in after.fields.iter().filter(|f| wants_index(f)) {
+        statements.push(create_index(after, field, false));
+    }
+    statements
+}
+
+/// Creates `M`'s table on database `alias` if it does not exist (without migrations; the
+/// migrations part does this from migration files).
 pub async fn create_table<M: Model>(alias: &str) -> Result<(), OrmError> {
     let db = database(alias)?;
-    for statement in create_table_sql(M::meta(), db.vendor, true) {
+    for statement in create_table_sql(db.vendor, &ModelState::from_meta(M::meta()), true) {
         db.execute(&statement, sea_query::Values(Vec::new()))
             .await?;
     }

@@ -1,14 +1,14 @@
 //! PostgreSQL's schema editor: column types and CREATE TABLE.
 
-use crate::fields::{FieldMeta, SqlType};
+use crate::fields::SqlType;
 
-pub(crate) fn column_type(field: &FieldMeta) -> String {
-    match field.sql_type {
+pub(crate) fn column_type(sql_type: SqlType, max_length: Option<u32>) -> String {
+    match sql_type {
         SqlType::Integer => "integer".into(),
         SqlType::BigInteger => "bigint".into(),
         SqlType::Boolean => "boolean".into(),
         SqlType::Double => "double precision".into(),
-        SqlType::Text => match field.max_length {
+        SqlType::Text => match max_length {
             Some(n) => format!("varchar({n})"),
             None => "text".into(),
         },

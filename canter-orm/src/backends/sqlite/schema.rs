@@ -1,13 +1,13 @@
 //! SQLite's schema editor: column types and CREATE TABLE.
 
-use crate::fields::{FieldMeta, SqlType};
+use crate::fields::SqlType;
 
-pub(crate) fn column_type(field: &FieldMeta) -> String {
-    match field.sql_type {
+pub(crate) fn column_type(sql_type: SqlType, max_length: Option<u32>) -> String {
+    match sql_type {
         SqlType::Integer | SqlType::BigInteger => "integer".into(),
         SqlType::Boolean => "bool".into(),
         SqlType::Double => "real".into(),
-        SqlType::Text => match field.max_length {
+        SqlType::Text => match max_length {
             Some(n) => format!("varchar({n})"),
             None => "text".into(),
         },

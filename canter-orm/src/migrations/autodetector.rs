@@ -1,0 +1,432 @@
+//! The autodetector (Django's `MigrationAutodetector`): compares the state the migration files
+//! describe with the compiled models and lists the operations that turn one into the other.
+//! It never guesses a rename: a field (or model) that disappeared while a similar one appeared
+//! is reported, and a `--rename` hint (or `--no-rename`) decides, so no data is dropped silently.
+
+use super::operations::Operation;
+use super::state::{FieldState, ProjectState};
+use super::MigrationError;
+
+/// A rename the user confirmed: `Model.old=new` or (`model`) `Old=New`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenameHint {
+    Field {
+        model: String,
+        old: String,
+        new: String,
+    },
+    Model {
+        old: String,
+        new: String,
+    },
+}
+
+impl RenameHint {
+    /// Parses `Model.old=new` (a field) or `Old=New` (a model).
+    pub fn parse(text: &str) -> Result<Self, MigrationError> {
+        let bad = || {
+            MigrationError::Invalid(format!(
+                "--rename {text:?}: expected Model.old_field=new_field or OldModel=NewModel"
+            ))
+        };
+        let (left, new) = text.split_once('=').ok_or_else(bad)?;
+        match left.split_once('.') {
+            Some((model, old)) if !model.is_empty() && !old.is_empty() && !new.is_empty() => {
+                Ok(RenameHint::Field {
+                    model: model.into(),
+                    old: old.into(),
+                    new: new.into(),
+                })
+            }
+            None if !left.is_empty() && !new.is_empty() => Ok(RenameHint::Model {
+                old: left.into(),
+                new: new.into(),
+            }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// The operations that bring app `app` from `from` to `to`.
+pub fn changes(
+    app: &str,
+    from: &ProjectState,
+    to: &ProjectState,
+    hints: &[RenameHint],
+    no_rename: bool,
+) -> Result<Vec<Operation>, MigrationError> {
+    let mut ops = Vec::new();
+    let old_models: Vec<String> = from.app_models(app).map(|m| m.name.clone()).collect();
+    let new_models: Vec<String> = to.app_models(app).map(|m| m.name.clone()).collect();
+
+    // Model renames first; afterwards the old model is known by its new name.
+    let mut renamed_models: Vec<(String, String)> = Vec::new();
+    for hint in hints {
+        if let RenameHint::Model { old, new } = hint {
+            if old_models.contains(old) && new_models.contains(new) && !old_models.contains(new) {
+                let table = to.model(app, new).expect("listed").table.clone();
+                ops.push(Operation::RenameModel {
+                    old: old.clone(),
+                    new: new.clone(),
+                    table,
+                });
+                renamed_models.push((old.clone(), new.clone()));
+            } else {
+                return Err(MigrationError::Invalid(format!("--rename {old}={new}: no model {old} went away while {new} appeared in app {app}")));
+            }
+        }
+    }
+    let old_name_of = |new: &str| {
+        renamed_models
+            .iter()
+            .find(|(_, n)| n == new)
+            .map(|(o, _)| o.clone())
+            .unwrap_or_else(|| new.to_owned())
+    };
+    let deleted: Vec<&String> = old_models
+        .iter()
+        .filter(|m| !new_models.contains(m) && !renamed_models.iter().any(|(o, _)| o == *m))
+        .collect();
+    let created: Vec<&String> = new_models
+        .iter()
+        .filter(|m| !old_models.contains(m) && !renamed_models.iter().any(|(_, n)| n == *m))
+        .collect();
+    if !no_rename && !deleted.is_empty() && !created.is_empty() {
+        return Err(MigrationError::Ambiguous(format!(
+            "in app {app}, model(s) {} went away and {} appeared: if that is a rename, pass --rename {}={}; to drop and create, pass --no-rename",
+            list(&deleted),
+            list(&created),
+            deleted[0],
+            created[0]
+        )));
+    }
+    for name in &created {
+        let model = to.model(app, name).expect("listed");
+        ops.push(Operation::CreateModel {
+            name: model.name.clone(),
+            table: model.table.clone(),
+            fields: model.fields.clone(),
+        });
+    }
+
+    let mut removals = Vec::new();
+    for new_name in &new_models {
+        if created.contains(&new_name) {
+            continue;
+        }
+        let old = from
+            .model(app, &old_name_of(new_name))
+            .expect("an existing model");
+        let new = to.model(app, new_name).expect("listed");
+        if old.table != new.table && !renamed_models.iter().any(|(_, n)| n == new_name) {
+            ops.push(Operation::RenameModel {
+                old: new_name.clone(),
+                new: new_name.clone(),
+                table: new.table.clone(),
+            });
+        }
+        let mut gone: Vec<&FieldState> = old
+            .fields
+            .iter()
+            .filter(|f| new.field(&f.name).is_none())
+            .collect();
+        let mut added: Vec<&FieldState> = new
+            .fields
+            .iter()
+            .filter(|f| old.field(&f.name).is_none())
+            .collect();
+        for hint in hints {
+            if let RenameHint::Field {
+                model,
+                old: old_field,
+                new: new_field,
+            } = hint
+            {
+                if model != new_name {
+                    continue;
+                }
+                let (Some(g), Some(a)) = (
+                    gone.iter().position(|f| f.name == *old_field),
+                    added.iter().position(|f| f.name == *new_field),
+                ) else {
+                    return Err(MigrationError::Invalid(format!("--rename {model}.{old_field}={new_field}: no field {old_field} went away while {new_field} appeared")));
+                };
+                let (was, now) = (gone.remove(g), added.remove(a));
+                ops.push(Operation::RenameField {
+                    model: new_name.clone(),
+                    old: was.name.clone(),
+                    new: now.name.clone(),
+                });
+                let mut renamed = was.clone();
+                renamed.name = now.name.clone();
+                if renamed.column == was.name {
+                    renamed.column = now.name.clone();
+                }
+                if renamed != *now {
+                    ops.push(Operation::AlterField {
+                        model: new_name.clone(),
+                        field: now.clone(),
+                    });
+                }
+            }
+        }
+        if !no_rename && !gone.is_empty() && !added.is_empty() {
+            let g: Vec<&String> = gone.iter().map(|f| &f.name).collect();
+            let a: Vec<&String> = added.iter().map(|f| &f.name).collect();
+            return Err(MigrationError::Ambiguous(format!(
+                "on {app}.{new_name}, field(s) {} went away and {} appeared: if that is a rename, pass --rename {new_name}.{}={}; to drop the old column and its data, pass --no-rename",
+                list(&g),
+                list(&a),
+                g[0],
+                a[0]
+            )));
+        }
+        for field in added {
+            if !field.null && field.default.is_none() && !field.auto_increment {
+                return Err(MigrationError::NeedsDefault(format!(
+                    "{app}.{new_name}.{} is NOT NULL and has no default, so existing rows would have no value: give it #[field(default = ...)] or make it an Option",
+                    field.name
+                )));
+            }
+            ops.push(Operation::AddField {
+                model: new_name.clone(),
+                field: field.clone(),
+            });
+        }
+        for field in &new.fields {
+            if let Some(before) = old.field(&field.name) {
+                if before != field {
+                    if before.null && !field.null && field.default.is_none() {
+                        return Err(MigrationError::NeedsDefault(format!(
+                            "{app}.{new_name}.{} becomes NOT NULL without a default: rows holding NULL would have no value; give it #[field(default = ...)]",
+                            field.name
+                        )));
+                    }
+                    ops.push(Operation::AlterField {
+                        model: new_name.clone(),
+                        field: field.clone(),
+                    });
+                }
+            }
+        }
+        for field in gone {
+            removals.push(Operation::RemoveField {
+                model: new_name.clone(),
+                name: field.name.clone(),
+            });
+        }
+    }
+    ops.extend(removals);
+    for name in &deleted {
+        ops.push(Operation::DeleteModel {
+            name: (*name).clone(),
+        });
+    }
+    Ok(ops)
+}
+
+fn list(names: &[&String]) -> String {
+    names
+        .iter()
+        .map(|n| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::SqlType;
+    use crate::migrations::state::ModelState;
+
+    fn field(name: &str, sql_type: SqlType) -> FieldState {
+        FieldState {
+            name: name.into(),
+            column: name.into(),
+            sql_type,
+            null: false,
+            primary_key: false,
+            auto_increment: false,
+            unique: false,
+            db_index: false,
+            max_length: None,
+            default: None,
+        }
+    }
+
+    fn id() -> FieldState {
+        FieldState {
+            primary_key: true,
+            auto_increment: true,
+            ..field("id", SqlType::BigInteger)
+        }
+    }
+
+    fn state(models: &[(&str, Vec<FieldState>)]) -> ProjectState {
+        let mut s = ProjectState::default();
+        for (name, fields) in models {
+            let m = ModelState {
+                app: "a".into(),
+                name: (*name).into(),
+                table: format!("a_{}", name.to_lowercase()),
+                fields: fields.clone(),
+            };
+            s.models.insert(m.key(), m);
+        }
+        s
+    }
+
+    fn ops(
+        from: &ProjectState,
+        to: &ProjectState,
+        hints: &[&str],
+    ) -> Result<Vec<Operation>, MigrationError> {
+        let hints: Vec<RenameHint> = hints
+            .iter()
+            .map(|h| RenameHint::parse(h).unwrap())
+            .collect();
+        changes("a", from, to, &hints, false)
+    }
+
+    #[test]
+    fn create_and_delete_model() {
+        let empty = state(&[]);
+        let one = state(&[("Post", vec![id(), field("title", SqlType::Text)])]);
+        assert!(
+            matches!(&ops(&empty, &one, &[]).unwrap()[..], [Operation::CreateModel { name, .. }] if name == "Post")
+        );
+        assert!(
+            matches!(&ops(&one, &empty, &[]).unwrap()[..], [Operation::DeleteModel { name }] if name == "Post")
+        );
+        assert!(ops(&one, &one, &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn add_field_needs_a_default_or_null() {
+        let v1 = state(&[("Post", vec![id()])]);
+        let v2 = state(&[("Post", vec![id(), field("views", SqlType::BigInteger)])]);
+        assert!(matches!(
+            ops(&v1, &v2, &[]),
+            Err(MigrationError::NeedsDefault(_))
+        ));
+        let v2 = state(&[(
+            "Post",
+            vec![
+                id(),
+                FieldState {
+                    default: Some(serde_json::json!(0)),
+                    ..field("views", SqlType::BigInteger)
+                },
+            ],
+        )]);
+        assert!(
+            matches!(&ops(&v1, &v2, &[]).unwrap()[..], [Operation::AddField { field, .. }] if field.name == "views")
+        );
+        let v2 = state(&[(
+            "Post",
+            vec![
+                id(),
+                FieldState {
+                    null: true,
+                    ..field("views", SqlType::BigInteger)
+                },
+            ],
+        )]);
+        assert_eq!(ops(&v1, &v2, &[]).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn remove_and_alter_field() {
+        let v1 = state(&[("Post", vec![id(), field("a", SqlType::Text)])]);
+        let v2 = state(&[("Post", vec![id()])]);
+        assert!(
+            matches!(&ops(&v1, &v2, &[]).unwrap()[..], [Operation::RemoveField { name, .. }] if name == "a")
+        );
+        let v3 = state(&[(
+            "Post",
+            vec![
+                id(),
+                FieldState {
+                    max_length: Some(10),
+                    ..field("a", SqlType::Text)
+                },
+            ],
+        )]);
+        assert!(
+            matches!(&ops(&v1, &v3, &[]).unwrap()[..], [Operation::AlterField { field, .. }] if field.max_length == Some(10))
+        );
+        let v4 = state(&[("Post", vec![id(), field("a", SqlType::BigInteger)])]);
+        assert!(matches!(
+            &ops(&v1, &v4, &[]).unwrap()[..],
+            [Operation::AlterField { .. }]
+        ));
+        let v5 = state(&[(
+            "Post",
+            vec![
+                id(),
+                FieldState {
+                    db_index: true,
+                    unique: true,
+                    ..field("a", SqlType::Text)
+                },
+            ],
+        )]);
+        assert!(matches!(
+            &ops(&v1, &v5, &[]).unwrap()[..],
+            [Operation::AlterField { .. }]
+        ));
+    }
+
+    #[test]
+    fn renames_are_never_guessed() {
+        let v1 = state(&[("Post", vec![id(), field("title", SqlType::Text)])]);
+        let v2 = state(&[("Post", vec![id(), field("headline", SqlType::Text)])]);
+        let err = ops(&v1, &v2, &[]).unwrap_err().to_string();
+        assert!(err.contains("--rename Post.title=headline"), "{err}");
+        let renamed = ops(&v1, &v2, &["Post.title=headline"]).unwrap();
+        assert!(
+            matches!(&renamed[..], [Operation::RenameField { old, new, .. }] if old == "title" && new == "headline")
+        );
+        // --no-rename: drop and add, which needs a default for the new NOT NULL column.
+        assert!(matches!(
+            changes("a", &v1, &v2, &[], true),
+            Err(MigrationError::NeedsDefault(_))
+        ));
+        assert!(ops(&v1, &v2, &["Post.nope=headline"]).is_err());
+    }
+
+    #[test]
+    fn model_renames_take_a_hint() {
+        let v1 = state(&[("Post", vec![id()])]);
+        let v2 = state(&[("Article", vec![id()])]);
+        assert!(matches!(
+            ops(&v1, &v2, &[]),
+            Err(MigrationError::Ambiguous(_))
+        ));
+        let renamed = ops(&v1, &v2, &["Post=Article"]).unwrap();
+        assert!(
+            matches!(&renamed[..], [Operation::RenameModel { old, new, table }] if old == "Post" && new == "Article" && table == "a_article")
+        );
+    }
+
+    #[test]
+    fn hints_parse() {
+        assert_eq!(
+            RenameHint::parse("M.a=b").unwrap(),
+            RenameHint::Field {
+                model: "M".into(),
+                old: "a".into(),
+                new: "b".into()
+            }
+        );
+        assert_eq!(
+            RenameHint::parse("A=B").unwrap(),
+            RenameHint::Model {
+                old: "A".into(),
+                new: "B".into()
+            }
+        );
+        assert!(RenameHint::parse("nonsense").is_err());
+        assert!(RenameHint::parse("M.=b").is_err());
+    }
+}

@@ -1,0 +1,272 @@
+//! Applying and unapplying migrations (Django's `MigrationExecutor`). Each migration runs in
+//! its own transaction (both backends have transactional DDL), under a lock so two processes
+//! running `migrate` at once never both apply one: PostgreSQL takes a transaction-scoped
+//! advisory lock, SQLite's `BEGIN IMMEDIATE` holds the database's write lock. Under the lock
+//! the recorder is read again, so the second process finds the migration applied and skips it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use sea_query::Values;
+
+use super::loader::{Key, MigrationSet};
+use super::operations::Step;
+use super::state::ProjectState;
+use super::{recorder, rust_migration, MigrationError};
+use crate::backends::{Database, Vendor};
+use crate::db::database;
+use crate::error::OrmError;
+use crate::transaction::atomic_using;
+
+/// How far to migrate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Every migration of every app.
+    Latest,
+    /// App `app` up to and including `name` (rolling back later ones), or to nothing (`None`,
+    /// Django's `zero`).
+    App { app: String, name: Option<String> },
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanStep {
+    pub key: Key,
+    pub forwards: bool,
+}
+
+/// Runs migrations on one database.
+pub struct Executor {
+    pub set: MigrationSet,
+    pub alias: String,
+}
+
+const ADVISORY_LOCK: i64 = 0x63616e746572; // "canter"
+
+impl Executor {
+    pub fn new(set: MigrationSet, alias: &str) -> Self {
+        Executor {
+            set,
+            alias: alias.to_owned(),
+        }
+    }
+
+    fn db(&self) -> Result<Arc<Database>, MigrationError> {
+        Ok(database(&self.alias)?)
+    }
+
+    pub async fn applied(&self) -> Result<BTreeSet<Key>, MigrationError> {
+        Ok(recorder::applied(&self.db()?).await?)
+    }
+
+    /// What `migrate` would do, in order.
+    pub async fn plan(&self, target: &Target) -> Result<Vec<PlanStep>, MigrationError> {
+        let applied = self.applied().await?;
+        let all = &self.set.ordered;
+        match target {
+            Target::Latest => Ok(all
+                .iter()
+                .filter(|m| !applied.contains(&m.key()))
+                .map(|m| PlanStep {
+                    key: m.key(),
+                    forwards: true,
+                })
+                .collect()),
+            Target::App { app, name } => {
+                if !self.set.apps().contains(app) {
+                    return Err(MigrationError::Invalid(format!(
+                        "app {app:?} has no migrations"
+                    )));
+                }
+                let position = match name {
+                    None => None,
+                    Some(name) => Some(
+                        all.iter()
+                            .position(|m| m.app == *app && m.name == *name)
+                            .ok_or_else(|| {
+                                MigrationError::Invalid(format!(
+                                    "app {app} has no migration {name:?}"
+                                ))
+                            })?,
+                    ),
+                };
+                // Forwards: everything up to the target (with its dependencies, which come
+                // earlier in the order) that is not applied.
+                let mut steps: Vec<PlanStep> = match position {
+                    Some(p) => all[..=p]
+                        .iter()
+                        .filter(|m| {
+                            !applied.contains(&m.key())
+                                && is_needed_for(&self.set, &all[p].key(), &m.key())
+                        })
+                        .map(|m| PlanStep {
+                            key: m.key(),
+                            forwards: true,
+                        })
+                        .collect(),
+                    None => Vec::new(),
+                };
+                // Backwards: applied migrations of the app after the target, latest first,
+                // refusing when another app's applied migration depends on one of them.
+                let start = position.map(|p| p + 1).unwrap_or(0);
+                let undo: Vec<Key> = all[start..]
+                    .iter()
+                    .filter(|m| m.app == *app && applied.contains(&m.key()))
+                    .map(|m| m.key())
+                    .collect();
+                for key in &undo {
+                    if let Some(dependent) = all.iter().find(|m| {
+                        m.app != *app && applied.contains(&m.key()) && m.dependencies.contains(key)
+                    }) {
+                        return Err(MigrationError::Invalid(format!(
+                            "cannot unapply {}.{}: {}.{} depends on it; unapply that first",
+                            key.0, key.1, dependent.app, dependent.name
+                        )));
+                    }
+                }
+                steps.extend(undo.into_iter().rev().map(|key| PlanStep {
+                    key,
+                    forwards: false,
+                }));
+                Ok(steps)
+            }
+        }
+    }
+
+    /// Runs the plan; returns one line per migration applied or unapplied.
+    pub async fn migrate(&self, target: &Target) -> Result<Vec<String>, MigrationError> {
+        let mut log = Vec::new();
+        for step in self.plan(target).await? {
+            let done = self.run_one(&step).await?;
+            let verb = if step.forwards {
+                "Applying"
+            } else {
+                "Unapplying"
+            };
+            let outcome = if done {
+                "OK"
+            } else {
+                "already done by another process"
+            };
+            log.push(format!("{verb} {}.{}... {outcome}", step.key.0, step.key.1));
+        }
+        Ok(log)
+    }
+
+    /// States before each operation of `key` and after the last.
+    fn states(&self, key: &Key) -> Result<Vec<ProjectState>, MigrationError> {
+        let migration = self
+            .set
+            .get(&key.0, &key.1)
+            .ok_or_else(|| MigrationError::Invalid(format!("no migration {}.{}", key.0, key.1)))?;
+        let mut states = vec![self.set.state_before(Some(key))?];
+        for op in &migration.operations {
+            let mut next = states.last().expect("one state").clone();
+            op.state_forwards(&migration.app, &mut next)?;
+            states.push(next);
+        }
+        Ok(states)
+    }
+
+    /// The statements migrating `key` runs on `vendor` (`sqlmigrate`).
+    pub fn steps(
+        &self,
+        key: &Key,
+        vendor: Vendor,
+        forwards: bool,
+    ) -> Result<Vec<Step>, MigrationError> {
+        let migration = self
+            .set
+            .get(&key.0, &key.1)
+            .ok_or_else(|| MigrationError::Invalid(format!("no migration {}.{}", key.0, key.1)))?;
+        let states = self.states(key)?;
+        let mut steps = Vec::new();
+        let indexes: Vec<usize> = if forwards {
+            (0..migration.operations.len()).collect()
+        } else {
+            (0..migration.operations.len()).rev().collect()
+        };
+        for i in indexes {
+            steps.extend(migration.operations[i].database_steps(
+                vendor,
+                &migration.app,
+                &states[i],
+                &states[i + 1],
+                forwards,
+            )?);
+        }
+        Ok(steps)
+    }
+
+    async fn run_one(&self, step: &PlanStep) -> Result<bool, MigrationError> {
+        let db = self.db()?;
+        let steps = self.steps(&step.key, db.vendor, step.forwards)?;
+        let key = step.key.clone();
+        let forwards = step.forwards;
+        recorder::ensure_table(&db).await?;
+        let result: Result<bool, MigrationError> = atomic_using(&self.alias, async {
+            if db.vendor == Vendor::Postgres {
+                db.execute(
+                    &format!("SELECT pg_advisory_xact_lock({ADVISORY_LOCK})"),
+                    Values(Vec::new()),
+                )
+                .await?;
+            }
+            let applied = recorder::applied(&db).await?;
+            if applied.contains(&key) == forwards {
+                return Ok(false);
+            }
+            for step in &steps {
+                match step {
+                    Step::Sql(sql) => {
+                        db.execute(sql, Values(Vec::new())).await.map_err(|e| {
+                            MigrationError::Failed {
+                                migration: format!("{}.{}", key.0, key.1),
+                                sql: sql.clone(),
+                                message: e.to_string(),
+                            }
+                        })?;
+                    }
+                    Step::Rust(name) => rust_migration(name)?().await?,
+                }
+            }
+            if forwards {
+                recorder::record(&db, &key).await?;
+            } else {
+                recorder::unrecord(&db, &key).await?;
+            }
+            Ok(true)
+        })
+        .await;
+        result
+    }
+}
+
+/// Whether `candidate` must be applied before `target` (it is `target` or a dependency).
+fn is_needed_for(set: &MigrationSet, target: &Key, candidate: &Key) -> bool {
+    if target == candidate {
+        return true;
+    }
+    let mut stack = vec![target.clone()];
+    let mut seen = BTreeSet::new();
+    while let Some(key) = stack.pop() {
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        if let Some(m) = set.get(&key.0, &key.1) {
+            for dep in &m.dependencies {
+                if dep == candidate {
+                    return true;
+                }
+                stack.push(dep.clone());
+            }
+        }
+    }
+    false
+}
+
+impl From<OrmError> for MigrationError {
+    fn from(e: OrmError) -> Self {
+        MigrationError::Database(e)
+    }
+}

@@ -1,0 +1,352 @@
+//! Migration operations (Django's `migrations.operations`): each changes the project state and
+//! the database schema, forwards and (where it can) backwards.
+
+use serde::{Deserialize, Serialize};
+
+use super::state::{FieldState, ModelState, ProjectState};
+use super::MigrationError;
+use crate::backends::Vendor;
+use crate::schema;
+
+/// One step of a migration, as written in the migration file (`"op": "add_field"`, …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Operation {
+    CreateModel {
+        name: String,
+        table: String,
+        fields: Vec<FieldState>,
+    },
+    DeleteModel {
+        name: String,
+    },
+    RenameModel {
+        old: String,
+        new: String,
+        table: String,
+    },
+    AddField {
+        model: String,
+        field: FieldState,
+    },
+    RemoveField {
+        model: String,
+        name: String,
+    },
+    AlterField {
+        model: String,
+        field: FieldState,
+    },
+    RenameField {
+        model: String,
+        old: String,
+        new: String,
+    },
+    /// Data migration in SQL; without `backward` it cannot be unapplied.
+    RunSql {
+        forward: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backward: Option<Vec<String>>,
+    },
+    /// Data migration in Rust: names of functions registered with
+    /// [`register_rust_migration`](super::register_rust_migration).
+    RunRust {
+        forward: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backward: Option<String>,
+    },
+}
+
+/// What running an operation does to the database.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Sql(String),
+    Rust(String),
+}
+
+fn missing(what: &str) -> MigrationError {
+    MigrationError::Invalid(format!(
+        "{what} does not exist at this point of the migration history"
+    ))
+}
+
+impl Operation {
+    /// A short description (for names, `showmigrations --plan`, logs).
+    pub fn describe(&self) -> String {
+        match self {
+            Operation::CreateModel { name, .. } => format!("create model {name}"),
+            Operation::DeleteModel { name } => format!("delete model {name}"),
+            Operation::RenameModel { old, new, .. } => format!("rename model {old} to {new}"),
+            Operation::AddField { model, field } => format!("add field {} to {model}", field.name),
+            Operation::RemoveField { model, name } => format!("remove field {name} from {model}"),
+            Operation::AlterField { model, field } => {
+                format!("alter field {} on {model}", field.name)
+            }
+            Operation::RenameField { model, old, new } => {
+                format!("rename field {old} on {model} to {new}")
+            }
+            Operation::RunSql { .. } => "raw SQL".into(),
+            Operation::RunRust { forward, .. } => format!("Rust function {forward}"),
+        }
+    }
+
+    /// A fragment for the migration's file name (`add_mymodel_slug`).
+    pub fn name_fragment(&self) -> String {
+        let lower = |s: &str| s.to_lowercase();
+        match self {
+            Operation::CreateModel { name, .. } => lower(name),
+            Operation::DeleteModel { name } => format!("delete_{}", lower(name)),
+            Operation::RenameModel { old, new, .. } => {
+                format!("rename_{}_{}", lower(old), lower(new))
+            }
+            Operation::AddField { model, field } => format!("{}_{}", lower(model), field.name),
+            Operation::RemoveField { model, name } => format!("remove_{}_{name}", lower(model)),
+            Operation::AlterField { model, field } => {
+                format!("alter_{}_{}", lower(model), field.name)
+            }
+            Operation::RenameField { model, old, new } => {
+                format!("rename_{}_{old}_{new}", lower(model))
+            }
+            Operation::RunSql { .. } | Operation::RunRust { .. } => "data".into(),
+        }
+    }
+
+    pub fn reversible(&self) -> bool {
+        match self {
+            Operation::RunSql { backward, .. } => backward.is_some(),
+            Operation::RunRust { backward, .. } => backward.is_some(),
+            _ => true,
+        }
+    }
+
+    /// Applies this operation to the state of app `app`.
+    pub fn state_forwards(
+        &self,
+        app: &str,
+        state: &mut ProjectState,
+    ) -> Result<(), MigrationError> {
+        match self {
+            Operation::CreateModel {
+                name,
+                table,
+                fields,
+            } => {
+                let model = ModelState {
+                    app: app.into(),
+                    name: name.clone(),
+                    table: table.clone(),
+                    fields: fields.clone(),
+                };
+                if state.models.insert(model.key(), model).is_some() {
+                    return Err(MigrationError::Invalid(format!(
+                        "model {app}.{name} is created twice"
+                    )));
+                }
+            }
+            Operation::DeleteModel { name } => {
+                state
+                    .models
+                    .remove(&format!("{app}.{name}"))
+                    .ok_or_else(|| missing(&format!("model {app}.{name}")))?;
+            }
+            Operation::RenameModel { old, new, table } => {
+                let mut model = state
+                    .models
+                    .remove(&format!("{app}.{old}"))
+                    .ok_or_else(|| missing(&format!("model {app}.{old}")))?;
+                model.name = new.clone();
+                model.table = table.clone();
+                state.models.insert(model.key(), model);
+            }
+            Operation::AddField { model, field } => {
+                let m = state
+                    .model_mut(app, model)
+                    .ok_or_else(|| missing(&format!("model {app}.{model}")))?;
+                if m.field(&field.name).is_some() {
+                    return Err(MigrationError::Invalid(format!(
+                        "field {} of {app}.{model} is added twice",
+                        field.name
+                    )));
+                }
+                m.fields.push(field.clone());
+            }
+            Operation::RemoveField { model, name } => {
+                let m = state
+                    .model_mut(app, model)
+                    .ok_or_else(|| missing(&format!("model {app}.{model}")))?;
+                let before = m.fields.len();
+                m.fields.retain(|f| f.name != *name);
+                if m.fields.len() == before {
+                    return Err(missing(&format!("field {name} of {app}.{model}")));
+                }
+            }
+            Operation::AlterField { model, field } => {
+                let m = state
+                    .model_mut(app, model)
+                    .ok_or_else(|| missing(&format!("model {app}.{model}")))?;
+                let slot = m
+                    .fields
+                    .iter_mut()
+                    .find(|f| f.name == field.name)
+                    .ok_or_else(|| missing(&format!("field {} of {app}.{model}", field.name)))?;
+                *slot = field.clone();
+            }
+            Operation::RenameField { model, old, new } => {
+                let m = state
+                    .model_mut(app, model)
+                    .ok_or_else(|| missing(&format!("model {app}.{model}")))?;
+                let slot = m
+                    .fields
+                    .iter_mut()
+                    .find(|f| f.name == *old)
+                    .ok_or_else(|| missing(&format!("field {old} of {app}.{model}")))?;
+                // The column follows the field's name unless it was set explicitly.
+                if slot.column == *old {
+                    slot.column = new.clone();
+                }
+                slot.name = new.clone();
+            }
+            Operation::RunSql { .. } | Operation::RunRust { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// What the database must do to go from `before` to `after` (forwards), or back.
+    pub fn database_steps(
+        &self,
+        vendor: Vendor,
+        app: &str,
+        before: &ProjectState,
+        after: &ProjectState,
+        forwards: bool,
+    ) -> Result<Vec<Step>, MigrationError> {
+        let sql = |statements: Vec<String>| Ok(statements.into_iter().map(Step::Sql).collect());
+        let model = |state: &ProjectState, name: &str| {
+            state
+                .model(app, name)
+                .cloned()
+                .ok_or_else(|| missing(&format!("model {app}.{name}")))
+        };
+        // Backwards runs the mirror operation from `after` to `before`.
+        let (from, to) = if forwards {
+            (before, after)
+        } else {
+            (after, before)
+        };
+        match self {
+            Operation::CreateModel { name, .. } | Operation::DeleteModel { name } => {
+                let creating = matches!(self, Operation::CreateModel { .. }) == forwards;
+                if creating {
+                    sql(schema::create_table_sql(vendor, &model(to, name)?, false))
+                } else {
+                    sql(schema::drop_table_sql(&model(from, name)?))
+                }
+            }
+            Operation::RenameModel { old, new, .. } => {
+                let (a, b) = if forwards {
+                    (model(from, old)?, model(to, new)?)
+                } else {
+                    (model(from, new)?, model(to, old)?)
+                };
+                if a.table == b.table {
+                    Ok(Vec::new())
+                } else {
+                    sql(schema::rename_table_sql(&a.table, &b.table))
+                }
+            }
+            Operation::AddField { model: name, field } => add_or_remove(
+                vendor,
+                &model(from, name)?,
+                &model(to, name)?,
+                &field.name,
+                forwards,
+            ),
+            Operation::RemoveField {
+                model: name,
+                name: field_name,
+            } => add_or_remove(
+                vendor,
+                &model(from, name)?,
+                &model(to, name)?,
+                field_name,
+                !forwards,
+            ),
+            Operation::AlterField { model: name, field } => {
+                let (a, b) = (model(from, name)?, model(to, name)?);
+                let old = a
+                    .field(&field.name)
+                    .ok_or_else(|| missing(&format!("field {}", field.name)))?
+                    .clone();
+                let new = b
+                    .field(&field.name)
+                    .ok_or_else(|| missing(&format!("field {}", field.name)))?
+                    .clone();
+                sql(schema::alter_field_sql(vendor, &a, &b, &old, &new))
+            }
+            Operation::RenameField {
+                model: name,
+                old,
+                new,
+            } => {
+                let (a, b) = (model(from, name)?, model(to, name)?);
+                let (old, new) = if forwards { (old, new) } else { (new, old) };
+                let old_field = a
+                    .field(old)
+                    .ok_or_else(|| missing(&format!("field {old}")))?;
+                let new_field = b
+                    .field(new)
+                    .ok_or_else(|| missing(&format!("field {new}")))?;
+                if old_field.column == new_field.column {
+                    return Ok(Vec::new());
+                }
+                sql(schema::rename_column_sql(
+                    &a.table,
+                    &old_field.column,
+                    &new_field.column,
+                ))
+            }
+            Operation::RunSql { forward, backward } => {
+                let statements = if forwards {
+                    Some(forward.clone())
+                } else {
+                    backward.clone()
+                };
+                let statements =
+                    statements.ok_or_else(|| MigrationError::Irreversible(self.describe()))?;
+                sql(statements)
+            }
+            Operation::RunRust { forward, backward } => {
+                let name = if forwards {
+                    Some(forward.clone())
+                } else {
+                    backward.clone()
+                };
+                Ok(vec![Step::Rust(name.ok_or_else(|| {
+                    MigrationError::Irreversible(self.describe())
+                })?)])
+            }
+        }
+    }
+}
+
+/// Adds (`adding`) or removes the field `field_name` going from model state `a` to `b`.
+fn add_or_remove(
+    vendor: Vendor,
+    a: &ModelState,
+    b: &ModelState,
+    field_name: &str,
+    adding: bool,
+) -> Result<Vec<Step>, MigrationError> {
+    let statements = if adding {
+        let field = b
+            .field(field_name)
+            .ok_or_else(|| missing(&format!("field {field_name}")))?;
+        schema::add_field_sql(vendor, a, b, field)
+    } else {
+        let field = a
+            .field(field_name)
+            .ok_or_else(|| missing(&format!("field {field_name}")))?;
+        schema::remove_field_sql(vendor, a, b, field)
+    };
+    Ok(statements.into_iter().map(Step::Sql).collect())
+}

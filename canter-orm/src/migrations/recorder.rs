@@ -1,0 +1,101 @@
+//! Which migrations are applied (Django's `MigrationRecorder`): the `canter_migrations` table.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use sea_query::{Alias, Expr, ExprTrait, PostgresQueryBuilder, Query, SqliteQueryBuilder, Values};
+
+use super::loader::Key;
+use super::state::{FieldState, ModelState};
+use crate::backends::{Database, Vendor};
+use crate::error::OrmError;
+use crate::fields::SqlType;
+
+pub(crate) const TABLE: &str = "canter_migrations";
+
+fn model() -> ModelState {
+    let text = |name: &str| FieldState {
+        name: name.into(),
+        column: name.into(),
+        sql_type: SqlType::Text,
+        null: false,
+        primary_key: false,
+        auto_increment: false,
+        unique: false,
+        db_index: false,
+        max_length: Some(255),
+        default: None,
+    };
+    ModelState {
+        app: "canter".into(),
+        name: "Migration".into(),
+        table: TABLE.into(),
+        fields: vec![
+            FieldState {
+                primary_key: true,
+                auto_increment: true,
+                max_length: None,
+                sql_type: SqlType::BigInteger,
+                ..text("id")
+            },
+            text("app"),
+            text("name"),
+            FieldState {
+                sql_type: SqlType::DateTime,
+                max_length: None,
+                ..text("applied")
+            },
+        ],
+    }
+}
+
+pub(crate) async fn ensure_table(db: &Arc<Database>) -> Result<(), OrmError> {
+    for statement in crate::schema::create_table_sql(db.vendor, &model(), true) {
+        db.execute(&statement, Values(Vec::new())).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn applied(db: &Arc<Database>) -> Result<BTreeSet<Key>, OrmError> {
+    ensure_table(db).await?;
+    let rows = db
+        .fetch_all(
+            &format!("SELECT app, name FROM {TABLE}"),
+            Values(Vec::new()),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))
+        .collect()
+}
+
+pub(crate) async fn record(db: &Arc<Database>, key: &Key) -> Result<(), OrmError> {
+    let mut insert = Query::insert();
+    insert
+        .into_table(Alias::new(TABLE))
+        .columns([Alias::new("app"), Alias::new("name"), Alias::new("applied")])
+        .values([
+            Expr::val(key.0.clone()),
+            Expr::val(key.1.clone()),
+            Expr::val(chrono::Utc::now()),
+        ])
+        .map_err(|e| OrmError::InvalidLookup(e.to_string()))?;
+    let (sql, values) = match db.vendor {
+        Vendor::Sqlite => insert.build(SqliteQueryBuilder),
+        Vendor::Postgres => insert.build(PostgresQueryBuilder),
+    };
+    db.execute(&sql, values).await.map(|_| ())
+}
+
+pub(crate) async fn unrecord(db: &Arc<Database>, key: &Key) -> Result<(), OrmError> {
+    let mut delete = Query::delete();
+    delete
+        .from_table(Alias::new(TABLE))
+        .and_where(Expr::col(Alias::new("app")).eq(key.0.clone()))
+        .and_where(Expr::col(Alias::new("name")).eq(key.1.clone()));
+    let (sql, values) = match db.vendor {
+        Vendor::Sqlite => delete.build(SqliteQueryBuilder),
+        Vendor::Postgres => delete.build(PostgresQueryBuilder),
+    };
+    db.execute(&sql, values).await.map(|_| ())
+}

@@ -1,0 +1,141 @@
+//! The state of the models as migrations describe them (Django's `ProjectState`): rebuilt by
+//! replaying migration files, and made from the compiled models, so the autodetector can
+//! compare the two.
+
+use std::collections::BTreeMap;
+
+use sea_query::Value;
+use serde::{Deserialize, Serialize};
+
+use crate::fields::SqlType;
+use crate::model::ModelMeta;
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One field as a migration file records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldState {
+    pub name: String,
+    pub column: String,
+    #[serde(rename = "type")]
+    pub sql_type: SqlType,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub null: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub primary_key: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub auto_increment: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unique: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub db_index: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    /// The default for existing and new rows, as JSON (`10`, `"info"`, `true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+}
+
+/// One model as migrations record it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelState {
+    pub app: String,
+    pub name: String,
+    pub table: String,
+    pub fields: Vec<FieldState>,
+}
+
+impl ModelState {
+    /// The state of a compiled model.
+    pub fn from_meta(meta: &ModelMeta) -> Self {
+        ModelState {
+            app: meta.app.to_owned(),
+            name: meta.name.to_owned(),
+            table: meta.table.to_owned(),
+            fields: meta
+                .fields
+                .iter()
+                .map(|f| FieldState {
+                    name: f.name.to_owned(),
+                    column: f.column.to_owned(),
+                    sql_type: f.sql_type,
+                    null: f.nullable,
+                    primary_key: f.primary_key,
+                    auto_increment: f.auto_increment,
+                    unique: f.unique && !f.primary_key,
+                    db_index: f.db_index,
+                    max_length: f.max_length,
+                    default: f.default.map(|d| value_to_json(&d())),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn field(&self, name: &str) -> Option<&FieldState> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.app, self.name)
+    }
+}
+
+/// Every model's state, by `app.Model`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProjectState {
+    pub models: BTreeMap<String, ModelState>,
+}
+
+impl ProjectState {
+    pub fn model(&self, app: &str, name: &str) -> Option<&ModelState> {
+        self.models.get(&format!("{app}.{name}"))
+    }
+    pub fn model_mut(&mut self, app: &str, name: &str) -> Option<&mut ModelState> {
+        self.models.get_mut(&format!("{app}.{name}"))
+    }
+    /// The models of one app.
+    pub fn app_models<'a>(&'a self, app: &'a str) -> impl Iterator<Item = &'a ModelState> + 'a {
+        self.models.values().filter(move |m| m.app == app)
+    }
+}
+
+/// A bound value as JSON, for migration files.
+pub(crate) fn value_to_json(value: &Value) -> serde_json::Value {
+    use serde_json::json;
+    match value {
+        Value::Bool(Some(b)) => json!(b),
+        Value::Int(Some(n)) => json!(n),
+        Value::BigInt(Some(n)) => json!(n),
+        Value::SmallInt(Some(n)) => json!(n),
+        Value::Double(Some(f)) => json!(f),
+        Value::Float(Some(f)) => json!(f),
+        Value::String(Some(s)) => json!(s),
+        Value::Json(Some(j)) => (**j).clone(),
+        Value::Decimal(Some(d)) => json!(d.to_string()),
+        Value::ChronoDate(Some(d)) => json!(d.to_string()),
+        Value::ChronoTime(Some(t)) => json!(t.to_string()),
+        Value::ChronoDateTimeUtc(Some(t)) => json!(t.to_rfc3339()),
+        Value::Uuid(Some(u)) => json!(u.to_string()),
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// A migration file's JSON default → a value of the field's type.
+pub(crate) fn json_to_value(json: &serde_json::Value, sql_type: SqlType) -> Option<Value> {
+    use serde_json::Value as J;
+    Some(match (sql_type, json) {
+        (_, J::Null) => return None,
+        (SqlType::Boolean, J::Bool(b)) => Value::Bool(Some(*b)),
+        (SqlType::Integer, J::Number(n)) => Value::Int(Some(n.as_i64()? as i32)),
+        (SqlType::BigInteger, J::Number(n)) => Value::BigInt(Some(n.as_i64()?)),
+        (SqlType::Double, J::Number(n)) => Value::Double(Some(n.as_f64()?)),
+        (SqlType::Json, other) => Value::Json(Some(Box::new(other.clone()))),
+        (_, J::String(s)) => Value::String(Some(s.clone())),
+        (_, J::Number(n)) => Value::String(Some(n.to_string())),
+        (_, J::Bool(b)) => Value::Bool(Some(*b)),
+        _ => return None,
+    })
+}
