@@ -199,10 +199,17 @@ pub fn alter_field_sql(
     if old.column != new.column {
         statements.extend(rename_column_sql(&after.table, &old.column, &new.column));
     }
-    if old.sql_type != new.sql_type || old.max_length != new.max_length {
+    if old.sql_type != new.sql_type {
         let ty = column_type(vendor, new);
         statements.push(format!(
             "ALTER TABLE {table} ALTER COLUMN {column} TYPE {ty} USING {column}::{ty}"
+        ));
+    } else if old.max_length != new.max_length {
+        // No USING cast: an explicit cast would cut longer values silently; without it
+        // PostgreSQL refuses ("value too long") and the migration rolls back whole.
+        let ty = column_type(vendor, new);
+        statements.push(format!(
+            "ALTER TABLE {table} ALTER COLUMN {column} TYPE {ty}"
         ));
     }
     if old.default != new.default {

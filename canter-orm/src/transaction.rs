@@ -183,7 +183,10 @@ where
         TRANSACTIONS.try_with(|m| (**m).clone()).unwrap_or_default();
     map.insert(alias.to_owned(), ctx.clone());
     let outcome = TRANSACTIONS
-        .scope(Arc::new(map), AssertUnwindSafe(block).catch_unwind())
+        .scope(
+            Arc::new(map),
+            AssertUnwindSafe(Box::pin(block)).catch_unwind(),
+        )
         .await;
     let result = match outcome {
         Ok(Ok(value)) => match raw(&conn, &db, "COMMIT").await {
@@ -235,7 +238,7 @@ where
             .unwrap_or_else(|e| e.into_inner())
             .truncate(mark)
     };
-    match AssertUnwindSafe(block).catch_unwind().await {
+    match AssertUnwindSafe(Box::pin(block)).catch_unwind().await {
         Ok(Ok(value)) => {
             raw(&ctx.conn, db, &format!("RELEASE SAVEPOINT {name}")).await?;
             Ok(value)

@@ -261,7 +261,7 @@ impl Database {
                 #[cfg(feature = "sqlite")]
                 Pool::Sqlite(pool) => sqlite::execute(pool, sql, values).await,
                 #[cfg(feature = "postgres")]
-                Pool::Postgres(pool) => postgres::execute(pool, sql, values).await,
+                Pool::Postgres(pool) => postgres::execute_pool(pool, sql, values).await,
             },
         }
         .map_err(|e| self.err(e))
@@ -284,7 +284,7 @@ impl Database {
                 #[cfg(feature = "sqlite")]
                 Pool::Sqlite(pool) => sqlite::fetch_all(pool, sql, values).await,
                 #[cfg(feature = "postgres")]
-                Pool::Postgres(pool) => postgres::fetch_all(pool, sql, values).await,
+                Pool::Postgres(pool) => postgres::fetch_all_pool(pool, sql, values).await,
             },
         }
         .map_err(|e| self.err(e))

@@ -41,8 +41,6 @@ pub struct Executor {
     pub alias: String,
 }
 
-const ADVISORY_LOCK: i64 = 0x63616e746572; // "canter"
-
 impl Executor {
     pub fn new(set: MigrationSet, alias: &str) -> Self {
         Executor {
@@ -136,8 +134,9 @@ impl Executor {
     /// Runs the plan; returns one line per migration applied or unapplied.
     pub async fn migrate(&self, target: &Target) -> Result<Vec<String>, MigrationError> {
         let mut log = Vec::new();
-        for step in self.plan(target).await? {
-            let done = self.run_one(&step).await?;
+        for step in Box::pin(self.plan(target)).await? {
+            // Boxed: keeps the caller's future small (debug builds nest futures inline).
+            let done = Box::pin(self.run_one(&step)).await?;
             let verb = if step.forwards {
                 "Applying"
             } else {
@@ -205,13 +204,7 @@ impl Executor {
         let forwards = step.forwards;
         recorder::ensure_table(&db).await?;
         let result: Result<bool, MigrationError> = atomic_using(&self.alias, async {
-            if db.vendor == Vendor::Postgres {
-                db.execute(
-                    &format!("SELECT pg_advisory_xact_lock({ADVISORY_LOCK})"),
-                    Values(Vec::new()),
-                )
-                .await?;
-            }
+            recorder::lock(&db).await?;
             let applied = recorder::applied(&db).await?;
             if applied.contains(&key) == forwards {
                 return Ok(false);

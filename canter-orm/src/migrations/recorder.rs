@@ -49,15 +49,38 @@ fn model() -> ModelState {
     }
 }
 
+/// Creates the table if missing, under the migration lock: two processes starting at once
+/// would otherwise race on PostgreSQL's catalog even with IF NOT EXISTS.
 pub(crate) async fn ensure_table(db: &Arc<Database>) -> Result<(), OrmError> {
-    for statement in crate::schema::create_table_sql(db.vendor, &model(), true) {
-        db.execute(&statement, Values(Vec::new())).await?;
+    crate::transaction::atomic_using(&db.alias, async {
+        lock(db).await?;
+        for statement in crate::schema::create_table_sql(db.vendor, &model(), true) {
+            db.execute(&statement, Values(Vec::new())).await?;
+        }
+        Ok::<_, OrmError>(())
+    })
+    .await
+}
+
+const ADVISORY_LOCK: i64 = 0x63616e746572; // "canter"
+
+/// The migration lock, held until the surrounding transaction ends. PostgreSQL: an advisory
+/// lock; SQLite: the transaction's `BEGIN IMMEDIATE` already holds the write lock.
+pub(crate) async fn lock(db: &Arc<Database>) -> Result<(), OrmError> {
+    if db.vendor == Vendor::Postgres {
+        db.execute(
+            &format!("SELECT pg_advisory_xact_lock({ADVISORY_LOCK})"),
+            Values(Vec::new()),
+        )
+        .await?;
     }
     Ok(())
 }
 
 pub(crate) async fn applied(db: &Arc<Database>) -> Result<BTreeSet<Key>, OrmError> {
-    ensure_table(db).await?;
+    if !crate::transaction::in_atomic(&db.alias) {
+        ensure_table(db).await?;
+    }
     let rows = db
         .fetch_all(
             &format!("SELECT app, name FROM {TABLE}"),

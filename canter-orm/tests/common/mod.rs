@@ -110,7 +110,8 @@ macro_rules! on_every_backend {
             for db in common::backends().await {
                 #[allow(unused_variables)]
                 let $vendor = db.vendor;
-                db.run(async move { $body }).await;
+                // Boxed: a long test body is a large future, too large for a test thread's stack.
+                db.run(Box::pin(async move { $body })).await;
                 db.finish().await;
             }
         }

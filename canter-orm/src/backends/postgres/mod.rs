@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use sea_query::Values;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row as _, TypeInfo, ValueRef};
+use sqlx::{Connection as _, PgConnection, Row as _, TypeInfo, ValueRef};
 
 use super::{Database, Pool, Row, RowInner};
 use crate::db::DatabaseConfig;
@@ -34,26 +34,38 @@ fn arguments(values: Values) -> Result<PgArguments, sqlx::Error> {
     Ok(bind_values!(PgArguments::default(), values))
 }
 
-pub(crate) async fn execute<'e, E: sqlx::Executor<'e, Database = Postgres>>(
-    executor: E,
+/// A statement cached on a connection whose table changed shape since (a migration here, or
+/// from another process: a Django deployment sharing the database) fails once with "cached plan
+/// must not change result type"; the connection's cache is cleared and the statement retried.
+fn is_stale_plan(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.code().as_deref() == Some("0A000") && db.message().contains("cached plan")
+        }
+        _ => false,
+    }
+}
+
+async fn execute_once(
+    conn: &mut PgConnection,
     sql: &str,
     values: Values,
 ) -> Result<u64, sqlx::Error> {
     let args = arguments(values)?;
     let result = sqlx::query_with(sqlx::AssertSqlSafe(sql.to_owned()), args)
-        .execute(executor)
+        .execute(&mut *conn)
         .await?;
     Ok(result.rows_affected())
 }
 
-pub(crate) async fn fetch_all<'e, E: sqlx::Executor<'e, Database = Postgres>>(
-    executor: E,
+async fn fetch_once(
+    conn: &mut PgConnection,
     sql: &str,
     values: Values,
 ) -> Result<Vec<Row>, sqlx::Error> {
     let args = arguments(values)?;
     let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.to_owned()), args)
-        .fetch_all(executor)
+        .fetch_all(&mut *conn)
         .await?;
     Ok(rows
         .into_iter()
@@ -61,6 +73,50 @@ pub(crate) async fn fetch_all<'e, E: sqlx::Executor<'e, Database = Postgres>>(
             inner: RowInner::Postgres(r),
         })
         .collect())
+}
+
+pub(crate) async fn execute(
+    conn: &mut PgConnection,
+    sql: &str,
+    values: Values,
+) -> Result<u64, sqlx::Error> {
+    match execute_once(conn, sql, values.clone()).await {
+        Err(e) if is_stale_plan(&e) => {
+            conn.clear_cached_statements().await?;
+            execute_once(conn, sql, values).await
+        }
+        other => other,
+    }
+}
+
+pub(crate) async fn fetch_all(
+    conn: &mut PgConnection,
+    sql: &str,
+    values: Values,
+) -> Result<Vec<Row>, sqlx::Error> {
+    match fetch_once(conn, sql, values.clone()).await {
+        Err(e) if is_stale_plan(&e) => {
+            conn.clear_cached_statements().await?;
+            fetch_once(conn, sql, values).await
+        }
+        other => other,
+    }
+}
+
+pub(crate) async fn execute_pool(
+    pool: &sqlx::PgPool,
+    sql: &str,
+    values: Values,
+) -> Result<u64, sqlx::Error> {
+    execute(&mut *pool.acquire().await?, sql, values).await
+}
+
+pub(crate) async fn fetch_all_pool(
+    pool: &sqlx::PgPool,
+    sql: &str,
+    values: Values,
+) -> Result<Vec<Row>, sqlx::Error> {
+    fetch_all(&mut *pool.acquire().await?, sql, values).await
 }
 
 pub(crate) fn fetch_stream(
