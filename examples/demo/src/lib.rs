@@ -6,6 +6,7 @@ pub mod models;
 pub mod urls;
 pub mod views;
 
+use canter::orm::migrations::Orm;
 use canter::App;
 
 /// The whole project: settings, URL patterns, middleware and the ORM.
@@ -13,18 +14,27 @@ pub fn app() -> App {
     App::new()
         .about("canter's demo: the article 'Asynchronous Programming in Django', in Rust")
         .settings_toml(include_str!("settings.toml"))
-        .install(canter::orm::plugin)
-        .on_startup(|_settings, command| async move {
-            if command == "runserver" {
-                create_tables().await?;
-            }
-            Ok(())
-        })
+        // The ORM: databases from settings, the demo's models and migrations, and the
+        // makemigrations / migrate / showmigrations / sqlmigrate commands. `runserver` applies
+        // pending migrations to the embedded SQLite database (and says so).
+        .install(
+            Orm::new()
+                .model::<models::MyModel>()
+                .migrations_dir(MIGRATIONS_DIR)
+                .plugin(),
+        )
         .urls(urls::urlpatterns())
         .middleware(middleware::AsyncMiddleware)
 }
 
-/// Creates the demo's tables if they are missing (until the migrations part replaces this).
-pub async fn create_tables() -> Result<(), canter::orm::OrmError> {
-    canter::orm::schema::create_table::<models::MyModel>(canter::orm::DEFAULT_DB_ALIAS).await
+/// Where the demo's migration files live (`migrations/demo/*.json`, committed).
+pub const MIGRATIONS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+
+/// Applies the demo's migrations to the default database (tests use it on their own database).
+pub async fn migrate() -> Result<Vec<String>, canter::orm::migrations::MigrationError> {
+    canter::orm::migrations::migrate_all(
+        std::path::Path::new(MIGRATIONS_DIR),
+        canter::orm::DEFAULT_DB_ALIAS,
+    )
+    .await
 }

@@ -122,21 +122,19 @@ fn runserver_serves_the_demo_and_stops_gracefully_on_sigterm() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut said_migrated = false;
     let addr = loop {
         let line = lines.next().expect("runserver prints its address").unwrap();
+        said_migrated |= line.starts_with("Applied 1 migration(s) to the embedded database");
         if let Some(rest) = line.strip_prefix("Starting server at http://") {
             break rest.trim_end_matches('/').to_owned();
         }
     };
-    let mut stream = TcpStream::connect(&addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .write_all(b"GET /async/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        said_migrated,
+        "runserver applies pending migrations on SQLite and says so"
+    );
+    let response = get(&addr, "/async/");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
         response
@@ -146,6 +144,13 @@ fn runserver_serves_the_demo_and_stops_gracefully_on_sigterm() {
     );
     assert!(
         response.ends_with("{\"message\":\"Hello from async view\"}"),
+        "{response}"
+    );
+    // The table came from the migration: an empty table answers 404 with a JSON error.
+    let response = get(&addr, "/mymodel/first-active/");
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    assert!(
+        response.ends_with("{\"error\":\"no active MyModel\"}"),
         "{response}"
     );
 
@@ -165,5 +170,61 @@ fn runserver_serves_the_demo_and_stops_gracefully_on_sigterm() {
             "runserver did not stop after SIGTERM"
         );
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn migration_commands() {
+    let db = std::env::temp_dir().join(format!(
+        "demo-mig-{}-{}.sqlite3",
+        std::process::id(),
+        unique()
+    ));
+    let url = format!("sqlite://{}", db.display());
+    let (ok, stdout, stderr) = run(demo().env("DATABASE_URL", &url).arg("showmigrations"));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("[ ] 0001_initial"), "{stdout}");
+    let (ok, stdout, _) =
+        run(demo()
+            .env("DATABASE_URL", &url)
+            .args(["sqlmigrate", "demo", "0001_initial"]));
+    assert!(ok);
+    assert!(stdout.contains("CREATE TABLE \"demo_mymodel\""), "{stdout}");
+    let (ok, stdout, _) = run(demo().env("DATABASE_URL", &url).args(["migrate", "--plan"]));
+    assert!(ok && stdout.contains("Apply demo.0001_initial"), "{stdout}");
+    let (ok, stdout, stderr) = run(demo().env("DATABASE_URL", &url).arg("migrate"));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("Applying demo.0001_initial... OK"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = run(demo().env("DATABASE_URL", &url).arg("showmigrations"));
+    assert!(stdout.contains("[X] 0001_initial"), "{stdout}");
+    let (ok, stdout, _) = run(demo()
+        .env("DATABASE_URL", &url)
+        .args(["makemigrations", "--check"]));
+    assert!(
+        ok && stdout.contains("No changes detected"),
+        "the committed migrations match the models: {stdout}"
+    );
+    let (ok, stdout, _) = run(demo()
+        .env("DATABASE_URL", &url)
+        .args(["migrate", "demo", "zero"]));
+    assert!(
+        ok && stdout.contains("Unapplying demo.0001_initial... OK"),
+        "{stdout}"
+    );
+    // Told not to apply migrations itself, runserver refuses to start with pending ones.
+    let (ok, _, stderr) = run(demo()
+        .env("DATABASE_URL", &url)
+        .env("CANTER_MIGRATIONS__AUTO_APPLY", "false")
+        .args(["runserver", "127.0.0.1:0"]));
+    assert!(!ok);
+    assert!(
+        stderr.contains("1 unapplied migration(s)") && stderr.contains("migrate"),
+        "{stderr}"
+    );
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
 }

@@ -12,7 +12,7 @@ async fn with_database<F: std::future::Future<Output = ()>>(test: impl FnOnce(Te
     let file = std::env::temp_dir().join(format!("demo-{}.sqlite3", uuid::Uuid::new_v4().simple()));
     let dbs = Arc::new(Databases::single(&format!("sqlite://{}", file.display())).unwrap());
     dbs.scope(async {
-        demo::create_tables().await.unwrap();
+        demo::migrate().await.unwrap();
         test(TestClient::new(demo::app())).await;
     })
     .await;
