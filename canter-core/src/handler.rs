@@ -59,7 +59,8 @@ impl Core {
         req.extensions_mut().insert(self.state.clone());
         req.extensions_mut().insert(self.resolver.clone());
         let method = req.method().clone();
-        let path = req.uri().path().to_owned();
+        let uri = req.uri().clone();
+        let path = uri.path();
         let span = tracing::info_span!(
             target: "canter::request",
             "request",
@@ -177,18 +178,23 @@ impl AllowedHosts {
         }
     }
 
+    /// Without allocating: this runs on every request.
     fn allows(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let host = host.trim_end_matches('.');
         let valid = !host.is_empty()
             && host
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-.[]:_".contains(&b));
+        let ends_with = |suffix: &str| {
+            host.len() >= suffix.len()
+                && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        };
         valid
             && self.patterns.iter().any(|pattern| {
                 pattern == "*"
-                    || *pattern == host
+                    || pattern.eq_ignore_ascii_case(host)
                     || (pattern.starts_with('.')
-                        && (host.ends_with(pattern.as_str()) || host == pattern[1..]))
+                        && (ends_with(pattern) || pattern[1..].eq_ignore_ascii_case(host)))
             })
     }
 }
@@ -227,8 +233,9 @@ impl Router {
                 );
             };
             let relative = path.strip_prefix('/').unwrap_or(&path);
+            let path: &str = &path;
             let Some((index, params)) = self.resolver.resolve(relative) else {
-                return self.not_found(&req, &path);
+                return self.not_found(&req, path);
             };
             let route = self.resolver.route(index);
             if let Some(methods) = &route.methods {
@@ -238,17 +245,15 @@ impl Router {
             }
             tracing::Span::current()
                 .record("route", route.name.as_deref().unwrap_or(&route.pattern));
+            // What names the route in warnings and error pages: shared, not copied.
+            let label: Arc<str> = route.name.clone().unwrap_or_else(|| route.pattern.clone());
             let resolved = ResolvedRoute {
                 name: route.name.clone(),
                 pattern: route.pattern.clone(),
                 view_name: route.view_name,
-                path: path.clone(),
+                path: path.to_owned(),
                 params,
             };
-            let label = resolved
-                .name
-                .clone()
-                .unwrap_or_else(|| resolved.pattern.clone());
             req.extensions_mut().insert(resolved);
             let endpoint = route.endpoint.clone();
             // axum's extractors add their own 2 MB cap unless told not to; ours is already on
@@ -266,7 +271,7 @@ impl Router {
                         call,
                         threshold,
                         "view",
-                        label.clone(),
+                        label.to_string(),
                         route.view_name,
                     ))
                     .catch_unwind()

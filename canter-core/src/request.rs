@@ -171,7 +171,10 @@ fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
 
 fn form_decode(s: &str) -> String {
     let replaced = s.replace('+', " ");
-    crate::routing::percent_decode(&replaced).unwrap_or(replaced)
+    match crate::routing::percent_decode(&replaced) {
+        Some(decoded) => decoded.into_owned(),
+        None => replaced,
+    }
 }
 
 fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, Error> {

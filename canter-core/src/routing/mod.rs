@@ -124,10 +124,11 @@ impl UrlPattern {
 }
 
 /// Percent-decodes a path or query component. `None` when the result is not UTF-8; a `%` not
-/// followed by two hex digits is kept as it is (as Django does).
-pub fn percent_decode(input: &str) -> Option<String> {
+/// followed by two hex digits is kept as it is (as Django does). Borrows when there is nothing
+/// to decode (the common case, on every request).
+pub fn percent_decode(input: &str) -> Option<std::borrow::Cow<'_, str>> {
     if !input.contains('%') {
-        return Some(input.to_owned());
+        return Some(std::borrow::Cow::Borrowed(input));
     }
     let bytes = input.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -144,7 +145,7 @@ pub fn percent_decode(input: &str) -> Option<String> {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(out).ok().map(std::borrow::Cow::Owned)
 }
 
 /// Percent-encodes what may not stand in a path segment (RFC 3986 unreserved, sub-delims and

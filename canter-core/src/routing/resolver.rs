@@ -39,9 +39,9 @@ enum Segment {
 
 pub(crate) struct Route {
     /// The whole pattern, prefixes of includes joined in.
-    pub(crate) pattern: String,
+    pub(crate) pattern: Arc<str>,
     /// `"namespace:name"`, if named.
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<Arc<str>>,
     pub(crate) view_name: &'static str,
     pub(crate) endpoint: Endpoint,
     pub(crate) methods: Option<Vec<Method>>,
@@ -53,8 +53,8 @@ pub(crate) struct Route {
 /// What the router found for a request; in the request's extensions for views and middleware.
 #[derive(Clone, Debug)]
 pub struct ResolvedRoute {
-    pub name: Option<String>,
-    pub pattern: String,
+    pub name: Option<Arc<str>>,
+    pub pattern: Arc<str>,
     pub view_name: &'static str,
     /// The percent-decoded path.
     pub path: String,
@@ -80,7 +80,7 @@ impl Resolver {
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, route) in routes.iter().enumerate() {
             if let Some(name) = &route.name {
-                by_name.entry(name.clone()).or_default().push(i);
+                by_name.entry(name.to_string()).or_default().push(i);
             }
         }
         Ok(Self { routes, by_name })
@@ -90,7 +90,7 @@ impl Resolver {
     pub fn routes(&self) -> impl Iterator<Item = (&str, Option<&str>, &'static str)> {
         self.routes
             .iter()
-            .map(|r| (r.pattern.as_str(), r.name.as_deref(), r.view_name))
+            .map(|r| (&*r.pattern, r.name.as_deref(), r.view_name))
     }
 
     pub(crate) fn route(&self, index: usize) -> &Route {
@@ -103,7 +103,7 @@ impl Resolver {
         'routes: for (index, route) in self.routes.iter().enumerate() {
             match &route.regex {
                 None => {
-                    if route.pattern == path {
+                    if &*route.pattern == path {
                         return Some((index, Vec::new()));
                     }
                 }
@@ -178,7 +178,7 @@ impl Resolver {
             tried: candidates.len(),
             patterns: candidates
                 .iter()
-                .map(|&i| self.routes[i].pattern.clone())
+                .map(|&i| self.routes[i].pattern.to_string())
                 .collect(),
         })
     }
@@ -207,9 +207,9 @@ fn flatten(
                 }
                 let segments = parse(&full, converters)?;
                 let regex = compile(&full, &segments)?;
-                let name = pattern.name.map(|n| format!("{namespace}{n}"));
+                let name = pattern.name.map(|n| Arc::from(format!("{namespace}{n}")));
                 out.push(Route {
-                    pattern: full,
+                    pattern: Arc::from(full),
                     name,
                     view_name,
                     endpoint,
