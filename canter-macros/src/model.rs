@@ -14,6 +14,29 @@ struct FieldSpec {
     max_length: Option<u32>,
     choices: Vec<String>,
     default: Option<syn::Expr>,
+    on_delete: Option<String>,
+    related_name: Option<String>,
+    /// `Some(one_to_one)` for `ForeignKey<T>` / `OneToOne<T>` (possibly in an `Option`).
+    relation: Option<(bool, Type)>,
+}
+
+/// `ForeignKey<T>`, `OneToOne<T>`, or either inside `Option<...>`: (one_to_one, T).
+fn relation_of(ty: &Type) -> Option<(bool, Type)> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    let inner = || match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        }),
+        _ => None,
+    };
+    match last.ident.to_string().as_str() {
+        "ForeignKey" => Some((false, inner()?)),
+        "OneToOne" => Some((true, inner()?)),
+        "Option" => relation_of(&inner()?),
+        _ => None,
+    }
 }
 
 pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
@@ -71,7 +94,14 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             max_length: None,
             choices: Vec::new(),
             default: None,
+            on_delete: None,
+            related_name: None,
+            relation: relation_of(&field.ty),
         };
+        if spec.relation.is_some() {
+            // Django's column for a foreign key `author` is `author_id`.
+            spec.column = format!("{}_id", spec.ident);
+        }
         for attr in field.attrs.iter().filter(|a| a.path().is_ident("field")) {
             attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("primary_key") {
@@ -82,6 +112,10 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     spec.db_index = true;
                 } else if meta.path.is_ident("max_length") {
                     spec.max_length = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?);
+                } else if meta.path.is_ident("on_delete") {
+                    spec.on_delete = Some(meta.value()?.parse::<LitStr>()?.value());
+                } else if meta.path.is_ident("related_name") {
+                    spec.related_name = Some(meta.value()?.parse::<LitStr>()?.value());
                 } else if meta.path.is_ident("default") {
                     spec.default = Some(meta.value()?.parse()?);
                 } else if meta.path.is_ident("db_column") {
@@ -101,6 +135,37 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             })?;
         }
         fields.push(spec);
+    }
+
+    for f in &fields {
+        if let Some(on_delete) = &f.on_delete {
+            const KNOWN: &[&str] = &[
+                "cascade",
+                "protect",
+                "restrict",
+                "set_null",
+                "set_default",
+                "do_nothing",
+            ];
+            if !KNOWN.contains(&on_delete.as_str()) {
+                return Err(syn::Error::new_spanned(
+                    &f.ident,
+                    format!("on_delete must be one of {}", KNOWN.join(", ")),
+                ));
+            }
+            if f.relation.is_none() {
+                return Err(syn::Error::new_spanned(
+                    &f.ident,
+                    "on_delete is for ForeignKey and OneToOne fields",
+                ));
+            }
+        }
+        if f.related_name.is_some() && f.relation.is_none() {
+            return Err(syn::Error::new_spanned(
+                &f.ident,
+                "related_name is for ForeignKey and OneToOne fields",
+            ));
+        }
     }
 
     let explicit_pk: Vec<usize> = fields
@@ -145,8 +210,22 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         let column = &f.column;
         let ty = &f.ty;
         let primary_key = i == pk_index;
-        let unique = f.unique || primary_key;
-        let db_index = f.db_index;
+        let one_to_one = matches!(f.relation, Some((true, _)));
+        let unique = f.unique || primary_key || one_to_one;
+        // Django indexes foreign keys.
+        let db_index = f.db_index || f.relation.is_some();
+        let on_delete = match f.on_delete.as_deref().unwrap_or("cascade") {
+            "protect" => quote!(Protect),
+            "restrict" => quote!(Restrict),
+            "set_null" => quote!(SetNull),
+            "set_default" => quote!(SetDefault),
+            "do_nothing" => quote!(DoNothing),
+            _ => quote!(Cascade),
+        };
+        let related_name = match &f.related_name {
+            Some(n) => quote!(Some(#n)),
+            None => quote!(None),
+        };
         let max_length = match f.max_length {
             Some(n) => quote!(Some(#n)),
             None => quote!(None),
@@ -178,6 +257,9 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 max_length: #max_length,
                 choices: &[#(#choices),*],
                 default: #default,
+                related: <#ty as #krate::FieldType>::RELATED,
+                on_delete: #krate::relations::OnDelete::#on_delete,
+                related_name: #related_name,
             }
         }
     });
@@ -194,8 +276,43 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
 
     let decode = fields.iter().enumerate().map(|(i, f)| {
         let ident = &f.ident;
-        quote!(#ident: row.get(#i)?)
+        quote!(#ident: row.get(offset + #i)?)
     });
+    let related_arms = fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.relation.is_some())
+        .map(|(i, f)| {
+            let ident = &f.ident;
+            quote! {
+                #i => {
+                    #krate::relations::RelatedField::fill(&mut self.#ident, row, offset)?;
+                    ::std::result::Result::Ok(true)
+                }
+            }
+        });
+    // `related_name = "books"` on Book.author: `author.books()` through a trait on Author.
+    let reverse_accessors = fields
+        .iter()
+        .filter_map(|f| {
+            let (accessor, (_, target)) = (f.related_name.as_ref()?, f.relation.as_ref()?);
+            let method = syn::Ident::new(accessor, f.ident.span());
+            let field_ident = &f.ident;
+            let trait_ident = syn::Ident::new(&format!("{}{}Reverse", name, camel(&f.ident.to_string())), f.ident.span());
+            let doc = format!("`{accessor}()`: the {name} rows whose `{field_ident}` points at this one (Django's reverse accessor).");
+            Some(quote! {
+                #[doc = #doc]
+                pub trait #trait_ident {
+                    fn #method(&self) -> #krate::QuerySet<#name>;
+                }
+                impl #trait_ident for #target {
+                    fn #method(&self) -> #krate::QuerySet<#name> {
+                        #krate::QuerySet::<#name>::new().filter(#name::#field_ident.eq(self))
+                    }
+                }
+            })
+        })
+        .collect::<Vec<_>>();
     let partial_arms = fields.iter().enumerate().map(|(i, f)| {
         let ident = &f.ident;
         quote!(#i => base.#ident = row.get(position)?,)
@@ -247,6 +364,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     Ok(quote! {
         #default_impl
 
+        #(#reverse_accessors)*
+
         #[allow(non_upper_case_globals)]
         impl #name {
             #(#columns)*
@@ -269,8 +388,16 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 &META
             }
 
-            fn from_row(row: &#krate::Row) -> ::std::result::Result<Self, #krate::OrmError> {
+            fn from_row_at(row: &#krate::Row, offset: usize) -> ::std::result::Result<Self, #krate::OrmError> {
                 ::std::result::Result::Ok(Self { #(#decode),* })
+            }
+
+            fn fill_related(&mut self, field: usize, row: &#krate::Row, offset: usize) -> ::std::result::Result<bool, #krate::OrmError> {
+                let _ = (row, offset);
+                match field {
+                    #(#related_arms)*
+                    _ => ::std::result::Result::Ok(false),
+                }
             }
 
             fn fill_from_row(mut base: Self, row: &#krate::Row, fields: &[usize]) -> ::std::result::Result<Self, #krate::OrmError> {
@@ -308,4 +435,18 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             }
         }
     })
+}
+
+fn camel(snake: &str) -> String {
+    snake
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut chars = p.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
 }

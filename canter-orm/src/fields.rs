@@ -48,6 +48,8 @@ pub trait FieldType: Sized + Send + Sync + 'static {
     type Lookup: Send + Sync + 'static;
     const SQL_TYPE: SqlType;
     const NULLABLE: bool = false;
+    /// The model a relation field points at.
+    const RELATED: Option<fn() -> &'static crate::model::ModelMeta> = None;
     /// The value to bind.
     fn to_value(&self) -> Value;
     /// Reads column `index` of a row.
@@ -175,6 +177,7 @@ impl<T: FieldType> FieldType for Option<T> {
     type Lookup = T::Lookup;
     const SQL_TYPE: SqlType = T::SQL_TYPE;
     const NULLABLE: bool = true;
+    const RELATED: Option<fn() -> &'static crate::model::ModelMeta> = T::RELATED;
     fn to_value(&self) -> Value {
         match self {
             Some(v) => v.to_value(),
@@ -287,6 +290,11 @@ pub struct FieldMeta {
     pub choices: &'static [&'static str],
     /// `#[field(default = ...)]`: the value for new rows (also the column's SQL DEFAULT).
     pub default: Option<fn() -> Value>,
+    /// For a `ForeignKey`: the model it points at, and what deleting that row does.
+    pub related: Option<fn() -> &'static crate::model::ModelMeta>,
+    pub on_delete: crate::relations::OnDelete,
+    /// The reverse accessor's name on the target (`author.books()`).
+    pub related_name: Option<&'static str>,
 }
 
 /// Parses text (a query-string value) into a value of this field's type.

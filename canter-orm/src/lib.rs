@@ -30,6 +30,7 @@ pub mod model;
 mod plugin;
 mod query;
 pub mod queryset;
+pub mod relations;
 pub mod schema;
 pub mod transaction;
 #[doc(hidden)]
@@ -44,6 +45,7 @@ pub use fields::{AutoPk, FieldMeta, FieldType, Json, Operand, SqlType};
 pub use model::{Model, ModelExt, ModelMeta};
 pub use plugin::plugin;
 pub use queryset::QuerySet;
+pub use relations::{ForeignKey, OnDelete, OneToOne};
 pub use sea_query::Value;
 pub use transaction::{
     atomic, atomic_isolated, atomic_using, on_commit, on_commit_async, Isolation,

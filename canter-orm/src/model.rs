@@ -38,7 +38,21 @@ impl ModelMeta {
 pub trait Model: Sized + Send + Sync + Unpin + 'static {
     fn meta() -> &'static ModelMeta;
     /// Builds an instance from a row whose columns are the fields in order.
-    fn from_row(row: &Row) -> Result<Self, OrmError>;
+    fn from_row(row: &Row) -> Result<Self, OrmError> {
+        Self::from_row_at(row, 0)
+    }
+    /// Builds an instance from the row's columns starting at `offset` (for JOINed rows).
+    fn from_row_at(row: &Row, offset: usize) -> Result<Self, OrmError>;
+    /// Fills the cache of relation field `field` from the related row's columns at `offset`
+    /// (`select_related`). Returns false for a field that is no relation.
+    fn fill_related(
+        &mut self,
+        _field: usize,
+        _row: &Row,
+        _offset: usize,
+    ) -> Result<bool, OrmError> {
+        Ok(false)
+    }
     /// Overwrites the listed fields of `base` from a row holding just those columns, in that
     /// order (for `only()` / `defer()`).
     fn fill_from_row(base: Self, row: &Row, fields: &[usize]) -> Result<Self, OrmError>;

@@ -79,6 +79,14 @@ pub fn column_definition(vendor: Vendor, field: &FieldState) -> String {
     } else if field.unique {
         out.push_str(" UNIQUE");
     }
+    if let Some(target) = &field.references {
+        out.push_str(&format!(
+            " REFERENCES {} ({}) {}",
+            quote_name(&target.table),
+            quote_name(&target.column),
+            target.on_delete.sql()
+        ));
+    }
     out
 }
 
@@ -147,8 +155,9 @@ pub fn add_field_sql(
     after: &ModelState,
     field: &FieldState,
 ) -> Vec<String> {
-    if vendor == Vendor::Sqlite && (field.unique || field.primary_key) {
-        // SQLite cannot ADD COLUMN ... UNIQUE.
+    if vendor == Vendor::Sqlite && (field.unique || field.primary_key || field.references.is_some())
+    {
+        // SQLite cannot ADD COLUMN ... UNIQUE, nor a REFERENCES column with a default.
         return rebuild_sql(vendor, before, after, &[]);
     }
     let mut statements = vec![format!(

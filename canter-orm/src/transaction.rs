@@ -73,6 +73,21 @@ async fn raw(conn: &Mutex<Connection>, db: &Database, sql: &str) -> Result<(), O
     result.map_err(|e| db.err(e))
 }
 
+/// SQLite: how many rows point at rows that do not exist.
+async fn dangling_references(conn: &Mutex<Connection>, db: &Database) -> Result<usize, OrmError> {
+    let mut guard = conn.lock().await;
+    match &mut *guard {
+        #[cfg(feature = "sqlite")]
+        Connection::Sqlite(c) => sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&mut **c)
+            .await
+            .map(|rows| rows.len())
+            .map_err(|e| db.err(e)),
+        #[allow(unreachable_patterns)]
+        _ => Ok(0),
+    }
+}
+
 /// Closes the connection instead of pooling it if the transaction did not finish (the block's
 /// future was dropped halfway).
 struct Unfinished(Option<Arc<Mutex<Connection>>>);
@@ -127,7 +142,7 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<OrmError>,
 {
-    atomic_with(alias, None, block).await
+    atomic_with(alias, None, false, block).await
 }
 
 /// `atomic` with an isolation level for the outermost transaction (ignored for a nested
@@ -138,10 +153,27 @@ where
     F: Future<Output = Result<T, E>>,
     E: From<OrmError>,
 {
-    atomic_with(alias, Some(isolation), block).await
+    atomic_with(alias, Some(isolation), false, block).await
 }
 
-async fn atomic_with<T, E, F>(alias: &str, isolation: Option<Isolation>, block: F) -> Result<T, E>
+/// `atomic` for schema changes (migrations): on SQLite, foreign-key enforcement is off for
+/// the transaction (a table rebuild drops and recreates tables that others reference, which
+/// would otherwise fire their ON DELETE actions) and every reference is checked before the
+/// commit instead, as Django's SQLite schema editor does.
+pub(crate) async fn atomic_for_schema_change<T, E, F>(alias: &str, block: F) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: From<OrmError>,
+{
+    atomic_with(alias, None, true, block).await
+}
+
+async fn atomic_with<T, E, F>(
+    alias: &str,
+    isolation: Option<Isolation>,
+    schema_change: bool,
+    block: F,
+) -> Result<T, E>
 where
     F: Future<Output = Result<T, E>>,
     E: From<OrmError>,
@@ -158,6 +190,11 @@ where
         crate::backends::Vendor::Postgres => "BEGIN",
     };
     let mut unfinished_begin = Unfinished(Some(conn.clone()));
+    // (A PRAGMA foreign_keys is a no-op inside a transaction: it goes before BEGIN.)
+    let relax_fks = schema_change && db.vendor == crate::backends::Vendor::Sqlite;
+    if relax_fks {
+        raw(&conn, &db, "PRAGMA foreign_keys = OFF").await?;
+    }
     raw(&conn, &db, begin).await?;
     if let (Some(level), crate::backends::Vendor::Postgres) = (isolation, db.vendor) {
         let level = match level {
@@ -188,6 +225,19 @@ where
             AssertUnwindSafe(Box::pin(block)).catch_unwind(),
         )
         .await;
+    let outcome = match outcome {
+        Ok(Ok(value)) if relax_fks => match dangling_references(&conn, &db).await {
+            Ok(0) => Ok(Ok(value)),
+            Ok(n) => Ok(Err(E::from(OrmError::Integrity {
+                alias: db.alias.clone(),
+                message: format!(
+                    "{n} row(s) would point at rows that do not exist (PRAGMA foreign_key_check)"
+                ),
+            }))),
+            Err(e) => Ok(Err(E::from(e))),
+        },
+        other => other,
+    };
     let result = match outcome {
         Ok(Ok(value)) => match raw(&conn, &db, "COMMIT").await {
             Ok(()) => Ok(value),
@@ -208,6 +258,9 @@ where
         }
     };
     unfinished.0 = None;
+    if relax_fks {
+        raw(&conn, &db, "PRAGMA foreign_keys = ON").await?;
+    }
     drop(conn);
     if result.is_ok() {
         let callbacks =

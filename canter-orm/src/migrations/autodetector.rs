@@ -251,6 +251,7 @@ mod tests {
             db_index: false,
             max_length: None,
             default: None,
+            references: None,
         }
     }
 

@@ -16,7 +16,7 @@ use super::{recorder, rust_migration, MigrationError};
 use crate::backends::{Database, Vendor};
 use crate::db::database;
 use crate::error::OrmError;
-use crate::transaction::atomic_using;
+use crate::transaction::atomic_for_schema_change;
 
 /// How far to migrate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,7 +203,7 @@ impl Executor {
         let key = step.key.clone();
         let forwards = step.forwards;
         recorder::ensure_table(&db).await?;
-        let result: Result<bool, MigrationError> = atomic_using(&self.alias, async {
+        let result: Result<bool, MigrationError> = atomic_for_schema_change(&self.alias, async {
             recorder::lock(&db).await?;
             let applied = recorder::applied(&db).await?;
             if applied.contains(&key) == forwards {

@@ -25,6 +25,7 @@ fn model() -> ModelState {
         db_index: false,
         max_length: Some(255),
         default: None,
+        references: None,
     };
     ModelState {
         app: "canter".into(),

@@ -37,6 +37,20 @@ pub struct FieldState {
     /// The default for existing and new rows, as JSON (`10`, `"info"`, `true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<serde_json::Value>,
+    /// A foreign key: the table and column it points at, and `on_delete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<References>,
+}
+
+/// Where a foreign key points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct References {
+    /// `app.Model`, for dependencies between migrations.
+    pub model: String,
+    pub table: String,
+    pub column: String,
+    pub on_delete: crate::relations::OnDelete,
 }
 
 /// One model as migrations record it.
@@ -69,6 +83,15 @@ impl ModelState {
                     db_index: f.db_index,
                     max_length: f.max_length,
                     default: f.default.map(|d| value_to_json(&d())),
+                    references: f.related.map(|target| {
+                        let target = target();
+                        References {
+                            model: format!("{}.{}", target.app, target.name),
+                            table: target.table.to_owned(),
+                            column: target.pk_field().column.to_owned(),
+                            on_delete: f.on_delete,
+                        }
+                    }),
                 })
                 .collect(),
         }
