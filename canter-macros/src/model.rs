@@ -291,6 +291,14 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 }
             }
         });
+    let set_related_arms = fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.relation.is_some())
+        .map(|(i, f)| {
+            let ident = &f.ident;
+            quote!(#i => #krate::relations::RelatedField::set_any(&mut self.#ident, value),)
+        });
     // `related_name = "books"` on Book.author: `author.books()` through a trait on Author.
     let reverse_accessors = fields
         .iter()
@@ -408,6 +416,14 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     }
                 }
                 ::std::result::Result::Ok(base)
+            }
+
+            fn set_related_any(&mut self, field: usize, value: ::std::boxed::Box<dyn ::std::any::Any + Send>) -> bool {
+                let _ = &value;
+                match field {
+                    #(#set_related_arms)*
+                    _ => false,
+                }
             }
 
             fn to_values(&self) -> ::std::vec::Vec<#krate::Value> {

@@ -3,14 +3,15 @@
 //! `operations` module spells what differs (text lookups, date parts, random order).
 
 use sea_query::{
-    Alias, Condition, Expr, ExprTrait, LockBehavior, LockType, Order, PostgresQueryBuilder,
-    Query as Sql, SelectStatement, SqliteQueryBuilder, Values,
+    Alias, Condition, Expr, ExprTrait, JoinType, LockBehavior, LockType, Order,
+    PostgresQueryBuilder, Query as Sql, SelectStatement, SqliteQueryBuilder, Values,
 };
 
 use crate::aggregates::Aggregate;
 use crate::backends::Vendor;
 use crate::error::OrmError;
-use crate::expressions::{Arith, FNode, Lookup, Node, Op, Operand, OrderKind};
+use crate::expressions::{Arith, FNode, Lookup, Node, Op, Operand, OrderKind, RelPath};
+use crate::fields::FieldMeta;
 use crate::model::ModelMeta;
 use crate::query::{Query, RowLock};
 use crate::schema::quote_name;
@@ -44,6 +45,107 @@ impl Compiler {
         Expr::col((self.table(), Alias::new(self.meta.fields[index].column)))
     }
 
+    /// The model a relation path ends on.
+    fn model_at(&self, path: &RelPath) -> Result<&'static ModelMeta, OrmError> {
+        let mut model = self.meta;
+        for hop in path.hops() {
+            let related = model
+                .fields
+                .get(hop)
+                .and_then(|f| f.related)
+                .ok_or_else(|| {
+                    OrmError::InvalidLookup(format!(
+                        "{}: field {hop} is not a relation",
+                        model.name
+                    ))
+                })?;
+            model = related();
+        }
+        Ok(model)
+    }
+
+    /// The table alias a relation path's JOIN gets (`T1_3` for hops 1, then 3).
+    fn alias(path: &RelPath) -> Alias {
+        let hops: Vec<String> = path.hops().map(|h| h.to_string()).collect();
+        Alias::new(format!("T{}", hops.join("_")))
+    }
+
+    /// A field of the model at the end of `path`, on its table or JOIN alias.
+    fn path_column(
+        &self,
+        path: &RelPath,
+        index: usize,
+    ) -> Result<(Expr, &'static FieldMeta), OrmError> {
+        if path.is_empty() {
+            return Ok((self.column(index), &self.meta.fields[index]));
+        }
+        let model = self.model_at(path)?;
+        let field = model.fields.get(index).ok_or_else(|| {
+            OrmError::InvalidLookup(format!("{} has no field {index}", model.name))
+        })?;
+        Ok((
+            Expr::col((Self::alias(path), Alias::new(field.column))),
+            field,
+        ))
+    }
+
+    /// Every relation path (and its prefixes) the query reads through.
+    fn join_paths(&self, query: &Query) -> Vec<RelPath> {
+        fn walk(node: &Node, out: &mut Vec<RelPath>) {
+            match node {
+                Node::All => {}
+                Node::Lookup(lookup) => out.push(lookup.path),
+                Node::And(nodes) | Node::Or(nodes) => nodes.iter().for_each(|n| walk(n, out)),
+                Node::Not(inner) => walk(inner, out),
+            }
+        }
+        let mut paths = Vec::new();
+        walk(&query.filter, &mut paths);
+        for order in &query.order {
+            if let OrderKind::Column { path, .. } = order {
+                paths.push(*path);
+            }
+        }
+        for &field in &query.select_related {
+            paths.extend(RelPath::EMPTY.then(field));
+        }
+        let mut all: Vec<RelPath> = Vec::new();
+        for path in paths {
+            let len = path.hops().count();
+            for n in 1..=len {
+                all.push(path.prefix(n));
+            }
+        }
+        all.sort_by_key(|p| (p.hops().count(), *p));
+        all.dedup();
+        all
+    }
+
+    /// LEFT JOINs for the query's relation paths, shortest first.
+    fn add_joins(&self, select: &mut SelectStatement, query: &Query) -> Result<(), OrmError> {
+        for path in self.join_paths(query) {
+            let count = path.hops().count();
+            let parent = path.prefix(count - 1);
+            let last = path.hops().last().expect("a non-empty path");
+            let parent_model = self.model_at(&parent)?;
+            let target = self.model_at(&path)?;
+            let fk = Alias::new(parent_model.fields[last].column);
+            let parent_ref = if parent.is_empty() {
+                self.table()
+            } else {
+                Self::alias(&parent)
+            };
+            select.join_as(
+                JoinType::LeftJoin,
+                Alias::new(target.table),
+                Self::alias(&path),
+                Expr::col((Self::alias(&path), Alias::new(target.pk_field().column)))
+                    .equals((parent_ref, fk)),
+            );
+        }
+        Ok(())
+    }
+
     fn text_lookup(&self, op: Op, column: Expr, value: &str) -> Expr {
         match self.vendor {
             #[cfg(feature = "sqlite")]
@@ -57,12 +159,12 @@ impl Compiler {
         }
     }
 
-    fn lhs(&self, lookup: &Lookup) -> Expr {
-        let column = self.column(lookup.field);
-        match lookup.transform {
+    fn lhs(&self, lookup: &Lookup) -> Result<Expr, OrmError> {
+        let (column, field) = self.path_column(&lookup.path, lookup.field)?;
+        Ok(match lookup.transform {
             None => column,
             Some(transform) => {
-                let sql_type = self.meta.fields[lookup.field].sql_type;
+                let sql_type = field.sql_type;
                 match self.vendor {
                     #[cfg(feature = "sqlite")]
                     Vendor::Sqlite => {
@@ -76,7 +178,7 @@ impl Compiler {
                     _ => unreachable!("backend compiled out"),
                 }
             }
-        }
+        })
     }
 
     pub(crate) fn f_expr(&self, node: &FNode) -> Expr {
@@ -106,8 +208,8 @@ impl Compiler {
     }
 
     fn lookup(&self, lookup: &Lookup) -> Result<Expr, OrmError> {
-        let lhs = self.lhs(lookup);
-        let field = &self.meta.fields[lookup.field];
+        let lhs = self.lhs(lookup)?;
+        let field = self.path_column(&lookup.path, lookup.field)?.1;
         if lookup.op.is_text() {
             let Operand::Value(sea_query::Value::String(Some(text))) = &lookup.rhs else {
                 return Err(OrmError::InvalidLookup(format!(
@@ -171,6 +273,7 @@ impl Compiler {
         select
             .from(self.table())
             .cond_where(self.condition(&query.filter)?);
+        self.add_joins(&mut select, query)?;
         if query.distinct {
             select.distinct();
         }
@@ -189,9 +292,9 @@ impl Compiler {
         }
         for order in &query.order {
             match order {
-                OrderKind::Column { field, desc } => {
+                OrderKind::Column { path, field, desc } => {
                     select.order_by_expr(
-                        self.column(*field),
+                        self.path_column(path, *field)?.0,
                         if *desc { Order::Desc } else { Order::Asc },
                     );
                 }
@@ -229,7 +332,19 @@ impl Compiler {
 
     /// `SELECT <every field> ...`.
     pub(crate) fn select(&self, query: &Query) -> Result<Compiled, OrmError> {
-        self.select_fields(query, &(0..self.meta.fields.len()).collect::<Vec<_>>())
+        let mut select = self.base_select(query)?;
+        for field in self.meta.fields {
+            select.column((self.table(), Alias::new(field.column)));
+        }
+        // select_related: the related rows' columns follow, model after model.
+        for &fk in &query.select_related {
+            let path = RelPath::EMPTY.then(fk).expect("one hop");
+            for field in self.model_at(&path)?.fields {
+                select.column((Self::alias(&path), Alias::new(field.column)));
+            }
+        }
+        let (sql, values) = build!(self.vendor, select);
+        Ok(Compiled { sql, values })
     }
 
     /// `SELECT <these fields> ...` (for `values()`).
@@ -261,6 +376,7 @@ impl Compiler {
             select
                 .from(self.table())
                 .cond_where(self.condition(&query.filter)?);
+            self.add_joins(&mut select, query)?;
         }
         let (sql, values) = build!(self.vendor, select);
         Ok(Compiled { sql, values })
@@ -317,6 +433,23 @@ impl Compiler {
         Ok(Compiled { sql, values })
     }
 
+    /// The WHERE of an UPDATE or DELETE: the filter itself, or, when it reads through
+    /// relations (which need JOINs these statements cannot have), `pk IN (SELECT pk ... JOIN ...)`.
+    fn write_condition(&self, query: &Query) -> Result<Condition, OrmError> {
+        if self.join_paths(query).is_empty() {
+            return self.condition(&query.filter);
+        }
+        let mut inner = Query {
+            order: Vec::new(),
+            select_related: Vec::new(),
+            ..query.clone()
+        };
+        inner.lock = None;
+        let mut sub = self.base_select(&inner)?;
+        sub.column((self.table(), Alias::new(self.meta.pk_field().column)));
+        Ok(Condition::all().add(self.column(self.meta.pk).in_subquery(sub)))
+    }
+
     fn refuse_sliced(query: &Query, what: &str) -> Result<(), OrmError> {
         if query.limit.is_some() || query.offset.is_some() {
             return Err(OrmError::InvalidLookup(format!(
@@ -336,7 +469,7 @@ impl Compiler {
         let mut update = Sql::update();
         update
             .table(self.table())
-            .cond_where(self.condition(&query.filter)?);
+            .cond_where(self.write_condition(query)?);
         for (field, operand) in assignments {
             update.value(
                 Alias::new(self.meta.fields[*field].column),
@@ -353,7 +486,7 @@ impl Compiler {
         let mut delete = Sql::delete();
         delete
             .from_table(self.table())
-            .cond_where(self.condition(&query.filter)?);
+            .cond_where(self.write_condition(query)?);
         let (sql, values) = build!(self.vendor, delete);
         Ok(Compiled { sql, values })
     }

@@ -212,5 +212,6 @@ fn connect_one(alias: &str, config: &DatabaseConfig) -> Result<Database, OrmErro
         vendor,
         display_url: shown,
         pool,
+        queries: Default::default(),
     })
 }

@@ -55,11 +55,16 @@ impl OrmError {
         match &err {
             sqlx::Error::Database(db) => {
                 let message = db.message().to_owned();
+                // SQLite reports ON DELETE RESTRICT as a plain constraint error (code 1811 or
+                // 19) that sqlx does not classify; it is an integrity error all the same.
+                let sqlite_constraint = matches!(db.code().as_deref(), Some("19" | "787" | "1811"))
+                    || message.starts_with("FOREIGN KEY constraint failed");
                 match db.kind() {
                     sqlx::error::ErrorKind::UniqueViolation
                     | sqlx::error::ErrorKind::ForeignKeyViolation
                     | sqlx::error::ErrorKind::NotNullViolation
                     | sqlx::error::ErrorKind::CheckViolation => OrmError::Integrity { alias: alias.to_owned(), message },
+                    _ if sqlite_constraint => OrmError::Integrity { alias: alias.to_owned(), message },
                     _ => OrmError::Database { alias: alias.to_owned(), message },
                 }
             }

@@ -118,9 +118,54 @@ pub enum Operand {
     Expr(FNode),
 }
 
-/// One lookup: `field[__transform]__op = rhs`.
+/// The foreign keys a lookup follows from the queryset's model (`author__publisher__name`):
+/// field indexes, one per hop, at most four hops. `Copy`, so columns stay constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]
+pub struct RelPath {
+    hops: [u16; 4],
+    len: u8,
+}
+
+impl RelPath {
+    pub const EMPTY: RelPath = RelPath {
+        hops: [0; 4],
+        len: 0,
+    };
+
+    pub fn hops(&self) -> impl Iterator<Item = usize> + '_ {
+        self.hops[..self.len as usize].iter().map(|h| *h as usize)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// This path, then `hop`; `None` past four hops.
+    pub fn then(mut self, hop: usize) -> Option<RelPath> {
+        if self.len as usize >= self.hops.len() {
+            return None;
+        }
+        self.hops[self.len as usize] = hop as u16;
+        self.len += 1;
+        Some(self)
+    }
+    /// This path, then all of `other`'s hops.
+    pub fn join(self, other: RelPath) -> Option<RelPath> {
+        other.hops().try_fold(self, |path, hop| path.then(hop))
+    }
+    /// The first `n` hops.
+    pub fn prefix(mut self, n: usize) -> RelPath {
+        self.len = n.min(self.len as usize) as u8;
+        // Unused slots are zero, so equal paths compare equal.
+        for slot in &mut self.hops[self.len as usize..] {
+            *slot = 0;
+        }
+        self
+    }
+}
+
+/// One lookup: `[relation__…]field[__transform]__op = rhs`.
 #[derive(Debug, Clone)]
 pub struct Lookup {
+    pub path: RelPath,
     pub field: usize,
     pub transform: Option<Transform>,
     pub op: Op,
@@ -228,6 +273,7 @@ impl<M> Not for Q<M> {
 
 /// A model's column, typed by the value its lookups take. Made by `#[derive(Model)]`.
 pub struct Column<M, T> {
+    path: RelPath,
     index: usize,
     transform: Option<Transform>,
     _types: PhantomData<fn() -> (M, T)>,
@@ -244,6 +290,7 @@ impl<M, T> Column<M, T> {
     #[doc(hidden)]
     pub const fn new(index: usize) -> Self {
         Column {
+            path: RelPath::EMPTY,
             index,
             transform: None,
             _types: PhantomData,
@@ -256,6 +303,7 @@ impl<M, T> Column<M, T> {
 
     fn lookup(self, op: Op, rhs: Operand) -> Q<M> {
         Q::from_node(Node::Lookup(Lookup {
+            path: self.path,
             field: self.index,
             transform: self.transform,
             op,
@@ -316,6 +364,7 @@ impl<M, T> Column<M, T> {
     pub fn asc(self) -> OrderBy<M> {
         OrderBy {
             kind: OrderKind::Column {
+                path: self.path,
                 field: self.index,
                 desc: false,
             },
@@ -326,6 +375,7 @@ impl<M, T> Column<M, T> {
     pub fn desc(self) -> OrderBy<M> {
         OrderBy {
             kind: OrderKind::Column {
+                path: self.path,
                 field: self.index,
                 desc: true,
             },
@@ -380,12 +430,31 @@ impl<M> Column<M, String> {
     }
 }
 
+impl<M, T> Column<M, crate::relations::ForeignKey<T>> {
+    /// Follows the foreign key to a column of its model: `Book::author.rel(Author::name)` is
+    /// Django's `author__name`; chains for more hops (at most four).
+    pub fn rel<U>(self, column: Column<T, U>) -> Column<M, U> {
+        let path = self
+            .path
+            .then(self.index)
+            .and_then(|p| p.join(column.path))
+            .expect("a lookup follows at most four relations");
+        Column {
+            path,
+            index: column.index,
+            transform: column.transform,
+            _types: PhantomData,
+        }
+    }
+}
+
 macro_rules! date_parts {
     ($ty:ty) => {
         impl<M> Column<M, $ty> {
             /// `field__year`.
             pub fn year(self) -> Column<M, i64> {
                 Column {
+                    path: self.path,
                     index: self.index,
                     transform: Some(Transform::Year),
                     _types: PhantomData,
@@ -394,6 +463,7 @@ macro_rules! date_parts {
             /// `field__month` (1–12).
             pub fn month(self) -> Column<M, i64> {
                 Column {
+                    path: self.path,
                     index: self.index,
                     transform: Some(Transform::Month),
                     _types: PhantomData,
@@ -402,6 +472,7 @@ macro_rules! date_parts {
             /// `field__day` (1–31).
             pub fn day(self) -> Column<M, i64> {
                 Column {
+                    path: self.path,
                     index: self.index,
                     transform: Some(Transform::Day),
                     _types: PhantomData,
@@ -483,7 +554,11 @@ impl<M> Clone for OrderBy<M> {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum OrderKind {
-    Column { field: usize, desc: bool },
+    Column {
+        path: RelPath,
+        field: usize,
+        desc: bool,
+    },
     Random,
 }
 
@@ -500,6 +575,7 @@ impl<M> OrderBy<M> {
 /// `pk = value`, for instance methods.
 pub(crate) fn pk_exact<M: Model>(pk: Value) -> Q<M> {
     Q::from_node(Node::Lookup(Lookup {
+        path: RelPath::EMPTY,
         field: M::meta().pk,
         transform: None,
         op: Op::Exact,

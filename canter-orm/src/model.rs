@@ -53,6 +53,19 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     ) -> Result<bool, OrmError> {
         Ok(false)
     }
+    /// Caches `value` (the related row) on relation field `field` (`prefetch_related`).
+    /// Returns false when the field is no relation to a row of that type.
+    #[doc(hidden)]
+    fn set_related_any(&mut self, _field: usize, _value: Box<dyn std::any::Any + Send>) -> bool {
+        false
+    }
+    #[doc(hidden)]
+    fn set_related_cache<T: Send + 'static>(&mut self, field: usize, value: T) -> bool
+    where
+        Self: Sized,
+    {
+        self.set_related_any(field, Box::new(value))
+    }
     /// Overwrites the listed fields of `base` from a row holding just those columns, in that
     /// order (for `only()` / `defer()`).
     fn fill_from_row(base: Self, row: &Row, fields: &[usize]) -> Result<Self, OrmError>;

@@ -4,7 +4,7 @@
 //! model so nothing from a request reaches SQL except as a bound value.
 
 use crate::error::OrmError;
-use crate::expressions::{Lookup, Node, Op, Operand, OrderKind, Transform};
+use crate::expressions::{Lookup, Node, Op, Operand, OrderKind, RelPath, Transform};
 use crate::fields::{parse_text, SqlType};
 use crate::model::Model;
 
@@ -16,6 +16,8 @@ pub(crate) struct Query {
     pub(crate) offset: Option<u64>,
     pub(crate) distinct: bool,
     pub(crate) lock: Option<RowLock>,
+    /// Foreign keys (field indexes of the model) whose rows are JOINed and cached.
+    pub(crate) select_related: Vec<usize>,
 }
 
 /// `SELECT ... FOR UPDATE [NOWAIT | SKIP LOCKED]`.
@@ -35,6 +37,7 @@ impl Default for Query {
             offset: None,
             distinct: false,
             lock: None,
+            select_related: Vec::new(),
         }
     }
 }
@@ -42,17 +45,9 @@ impl Default for Query {
 /// `"field[__transform][__lookup]"` and a text value → a lookup on `M`.
 pub(crate) fn parse_lookup<M: Model>(key: &str, value: &str) -> Result<Node, OrmError> {
     let meta = M::meta();
-    let mut parts = key.split("__");
-    let field_name = parts.next().unwrap_or("");
-    let (index, field) = meta.field(field_name).ok_or_else(|| {
-        let known: Vec<&str> = meta.fields.iter().map(|f| f.name).collect();
-        OrmError::InvalidLookup(format!(
-            "{} has no field {field_name:?} (fields: {})",
-            meta.name,
-            known.join(", ")
-        ))
-    })?;
-    let rest: Vec<&str> = parts.collect();
+    let parts: Vec<&str> = key.split("__").collect();
+    let (path, index, field, consumed) = resolve_field(meta, &parts)?;
+    let rest: Vec<&str> = parts[consumed..].to_vec();
     let (transform, op_name) = match rest.as_slice() {
         [] => (None, "exact"),
         [one] => match transform_named(one) {
@@ -121,6 +116,7 @@ pub(crate) fn parse_lookup<M: Model>(key: &str, value: &str) -> Result<Node, Orm
         _ => Operand::Value(parse(value)?),
     };
     Ok(Node::Lookup(Lookup {
+        path,
         field: index,
         transform,
         op,
@@ -146,12 +142,49 @@ pub(crate) fn parse_order<M: Model>(name: &str) -> Result<OrderKind, OrmError> {
         Some(rest) => (true, rest),
         None => (false, name),
     };
-    let meta = M::meta();
-    let (field, _) = meta.field(field_name).ok_or_else(|| {
-        OrmError::InvalidLookup(format!(
-            "cannot order {} by {name:?}: no such field",
-            meta.name
-        ))
-    })?;
-    Ok(OrderKind::Column { field, desc })
+    let parts: Vec<&str> = field_name.split("__").collect();
+    let (path, field, _, consumed) = resolve_field(M::meta(), &parts)
+        .map_err(|e| OrmError::InvalidLookup(format!("cannot order by {name:?}: {e}")))?;
+    if consumed != parts.len() {
+        return Err(OrmError::InvalidLookup(format!(
+            "cannot order by {name:?}: not a field"
+        )));
+    }
+    Ok(OrderKind::Column { path, field, desc })
+}
+
+/// Walks `author__publisher__name`-style names: relation fields followed into their models,
+/// ending on a field. Returns the path, the field's index and meta in its model, and how many
+/// parts were used (the rest are a transform and a lookup).
+fn resolve_field(
+    meta: &'static crate::model::ModelMeta,
+    parts: &[&str],
+) -> Result<(RelPath, usize, &'static crate::fields::FieldMeta, usize), OrmError> {
+    let mut model = meta;
+    let mut path = RelPath::EMPTY;
+    let mut i = 0;
+    loop {
+        let name = parts.get(i).copied().unwrap_or("");
+        let (index, field) = model.field(name).ok_or_else(|| {
+            let known: Vec<&str> = model.fields.iter().map(|f| f.name).collect();
+            OrmError::InvalidLookup(format!(
+                "{} has no field {name:?} (fields: {})",
+                model.name,
+                known.join(", ")
+            ))
+        })?;
+        i += 1;
+        // Follow a relation when the next part names a field of the related model.
+        if let (Some(target), Some(next)) = (field.related, parts.get(i)) {
+            let target = target();
+            if target.field(next).is_some() {
+                path = path.then(index).ok_or_else(|| {
+                    OrmError::InvalidLookup("a lookup follows at most four relations".into())
+                })?;
+                model = target;
+                continue;
+            }
+        }
+        return Ok((path, index, field, i));
+    }
 }

@@ -69,6 +69,20 @@ impl<M: Model> Default for QuerySet<M> {
     }
 }
 
+/// A row, then the `select_related` rows JOINed after its columns.
+fn decode_with_related<M: Model>(row: &Row, related: &[usize]) -> Result<M, OrmError> {
+    let mut obj = decode::<M>(row)?;
+    let mut offset = M::meta().fields.len();
+    for &field in related {
+        obj.fill_related(field, row, offset)?;
+        let target = M::meta().fields[field]
+            .related
+            .expect("select_related takes relation fields");
+        offset += target().fields.len();
+    }
+    Ok(obj)
+}
+
 fn decode<M: Model>(row: &Row) -> Result<M, OrmError> {
     M::from_row(row).map_err(|e| match e {
         OrmError::Decode {
@@ -177,6 +191,96 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
+    /// Django's `select_related("author")`: the related rows come in the same query (a JOIN)
+    /// and are cached on the foreign keys (`book.author.cached()`), so reading them costs no
+    /// further query. Chain it for several foreign keys.
+    pub fn select_related<T>(mut self, column: Column<M, crate::relations::ForeignKey<T>>) -> Self {
+        if !self.query.select_related.contains(&column.index()) {
+            self.query.select_related.push(column.index());
+        }
+        self
+    }
+
+    /// Django's `prefetch_related` for a reverse relation: each row with the rows of `R` whose
+    /// foreign key `fk` points at it, in two queries however many rows there are (no N+1).
+    /// `Author::objects().with_related(Book::author)` → `Vec<(Author, Vec<Book>)>`.
+    pub async fn with_related<R: Model>(
+        self,
+        fk: Column<R, crate::relations::ForeignKey<M>>,
+    ) -> Result<Vec<(M, Vec<R>)>, OrmError> {
+        let alias = self.alias().to_owned();
+        let parents = self.all().await?;
+        let ids: Vec<i64> = parents
+            .iter()
+            .filter_map(|p| pk_i64(&p.pk_value()))
+            .collect();
+        let mut children: Vec<R> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            QuerySet::<R>::new()
+                .using(&alias)
+                .filter(fk.in_(ids))
+                .order_by([pk_column::<R>().asc()])
+                .all()
+                .await?
+        };
+        let field = fk.index();
+        let mut grouped: std::collections::HashMap<i64, Vec<R>> = std::collections::HashMap::new();
+        for child in children.drain(..) {
+            if let Some(id) = pk_i64(&child.to_values()[field]) {
+                grouped.entry(id).or_default().push(child);
+            }
+        }
+        Ok(parents
+            .into_iter()
+            .map(|p| {
+                let mine = pk_i64(&p.pk_value())
+                    .and_then(|id| grouped.remove(&id))
+                    .unwrap_or_default();
+                (p, mine)
+            })
+            .collect())
+    }
+
+    /// Django's `prefetch_related` for a foreign key: fills every row's cache for `fk` with one
+    /// more query for all the related rows (instead of a JOIN; useful when many rows share few
+    /// targets).
+    pub async fn prefetch_related<T: Model + Clone>(
+        self,
+        fk: Column<M, crate::relations::ForeignKey<T>>,
+    ) -> Result<Vec<M>, OrmError> {
+        let alias = self.alias().to_owned();
+        let mut rows = self.all().await?;
+        let field = fk.index();
+        let mut ids: Vec<i64> = rows
+            .iter()
+            .filter_map(|r| pk_i64(&r.to_values()[field]))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(rows);
+        }
+        let targets = QuerySet::<T>::new()
+            .using(&alias)
+            .filter(pk_column::<T>().in_(ids))
+            .all()
+            .await?;
+        let by_id: std::collections::HashMap<i64, T> = targets
+            .into_iter()
+            .filter_map(|t| Some((pk_i64(&t.pk_value())?, t)))
+            .collect();
+        for row in &mut rows {
+            let Some(id) = pk_i64(&row.to_values()[field]) else {
+                continue;
+            };
+            if let Some(target) = by_id.get(&id) {
+                row.set_related_cache(field, target.clone());
+            }
+        }
+        Ok(rows)
+    }
+
     /// At most `n` rows (`qs[:n]`).
     pub fn limit(mut self, n: u64) -> Self {
         self.query.limit = Some(n);
@@ -208,7 +312,7 @@ impl<M: Model> QuerySet<M> {
 
     fn decode_row(&self, row: &Row) -> Result<M, OrmError> {
         match &self.partial {
-            None => decode::<M>(row),
+            None => decode_with_related::<M>(row, &self.query.select_related),
             Some((fields, base)) => M::fill_from_row(base(), row, fields),
         }
     }
@@ -258,6 +362,7 @@ impl<M: Model> QuerySet<M> {
     fn ordered_by_pk(mut self) -> Self {
         if self.query.order.is_empty() {
             self.query.order = vec![OrderKind::Column {
+                path: crate::expressions::RelPath::EMPTY,
                 field: M::meta().pk,
                 desc: false,
             }];
@@ -580,6 +685,7 @@ impl<M: Model> QuerySet<M> {
             .collect();
         let pk = M::meta().pk;
         let q = Q::from_node(Node::Lookup(crate::expressions::Lookup {
+            path: crate::expressions::RelPath::EMPTY,
             field: pk,
             transform: None,
             op: crate::expressions::Op::In,
@@ -676,6 +782,19 @@ impl<M: Model> QuerySet<M> {
             .collect::<Vec<_>>()
             .join("\n"))
     }
+}
+
+fn pk_i64(value: &sea_query::Value) -> Option<i64> {
+    match value {
+        sea_query::Value::BigInt(Some(id)) => Some(*id),
+        sea_query::Value::Int(Some(id)) => Some(i64::from(*id)),
+        _ => None,
+    }
+}
+
+/// The primary key as a typed column (for lookups from generic code).
+fn pk_column<M: Model>() -> Column<M, i64> {
+    Column::new(M::meta().pk)
 }
 
 /// Field names → indexes, every name checked against the model.

@@ -200,6 +200,8 @@ pub trait RelatedField {
     fn related_meta() -> &'static ModelMeta;
     /// Fills the cache from the columns of the related row starting at `offset`.
     fn fill(&mut self, row: &Row, offset: usize) -> Result<(), OrmError>;
+    /// Caches a related row given as `Any`; false if it is not a row of the target model.
+    fn set_any(&mut self, value: Box<dyn std::any::Any + Send>) -> bool;
 }
 
 impl<T: Model> RelatedField for ForeignKey<T> {
@@ -212,6 +214,15 @@ impl<T: Model> RelatedField for ForeignKey<T> {
         }
         Ok(())
     }
+    fn set_any(&mut self, value: Box<dyn std::any::Any + Send>) -> bool {
+        match value.downcast::<T>() {
+            Ok(row) => {
+                self.set_cached(*row);
+                true
+            }
+            Err(_) => false,
+        }
+    }
 }
 
 impl<T: Model> RelatedField for Option<ForeignKey<T>> {
@@ -222,6 +233,12 @@ impl<T: Model> RelatedField for Option<ForeignKey<T>> {
         match self {
             Some(fk) => fk.fill(row, offset),
             None => Ok(()),
+        }
+    }
+    fn set_any(&mut self, value: Box<dyn std::any::Any + Send>) -> bool {
+        match self {
+            Some(fk) => fk.set_any(value),
+            None => false,
         }
     }
 }

@@ -220,6 +220,8 @@ pub struct Database {
     /// The URL with any password replaced by `***`, safe for messages.
     pub display_url: String,
     pub(crate) pool: Pool,
+    /// Statements run so far (Django's `connection.queries`, counted): tests assert "no N+1".
+    pub(crate) queries: std::sync::atomic::AtomicU64,
 }
 
 impl Database {
@@ -229,6 +231,16 @@ impl Database {
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// How many statements this database has run (Django's `assertNumQueries` counts these).
+    pub fn query_count(&self) -> u64 {
+        self.queries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count_query(&self) {
+        self.queries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) async fn acquire(&self) -> Result<Connection, OrmError> {
@@ -247,6 +259,7 @@ impl Database {
     /// Runs a statement; returns the number of rows affected.
     pub(crate) async fn execute(&self, sql: &str, values: Values) -> Result<u64, OrmError> {
         log_sql(&self.alias, sql);
+        self.count_query();
         match crate::transaction::current_connection(&self.alias) {
             Some(conn) => {
                 let mut conn = conn.lock().await;
@@ -270,6 +283,7 @@ impl Database {
     /// Runs a query; returns every row.
     pub(crate) async fn fetch_all(&self, sql: &str, values: Values) -> Result<Vec<Row>, OrmError> {
         log_sql(&self.alias, sql);
+        self.count_query();
         match crate::transaction::current_connection(&self.alias) {
             Some(conn) => {
                 let mut conn = conn.lock().await;

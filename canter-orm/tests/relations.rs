@@ -1,0 +1,218 @@
+//! Relations on every backend: foreign keys and one-to-one, lookups spanning relations, reverse
+//! accessors, select_related / prefetch_related without N+1 queries, and on_delete.
+
+mod common;
+
+use canter_orm::schema::create_table;
+use canter_orm::{ForeignKey, Model, OneToOne, OrmError};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(crate = canter_orm, app = "rel")]
+pub struct Publisher {
+    pub id: i64,
+    #[field(max_length = 50)]
+    pub name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(crate = canter_orm, app = "rel")]
+pub struct Author {
+    pub id: i64,
+    #[field(max_length = 50)]
+    pub name: String,
+    #[field(on_delete = "set_null", related_name = "authors")]
+    pub publisher: Option<ForeignKey<Publisher>>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(crate = canter_orm, app = "rel")]
+pub struct Book {
+    pub id: i64,
+    #[field(max_length = 100)]
+    pub title: String,
+    #[field(on_delete = "cascade", related_name = "books")]
+    pub author: ForeignKey<Author>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(crate = canter_orm, app = "rel")]
+pub struct Review {
+    pub id: i64,
+    #[field(on_delete = "protect")]
+    pub book: ForeignKey<Book>,
+    pub stars: i64,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(crate = canter_orm, app = "rel")]
+pub struct Profile {
+    pub id: i64,
+    #[field(on_delete = "cascade")]
+    pub author: OneToOne<Author>,
+    pub bio: String,
+}
+
+async fn setup() -> (Publisher, Vec<Author>, Vec<Book>) {
+    create_table::<Publisher>("default").await.unwrap();
+    create_table::<Author>("default").await.unwrap();
+    create_table::<Book>("default").await.unwrap();
+    create_table::<Review>("default").await.unwrap();
+    create_table::<Profile>("default").await.unwrap();
+    let acme = Publisher::objects()
+        .create(Publisher {
+            id: 0,
+            name: "Acme".into(),
+        })
+        .await
+        .unwrap();
+    let authors = Author::objects()
+        .bulk_create(vec![
+            Author {
+                id: 0,
+                name: "Tolkien".into(),
+                publisher: Some(ForeignKey::to(&acme)),
+            },
+            Author {
+                id: 0,
+                name: "Le Guin".into(),
+                publisher: None,
+            },
+        ])
+        .await
+        .unwrap();
+    let books = Book::objects()
+        .bulk_create(vec![
+            Book {
+                id: 0,
+                title: "The Hobbit".into(),
+                author: ForeignKey::to(&authors[0]),
+            },
+            Book {
+                id: 0,
+                title: "The Silmarillion".into(),
+                author: ForeignKey::to(&authors[0]),
+            },
+            Book {
+                id: 0,
+                title: "Earthsea".into(),
+                author: ForeignKey::to(&authors[1]),
+            },
+        ])
+        .await
+        .unwrap();
+    (acme, authors, books)
+}
+
+fn titles(books: &[Book]) -> Vec<&str> {
+    books.iter().map(|b| b.title.as_str()).collect()
+}
+
+on_every_backend! {
+    async fn foreign_keys_and_spanning_lookups(vendor) {
+        let (acme, authors, books) = setup().await;
+        assert_eq!(books[0].author.id(), authors[0].id);
+        assert_eq!(books[0].author.get().await.unwrap().name, "Tolkien", "one query to follow a key");
+
+        let by_name = Book::objects().filter(Book::author.rel(Author::name).icontains("TOLK")).order_by([Book::id.asc()]).await.unwrap();
+        assert_eq!(titles(&by_name), ["The Hobbit", "The Silmarillion"]);
+        let two_hops = Book::objects().filter(Book::author.rel(Author::publisher).rel(Publisher::name).eq("Acme")).count().await.unwrap();
+        assert_eq!(two_hops, 2);
+        let no_publisher = Book::objects().filter(Book::author.rel(Author::publisher).isnull(true)).await.unwrap();
+        assert_eq!(titles(&no_publisher), ["Earthsea"]);
+        let ordered = Book::objects().order_by([Book::author.rel(Author::name).asc(), Book::title.desc()]).await.unwrap();
+        assert_eq!(titles(&ordered), ["Earthsea", "The Silmarillion", "The Hobbit"]);
+        assert_eq!(Book::objects().filter(Book::author.eq(&authors[1])).count().await.unwrap(), 1);
+        assert_eq!(Book::objects().filter(Book::author.eq(authors[1].id)).count().await.unwrap(), 1);
+
+        // From text, as a query string gives it (book__author__name__icontains).
+        let qs = Book::objects().filter_params([("author__name__icontains", "guin")]).unwrap();
+        assert_eq!(titles(&qs.await.unwrap()), ["Earthsea"]);
+        let qs = Book::objects().filter_params([("author__publisher__name", "Acme")]).unwrap();
+        assert_eq!(qs.count().await.unwrap(), 2);
+        let qs = Book::objects().order_by_names(&["-author__name", "title"]).unwrap();
+        assert_eq!(titles(&qs.await.unwrap()), ["The Hobbit", "The Silmarillion", "Earthsea"]);
+        assert!(Book::objects().filter_params([("author__nope", "x")]).is_err());
+
+        // Reverse accessors (related_name).
+        assert_eq!(authors[0].books().count().await.unwrap(), 2);
+        assert_eq!(acme.authors().await.unwrap().len(), 1);
+
+        // Writes through a relation filter: UPDATE/DELETE ... WHERE pk IN (SELECT ... JOIN ...).
+        let n = Book::objects().filter(Book::author.rel(Author::name).eq("Le Guin")).update([Book::title.set("A Wizard of Earthsea")]).await.unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(Book::objects().filter(Book::title.startswith("A Wizard")).count().await.unwrap(), 1);
+        let _ = vendor;
+    }
+}
+
+on_every_backend! {
+    async fn select_related_and_prefetch_related_avoid_n_plus_one(vendor) {
+        let (_, authors, _) = setup().await;
+        let db = canter_orm::database("default").unwrap();
+        let many: Vec<Book> = (0..1000).map(|i| Book { id: 0, title: format!("Book {i}"), author: ForeignKey::to(&authors[i % 2]) }).collect();
+        Book::objects().bulk_create(many).await.unwrap();
+
+        let before = db.query_count();
+        let books = Book::objects().select_related(Book::author).order_by([Book::id.asc()]).await.unwrap();
+        assert_eq!(db.query_count() - before, 1, "one JOINed query on {vendor:?}");
+        assert_eq!(books.len(), 1003);
+        assert!(books.iter().all(|b| b.author.cached().is_some()));
+        assert_eq!(books[0].author.cached().unwrap().name, "Tolkien");
+        assert_eq!(books[2].author.cached().unwrap().name, "Le Guin");
+
+        // Without it, reading each author is one query per book: the N+1 the JOIN avoids.
+        let before = db.query_count();
+        let plain = Book::objects().order_by([Book::id.asc()]).limit(20).await.unwrap();
+        for book in &plain {
+            book.author.get().await.unwrap();
+        }
+        assert_eq!(db.query_count() - before, 21);
+
+        let before = db.query_count();
+        let prefetched = Book::objects().prefetch_related(Book::author).await.unwrap();
+        assert_eq!(db.query_count() - before, 2, "two queries, however many rows");
+        assert!(prefetched.iter().all(|b| b.author.cached().is_some()));
+
+        let before = db.query_count();
+        let with_books = Author::objects().order_by([Author::id.asc()]).with_related(Book::author).await.unwrap();
+        assert_eq!(db.query_count() - before, 2);
+        assert_eq!(with_books[0].1.len(), 502);
+        assert_eq!(with_books[1].1.len(), 501);
+
+        // A nullable foreign key with no row: the cache stays empty.
+        let authors = Author::objects().select_related(Author::publisher).order_by([Author::id.asc()]).await.unwrap();
+        assert_eq!(authors[0].publisher.as_ref().unwrap().cached().unwrap().name, "Acme");
+        assert!(authors[1].publisher.is_none());
+    }
+}
+
+on_every_backend! {
+    async fn on_delete_behaviours(vendor) {
+        let (acme, authors, books) = setup().await;
+        Review::objects().create(Review { id: 0, book: ForeignKey::to(&books[2]), stars: 5 }).await.unwrap();
+        Profile::objects().create(Profile { id: 0, author: ForeignKey::to(&authors[0]), bio: "prof".into() }).await.unwrap();
+        let dup = Profile::objects().create(Profile { id: 0, author: ForeignKey::to(&authors[0]), bio: "again".into() }).await;
+        assert!(matches!(dup, Err(OrmError::Integrity { .. })), "one-to-one is unique on {vendor:?}");
+
+        // SET_NULL: deleting the publisher empties the authors' key.
+        Publisher::objects().filter(Publisher::id.eq(acme.id)).delete().await.unwrap();
+        let tolkien = Author::objects().filter(Author::id.eq(authors[0].id)).get().await.unwrap();
+        assert!(tolkien.publisher.is_none());
+
+        // CASCADE: deleting Tolkien deletes his books and his profile.
+        Author::objects().filter(Author::id.eq(authors[0].id)).delete().await.unwrap();
+        assert_eq!(titles(&Book::objects().await.unwrap()), ["Earthsea"]);
+        assert_eq!(Profile::objects().count().await.unwrap(), 0);
+
+        // PROTECT: a reviewed book cannot be deleted, nor its author (the cascade would reach it).
+        let err = Book::objects().filter(Book::id.eq(books[2].id)).delete().await.unwrap_err();
+        assert!(matches!(err, OrmError::Integrity { .. }), "{err}");
+        let err = Author::objects().filter(Author::id.eq(authors[1].id)).delete().await.unwrap_err();
+        assert!(matches!(err, OrmError::Integrity { .. }), "{err}");
+        assert_eq!(Book::objects().count().await.unwrap(), 1, "nothing was deleted");
+
+        // A key to a row that does not exist is refused.
+        let dangling = Book::objects().create(Book { id: 0, title: "ghost".into(), author: ForeignKey::new(999_999) }).await;
+        assert!(matches!(dangling, Err(OrmError::Integrity { .. })));
+    }
+}
