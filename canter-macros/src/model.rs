@@ -20,6 +20,22 @@ struct FieldSpec {
     relation: Option<(bool, Type)>,
 }
 
+/// `ManyToMany<T>`: T.
+fn many_to_many_of(ty: &Type) -> Option<Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "ManyToMany" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
 /// `ForeignKey<T>`, `OneToOne<T>`, or either inside `Option<...>`: (one_to_one, T).
 fn relation_of(ty: &Type) -> Option<(bool, Type)> {
     let Type::Path(path) = ty else { return None };
@@ -82,8 +98,13 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         ));
     };
     let mut fields = Vec::new();
+    let mut many_to_many: Vec<(syn::Ident, Type)> = Vec::new();
     for field in &named.named {
         let ident = field.ident.clone().expect("named");
+        if let Some(target) = many_to_many_of(&field.ty) {
+            many_to_many.push((ident, target));
+            continue;
+        }
         let mut spec = FieldSpec {
             column: ident.to_string(),
             ident,
@@ -330,6 +351,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         quote!(#krate::FieldType::to_value(&self.#ident))
     });
     let pk_ident = &fields[pk_index].ident;
+    let pk_ident_for_bind = pk_ident;
     let pk_ty = &fields[pk_index].ty;
     let set_pk = if auto_pk {
         quote! { self.#pk_ident = <#pk_ty as #krate::AutoPk>::from_i64(id); }
@@ -347,6 +369,71 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     });
     let custom = validators.iter().map(|v| quote! { #v(self, &mut errors); });
 
+    let model_lower = model_name.to_lowercase();
+    let m2m_metas = many_to_many.iter().map(|(ident, target)| {
+        let field = ident.to_string();
+        let target_lower = match target {
+            Type::Path(p) => p
+                .path
+                .segments
+                .last()
+                .map(|s| s.ident.to_string().to_lowercase())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let (from_column, to_column) = if target_lower == model_lower {
+            (
+                format!("from_{model_lower}_id"),
+                format!("to_{target_lower}_id"),
+            )
+        } else {
+            (format!("{model_lower}_id"), format!("{target_lower}_id"))
+        };
+        let table_suffix = format!("_{field}");
+        let join_table = match (&table, &app) {
+            (Some(t), _) => {
+                let full = format!("{t}{table_suffix}");
+                quote!(#full)
+            }
+            (None, Some(app)) => {
+                let full = format!("{app}_{model_lower}{table_suffix}");
+                quote!(#full)
+            }
+            (None, None) => {
+                let suffix = format!("_{model_lower}{table_suffix}");
+                quote!(concat!(env!("CARGO_CRATE_NAME"), #suffix))
+            }
+        };
+        quote! {
+            #krate::relations::ManyToManyMeta {
+                name: #field,
+                target: <#target as #krate::Model>::meta,
+                table: #join_table,
+                from_column: #from_column,
+                to_column: #to_column,
+            }
+        }
+    });
+    let m2m_defaults = many_to_many
+        .iter()
+        .map(|(ident, _)| quote!(#ident: ::std::default::Default::default()));
+    let m2m_defaults_again = many_to_many
+        .iter()
+        .map(|(ident, _)| quote!(#ident: ::std::default::Default::default()));
+    let m2m_bind = many_to_many.iter().enumerate().map(|(k, (ident, _))| {
+        quote! {
+            self.#ident.bind(&pk, &<Self as #krate::Model>::meta().many_to_many[#k]);
+        }
+    });
+    let bind_method = quote! {
+        #[doc(hidden)]
+        pub fn bind_many_to_many(&mut self) {
+            let pk = #krate::FieldType::to_value(&self.#pk_ident_for_bind);
+            let _ = &pk;
+            #(#m2m_bind)*
+        }
+    };
+
     // With any `default = ...`, the model gets `Default` (others from their own `Default`), so
     // `MyModel { name: "x".into(), ..Default::default() }` works as Django's keyword defaults.
     let default_impl = if fields.iter().any(|f| f.default.is_some()) {
@@ -361,7 +448,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         quote! {
             impl ::std::default::Default for #name {
                 fn default() -> Self {
-                    Self { #(#inits),* }
+                    Self { #(#inits,)* #(#m2m_defaults_again),* }
                 }
             }
         }
@@ -378,6 +465,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         impl #name {
             #(#columns)*
 
+            #bind_method
+
             /// The manager (Django's `MyModel.objects`): a lazy queryset over every row.
             pub fn objects() -> #krate::QuerySet<#name> {
                 #krate::QuerySet::new()
@@ -392,12 +481,15 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     table: #table_expr,
                     fields: &[#(#field_metas),*],
                     pk: #pk_index,
+                    many_to_many: &[#(#m2m_metas),*],
                 };
                 &META
             }
 
             fn from_row_at(row: &#krate::Row, offset: usize) -> ::std::result::Result<Self, #krate::OrmError> {
-                ::std::result::Result::Ok(Self { #(#decode),* })
+                let mut obj = Self { #(#decode,)* #(#m2m_defaults),* };
+                obj.bind_many_to_many();
+                ::std::result::Result::Ok(obj)
             }
 
             fn fill_related(&mut self, field: usize, row: &#krate::Row, offset: usize) -> ::std::result::Result<bool, #krate::OrmError> {
@@ -415,6 +507,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                         _ => {}
                     }
                 }
+                base.bind_many_to_many();
                 ::std::result::Result::Ok(base)
             }
 
@@ -436,6 +529,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
 
             fn set_auto_pk(&mut self, id: i64) {
                 #set_pk
+                self.bind_many_to_many();
             }
 
             fn is_unsaved(&self) -> bool {

@@ -231,6 +231,21 @@ impl Compiler {
             (Op::Range, Operand::Pair(low, high)) => {
                 lhs.between(Expr::val(low.clone()), Expr::val(high.clone()))
             }
+            (
+                Op::InSubquery,
+                Operand::Subquery {
+                    table,
+                    select,
+                    filter_column,
+                    value,
+                },
+            ) => {
+                let mut sub = Sql::select();
+                sub.column(Alias::new(*select))
+                    .from(Alias::new(*table))
+                    .and_where(Expr::col(Alias::new(*filter_column)).eq(value.clone()));
+                lhs.in_subquery(sub)
+            }
             (Op::IsNull, Operand::Flag(true)) => lhs.is_null(),
             (Op::IsNull, Operand::Flag(false)) => lhs.is_not_null(),
             (op, rhs) => {

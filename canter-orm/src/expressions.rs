@@ -50,6 +50,8 @@ pub enum Op {
     IsNull,
     Regex,
     IRegex,
+    /// `field IN (SELECT ...)` (many-to-many managers).
+    InSubquery,
 }
 
 impl Op {
@@ -116,6 +118,13 @@ pub enum Operand {
     Pair(Value, Value),
     Flag(bool),
     Expr(FNode),
+    /// `SELECT select FROM table WHERE filter_column = value`.
+    Subquery {
+        table: &'static str,
+        select: &'static str,
+        filter_column: &'static str,
+        value: Value,
+    },
 }
 
 /// The foreign keys a lookup follows from the queryset's model (`author__publisher__name`):

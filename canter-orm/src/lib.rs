@@ -45,7 +45,7 @@ pub use fields::{AutoPk, FieldMeta, FieldType, Json, Operand, SqlType};
 pub use model::{Model, ModelExt, ModelMeta};
 pub use plugin::plugin;
 pub use queryset::QuerySet;
-pub use relations::{ForeignKey, OnDelete, OneToOne};
+pub use relations::{ForeignKey, ManyToMany, OnDelete, OneToOne};
 pub use sea_query::Value;
 pub use transaction::{
     atomic, atomic_isolated, atomic_using, on_commit, on_commit_async, Isolation,

@@ -16,6 +16,8 @@ pub struct ModelMeta {
     pub fields: &'static [FieldMeta],
     /// Index of the primary key in `fields`.
     pub pk: usize,
+    /// Many-to-many fields (join tables, not columns).
+    pub many_to_many: &'static [crate::relations::ManyToManyMeta],
 }
 
 impl ModelMeta {

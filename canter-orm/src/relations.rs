@@ -251,3 +251,211 @@ trait ObjectsQuerySet: Model {
 }
 
 impl<M: Model> ObjectsQuerySet for M {}
+
+/// Metadata of a many-to-many field: its join table (`<table>_<field>`, with a foreign key to
+/// each side and one row per pair).
+#[derive(Debug)]
+pub struct ManyToManyMeta {
+    pub name: &'static str,
+    pub target: fn() -> &'static ModelMeta,
+    pub table: &'static str,
+    /// The join table's column pointing at the owning model.
+    pub from_column: &'static str,
+    /// The join table's column pointing at the target model.
+    pub to_column: &'static str,
+}
+
+/// Django's `ManyToManyField`: not a column but a join table, and on a loaded (or saved)
+/// instance the related manager: `article.tags.add(&[&rust]).await?`, `.all()`, `.remove`,
+/// `.set`, `.clear`, `.create`.
+pub struct ManyToMany<T> {
+    owner: Option<i64>,
+    meta: Option<&'static ManyToManyMeta>,
+    _target: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Default for ManyToMany<T> {
+    fn default() -> Self {
+        ManyToMany {
+            owner: None,
+            meta: None,
+            _target: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T> Clone for ManyToMany<T> {
+    fn clone(&self) -> Self {
+        ManyToMany {
+            owner: self.owner,
+            meta: self.meta,
+            _target: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for ManyToMany<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ManyToMany(owner: {:?})", self.owner)
+    }
+}
+
+/// Two managers are equal when they belong to the same row.
+impl<T> PartialEq for ManyToMany<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.owner == other.owner
+    }
+}
+
+impl<T> serde::Serialize for ManyToMany<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_none()
+    }
+}
+
+impl<T> ManyToMany<T> {
+    #[doc(hidden)]
+    pub fn bind(&mut self, owner: &Value, meta: &'static ManyToManyMeta) {
+        self.owner = match owner {
+            Value::BigInt(Some(id)) if *id != 0 => Some(*id),
+            Value::Int(Some(id)) if *id != 0 => Some(i64::from(*id)),
+            _ => None,
+        };
+        self.meta = Some(meta);
+    }
+
+    fn bound(&self) -> Result<(i64, &'static ManyToManyMeta), OrmError> {
+        match (self.owner, self.meta) {
+            (Some(owner), Some(meta)) => Ok((owner, meta)),
+            _ => Err(OrmError::InvalidLookup(
+                "save the object before using its many-to-many relations".into(),
+            )),
+        }
+    }
+}
+
+fn pk_of<T: Model>(obj: &T) -> Value {
+    obj.pk_value()
+}
+
+impl<T: Model> ManyToMany<T> {
+    /// The related rows, as a queryset (`article.tags.all()`).
+    pub fn all(&self) -> crate::QuerySet<T> {
+        match self.bound() {
+            Ok((owner, meta)) => {
+                crate::QuerySet::<T>::new().filter(crate::expressions::Q::from_node(
+                    crate::expressions::Node::Lookup(crate::expressions::Lookup {
+                        path: crate::expressions::RelPath::EMPTY,
+                        field: T::meta().pk,
+                        transform: None,
+                        op: crate::expressions::Op::InSubquery,
+                        rhs: OperandNode::Subquery {
+                            table: meta.table,
+                            select: meta.to_column,
+                            filter_column: meta.from_column,
+                            value: Value::BigInt(Some(owner)),
+                        },
+                    }),
+                ))
+            }
+            // Unsaved: nothing is related yet.
+            Err(_) => crate::QuerySet::<T>::new().filter(!crate::expressions::Q::all()),
+        }
+    }
+
+    /// Links these rows (already linked ones are left as they are).
+    pub async fn add(&self, targets: &[&T]) -> Result<(), OrmError> {
+        let (owner, meta) = self.bound()?;
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let db = crate::db::database(crate::db::DEFAULT_DB_ALIAS)?;
+        let mut insert = sea_query::Query::insert();
+        insert
+            .into_table(sea_query::Alias::new(meta.table))
+            .columns([
+                sea_query::Alias::new(meta.from_column),
+                sea_query::Alias::new(meta.to_column),
+            ])
+            .on_conflict(
+                sea_query::OnConflict::columns([
+                    sea_query::Alias::new(meta.from_column),
+                    sea_query::Alias::new(meta.to_column),
+                ])
+                .do_nothing()
+                .to_owned(),
+            );
+        for target in targets {
+            insert
+                .values([
+                    sea_query::Expr::val(owner),
+                    sea_query::Expr::val(pk_of(*target)),
+                ])
+                .map_err(|e| OrmError::InvalidLookup(e.to_string()))?;
+        }
+        let (sql, values) = match db.vendor {
+            crate::Vendor::Sqlite => insert.build(sea_query::SqliteQueryBuilder),
+            crate::Vendor::Postgres => insert.build(sea_query::PostgresQueryBuilder),
+        };
+        db.execute(&sql, values).await.map(|_| ())
+    }
+
+    /// Unlinks these rows (the rows themselves stay).
+    pub async fn remove(&self, targets: &[&T]) -> Result<u64, OrmError> {
+        let (owner, meta) = self.bound()?;
+        let ids: Vec<Value> = targets.iter().map(|t| pk_of(*t)).collect();
+        self.delete_links(owner, meta, Some(ids)).await
+    }
+
+    /// Unlinks every row.
+    pub async fn clear(&self) -> Result<u64, OrmError> {
+        let (owner, meta) = self.bound()?;
+        self.delete_links(owner, meta, None).await
+    }
+
+    /// Makes exactly these rows linked, in one transaction.
+    pub async fn set(&self, targets: &[&T]) -> Result<(), OrmError> {
+        crate::transaction::atomic(async {
+            self.clear().await?;
+            self.add(targets).await
+        })
+        .await
+    }
+
+    /// Creates a row of `T` and links it.
+    pub async fn create(&self, target: T) -> Result<T, OrmError> {
+        self.bound()?;
+        crate::transaction::atomic(async {
+            let created = crate::QuerySet::<T>::new().create(target).await?;
+            self.add(&[&created]).await?;
+            Ok(created)
+        })
+        .await
+    }
+
+    async fn delete_links(
+        &self,
+        owner: i64,
+        meta: &ManyToManyMeta,
+        targets: Option<Vec<Value>>,
+    ) -> Result<u64, OrmError> {
+        use sea_query::ExprTrait;
+        let db = crate::db::database(crate::db::DEFAULT_DB_ALIAS)?;
+        let mut delete = sea_query::Query::delete();
+        delete
+            .from_table(sea_query::Alias::new(meta.table))
+            .and_where(sea_query::Expr::col(sea_query::Alias::new(meta.from_column)).eq(owner));
+        if let Some(ids) = targets {
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            delete
+                .and_where(sea_query::Expr::col(sea_query::Alias::new(meta.to_column)).is_in(ids));
+        }
+        let (sql, values) = match db.vendor {
+            crate::Vendor::Sqlite => delete.build(sea_query::SqliteQueryBuilder),
+            crate::Vendor::Postgres => delete.build(sea_query::PostgresQueryBuilder),
+        };
+        db.execute(&sql, values).await
+    }
+}

@@ -124,7 +124,28 @@ pub fn create_table_sql(vendor: Vendor, model: &ModelState, if_not_exists: bool)
     for field in model.fields.iter().filter(|f| wants_index(f)) {
         statements.push(create_index(model, field, if_not_exists));
     }
+    statements.extend(unique_together_sql(model, if_not_exists));
     statements
+}
+
+fn unique_together_sql(model: &ModelState, if_not_exists: bool) -> Vec<String> {
+    let exists = if if_not_exists { "IF NOT EXISTS " } else { "" };
+    model
+        .unique_together
+        .iter()
+        .map(|names| {
+            let columns: Vec<String> = names
+                .iter()
+                .map(|n| quote_name(model.field(n).map(|f| f.column.as_str()).unwrap_or(n)))
+                .collect();
+            format!(
+                "CREATE UNIQUE INDEX {exists}{} ON {} ({})",
+                quote_name(&format!("{}_{}_uniq", model.table, names.join("_"))),
+                quote_name(&model.table),
+                columns.join(", ")
+            )
+        })
+        .collect()
 }
 
 pub fn drop_table_sql(model: &ModelState) -> Vec<String> {
@@ -344,16 +365,21 @@ pub fn rebuild_sql(
     for field in after.fields.iter().filter(|f| wants_index(f)) {
         statements.push(create_index(after, field, false));
     }
+    statements.extend(unique_together_sql(after, false));
     statements
 }
 
-/// Creates `M`'s table on database `alias` if it does not exist (without migrations; the
-/// migrations part does this from migration files).
+/// Creates `M`'s table (and its many-to-many join tables) on database `alias` if missing
+/// (without migrations; the migrations part does this from migration files).
 pub async fn create_table<M: Model>(alias: &str) -> Result<(), OrmError> {
     let db = database(alias)?;
-    for statement in create_table_sql(db.vendor, &ModelState::from_meta(M::meta()), true) {
-        db.execute(&statement, sea_query::Values(Vec::new()))
-            .await?;
+    let mut models = vec![ModelState::from_meta(M::meta())];
+    models.extend(ModelState::join_models(M::meta()));
+    for model in models {
+        for statement in create_table_sql(db.vendor, &model, true) {
+            db.execute(&statement, sea_query::Values(Vec::new()))
+                .await?;
+        }
     }
     Ok(())
 }

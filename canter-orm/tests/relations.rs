@@ -216,3 +216,57 @@ on_every_backend! {
         assert!(matches!(dangling, Err(OrmError::Integrity { .. })));
     }
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(crate = canter_orm, app = "rel")]
+pub struct Tag {
+    pub id: i64,
+    #[field(unique, max_length = 30)]
+    pub name: String,
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(crate = canter_orm, app = "rel")]
+pub struct Post {
+    pub id: i64,
+    #[field(max_length = 100)]
+    pub title: String,
+    pub tags: canter_orm::ManyToMany<Tag>,
+}
+
+on_every_backend! {
+    async fn many_to_many_managers(vendor) {
+        create_table::<Tag>("default").await.unwrap();
+        create_table::<Post>("default").await.unwrap();
+        let rust = Tag::objects().create(Tag { id: 0, name: "rust".into() }).await.unwrap();
+        let django = Tag::objects().create(Tag { id: 0, name: "django".into() }).await.unwrap();
+        let unsaved = Post { id: 0, title: "draft".into(), tags: Default::default() };
+        assert!(unsaved.tags.add(&[&rust]).await.is_err(), "save first");
+        assert_eq!(unsaved.tags.all().count().await.unwrap(), 0);
+
+        let post = Post::objects().create(Post { id: 0, title: "Async ORMs".into(), tags: Default::default() }).await.unwrap();
+        post.tags.add(&[&rust, &django]).await.unwrap();
+        post.tags.add(&[&rust]).await.unwrap();
+        let names = |tags: Vec<Tag>| tags.into_iter().map(|t| t.name).collect::<Vec<_>>();
+        assert_eq!(names(post.tags.all().order_by([Tag::name.asc()]).await.unwrap()), ["django", "rust"], "each pair once on {vendor:?}");
+        assert_eq!(post.tags.remove(&[&django]).await.unwrap(), 1);
+        assert_eq!(names(post.tags.all().await.unwrap()), ["rust"]);
+        let async_tag = post.tags.create(Tag { id: 0, name: "async".into() }).await.unwrap();
+        assert!(async_tag.id > 0);
+        assert_eq!(post.tags.all().count().await.unwrap(), 2);
+        post.tags.set(&[&django]).await.unwrap();
+        assert_eq!(names(post.tags.all().await.unwrap()), ["django"]);
+
+        // A loaded post's manager works too; filters chain on it.
+        let loaded = Post::objects().get().await.unwrap();
+        assert_eq!(loaded.tags.all().filter(Tag::name.startswith("dj")).count().await.unwrap(), 1);
+        assert_eq!(loaded.tags.clear().await.unwrap(), 1);
+        assert_eq!(loaded.tags.all().count().await.unwrap(), 0);
+
+        // Deleting either side deletes the links, not the other side.
+        post.tags.add(&[&rust]).await.unwrap();
+        Tag::objects().filter(Tag::id.eq(rust.id)).delete().await.unwrap();
+        assert_eq!(post.tags.all().count().await.unwrap(), 0);
+        assert_eq!(Post::objects().count().await.unwrap(), 1);
+    }
+}

@@ -100,12 +100,31 @@ pub fn changes(
             created[0]
         )));
     }
-    for name in &created {
+    // Created models come after the models of this app they reference, so their foreign
+    // keys can be made.
+    let mut pending: Vec<&String> = created.clone();
+    while !pending.is_empty() {
+        let ready = |name: &String| {
+            let model = to.model(app, name).expect("listed");
+            model
+                .fields
+                .iter()
+                .filter_map(|f| f.references.as_ref())
+                .all(|r| {
+                    let (target_app, target) = r.model.split_once('.').unwrap_or(("", ""));
+                    target_app != app
+                        || target == name.as_str()
+                        || !pending.iter().any(|p| p.as_str() == target)
+                })
+        };
+        let position = pending.iter().position(|n| ready(n)).unwrap_or(0);
+        let name = pending.remove(position);
         let model = to.model(app, name).expect("listed");
         ops.push(Operation::CreateModel {
             name: model.name.clone(),
             table: model.table.clone(),
             fields: model.fields.clone(),
+            unique_together: model.unique_together.clone(),
         });
     }
 
@@ -271,6 +290,7 @@ mod tests {
                 name: (*name).into(),
                 table: format!("a_{}", name.to_lowercase()),
                 fields: fields.clone(),
+                unique_together: Vec::new(),
             };
             s.models.insert(m.key(), m);
         }

@@ -85,6 +85,9 @@ pub fn state_of(models: &[&'static ModelMeta]) -> ProjectState {
     for meta in models {
         let model = ModelState::from_meta(meta);
         state.models.insert(model.key(), model);
+        for join in ModelState::join_models(meta) {
+            state.models.insert(join.key(), join);
+        }
     }
     state
 }

@@ -16,6 +16,8 @@ pub enum Operation {
         name: String,
         table: String,
         fields: Vec<FieldState>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unique_together: Vec<Vec<String>>,
     },
     DeleteModel {
         name: String,
@@ -130,12 +132,14 @@ impl Operation {
                 name,
                 table,
                 fields,
+                unique_together,
             } => {
                 let model = ModelState {
                     app: app.into(),
                     name: name.clone(),
                     table: table.clone(),
                     fields: fields.clone(),
+                    unique_together: unique_together.clone(),
                 };
                 if state.models.insert(model.key(), model).is_some() {
                     return Err(MigrationError::Invalid(format!(

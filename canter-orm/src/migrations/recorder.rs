@@ -47,6 +47,7 @@ fn model() -> ModelState {
                 ..text("applied")
             },
         ],
+        unique_together: Vec::new(),
     }
 }
 

@@ -60,6 +60,9 @@ pub struct ModelState {
     pub name: String,
     pub table: String,
     pub fields: Vec<FieldState>,
+    /// Django's `unique_together`: each list of field names is unique as a whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unique_together: Vec<Vec<String>>,
 }
 
 impl ModelState {
@@ -94,7 +97,64 @@ impl ModelState {
                     }),
                 })
                 .collect(),
+            unique_together: Vec::new(),
         }
+    }
+
+    /// The join tables of a model's many-to-many fields, as models of their own (Django's
+    /// auto-created "through" models): `<Model>_<field>`, a foreign key to each side (deleting
+    /// either side deletes the link), each pair once.
+    pub fn join_models(meta: &ModelMeta) -> Vec<ModelState> {
+        meta.many_to_many
+            .iter()
+            .map(|m2m| {
+                let target = (m2m.target)();
+                let key = |name: &str, model: &ModelMeta| FieldState {
+                    name: name.to_owned(),
+                    column: name.to_owned(),
+                    sql_type: SqlType::BigInteger,
+                    null: false,
+                    primary_key: false,
+                    auto_increment: false,
+                    unique: false,
+                    db_index: true,
+                    max_length: None,
+                    default: None,
+                    references: Some(References {
+                        model: format!("{}.{}", model.app, model.name),
+                        table: model.table.to_owned(),
+                        column: model.pk_field().column.to_owned(),
+                        on_delete: crate::relations::OnDelete::Cascade,
+                    }),
+                };
+                ModelState {
+                    app: meta.app.to_owned(),
+                    name: format!("{}_{}", meta.name, m2m.name),
+                    table: m2m.table.to_owned(),
+                    fields: vec![
+                        FieldState {
+                            name: "id".into(),
+                            column: "id".into(),
+                            sql_type: SqlType::BigInteger,
+                            null: false,
+                            primary_key: true,
+                            auto_increment: true,
+                            unique: false,
+                            db_index: false,
+                            max_length: None,
+                            default: None,
+                            references: None,
+                        },
+                        key(m2m.from_column, meta),
+                        key(m2m.to_column, target),
+                    ],
+                    unique_together: vec![vec![
+                        m2m.from_column.to_owned(),
+                        m2m.to_column.to_owned(),
+                    ]],
+                }
+            })
+            .collect()
     }
 
     pub fn field(&self, name: &str) -> Option<&FieldState> {
