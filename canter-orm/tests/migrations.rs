@@ -1,4 +1,6 @@
-//! Migrations end to end on every backend: a model evolved through six versions with rows at
+//! Migrations end to end on every backend: a model evolved through eight versions (add field
+//! with default, rename, change type, add index and nullable field, drop field, add foreign key,
+//! add many-to-many) with rows at
 //! every step, data surviving every step and every rollback; concurrent `migrate`; bad files.
 
 mod common;
@@ -79,6 +81,44 @@ mod v6 {
     }
 }
 
+mod v7 {
+    // Adds a foreign key (to a model created in the same migration).
+    #[derive(canter_orm::Model, Debug, Clone)]
+    #[model(crate = canter_orm, app = "evo", name = "Category", table = "evo_category")]
+    pub struct Category {
+        pub id: i64,
+        #[field(max_length = 40)]
+        pub label: String,
+    }
+
+    #[derive(canter_orm::Model, Debug, Clone)]
+    #[model(crate = canter_orm, app = "evo", name = "Article", table = "evo_article")]
+    pub struct Article {
+        pub id: i64,
+        #[field(max_length = 200, db_index)]
+        pub headline: String,
+        pub published: Option<canter_orm::chrono::NaiveDate>,
+        #[field(on_delete = "set_null")]
+        pub category: Option<canter_orm::ForeignKey<Category>>,
+    }
+}
+mod v8 {
+    // Adds a many-to-many.
+    pub use super::v7::Category;
+
+    #[derive(canter_orm::Model, Debug, Clone)]
+    #[model(crate = canter_orm, app = "evo", name = "Article", table = "evo_article")]
+    pub struct Article {
+        pub id: i64,
+        #[field(max_length = 200, db_index)]
+        pub headline: String,
+        pub published: Option<canter_orm::chrono::NaiveDate>,
+        #[field(on_delete = "set_null")]
+        pub category: Option<canter_orm::ForeignKey<Category>>,
+        pub related: canter_orm::ManyToMany<Category>,
+    }
+}
+
 fn temp_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "canter-migrations-{}",
@@ -90,6 +130,10 @@ fn temp_dir() -> std::path::PathBuf {
 
 /// makemigrations for `meta` into `dir`; returns the new migration's name.
 fn make(dir: &std::path::Path, meta: &'static ModelMeta, renames: &[&str]) -> String {
+    make_all(dir, &[meta], renames)
+}
+
+fn make_all(dir: &std::path::Path, metas: &[&'static ModelMeta], renames: &[&str]) -> String {
     let set = MigrationSet::load(dir).unwrap();
     let options = MakeOptions {
         renames: renames
@@ -98,7 +142,7 @@ fn make(dir: &std::path::Path, meta: &'static ModelMeta, renames: &[&str]) -> St
             .collect(),
         ..Default::default()
     };
-    let made = make_migrations(&set, &[meta], &options).unwrap();
+    let made = make_migrations(&set, metas, &options).unwrap();
     assert_eq!(made.len(), 1, "one migration for the one app");
     set.write(&made[0]).unwrap();
     made[0].name.clone()
@@ -119,7 +163,7 @@ fn to(name: &str) -> Target {
 }
 
 on_every_backend! {
-    async fn a_model_evolves_through_six_versions_and_back(vendor) {
+    async fn a_model_evolves_through_eight_versions_and_back(vendor) {
         let dir = temp_dir();
         let mut names = Vec::new();
 
@@ -165,9 +209,33 @@ on_every_backend! {
         assert_eq!(rows[3].published, NaiveDate::from_ymd_opt(2024, 2, 29));
         assert_eq!(names.len(), 6);
 
+        // Version 7: a foreign key to a new model (created first, in the same migration).
+        names.push(make_all(&dir, &[v7::Category::meta(), v7::Article::meta()], &[]));
+        migrate(&dir, Target::Latest).await;
+        let news = v7::Category::objects().create(v7::Category { id: 0, label: "news".into() }).await.unwrap();
+        let n = v7::Article::objects().filter(v7::Article::headline.eq("first")).update([v7::Article::category.set(canter_orm::ForeignKey::to(&news))]).await.unwrap();
+        assert_eq!(n, 1);
+        let first = v7::Article::objects().select_related(v7::Article::category).filter(v7::Article::headline.eq("first")).get().await.unwrap();
+        assert_eq!(first.category.unwrap().cached().unwrap().label, "news");
+        assert_eq!(v7::Article::objects().count().await.unwrap(), 4, "old rows kept, with a NULL key");
+
+        // Version 8: a many-to-many (its join table).
+        names.push(make_all(&dir, &[v8::Category::meta(), v8::Article::meta()], &[]));
+        migrate(&dir, Target::Latest).await;
+        let article = v8::Article::objects().filter(v8::Article::headline.eq("second")).get().await.unwrap();
+        article.related.add(&[&news]).await.unwrap();
+        assert_eq!(article.related.all().count().await.unwrap(), 1);
+
+        // Back through the relations: the join table goes, then the foreign key; rows stay.
+        migrate(&dir, to(&names[6])).await;
+        assert_eq!(v7::Article::objects().count().await.unwrap(), 4);
+        assert_eq!(v7::Article::objects().filter(v7::Article::category.isnull(false)).count().await.unwrap(), 1);
+        migrate(&dir, to(&names[5])).await;
+
         // Nothing left to make; showmigrations-style state: all applied.
         let set = MigrationSet::load(&dir).unwrap();
-        assert!(make_migrations(&set, &[v6::Article::meta()], &MakeOptions::default()).unwrap().is_empty());
+        assert!(make_migrations(&set, &[v8::Category::meta(), v8::Article::meta()], &MakeOptions::default()).unwrap().is_empty());
+        // Eight files; the last two were just rolled back.
         assert_eq!(Executor::new(set, "default").applied().await.unwrap().len(), 6);
 
         // Back, one version at a time: the rows survive every rollback.
