@@ -91,6 +91,10 @@ impl Compiler {
 
     /// Every relation path (and its prefixes) the query reads through.
     fn join_paths(&self, query: &Query) -> Vec<RelPath> {
+        self.join_paths_with(query, &[])
+    }
+
+    fn join_paths_with(&self, query: &Query, extra: &[RelPath]) -> Vec<RelPath> {
         fn walk(node: &Node, out: &mut Vec<RelPath>) {
             match node {
                 Node::All => {}
@@ -109,6 +113,7 @@ impl Compiler {
         for &field in &query.select_related {
             paths.extend(RelPath::EMPTY.then(field));
         }
+        paths.extend_from_slice(extra);
         let mut all: Vec<RelPath> = Vec::new();
         for path in paths {
             let len = path.hops().count();
@@ -123,7 +128,16 @@ impl Compiler {
 
     /// LEFT JOINs for the query's relation paths, shortest first.
     fn add_joins(&self, select: &mut SelectStatement, query: &Query) -> Result<(), OrmError> {
-        for path in self.join_paths(query) {
+        self.add_joins_with(select, query, &[])
+    }
+
+    fn add_joins_with(
+        &self,
+        select: &mut SelectStatement,
+        query: &Query,
+        extra: &[RelPath],
+    ) -> Result<(), OrmError> {
+        for path in self.join_paths_with(query, extra) {
             let count = path.hops().count();
             let parent = path.prefix(count - 1);
             let last = path.hops().last().expect("a non-empty path");
@@ -357,6 +371,79 @@ impl Compiler {
             for field in self.model_at(&path)?.fields {
                 select.column((Self::alias(&path), Alias::new(field.column)));
             }
+        }
+        let (sql, values) = build!(self.vendor, select);
+        Ok(Compiled { sql, values })
+    }
+
+    /// `SELECT` of columns that may lie across relations (`values("title", "author__name")`).
+    pub(crate) fn select_paths(
+        &self,
+        query: &Query,
+        columns: &[(RelPath, usize)],
+    ) -> Result<Compiled, OrmError> {
+        let mut select = Sql::select();
+        select
+            .from(self.table())
+            .cond_where(self.condition(&query.filter)?);
+        let extra: Vec<RelPath> = columns
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| !p.is_empty())
+            .collect();
+        self.add_joins_with(&mut select, query, &extra)?;
+        if query.distinct {
+            select.distinct();
+        }
+        for order in &query.order {
+            match order {
+                OrderKind::Column { path, field, desc } => {
+                    select.order_by_expr(
+                        self.path_column(path, *field)?.0,
+                        if *desc { Order::Desc } else { Order::Asc },
+                    );
+                }
+                OrderKind::Random => {
+                    select.order_by_expr(Expr::cust(self.random()), Order::Asc);
+                }
+            }
+        }
+        if let Some(limit) = query.limit {
+            select.limit(limit);
+        }
+        if let Some(offset) = query.offset {
+            if query.limit.is_none() {
+                select.limit(i64::MAX as u64);
+            }
+            select.offset(offset);
+        }
+        for (path, index) in columns {
+            select.expr(self.path_column(path, *index)?.0);
+        }
+        let (sql, values) = build!(self.vendor, select);
+        Ok(Compiled { sql, values })
+    }
+
+    /// Every field, then for each `(table, fk column)` the number of its rows pointing at each
+    /// row (Django's `annotate(Count("books"))`), as correlated subqueries.
+    pub(crate) fn select_with_counts(
+        &self,
+        query: &Query,
+        counts: &[(&str, &str)],
+    ) -> Result<Compiled, OrmError> {
+        let mut select = self.base_select(query)?;
+        for field in self.meta.fields {
+            select.column((self.table(), Alias::new(field.column)));
+        }
+        for (table, column) in counts {
+            select.expr(Expr::cust(format!(
+                "(SELECT COUNT(*) FROM {} WHERE {}.{} = {}.{})",
+                quote_name(table),
+                quote_name(table),
+                quote_name(column),
+                quote_name(self.meta.table),
+                quote_name(self.meta.pk_field().column)
+            )));
         }
         let (sql, values) = build!(self.vendor, select);
         Ok(Compiled { sql, values })

@@ -156,7 +156,7 @@ pub(crate) fn parse_order<M: Model>(name: &str) -> Result<OrderKind, OrmError> {
 /// Walks `author__publisher__name`-style names: relation fields followed into their models,
 /// ending on a field. Returns the path, the field's index and meta in its model, and how many
 /// parts were used (the rest are a transform and a lookup).
-fn resolve_field(
+pub(crate) fn resolve_field(
     meta: &'static crate::model::ModelMeta,
     parts: &[&str],
 ) -> Result<(RelPath, usize, &'static crate::fields::FieldMeta, usize), OrmError> {

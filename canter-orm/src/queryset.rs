@@ -587,31 +587,56 @@ impl<M: Model> QuerySet<M> {
         fields: &[&str],
     ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, OrmError> {
         let meta = M::meta();
-        let indexes: Vec<usize> = if fields.is_empty() {
-            (0..meta.fields.len()).collect()
+        let names: Vec<String> = if fields.is_empty() {
+            meta.fields.iter().map(|f| f.name.to_owned()).collect()
         } else {
-            fields
-                .iter()
-                .map(|name| {
-                    meta.field(name).map(|(i, _)| i).ok_or_else(|| {
-                        OrmError::InvalidLookup(format!("{} has no field {name:?}", meta.name))
-                    })
-                })
-                .collect::<Result<_, _>>()?
+            fields.iter().map(|f| (*f).to_owned()).collect()
         };
+        // Each name is a field or a path across relations (`author__name`), checked.
+        let columns = names
+            .iter()
+            .map(|name| {
+                let parts: Vec<&str> = name.split("__").collect();
+                let (path, index, _, used) = crate::query::resolve_field(meta, &parts)?;
+                if used != parts.len() {
+                    return Err(OrmError::InvalidLookup(format!(
+                        "{} has no field {name:?}",
+                        meta.name
+                    )));
+                }
+                Ok((path, index))
+            })
+            .collect::<Result<Vec<_>, OrmError>>()?;
         let (db, compiler) = self.db()?;
-        let compiled = compiler.select_fields(&self.query, &indexes)?;
+        let compiled = compiler.select_paths(&self.query, &columns)?;
         let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
         Ok(rows
             .iter()
             .map(|row| {
-                indexes
+                names
                     .iter()
                     .enumerate()
-                    .map(|(pos, &i)| (meta.fields[i].name.to_owned(), row.get_json(pos)))
+                    .map(|(pos, name)| (name.clone(), row.get_json(pos)))
                     .collect()
             })
             .collect())
+    }
+
+    /// Django's `annotate(n=Count("books"))` over a reverse foreign key: each row with how many
+    /// rows of `R` point at it, in one query.
+    pub async fn annotate_count<R: Model>(
+        self,
+        fk: Column<R, crate::relations::ForeignKey<M>>,
+    ) -> Result<Vec<(M, i64)>, OrmError> {
+        let related = R::meta();
+        let column = related.fields[fk.index()].column;
+        let (db, compiler) = self.db()?;
+        let compiled = compiler.select_with_counts(&self.query, &[(related.table, column)])?;
+        let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
+        let count_at = M::meta().fields.len();
+        rows.iter()
+            .map(|row| Ok((decode::<M>(row)?, row.get::<i64>(count_at)?)))
+            .collect()
     }
 
     /// Django's `aggregate(...)`: one JSON object with a key per aggregate

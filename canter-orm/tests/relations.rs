@@ -270,3 +270,18 @@ on_every_backend! {
         assert_eq!(Post::objects().count().await.unwrap(), 1);
     }
 }
+
+on_every_backend! {
+    async fn values_and_counts_across_relations(vendor) {
+        let (_, authors, _) = setup().await;
+        let rows = Book::objects().order_by([Book::id.asc()]).values(&["title", "author__name", "author__publisher__name"]).await.unwrap();
+        assert_eq!(rows[0]["author__name"], "Tolkien");
+        assert_eq!(rows[0]["author__publisher__name"], "Acme");
+        assert_eq!(rows[2]["author__publisher__name"], serde_json::Value::Null);
+        assert!(Book::objects().values(&["author__nope"]).await.is_err());
+
+        let counts = Author::objects().order_by([Author::id.asc()]).annotate_count(Book::author).await.unwrap();
+        assert_eq!(counts.iter().map(|(a, n)| (a.name.as_str(), *n)).collect::<Vec<_>>(), [("Tolkien", 2), ("Le Guin", 1)]);
+        assert_eq!(counts[0].0.id, authors[0].id, "on {vendor:?}");
+    }
+}
