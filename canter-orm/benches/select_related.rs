@@ -40,11 +40,26 @@ async fn seed() {
     Book::objects().delete().await.unwrap();
     Author::objects().delete().await.unwrap();
     let authors = Author::objects()
-        .bulk_create((0..AUTHORS).map(|i| Author { id: 0, name: format!("Author {i}") }).collect())
+        .bulk_create(
+            (0..AUTHORS)
+                .map(|i| Author {
+                    id: 0,
+                    name: format!("Author {i}"),
+                })
+                .collect(),
+        )
         .await
         .unwrap();
     Book::objects()
-        .bulk_create((0..BOOKS).map(|i| Book { id: 0, title: format!("Book {i}"), author: ForeignKey::to(&authors[i % AUTHORS]) }).collect())
+        .bulk_create(
+            (0..BOOKS)
+                .map(|i| Book {
+                    id: 0,
+                    title: format!("Book {i}"),
+                    author: ForeignKey::to(&authors[i % AUTHORS]),
+                })
+                .collect(),
+        )
         .await
         .unwrap();
 }
@@ -60,12 +75,21 @@ async fn n_plus_one() -> usize {
 
 async fn select_related() -> usize {
     let books = Book::objects().select_related(Book::author).await.unwrap();
-    books.iter().map(|b| b.author.cached().unwrap().name.len()).sum()
+    books
+        .iter()
+        .map(|b| b.author.cached().unwrap().name.len())
+        .sum()
 }
 
 async fn prefetch_related() -> usize {
-    let books = Book::objects().prefetch_related(Book::author).await.unwrap();
-    books.iter().map(|b| b.author.cached().unwrap().name.len()).sum()
+    let books = Book::objects()
+        .prefetch_related(Book::author)
+        .await
+        .unwrap();
+    books
+        .iter()
+        .map(|b| b.author.cached().unwrap().name.len())
+        .sum()
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -83,7 +107,10 @@ async fn run(label: &str, url: &str) {
             let mut queries = [0u64; 3];
             let mut checksums = [0usize; 3];
             for _ in 0..ROUNDS {
-                for (i, way) in ["n+1", "select_related", "prefetch_related"].iter().enumerate() {
+                for (i, way) in ["n+1", "select_related", "prefetch_related"]
+                    .iter()
+                    .enumerate()
+                {
                     let before = db.query_count();
                     let start = Instant::now();
                     checksums[i] = match *way {
@@ -95,10 +122,20 @@ async fn run(label: &str, url: &str) {
                     queries[i] = db.query_count() - before;
                 }
             }
-            assert!(checksums.iter().all(|c| *c == checksums[0]), "every way reads the same authors");
+            assert!(
+                checksums.iter().all(|c| *c == checksums[0]),
+                "every way reads the same authors"
+            );
             let base = median(times[0].clone());
             println!("{label}: {BOOKS} books, {AUTHORS} authors, median of {ROUNDS} rounds");
-            for (i, way) in ["N+1 (author.get() per book)", "select_related (JOIN)", "prefetch_related (2 queries)"].iter().enumerate() {
+            for (i, way) in [
+                "N+1 (author.get() per book)",
+                "select_related (JOIN)",
+                "prefetch_related (2 queries)",
+            ]
+            .iter()
+            .enumerate()
+            {
                 let m = median(times[i].clone());
                 println!(
                     "  {way:32} {:>5} queries  {:>9.2} ms  {:>6.1}x faster than N+1",
@@ -118,14 +155,20 @@ async fn main() {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }
     run("SQLite", &format!("sqlite://{}", file.display())).await;
-    let pg = std::env::var("BENCH_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let pg = std::env::var("BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let scoped = format!("{pg}?options=-c%20search_path%3Dcanter_bench_rel");
     let admin = Arc::new(Databases::single(&pg).unwrap());
     let ready = admin
         .scope(async {
             let db = canter_orm::database("default").unwrap();
             match db.pool() {
-                canter_orm::backends::Pool::Postgres(p) => sqlx::query("CREATE SCHEMA IF NOT EXISTS canter_bench_rel").execute(p).await.is_ok(),
+                canter_orm::backends::Pool::Postgres(p) => {
+                    sqlx::query("CREATE SCHEMA IF NOT EXISTS canter_bench_rel")
+                        .execute(p)
+                        .await
+                        .is_ok()
+                }
                 _ => false,
             }
         })

@@ -298,11 +298,21 @@ impl Compiler {
     }
 
     fn base_select(&self, query: &Query) -> Result<SelectStatement, OrmError> {
+        self.base_select_with(query, &[])
+    }
+
+    /// The FROM, JOINs (the query's and `extra` paths'), WHERE, DISTINCT, lock, ORDER BY and
+    /// slice of a SELECT; callers add the columns.
+    fn base_select_with(
+        &self,
+        query: &Query,
+        extra: &[RelPath],
+    ) -> Result<SelectStatement, OrmError> {
         let mut select = Sql::select();
         select
             .from(self.table())
             .cond_where(self.condition(&query.filter)?);
-        self.add_joins(&mut select, query)?;
+        self.add_joins_with(&mut select, query, extra)?;
         if query.distinct {
             select.distinct();
         }
@@ -382,41 +392,12 @@ impl Compiler {
         query: &Query,
         columns: &[(RelPath, usize)],
     ) -> Result<Compiled, OrmError> {
-        let mut select = Sql::select();
-        select
-            .from(self.table())
-            .cond_where(self.condition(&query.filter)?);
         let extra: Vec<RelPath> = columns
             .iter()
             .map(|(p, _)| *p)
             .filter(|p| !p.is_empty())
             .collect();
-        self.add_joins_with(&mut select, query, &extra)?;
-        if query.distinct {
-            select.distinct();
-        }
-        for order in &query.order {
-            match order {
-                OrderKind::Column { path, field, desc } => {
-                    select.order_by_expr(
-                        self.path_column(path, *field)?.0,
-                        if *desc { Order::Desc } else { Order::Asc },
-                    );
-                }
-                OrderKind::Random => {
-                    select.order_by_expr(Expr::cust(self.random()), Order::Asc);
-                }
-            }
-        }
-        if let Some(limit) = query.limit {
-            select.limit(limit);
-        }
-        if let Some(offset) = query.offset {
-            if query.limit.is_none() {
-                select.limit(i64::MAX as u64);
-            }
-            select.offset(offset);
-        }
+        let mut select = self.base_select_with(query, &extra)?;
         for (path, index) in columns {
             select.expr(self.path_column(path, *index)?.0);
         }

@@ -212,6 +212,34 @@ impl Row {
     }
 }
 
+/// Runs a backend function on the current transaction's connection for this database (inside
+/// `atomic`), else on the pool; counts and logs the statement, and names the alias in errors.
+macro_rules! on_connection {
+    ($db:expr, $sql:expr, $values:expr, $sqlite:path, $pg:path, $pg_pool:path) => {{
+        let db = $db;
+        log_sql(&db.alias, $sql);
+        db.count_query();
+        match crate::transaction::current_connection(&db.alias) {
+            Some(conn) => {
+                let mut conn = conn.lock().await;
+                match &mut *conn {
+                    #[cfg(feature = "sqlite")]
+                    Connection::Sqlite(c) => $sqlite(&mut **c, $sql, $values).await,
+                    #[cfg(feature = "postgres")]
+                    Connection::Postgres(c) => $pg(&mut **c, $sql, $values).await,
+                }
+            }
+            None => match &db.pool {
+                #[cfg(feature = "sqlite")]
+                Pool::Sqlite(pool) => $sqlite(pool, $sql, $values).await,
+                #[cfg(feature = "postgres")]
+                Pool::Postgres(pool) => $pg_pool(pool, $sql, $values).await,
+            },
+        }
+        .map_err(|e| db.err(e))
+    }};
+}
+
 /// A configured database: alias, pool and the URL with its password hidden.
 #[derive(Debug)]
 pub struct Database {
@@ -258,50 +286,26 @@ impl Database {
 
     /// Runs a statement; returns the number of rows affected.
     pub(crate) async fn execute(&self, sql: &str, values: Values) -> Result<u64, OrmError> {
-        log_sql(&self.alias, sql);
-        self.count_query();
-        match crate::transaction::current_connection(&self.alias) {
-            Some(conn) => {
-                let mut conn = conn.lock().await;
-                match &mut *conn {
-                    #[cfg(feature = "sqlite")]
-                    Connection::Sqlite(c) => sqlite::execute(&mut **c, sql, values).await,
-                    #[cfg(feature = "postgres")]
-                    Connection::Postgres(c) => postgres::execute(&mut **c, sql, values).await,
-                }
-            }
-            None => match &self.pool {
-                #[cfg(feature = "sqlite")]
-                Pool::Sqlite(pool) => sqlite::execute(pool, sql, values).await,
-                #[cfg(feature = "postgres")]
-                Pool::Postgres(pool) => postgres::execute_pool(pool, sql, values).await,
-            },
-        }
-        .map_err(|e| self.err(e))
+        on_connection!(
+            self,
+            sql,
+            values,
+            sqlite::execute,
+            postgres::execute,
+            postgres::execute_pool
+        )
     }
 
     /// Runs a query; returns every row.
     pub(crate) async fn fetch_all(&self, sql: &str, values: Values) -> Result<Vec<Row>, OrmError> {
-        log_sql(&self.alias, sql);
-        self.count_query();
-        match crate::transaction::current_connection(&self.alias) {
-            Some(conn) => {
-                let mut conn = conn.lock().await;
-                match &mut *conn {
-                    #[cfg(feature = "sqlite")]
-                    Connection::Sqlite(c) => sqlite::fetch_all(&mut **c, sql, values).await,
-                    #[cfg(feature = "postgres")]
-                    Connection::Postgres(c) => postgres::fetch_all(&mut **c, sql, values).await,
-                }
-            }
-            None => match &self.pool {
-                #[cfg(feature = "sqlite")]
-                Pool::Sqlite(pool) => sqlite::fetch_all(pool, sql, values).await,
-                #[cfg(feature = "postgres")]
-                Pool::Postgres(pool) => postgres::fetch_all_pool(pool, sql, values).await,
-            },
-        }
-        .map_err(|e| self.err(e))
+        on_connection!(
+            self,
+            sql,
+            values,
+            sqlite::fetch_all,
+            postgres::fetch_all,
+            postgres::fetch_all_pool
+        )
     }
 
     /// Streams rows as the database sends them (inside a transaction, rows are read first:
@@ -328,6 +332,49 @@ impl Database {
             Pool::Postgres(pool) => postgres::fetch_stream(pool, sql, values, self).boxed(),
         }
     }
+}
+
+/// Streams a query's rows from a pool connection. The sqlx stream borrows its connection, so
+/// it runs in a task that hands rows over a small channel: the returned stream is `'static`,
+/// rows arrive as the database sends them, and dropping the stream ends the task (and returns
+/// the connection).
+pub(crate) fn stream_rows<DB>(
+    pool: sqlx::Pool<DB>,
+    sql: String,
+    args: Result<DB::Arguments, sqlx::Error>,
+    wrap: fn(DB::Row) -> Row,
+    db: std::sync::Arc<Database>,
+) -> impl futures_util::Stream<Item = Result<Row, OrmError>> + Send + 'static
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB> + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<DB::Row, sqlx::Error>>(64);
+    tokio::spawn(async move {
+        let args = match args {
+            Ok(args) => args,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        let mut conn = match pool.acquire().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        let mut rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args).fetch(&mut *conn);
+        while let Some(row) = rows.next().await {
+            if tx.send(row).await.is_err() {
+                break;
+            }
+        }
+    });
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+        .map(move |row| row.map(wrap).map_err(|e| db.err(e)))
 }
 
 fn log_sql(alias: &str, sql: &str) {

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::Stream;
 use sea_query::Values;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection as _, PgConnection, Row as _, TypeInfo, ValueRef};
@@ -125,42 +125,15 @@ pub(crate) fn fetch_stream(
     values: Values,
     db: Arc<Database>,
 ) -> impl Stream<Item = Result<Row, crate::OrmError>> + Send + 'static {
-    async_stream(pool, sql, values).map(move |r| {
-        r.map(|r| Row {
-            inner: RowInner::Postgres(r),
-        })
-        .map_err(|e| db.err(e))
-    })
-}
-
-fn async_stream(
-    pool: sqlx::PgPool,
-    sql: String,
-    values: Values,
-) -> impl Stream<Item = Result<PgRow, sqlx::Error>> + Send + 'static {
-    futures_util::stream::once(async move {
-        let args = arguments(values)?;
-        let mut conn = pool.acquire().await?;
-        // The stream borrows the connection; collect chunks through a channel so the stream
-        // can be 'static and still hand rows over as they arrive.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<PgRow, sqlx::Error>>(64);
-        tokio::spawn(async move {
-            let mut rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), args).fetch(&mut *conn);
-            while let Some(row) = rows.next().await {
-                if tx.send(row).await.is_err() {
-                    break;
-                }
-            }
-        });
-        Ok::<_, sqlx::Error>(tokio_stream(rx))
-    })
-    .try_flatten()
-}
-
-fn tokio_stream<T: Send + 'static>(
-    mut rx: tokio::sync::mpsc::Receiver<T>,
-) -> impl Stream<Item = T> + Send + 'static {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    super::stream_rows(
+        pool,
+        sql,
+        arguments(values),
+        |row| Row {
+            inner: RowInner::Postgres(row),
+        },
+        db,
+    )
 }
 
 /// A column as JSON, by its runtime type.
