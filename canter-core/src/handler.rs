@@ -58,6 +58,7 @@ impl Core {
         };
         req.extensions_mut().insert(self.state.clone());
         req.extensions_mut().insert(self.resolver.clone());
+        req.extensions_mut().insert(self.settings.clone());
         let method = req.method().clone();
         let uri = req.uri().clone();
         let path = uri.path();

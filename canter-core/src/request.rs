@@ -47,6 +47,8 @@ pub trait RequestExt {
     fn client_addr(&self) -> Option<SocketAddr>;
     /// The request id, where the `canter.request_id` middleware runs.
     fn request_id(&self) -> Option<&str>;
+    /// The app's settings (every routed request carries them).
+    fn settings(&self) -> Option<Arc<crate::settings::Settings>>;
     /// Reads the whole body (bounded by `server.max_body_size`: over it → 413).
     fn bytes(&mut self) -> impl std::future::Future<Output = Result<Bytes, Error>> + Send;
     /// Reads the body as UTF-8 text (invalid → 400).
@@ -126,6 +128,12 @@ where
 
     fn request_id(&self) -> Option<&str> {
         self.extensions().get::<RequestId>().map(|id| id.0.as_str())
+    }
+
+    fn settings(&self) -> Option<Arc<crate::settings::Settings>> {
+        self.extensions()
+            .get::<Arc<crate::settings::Settings>>()
+            .cloned()
     }
 
     async fn bytes(&mut self) -> Result<Bytes, Error> {

@@ -1,0 +1,237 @@
+//! The in-process layer (Channels' `InMemoryChannelLayer`): bounded per-channel queues, groups
+//! with expiry, message expiry. One process only.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use tokio::sync::{mpsc, Mutex as AsyncMutex};
+
+use super::{valid_group_name, ChannelLayer, LayerError, Message};
+
+struct Queue {
+    tx: mpsc::Sender<(Instant, Message)>,
+    rx: Arc<AsyncMutex<mpsc::Receiver<(Instant, Message)>>>,
+}
+
+/// See the module docs. `capacity` per channel (default 100), `expiry` of a queued message
+/// (60 s) and `group_expiry` of a membership (86,400 s) as in Channels.
+pub struct InMemoryChannelLayer {
+    capacity: usize,
+    expiry: Duration,
+    group_expiry: Duration,
+    channels: Mutex<HashMap<String, Queue>>,
+    groups: Mutex<HashMap<String, HashMap<String, Instant>>>,
+}
+
+impl Default for InMemoryChannelLayer {
+    fn default() -> Self {
+        Self::new(100, Duration::from_secs(60), Duration::from_secs(86_400))
+    }
+}
+
+impl InMemoryChannelLayer {
+    pub fn new(capacity: usize, expiry: Duration, group_expiry: Duration) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            expiry,
+            group_expiry,
+            channels: Mutex::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn queue(
+        &self,
+        channel: &str,
+    ) -> (
+        mpsc::Sender<(Instant, Message)>,
+        Arc<AsyncMutex<mpsc::Receiver<(Instant, Message)>>>,
+    ) {
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        let queue = channels.entry(channel.to_owned()).or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(self.capacity);
+            Queue {
+                tx,
+                rx: Arc::new(AsyncMutex::new(rx)),
+            }
+        });
+        (queue.tx.clone(), queue.rx.clone())
+    }
+
+    fn try_send(&self, channel: &str, message: Message) -> Result<(), LayerError> {
+        let (tx, _) = self.queue(channel);
+        tx.try_send((Instant::now(), message))
+            .map_err(|_| LayerError::ChannelFull(channel.to_owned()))
+    }
+
+    fn members(&self, group: &str) -> usize {
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(group)
+            .map_or(0, HashMap::len)
+    }
+}
+
+impl ChannelLayer for InMemoryChannelLayer {
+    fn new_channel(&self) -> String {
+        format!(
+            "specific.{}!{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )
+    }
+
+    fn send<'a>(
+        &'a self,
+        channel: &'a str,
+        message: Message,
+    ) -> BoxFuture<'a, Result<(), LayerError>> {
+        Box::pin(async move { self.try_send(channel, message) })
+    }
+
+    fn receive<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, Result<Message, LayerError>> {
+        Box::pin(async move {
+            let (_, rx) = self.queue(channel);
+            let mut rx = rx.lock().await;
+            loop {
+                let Some((sent, message)) = rx.recv().await else {
+                    return Err(LayerError::Unavailable("channel closed".into()));
+                };
+                if sent.elapsed() <= self.expiry {
+                    return Ok(message);
+                }
+                tracing::debug!(target: "canter::channels", channel, "dropped an expired message");
+            }
+        })
+    }
+
+    fn group_add<'a>(
+        &'a self,
+        group: &'a str,
+        channel: &'a str,
+    ) -> BoxFuture<'a, Result<(), LayerError>> {
+        Box::pin(async move {
+            if !valid_group_name(group) {
+                return Err(LayerError::Invalid(format!("group name {group:?}")));
+            }
+            let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+            groups
+                .entry(group.to_owned())
+                .or_default()
+                .insert(channel.to_owned(), Instant::now());
+            Ok(())
+        })
+    }
+
+    fn group_discard<'a>(
+        &'a self,
+        group: &'a str,
+        channel: &'a str,
+    ) -> BoxFuture<'a, Result<(), LayerError>> {
+        Box::pin(async move {
+            let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(members) = groups.get_mut(group) {
+                members.remove(channel);
+                if members.is_empty() {
+                    groups.remove(group);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn group_send<'a>(
+        &'a self,
+        group: &'a str,
+        message: Message,
+    ) -> BoxFuture<'a, Result<(), LayerError>> {
+        Box::pin(async move {
+            let members: Vec<String> = {
+                let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(members) = groups.get_mut(group) else {
+                    return Ok(());
+                };
+                let expiry = self.group_expiry;
+                members.retain(|_, joined| joined.elapsed() <= expiry);
+                members.keys().cloned().collect()
+            };
+            for channel in members {
+                if let Err(e) = self.try_send(&channel, message.clone()) {
+                    tracing::warn!(target: "canter::channels", group, %channel, "group_send skipped a channel: {e}");
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn group_size<'a>(&'a self, group: &'a str) -> BoxFuture<'a, Result<usize, LayerError>> {
+        Box::pin(async move { Ok(self.members(group)) })
+    }
+
+    fn forget<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.channels
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(channel);
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn send_receive_groups_and_capacity() {
+        let layer = InMemoryChannelLayer::new(2, Duration::from_secs(60), Duration::from_secs(60));
+        let a = layer.new_channel();
+        let b = layer.new_channel();
+        layer.send(&a, Message::new("x.one")).await.unwrap();
+        layer.send(&a, Message::new("x.two")).await.unwrap();
+        assert_eq!(
+            layer.send(&a, Message::new("x.three")).await,
+            Err(LayerError::ChannelFull(a.clone()))
+        );
+        assert_eq!(layer.receive(&a).await.unwrap().kind(), "x.one");
+        layer.group_add("room", &a).await.unwrap();
+        layer.group_add("room", &b).await.unwrap();
+        layer
+            .group_send("room", Message::new("chat.message").with("message", "hi"))
+            .await
+            .unwrap();
+        assert_eq!(
+            layer.receive(&b).await.unwrap().get("message").unwrap(),
+            "hi"
+        );
+        assert_eq!(layer.receive(&a).await.unwrap().kind(), "x.two");
+        assert_eq!(layer.receive(&a).await.unwrap().kind(), "chat.message");
+        layer.group_discard("room", &a).await.unwrap();
+        assert_eq!(layer.group_size("room").await.unwrap(), 1);
+        assert!(layer.group_add("bad name!", &a).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn expired_messages_and_memberships_are_dropped() {
+        let layer =
+            InMemoryChannelLayer::new(10, Duration::from_millis(20), Duration::from_millis(20));
+        let a = layer.new_channel();
+        layer.send(&a, Message::new("old")).await.unwrap();
+        layer.group_add("g", &a).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        layer.send(&a, Message::new("new")).await.unwrap();
+        assert_eq!(layer.receive(&a).await.unwrap().kind(), "new");
+        layer
+            .group_send("g", Message::new("to.group"))
+            .await
+            .unwrap();
+        assert_eq!(
+            layer.group_size("g").await.unwrap(),
+            0,
+            "the membership expired"
+        );
+    }
+}

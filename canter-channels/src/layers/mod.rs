@@ -1,0 +1,137 @@
+//! Channel layers (Channels' `channels.layers`): named channels, groups of channels, and
+//! messages between them, usable from anywhere in the app (a consumer, a view, a task).
+//!
+//! [`InMemoryChannelLayer`] serves one process; a Redis layer speaking channels_redis's wire
+//! format (for several processes, and for Python Django processes sharing the deployment) is the
+//! next step of this part.
+
+mod memory;
+
+pub use memory::InMemoryChannelLayer;
+
+use std::sync::{Arc, RwLock};
+
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// A message: a JSON object with a `"type"` (`"chat.message"`), as in Channels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message(pub Map<String, Value>);
+
+impl Message {
+    /// A message of this type with no other fields.
+    pub fn new(kind: &str) -> Self {
+        let mut map = Map::new();
+        map.insert("type".into(), Value::String(kind.into()));
+        Message(map)
+    }
+
+    /// Adds a field.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.0.insert(key.into(), value.into());
+        self
+    }
+
+    /// A message from any serde type that serializes to an object with a `type` field.
+    pub fn from_serialize<T: Serialize>(value: &T) -> Result<Self, LayerError> {
+        match serde_json::to_value(value).map_err(|e| LayerError::Invalid(e.to_string()))? {
+            Value::Object(map) if map.get("type").is_some_and(Value::is_string) => Ok(Message(map)),
+            _ => Err(LayerError::Invalid(
+                "a message is a JSON object with a string \"type\"".into(),
+            )),
+        }
+    }
+
+    /// The `type` (empty if missing).
+    pub fn kind(&self) -> &str {
+        self.0.get("type").and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    /// Decodes into a typed event, usually an enum with `#[serde(tag = "type")]`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_value(Value::Object(self.0.clone()))
+    }
+}
+
+/// What a layer operation can fail with.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum LayerError {
+    /// The channel's queue is at capacity (Channels' `ChannelFull`).
+    #[error("channel {0:?} is full")]
+    ChannelFull(String),
+    #[error("invalid message: {0}")]
+    Invalid(String),
+    /// The layer's backend cannot be reached.
+    #[error("channel layer unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A channel layer. Methods return boxed futures so layers are interchangeable at run time.
+pub trait ChannelLayer: Send + Sync + 'static {
+    /// A new, unique channel name for one consumer (`specific.<id>!<id>`).
+    fn new_channel(&self) -> String;
+    /// Sends to one channel; `ChannelFull` when its queue is at capacity.
+    fn send<'a>(
+        &'a self,
+        channel: &'a str,
+        message: Message,
+    ) -> BoxFuture<'a, Result<(), LayerError>>;
+    /// The next message for `channel` (waits for one).
+    fn receive<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, Result<Message, LayerError>>;
+    fn group_add<'a>(
+        &'a self,
+        group: &'a str,
+        channel: &'a str,
+    ) -> BoxFuture<'a, Result<(), LayerError>>;
+    fn group_discard<'a>(
+        &'a self,
+        group: &'a str,
+        channel: &'a str,
+    ) -> BoxFuture<'a, Result<(), LayerError>>;
+    /// Sends to every channel of the group; full channels are skipped (and logged), as
+    /// channels_redis does.
+    fn group_send<'a>(
+        &'a self,
+        group: &'a str,
+        message: Message,
+    ) -> BoxFuture<'a, Result<(), LayerError>>;
+    /// How many channels are in `group` (for monitoring and tests).
+    fn group_size<'a>(&'a self, group: &'a str) -> BoxFuture<'a, Result<usize, LayerError>>;
+    /// Forgets a channel (its queue), when its consumer is gone.
+    fn forget<'a>(&'a self, _channel: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
+static LAYER: RwLock<Option<Arc<dyn ChannelLayer>>> = RwLock::new(None);
+
+/// Makes `layer` the process's channel layer (`channels.layers.get_channel_layer()`).
+pub fn install(layer: Arc<dyn ChannelLayer>) {
+    *LAYER.write().unwrap_or_else(|e| e.into_inner()) = Some(layer);
+}
+
+/// The installed channel layer; an in-memory one is installed on first use if none was.
+pub fn channel_layer() -> Arc<dyn ChannelLayer> {
+    if let Some(layer) = LAYER.read().unwrap_or_else(|e| e.into_inner()).clone() {
+        return layer;
+    }
+    let mut slot = LAYER.write().unwrap_or_else(|e| e.into_inner());
+    slot.get_or_insert_with(|| Arc::new(InMemoryChannelLayer::default()))
+        .clone()
+}
+
+/// Group names may hold ASCII letters, digits, `-`, `_` and `.`, under 100 characters (Channels'
+/// rule, so names work on every layer).
+pub fn valid_group_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < 100
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}

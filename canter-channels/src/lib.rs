@@ -1,0 +1,25 @@
+//! canter's Channels: WebSocket consumers, groups and channel layers, on the same server and
+//! port as the HTTP views.
+//!
+//! | Channels | canter |
+//! |---|---|
+//! | `AsyncWebsocketConsumer` | [`Consumer`] (`connect`, `receive`, `event`, `disconnect`) |
+//! | `AsyncJsonWebsocketConsumer` | [`JsonConsumer`], wrapped in [`Json`] |
+//! | `self.accept()`, `self.send(text_data=…)`, `self.close()` | `ctx.accept()`, `ctx.send_text(…)`, `ctx.close(code, reason)` |
+//! | `self.scope` | `ctx.scope()` ([`Scope`]: path, params, query, headers, cookies, client) |
+//! | `websocket_urlpatterns` with `re_path` | `path("ws/chat/<str:room>/", websocket(ChatConsumer::new))` |
+//! | `channel_layer.group_add/group_discard/group_send/send` | [`ChannelLayer`], from a consumer's `ctx` or [`channel_layer()`] anywhere |
+//! | handlers named after the message `type` | `type Event` (a serde enum tagged by `type`) and `event()` |
+//! | `InMemoryChannelLayer` | [`InMemoryChannelLayer`] |
+//! | `AllowedHostsOriginValidator` | built in: `[channels] allowed_origins` (default: `allowed_hosts`) |
+//! | `WebsocketCommunicator` | [`testing::WebsocketCommunicator`] |
+
+pub mod consumer;
+pub mod layers;
+pub mod sse;
+pub mod testing;
+pub mod websocket;
+
+pub use consumer::{Consumer, ConsumerError, Context, Frame, Json, JsonConsumer, NoEvent, Scope};
+pub use layers::{channel_layer, ChannelLayer, InMemoryChannelLayer, LayerError, Message};
+pub use websocket::{websocket, ChannelsSettings, WebSocketView};

@@ -1,0 +1,81 @@
+//! Server-sent events: a plain HTTP response that streams a group's messages, for clients and
+//! proxies where WebSockets are not an option (`EventSource` in browsers).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use canter_core::response::StreamingResponse;
+use canter_core::{IntoResponse, Response};
+use http::HeaderValue;
+
+use crate::layers::{channel_layer, Message};
+
+/// Streams every message sent to `group` as an SSE event (`event: <type>`, `data: <JSON>`),
+/// with a comment every 15 s to keep proxies from closing the stream. The subscription ends
+/// (the group is left) when the client goes away.
+pub async fn group_events(group: &str) -> Response {
+    let layer = channel_layer();
+    let channel = layer.new_channel();
+    if let Err(e) = layer.group_add(group, &channel).await {
+        return (http::StatusCode::BAD_REQUEST, e.to_string()).into_response();
+    }
+    let guard = Leave {
+        group: group.to_owned(),
+        channel: channel.clone(),
+    };
+    let stream =
+        futures_util::stream::unfold((guard, true), move |(guard, first)| async move {
+            if first {
+                return Some((
+                    Ok::<_, Infallible>(Bytes::from_static(b": connected\n\n")),
+                    (guard, false),
+                ));
+            }
+            let layer = channel_layer();
+            let chunk =
+                match tokio::time::timeout(Duration::from_secs(15), layer.receive(&guard.channel))
+                    .await
+                {
+                    Ok(Ok(message)) => event(&message),
+                    Ok(Err(_)) => return None,
+                    Err(_) => Bytes::from_static(b": keep-alive\n\n"),
+                };
+            Some((Ok(chunk), (guard, false)))
+        });
+    let mut response = StreamingResponse::new(stream)
+        .content_type("text/event-stream")
+        .into_response();
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    response
+}
+
+fn event(message: &Message) -> Bytes {
+    let data = serde_json::Value::Object(message.0.clone()).to_string();
+    Bytes::from(format!("event: {}\ndata: {data}\n\n", message.kind()))
+}
+
+/// Leaves the group when the stream (the response) is dropped.
+struct Leave {
+    group: String,
+    channel: String,
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        let (group, channel) = (
+            std::mem::take(&mut self.group),
+            std::mem::take(&mut self.channel),
+        );
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let layer = channel_layer();
+                let _ = layer.group_discard(&group, &channel).await;
+                layer.forget(&channel).await;
+            });
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! WebSocket endpoints: [`websocket`] turns a consumer factory into a view for
+//! [`path`](canter_core::routing::path), so WebSocket routes sit beside HTTP ones on the same
+//! server, with the same patterns and converters (`ws/chat/<str:room>/`).
+//!
+//! Limits (`[channels]` settings, each with a default): `max_message_size` (1 MiB; larger →
+//! close 1009), `ping_interval` (20 s) and `idle_timeout` (60 s without any frame → close
+//! 1001), `outbound_queue` (256 frames a slow reader may have pending; more → close 1013), and
+//! `allowed_origins` (default: the hosts of `allowed_hosts`; a cross-site handshake → 403, as
+//! Channels' `AllowedHostsOriginValidator`).
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use canter_core::request::ClientAddr;
+use canter_core::routing::ResolvedRoute;
+use canter_core::settings::Settings;
+use canter_core::{Body, BoxFuture, IntoResponse, Request, Response};
+use futures_util::{SinkExt, StreamExt};
+use http::{header, HeaderValue, Method, StatusCode};
+use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::consumer::{Consumer, Context, Frame, Handshake, Outgoing, Scope};
+use crate::layers::{channel_layer, ChannelLayer};
+
+#[doc(hidden)]
+pub struct WebSocketEndpoint;
+
+/// `[channels]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChannelsSettings {
+    pub max_message_size: usize,
+    pub ping_interval: f64,
+    pub idle_timeout: f64,
+    pub outbound_queue: usize,
+    /// Origins allowed to open sockets: host names (`example.com`, `.example.com`, `*`).
+    /// Empty: the hosts of `allowed_hosts`.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for ChannelsSettings {
+    fn default() -> Self {
+        Self {
+            max_message_size: 1 << 20,
+            ping_interval: 20.0,
+            idle_timeout: 60.0,
+            outbound_queue: 256,
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// A WebSocket endpoint for `path(...)`: `path("ws/chat/<str:room>/", websocket(|scope| Chat::new(scope)))`.
+pub fn websocket<C, F>(factory: F) -> WebSocketView<F>
+where
+    C: Consumer,
+    F: Fn(&Scope) -> C + Clone + Send + Sync + 'static,
+{
+    WebSocketView {
+        factory,
+        settings: Arc::new(OnceLock::new()),
+    }
+}
+
+/// See [`websocket`].
+#[derive(Clone)]
+pub struct WebSocketView<F> {
+    factory: F,
+    settings: Arc<OnceLock<(ChannelsSettings, Vec<String>)>>,
+}
+
+/// An in-process connection for [`testing`](crate::testing): the server's end of a duplex pipe.
+#[derive(Clone)]
+pub(crate) struct InProcessSocket(pub(crate) Arc<Mutex<Option<tokio::io::DuplexStream>>>);
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, message.to_owned()).into_response()
+}
+
+fn origin_allowed(origin: Option<&str>, allowed: &[String]) -> bool {
+    // No Origin header: not a browser; Channels' validator lets it through too.
+    let Some(origin) = origin else { return true };
+    let host = origin.split("://").nth(1).unwrap_or(origin);
+    let host = host.split('/').next().unwrap_or(host);
+    let host = if host.starts_with('[') {
+        host.split(']')
+            .next()
+            .map(|h| format!("{h}]"))
+            .unwrap_or_default()
+    } else {
+        host.rsplit_once(':')
+            .map(|(h, _)| h.to_owned())
+            .unwrap_or_else(|| host.to_owned())
+    };
+    let host = host.to_ascii_lowercase();
+    allowed.iter().any(|pattern| {
+        let pattern = pattern.to_ascii_lowercase();
+        pattern == "*"
+            || pattern == host
+            || (pattern.starts_with('.') && (host.ends_with(&pattern) || host == pattern[1..]))
+    })
+}
+
+fn scope_of(req: &Request) -> Scope {
+    let route = req.extensions().get::<ResolvedRoute>();
+    Scope {
+        path: route
+            .map(|r| r.path.clone())
+            .unwrap_or_else(|| req.uri().path().to_owned()),
+        route: route.and_then(|r| r.name.as_deref().map(str::to_owned)),
+        params: route.map(|r| r.params.clone()).unwrap_or_default(),
+        query: req.uri().query().map(str::to_owned),
+        headers: req.headers().clone(),
+        client: req.extensions().get::<ClientAddr>().map(|a| a.0),
+        subprotocols: req
+            .headers()
+            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect(),
+    }
+}
+
+impl<C, F> axum::handler::Handler<WebSocketEndpoint, ()> for WebSocketView<F>
+where
+    C: Consumer,
+    F: Fn(&Scope) -> C + Clone + Send + Sync + 'static,
+{
+    type Future = BoxFuture<'static, Response>;
+
+    fn call(self, mut req: Request, _state: ()) -> Self::Future {
+        Box::pin(async move {
+            let app_settings: Option<Arc<Settings>> =
+                req.extensions().get::<Arc<Settings>>().cloned();
+            let (limits, origins) = self
+                .settings
+                .get_or_init(|| {
+                    let limits: ChannelsSettings = app_settings
+                        .as_ref()
+                        .and_then(|s| s.section("channels").ok())
+                        .unwrap_or_default();
+                    let origins = if limits.allowed_origins.is_empty() {
+                        app_settings
+                            .as_ref()
+                            .map(|s| s.effective_allowed_hosts())
+                            .unwrap_or_else(|| vec!["*".into()])
+                    } else {
+                        limits.allowed_origins.clone()
+                    };
+                    (limits, origins)
+                })
+                .clone();
+            let headers = req.headers();
+            let is_upgrade = headers
+                .get(header::UPGRADE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+                && headers
+                    .get(header::CONNECTION)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| {
+                        v.split(',')
+                            .any(|p| p.trim().eq_ignore_ascii_case("upgrade"))
+                    });
+            if req.method() != Method::GET || !is_upgrade {
+                let mut response = error(
+                    StatusCode::UPGRADE_REQUIRED,
+                    "this URL is a WebSocket endpoint",
+                );
+                response
+                    .headers_mut()
+                    .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+                return response;
+            }
+            if headers
+                .get(header::SEC_WEBSOCKET_VERSION)
+                .and_then(|v| v.to_str().ok())
+                != Some("13")
+            {
+                return error(StatusCode::BAD_REQUEST, "Sec-WebSocket-Version must be 13");
+            }
+            let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
+                return error(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
+            };
+            let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+            if !origin_allowed(origin, &origins) {
+                tracing::warn!(target: "canter::channels", origin, "WebSocket handshake from a disallowed origin");
+                return error(StatusCode::FORBIDDEN, "origin not allowed");
+            }
+
+            let scope = scope_of(&req);
+            let (outbound_tx, outbound_rx) = mpsc::channel(limits.outbound_queue.max(1));
+            let layer = channel_layer();
+            let mut ctx = Context::new(scope.clone(), layer.clone(), outbound_tx);
+            let mut consumer = (self.factory)(&scope);
+            if let Err(e) = consumer.connect(&mut ctx).await {
+                tracing::warn!(target: "canter::channels", path = %scope.path, "connect failed: {e}");
+                ctx.handshake = Handshake::Rejected;
+            }
+            let subprotocol = match &ctx.handshake {
+                Handshake::Accepted { subprotocol } => subprotocol.clone(),
+                _ => return error(StatusCode::FORBIDDEN, "connection rejected"),
+            };
+
+            let in_process = req.extensions_mut().remove::<InProcessSocket>();
+            let upgrade = if in_process.is_none() {
+                Some(hyper::upgrade::on(&mut req))
+            } else {
+                None
+            };
+            let config = WebSocketConfig::default()
+                .max_message_size(Some(limits.max_message_size))
+                .max_frame_size(Some(limits.max_message_size));
+            tokio::spawn(async move {
+                if let Some(socket) =
+                    in_process.and_then(|s| s.0.lock().ok().and_then(|mut s| s.take()))
+                {
+                    let ws =
+                        WebSocketStream::from_raw_socket(socket, Role::Server, Some(config)).await;
+                    run(ws, consumer, ctx, outbound_rx, layer, limits).await;
+                } else if let Some(upgrade) = upgrade {
+                    match upgrade.await {
+                        Ok(upgraded) => {
+                            let ws = WebSocketStream::from_raw_socket(
+                                hyper_util::rt::TokioIo::new(upgraded),
+                                Role::Server,
+                                Some(config),
+                            )
+                            .await;
+                            run(ws, consumer, ctx, outbound_rx, layer, limits).await;
+                        }
+                        Err(e) => {
+                            tracing::debug!(target: "canter::channels", "upgrade failed: {e}")
+                        }
+                    }
+                }
+            });
+
+            let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            let h = response.headers_mut();
+            h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+            if let Ok(value) = HeaderValue::from_str(&accept) {
+                h.insert(header::SEC_WEBSOCKET_ACCEPT, value);
+            }
+            if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
+                h.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
+            }
+            response
+        })
+    }
+}
+
+fn close_frame(code: u16, reason: &str) -> WsMessage {
+    WsMessage::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.to_owned().into(),
+    }))
+}
+
+/// The socket's life: frames in, frames out, layer messages, pings; then `disconnect` and
+/// leaving the groups, however it ended.
+async fn run<S, C>(
+    ws: WebSocketStream<S>,
+    mut consumer: C,
+    mut ctx: Context,
+    mut outbound: mpsc::Receiver<Outgoing>,
+    layer: Arc<dyn ChannelLayer>,
+    limits: ChannelsSettings,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    C: Consumer,
+{
+    let (mut sink, mut stream) = ws.split();
+    let channel = ctx.channel_name().to_owned();
+    let span = tracing::info_span!(target: "canter::channels", "websocket", path = %ctx.scope().path, channel = %channel);
+    let _enter = span.enter();
+    let mut last_seen = Instant::now();
+    let idle = Duration::from_secs_f64(limits.idle_timeout);
+    let mut ping = tokio::time::interval(Duration::from_secs_f64(limits.ping_interval));
+    ping.reset();
+    let code: u16 = loop {
+        tokio::select! {
+            frame = stream.next() => {
+                last_seen = Instant::now();
+                let result = match frame {
+                    Some(Ok(WsMessage::Text(text))) => consumer.receive(&mut ctx, Frame::Text(text.as_str().to_owned())).await,
+                    Some(Ok(WsMessage::Binary(bytes))) => consumer.receive(&mut ctx, Frame::Binary(bytes)).await,
+                    Some(Ok(WsMessage::Ping(_))) | Some(Ok(WsMessage::Pong(_))) | Some(Ok(WsMessage::Frame(_))) => {
+                        // tungstenite queues the pong; flushing sends it.
+                        let _ = sink.flush().await;
+                        Ok(())
+                    }
+                    Some(Ok(WsMessage::Close(frame))) => {
+                        let code = frame.map(|f| u16::from(f.code)).unwrap_or(1005);
+                        let _ = sink.close().await;
+                        break code;
+                    }
+                    Some(Err(tungstenite::Error::Capacity(e))) => {
+                        tracing::warn!(target: "canter::channels", "message too big: {e}");
+                        let _ = sink.send(close_frame(1009, "message too big")).await;
+                        break 1009;
+                    }
+                    Some(Err(_)) | None => break 1006,
+                };
+                if let Err(e) = result {
+                    if matches!(e, crate::ConsumerError::SlowClient) {
+                        let _ = sink.send(close_frame(1013, "client too slow")).await;
+                        break 1013;
+                    }
+                    tracing::warn!(target: "canter::channels", "consumer error: {e}");
+                }
+            }
+            out = outbound.recv() => {
+                match out {
+                    Some(Outgoing::Frame(Frame::Text(text))) => { if sink.send(WsMessage::Text(text.into())).await.is_err() { break 1006; } }
+                    Some(Outgoing::Frame(Frame::Binary(bytes))) => { if sink.send(WsMessage::Binary(bytes)).await.is_err() { break 1006; } }
+                    Some(Outgoing::Close(code, reason)) => {
+                        let _ = sink.send(close_frame(code, &reason)).await;
+                        break code;
+                    }
+                    None => break 1000,
+                }
+            }
+            message = layer.receive(&channel) => {
+                match message {
+                    Ok(message) => match message.decode::<C::Event>() {
+                        Ok(event) => {
+                            if let Err(e) = consumer.event(&mut ctx, event).await {
+                                if matches!(e, crate::ConsumerError::SlowClient) {
+                                    let _ = sink.send(close_frame(1013, "client too slow")).await;
+                                    break 1013;
+                                }
+                                tracing::warn!(target: "canter::channels", "event handler error: {e}");
+                            }
+                        }
+                        Err(e) => tracing::warn!(target: "canter::channels", kind = message.kind(), "no handler for this message ({e}); dropped"),
+                    },
+                    Err(e) => {
+                        tracing::warn!(target: "canter::channels", "channel layer error: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if last_seen.elapsed() > idle {
+                    let _ = sink.send(close_frame(1001, "idle timeout")).await;
+                    break 1001;
+                }
+                if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    break 1006;
+                }
+            }
+        }
+    };
+    // Finish the closing handshake: read until the client's Close (or a second), so frames in
+    // flight (a pong) do not hit a dropped socket.
+    if code != 1006 {
+        let _ = sink.flush().await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(Ok(message)) = stream.next().await {
+                if message.is_close() {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+    ctx.closed = true;
+    consumer.disconnect(&mut ctx, code).await;
+    for group in std::mem::take(&mut ctx.groups) {
+        let _ = layer.group_discard(&group, &channel).await;
+    }
+    layer.forget(&channel).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_allowed;
+
+    #[test]
+    fn origins() {
+        let allowed = vec!["example.com".to_owned(), ".example.org".to_owned()];
+        assert!(origin_allowed(None, &allowed));
+        assert!(origin_allowed(Some("https://example.com"), &allowed));
+        assert!(origin_allowed(Some("https://example.com:8443"), &allowed));
+        assert!(origin_allowed(Some("http://api.example.org"), &allowed));
+        assert!(!origin_allowed(Some("https://evil.com"), &allowed));
+        assert!(!origin_allowed(
+            Some("https://example.com.evil.com"),
+            &allowed
+        ));
+        assert!(origin_allowed(
+            Some("http://[::1]:8000"),
+            &["[::1]".to_owned()]
+        ));
+    }
+}

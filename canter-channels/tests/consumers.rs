@@ -1,0 +1,329 @@
+//! Consumers through the whole app: handshake, accept/reject, echo, JSON, groups, typed events,
+//! limits (size, slow reader, idle, origin), disconnect bookkeeping; in-process and over TCP.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use canter_channels::testing::WebsocketCommunicator;
+use canter_channels::{
+    websocket, Consumer, ConsumerError, Context, Frame, Json, JsonConsumer, Message, NoEvent, Scope,
+};
+use canter_core::prelude::*;
+use canter_core::settings::Settings;
+use canter_core::test::{LiveServer, TestClient};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+struct Hello;
+
+impl Consumer for Hello {
+    type Event = NoEvent;
+    async fn connect(&mut self, ctx: &mut Context) -> Result<(), ConsumerError> {
+        ctx.accept().await?;
+        ctx.send_text("Hello, WebSocket!").await
+    }
+    async fn receive(&mut self, ctx: &mut Context, frame: Frame) -> Result<(), ConsumerError> {
+        match frame {
+            Frame::Text(text) if text == "flood" => {
+                for _ in 0..100 {
+                    ctx.send_text("x".repeat(1000)).await?;
+                }
+                Ok(())
+            }
+            Frame::Text(text) => ctx.send_text(format!("echo: {text}")).await,
+            Frame::Binary(bytes) => ctx.send_bytes(bytes).await,
+        }
+    }
+}
+
+struct Rejecting;
+
+impl Consumer for Rejecting {
+    type Event = NoEvent;
+    async fn connect(&mut self, ctx: &mut Context) -> Result<(), ConsumerError> {
+        if ctx.scope().query_param("token").as_deref() == Some("secret") {
+            ctx.accept().await
+        } else {
+            ctx.close(4003, "no token").await
+        }
+    }
+    async fn receive(&mut self, _ctx: &mut Context, _frame: Frame) -> Result<(), ConsumerError> {
+        Ok(())
+    }
+}
+
+static DISCONNECTS: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum ChatEvent {
+    #[serde(rename = "chat.message")]
+    Message { message: String, user: String },
+}
+
+/// The tutorial's chat room, as a JSON consumer.
+struct Chat {
+    room: String,
+}
+
+impl JsonConsumer for Chat {
+    type Event = ChatEvent;
+    async fn connect(&mut self, ctx: &mut Context) -> Result<(), ConsumerError> {
+        ctx.group_add(&format!("chat_{}", self.room)).await?;
+        ctx.accept().await
+    }
+    async fn receive_json(&mut self, ctx: &mut Context, value: Value) -> Result<(), ConsumerError> {
+        let text = value["message"].as_str().unwrap_or_default().to_owned();
+        let message = Message::new("chat.message")
+            .with("message", text)
+            .with("user", "rust");
+        ctx.group_send(&format!("chat_{}", self.room), message)
+            .await
+    }
+    async fn event(&mut self, ctx: &mut Context, event: ChatEvent) -> Result<(), ConsumerError> {
+        let ChatEvent::Message { message, user } = event;
+        ctx.send_json(&json!({"message": message, "user": user}))
+            .await
+    }
+    async fn disconnect(&mut self, _ctx: &mut Context, _code: u16) {
+        DISCONNECTS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn app() -> App {
+    App::new().urls(vec![
+        path("ws/hello/", websocket(|_: &Scope| Hello)).name("hello"),
+        path("ws/private/", websocket(|_: &Scope| Rejecting)),
+        path(
+            "ws/chat/<str:room>/",
+            websocket(|scope: &Scope| {
+                Json(Chat {
+                    room: scope.param("room").unwrap(),
+                })
+            }),
+        ),
+    ])
+}
+
+fn settings(channels: &str) -> Settings {
+    let mut s = Settings::from_toml(&format!("[channels]\n{channels}\n")).unwrap();
+    let base = Settings::for_tests();
+    s.debug = true;
+    s.allowed_hosts = base.allowed_hosts;
+    s
+}
+
+#[tokio::test]
+async fn the_articles_consumer_accepts_and_greets() {
+    let client = TestClient::new(app());
+    let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/hello/")
+        .await
+        .unwrap();
+    assert_eq!(ws.receive_text().await.unwrap(), "Hello, WebSocket!");
+    ws.send_text("ping").await;
+    assert_eq!(ws.receive_text().await.unwrap(), "echo: ping");
+    ws.send_bytes(vec![1, 2, 3]).await;
+    assert_eq!(
+        ws.receive_within(Duration::from_secs(2))
+            .await
+            .unwrap()
+            .into_data()
+            .to_vec(),
+        vec![1, 2, 3]
+    );
+    ws.close(1000).await;
+}
+
+#[tokio::test]
+async fn connect_can_reject_the_handshake() {
+    let client = TestClient::new(app());
+    assert_eq!(
+        WebsocketCommunicator::connect(client.service(), "/ws/private/")
+            .await
+            .err(),
+        Some(StatusCode::FORBIDDEN)
+    );
+    assert!(
+        WebsocketCommunicator::connect(client.service(), "/ws/private/?token=secret")
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        WebsocketCommunicator::connect(client.service(), "/ws/nowhere/")
+            .await
+            .err(),
+        Some(StatusCode::NOT_FOUND)
+    );
+    // A plain GET to a WebSocket URL is told to upgrade.
+    assert_eq!(
+        client.get("/ws/hello/").await.status(),
+        StatusCode::UPGRADE_REQUIRED
+    );
+}
+
+#[tokio::test]
+async fn cross_site_handshakes_are_refused() {
+    let client = TestClient::new(app());
+    let evil = WebsocketCommunicator::connect_with(
+        client.service(),
+        "/ws/hello/",
+        &[("origin", "https://evil.example")],
+    )
+    .await;
+    assert_eq!(evil.err(), Some(StatusCode::FORBIDDEN));
+    let ok = WebsocketCommunicator::connect_with(
+        client.service(),
+        "/ws/hello/",
+        &[("origin", "http://testserver")],
+    )
+    .await;
+    assert!(ok.is_ok());
+}
+
+#[tokio::test]
+async fn group_messages_reach_every_member_and_groups_are_left_on_disconnect() {
+    let client = TestClient::new(app());
+    let mut alice = WebsocketCommunicator::connect(client.service(), "/ws/chat/lobby/")
+        .await
+        .unwrap();
+    let mut bob = WebsocketCommunicator::connect(client.service(), "/ws/chat/lobby/")
+        .await
+        .unwrap();
+    let mut other = WebsocketCommunicator::connect(client.service(), "/ws/chat/kitchen/")
+        .await
+        .unwrap();
+    alice.send_json(&json!({"message": "hi all"})).await;
+    assert_eq!(
+        alice.receive_json().await.unwrap(),
+        json!({"message": "hi all", "user": "rust"})
+    );
+    assert_eq!(
+        bob.receive_json().await.unwrap(),
+        json!({"message": "hi all", "user": "rust"})
+    );
+    assert!(
+        other.receive_nothing(Duration::from_millis(200)).await,
+        "another room hears nothing"
+    );
+
+    // From anywhere in the app (a view, a task): the layer, with the tutorial's message shape.
+    let layer = canter_channels::channel_layer();
+    layer
+        .group_send(
+            "chat_lobby",
+            Message::new("chat.message")
+                .with("message", "from a view")
+                .with("user", "py"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bob.receive_json().await.unwrap()["message"], "from a view");
+
+    // A message of a type nobody handles is logged and dropped; the socket lives on.
+    layer
+        .group_send("chat_lobby", Message::new("chat.unknown"))
+        .await
+        .unwrap();
+    bob.send_json(&json!({"message": "still here"})).await;
+    assert_eq!(bob.receive_json().await.unwrap()["message"], "still here");
+
+    // Invalid JSON is answered, not fatal.
+    bob.send_text("{oops").await;
+    assert!(bob.receive_json().await.unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .contains("invalid JSON"));
+
+    let before = DISCONNECTS.load(Ordering::SeqCst);
+    bob.close(1000).await;
+    alice.drop_connection();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        DISCONNECTS.load(Ordering::SeqCst) >= before + 2,
+        "disconnect runs for clean and abrupt closes"
+    );
+    assert_eq!(
+        layer.group_size("chat_lobby").await.unwrap(),
+        0,
+        "both left the group"
+    );
+    assert_eq!(layer.group_size("chat_kitchen").await.unwrap(), 1);
+    other.close(1000).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(layer.group_size("chat_kitchen").await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn oversized_messages_close_with_1009() {
+    let client = TestClient::with_settings(app(), settings("max_message_size = 1024"));
+    let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/hello/")
+        .await
+        .unwrap();
+    ws.receive_text().await.unwrap();
+    ws.send_text(&"x".repeat(2000)).await;
+    assert_eq!(ws.wait_closed().await, Some(1009));
+}
+
+#[tokio::test]
+async fn a_slow_reader_is_closed_with_1013() {
+    let client = TestClient::with_settings(app(), settings("outbound_queue = 4"));
+    let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/hello/")
+        .await
+        .unwrap();
+    ws.receive_text().await.unwrap();
+    ws.send_text("flood").await;
+    let mut received = 0;
+    while ws.receive_within(Duration::from_secs(2)).await.is_some() {
+        received += 1;
+    }
+    assert_eq!(ws.close_code, Some(1013), "after {received} frames");
+    assert!(received < 100);
+}
+
+#[tokio::test]
+async fn idle_sockets_are_closed() {
+    let client =
+        TestClient::with_settings(app(), settings("ping_interval = 0.05\nidle_timeout = 0.2"));
+    let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/hello/")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut seen = Vec::new();
+    while let Some(m) = ws.receive_within(Duration::from_secs(2)).await {
+        seen.push(format!("{m:?}"));
+    }
+    assert_eq!(ws.close_code, Some(1001), "{seen:?}");
+}
+
+#[tokio::test]
+async fn over_a_real_socket() {
+    let server = LiveServer::start(app()).await;
+    let url = format!("ws://{}/ws/hello/", server.addr());
+    let (mut ws, response) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_eq!(response.status(), 101);
+    use futures_util::{SinkExt, StreamExt};
+    let greeting = ws.next().await.unwrap().unwrap();
+    assert_eq!(greeting.into_text().unwrap().as_str(), "Hello, WebSocket!");
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        "over tcp".into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        ws.next()
+            .await
+            .unwrap()
+            .unwrap()
+            .into_text()
+            .unwrap()
+            .as_str(),
+        "echo: over tcp"
+    );
+    ws.close(None).await.unwrap();
+    // The HTTP side of the same server still answers.
+    let status = tokio_tungstenite::connect_async(format!("ws://{}/ws/private/", server.addr()))
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(status.unwrap().contains("403"));
+}
