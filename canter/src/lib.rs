@@ -1,8 +1,8 @@
 //! # canter: Django's async stack, in Rust
 //!
 //! Async views, async middleware, URL routing with `reverse`, settings, a management CLI, a
-//! test client, and the async ORM ([`orm`], cargo feature `orm`); channels and background tasks
-//! join behind cargo features as they land. Start with [`prelude`] and [`App`].
+//! test client, the async ORM ([`orm`], cargo feature `orm`) and Channels ([`channels`], feature
+//! `channels`); background tasks join behind a cargo feature as they land. Start with [`prelude`] and [`App`].
 //!
 //! ```no_run
 //! use canter::prelude::*;
@@ -23,4 +23,10 @@ pub use canter_core::*;
 #[cfg(feature = "orm")]
 pub mod orm {
     pub use canter_orm::*;
+}
+
+/// Channels (`canter_channels`): WebSocket consumers, groups, channel layers, SSE.
+#[cfg(feature = "channels")]
+pub mod channels {
+    pub use canter_channels::*;
 }

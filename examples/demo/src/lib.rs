@@ -1,6 +1,7 @@
 //! The demo app: the article "Asynchronous Programming in Django", in canter. Each part of the
 //! article lives in the module named after it; [`app`] puts them together.
 
+pub mod consumers;
 pub mod middleware;
 pub mod models;
 pub mod urls;

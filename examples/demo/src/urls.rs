@@ -1,8 +1,10 @@
 //! The demo's `urlpatterns`.
 
+use canter::channels::{websocket, Json, Scope};
 use canter::prelude::*;
 use canter::routing::UrlPattern;
 
+use crate::consumers::{ChatConsumer, MyConsumer};
 use crate::views;
 
 pub fn urlpatterns() -> Vec<UrlPattern> {
@@ -15,6 +17,18 @@ pub fn urlpatterns() -> Vec<UrlPattern> {
         path("articles/<int:year>/<slug:slug>/", views::article).name("article-detail"),
         path("blocking/", views::blocking).name("blocking"),
         path("stream/", views::stream).name("stream"),
+        path("ws/hello/", websocket(|_: &Scope| MyConsumer)).name("ws-hello"),
+        path(
+            "ws/chat/<str:room>/",
+            websocket(|scope: &Scope| Json(ChatConsumer::new(scope))),
+        )
+        .name("ws-chat"),
+        path("chat/<str:room>/", views::chat_room)
+            .name("chat-room")
+            .methods([Method::GET]),
+        path("chat/<str:room>/events/", views::chat_events)
+            .name("chat-events")
+            .methods([Method::GET]),
         path("mymodel/", views::mymodel_list)
             .name("mymodel-list")
             .methods([Method::GET]),

@@ -187,3 +187,40 @@ pub async fn mymodel_list(req: Request) -> Result<Response> {
 fn bad_request(message: String) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": message}))).into_response()
 }
+
+/// A chat room page: a WebSocket to `ws/chat/<room>/`, messages shown as they arrive.
+pub async fn chat_room(req: Request) -> Result<Html<String>> {
+    let room: String = req.param("room")?;
+    let escaped: String = room
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    Ok(Html(format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Chat: {escaped}</title></head>
+<body><h1>Room {escaped}</h1>
+<ul id="log"></ul>
+<form id="form"><input id="text" autocomplete="off" autofocus><button>Send</button></form>
+<script>
+const user = "user" + Math.floor(Math.random() * 1000);
+const socket = new WebSocket(`${{location.protocol === "https:" ? "wss" : "ws"}}://${{location.host}}/ws/chat/{escaped}/?user=${{user}}`);
+socket.onmessage = (e) => {{
+  const data = JSON.parse(e.data);
+  const li = document.createElement("li");
+  li.textContent = data.error ? `error: ${{data.error}}` : `${{data.user}}: ${{data.message}}`;
+  document.getElementById("log").appendChild(li);
+}};
+document.getElementById("form").onsubmit = (e) => {{
+  e.preventDefault();
+  const input = document.getElementById("text");
+  socket.send(JSON.stringify({{message: input.value}}));
+  input.value = "";
+}};
+</script></body></html>"#
+    )))
+}
+
+/// The room's messages as server-sent events (for clients without WebSockets).
+pub async fn chat_events(req: Request) -> Result<Response> {
+    let room: String = req.param("room")?;
+    Ok(canter::channels::sse::group_events(&crate::consumers::group_name(&room)).await)
+}
