@@ -16,10 +16,15 @@
 
 pub mod consumer;
 pub mod layers;
+mod plugin;
 pub mod sse;
 pub mod testing;
 pub mod websocket;
 
 pub use consumer::{Consumer, ConsumerError, Context, Frame, Json, JsonConsumer, NoEvent, Scope};
-pub use layers::{channel_layer, ChannelLayer, InMemoryChannelLayer, LayerError, Message};
+pub use layers::{
+    channel_layer, ChannelLayer, InMemoryChannelLayer, LayerError, Message, RedisChannelLayer,
+    RedisLayerConfig,
+};
+pub use plugin::plugin;
 pub use websocket::{websocket, ChannelsSettings, WebSocketView};

@@ -33,7 +33,7 @@ pub struct WebSocketEndpoint;
 
 /// `[channels]` settings.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ChannelsSettings {
     pub max_message_size: usize,
     pub ping_interval: f64,

@@ -1,12 +1,14 @@
 //! Channel layers (Channels' `channels.layers`): named channels, groups of channels, and
 //! messages between them, usable from anywhere in the app (a consumer, a view, a task).
 //!
-//! [`InMemoryChannelLayer`] serves one process; a Redis layer speaking channels_redis's wire
-//! format (for several processes, and for Python Django processes sharing the deployment) is the
-//! next step of this part.
+//! [`InMemoryChannelLayer`] serves one process; [`RedisChannelLayer`] speaks channels_redis's
+//! wire format, for several processes and machines, and for Python Django processes sharing the
+//! deployment.
 
 mod memory;
+pub mod redis;
 
+pub use self::redis::{RedisChannelLayer, RedisLayerConfig};
 pub use memory::InMemoryChannelLayer;
 
 use std::sync::{Arc, RwLock};

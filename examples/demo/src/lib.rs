@@ -24,6 +24,8 @@ pub fn app() -> App {
                 .migrations_dir(MIGRATIONS_DIR)
                 .plugin(),
         )
+        // The channel layer: in-process, or Redis when REDIS_URL is set (or [channels] layer = "redis").
+        .install(canter::channels::plugin)
         .urls(urls::urlpatterns())
         .middleware(middleware::AsyncMiddleware)
 }
