@@ -13,6 +13,7 @@
 //! | `InMemoryChannelLayer` | [`InMemoryChannelLayer`] |
 //! | `AllowedHostsOriginValidator` | built in: `[channels] allowed_origins` (default: `allowed_hosts`) |
 //! | `WebsocketCommunicator` | [`testing::WebsocketCommunicator`] |
+//! | `runworker` with `ChannelNameRouter` | [`Workers`] and the `runworker` command |
 
 pub mod consumer;
 pub mod layers;
@@ -20,6 +21,7 @@ mod plugin;
 pub mod sse;
 pub mod testing;
 pub mod websocket;
+pub mod worker;
 
 pub use consumer::{Consumer, ConsumerError, Context, Frame, Json, JsonConsumer, NoEvent, Scope};
 pub use layers::{
@@ -28,3 +30,4 @@ pub use layers::{
 };
 pub use plugin::plugin;
 pub use websocket::{websocket, ChannelsSettings, WebSocketView};
+pub use worker::{run_worker, BackgroundConsumer, Workers};

@@ -327,3 +327,54 @@ async fn over_a_real_socket() {
         .map(|e| e.to_string());
     assert!(status.unwrap().contains("403"));
 }
+
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum Job {
+    #[serde(rename = "thumbnail.make")]
+    Make { name: String },
+}
+
+struct Thumbnailer(tokio::sync::mpsc::UnboundedSender<String>);
+
+impl canter_channels::BackgroundConsumer for Thumbnailer {
+    type Event = Job;
+    async fn handle(&mut self, event: Job) -> Result<(), String> {
+        let Job::Make { name } = event;
+        self.0
+            .send(format!("made {name}"))
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[tokio::test]
+async fn background_consumers_take_work_from_a_named_channel() {
+    let layer: std::sync::Arc<dyn canter_channels::ChannelLayer> =
+        std::sync::Arc::new(canter_channels::InMemoryChannelLayer::default());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let worker = tokio::spawn(canter_channels::run_worker(
+        layer.clone(),
+        "thumbnails".into(),
+        Thumbnailer(tx),
+    ));
+    layer
+        .send("thumbnails", Message::new("thumbnail.unknown"))
+        .await
+        .unwrap();
+    layer
+        .send(
+            "thumbnails",
+            Message::new("thumbnail.make").with("name", "cat.png"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        "made cat.png",
+        "an unknown type was skipped, not fatal"
+    );
+    worker.abort();
+}

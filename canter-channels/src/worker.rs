@@ -1,0 +1,132 @@
+//! Background consumers (Channels' `runworker`): a consumer bound to a named channel instead of
+//! a socket. Anything can `send` it work (`layer.send("thumbnails", Message::new("generate")…)`);
+//! `runworker thumbnails` (one or more channels) runs the consumers, one message at a time per
+//! channel.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use canter_core::management::{CommandContext, CommandError, ManagementCommand};
+use canter_core::App;
+use clap::{Arg, ArgMatches};
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::layers::{channel_layer, ChannelLayer};
+
+/// A consumer of a named channel's messages.
+pub trait BackgroundConsumer: Send + 'static {
+    /// The messages it handles, decoded by `type`; others are logged and dropped.
+    type Event: DeserializeOwned + Send + 'static;
+    fn handle(&mut self, event: Self::Event) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+type Runner = Arc<dyn Fn(Arc<dyn ChannelLayer>, String) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Consumes `channel` forever with `consumer` (what `runworker` runs for each channel).
+pub async fn run_worker<C: BackgroundConsumer>(
+    layer: Arc<dyn ChannelLayer>,
+    channel: String,
+    mut consumer: C,
+) {
+    tracing::info!(target: "canter::channels", %channel, "worker listening");
+    loop {
+        match layer.receive(&channel).await {
+            Ok(message) => match message.decode::<C::Event>() {
+                Ok(event) => {
+                    if let Err(e) = consumer.handle(event).await {
+                        tracing::error!(target: "canter::channels", %channel, kind = message.kind(), "worker failed: {e}");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(target: "canter::channels", %channel, kind = message.kind(), "no handler ({e}); dropped")
+                }
+            },
+            Err(e) => {
+                tracing::warn!(target: "canter::channels", %channel, "receive failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// Registers background consumers and adds the `runworker` command:
+/// `App::new().install(Workers::new().channel("thumbnails", || Thumbnailer).plugin())`.
+#[derive(Default, Clone)]
+pub struct Workers {
+    runners: HashMap<String, Runner>,
+}
+
+impl Workers {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Binds `channel` to consumers made by `factory`.
+    pub fn channel<C, F>(mut self, channel: &str, factory: F) -> Self
+    where
+        C: BackgroundConsumer,
+        F: Fn() -> C + Send + Sync + 'static,
+    {
+        let runner: Runner =
+            Arc::new(move |layer, channel| Box::pin(run_worker(layer, channel, factory())));
+        self.runners.insert(channel.to_owned(), runner);
+        self
+    }
+
+    pub fn plugin(self) -> impl FnOnce(App) -> App {
+        move |app| app.command(RunWorker(Arc::new(self)))
+    }
+}
+
+struct RunWorker(Arc<Workers>);
+
+impl ManagementCommand for RunWorker {
+    fn name(&self) -> &'static str {
+        "runworker"
+    }
+
+    fn command(&self) -> clap::Command {
+        let mut known: Vec<&str> = self.0.runners.keys().map(String::as_str).collect();
+        known.sort();
+        clap::Command::new("runworker")
+            .about("Runs the background consumers of these channels")
+            .arg(
+                Arg::new("channels")
+                    .required(true)
+                    .num_args(1..)
+                    .help(format!("Channels: {}", known.join(", "))),
+            )
+    }
+
+    fn run<'a>(
+        &'a self,
+        _ctx: &'a CommandContext,
+        args: &'a ArgMatches,
+    ) -> BoxFuture<'a, Result<(), CommandError>> {
+        Box::pin(async move {
+            let channels: Vec<String> = args
+                .get_many::<String>("channels")
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
+            let layer = channel_layer();
+            let mut tasks = Vec::new();
+            for channel in channels {
+                let runner = self
+                    .0
+                    .runners
+                    .get(&channel)
+                    .ok_or_else(|| format!("no background consumer for channel {channel:?}"))?;
+                tasks.push(tokio::spawn(runner(layer.clone(), channel)));
+            }
+            tokio::select! {
+                _ = futures_util::future::join_all(tasks) => {}
+                _ = canter_core::server::shutdown_signal() => {}
+            }
+            Ok(())
+        })
+    }
+}
