@@ -62,6 +62,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut krate: Path = syn::parse_quote!(::canter::orm);
     let mut validators: Vec<Path> = Vec::new();
     let mut model_name_override: Option<String> = None;
+    let mut checks: Vec<(String, String)> = Vec::new();
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
@@ -75,6 +76,22 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 } else {
                     syn::parse_quote!(::#path)
                 };
+            } else if meta.path.is_ident("check") {
+                let (mut check_name, mut sql) = (None, None);
+                meta.parse_nested_meta(|inner| {
+                    if inner.path.is_ident("name") {
+                        check_name = Some(inner.value()?.parse::<LitStr>()?.value());
+                    } else if inner.path.is_ident("sql") {
+                        sql = Some(inner.value()?.parse::<LitStr>()?.value());
+                    } else {
+                        return Err(inner.error("check takes name = \"...\" and sql = \"...\""));
+                    }
+                    Ok(())
+                })?;
+                match (check_name, sql) {
+                    (Some(n), Some(q)) => checks.push((n, q)),
+                    _ => return Err(meta.error("check needs name = \"...\" and sql = \"...\"")),
+                }
             } else if meta.path.is_ident("name") {
                 model_name_override = Some(meta.value()?.parse::<LitStr>()?.value());
             } else if meta.path.is_ident("validate") {
@@ -98,11 +115,22 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         ));
     };
     let mut fields = Vec::new();
-    let mut many_to_many: Vec<(syn::Ident, Type)> = Vec::new();
+    let mut many_to_many: Vec<(syn::Ident, Type, Option<Type>)> = Vec::new();
     for field in &named.named {
         let ident = field.ident.clone().expect("named");
         if let Some(target) = many_to_many_of(&field.ty) {
-            many_to_many.push((ident, target));
+            let mut through: Option<Type> = None;
+            for attr in field.attrs.iter().filter(|a| a.path().is_ident("field")) {
+                attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("through") {
+                        through = Some(syn::parse_str(&meta.value()?.parse::<LitStr>()?.value())?);
+                        Ok(())
+                    } else {
+                        Err(meta.error("a ManyToMany field takes `through = \"Model\"`"))
+                    }
+                })?;
+            }
+            many_to_many.push((ident, target, through));
             continue;
         }
         let mut spec = FieldSpec {
@@ -369,8 +397,10 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     });
     let custom = validators.iter().map(|v| quote! { #v(self, &mut errors); });
 
+    let check_names: Vec<&String> = checks.iter().map(|(n, _)| n).collect();
+    let check_sqls: Vec<&String> = checks.iter().map(|(_, q)| q).collect();
     let model_lower = model_name.to_lowercase();
-    let m2m_metas = many_to_many.iter().map(|(ident, target)| {
+    let m2m_metas = many_to_many.iter().map(|(ident, target, through)| {
         let field = ident.to_string();
         let target_lower = match target {
             Type::Path(p) => p
@@ -388,6 +418,10 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             )
         } else {
             (format!("{model_lower}_id"), format!("{target_lower}_id"))
+        };
+        let through_meta = match through {
+            Some(t) => quote!(Some(<#t as #krate::Model>::meta)),
+            None => quote!(None),
         };
         let table_suffix = format!("_{field}");
         let join_table = match (&table, &app) {
@@ -408,6 +442,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             #krate::relations::ManyToManyMeta {
                 name: #field,
                 target: <#target as #krate::Model>::meta,
+                owner: <#name as #krate::Model>::meta,
+                through: #through_meta,
                 table: #join_table,
                 from_column: #from_column,
                 to_column: #to_column,
@@ -416,11 +452,11 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     });
     let m2m_defaults = many_to_many
         .iter()
-        .map(|(ident, _)| quote!(#ident: ::std::default::Default::default()));
+        .map(|(ident, _, _)| quote!(#ident: ::std::default::Default::default()));
     let m2m_defaults_again = many_to_many
         .iter()
-        .map(|(ident, _)| quote!(#ident: ::std::default::Default::default()));
-    let m2m_bind = many_to_many.iter().enumerate().map(|(k, (ident, _))| {
+        .map(|(ident, _, _)| quote!(#ident: ::std::default::Default::default()));
+    let m2m_bind = many_to_many.iter().enumerate().map(|(k, (ident, _, _))| {
         quote! {
             self.#ident.bind(&pk, &<Self as #krate::Model>::meta().many_to_many[#k]);
         }
@@ -482,6 +518,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                     fields: &[#(#field_metas),*],
                     pk: #pk_index,
                     many_to_many: &[#(#m2m_metas),*],
+                    checks: &[#((#check_names, #check_sqls)),*],
                 };
                 &META
             }

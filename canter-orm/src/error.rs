@@ -57,8 +57,9 @@ impl OrmError {
                 let message = db.message().to_owned();
                 // SQLite reports ON DELETE RESTRICT as a plain constraint error (code 1811 or
                 // 19) that sqlx does not classify; it is an integrity error all the same.
-                let sqlite_constraint = matches!(db.code().as_deref(), Some("19" | "787" | "1811"))
-                    || message.starts_with("FOREIGN KEY constraint failed");
+                let sqlite_constraint = matches!(db.code().as_deref(), Some("19" | "275" | "787" | "1811"))
+                    || message.starts_with("FOREIGN KEY constraint failed")
+                    || message.starts_with("CHECK constraint failed");
                 match db.kind() {
                     sqlx::error::ErrorKind::UniqueViolation
                     | sqlx::error::ErrorKind::ForeignKeyViolation

@@ -18,6 +18,8 @@ pub struct ModelMeta {
     pub pk: usize,
     /// Many-to-many fields (join tables, not columns).
     pub many_to_many: &'static [crate::relations::ManyToManyMeta],
+    /// Check constraints: (name, SQL condition), Django's `CheckConstraint`.
+    pub checks: &'static [(&'static str, &'static str)],
 }
 
 impl ModelMeta {

@@ -242,6 +242,83 @@ impl<M: Model> QuerySet<M> {
             .collect())
     }
 
+    /// Django's `prefetch_related("tags")` for a many-to-many field: each row with its related
+    /// rows, in three queries however many rows (the rows, the links, the targets).
+    pub async fn with_many_to_many<T: Model + Clone>(
+        self,
+        field: &str,
+    ) -> Result<Vec<(M, Vec<T>)>, OrmError> {
+        use sea_query::ExprTrait;
+        let meta = M::meta();
+        let m2m = meta
+            .many_to_many
+            .iter()
+            .find(|m| m.name == field)
+            .ok_or_else(|| {
+                OrmError::InvalidLookup(format!(
+                    "{} has no many-to-many field {field:?}",
+                    meta.name
+                ))
+            })?;
+        if !std::ptr::eq((m2m.target)(), T::meta()) {
+            return Err(OrmError::InvalidLookup(format!(
+                "{}.{field} does not point at {}",
+                meta.name,
+                T::meta().name
+            )));
+        }
+        let alias = self.alias().to_owned();
+        let rows = self.all().await?;
+        let ids: Vec<i64> = rows.iter().filter_map(|r| pk_i64(&r.pk_value())).collect();
+        if ids.is_empty() {
+            return Ok(rows.into_iter().map(|r| (r, Vec::new())).collect());
+        }
+        let db = database(&alias)?;
+        let mut links = sea_query::Query::select();
+        links
+            .column(sea_query::Alias::new(m2m.owner_column()))
+            .column(sea_query::Alias::new(m2m.target_column()))
+            .from(sea_query::Alias::new(m2m.join_table()))
+            .and_where(sea_query::Expr::col(sea_query::Alias::new(m2m.owner_column())).is_in(ids));
+        let (sql, values) = match db.vendor {
+            crate::Vendor::Sqlite => links.build(sea_query::SqliteQueryBuilder),
+            crate::Vendor::Postgres => links.build(sea_query::PostgresQueryBuilder),
+        };
+        let pairs: Vec<(i64, i64)> = db
+            .fetch_all(&sql, values)
+            .await?
+            .iter()
+            .map(|r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)))
+            .collect::<Result<_, OrmError>>()?;
+        let mut target_ids: Vec<i64> = pairs.iter().map(|(_, t)| *t).collect();
+        target_ids.sort_unstable();
+        target_ids.dedup();
+        let targets: std::collections::HashMap<i64, T> = if target_ids.is_empty() {
+            Default::default()
+        } else {
+            QuerySet::<T>::new()
+                .using(&alias)
+                .filter(pk_column::<T>().in_(target_ids))
+                .all()
+                .await?
+                .into_iter()
+                .filter_map(|t| Some((pk_i64(&t.pk_value())?, t)))
+                .collect()
+        };
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let id = pk_i64(&row.pk_value());
+                let mine = pairs
+                    .iter()
+                    .filter(|(o, _)| Some(*o) == id)
+                    .filter_map(|(_, t)| targets.get(t).cloned())
+                    .collect();
+                (row, mine)
+            })
+            .collect())
+    }
+
     /// Django's `prefetch_related` for a foreign key: fills every row's cache for `fk` with one
     /// more query for all the related rows (instead of a JOIN; useful when many rows share few
     /// targets).

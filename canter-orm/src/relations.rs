@@ -257,12 +257,57 @@ impl<M: Model> ObjectsQuerySet for M {}
 #[derive(Debug)]
 pub struct ManyToManyMeta {
     pub name: &'static str,
+    pub owner: fn() -> &'static ModelMeta,
     pub target: fn() -> &'static ModelMeta,
+    /// A model of the user's standing in for the join table (Django's `through=`), with a
+    /// foreign key to each side.
+    pub through: Option<fn() -> &'static ModelMeta>,
+    /// The auto-created join table (unused with `through`).
     pub table: &'static str,
-    /// The join table's column pointing at the owning model.
     pub from_column: &'static str,
-    /// The join table's column pointing at the target model.
     pub to_column: &'static str,
+}
+
+impl ManyToManyMeta {
+    /// The join table: the `through` model's, or the auto-created one.
+    pub fn join_table(&self) -> &'static str {
+        match self.through {
+            Some(through) => through().table,
+            None => self.table,
+        }
+    }
+
+    /// The column pointing at the owning model (the `through` model's foreign key to it).
+    pub fn owner_column(&self) -> &'static str {
+        self.through_column(self.owner, true)
+            .unwrap_or(self.from_column)
+    }
+
+    /// The column pointing at the target model.
+    pub fn target_column(&self) -> &'static str {
+        self.through_column(self.target, false)
+            .unwrap_or(self.to_column)
+    }
+
+    fn through_column(
+        &self,
+        side: fn() -> &'static ModelMeta,
+        first: bool,
+    ) -> Option<&'static str> {
+        let through = self.through?();
+        let side = side();
+        let keys: Vec<&'static crate::fields::FieldMeta> = through
+            .fields
+            .iter()
+            .filter(|f| f.related.is_some_and(|r| std::ptr::eq(r(), side)))
+            .collect();
+        // A self-referential many-to-many has two keys to the same model: first is "from".
+        match keys.as_slice() {
+            [one] => Some(one.column),
+            [a, b, ..] => Some(if first { a.column } else { b.column }),
+            [] => None,
+        }
+    }
 }
 
 /// Django's `ManyToManyField`: not a column but a join table, and on a loaded (or saved)
@@ -350,9 +395,9 @@ impl<T: Model> ManyToMany<T> {
                         transform: None,
                         op: crate::expressions::Op::InSubquery,
                         rhs: OperandNode::Subquery {
-                            table: meta.table,
-                            select: meta.to_column,
-                            filter_column: meta.from_column,
+                            table: meta.join_table(),
+                            select: meta.target_column(),
+                            filter_column: meta.owner_column(),
                             value: Value::BigInt(Some(owner)),
                         },
                     }),
@@ -366,31 +411,44 @@ impl<T: Model> ManyToMany<T> {
     /// Links these rows (already linked ones are left as they are).
     pub async fn add(&self, targets: &[&T]) -> Result<(), OrmError> {
         let (owner, meta) = self.bound()?;
-        if targets.is_empty() {
+        let mut wanted: Vec<Value> = targets.iter().map(|t| pk_of(*t)).collect();
+        if meta.through.is_some() {
+            // A through model may have no unique (owner, target) pair: skip the existing links
+            // by reading them, instead of ON CONFLICT.
+            let existing: Vec<Value> = self
+                .all()
+                .values_list(&[T::meta().pk_field().name])
+                .await?
+                .into_iter()
+                .filter_map(|row| row.into_iter().next())
+                .filter_map(|v| v.as_i64())
+                .map(|id| Value::BigInt(Some(id)))
+                .collect();
+            wanted.retain(|v| !existing.contains(v));
+        }
+        wanted.dedup();
+        if wanted.is_empty() {
             return Ok(());
         }
         let db = crate::db::database(crate::db::DEFAULT_DB_ALIAS)?;
         let mut insert = sea_query::Query::insert();
+        let (owner_column, target_column) = (
+            sea_query::Alias::new(meta.owner_column()),
+            sea_query::Alias::new(meta.target_column()),
+        );
         insert
-            .into_table(sea_query::Alias::new(meta.table))
-            .columns([
-                sea_query::Alias::new(meta.from_column),
-                sea_query::Alias::new(meta.to_column),
-            ])
-            .on_conflict(
-                sea_query::OnConflict::columns([
-                    sea_query::Alias::new(meta.from_column),
-                    sea_query::Alias::new(meta.to_column),
-                ])
-                .do_nothing()
-                .to_owned(),
+            .into_table(sea_query::Alias::new(meta.join_table()))
+            .columns([owner_column.clone(), target_column.clone()]);
+        if meta.through.is_none() {
+            insert.on_conflict(
+                sea_query::OnConflict::columns([owner_column, target_column])
+                    .do_nothing()
+                    .to_owned(),
             );
-        for target in targets {
+        }
+        for target in wanted {
             insert
-                .values([
-                    sea_query::Expr::val(owner),
-                    sea_query::Expr::val(pk_of(*target)),
-                ])
+                .values([sea_query::Expr::val(owner), sea_query::Expr::val(target)])
                 .map_err(|e| OrmError::InvalidLookup(e.to_string()))?;
         }
         let (sql, values) = match db.vendor {
@@ -443,14 +501,15 @@ impl<T: Model> ManyToMany<T> {
         let db = crate::db::database(crate::db::DEFAULT_DB_ALIAS)?;
         let mut delete = sea_query::Query::delete();
         delete
-            .from_table(sea_query::Alias::new(meta.table))
-            .and_where(sea_query::Expr::col(sea_query::Alias::new(meta.from_column)).eq(owner));
+            .from_table(sea_query::Alias::new(meta.join_table()))
+            .and_where(sea_query::Expr::col(sea_query::Alias::new(meta.owner_column())).eq(owner));
         if let Some(ids) = targets {
             if ids.is_empty() {
                 return Ok(0);
             }
-            delete
-                .and_where(sea_query::Expr::col(sea_query::Alias::new(meta.to_column)).is_in(ids));
+            delete.and_where(
+                sea_query::Expr::col(sea_query::Alias::new(meta.target_column())).is_in(ids),
+            );
         }
         let (sql, values) = match db.vendor {
             crate::Vendor::Sqlite => delete.build(sea_query::SqliteQueryBuilder),

@@ -108,18 +108,52 @@ fn wants_index(field: &FieldState) -> bool {
     field.db_index && !field.unique && !field.primary_key
 }
 
-/// CREATE TABLE and its indexes.
-pub fn create_table_sql(vendor: Vendor, model: &ModelState, if_not_exists: bool) -> Vec<String> {
-    let columns: Vec<String> = model
+/// Column definitions, then `CONSTRAINT "name" CHECK (...)` for each check.
+fn table_body(vendor: Vendor, model: &ModelState) -> String {
+    let mut parts: Vec<String> = model
         .fields
         .iter()
         .map(|f| column_definition(vendor, f))
         .collect();
+    for (name, sql) in &model.checks {
+        parts.push(format!("CONSTRAINT {} CHECK ({sql})", quote_name(name)));
+    }
+    parts.join(", ")
+}
+
+/// Brings the checks of `before` to those of `after` (PostgreSQL: ALTER; SQLite: a rebuild).
+pub fn alter_checks_sql(vendor: Vendor, before: &ModelState, after: &ModelState) -> Vec<String> {
+    if vendor == Vendor::Sqlite {
+        return rebuild_sql(vendor, before, after, &[]);
+    }
+    let table = quote_name(&after.table);
+    let mut statements = Vec::new();
+    for (name, sql) in &before.checks {
+        if !after.checks.iter().any(|(n, q)| n == name && q == sql) {
+            statements.push(format!(
+                "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {}",
+                quote_name(name)
+            ));
+        }
+    }
+    for (name, sql) in &after.checks {
+        if !before.checks.iter().any(|(n, q)| n == name && q == sql) {
+            statements.push(format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {} CHECK ({sql})",
+                quote_name(name)
+            ));
+        }
+    }
+    statements
+}
+
+/// CREATE TABLE (columns and checks) and its indexes.
+pub fn create_table_sql(vendor: Vendor, model: &ModelState, if_not_exists: bool) -> Vec<String> {
     let exists = if if_not_exists { "IF NOT EXISTS " } else { "" };
     let mut statements = vec![format!(
         "CREATE TABLE {exists}{} ({})",
         quote_name(&model.table),
-        columns.join(", ")
+        table_body(vendor, model)
     )];
     for field in model.fields.iter().filter(|f| wants_index(f)) {
         statements.push(create_index(model, field, if_not_exists));
@@ -313,12 +347,7 @@ pub fn rebuild_sql(
     let mut statements = vec![format!(
         "CREATE TABLE {} ({})",
         quote_name(&temp),
-        after
-            .fields
-            .iter()
-            .map(|f| column_definition(vendor, f))
-            .collect::<Vec<_>>()
-            .join(", ")
+        table_body(vendor, after)
     )];
     let mut targets = Vec::new();
     let mut sources = Vec::new();

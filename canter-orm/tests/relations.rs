@@ -285,3 +285,66 @@ on_every_backend! {
         assert_eq!(counts[0].0.id, authors[0].id, "on {vendor:?}");
     }
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(crate = canter_orm, app = "rel")]
+pub struct Person {
+    pub id: i64,
+    #[field(max_length = 30)]
+    pub name: String,
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(crate = canter_orm, app = "rel", check(name = "club_capacity_positive", sql = "capacity > 0"))]
+pub struct Club {
+    pub id: i64,
+    #[field(max_length = 30)]
+    pub name: String,
+    pub capacity: i64,
+    #[field(through = "Membership")]
+    pub members: canter_orm::ManyToMany<Person>,
+}
+
+/// Django's `through` model: the join table with data of its own.
+#[derive(Model, Debug, Clone)]
+#[model(crate = canter_orm, app = "rel")]
+pub struct Membership {
+    pub id: i64,
+    pub club: ForeignKey<Club>,
+    pub person: ForeignKey<Person>,
+    #[field(default = "member", max_length = 20)]
+    pub role: String,
+}
+
+on_every_backend! {
+    async fn through_models_checks_and_many_to_many_prefetch(vendor) {
+        create_table::<Person>("default").await.unwrap();
+        create_table::<Club>("default").await.unwrap();
+        create_table::<Membership>("default").await.unwrap();
+        let ada = Person::objects().create(Person { id: 0, name: "ada".into() }).await.unwrap();
+        let bob = Person::objects().create(Person { id: 0, name: "bob".into() }).await.unwrap();
+        let chess = Club::objects().create(Club { id: 0, name: "chess".into(), capacity: 10, members: Default::default() }).await.unwrap();
+        let go = Club::objects().create(Club { id: 0, name: "go".into(), capacity: 5, members: Default::default() }).await.unwrap();
+
+        // The manager writes through the through model's table (its other columns take defaults).
+        chess.members.add(&[&ada, &bob]).await.unwrap();
+        go.members.add(&[&bob]).await.unwrap();
+        assert_eq!(Membership::objects().filter(Membership::role.eq("member")).count().await.unwrap(), 3);
+        Membership::objects().create(Membership { id: 0, club: ForeignKey::to(&go), person: ForeignKey::to(&ada), role: "captain".into() }).await.unwrap();
+        let names = |people: Vec<Person>| { let mut n: Vec<String> = people.into_iter().map(|p| p.name).collect(); n.sort(); n };
+        assert_eq!(names(go.members.all().await.unwrap()), ["ada", "bob"]);
+        assert_eq!(chess.members.remove(&[&ada]).await.unwrap(), 1);
+
+        let db = canter_orm::database("default").unwrap();
+        let before = db.query_count();
+        let clubs = Club::objects().order_by([Club::id.asc()]).with_many_to_many::<Person>("members").await.unwrap();
+        assert_eq!(db.query_count() - before, 3, "three queries, however many clubs");
+        assert_eq!(names(clubs[0].1.clone()), ["bob"]);
+        assert_eq!(names(clubs[1].1.clone()), ["ada", "bob"]);
+        assert!(Club::objects().with_many_to_many::<Person>("nope").await.is_err());
+
+        // The check constraint is the database's.
+        let bad = Club::objects().create(Club { id: 0, name: "empty".into(), capacity: 0, members: Default::default() }).await;
+        assert!(matches!(bad, Err(OrmError::Integrity { .. })), "{bad:?} on {vendor:?}");
+    }
+}

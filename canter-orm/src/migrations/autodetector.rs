@@ -125,6 +125,7 @@ pub fn changes(
             table: model.table.clone(),
             fields: model.fields.clone(),
             unique_together: model.unique_together.clone(),
+            checks: model.checks.clone(),
         });
     }
 
@@ -228,6 +229,23 @@ pub fn changes(
                 }
             }
         }
+        for (check, sql) in &new.checks {
+            if !old.checks.iter().any(|(n, q)| n == check && q == sql) {
+                ops.push(Operation::AddCheck {
+                    model: new_name.clone(),
+                    name: check.clone(),
+                    sql: sql.clone(),
+                });
+            }
+        }
+        for (check, _) in &old.checks {
+            if !new.checks.iter().any(|(n, _)| n == check) {
+                ops.push(Operation::RemoveCheck {
+                    model: new_name.clone(),
+                    name: check.clone(),
+                });
+            }
+        }
         for field in gone {
             removals.push(Operation::RemoveField {
                 model: new_name.clone(),
@@ -291,6 +309,7 @@ mod tests {
                 table: format!("a_{}", name.to_lowercase()),
                 fields: fields.clone(),
                 unique_together: Vec::new(),
+                checks: Vec::new(),
             };
             s.models.insert(m.key(), m);
         }
@@ -427,6 +446,23 @@ mod tests {
         let renamed = ops(&v1, &v2, &["Post=Article"]).unwrap();
         assert!(
             matches!(&renamed[..], [Operation::RenameModel { old, new, table }] if old == "Post" && new == "Article" && table == "a_article")
+        );
+    }
+
+    #[test]
+    fn check_constraints_are_added_and_removed() {
+        let v1 = state(&[("Post", vec![id(), field("n", SqlType::BigInteger)])]);
+        let mut v2 = v1.clone();
+        v2.models
+            .get_mut("a.Post")
+            .unwrap()
+            .checks
+            .push(("n_positive".into(), "n > 0".into()));
+        assert!(
+            matches!(&ops(&v1, &v2, &[]).unwrap()[..], [Operation::AddCheck { name, sql, .. }] if name == "n_positive" && sql == "n > 0")
+        );
+        assert!(
+            matches!(&ops(&v2, &v1, &[]).unwrap()[..], [Operation::RemoveCheck { name, .. }] if name == "n_positive")
         );
     }
 

@@ -18,6 +18,18 @@ pub enum Operation {
         fields: Vec<FieldState>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         unique_together: Vec<Vec<String>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        checks: Vec<(String, String)>,
+    },
+    /// Django's `AddConstraint` with a `CheckConstraint`.
+    AddCheck {
+        model: String,
+        name: String,
+        sql: String,
+    },
+    RemoveCheck {
+        model: String,
+        name: String,
     },
     DeleteModel {
         name: String,
@@ -87,6 +99,8 @@ impl Operation {
             Operation::RenameField { model, old, new } => {
                 format!("rename field {old} on {model} to {new}")
             }
+            Operation::AddCheck { model, name, .. } => format!("add check {name} to {model}"),
+            Operation::RemoveCheck { model, name } => format!("remove check {name} from {model}"),
             Operation::RunSql { .. } => "raw SQL".into(),
             Operation::RunRust { forward, .. } => format!("Rust function {forward}"),
         }
@@ -109,6 +123,8 @@ impl Operation {
             Operation::RenameField { model, old, new } => {
                 format!("rename_{}_{old}_{new}", lower(model))
             }
+            Operation::AddCheck { model, name, .. } => format!("{}_{name}", lower(model)),
+            Operation::RemoveCheck { model, name } => format!("remove_{}_{name}", lower(model)),
             Operation::RunSql { .. } | Operation::RunRust { .. } => "data".into(),
         }
     }
@@ -133,6 +149,7 @@ impl Operation {
                 table,
                 fields,
                 unique_together,
+                checks,
             } => {
                 let model = ModelState {
                     app: app.into(),
@@ -140,6 +157,7 @@ impl Operation {
                     table: table.clone(),
                     fields: fields.clone(),
                     unique_together: unique_together.clone(),
+                    checks: checks.clone(),
                 };
                 if state.models.insert(model.key(), model).is_some() {
                     return Err(MigrationError::Invalid(format!(
@@ -209,6 +227,23 @@ impl Operation {
                     slot.column = new.clone();
                 }
                 slot.name = new.clone();
+            }
+            Operation::AddCheck { model, name, sql } => {
+                let m = state
+                    .model_mut(app, model)
+                    .ok_or_else(|| missing(&format!("model {app}.{model}")))?;
+                m.checks.retain(|(n, _)| n != name);
+                m.checks.push((name.clone(), sql.clone()));
+            }
+            Operation::RemoveCheck { model, name } => {
+                let m = state
+                    .model_mut(app, model)
+                    .ok_or_else(|| missing(&format!("model {app}.{model}")))?;
+                let before = m.checks.len();
+                m.checks.retain(|(n, _)| n != name);
+                if m.checks.len() == before {
+                    return Err(missing(&format!("check {name} of {app}.{model}")));
+                }
             }
             Operation::RunSql { .. } | Operation::RunRust { .. } => {}
         }
@@ -308,6 +343,11 @@ impl Operation {
                     &old_field.column,
                     &new_field.column,
                 ))
+            }
+            Operation::AddCheck { model: name, .. }
+            | Operation::RemoveCheck { model: name, .. } => {
+                let (a, b) = (model(from, name)?, model(to, name)?);
+                sql(schema::alter_checks_sql(vendor, &a, &b))
             }
             Operation::RunSql { forward, backward } => {
                 let statements = if forwards {

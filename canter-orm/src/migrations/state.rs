@@ -63,6 +63,9 @@ pub struct ModelState {
     /// Django's `unique_together`: each list of field names is unique as a whole.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unique_together: Vec<Vec<String>>,
+    /// Check constraints: name → SQL condition.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<(String, String)>,
 }
 
 impl ModelState {
@@ -98,6 +101,11 @@ impl ModelState {
                 })
                 .collect(),
             unique_together: Vec::new(),
+            checks: meta
+                .checks
+                .iter()
+                .map(|(n, q)| ((*n).to_owned(), (*q).to_owned()))
+                .collect(),
         }
     }
 
@@ -107,6 +115,8 @@ impl ModelState {
     pub fn join_models(meta: &ModelMeta) -> Vec<ModelState> {
         meta.many_to_many
             .iter()
+            // A `through` model is a model of its own, registered like any other.
+            .filter(|m2m| m2m.through.is_none())
             .map(|m2m| {
                 let target = (m2m.target)();
                 let key = |name: &str, model: &ModelMeta| FieldState {
@@ -152,6 +162,7 @@ impl ModelState {
                         m2m.from_column.to_owned(),
                         m2m.to_column.to_owned(),
                     ]],
+                    checks: Vec::new(),
                 }
             })
             .collect()
