@@ -397,6 +397,13 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     });
     let custom = validators.iter().map(|v| quote! { #v(self, &mut errors); });
 
+    let m2m_columns = many_to_many.iter().enumerate().map(|(k, (ident, target, _))| {
+        let doc = format!("The `{ident}` many-to-many, for conditions on its rows: `{}::{ident}.any(...)`.", name);
+        quote! {
+            #[doc = #doc]
+            pub const #ident: #krate::ManyToManyField<#name, #target> = #krate::ManyToManyField::new(#k);
+        }
+    });
     let check_names: Vec<&String> = checks.iter().map(|(n, _)| n).collect();
     let check_sqls: Vec<&String> = checks.iter().map(|(_, q)| q).collect();
     let model_lower = model_name.to_lowercase();
@@ -500,6 +507,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         #[allow(non_upper_case_globals)]
         impl #name {
             #(#columns)*
+
+            #(#m2m_columns)*
 
             #bind_method
 

@@ -260,6 +260,27 @@ impl Compiler {
                     .and_where(Expr::col(Alias::new(*filter_column)).eq(value.clone()));
                 lhs.in_subquery(sub)
             }
+            (Op::InSubquery, Operand::Related { m2m, condition }) => {
+                let target = (m2m.target)();
+                let inner = Compiler {
+                    vendor: self.vendor,
+                    meta: target,
+                };
+                let mut targets = Sql::select();
+                targets
+                    .column((
+                        Alias::new(target.table),
+                        Alias::new(target.pk_field().column),
+                    ))
+                    .from(Alias::new(target.table))
+                    .cond_where(inner.condition(condition)?);
+                let mut owners = Sql::select();
+                owners
+                    .column(Alias::new(m2m.owner_column()))
+                    .from(Alias::new(m2m.join_table()))
+                    .and_where(Expr::col(Alias::new(m2m.target_column())).in_subquery(targets));
+                lhs.in_subquery(owners)
+            }
             (Op::IsNull, Operand::Flag(true)) => lhs.is_null(),
             (Op::IsNull, Operand::Flag(false)) => lhs.is_not_null(),
             (op, rhs) => {

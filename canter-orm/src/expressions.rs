@@ -125,6 +125,12 @@ pub enum Operand {
         filter_column: &'static str,
         value: Value,
     },
+    /// `SELECT owner FROM join WHERE target IN (SELECT pk FROM target WHERE condition)`: a
+    /// condition on the rows a many-to-many points at.
+    Related {
+        m2m: &'static crate::relations::ManyToManyMeta,
+        condition: Box<Node>,
+    },
 }
 
 /// The foreign keys a lookup follows from the queryset's model (`author__publisher__name`):
@@ -590,4 +596,43 @@ pub(crate) fn pk_exact<M: Model>(pk: Value) -> Q<M> {
         op: Op::Exact,
         rhs: Operand::Value(pk),
     }))
+}
+
+/// A many-to-many field, for conditions on the related rows (Django's `tags__name="rust"`).
+/// Made by `#[derive(Model)]`: `Post::tags.any(Tag::name.eq("rust"))`.
+pub struct ManyToManyField<M, T> {
+    index: usize,
+    _types: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> Clone for ManyToManyField<M, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M, T> Copy for ManyToManyField<M, T> {}
+
+impl<M: Model, T: Model> ManyToManyField<M, T> {
+    #[doc(hidden)]
+    pub const fn new(index: usize) -> Self {
+        ManyToManyField {
+            index,
+            _types: PhantomData,
+        }
+    }
+
+    /// Rows with at least one related row matching `condition` (each row once).
+    pub fn any(self, condition: Q<T>) -> Q<M> {
+        let m2m = &M::meta().many_to_many[self.index];
+        Q::from_node(Node::Lookup(Lookup {
+            path: RelPath::EMPTY,
+            field: M::meta().pk,
+            transform: None,
+            op: Op::InSubquery,
+            rhs: Operand::Related {
+                m2m,
+                condition: Box::new(condition.node),
+            },
+        }))
+    }
 }

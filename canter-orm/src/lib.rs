@@ -40,7 +40,7 @@ pub use backends::{Database, Row, Vendor};
 pub use canter_macros::Model;
 pub use db::{database, DatabaseConfig, Databases, DEFAULT_DB_ALIAS};
 pub use error::{OrmError, ValidationError};
-pub use expressions::{Assignment, Column, OrderBy, F, Q};
+pub use expressions::{Assignment, Column, ManyToManyField, OrderBy, F, Q};
 pub use fields::{AutoPk, FieldMeta, FieldType, Json, Operand, SqlType};
 pub use model::{Model, ModelExt, ModelMeta};
 pub use plugin::plugin;

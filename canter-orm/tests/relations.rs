@@ -4,7 +4,7 @@
 mod common;
 
 use canter_orm::schema::create_table;
-use canter_orm::{ForeignKey, Model, OneToOne, OrmError};
+use canter_orm::{ForeignKey, Model, OneToOne, OrmError, Q};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(crate = canter_orm, app = "rel")]
@@ -346,5 +346,30 @@ on_every_backend! {
         // The check constraint is the database's.
         let bad = Club::objects().create(Club { id: 0, name: "empty".into(), capacity: 0, members: Default::default() }).await;
         assert!(matches!(bad, Err(OrmError::Integrity { .. })), "{bad:?} on {vendor:?}");
+    }
+}
+
+on_every_backend! {
+    async fn conditions_on_many_to_many_rows(vendor) {
+        create_table::<Tag>("default").await.unwrap();
+        create_table::<Post>("default").await.unwrap();
+        let rust = Tag::objects().create(Tag { id: 0, name: "rust".into() }).await.unwrap();
+        let web = Tag::objects().create(Tag { id: 0, name: "web".into() }).await.unwrap();
+        let a = Post::objects().create(Post { id: 0, title: "a".into(), tags: Default::default() }).await.unwrap();
+        let b = Post::objects().create(Post { id: 0, title: "b".into(), tags: Default::default() }).await.unwrap();
+        Post::objects().create(Post { id: 0, title: "c".into(), tags: Default::default() }).await.unwrap();
+        a.tags.add(&[&rust, &web]).await.unwrap();
+        b.tags.add(&[&web]).await.unwrap();
+        let titles = |posts: Vec<Post>| posts.into_iter().map(|p| p.title).collect::<Vec<_>>();
+        // tags__name="rust"
+        let q = Post::objects().filter(Post::tags.any(Tag::name.eq("rust")));
+        assert_eq!(titles(q.await.unwrap()), ["a"]);
+        // Each post once, even when several of its tags match.
+        let q = Post::objects().filter(Post::tags.any(Tag::name.in_(["rust", "web"]))).order_by([Post::id.asc()]);
+        assert_eq!(titles(q.await.unwrap()), ["a", "b"]);
+        let q = Post::objects().exclude(Post::tags.any(Q::all())).order_by([Post::id.asc()]);
+        assert_eq!(titles(q.await.unwrap()), ["c"], "posts with no tag at all on {vendor:?}");
+        let q = Post::objects().filter(Post::tags.any(Tag::name.eq("web")) & Post::title.eq("b"));
+        assert_eq!(q.count().await.unwrap(), 1);
     }
 }
