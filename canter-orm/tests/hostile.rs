@@ -214,3 +214,93 @@ async fn an_exhausted_pool_times_out_with_a_clear_error() {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }
 }
+
+#[tokio::test]
+async fn several_databases_by_alias() {
+    let dir = std::env::temp_dir();
+    let (a, b) = (
+        dir.join(format!(
+            "canter-alias-a-{}.sqlite3",
+            uuid::Uuid::new_v4().simple()
+        )),
+        dir.join(format!(
+            "canter-alias-b-{}.sqlite3",
+            uuid::Uuid::new_v4().simple()
+        )),
+    );
+    let config = BTreeMap::from([
+        (
+            "default".to_owned(),
+            DatabaseConfig::new(format!("sqlite://{}", a.display())),
+        ),
+        (
+            "replica".to_owned(),
+            DatabaseConfig::new(format!("sqlite://{}", b.display())),
+        ),
+    ]);
+    let dbs = Arc::new(Databases::connect(&config).unwrap());
+    dbs.scope(async {
+        create_table::<Note>("default").await.unwrap();
+        create_table::<Note>("replica").await.unwrap();
+        Note::objects()
+            .create(Note {
+                id: 0,
+                text: "primary".into(),
+                score: 1,
+                day: None,
+            })
+            .await
+            .unwrap();
+        Note::objects()
+            .using("replica")
+            .create(Note {
+                id: 0,
+                text: "copy".into(),
+                score: 2,
+                day: None,
+            })
+            .await
+            .unwrap();
+        Note::objects()
+            .using("replica")
+            .create(Note {
+                id: 0,
+                text: "copy 2".into(),
+                score: 3,
+                day: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(Note::objects().count().await.unwrap(), 1);
+        assert_eq!(Note::objects().using("replica").count().await.unwrap(), 2);
+        assert_eq!(
+            Note::objects()
+                .using("replica")
+                .filter(Note::score.gt(2))
+                .get()
+                .await
+                .unwrap()
+                .text,
+            "copy 2"
+        );
+        // A transaction on one alias does not capture the other's queries.
+        canter_orm::atomic_using("replica", async {
+            Note::objects().using("replica").delete().await?;
+            assert_eq!(Note::objects().count().await?, 1);
+            Err::<(), _>(OrmError::InvalidLookup("roll back".into()))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(
+            Note::objects().using("replica").count().await.unwrap(),
+            2,
+            "rolled back on the replica"
+        );
+    })
+    .await;
+    for file in [a, b] {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
+    }
+}
