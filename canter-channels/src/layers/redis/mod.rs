@@ -100,6 +100,30 @@ fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// `ZADD key score member` and `EXPIRE key ttl` in one round trip (channels_redis refreshes the
+/// expiry on every add).
+async fn zadd_with_expiry(
+    conn: &mut ConnectionManager,
+    key: &str,
+    score: f64,
+    member: Vec<u8>,
+    ttl: u64,
+) -> Result<(), LayerError> {
+    redis::pipe()
+        .cmd("ZADD")
+        .arg(key)
+        .arg(score)
+        .arg(member)
+        .ignore()
+        .cmd("EXPIRE")
+        .arg(key)
+        .arg(ttl)
+        .ignore()
+        .query_async::<()>(conn)
+        .await
+        .map_err(unavailable)
+}
+
 fn unavailable(e: redis::RedisError) -> LayerError {
     LayerError::Unavailable(e.to_string())
 }
@@ -302,19 +326,7 @@ impl ChannelLayer for Shared {
                 return Err(LayerError::ChannelFull(channel.to_owned()));
             }
             let bytes = serialize(&map, layer.config.random_prefix_length);
-            redis::pipe()
-                .cmd("ZADD")
-                .arg(&key)
-                .arg(now)
-                .arg(bytes)
-                .ignore()
-                .cmd("EXPIRE")
-                .arg(&key)
-                .arg(layer.config.expiry)
-                .ignore()
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(unavailable)
+            zadd_with_expiry(&mut conn, &key, now, bytes, layer.config.expiry).await
         })
     }
 
@@ -362,19 +374,14 @@ impl ChannelLayer for Shared {
             let layer = &self.0;
             let key = group_key(&layer.config.prefix, group);
             let mut conn = layer.conn(layer.shard(group));
-            redis::pipe()
-                .cmd("ZADD")
-                .arg(&key)
-                .arg(now())
-                .arg(channel)
-                .ignore()
-                .cmd("EXPIRE")
-                .arg(&key)
-                .arg(layer.config.group_expiry)
-                .ignore()
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(unavailable)
+            zadd_with_expiry(
+                &mut conn,
+                &key,
+                now(),
+                channel.as_bytes().to_vec(),
+                layer.config.group_expiry,
+            )
+            .await
         })
     }
 
