@@ -6,6 +6,7 @@ use quote::quote;
 use syn::{parse_macro_input, ImplItem, ItemImpl, Path};
 
 mod model;
+mod task;
 
 const METHODS: &[(&str, &str)] = &[
     ("get", "GET"),
@@ -154,6 +155,19 @@ fn crate_path(attr: TokenStream) -> syn::Result<Path> {
 pub fn derive_model(item: TokenStream) -> TokenStream {
     let input = parse_macro_input!(item as syn::DeriveInput);
     match model::expand(input) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
+
+/// `#[task]`: makes an `async fn` (or a blocking `fn`, run on the blocking pool) a background
+/// task: `add::delay(2, 3).await?` enqueues it. Options: `name = "demo.add"`, `queue`,
+/// `priority`, `max_retries`, `retry_backoff`, `time_limit`, `autoretry`, `ignore_result`,
+/// `crate = path`.
+#[proc_macro_attribute]
+pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let function = parse_macro_input!(item as syn::ItemFn);
+    match task::expand(attr.into(), function) {
         Ok(tokens) => tokens.into(),
         Err(err) => err.to_compile_error().into(),
     }

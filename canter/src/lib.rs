@@ -1,8 +1,8 @@
 //! # canter: Django's async stack, in Rust
 //!
 //! Async views, async middleware, URL routing with `reverse`, settings, a management CLI, a
-//! test client, the async ORM ([`orm`], cargo feature `orm`) and Channels ([`channels`], feature
-//! `channels`); background tasks join behind a cargo feature as they land. Start with [`prelude`] and [`App`].
+//! test client, the async ORM ([`orm`], cargo feature `orm`), Channels ([`channels`], feature
+//! `channels`) and background tasks ([`tasks`], feature `tasks`). Start with [`prelude`] and [`App`].
 //!
 //! ```no_run
 //! use canter::prelude::*;
@@ -29,4 +29,10 @@ pub mod orm {
 #[cfg(feature = "channels")]
 pub mod channels {
     pub use canter_channels::*;
+}
+
+/// Background tasks (`canter_tasks`): `#[canter::tasks::task]`, `delay`, workers, results.
+#[cfg(feature = "tasks")]
+pub mod tasks {
+    pub use canter_tasks::*;
 }

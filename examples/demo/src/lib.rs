@@ -4,6 +4,7 @@
 pub mod consumers;
 pub mod middleware;
 pub mod models;
+pub mod tasks;
 pub mod urls;
 pub mod views;
 
@@ -26,6 +27,9 @@ pub fn app() -> App {
         )
         // The channel layer: in-process, or Redis when REDIS_URL is set (or [channels] layer = "redis").
         .install(canter::channels::plugin)
+        // Background tasks: the embedded durable broker (an SQLite file), the `worker` command,
+        // and an in-process worker under runserver.
+        .install(tasks::tasks().plugin())
         .urls(urls::urlpatterns())
         .middleware(middleware::AsyncMiddleware)
 }

@@ -35,6 +35,12 @@ pub fn urlpatterns() -> Vec<UrlPattern> {
         path("mymodel/first-active/", views::first_active)
             .name("mymodel-first-active")
             .methods([Method::GET]),
+        path("tasks/long-running/", views::start_long_running_task)
+            .name("task-start")
+            .methods([Method::POST]),
+        path("tasks/<str:id>/", views::task_status)
+            .name("task-status")
+            .methods([Method::GET]),
         include(
             "api/",
             vec![

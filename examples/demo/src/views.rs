@@ -63,7 +63,7 @@ pub async fn index(req: Request) -> Result<Html<String>> {
     Ok(Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>canter demo</title></head>\
          <body><h1>canter demo</h1><p>The article <em>Asynchronous Programming in Django</em>, in Rust.</p>\
-         <ul>{items}</ul><p>POST JSON to <code>/api/echo/</code> to have it echoed.</p></body></html>"
+         <ul>{items}</ul><p>POST JSON to <code>/api/echo/</code> to have it echoed. POST to <code>/tasks/long-running/</code> to enqueue the article's Celery task, then GET the <code>status_url</code> it answers with.</p></body></html>"
     )))
 }
 
@@ -182,6 +182,51 @@ pub async fn mymodel_list(req: Request) -> Result<Response> {
         .await
         .map_err(|e| e.into_http())?;
     Ok(Json(rows).into_response())
+}
+
+#[derive(Deserialize)]
+struct LongRunning {
+    #[serde(default = "five")]
+    seconds: u64,
+}
+
+fn five() -> u64 {
+    5
+}
+
+/// Enqueues the article's `long_running_task` (`?seconds=` from 0 to 60, default 5) and answers
+/// at once: 202 with the task id and where to ask for its result.
+pub async fn start_long_running_task(req: Request) -> Result<Response> {
+    let LongRunning { seconds } = req.query()?;
+    if seconds > 60 {
+        return Ok(bad_request(format!(
+            "seconds must be from 0 to 60, not {seconds}"
+        )));
+    }
+    let handle = crate::tasks::long_running_task::delay(seconds).await?;
+    let status_url = req.reverse("task-status", &[("id", handle.id.clone())])?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"task_id": handle.id, "status_url": status_url})),
+    )
+        .into_response())
+}
+
+/// A task's state (Celery's names: PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED) and,
+/// when done, its result or error.
+pub async fn task_status(req: Request) -> Result<Json<Value>> {
+    let id: String = req.param("id")?;
+    let info = canter::tasks::AsyncResult::<Value>::new(id.clone())
+        .info()
+        .await?;
+    let mut body = json!({"task_id": id, "status": info.status.as_str()});
+    if let Some(result) = info.result {
+        body["result"] = result;
+    }
+    if let Some((kind, message)) = info.error {
+        body["error"] = json!({"type": kind, "message": message});
+    }
+    Ok(Json(body))
 }
 
 fn bad_request(message: String) -> Response {

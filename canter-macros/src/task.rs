@@ -1,0 +1,184 @@
+//! `#[task]`: an `async fn` (or a blocking `fn`) becomes a task with `delay` / `apply_async`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{FnArg, ItemFn, LitStr, Pat, Path, ReturnType, Type};
+
+#[derive(Default)]
+struct Options {
+    name: Option<String>,
+    queue: Option<String>,
+    priority: Option<i64>,
+    max_retries: Option<u32>,
+    retry_backoff: Option<f64>,
+    time_limit: Option<f64>,
+    autoretry: bool,
+    ignore_result: bool,
+    krate: Option<Path>,
+}
+
+fn parse_options(attr: TokenStream) -> syn::Result<Options> {
+    let mut o = Options::default();
+    let parser = syn::meta::parser(|meta| {
+        let key = meta
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        match key.as_str() {
+            "name" => o.name = Some(meta.value()?.parse::<LitStr>()?.value()),
+            "queue" => o.queue = Some(meta.value()?.parse::<LitStr>()?.value()),
+            "priority" => o.priority = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
+            "max_retries" => o.max_retries = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
+            "retry_backoff" => o.retry_backoff = Some(meta.value()?.parse::<syn::LitFloat>()?.base10_parse()?),
+            "time_limit" => o.time_limit = Some(meta.value()?.parse::<syn::LitFloat>()?.base10_parse()?),
+            "autoretry" => o.autoretry = true,
+            "ignore_result" => o.ignore_result = true,
+            "crate" => {
+                let path: Path = meta.value()?.parse()?;
+                o.krate = Some(if path.leading_colon.is_some() { path } else { syn::parse_quote!(::#path) });
+            }
+            _ => return Err(meta.error("expected name, queue, priority, max_retries, retry_backoff, time_limit, autoretry, ignore_result or crate")),
+        }
+        Ok(())
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    Ok(o)
+}
+
+/// `Result<T, _>` → (T, true); `T` → (T, false).
+fn output_of(ret: &ReturnType) -> (Type, bool) {
+    let ty: Type = match ret {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    if let Type::Path(path) = &ty {
+        if let Some(last) = path.path.segments.last() {
+            if last.ident == "Result" {
+                if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                    if let Some(syn::GenericArgument::Type(ok)) = args.args.first() {
+                        return (ok.clone(), true);
+                    }
+                }
+            }
+        }
+    }
+    (ty, false)
+}
+
+pub(crate) fn expand(attr: TokenStream, function: ItemFn) -> syn::Result<TokenStream> {
+    let o = parse_options(attr)?;
+    let krate = o
+        .krate
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(::canter::tasks));
+    let fn_name = &function.sig.ident;
+    let vis = &function.vis;
+    let is_async = function.sig.asyncness.is_some();
+    let default_name = format!("{}", fn_name);
+    let task_name = match &o.name {
+        Some(n) => quote!(#n),
+        None => quote!(concat!(module_path!(), "::", #default_name)),
+    };
+    let mut arg_names = Vec::new();
+    let mut arg_types = Vec::new();
+    for input in &function.sig.inputs {
+        let FnArg::Typed(typed) = input else {
+            return Err(syn::Error::new_spanned(
+                input,
+                "a task is a free function, not a method",
+            ));
+        };
+        let Pat::Ident(ident) = &*typed.pat else {
+            return Err(syn::Error::new_spanned(
+                &typed.pat,
+                "task arguments need plain names",
+            ));
+        };
+        arg_names.push(ident.ident.clone());
+        arg_types.push((*typed.ty).clone());
+    }
+    let (output, returns_result) = output_of(&function.sig.output);
+    let call = if is_async {
+        quote!(#fn_name(#(#arg_names),*).await)
+    } else {
+        quote!(#krate::task::run_blocking(move || #fn_name(#(#arg_names),*)).await?)
+    };
+    let call = if returns_result { quote!(#call?) } else { call };
+    let queue = o.queue.clone().unwrap_or_else(|| "celery".into());
+    let priority = o.priority.unwrap_or(0);
+    let max_retries = o.max_retries.unwrap_or(3);
+    let retry_backoff = o.retry_backoff.unwrap_or(1.0);
+    let time_limit = match o.time_limit {
+        Some(t) => quote!(Some(#t)),
+        None => quote!(None),
+    };
+    let (autoretry, ignore_result) = (o.autoretry, o.ignore_result);
+    let args_tuple = quote!((#(#arg_types,)*));
+    let to_json = if arg_names.is_empty() {
+        quote!(#krate::__private::serde_json::Value::Array(Vec::new()))
+    } else {
+        quote!(#krate::__private::serde_json::to_value(&args).map_err(|e| #krate::TaskError::Serialization(e.to_string()))?)
+    };
+    let decode = if arg_names.is_empty() {
+        quote!(let _ = args;)
+    } else {
+        quote!(let (#(#arg_names,)*): #args_tuple = #krate::task::decode_args(<Self as #krate::Task>::NAME, args)?;)
+    };
+    let doc = format!("The task `{default_name}`: `{default_name}::delay(…)` enqueues it; calling `{default_name}(…)` runs it here and now.");
+
+    Ok(quote! {
+        #function
+
+        #[doc = #doc]
+        #[allow(non_camel_case_types)]
+        #vis struct #fn_name {}
+
+        impl #fn_name {
+            /// Enqueues the task (Celery's `delay`); the handle fetches its result.
+            #vis async fn delay(#(#arg_names: #arg_types),*) -> ::std::result::Result<#krate::AsyncResult<#output>, #krate::TaskError> {
+                Self::apply_async((#(#arg_names,)*), #krate::ApplyOptions::default()).await
+            }
+
+            /// Enqueues with options: countdown, eta, expires, queue, priority, task id.
+            #vis async fn apply_async(args: #args_tuple, options: #krate::ApplyOptions) -> ::std::result::Result<#krate::AsyncResult<#output>, #krate::TaskError> {
+                let args = #to_json;
+                let id = #krate::broker::enqueue(<Self as #krate::Task>::NAME, &<Self as #krate::Task>::options(), args, options).await?;
+                ::std::result::Result::Ok(#krate::AsyncResult::new(id))
+            }
+
+            /// Enqueues once the surrounding `atomic` block commits (never if it rolls back).
+            #vis fn delay_on_commit(#(#arg_names: #arg_types),*) -> ::std::result::Result<#krate::AsyncResult<#output>, #krate::TaskError> {
+                let args = (#(#arg_names,)*);
+                let args = #to_json;
+                let id = #krate::broker::enqueue_on_commit(<Self as #krate::Task>::NAME, <Self as #krate::Task>::options(), args, #krate::ApplyOptions::default());
+                ::std::result::Result::Ok(#krate::AsyncResult::new(id))
+            }
+        }
+
+        impl #krate::Task for #fn_name {
+            const NAME: &'static str = #task_name;
+
+            fn options() -> #krate::TaskOptions {
+                #krate::TaskOptions {
+                    queue: #queue,
+                    priority: #priority,
+                    max_retries: #max_retries,
+                    retry_backoff: #retry_backoff,
+                    time_limit: #time_limit,
+                    autoretry: #autoretry,
+                    ignore_result: #ignore_result,
+                    ..::std::default::Default::default()
+                }
+            }
+
+            fn run(args: #krate::__private::serde_json::Value) -> #krate::__private::BoxFuture<'static, ::std::result::Result<#krate::__private::serde_json::Value, #krate::TaskError>> {
+                ::std::boxed::Box::pin(async move {
+                    #decode
+                    let output = #call;
+                    #krate::__private::serde_json::to_value(&output).map_err(|e| #krate::TaskError::Serialization(e.to_string()))
+                })
+            }
+        }
+    })
+}

@@ -1,0 +1,202 @@
+//! Brokers: where enqueued tasks wait and results are kept. The same API over each;
+//! [`SqliteBroker`](crate::brokers::SqliteBroker) is the embedded, durable default (a Redis
+//! broker speaking Celery's protocol comes next in this part).
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+use crate::error::TaskError;
+use crate::result::{TaskResult, TaskStatus};
+
+/// One enqueued task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskMessage {
+    pub id: String,
+    pub name: String,
+    pub queue: String,
+    pub priority: i64,
+    /// Positional arguments, a JSON array.
+    pub args: Value,
+    /// Not before this time (seconds since the epoch).
+    pub eta: f64,
+    /// Not after this time: skipped as REVOKED when it comes due later.
+    pub expires: Option<f64>,
+    /// Attempts so far (0 on the first run).
+    pub retries: u32,
+}
+
+/// A task taken from a queue, leased to this worker until acked, released or the lease runs out
+/// (then any worker gets it again: a worker dying mid-task loses nothing).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub message: TaskMessage,
+    pub lease: String,
+}
+
+/// A broker and result store.
+pub trait Broker: Send + Sync + 'static {
+    fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>>;
+    /// Leases the next due task of these queues (highest priority, then oldest), for `visibility`.
+    fn fetch<'a>(
+        &'a self,
+        queues: &'a [String],
+        worker: &'a str,
+        visibility: Duration,
+    ) -> BoxFuture<'a, Result<Option<Delivery>, TaskError>>;
+    /// Keeps a running task's lease alive.
+    fn extend<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        visibility: Duration,
+    ) -> BoxFuture<'a, Result<(), TaskError>>;
+    /// Done with it: removed for good.
+    fn ack<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), TaskError>>;
+    /// Back to the queue, due at `eta`, with `retries` attempts counted.
+    fn requeue<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        eta: f64,
+        retries: u32,
+    ) -> BoxFuture<'a, Result<(), TaskError>>;
+    fn store_result<'a>(
+        &'a self,
+        id: &'a str,
+        result: TaskResult,
+    ) -> BoxFuture<'a, Result<(), TaskError>>;
+    fn get_result<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>>;
+    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>>;
+    fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>>;
+    fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>>;
+    /// A task no worker knows: kept aside (with why) rather than dropped or retried forever.
+    fn dead_letter<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), TaskError>>;
+    /// Tasks waiting in a queue (not leased).
+    fn queue_length<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>>;
+}
+
+static BROKER: RwLock<Option<Arc<dyn Broker>>> = RwLock::new(None);
+
+/// Makes `broker` the process's broker.
+pub fn install(broker: Arc<dyn Broker>) {
+    *BROKER.write().unwrap_or_else(|e| e.into_inner()) = Some(broker);
+}
+
+/// The installed broker.
+pub fn broker() -> Result<Arc<dyn Broker>, TaskError> {
+    BROKER
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .ok_or_else(|| {
+            TaskError::Broker(
+                "no broker is set up: install one (canter_tasks::Tasks::plugin does)".into(),
+            )
+        })
+}
+
+pub(crate) fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Options of `apply_async` (Celery's).
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// Seconds from now before it may run.
+    pub countdown: Option<f64>,
+    /// Not before this time (seconds since the epoch).
+    pub eta: Option<f64>,
+    /// Seconds from now after which it is skipped.
+    pub expires: Option<f64>,
+    pub queue: Option<String>,
+    pub priority: Option<i64>,
+    /// Use this task id instead of a fresh UUID.
+    pub task_id: Option<String>,
+}
+
+/// Enqueues task `name` with `args` (used by `#[task]`'s `delay` / `apply_async`).
+pub async fn enqueue(
+    name: &str,
+    defaults: &crate::task::TaskOptions,
+    args: Value,
+    options: ApplyOptions,
+) -> Result<String, TaskError> {
+    let message = message(name, defaults, args, options);
+    let id = message.id.clone();
+    broker()?.publish(message).await?;
+    Ok(id)
+}
+
+fn message(
+    name: &str,
+    defaults: &crate::task::TaskOptions,
+    args: Value,
+    options: ApplyOptions,
+) -> TaskMessage {
+    let now = now();
+    TaskMessage {
+        id: options
+            .task_id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        name: name.to_owned(),
+        queue: options.queue.unwrap_or_else(|| defaults.queue.to_owned()),
+        priority: options.priority.unwrap_or(defaults.priority),
+        args,
+        eta: options
+            .eta
+            .unwrap_or(now + options.countdown.unwrap_or(0.0)),
+        expires: options.expires.map(|e| now + e),
+        retries: 0,
+    }
+}
+
+/// Enqueues only once the surrounding `atomic` block commits (nothing if it rolls back);
+/// outside a transaction (or without the `orm` feature), at once. Returns the id the task
+/// will have.
+pub fn enqueue_on_commit(
+    name: &'static str,
+    defaults: crate::task::TaskOptions,
+    args: Value,
+    options: ApplyOptions,
+) -> String {
+    let message = message(name, &defaults, args, options);
+    let id = message.id.clone();
+    let publish = async move {
+        match broker() {
+            Ok(broker) => {
+                if let Err(e) = broker.publish(message).await {
+                    tracing::error!(target: "canter::tasks", task = name, "enqueue after commit failed: {e}");
+                }
+            }
+            Err(e) => {
+                tracing::error!(target: "canter::tasks", task = name, "enqueue after commit failed: {e}")
+            }
+        }
+    };
+    #[cfg(feature = "orm")]
+    canter_orm::transaction::on_commit_async(publish);
+    #[cfg(not(feature = "orm"))]
+    tokio::spawn(publish);
+    id
+}
+
+impl TaskResult {
+    pub(crate) fn state(status: TaskStatus) -> Self {
+        TaskResult {
+            status,
+            result: None,
+            error: None,
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Broker implementations.
+
+mod sqlite;
+
+pub use sqlite::SqliteBroker;

@@ -1,0 +1,313 @@
+//! The embedded, durable broker: queues and results in an SQLite file (WAL). Tasks survive
+//! process restarts; a fetch leases a task for a visibility timeout in one statement, so
+//! several worker processes share the file safely, and a task whose worker died (its lease ran
+//! out) is fetched again by another: nothing is lost.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{Row, SqlitePool};
+
+use crate::broker::{now, Broker, Delivery, TaskMessage};
+use crate::error::TaskError;
+use crate::result::{TaskResult, TaskStatus};
+
+const SCHEMA: &str = r"
+CREATE TABLE IF NOT EXISTS canter_task_queue (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    args TEXT NOT NULL,
+    eta REAL NOT NULL,
+    expires REAL,
+    retries INTEGER NOT NULL DEFAULT 0,
+    lease TEXT,
+    lease_until REAL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS canter_task_queue_due ON canter_task_queue (queue, eta);
+CREATE TABLE IF NOT EXISTS canter_task_result (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    result TEXT,
+    error_kind TEXT,
+    error_message TEXT,
+    date_done REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS canter_task_revoked (id TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS canter_task_dead_letter (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    args TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at REAL NOT NULL
+);
+";
+
+/// See the module docs. `result_expires` (seconds, default one day) bounds how long results
+/// are kept.
+pub struct SqliteBroker {
+    pool: SqlitePool,
+    result_expires: f64,
+}
+
+impl SqliteBroker {
+    /// Opens (creating if needed) the broker file: `sqlite://tasks.sqlite3`.
+    pub async fn open(url: &str) -> Result<Self, TaskError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        Ok(SqliteBroker {
+            pool,
+            result_expires: 86_400.0,
+        })
+    }
+
+    fn message(row: &sqlx::sqlite::SqliteRow) -> Result<TaskMessage, TaskError> {
+        Ok(TaskMessage {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            queue: row.try_get("queue")?,
+            priority: row.try_get("priority")?,
+            args: serde_json::from_str(&row.try_get::<String, _>("args")?)?,
+            eta: row.try_get("eta")?,
+            expires: row.try_get("expires")?,
+            retries: row.try_get::<i64, _>("retries")? as u32,
+        })
+    }
+}
+
+impl Broker for SqliteBroker {
+    fn publish<'a>(&'a self, m: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO canter_task_queue (id, name, queue, priority, args, eta, expires, retries, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(&m.id)
+                .bind(&m.name)
+                .bind(&m.queue)
+                .bind(m.priority)
+                .bind(m.args.to_string())
+                .bind(m.eta)
+                .bind(m.expires)
+                .bind(i64::from(m.retries))
+                .bind(now())
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        queues: &'a [String],
+        worker: &'a str,
+        visibility: Duration,
+    ) -> BoxFuture<'a, Result<Option<Delivery>, TaskError>> {
+        Box::pin(async move {
+            if queues.is_empty() {
+                return Ok(None);
+            }
+            let now = now();
+            let lease = format!("{worker}:{}", uuid::Uuid::new_v4().simple());
+            let placeholders = vec!["?"; queues.len()].join(", ");
+            // One statement: the choice and the lease are atomic, whatever other workers do.
+            let sql = format!(
+                "UPDATE canter_task_queue SET lease = ?, lease_until = ? WHERE id = (
+                    SELECT id FROM canter_task_queue
+                    WHERE queue IN ({placeholders}) AND eta <= ? AND (lease_until IS NULL OR lease_until < ?)
+                    ORDER BY priority DESC, eta, created LIMIT 1)
+                 RETURNING *"
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&lease)
+                .bind(now + visibility.as_secs_f64());
+            for queue in queues {
+                query = query.bind(queue);
+            }
+            let row = query.bind(now).bind(now).fetch_optional(&self.pool).await?;
+            match row {
+                Some(row) => Ok(Some(Delivery {
+                    message: Self::message(&row)?,
+                    lease,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn extend<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        visibility: Duration,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query("UPDATE canter_task_queue SET lease_until = ? WHERE id = ? AND lease = ?")
+                .bind(now() + visibility.as_secs_f64())
+                .bind(&delivery.message.id)
+                .bind(&delivery.lease)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn ack<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM canter_task_queue WHERE id = ? AND lease = ?")
+                .bind(&delivery.message.id)
+                .bind(&delivery.lease)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn requeue<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        eta: f64,
+        retries: u32,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query("UPDATE canter_task_queue SET lease = NULL, lease_until = NULL, eta = ?, retries = ? WHERE id = ? AND lease = ?")
+                .bind(eta)
+                .bind(i64::from(retries))
+                .bind(&delivery.message.id)
+                .bind(&delivery.lease)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn store_result<'a>(
+        &'a self,
+        id: &'a str,
+        result: TaskResult,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            let now = now();
+            let (kind, message) = result
+                .error
+                .map(|(k, m)| (Some(k), Some(m)))
+                .unwrap_or((None, None));
+            sqlx::query(
+                "INSERT INTO canter_task_result (id, status, result, error_kind, error_message, date_done) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, result = excluded.result,
+                   error_kind = excluded.error_kind, error_message = excluded.error_message, date_done = excluded.date_done",
+            )
+            .bind(id)
+            .bind(result.status.as_str())
+            .bind(result.result.map(|v| v.to_string()))
+            .bind(kind)
+            .bind(message)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            // Results older than result_expires go (Celery's result_expires).
+            sqlx::query("DELETE FROM canter_task_result WHERE date_done < ?")
+                .bind(now - self.result_expires)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn get_result<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT status, result, error_kind, error_message FROM canter_task_result WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+            let Some(row) = row else { return Ok(None) };
+            let result: Option<String> = row.try_get("result")?;
+            let kind: Option<String> = row.try_get("error_kind")?;
+            let message: Option<String> = row.try_get("error_message")?;
+            Ok(Some(TaskResult {
+                status: TaskStatus::parse(&row.try_get::<String, _>("status")?),
+                result: result.map(|r| serde_json::from_str(&r)).transpose()?,
+                error: kind.map(|k| (k, message.unwrap_or_default())),
+            }))
+        })
+    }
+
+    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM canter_task_result WHERE id = ?")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query("INSERT OR IGNORE INTO canter_task_revoked (id, at) VALUES (?, ?)")
+                .bind(id)
+                .bind(now())
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>> {
+        Box::pin(async move {
+            Ok(
+                sqlx::query("SELECT 1 FROM canter_task_revoked WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .is_some(),
+            )
+        })
+    }
+
+    fn dead_letter<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            let m = &delivery.message;
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("INSERT OR REPLACE INTO canter_task_dead_letter (id, name, queue, args, reason, at) VALUES (?, ?, ?, ?, ?, ?)")
+                .bind(&m.id)
+                .bind(&m.name)
+                .bind(&m.queue)
+                .bind(m.args.to_string())
+                .bind(reason)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM canter_task_queue WHERE id = ? AND lease = ?")
+                .bind(&m.id)
+                .bind(&delivery.lease)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn queue_length<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT COUNT(*) FROM canter_task_queue WHERE queue = ? AND (lease_until IS NULL OR lease_until < ?)")
+                .bind(queue)
+                .bind(now())
+                .fetch_one(&self.pool)
+                .await?;
+            Ok(row.try_get::<i64, _>(0)? as u64)
+        })
+    }
+}

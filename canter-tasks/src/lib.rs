@@ -1,0 +1,35 @@
+//! canter's background tasks (Celery's model): define with `#[task]`, enqueue with `delay`,
+//! run with workers that retry and store results, on an embedded durable broker.
+//!
+//! | Celery | canter |
+//! |---|---|
+//! | `@shared_task def add(a, b)` | `#[task(name = "demo.add")] async fn add(a: i64, b: i64) -> Result<i64, TaskError>` |
+//! | `add.delay(2, 3)` | `add::delay(2, 3).await?` |
+//! | `add.apply_async((2, 3), countdown=10)` | `add::apply_async((2, 3), ApplyOptions { countdown: Some(10.0), ..Default::default() })` |
+//! | `transaction.on_commit(lambda: add.delay(2, 3))` | `add::delay_on_commit(2, 3)?` |
+//! | `AsyncResult(id).get(timeout=5)` / `.state` | `AsyncResult::<i64>::new(id).get(Duration::from_secs(5)).await?` / `.status()` |
+//! | `self.retry(countdown=5)` | `Err(TaskError::retry(Some(5.0)))` |
+//! | `celery -A proj worker -Q q -c 10` | `demo worker -Q q -c 10` |
+
+pub mod broker;
+pub mod brokers;
+mod error;
+mod plugin;
+mod result;
+pub mod task;
+pub mod worker;
+
+pub use broker::{broker, enqueue, install, ApplyOptions, Broker, Delivery, TaskMessage};
+pub use brokers::SqliteBroker;
+pub use canter_macros::task;
+pub use error::TaskError;
+pub use plugin::Tasks;
+pub use result::{AsyncResult, TaskResult, TaskStatus};
+pub use task::{Registry, Task, TaskOptions};
+pub use worker::{Worker, WorkerConfig};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use futures_util::future::BoxFuture;
+    pub use serde_json;
+}

@@ -1,0 +1,161 @@
+//! Wiring tasks into an [`App`](canter_core::App): the broker from settings, the `worker`
+//! command, and an in-process worker under `runserver` with the embedded broker.
+//!
+//! ```toml
+//! [tasks]
+//! broker = "sqlite://tasks.sqlite3"   # the embedded, durable default
+//! worker_in_runserver = true          # runserver also runs a worker (embedded broker only)
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use canter_core::management::{CommandContext, CommandError, ManagementCommand};
+use canter_core::App;
+use clap::{Arg, ArgMatches};
+use futures_util::future::BoxFuture;
+use serde::Deserialize;
+
+use crate::broker::install;
+use crate::brokers::SqliteBroker;
+use crate::task::{Registry, Task};
+use crate::worker::{Worker, WorkerConfig};
+
+#[derive(Deserialize, Clone)]
+#[serde(default, deny_unknown_fields)]
+struct TaskSettings {
+    broker: String,
+    worker_in_runserver: bool,
+    concurrency: usize,
+    visibility_timeout: f64,
+}
+
+impl Default for TaskSettings {
+    fn default() -> Self {
+        TaskSettings {
+            broker: "sqlite://tasks.sqlite3".into(),
+            worker_in_runserver: true,
+            concurrency: 10,
+            visibility_timeout: 60.0,
+        }
+    }
+}
+
+/// The app's tasks: `App::new().install(Tasks::new().task::<add>().plugin())`.
+#[derive(Clone, Default)]
+pub struct Tasks {
+    registry: Registry,
+}
+
+impl Tasks {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a task (its name is what workers look up).
+    pub fn task<T: Task>(mut self) -> Self {
+        self.registry = self.registry.register::<T>();
+        self
+    }
+
+    /// The registered tasks (to run a [`Worker`] yourself, as tests do).
+    pub fn registry(&self) -> Registry {
+        self.registry.clone()
+    }
+
+    pub fn plugin(self) -> impl FnOnce(App) -> App {
+        let registry = self.registry;
+        move |app| {
+            let for_startup = registry.clone();
+            app.command(WorkerCommand(registry)).on_startup(move |settings, command| {
+                let registry = for_startup.clone();
+                async move {
+                    let config: TaskSettings = settings.section("tasks")?;
+                    // The framework's own commands never enqueue: no broker file for `check`.
+                    if FRAMEWORK_COMMANDS_WITHOUT_TASKS.contains(&command.as_str()) {
+                        return Ok(());
+                    }
+                    let broker = Arc::new(SqliteBroker::open(&config.broker).await.map_err(|e| format!("tasks broker {}: {e}", config.broker))?);
+                    install(broker.clone());
+                    if command == "runserver" && config.worker_in_runserver {
+                        let worker_config = WorkerConfig {
+                            concurrency: config.concurrency,
+                            visibility_timeout: Duration::from_secs_f64(config.visibility_timeout),
+                            ..WorkerConfig::default()
+                        };
+                        let worker = Worker::new(registry, broker, worker_config);
+                        tokio::spawn(worker.run(std::future::pending()));
+                        println!("Running an in-process task worker ([tasks] worker_in_runserver = false turns it off).");
+                    }
+                    Ok(())
+                }
+            })
+        }
+    }
+}
+
+const FRAMEWORK_COMMANDS_WITHOUT_TASKS: &[&str] = &[
+    "check",
+    "routes",
+    "makemigrations",
+    "migrate",
+    "showmigrations",
+    "sqlmigrate",
+];
+
+struct WorkerCommand(Registry);
+
+impl ManagementCommand for WorkerCommand {
+    fn name(&self) -> &'static str {
+        "worker"
+    }
+
+    fn command(&self) -> clap::Command {
+        clap::Command::new("worker")
+            .about("Runs a task worker until SIGINT/SIGTERM (warm shutdown)")
+            .arg(
+                Arg::new("queues")
+                    .short('Q')
+                    .long("queues")
+                    .default_value("celery")
+                    .help("Comma-separated queues"),
+            )
+            .arg(
+                Arg::new("concurrency")
+                    .short('c')
+                    .long("concurrency")
+                    .value_parser(clap::value_parser!(usize))
+                    .help("Tasks at once"),
+            )
+    }
+
+    fn run<'a>(
+        &'a self,
+        ctx: &'a CommandContext,
+        args: &'a ArgMatches,
+    ) -> BoxFuture<'a, Result<(), CommandError>> {
+        Box::pin(async move {
+            let settings: TaskSettings = ctx.settings.section("tasks")?;
+            let queues = args
+                .get_one::<String>("queues")
+                .expect("default")
+                .split(',')
+                .map(|q| q.trim().to_owned())
+                .filter(|q| !q.is_empty())
+                .collect();
+            let config = WorkerConfig {
+                queues,
+                concurrency: args
+                    .get_one::<usize>("concurrency")
+                    .copied()
+                    .unwrap_or(settings.concurrency),
+                visibility_timeout: Duration::from_secs_f64(settings.visibility_timeout),
+                ..WorkerConfig::default()
+            };
+            println!("Tasks: {}", self.0.names().join(", "));
+            let worker = Worker::new(self.0.clone(), crate::broker::broker()?, config);
+            worker.run(canter_core::server::shutdown_signal()).await?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,113 @@
+//! Tasks: what `#[task]` makes of an `async fn` (or a blocking `fn`), their options, and the
+//! registry a worker looks names up in.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+use crate::error::TaskError;
+
+/// A task's options (Celery's task decorator arguments).
+#[derive(Debug, Clone)]
+pub struct TaskOptions {
+    pub queue: &'static str,
+    pub priority: i64,
+    /// Retries after a failure before FAILURE (Celery's default is 3).
+    pub max_retries: u32,
+    /// Exponential backoff base and cap, in seconds; each retry waits base·2ⁿ, with jitter.
+    pub retry_backoff: f64,
+    pub retry_backoff_max: f64,
+    /// Retry on any failure (not only an explicit `TaskError::Retry`).
+    pub autoretry: bool,
+    /// Hard time limit, seconds.
+    pub time_limit: Option<f64>,
+    /// Do not store the result.
+    pub ignore_result: bool,
+}
+
+impl Default for TaskOptions {
+    fn default() -> Self {
+        TaskOptions {
+            queue: "celery",
+            priority: 0,
+            max_retries: 3,
+            retry_backoff: 1.0,
+            retry_backoff_max: 600.0,
+            autoretry: false,
+            time_limit: None,
+            ignore_result: false,
+        }
+    }
+}
+
+impl TaskOptions {
+    /// The wait before retry number `attempt` (1-based): base·2^(attempt-1), at most the cap,
+    /// with full jitter (a random part of it), as Celery's `retry_jitter`.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.retry_backoff * 2f64.powi(attempt.saturating_sub(1) as i32);
+        let capped = exp.min(self.retry_backoff_max).max(0.0);
+        let jittered = capped * (0.5 + rand::random::<f64>() / 2.0);
+        Duration::from_secs_f64(jittered)
+    }
+}
+
+/// A task: a name, options, and a body taking JSON positional arguments.
+pub trait Task: Send + Sync + 'static {
+    /// The stable name (`demo.add`); Python Celery workers and producers use the same.
+    const NAME: &'static str;
+    fn options() -> TaskOptions;
+    /// Runs the body with `args` (a JSON array of positional arguments).
+    fn run(args: Value) -> BoxFuture<'static, Result<Value, TaskError>>;
+}
+
+pub(crate) type Runner =
+    Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, TaskError>> + Send + Sync>;
+
+/// Registered tasks, by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    pub(crate) tasks: HashMap<&'static str, (Runner, TaskOptions)>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn register<T: Task>(mut self) -> Self {
+        self.tasks.insert(T::NAME, (Arc::new(T::run), T::options()));
+        self
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.tasks.keys().copied().collect();
+        names.sort();
+        names
+    }
+}
+
+/// Turns a task's positional JSON arguments into its parameters (used by `#[task]`).
+#[doc(hidden)]
+pub fn decode_args<T: serde::de::DeserializeOwned>(
+    name: &str,
+    args: Value,
+) -> Result<T, TaskError> {
+    serde_json::from_value(args)
+        .map_err(|e| TaskError::Serialization(format!("arguments of {name}: {e}")))
+}
+
+/// Runs a blocking task body on the blocking pool (never on the async runtime).
+#[doc(hidden)]
+pub async fn run_blocking<T: Send + 'static>(
+    body: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, TaskError> {
+    tokio::task::spawn_blocking(body)
+        .await
+        .map_err(|e| TaskError::Failed {
+            kind: "Panic".into(),
+            message: e.to_string(),
+        })
+}

@@ -1,0 +1,290 @@
+//! Workers (Celery's `worker -Q … -c …`): fetch leased tasks, run them with a concurrency limit,
+//! store results, retry with backoff, keep leases alive while tasks run, and on shutdown stop
+//! fetching, let running tasks finish within a timeout, and put the rest back in the queue.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::broker::{now, Broker, Delivery};
+use crate::error::TaskError;
+use crate::result::{TaskResult, TaskStatus};
+use crate::task::Registry;
+
+/// A worker's settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub queues: Vec<String>,
+    /// Tasks run at once.
+    pub concurrency: usize,
+    /// How long a fetched task stays leased without news before another worker may take it.
+    pub visibility_timeout: Duration,
+    /// Pause between fetches when the queues are empty.
+    pub poll_interval: Duration,
+    /// How long running tasks get to finish on shutdown before they go back to the queue.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            queues: vec!["celery".into()],
+            concurrency: 10,
+            visibility_timeout: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(20),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// See the module docs.
+pub struct Worker {
+    registry: Registry,
+    broker: Arc<dyn Broker>,
+    config: WorkerConfig,
+    name: String,
+}
+
+impl Worker {
+    pub fn new(registry: Registry, broker: Arc<dyn Broker>, config: WorkerConfig) -> Self {
+        let name = format!(
+            "worker-{}@{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
+        Worker {
+            registry,
+            broker,
+            config,
+            name,
+        }
+    }
+
+    /// Works until `shutdown` completes, then shuts down warmly.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), TaskError> {
+        let this = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(this.config.concurrency.max(1)));
+        let in_flight: Arc<Mutex<HashMap<String, Delivery>>> = Arc::default();
+        let mut running = JoinSet::new();
+        tracing::info!(target: "canter::tasks", worker = %this.name, queues = ?this.config.queues, concurrency = this.config.concurrency, "worker ready");
+        tokio::pin!(shutdown);
+        loop {
+            while running.try_join_next().is_some() {}
+            let permit = tokio::select! {
+                permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                () = &mut shutdown => break,
+            };
+            let fetched = tokio::select! {
+                fetched = this.broker.fetch(&this.config.queues, &this.name, this.config.visibility_timeout) => fetched,
+                () = &mut shutdown => break,
+            };
+            match fetched {
+                Ok(Some(delivery)) => {
+                    in_flight
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(delivery.lease.clone(), delivery.clone());
+                    let (worker, in_flight) = (this.clone(), in_flight.clone());
+                    running.spawn(async move {
+                        worker.execute(&delivery).await;
+                        in_flight
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&delivery.lease);
+                        drop(permit);
+                    });
+                }
+                Ok(None) => {
+                    drop(permit);
+                    tokio::select! {
+                        () = tokio::time::sleep(this.config.poll_interval) => {}
+                        () = &mut shutdown => break,
+                    }
+                }
+                Err(e) => {
+                    drop(permit);
+                    tracing::warn!(target: "canter::tasks", "fetch failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        // Warm shutdown: no more fetching; running tasks get shutdown_timeout.
+        tracing::info!(target: "canter::tasks", running = running.len(), "warm shutdown");
+        let finished = tokio::time::timeout(this.config.shutdown_timeout, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            running.abort_all();
+            let left: Vec<Delivery> = in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .drain()
+                .map(|(_, d)| d)
+                .collect();
+            for delivery in left {
+                // Back to the queue at once, the attempt not counted: it was cut, not failed.
+                let _ = this
+                    .broker
+                    .requeue(&delivery, now(), delivery.message.retries)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn store(&self, id: &str, result: TaskResult, ignore: bool) {
+        if ignore && result.status != TaskStatus::Failure {
+            return;
+        }
+        if let Err(e) = self.broker.store_result(id, result).await {
+            tracing::error!(target: "canter::tasks", task_id = id, "storing the result failed: {e}");
+        }
+    }
+
+    async fn execute(&self, delivery: &Delivery) {
+        let m = &delivery.message;
+        // Instrumented, not entered: an entered span would leak into other tasks across awaits.
+        let span = tracing::info_span!(target: "canter::tasks", "task", id = %m.id, name = %m.name, attempt = m.retries + 1);
+        self.execute_in_span(delivery).instrument(span).await
+    }
+
+    async fn execute_in_span(&self, delivery: &Delivery) {
+        let m = &delivery.message;
+        let started = Instant::now();
+        let revoked = self.broker.is_revoked(&m.id).await.unwrap_or(false);
+        let expired = m.expires.is_some_and(|e| e < now());
+        if revoked || expired {
+            self.store(&m.id, TaskResult::state(TaskStatus::Revoked), false)
+                .await;
+            let _ = self.broker.ack(delivery).await;
+            tracing::info!(target: "canter::tasks", id = %m.id, name = %m.name, status = "REVOKED", expired, "skipped");
+            return;
+        }
+        let Some((runner, options)) = self.registry.tasks.get(m.name.as_str()).cloned() else {
+            tracing::error!(target: "canter::tasks", id = %m.id, name = %m.name, "unknown task: moved to the dead-letter record");
+            let reason = format!("no task named {:?} is registered with this worker", m.name);
+            let _ = self.broker.dead_letter(delivery, &reason).await;
+            let failure = TaskResult {
+                status: TaskStatus::Failure,
+                result: None,
+                error: Some(("NotRegistered".into(), reason)),
+            };
+            self.store(&m.id, failure, false).await;
+            return;
+        };
+        self.store(
+            &m.id,
+            TaskResult::state(TaskStatus::Started),
+            options.ignore_result,
+        )
+        .await;
+
+        // Keep the lease alive while the body runs (a dead worker stops renewing it).
+        let keep_alive = {
+            let (broker, delivery, visibility) = (
+                self.broker.clone(),
+                delivery.clone(),
+                self.config.visibility_timeout,
+            );
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(visibility / 3).await;
+                    let _ = broker.extend(&delivery, visibility).await;
+                }
+            })
+        };
+        let body = AssertUnwindSafe(runner(m.args.clone())).catch_unwind();
+        let outcome = match options.time_limit {
+            Some(limit) => match tokio::time::timeout(Duration::from_secs_f64(limit), body).await {
+                Ok(outcome) => outcome,
+                Err(_) => Ok(Err(TaskError::TimeLimit(limit))),
+            },
+            None => body.await,
+        };
+        keep_alive.abort();
+        let outcome = outcome.unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(TaskError::Failed {
+                kind: "Panic".into(),
+                message,
+            })
+        });
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match outcome {
+            Ok(value) => {
+                self.store(
+                    &m.id,
+                    TaskResult {
+                        status: TaskStatus::Success,
+                        result: Some(value),
+                        error: None,
+                    },
+                    options.ignore_result,
+                )
+                .await;
+                let _ = self.broker.ack(delivery).await;
+                tracing::info!(target: "canter::tasks", id = %m.id, name = %m.name, status = "SUCCESS", duration_ms = elapsed_ms, "done");
+            }
+            Err(error) => {
+                let retryable = matches!(error, TaskError::Retry { .. }) || options.autoretry;
+                if retryable && m.retries < options.max_retries {
+                    let wait = match &error {
+                        TaskError::Retry { countdown: Some(c) } => Duration::from_secs_f64(*c),
+                        _ => options.backoff(m.retries + 1),
+                    };
+                    self.store(
+                        &m.id,
+                        TaskResult::state(TaskStatus::Retry),
+                        options.ignore_result,
+                    )
+                    .await;
+                    let _ = self
+                        .broker
+                        .requeue(delivery, now() + wait.as_secs_f64(), m.retries + 1)
+                        .await;
+                    tracing::warn!(target: "canter::tasks", id = %m.id, name = %m.name, status = "RETRY", attempt = m.retries + 1, in_s = wait.as_secs_f64(), "{error}");
+                } else {
+                    let (kind, message) = match &error {
+                        TaskError::Failed { kind, message } => (kind.clone(), message.clone()),
+                        TaskError::Retry { .. } => (
+                            "MaxRetriesExceeded".to_owned(),
+                            format!("gave up after {} retries", m.retries),
+                        ),
+                        other => (
+                            format!("{other:?}")
+                                .split([' ', '(', '{'])
+                                .next()
+                                .unwrap_or("Error")
+                                .to_owned(),
+                            other.to_string(),
+                        ),
+                    };
+                    self.store(
+                        &m.id,
+                        TaskResult {
+                            status: TaskStatus::Failure,
+                            result: None,
+                            error: Some((kind, message)),
+                        },
+                        false,
+                    )
+                    .await;
+                    let _ = self.broker.ack(delivery).await;
+                    tracing::error!(target: "canter::tasks", id = %m.id, name = %m.name, status = "FAILURE", duration_ms = elapsed_ms, "{error}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The demo's tasks through its views: enqueue the article's long_running_task, watch its
+//! state go from PENDING to SUCCESS, and bad input answered with 400.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use canter::tasks::{SqliteBroker, Worker, WorkerConfig};
+use canter::test::TestClient;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_running_task_is_enqueued_run_and_reported() {
+    let file = std::env::temp_dir().join(format!(
+        "demo-tasks-{}.sqlite3",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let broker = Arc::new(
+        SqliteBroker::open(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap(),
+    );
+    canter::tasks::install(broker.clone());
+    let client = TestClient::new(demo::app());
+
+    let r = client.post("/tasks/long-running/?seconds=1").await;
+    assert_eq!(r.status(), 202, "{}", r.text());
+    let body: Value = r.json();
+    let id = body["task_id"].as_str().unwrap().to_owned();
+    assert_eq!(body["status_url"], format!("/tasks/{id}/"));
+
+    // No worker yet: PENDING, as in Celery.
+    let status: Value = client.get(&format!("/tasks/{id}/")).await.json();
+    assert_eq!(status["status"], "PENDING");
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = WorkerConfig {
+        poll_interval: Duration::from_millis(10),
+        ..WorkerConfig::default()
+    };
+    let worker = tokio::spawn(
+        Worker::new(demo::tasks::tasks().registry(), broker, config).run(async move {
+            let _ = stopped.await;
+        }),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let done = loop {
+        let status: Value = client.get(&format!("/tasks/{id}/")).await.json();
+        if status["status"] == "SUCCESS" {
+            break status;
+        }
+        assert!(
+            ["PENDING", "STARTED"].contains(&status["status"].as_str().unwrap()),
+            "{status}"
+        );
+        assert!(Instant::now() < deadline, "never finished: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["result"], "Task completed!");
+
+    // A task's own failure is reported with its type and message.
+    let overflow = demo::tasks::add::delay(i64::MAX, 1).await.unwrap();
+    assert!(overflow.get(Duration::from_secs(10)).await.is_err());
+    let status: Value = client.get(&format!("/tasks/{}/", overflow.id)).await.json();
+    assert_eq!(status["status"], "FAILURE");
+    assert_eq!(status["error"]["type"], "OverflowError");
+
+    let r = client.post("/tasks/long-running/?seconds=600").await;
+    assert_eq!(r.status(), 400);
+    let r = client.post("/tasks/long-running/?seconds=soon").await;
+    assert_eq!(r.status(), 400);
+
+    let _ = stop.send(());
+    worker.await.unwrap().unwrap();
+    let _ = std::fs::remove_file(&file);
+}
