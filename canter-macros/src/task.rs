@@ -143,7 +143,7 @@ pub(crate) fn expand(attr: TokenStream, function: ItemFn) -> syn::Result<TokenSt
             /// Enqueues with options: countdown, eta, expires, queue, priority, task id.
             #vis async fn apply_async(args: #args_tuple, options: #krate::ApplyOptions) -> ::std::result::Result<#krate::AsyncResult<#output>, #krate::TaskError> {
                 let args = #to_json;
-                let id = #krate::broker::enqueue(<Self as #krate::Task>::NAME, &<Self as #krate::Task>::options(), args, options).await?;
+                let id = #krate::broker::dispatch::<Self>(args, options).await?;
                 ::std::result::Result::Ok(#krate::AsyncResult::new(id))
             }
 
@@ -151,7 +151,7 @@ pub(crate) fn expand(attr: TokenStream, function: ItemFn) -> syn::Result<TokenSt
             #vis fn delay_on_commit(#(#arg_names: #arg_types),*) -> ::std::result::Result<#krate::AsyncResult<#output>, #krate::TaskError> {
                 let args = (#(#arg_names,)*);
                 let args = #to_json;
-                let id = #krate::broker::enqueue_on_commit(<Self as #krate::Task>::NAME, <Self as #krate::Task>::options(), args, #krate::ApplyOptions::default());
+                let id = #krate::broker::enqueue_on_commit::<Self>(args, #krate::ApplyOptions::default());
                 ::std::result::Result::Ok(#krate::AsyncResult::new(id))
             }
         }

@@ -2,6 +2,7 @@
 //! [`SqliteBroker`](crate::brokers::SqliteBroker) is the embedded, durable default (a Redis
 //! broker speaking Celery's protocol comes next in this part).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use serde_json::Value;
 
 use crate::error::TaskError;
 use crate::result::{TaskResult, TaskStatus};
+use crate::task::Task;
 
 /// One enqueued task.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +127,39 @@ pub struct ApplyOptions {
     pub task_id: Option<String>,
 }
 
+/// Wakes this process's idle workers when a task is published here (other processes poll).
+pub(crate) static PUBLISHED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+static EAGER: AtomicBool = AtomicBool::new(false);
+
+/// Eager mode (Celery's `task_always_eager`, for tests): `delay` runs the task at once, in the
+/// caller, and stores its result (in the installed broker, or an in-memory one if none is).
+/// Off by default; `[tasks] always_eager = true` turns it on for an app.
+pub fn set_eager(on: bool) {
+    EAGER.store(on, Ordering::SeqCst);
+}
+
+pub fn is_eager() -> bool {
+    EAGER.load(Ordering::SeqCst)
+}
+
+/// Enqueues task `T` with `args`, or in eager mode runs it (used by `#[task]`'s `delay` and
+/// `apply_async`).
+pub async fn dispatch<T: Task>(args: Value, options: ApplyOptions) -> Result<String, TaskError> {
+    if !is_eager() {
+        return enqueue(T::NAME, &T::options(), args, options).await;
+    }
+    let task_options = T::options();
+    let message = message(T::NAME, &task_options, args, options);
+    let broker = broker().unwrap_or_else(|_| {
+        let memory: Arc<dyn Broker> = Arc::new(crate::brokers::MemoryBroker::new());
+        install(memory.clone());
+        memory
+    });
+    crate::worker::run_eagerly(Arc::new(T::run), &task_options, &message, &*broker).await?;
+    Ok(message.id)
+}
+
 /// Enqueues task `name` with `args` (used by `#[task]`'s `delay` / `apply_async`).
 pub async fn enqueue(
     name: &str,
@@ -135,6 +170,7 @@ pub async fn enqueue(
     let message = message(name, defaults, args, options);
     let id = message.id.clone();
     broker()?.publish(message).await?;
+    PUBLISHED.notify_waiters();
     Ok(id)
 }
 
@@ -164,30 +200,20 @@ fn message(
 /// Enqueues only once the surrounding `atomic` block commits (nothing if it rolls back);
 /// outside a transaction (or without the `orm` feature), at once. Returns the id the task
 /// will have.
-pub fn enqueue_on_commit(
-    name: &'static str,
-    defaults: crate::task::TaskOptions,
-    args: Value,
-    options: ApplyOptions,
-) -> String {
-    let message = message(name, &defaults, args, options);
-    let id = message.id.clone();
-    let publish = async move {
-        match broker() {
-            Ok(broker) => {
-                if let Err(e) = broker.publish(message).await {
-                    tracing::error!(target: "canter::tasks", task = name, "enqueue after commit failed: {e}");
-                }
-            }
-            Err(e) => {
-                tracing::error!(target: "canter::tasks", task = name, "enqueue after commit failed: {e}")
-            }
+pub fn enqueue_on_commit<T: Task>(args: Value, mut options: ApplyOptions) -> String {
+    let id = options
+        .task_id
+        .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+        .clone();
+    let send = async move {
+        if let Err(e) = dispatch::<T>(args, options).await {
+            tracing::error!(target: "canter::tasks", task = T::NAME, "enqueue after commit failed: {e}");
         }
     };
     #[cfg(feature = "orm")]
-    canter_orm::transaction::on_commit_async(publish);
+    canter_orm::transaction::on_commit_async(send);
     #[cfg(not(feature = "orm"))]
-    tokio::spawn(publish);
+    tokio::spawn(send);
     id
 }
 

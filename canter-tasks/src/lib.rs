@@ -19,11 +19,13 @@ mod result;
 pub mod task;
 pub mod worker;
 
-pub use broker::{broker, enqueue, install, ApplyOptions, Broker, Delivery, TaskMessage};
-pub use brokers::SqliteBroker;
+pub use broker::{
+    broker, enqueue, install, is_eager, set_eager, ApplyOptions, Broker, Delivery, TaskMessage,
+};
+pub use brokers::{MemoryBroker, SqliteBroker};
 pub use canter_macros::task;
 pub use error::TaskError;
-pub use plugin::Tasks;
+pub use plugin::{open_broker, Tasks};
 pub use result::{AsyncResult, TaskResult, TaskStatus};
 pub use task::{Registry, Task, TaskOptions};
 pub use worker::{Worker, WorkerConfig};

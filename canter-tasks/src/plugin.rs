@@ -5,6 +5,7 @@
 //! [tasks]
 //! broker = "sqlite://tasks.sqlite3"   # the embedded, durable default
 //! worker_in_runserver = true          # runserver also runs a worker (embedded broker only)
+//! always_eager = false                # true: `delay` runs the task at once (tests)
 //! ```
 
 use std::sync::Arc;
@@ -17,7 +18,9 @@ use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
 use crate::broker::install;
-use crate::brokers::SqliteBroker;
+use crate::broker::Broker;
+use crate::brokers::{MemoryBroker, SqliteBroker};
+use crate::error::TaskError;
 use crate::task::{Registry, Task};
 use crate::worker::{Worker, WorkerConfig};
 
@@ -28,6 +31,7 @@ struct TaskSettings {
     worker_in_runserver: bool,
     concurrency: usize,
     visibility_timeout: f64,
+    always_eager: bool,
 }
 
 impl Default for TaskSettings {
@@ -37,6 +41,7 @@ impl Default for TaskSettings {
             worker_in_runserver: true,
             concurrency: 10,
             visibility_timeout: 60.0,
+            always_eager: false,
         }
     }
 }
@@ -75,9 +80,10 @@ impl Tasks {
                     if FRAMEWORK_COMMANDS_WITHOUT_TASKS.contains(&command.as_str()) {
                         return Ok(());
                     }
-                    let broker = Arc::new(SqliteBroker::open(&config.broker).await.map_err(|e| format!("tasks broker {}: {e}", config.broker))?);
+                    let broker = open_broker(&config.broker).await.map_err(|e| format!("[tasks] broker {:?}: {e}", config.broker))?;
                     install(broker.clone());
-                    if command == "runserver" && config.worker_in_runserver {
+                    crate::broker::set_eager(config.always_eager);
+                    if command == "runserver" && config.worker_in_runserver && !config.always_eager {
                         let worker_config = WorkerConfig {
                             concurrency: config.concurrency,
                             visibility_timeout: Duration::from_secs_f64(config.visibility_timeout),
@@ -91,6 +97,24 @@ impl Tasks {
                 }
             })
         }
+    }
+}
+
+/// The broker a URL names: `sqlite://FILE` (embedded, durable) or `memory://` (this process
+/// only, for tests).
+pub async fn open_broker(url: &str) -> Result<Arc<dyn Broker>, TaskError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteBroker::open(url).await?))
+    } else if url == "memory://" {
+        Ok(Arc::new(MemoryBroker::new()))
+    } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+        Err(TaskError::Broker(
+            "the Redis broker is not built yet; use sqlite://FILE (the embedded broker)".into(),
+        ))
+    } else {
+        Err(TaskError::Broker(
+            "unknown broker URL: expected sqlite://FILE or memory://".into(),
+        ))
     }
 }
 

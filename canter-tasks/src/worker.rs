@@ -13,10 +13,12 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::broker::{now, Broker, Delivery};
+use serde_json::Value;
+
+use crate::broker::{now, Broker, Delivery, TaskMessage};
 use crate::error::TaskError;
 use crate::result::{TaskResult, TaskStatus};
-use crate::task::Registry;
+use crate::task::{Registry, Runner, TaskOptions};
 
 /// A worker's settings.
 #[derive(Debug, Clone)]
@@ -105,6 +107,7 @@ impl Worker {
                     drop(permit);
                     tokio::select! {
                         () = tokio::time::sleep(this.config.poll_interval) => {}
+                        () = crate::broker::PUBLISHED.notified() => {}
                         () = &mut shutdown => break,
                     }
                 }
@@ -201,26 +204,8 @@ impl Worker {
                 }
             })
         };
-        let body = AssertUnwindSafe(runner(m.args.clone())).catch_unwind();
-        let outcome = match options.time_limit {
-            Some(limit) => match tokio::time::timeout(Duration::from_secs_f64(limit), body).await {
-                Ok(outcome) => outcome,
-                Err(_) => Ok(Err(TaskError::TimeLimit(limit))),
-            },
-            None => body.await,
-        };
+        let outcome = run_body(&runner, m.args.clone(), options.time_limit).await;
         keep_alive.abort();
-        let outcome = outcome.unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Err(TaskError::Failed {
-                kind: "Panic".into(),
-                message,
-            })
-        });
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match outcome {
             Ok(value) => {
@@ -256,35 +241,100 @@ impl Worker {
                         .await;
                     tracing::warn!(target: "canter::tasks", id = %m.id, name = %m.name, status = "RETRY", attempt = m.retries + 1, in_s = wait.as_secs_f64(), "{error}");
                 } else {
-                    let (kind, message) = match &error {
-                        TaskError::Failed { kind, message } => (kind.clone(), message.clone()),
-                        TaskError::Retry { .. } => (
-                            "MaxRetriesExceeded".to_owned(),
-                            format!("gave up after {} retries", m.retries),
-                        ),
-                        other => (
-                            format!("{other:?}")
-                                .split([' ', '(', '{'])
-                                .next()
-                                .unwrap_or("Error")
-                                .to_owned(),
-                            other.to_string(),
-                        ),
-                    };
-                    self.store(
-                        &m.id,
-                        TaskResult {
-                            status: TaskStatus::Failure,
-                            result: None,
-                            error: Some((kind, message)),
-                        },
-                        false,
-                    )
-                    .await;
+                    self.store(&m.id, failure(&error, m.retries), false).await;
                     let _ = self.broker.ack(delivery).await;
                     tracing::error!(target: "canter::tasks", id = %m.id, name = %m.name, status = "FAILURE", duration_ms = elapsed_ms, "{error}");
                 }
             }
         }
+    }
+}
+
+/// Runs a task body: a panic becomes a `Panic` failure, the hard time limit a `TimeLimit` one.
+pub(crate) async fn run_body(
+    runner: &Runner,
+    args: Value,
+    time_limit: Option<f64>,
+) -> Result<Value, TaskError> {
+    let body = AssertUnwindSafe(runner(args)).catch_unwind();
+    let outcome = match time_limit {
+        Some(limit) => match tokio::time::timeout(Duration::from_secs_f64(limit), body).await {
+            Ok(outcome) => outcome,
+            Err(_) => Ok(Err(TaskError::TimeLimit(limit))),
+        },
+        None => body.await,
+    };
+    outcome.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(TaskError::Failed {
+            kind: "Panic".into(),
+            message,
+        })
+    })
+}
+
+/// The FAILURE result of a task that ends with `error` after `retries` retries.
+pub(crate) fn failure(error: &TaskError, retries: u32) -> TaskResult {
+    let (kind, message) = match error {
+        TaskError::Failed { kind, message } => (kind.clone(), message.clone()),
+        TaskError::Retry { .. } => (
+            "MaxRetriesExceeded".to_owned(),
+            format!("gave up after {retries} retries"),
+        ),
+        other => (
+            format!("{other:?}")
+                .split([' ', '(', '{'])
+                .next()
+                .unwrap_or("Error")
+                .to_owned(),
+            other.to_string(),
+        ),
+    };
+    TaskResult {
+        status: TaskStatus::Failure,
+        result: None,
+        error: Some((kind, message)),
+    }
+}
+
+/// Eager mode (Celery's `task_always_eager`): runs the task here and now, retries included
+/// (without their waits), and stores its result where `AsyncResult` looks.
+pub(crate) async fn run_eagerly(
+    runner: Runner,
+    options: &TaskOptions,
+    message: &TaskMessage,
+    broker: &dyn Broker,
+) -> Result<(), TaskError> {
+    let mut retries = 0;
+    loop {
+        let error = match run_body(&runner, message.args.clone(), options.time_limit).await {
+            Ok(value) => {
+                if !options.ignore_result {
+                    broker
+                        .store_result(
+                            &message.id,
+                            TaskResult {
+                                status: TaskStatus::Success,
+                                result: Some(value),
+                                error: None,
+                            },
+                        )
+                        .await?;
+                }
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        let retryable = matches!(error, TaskError::Retry { .. }) || options.autoretry;
+        if !(retryable && retries < options.max_retries) {
+            return broker
+                .store_result(&message.id, failure(&error, retries))
+                .await;
+        }
+        retries += 1;
     }
 }

@@ -1,0 +1,192 @@
+//! An in-memory broker, for tests: the same leases, retries and results as the embedded one,
+//! kept in this process only (nothing survives it).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+
+use crate::broker::{now, Broker, Delivery, TaskMessage};
+use crate::error::TaskError;
+use crate::result::TaskResult;
+
+#[derive(Default)]
+struct State {
+    /// Queued and leased messages, with their lease (holder, until).
+    queue: Vec<(TaskMessage, Option<(String, f64)>)>,
+    results: HashMap<String, TaskResult>,
+    revoked: HashSet<String>,
+    dead_letters: Vec<(TaskMessage, String)>,
+    /// Publication order, the tie-breaker after priority and eta.
+    sequence: u64,
+    order: HashMap<String, u64>,
+}
+
+/// See the module docs.
+#[derive(Default)]
+pub struct MemoryBroker {
+    state: Mutex<State>,
+}
+
+impl MemoryBroker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Tasks set aside because no worker knew their name, with the reason.
+    pub fn dead_letters(&self) -> Vec<(TaskMessage, String)> {
+        self.lock().dead_letters.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Removes the message if `delivery` still holds its lease.
+    fn take(state: &mut State, delivery: &Delivery) -> Option<TaskMessage> {
+        let index = state.queue.iter().position(|(m, lease)| {
+            m.id == delivery.message.id && lease.as_ref().is_some_and(|(l, _)| *l == delivery.lease)
+        })?;
+        Some(state.queue.remove(index).0)
+    }
+}
+
+fn ready<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
+    Box::pin(std::future::ready(value))
+}
+
+impl Broker for MemoryBroker {
+    fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
+        let mut state = self.lock();
+        state.sequence += 1;
+        let sequence = state.sequence;
+        state.order.insert(message.id.clone(), sequence);
+        state.queue.push((message, None));
+        ready(Ok(()))
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        queues: &'a [String],
+        worker: &'a str,
+        visibility: Duration,
+    ) -> BoxFuture<'a, Result<Option<Delivery>, TaskError>> {
+        let now = now();
+        let mut state = self.lock();
+        let State { queue, order, .. } = &mut *state;
+        let due = queue
+            .iter_mut()
+            .filter(|(m, lease)| {
+                queues.contains(&m.queue)
+                    && m.eta <= now
+                    && lease.as_ref().is_none_or(|(_, until)| *until < now)
+            })
+            .max_by(|(a, _), (b, _)| {
+                a.priority
+                    .cmp(&b.priority)
+                    .then(b.eta.total_cmp(&a.eta))
+                    .then(order.get(&b.id).cmp(&order.get(&a.id)))
+            });
+        let delivery = due.map(|(message, lease)| {
+            let holder = format!("{worker}:{}", uuid::Uuid::new_v4().simple());
+            *lease = Some((holder.clone(), now + visibility.as_secs_f64()));
+            Delivery {
+                message: message.clone(),
+                lease: holder,
+            }
+        });
+        ready(Ok(delivery))
+    }
+
+    fn extend<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        visibility: Duration,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        let mut state = self.lock();
+        for (m, lease) in &mut state.queue {
+            if let Some((holder, until)) = lease {
+                if m.id == delivery.message.id && *holder == delivery.lease {
+                    *until = now() + visibility.as_secs_f64();
+                }
+            }
+        }
+        ready(Ok(()))
+    }
+
+    fn ack<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), TaskError>> {
+        Self::take(&mut self.lock(), delivery);
+        ready(Ok(()))
+    }
+
+    fn requeue<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        eta: f64,
+        retries: u32,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        let mut state = self.lock();
+        if let Some(mut message) = Self::take(&mut state, delivery) {
+            message.eta = eta;
+            message.retries = retries;
+            state.queue.push((message, None));
+        }
+        ready(Ok(()))
+    }
+
+    fn store_result<'a>(
+        &'a self,
+        id: &'a str,
+        result: TaskResult,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.lock().results.insert(id.to_owned(), result);
+        ready(Ok(()))
+    }
+
+    fn get_result<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
+        ready(Ok(self.lock().results.get(id).cloned()))
+    }
+
+    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.lock().results.remove(id);
+        ready(Ok(()))
+    }
+
+    fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.lock().revoked.insert(id.to_owned());
+        ready(Ok(()))
+    }
+
+    fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>> {
+        ready(Ok(self.lock().revoked.contains(id)))
+    }
+
+    fn dead_letter<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        let mut state = self.lock();
+        if let Some(message) = Self::take(&mut state, delivery) {
+            state.dead_letters.push((message, reason.to_owned()));
+        }
+        ready(Ok(()))
+    }
+
+    fn queue_length<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>> {
+        let now = now();
+        let n = self
+            .lock()
+            .queue
+            .iter()
+            .filter(|(m, lease)| {
+                m.queue == queue && lease.as_ref().is_none_or(|(_, until)| *until < now)
+            })
+            .count();
+        ready(Ok(n as u64))
+    }
+}
