@@ -52,15 +52,12 @@ impl ManagementCommand for RunServer {
                 .cloned()
                 .unwrap_or_else(|| ctx.settings.server.bind.clone());
             let addr = parse_addr(&text)?;
-            let listener =
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| match e.kind() {
-                        std::io::ErrorKind::AddrInUse => {
-                            format!("that address ({addr}) is already in use")
-                        }
-                        _ => format!("cannot listen on {addr}: {e}"),
-                    })?;
+            let listener = crate::server::bind(addr).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    format!("that address ({addr}) is already in use")
+                }
+                _ => format!("cannot listen on {addr}: {e}"),
+            })?;
             let local = listener.local_addr()?;
             let source = ctx
                 .settings_file

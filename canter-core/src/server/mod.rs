@@ -183,3 +183,17 @@ async fn serve_connection(
         }
     }
 }
+
+/// Listens on `addr` with a backlog of 1,024 (tokio's `TcpListener::bind` uses 128, which
+/// drops SYNs under bursts of new connections; a dropped SYN costs the client a 1 s retransmit).
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}

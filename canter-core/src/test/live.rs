@@ -26,8 +26,7 @@ impl LiveServer {
         let service = app
             .build(settings)
             .unwrap_or_else(|e| panic!("the app does not build: {e}"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
+        let listener = crate::server::bind(([127, 0, 0, 1], 0).into())
             .expect("an ephemeral port on 127.0.0.1");
         let addr = listener.local_addr().expect("a bound address");
         let (stop, stopped) = oneshot::channel::<()>();
