@@ -1,0 +1,374 @@
+#!/usr/bin/env bash
+# canter's ORM benchmarks, each against a reference measured in the same run:
+#
+#   bash benches/orm_run.sh          # both parts, ~6 min
+#   bash benches/orm_run.sh orm      # 1. ORM vs raw sqlx, in process (benches/orm_bench.rs),
+#                                    #    3 runs                                                ~1.5 min
+#   bash benches/orm_run.sh http     # 2. the demo's /mymodel/first-active/ vs bare axum + sqlx,
+#                                    #    wrk -t2 -c64 -d10s --latency, SQLite then PostgreSQL    ~5 min
+#
+# Part 2 serves, per database, three servers side by side and loads them in turn (the order
+# rotates each round): demo (target/release/demo runserver, its settings as shipped: debug on,
+# middleware request_id, logging, security, gzip, plus the code-added Server-Timing one),
+# demo-nomw (the same with CANTER_MIDDLEWARE= : only the code-added Server-Timing middleware)
+# and axum (benches/axum_sqlx_ref.rs: one route, the same SQL, the same JSON). All three read
+# the demo's table demo_mymodel, made by `demo migrate` and seeded with 10,000 rows (every
+# second one active) by `orm_bench seed` before the servers start. SQLite: a file in the
+# run's output folder; PostgreSQL: $BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test) with
+# search_path canter_demo_bench (dropped and made anew each run).
+# orm_bench uses schema canter_bench.
+#
+# Everything listens on and loads 127.0.0.1 only; servers take ephemeral ports and are stopped
+# by PID (also on exit or Ctrl-C). Every load is bounded by wrk's -d. Before anything is
+# measured, and again before each measured run, the script waits (up to 40 min in all) until no
+# other benchmark of this repo runs (wrk, canter_bench, bare_hyper, benches/run.sh,
+# target/release/load) and no rustc.
+# Raw outputs go to benches/results/orm-<time>.tmp/ (git-ignored).
+#
+# Knobs (environment): RUNS=3 DURATION=10 WARMUP=2 CONNS=64 N=2000 BULK_REPS=15 ORM_RUNS=3 QUIET_PCT=25
+# QUIET_WAIT=20 BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BIN="$ROOT/target/release"
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CONNS=${CONNS:-64}
+N=${N:-2000}
+BULK_REPS=${BULK_REPS:-15}
+ORM_RUNS=${ORM_RUNS:-3}
+QUIET_PCT=${QUIET_PCT:-25}
+QUIET_WAIT=${QUIET_WAIT:-20}
+PG_BASE=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+CLK_TCK=$(getconf CLK_TCK)
+PATH_FIRST=/mymodel/first-active/
+
+MODE=${1:-all}
+case "$MODE" in
+  orm | http | all) ;;
+  *)
+    echo "usage: $0 [orm|http|all]" >&2
+    exit 2
+    ;;
+esac
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT="$ROOT/benches/results/orm-$STAMP.tmp"
+mkdir -p "$OUT"
+
+declare -A SERVER_PID=() SERVER_PORT=()
+cleanup() {
+  local name
+  for name in "${!SERVER_PID[@]}"; do
+    kill -TERM "${SERVER_PID[$name]}" 2>/dev/null || true
+  done
+  for name in "${!SERVER_PID[@]}"; do
+    wait "${SERVER_PID[$name]}" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '%s\n' "$*" | tee -a "$OUT/summary.txt"; }
+
+# --- setup -----------------------------------------------------------------------------------
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "wrk not found: installing it with apt-get" >&2
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+
+# Wait until no other benchmark runs on this (shared) machine (before building, too: a build
+# would disturb their measurements), and again before each measurement, in case one started
+# meanwhile (a compiler at work, e.g. someone's cargo test, counts as busy too). At most 40 min
+# of waiting in all.
+OTHERS='wrk|canter_bench|bare_hyper|benches/run.sh|target/release/load'
+WAIT_BUDGET=${WAIT_BUDGET:-2400}
+waited=0
+others_running() {
+  # (none of this script's own processes matches: its servers are demo and axum_sqlx_ref, and its
+  # wrk has ended whenever this is asked)
+  pgrep -f "$OTHERS" >/dev/null || pgrep -x rustc >/dev/null
+}
+wait_others() {
+  local announced=0
+  while others_running; do
+    if [ "$waited" -ge "$WAIT_BUDGET" ]; then
+      echo "other benchmarks or builds still running after ${waited}s of waiting: measuring anyway" >&2
+      return 0
+    fi
+    if [ "$announced" -eq 0 ]; then
+      echo "waiting for other benchmarks and builds to finish: $( (pgrep -af "$OTHERS"; pgrep -ax rustc) | head -n 3 | cut -c1-120 | tr '\n' ';')" >&2
+      announced=1
+    fi
+    sleep 10
+    waited=$((waited + 10))
+  done
+}
+wait_others
+
+echo "building (cargo build --release -p demo; cargo build --release -p canter-benches)..." >&2
+cargo build --release -p demo 2>&1 | tail -n 2 >&2
+cargo build --release -p canter-benches 2>&1 | tail -n 2 >&2
+
+log "== canter ORM benches: $MODE"
+log "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+log "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), load average at start: $(cut -d' ' -f1-3 /proc/loadavg); shared machine, load generator on the same machine"
+log "git: $(git rev-parse --short HEAD) ($(git status --porcelain -- canter canter-core canter-orm examples/demo | wc -l) uncommitted paths in canter/ canter-core/ canter-orm/ examples/demo/)"
+log "databases: SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo '(sqlite3 CLI missing)') (library bundled by sqlx), $(psql "$PG_BASE" -Atc 'select version()' 2>/dev/null | cut -d' ' -f1-2 || echo 'PostgreSQL (version unknown)') on 127.0.0.1"
+log "waited ${waited}s for other benchmarks; raw outputs: $OUT"
+log ""
+
+# --- 1. ORM vs raw sqlx, in process ----------------------------------------------------------
+
+bench_orm() {
+  log "## 1. ORM vs raw sqlx in one process: $BIN/orm_bench --n $N --bulk-reps $BULK_REPS (BENCH_POSTGRES_URL=$PG_BASE), $ORM_RUNS runs (a fresh process each)"
+  local run
+  for run in $(seq 1 "$ORM_RUNS"); do
+    wait_others
+    wait_quiet
+    BENCH_POSTGRES_URL="$PG_BASE" "$BIN/orm_bench" --n "$N" --bulk-reps "$BULK_REPS" \
+      >"$OUT/orm_bench-$run.txt" 2>"$OUT/orm_bench-$run.err" || {
+      cat "$OUT/orm_bench-$run.err" >&2
+      exit 1
+    }
+    sed -n "s/^RESULT /ORMRUN run=$run /p" "$OUT/orm_bench-$run.txt" | tee -a "$OUT/orm_runs.txt" >&2
+  done
+  grep -h '^SQL' "$OUT/orm_bench-1.err" | tee -a "$OUT/summary.txt"
+  log ""
+  log "backend | op | n per run | ORM p50 µs | raw p50 µs | raw-shared p50 µs | ORM p90 µs | raw p90 µs | ORM/raw p50 (median of runs) | runs | ORM/raw p90 (median) | runs | ORM/raw-shared p50 (median) | runs | ≤ 1.15× raw (p50 median)"
+  awk '
+    function median(src, n,   a, i, j, t) {
+      for (i = 1; i <= n; i++) a[i] = src[i]
+      for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    $1 == "ORMRUN" {
+      delete v
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      k = v["backend"] SUBSEP v["op"]
+      if (!(k in cnt)) { order[++nk] = k }
+      c = ++cnt[k]; nn[k] = v["n"]
+      op50[k, c] = v["orm_p50_us"]; rp50[k, c] = v["raw_p50_us"]; sp50[k, c] = v["shared_p50_us"]
+      op90[k, c] = v["orm_p90_us"]; rp90[k, c] = v["raw_p90_us"]
+      r50[k, c] = v["ratio_p50"]; r90[k, c] = v["ratio_p90"]; rs50[k, c] = v["ratio_shared_p50"]
+    }
+    END {
+      for (q = 1; q <= nk; q++) {
+        k = order[q]; n = cnt[k]; split(k, parts, SUBSEP)
+        l50 = ""; l90 = ""; ls50 = ""
+        for (c = 1; c <= n; c++) {
+          a[c] = op50[k, c]; b[c] = rp50[k, c]; d[c] = sp50[k, c]; e[c] = op90[k, c]; f[c] = rp90[k, c]
+          x[c] = r50[k, c]; y[c] = r90[k, c]; z[c] = rs50[k, c]
+          l50 = l50 (c > 1 ? " / " : "") x[c]; l90 = l90 (c > 1 ? " / " : "") y[c]; ls50 = ls50 (c > 1 ? " / " : "") z[c]
+        }
+        m = median(x, n)
+        printf "%s | %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.3f | %s | %.3f | %s | %.3f | %s | %s\n", parts[1], parts[2], nn[k], median(a, n), median(b, n), median(d, n), median(e, n), median(f, n), m, l50, median(y, n), l90, median(z, n), ls50, (m <= 1.15 ? "yes" : "NO")
+      }
+    }' "$OUT/orm_runs.txt" | tee -a "$OUT/summary.txt"
+  log "(latencies: medians over runs of each run's p50/p90; raw = plain sqlx on a pool of its own with canter's options; raw-shared = the same calls on the ORM's own pool)"
+  log ""
+}
+
+# --- 2. HTTP ---------------------------------------------------------------------------------
+
+# start_server NAME PATTERN COMMAND...: starts it in the background, waits until its log shows
+# PATTERN (a sed regex with one group capturing ip:port).
+start_server() {
+  local name=$1 pattern=$2
+  shift 2
+  : >"$OUT/server-$name.log"
+  "$@" >"$OUT/server-$name.log" 2>&1 &
+  local pid=$!
+  SERVER_PID[$name]=$pid
+  local i addr=""
+  for i in $(seq 1 150); do
+    addr=$(sed -n "s#$pattern#\\1#p" "$OUT/server-$name.log" | head -n1)
+    [ -n "$addr" ] && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "server $name exited:" >&2
+      cat "$OUT/server-$name.log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  if [ -z "$addr" ]; then
+    echo "server $name did not start in 15 s:" >&2
+    cat "$OUT/server-$name.log" >&2
+    exit 1
+  fi
+  SERVER_PORT[$name]=${addr##*:}
+}
+
+stop_server() {
+  local name=$1 pid=${SERVER_PID[$1]} i
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "SERVER_PID[$name]" "SERVER_PORT[$name]"
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+
+# wait_quiet: up to QUIET_WAIT s for a 1 s window using at most QUIET_PCT % of one core.
+wait_quiet() {
+  local start=$SECONDS b0 b1 pct
+  while :; do
+    b0=$(busy_ticks)
+    sleep 1
+    b1=$(busy_ticks)
+    pct=$(((b1 - b0) * 100 / CLK_TCK))
+    [ "$pct" -le "$QUIET_PCT" ] && return 0
+    if [ $((SECONDS - start)) -ge "$QUIET_WAIT" ]; then
+      echo "machine still busy ($pct% of one core) after ${QUIET_WAIT}s of waiting: measuring anyway" >&2
+      return 0
+    fi
+  done
+}
+
+# wrk_run NAME ROUND: warm-up, then one measured wrk run against server NAME; appends a RUN line.
+wrk_run() {
+  local name=$1 round=$2 port=${SERVER_PORT[$1]} pid=${SERVER_PID[$1]}
+  local url="http://127.0.0.1:$port$PATH_FIRST" file="$OUT/wrk-$name-$round.txt"
+  wait_others
+  wait_quiet
+  wrk -t2 -c"$CONNS" -d"${WARMUP}s" "$url" >/dev/null
+  local c0 c1 b0 b1 t0 t1 wrk_cpu other
+  c0=$(cpu_ticks "$pid")
+  b0=$(busy_ticks)
+  t0=$(date +%s%N)
+  wrk_cpu=$( { TIMEFORMAT='%U %S'; time wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "$url" >"$file"; } 2>&1 | awk '{print $1 + $2}')
+  t1=$(date +%s%N)
+  b1=$(busy_ticks)
+  c1=$(cpu_ticks "$pid")
+  # CPU used by everything but this server and this wrk (PostgreSQL's backends included), in %
+  # of one core.
+  other=$(awk -v b=$((b1 - b0)) -v c=$((c1 - c0)) -v w="$wrk_cpu" -v hz="$CLK_TCK" -v ns=$((t1 - t0)) \
+    'BEGIN {o = ((b - c) / hz - w) / (ns / 1e9) * 100; printf "%.0f", (o < 0 ? 0 : o)}')
+  awk -v name="$name" -v round="$round" -v ticks=$((c1 - c0)) -v hz="$CLK_TCK" -v other="$other" '
+    function ms(v) {
+      if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+      if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+      if (v ~ /s$/) return substr(v, 1, length(v) - 1) * 1000
+      return v + 0
+    }
+    /Requests\/sec:/ { rps = $2 }
+    /requests in/ { reqs = $1 }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "90%" { p90 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    /Socket errors:/ { gsub(",", ""); errs += $4 + $6 + $8 + $10 }
+    /Non-2xx or 3xx responses:/ { errs += $5 }
+    END {
+      cpu = (reqs > 0) ? ticks * 1e6 / hz / reqs : 0
+      printf "RUN config=%s round=%s rps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f errors=%d requests=%d server_cpu_us_per_req=%.2f other_cpu_pct=%s\n", name, round, rps, p50, p90, p99, errs + 0, reqs, cpu, other
+    }' "$file" | tee -a "$OUT/runs.txt"
+}
+
+# table REF CONFIG...: one "|"-separated row per config from its RUN lines: medians over runs,
+# and ratios to REF both as (median / median of REF) and as the median of per-round ratios.
+table() {
+  local ref=$1
+  shift
+  awk -v ref="$ref" -v list="$*" '
+    function median(src, n,   a, i, j, t) {
+      for (i = 1; i <= n; i++) a[i] = src[i]
+      for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    $1 == "RUN" {
+      delete v
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      c = v["config"]; r = v["round"]
+      rps[c, r] = v["rps"]; p50[c, r] = v["p50_ms"]; p90[c, r] = v["p90_ms"]; p99[c, r] = v["p99_ms"]
+      err[c] += v["errors"]; cpu[c, r] = v["server_cpu_us_per_req"]
+      if (v["other_cpu_pct"] + 0 > other[c]) other[c] = v["other_cpu_pct"] + 0
+      if (r + 0 > rounds) rounds = r + 0
+    }
+    END {
+      nc = split(list, configs, " ")
+      for (k = 1; k <= nc; k++) {
+        c = configs[k]; n = 0; runs = ""; nr = 0; ratios = ""
+        for (r = 1; r <= rounds; r++) {
+          if (!((c, r) in rps)) continue
+          n++; x[n] = rps[c, r]; y[n] = p50[c, r]; y9[n] = p90[c, r]; z[n] = p99[c, r]; w[n] = cpu[c, r]
+          runs = runs (n > 1 ? " / " : "") rps[c, r]
+          if ((ref, r) in rps) { nr++; rr[nr] = rps[c, r] / rps[ref, r]; ratios = ratios (nr > 1 ? " / " : "") sprintf("%.3f", rr[nr]) }
+        }
+        if (n == 0) continue
+        med[c] = median(x, n)
+        printf "%s | %.0f | %s | %.3f | %.3f | %.3f | %d | %.2f | %d | %.3f | %.3f (%s)\n", c, med[c], runs, median(y, n), median(y9, n), median(z, n), err[c], median(w, n), other[c], med[c] / med[ref], median(rr, nr), ratios
+      }
+    }' "$OUT/runs.txt"
+}
+
+# bench_http DB URL [SCHEMA]: SCHEMA (PostgreSQL) is dropped and made anew first.
+bench_http() {
+  local db=$1 url=$2 schema=${3:-}
+  log "## 2. $db: GET $PATH_FIRST, wrk -t2 -c$CONNS -d${DURATION}s --latency (${WARMUP}s warm-up before each run, $RUNS runs, interleaved)"
+  log "DATABASE_URL=$url"
+  if [ -n "$schema" ]; then
+    "$BIN/orm_bench" reset-schema --url "$PG_BASE" --schema "$schema" | tee -a "$OUT/summary.txt"
+  fi
+  # The demo's table comes from its migrations (runserver applies them itself only on SQLite).
+  DATABASE_URL="$url" "$BIN/demo" migrate 2>&1 | tee -a "$OUT/summary.txt"
+  "$BIN/orm_bench" seed --url "$url" | tee -a "$OUT/summary.txt"
+  local started='^Starting server at http://\([0-9.]*:[0-9]*\)/.*'
+  local listening='^listening on \([0-9.]*:[0-9]*\).*'
+  start_server "$db-demo" "$started" env RUST_LOG=warn DATABASE_URL="$url" \
+    "$BIN/demo" runserver 127.0.0.1:0
+  start_server "$db-demo-nomw" "$started" env RUST_LOG=warn DATABASE_URL="$url" CANTER_MIDDLEWARE= \
+    "$BIN/demo" runserver 127.0.0.1:0
+  start_server "$db-axum" "$listening" env DATABASE_URL="$url" "$BIN/axum_sqlx_ref" 127.0.0.1:0
+  local name
+  for name in "$db-demo" "$db-demo-nomw" "$db-axum"; do
+    {
+      echo "-- $name: curl -si http://127.0.0.1:PORT$PATH_FIRST"
+      curl -si --max-time 10 "http://127.0.0.1:${SERVER_PORT[$name]}$PATH_FIRST" | tr -d '\r'
+      echo
+    } >>"$OUT/responses.txt"
+    if ! curl -sf --max-time 10 -o /dev/null "http://127.0.0.1:${SERVER_PORT[$name]}$PATH_FIRST"; then
+      echo "$name does not answer $PATH_FIRST with 2xx:" >&2
+      cat "$OUT/responses.txt" "$OUT/server-$name.log" >&2
+      exit 1
+    fi
+  done
+  local order=("$db-axum" "$db-demo" "$db-demo-nomw") round i k
+  for round in $(seq 1 "$RUNS"); do
+    for i in 0 1 2; do
+      k=$(((i + round - 1) % 3))
+      wrk_run "${order[$k]}" "$round"
+    done
+  done
+  for name in "$db-demo" "$db-demo-nomw" "$db-axum"; do stop_server "$name"; done
+  log ""
+  log "config | req/s median | req/s runs | p50 ms | p90 ms | p99 ms (medians) | errors (all runs) | server CPU µs/req (median) | max CPU % of one core used by other processes (PostgreSQL included) | ratio to axum (medians) | ratio to axum, median of per-round (runs)"
+  table "$db-axum" "$db-axum" "$db-demo" "$db-demo-nomw" | tee -a "$OUT/summary.txt"
+  log ""
+}
+
+bench_http_all() {
+  bench_http sqlite "sqlite://$OUT/demo.sqlite3"
+  local sep='?'
+  case "$PG_BASE" in *\?*) sep='&' ;; esac
+  bench_http postgres "$PG_BASE${sep}options=-c%20search_path%3Dcanter_demo_bench" canter_demo_bench
+  log "(demo = target/release/demo runserver as shipped: debug = true, middleware request_id, logging (RUST_LOG=warn), security, gzip (wrk sends no Accept-Encoding, so nothing is compressed) + the code-added Server-Timing middleware; demo-nomw = CANTER_MIDDLEWARE= , only Server-Timing; axum = benches/axum_sqlx_ref.rs. Responses: $OUT/responses.txt)"
+  log ""
+}
+
+case "$MODE" in
+  orm) bench_orm ;;
+  http) bench_http_all ;;
+  all)
+    bench_orm
+    bench_http_all
+    ;;
+esac
+log "done: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); raw outputs in $OUT"
