@@ -599,7 +599,7 @@ impl Compiler {
     /// not given (`with_pk` false), the key is left out and returned.
     pub(crate) fn insert(
         &self,
-        rows: &[Vec<sea_query::Value>],
+        rows: Vec<Vec<sea_query::Value>>,
         with_pk: bool,
     ) -> Result<Compiled, OrmError> {
         let auto = self.meta.has_auto_pk() && !with_pk;
@@ -612,8 +612,14 @@ impl Compiler {
                 .iter()
                 .map(|&i| Alias::new(self.meta.fields[i].column)),
         );
+        // Rows are taken by value: each value moves into the statement, not copied.
         for row in rows {
-            let exprs: Vec<Expr> = fields.iter().map(|&i| Expr::val(row[i].clone())).collect();
+            let exprs: Vec<Expr> = row
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !(auto && *i == self.meta.pk))
+                .map(|(_, value)| Expr::val(value))
+                .collect();
             insert
                 .values(exprs)
                 .map_err(|e| OrmError::InvalidLookup(e.to_string()))?;

@@ -577,7 +577,7 @@ impl<M: Model> QuerySet<M> {
         let auto = M::meta().has_auto_pk();
         for chunk in objs.chunks_mut(batch) {
             let rows: Vec<Vec<sea_query::Value>> = chunk.iter().map(|o| o.to_values()).collect();
-            let compiled = compiler.insert(&rows, false)?;
+            let compiled = compiler.insert(rows, false)?;
             if auto {
                 let returned = db.fetch_all(&compiled.sql, compiled.values).await?;
                 // RETURNING gives the keys in insertion order on both backends for a single
@@ -942,7 +942,7 @@ async fn insert_instance<M: Model>(obj: &mut M, alias: &str) -> Result<(), OrmEr
         vendor: db.vendor,
         meta: M::meta(),
     };
-    let compiled = compiler.insert(&[obj.to_values()], false)?;
+    let compiled = compiler.insert(vec![obj.to_values()], false)?;
     if M::meta().has_auto_pk() {
         let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
         let id: i64 = rows
@@ -992,7 +992,7 @@ pub(crate) async fn save_instance<M: Model>(
         db.execute(&compiled.sql, compiled.values).await?
     };
     if updated == 0 {
-        let compiled = compiler.insert(&[obj.to_values()], true)?;
+        let compiled = compiler.insert(vec![obj.to_values()], true)?;
         db.execute(&compiled.sql, compiled.values).await?;
     }
     Ok(())
