@@ -30,8 +30,8 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
             "queue" => o.queue = Some(meta.value()?.parse::<LitStr>()?.value()),
             "priority" => o.priority = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
             "max_retries" => o.max_retries = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
-            "retry_backoff" => o.retry_backoff = Some(meta.value()?.parse::<syn::LitFloat>()?.base10_parse()?),
-            "time_limit" => o.time_limit = Some(meta.value()?.parse::<syn::LitFloat>()?.base10_parse()?),
+            "retry_backoff" => o.retry_backoff = Some(seconds(meta.value()?)?),
+            "time_limit" => o.time_limit = Some(seconds(meta.value()?)?),
             "autoretry" => o.autoretry = true,
             "ignore_result" => o.ignore_result = true,
             "crate" => {
@@ -44,6 +44,18 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
     });
     syn::parse::Parser::parse2(parser, attr)?;
     Ok(o)
+}
+
+/// Seconds written `30` or `2.5`.
+fn seconds(input: syn::parse::ParseStream) -> syn::Result<f64> {
+    match input.parse::<syn::Lit>()? {
+        syn::Lit::Int(n) => n.base10_parse(),
+        syn::Lit::Float(f) => f.base10_parse(),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "expected seconds, as 30 or 2.5",
+        )),
+    }
 }
 
 /// `Result<T, _>` → (T, true); `T` → (T, false).

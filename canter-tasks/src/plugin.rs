@@ -136,7 +136,7 @@ impl ManagementCommand for WorkerCommand {
 
     fn command(&self) -> clap::Command {
         clap::Command::new("worker")
-            .about("Runs a task worker until SIGINT/SIGTERM (warm shutdown)")
+            .about("Runs a task worker until SIGINT/SIGTERM (warm shutdown; a second signal: cold)")
             .arg(
                 Arg::new("queues")
                     .short('Q')
@@ -178,7 +178,14 @@ impl ManagementCommand for WorkerCommand {
             };
             println!("Tasks: {}", self.0.names().join(", "));
             let worker = Worker::new(self.0.clone(), crate::broker::broker()?, config);
-            worker.run(canter_core::server::shutdown_signal()).await?;
+            // The first SIGINT/SIGTERM starts a warm shutdown; a second one makes it cold.
+            let cold = async {
+                canter_core::server::shutdown_signal().await;
+                canter_core::server::shutdown_signal().await;
+            };
+            worker
+                .run_until(canter_core::server::shutdown_signal(), cold)
+                .await?;
             Ok(())
         })
     }

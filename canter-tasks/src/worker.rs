@@ -71,6 +71,16 @@ impl Worker {
 
     /// Works until `shutdown` completes, then shuts down warmly.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), TaskError> {
+        self.run_until(shutdown, std::future::pending()).await
+    }
+
+    /// As [`run`](Self::run), and `cold` cuts the warm shutdown short (Celery's second Ctrl-C):
+    /// running tasks stop at once and go back to the queue.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+        cold: impl Future<Output = ()> + Send,
+    ) -> Result<(), TaskError> {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(this.config.concurrency.max(1)));
         let in_flight: Arc<Mutex<HashMap<String, Delivery>>> = Arc::default();
@@ -120,11 +130,15 @@ impl Worker {
         }
         // Warm shutdown: no more fetching; running tasks get shutdown_timeout.
         tracing::info!(target: "canter::tasks", running = running.len(), "warm shutdown");
-        let finished = tokio::time::timeout(this.config.shutdown_timeout, async {
-            while running.join_next().await.is_some() {}
-        })
-        .await;
-        if finished.is_err() {
+        let finished = tokio::select! {
+            () = async { while running.join_next().await.is_some() {} } => true,
+            () = tokio::time::sleep(this.config.shutdown_timeout) => false,
+            () = cold => {
+                tracing::warn!(target: "canter::tasks", running = running.len(), "cold shutdown: running tasks go back to the queue");
+                false
+            }
+        };
+        if !finished {
             running.abort_all();
             let left: Vec<Delivery> = in_flight
                 .lock()

@@ -44,7 +44,7 @@ async fn boom() -> Result<(), TaskError> {
     panic!("the task body panicked");
 }
 
-#[task(name = "test.slow", crate = canter_tasks, time_limit = 0.2)]
+#[task(name = "test.slow", crate = canter_tasks, time_limit = 0.2, retry_backoff = 1)]
 async fn too_slow() -> Result<(), TaskError> {
     tokio::time::sleep(Duration::from_secs(5)).await;
     Ok(())
@@ -342,6 +342,40 @@ async fn tasks_end_to_end_on_the_embedded_broker() {
     let worker = RunningWorker::start(broker.clone(), config(&["shutdown"]));
     assert_eq!(cut.get(wait).await.unwrap(), 3_000);
     worker.stop().await;
+
+    // Cold shutdown (a second signal): a warm shutdown with a long timeout is cut short, and
+    // the running task goes back to the queue at once.
+    let long = nap::delay(60_000).await.unwrap();
+    let mut patient = config(&["shutdown"]);
+    patient.shutdown_timeout = Duration::from_secs(600);
+    let (warm, warm_rx) = tokio::sync::oneshot::channel::<()>();
+    let (cold, cold_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(Worker::new(registry(), broker.clone(), patient).run_until(
+        async move {
+            let _ = warm_rx.await;
+        },
+        async move {
+            let _ = cold_rx.await;
+        },
+    ));
+    wait_for(&long, TaskStatus::Started).await;
+    warm.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !worker.is_finished(),
+        "a warm shutdown waits for the running task"
+    );
+    cold.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("the cold shutdown returns")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        broker.queue_length("shutdown").await.unwrap(),
+        1,
+        "back in the queue"
+    );
 
     let _ = std::fs::remove_file(&file);
 }
