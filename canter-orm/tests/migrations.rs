@@ -148,6 +148,29 @@ fn make_all(dir: &std::path::Path, metas: &[&'static ModelMeta], renames: &[&str
     made[0].name.clone()
 }
 
+/// Whether the current default database has an index of this name (in the test's schema).
+async fn has_index(name: &str) -> bool {
+    let db = canter_orm::database("default").unwrap();
+    match db.pool() {
+        canter_orm::backends::Pool::Sqlite(pool) => {
+            sqlx::query("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?")
+                .bind(name)
+                .fetch_optional(pool)
+                .await
+                .unwrap()
+                .is_some()
+        }
+        canter_orm::backends::Pool::Postgres(pool) => sqlx::query(
+            "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1",
+        )
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+        .is_some(),
+    }
+}
+
 async fn migrate(dir: &std::path::Path, target: Target) -> Vec<String> {
     Executor::new(MigrationSet::load(dir).unwrap(), "default")
         .migrate(&target)
@@ -193,8 +216,10 @@ on_every_backend! {
         assert_eq!(rows.iter().map(|r| r.views).collect::<Vec<_>>(), [0.0, 7.0], "values converted on {vendor:?}");
         v4::Article::objects().create(v4::Article { id: 0, headline: "third".into(), views: 2.5 }).await.unwrap();
 
+        assert!(!has_index("evo_article_headline_idx").await);
         names.push(make(&dir, v5::Article::meta(), &[]));
         migrate(&dir, Target::Latest).await;
+        assert!(has_index("evo_article_headline_idx").await, "db_index added: the index is created");
         let long = "x".repeat(150);
         v5::Article::objects()
             .create(v5::Article { id: 0, headline: long.clone(), views: 1.0, published: NaiveDate::from_ymd_opt(2024, 2, 29) })
@@ -251,7 +276,9 @@ on_every_backend! {
         let rows = v5::Article::objects().order_by([v5::Article::id.asc()]).await.unwrap();
         assert_eq!(rows.len(), 4);
         assert_eq!(rows[3].views, 0.0, "the dropped column comes back with its default");
+        assert!(has_index("evo_article_headline_idx").await, "kept through every later step");
         migrate(&dir, to(&names[3])).await;
+        assert!(!has_index("evo_article_headline_idx").await, "rolled back: the index is dropped");
         let rows = v4::Article::objects().order_by([v4::Article::id.asc()]).await.unwrap();
         assert_eq!(rows.iter().map(|r| r.headline.clone()).collect::<Vec<_>>(), ["first".to_string(), "second".into(), "third".into(), long.clone()]);
         migrate(&dir, to(&names[2])).await;
