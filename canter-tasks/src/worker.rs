@@ -93,6 +93,11 @@ impl Worker {
                 permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
                 () = &mut shutdown => break,
             };
+            // Listen for in-process publishes before fetching, so one that lands during an
+            // empty fetch still wakes this worker (rather than waiting for the next poll).
+            let published = crate::broker::PUBLISHED.notified();
+            tokio::pin!(published);
+            published.as_mut().enable();
             let fetched = tokio::select! {
                 fetched = this.broker.fetch(&this.config.queues, &this.name, this.config.visibility_timeout) => fetched,
                 () = &mut shutdown => break,
@@ -117,7 +122,7 @@ impl Worker {
                     drop(permit);
                     tokio::select! {
                         () = tokio::time::sleep(this.config.poll_interval) => {}
-                        () = crate::broker::PUBLISHED.notified() => {}
+                        () = published => {}
                         () = &mut shutdown => break,
                     }
                 }
