@@ -4,11 +4,12 @@
 //! The test re-runs its own binary as the doomed worker (`CANTER_TASKS_CHILD` set), so the
 //! kill is of a real process, not a cancelled future.
 
-use std::process::{Command, Stdio};
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use canter_tasks::{task, Broker, Registry, SqliteBroker, TaskError, Worker, WorkerConfig};
+use canter_tasks::{task, Broker, Registry, TaskError, Worker};
 
 const CHILD: &str = "CANTER_TASKS_CHILD";
 
@@ -24,35 +25,18 @@ async fn survives_its_worker(marker: String) -> Result<String, TaskError> {
 }
 
 fn worker(broker: Arc<dyn Broker>) -> Worker {
-    let config = WorkerConfig {
-        queues: vec!["crash".into()],
-        concurrency: 1,
-        visibility_timeout: Duration::from_secs(1),
-        poll_interval: Duration::from_millis(10),
-        shutdown_timeout: Duration::from_secs(1),
-    };
     Worker::new(
         Registry::new().register::<survives_its_worker>(),
         broker,
-        config,
+        common::short_lease("crash", 1),
     )
-}
-
-async fn open(file: &str) -> Arc<dyn Broker> {
-    let broker: Arc<dyn Broker> = Arc::new(
-        SqliteBroker::open(&format!("sqlite://{file}"))
-            .await
-            .unwrap(),
-    );
-    canter_tasks::install(broker.clone());
-    broker
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_whose_worker_is_killed_runs_again() {
     if let Ok(file) = std::env::var(CHILD) {
         // The doomed worker.
-        let broker = open(&file).await;
+        let broker = common::open(&file).await;
         // Ends by itself should the parent die without killing it.
         worker(broker)
             .run(tokio::time::sleep(Duration::from_secs(60)))
@@ -60,27 +44,17 @@ async fn a_task_whose_worker_is_killed_runs_again() {
             .unwrap();
         return;
     }
-    let dir = std::env::temp_dir().join(format!(
-        "canter-tasks-crash-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("crash");
     let file = dir.join("broker.sqlite3").display().to_string();
     let marker = dir.join("started").display().to_string();
-    let broker = open(&file).await;
+    let broker = common::open(&file).await;
     let handle = survives_its_worker::delay(marker.clone()).await.unwrap();
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_task_whose_worker_is_killed_runs_again",
-            "--nocapture",
-        ])
-        .env(CHILD, &file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = common::Workers(vec![common::spawn_worker_process(
+        "a_task_whose_worker_is_killed_runs_again",
+        CHILD,
+        &file,
+    )]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !std::path::Path::new(&marker).exists() {
         assert!(
@@ -89,8 +63,7 @@ async fn a_task_whose_worker_is_killed_runs_again() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    child.kill().unwrap(); // SIGKILL: no warm shutdown, no requeue, the lease simply stops renewing.
-    child.wait().unwrap();
+    drop(child); // SIGKILL: no warm shutdown, no requeue, the lease simply stops renewing.
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let survivor = tokio::spawn(worker(broker.clone()).run(async move {

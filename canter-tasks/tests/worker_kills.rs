@@ -4,33 +4,12 @@
 //!
 //! The test re-runs its own binary as the doomed workers (`CANTER_TASKS_CHILD_MANY` set).
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use canter_tasks::{task, Broker, Registry, SqliteBroker, TaskError, Worker, WorkerConfig};
-
-async fn open(file: &str) -> Arc<dyn Broker> {
-    let broker: Arc<dyn Broker> = Arc::new(
-        SqliteBroker::open(&format!("sqlite://{file}"))
-            .await
-            .unwrap(),
-    );
-    canter_tasks::install(broker.clone());
-    broker
-}
-
-/// Worker processes, killed when the test ends however it ends (no orphans).
-struct Workers(Vec<Child>);
-
-impl Drop for Workers {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
+use canter_tasks::{task, Broker, Registry, TaskError, Worker};
 
 const MANY: &str = "CANTER_TASKS_CHILD_MANY";
 
@@ -54,14 +33,11 @@ async fn logged_work(n: u32, log: String, ms: u64) -> Result<u32, TaskError> {
 }
 
 fn many_worker(broker: Arc<dyn Broker>) -> Worker {
-    let config = WorkerConfig {
-        queues: vec!["crash-many".into()],
-        concurrency: 4,
-        visibility_timeout: Duration::from_secs(1),
-        poll_interval: Duration::from_millis(10),
-        shutdown_timeout: Duration::from_secs(1),
-    };
-    Worker::new(Registry::new().register::<logged_work>(), broker, config)
+    Worker::new(
+        Registry::new().register::<logged_work>(),
+        broker,
+        common::short_lease("crash-many", 4),
+    )
 }
 
 /// 60 tasks, two worker processes, one of them
@@ -71,7 +47,7 @@ fn many_worker(broker: Arc<dyn Broker>) -> Worker {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_worker_kills_lose_no_task() {
     if let Ok(file) = std::env::var(MANY) {
-        let broker = open(&file).await;
+        let broker = common::open(&file).await;
         // Ends by itself should the parent die without killing it.
         many_worker(broker)
             .run(tokio::time::sleep(Duration::from_secs(120)))
@@ -81,14 +57,10 @@ async fn repeated_worker_kills_lose_no_task() {
     }
     const TASKS: u32 = 60;
     const KILLS: usize = 25;
-    let dir = std::env::temp_dir().join(format!(
-        "canter-tasks-kills-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("kills");
     let file = dir.join("broker.sqlite3").display().to_string();
     let log = dir.join("runs.log").display().to_string();
-    open(&file).await;
+    common::open(&file).await;
     let mut handles = Vec::new();
     for n in 0..TASKS {
         handles.push(
@@ -98,20 +70,8 @@ async fn repeated_worker_kills_lose_no_task() {
         );
     }
 
-    let spawn = || {
-        Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "repeated_worker_kills_lose_no_task",
-                "--nocapture",
-            ])
-            .env(MANY, &file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut workers = Workers(vec![spawn(), spawn()]);
+    let spawn = || common::spawn_worker_process("repeated_worker_kills_lose_no_task", MANY, &file);
+    let mut workers = common::Workers(vec![spawn(), spawn()]);
     let mut killed = std::collections::HashSet::new();
     for kill in 0..KILLS {
         tokio::time::sleep(Duration::from_millis(250)).await;

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS canter_task_result (
     error_message TEXT,
     date_done REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS canter_task_result_done ON canter_task_result (date_done);
 CREATE TABLE IF NOT EXISTS canter_task_revoked (id TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS canter_task_dead_letter (
     id TEXT PRIMARY KEY,
@@ -53,7 +54,13 @@ CREATE TABLE IF NOT EXISTS canter_task_dead_letter (
 pub struct SqliteBroker {
     pool: SqlitePool,
     result_expires: f64,
+    /// When expired results were last deleted (seconds since the epoch, as bits): at most once
+    /// a minute, not on every store.
+    last_purge: std::sync::atomic::AtomicU64,
 }
+
+/// How often expired results are deleted; reads ignore them in between.
+const PURGE_EVERY: f64 = 60.0;
 
 impl SqliteBroker {
     /// Opens (creating if needed) the broker file: `sqlite://tasks.sqlite3`.
@@ -70,6 +77,7 @@ impl SqliteBroker {
         Ok(SqliteBroker {
             pool,
             result_expires: 86_400.0,
+            last_purge: std::sync::atomic::AtomicU64::new(0f64.to_bits()),
         })
     }
 
@@ -213,11 +221,25 @@ impl Broker for SqliteBroker {
             .bind(now)
             .execute(&self.pool)
             .await?;
-            // Results older than result_expires go (Celery's result_expires).
-            sqlx::query("DELETE FROM canter_task_result WHERE date_done < ?")
-                .bind(now - self.result_expires)
-                .execute(&self.pool)
-                .await?;
+            // Results older than result_expires go (Celery's result_expires), in one sweep a
+            // minute; whoever swaps the timestamp does it.
+            let last = f64::from_bits(self.last_purge.load(std::sync::atomic::Ordering::Relaxed));
+            if now - last >= PURGE_EVERY
+                && self
+                    .last_purge
+                    .compare_exchange(
+                        last.to_bits(),
+                        now.to_bits(),
+                        std::sync::atomic::Ordering::Relaxed,
+                        std::sync::atomic::Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
+                sqlx::query("DELETE FROM canter_task_result WHERE date_done < ?")
+                    .bind(now - self.result_expires)
+                    .execute(&self.pool)
+                    .await?;
+            }
             Ok(())
         })
     }
@@ -227,7 +249,11 @@ impl Broker for SqliteBroker {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
         Box::pin(async move {
-            let row = sqlx::query("SELECT status, result, error_kind, error_message FROM canter_task_result WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+            let row = sqlx::query("SELECT status, result, error_kind, error_message FROM canter_task_result WHERE id = ? AND date_done >= ?")
+                .bind(id)
+                .bind(now() - self.result_expires)
+                .fetch_optional(&self.pool)
+                .await?;
             let Some(row) = row else { return Ok(None) };
             let result: Option<String> = row.try_get("result")?;
             let kind: Option<String> = row.try_get("error_kind")?;
