@@ -404,13 +404,18 @@ pub async fn create_table<M: Model>(alias: &str) -> Result<(), OrmError> {
     let db = database(alias)?;
     let mut models = vec![ModelState::from_meta(M::meta())];
     models.extend(ModelState::join_models(M::meta()));
-    for model in models {
-        for statement in create_table_sql(db.vendor, &model, true) {
-            db.execute(&statement, sea_query::Values(Vec::new()))
-                .await?;
+    // One transaction: another pooled SQLite connection must never load a schema holding the
+    // table without its indexes (an upsert prepared against it fails: "ON CONFLICT clause does
+    // not match any PRIMARY KEY or UNIQUE constraint", and SQLite does not re-prepare on that).
+    crate::transaction::atomic_using(alias, async {
+        for model in models {
+            for statement in create_table_sql(db.vendor, &model, true) {
+                db.execute(&statement, sea_query::Values(Vec::new())).await?;
+            }
         }
-    }
-    Ok(())
+        Ok::<(), OrmError>(())
+    })
+    .await
 }
 
 /// Drops `M`'s table on database `alias` if it exists.
