@@ -410,7 +410,8 @@ pub async fn create_table<M: Model>(alias: &str) -> Result<(), OrmError> {
     crate::transaction::atomic_using(alias, async {
         for model in models {
             for statement in create_table_sql(db.vendor, &model, true) {
-                db.execute(&statement, sea_query::Values(Vec::new())).await?;
+                db.execute(&statement, sea_query::Values(Vec::new()))
+                    .await?;
             }
         }
         Ok::<(), OrmError>(())

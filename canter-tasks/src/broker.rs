@@ -1,6 +1,6 @@
 //! Brokers: where enqueued tasks wait and results are kept. The same API over each;
-//! [`SqliteBroker`](crate::brokers::SqliteBroker) is the embedded, durable default (a Redis
-//! broker speaking Celery's protocol comes next in this part).
+//! [`SqliteBroker`](crate::brokers::SqliteBroker) is the embedded, durable default;
+//! [`RedisBroker`](crate::brokers::RedisBroker) shares queues and results with Python Celery.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -83,6 +83,11 @@ pub trait Broker: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), TaskError>>;
     /// Tasks waiting in a queue (not leased).
     fn queue_length<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>>;
+    /// Worker `worker` stops: what the broker fetched ahead for it goes back to the queue.
+    fn release<'a>(&'a self, worker: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        let _ = worker;
+        Box::pin(async { Ok(()) })
+    }
 }
 
 static BROKER: RwLock<Option<Arc<dyn Broker>>> = RwLock::new(None);

@@ -22,6 +22,8 @@ pub mod worker;
 pub use broker::{
     broker, enqueue, install, is_eager, set_eager, ApplyOptions, Broker, Delivery, TaskMessage,
 };
+#[cfg(feature = "redis")]
+pub use brokers::RedisBroker;
 pub use brokers::{MemoryBroker, SqliteBroker};
 pub use canter_macros::task;
 pub use error::TaskError;

@@ -108,13 +108,16 @@ pub async fn open_broker(url: &str) -> Result<Arc<dyn Broker>, TaskError> {
     } else if url == "memory://" {
         Ok(Arc::new(MemoryBroker::new()))
     } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+        #[cfg(feature = "redis")]
+        return Ok(Arc::new(crate::brokers::RedisBroker::connect(url).await?));
+        #[cfg(not(feature = "redis"))]
         Err(TaskError::Broker(
-            "the Redis broker is not built yet; use sqlite://FILE (the embedded broker)".into(),
+            "the Redis broker needs canter-tasks' `redis` feature".into(),
         ))
     } else {
-        Err(TaskError::Broker(
-            "unknown broker URL: expected sqlite://FILE or memory://".into(),
-        ))
+        Err(TaskError::Broker(format!(
+            "unknown broker URL {url:?}: expected sqlite://FILE, redis://HOST:PORT/DB or memory://"
+        )))
     }
 }
 

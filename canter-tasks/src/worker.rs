@@ -159,6 +159,9 @@ impl Worker {
                     .await;
             }
         }
+        if let Err(e) = this.broker.release(&this.name).await {
+            tracing::warn!(target: "canter::tasks", "returning prefetched tasks failed (they come back after the visibility timeout): {e}");
+        }
         Ok(())
     }
 

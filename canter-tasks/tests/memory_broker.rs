@@ -88,11 +88,22 @@ async fn a_worker_on_the_memory_broker() {
 #[tokio::test]
 async fn broker_urls_are_checked() {
     assert!(canter_tasks::open_broker("memory://").await.is_ok());
-    let redis = canter_tasks::open_broker("redis://127.0.0.1:6379")
+    // Redis that is not there: a clear error at once, naming where it looked.
+    let redis = canter_tasks::open_broker("redis://127.0.0.1:1")
         .await
         .err()
         .unwrap();
-    assert!(redis.to_string().contains("not built yet"), "{redis}");
+    assert!(
+        redis
+            .to_string()
+            .contains("cannot reach Redis at redis://127.0.0.1:1"),
+        "{redis}"
+    );
+    let bad_option = canter_tasks::open_broker("redis://127.0.0.1:1?prefetch=lots")
+        .await
+        .err()
+        .unwrap();
+    assert!(bad_option.to_string().contains("prefetch"), "{bad_option}");
     let unknown = canter_tasks::open_broker("amqp://guest@localhost//")
         .await
         .err()
@@ -100,7 +111,7 @@ async fn broker_urls_are_checked() {
     assert!(
         unknown
             .to_string()
-            .contains("expected sqlite://FILE or memory://"),
+            .contains("expected sqlite://FILE, redis://HOST:PORT/DB or memory://"),
         "{unknown}"
     );
     let unopenable = canter_tasks::open_broker("sqlite:///no/such/dir/tasks.sqlite3")

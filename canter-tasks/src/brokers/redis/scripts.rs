@@ -1,0 +1,104 @@
+//! The Lua scripts: each step that must not be split by a crash runs as one script, so a
+//! message is at every instant in a queue, in a worker's hand-over list, or in `unacked`.
+
+/// Takes up to ARGV[2] messages — first from the worker's hand-over list (filled by BLMOVE),
+/// then from the queue lists in the order given — and records each in `unacked` /
+/// `unacked_index` (kombu's format: `[envelope, exchange, routing_key]`, score ARGV[1]) in the
+/// same step. A message without a delivery tag cannot be acked: it goes to the dead-letter list.
+///
+/// KEYS: hand-over list, unacked, unacked_index, dead-letter list, queue lists…
+/// Returns `{tag, envelope, key}` per message (tag `""` for a dead-lettered one).
+pub const FETCH: &str = r#"
+local out = {}
+local limit = tonumber(ARGV[2])
+local function take(key, raw)
+  local tag, exchange, routing_key = nil, '', ''
+  local ok, envelope = pcall(cjson.decode, raw)
+  if ok and type(envelope) == 'table' and type(envelope.properties) == 'table' then
+    tag = envelope.properties.delivery_tag
+    local info = envelope.properties.delivery_info
+    if type(info) == 'table' then
+      if type(info.exchange) == 'string' then exchange = info.exchange end
+      if type(info.routing_key) == 'string' then routing_key = info.routing_key end
+    end
+  end
+  if type(tag) == 'string' and tag ~= '' then
+    redis.call('HSET', KEYS[2], tag, '[' .. raw .. ',' .. cjson.encode(exchange) .. ',' .. cjson.encode(routing_key) .. ']')
+    redis.call('ZADD', KEYS[3], ARGV[1], tag)
+  else
+    tag = ''
+    redis.call('LPUSH', KEYS[4], cjson.encode({reason = 'no delivery tag: not a kombu envelope', at = tonumber(ARGV[1]), message = raw}))
+  end
+  table.insert(out, {tag, raw, key})
+end
+while #out < limit do
+  local raw = redis.call('RPOP', KEYS[1])
+  if not raw then break end
+  take('', raw)
+end
+for i = 5, #KEYS do
+  while #out < limit do
+    local raw = redis.call('RPOP', KEYS[i])
+    if not raw then break end
+    take(KEYS[i], raw)
+  end
+  if #out >= limit then break end
+end
+return out
+"#;
+
+/// Puts an `unacked` entry back on its queue (kombu's `restore_by_tag`), only if it is still
+/// the entry read (ARGV[2]): two restorers never both push it.
+///
+/// KEYS: unacked, unacked_index, target list. ARGV: tag, entry as read, envelope to push.
+pub const RESTORE: &str = r#"
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('RPUSH', KEYS[3], ARGV[3])
+return 1
+"#;
+
+/// Returns a dead worker's hand-over list to the queue it was filled from (the consuming end,
+/// so it is served next) and forgets the worker.
+///
+/// KEYS: hand-over list, source list, workers hash, heartbeat key. ARGV: worker name.
+pub const ABANDON: &str = r#"
+if redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
+local moved = 0
+while true do
+  local raw = redis.call('RPOP', KEYS[1])
+  if not raw then break end
+  redis.call('RPUSH', KEYS[2], raw)
+  moved = moved + 1
+end
+redis.call('HDEL', KEYS[3], ARGV[1])
+return moved
+"#;
+
+/// Stores a result as Celery's Redis backend does (SETEX and PUBLISH on a channel named like
+/// the key), never over a SUCCESS.
+///
+/// KEYS: result key. ARGV: record, expiry in seconds (0: none).
+pub const STORE_RESULT: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, record = pcall(cjson.decode, current)
+  if ok and type(record) == 'table' and record.status == 'SUCCESS' then return 0 end
+end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('PUBLISH', KEYS[1], ARGV[1])
+return 1
+"#;
+
+/// Releases a lock taken with `SET key token NX PX` if this holder still has it (redis-py's
+/// `Lock.release`, which kombu's `unacked_mutex` uses).
+pub const UNLOCK: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"#;

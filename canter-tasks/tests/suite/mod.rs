@@ -1,0 +1,397 @@
+//! The task scenarios every broker must pass: enqueue → worker → result, retries with backoff,
+//! giving up, panics, unknown names, bad arguments, countdown, revoke, expiry, forget, time
+//! limits, blocking bodies, `delay_on_commit`, and warm and cold shutdown. One process-wide
+//! broker (as in an app), so the scenarios run in order inside one test, each on its own queue;
+//! each broker's test binary calls [`end_to_end`].
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use canter_tasks::{
+    task, ApplyOptions, AsyncResult, Broker, Registry, TaskError, TaskStatus, Worker, WorkerConfig,
+};
+
+#[task(name = "test.add", crate = canter_tasks)]
+async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
+    Ok(a + b)
+}
+
+static FLAKY_CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// Fails twice, then succeeds.
+#[task(name = "test.flaky", crate = canter_tasks, queue = "retries", retry_backoff = 0.05)]
+async fn flaky() -> Result<String, TaskError> {
+    if FLAKY_CALLS.fetch_add(1, Ordering::SeqCst) < 2 {
+        return Err(TaskError::retry(None));
+    }
+    Ok("third time lucky".into())
+}
+
+static HOPELESS_CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[task(name = "test.hopeless", crate = canter_tasks, queue = "retries", max_retries = 2, retry_backoff = 0.01, autoretry)]
+async fn hopeless() -> Result<(), TaskError> {
+    HOPELESS_CALLS.fetch_add(1, Ordering::SeqCst);
+    Err(TaskError::Failed {
+        kind: "ValueError".into(),
+        message: "never works".into(),
+    })
+}
+
+#[task(name = "test.boom", crate = canter_tasks)]
+async fn boom() -> Result<(), TaskError> {
+    panic!("the task body panicked");
+}
+
+#[task(name = "test.slow", crate = canter_tasks, time_limit = 0.2, retry_backoff = 1)]
+async fn too_slow() -> Result<(), TaskError> {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+/// A blocking body: run on the blocking pool, never on the runtime.
+#[task(name = "test.blocking", crate = canter_tasks)]
+fn checksum(text: String) -> u64 {
+    std::thread::sleep(Duration::from_millis(20));
+    text.bytes().map(u64::from).sum()
+}
+
+#[task(name = "test.sleep", crate = canter_tasks, queue = "shutdown")]
+async fn nap(ms: u64) -> Result<u64, TaskError> {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    Ok(ms)
+}
+
+fn registry() -> Registry {
+    Registry::new()
+        .register::<add>()
+        .register::<flaky>()
+        .register::<hopeless>()
+        .register::<boom>()
+        .register::<too_slow>()
+        .register::<checksum>()
+        .register::<nap>()
+}
+
+fn config(queues: &[&str]) -> WorkerConfig {
+    WorkerConfig {
+        queues: queues.iter().map(|q| q.to_string()).collect(),
+        concurrency: 4,
+        visibility_timeout: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(5),
+        shutdown_timeout: Duration::from_secs(5),
+    }
+}
+
+/// Runs a worker on `queues` in the background; dropping the guard stops it warmly.
+struct RunningWorker {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<Result<(), TaskError>>,
+}
+
+impl RunningWorker {
+    fn start(broker: Arc<dyn Broker>, config: WorkerConfig) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = Worker::new(registry(), broker, config);
+        let handle = tokio::spawn(worker.run(async move {
+            let _ = stopped.await;
+        }));
+        RunningWorker {
+            stop: Some(stop),
+            handle,
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        (&mut self.handle).await.unwrap().unwrap();
+    }
+}
+
+/// Every scenario, in order, on `broker` (installed as the process's broker). `scratch` is a
+/// path prefix for the files the scenarios need (the ORM database of `delay_on_commit`).
+pub async fn end_to_end(broker: Arc<dyn Broker>, scratch: &str) {
+    canter_tasks::install(broker.clone());
+    let wait = Duration::from_secs(10);
+
+    // A task never heard of is PENDING (as in Celery); enqueued but not run, still PENDING.
+    assert_eq!(
+        AsyncResult::<i64>::new("no-such-id")
+            .status()
+            .await
+            .unwrap(),
+        TaskStatus::Pending
+    );
+    let queued = add::delay(2, 3).await.unwrap();
+    assert_eq!(queued.status().await.unwrap(), TaskStatus::Pending);
+    assert_eq!(broker.queue_length("celery").await.unwrap(), 1);
+    assert!(matches!(
+        queued.get(Duration::from_millis(50)).await,
+        Err(TaskError::Timeout(_))
+    ));
+
+    let worker = RunningWorker::start(broker.clone(), config(&["celery", "retries"]));
+
+    // The happy path.
+    assert_eq!(queued.get(wait).await.unwrap(), 5);
+    assert_eq!(queued.status().await.unwrap(), TaskStatus::Success);
+    assert_eq!(
+        checksum::delay("abc".into())
+            .await
+            .unwrap()
+            .get(wait)
+            .await
+            .unwrap(),
+        294
+    );
+
+    // Retries with backoff, then success.
+    let lucky = flaky::delay().await.unwrap();
+    assert_eq!(lucky.get(wait).await.unwrap(), "third time lucky");
+    assert_eq!(FLAKY_CALLS.load(Ordering::SeqCst), 3);
+
+    // Giving up after max_retries: FAILURE with the task's own error.
+    let gave_up = hopeless::delay().await.unwrap();
+    match gave_up.get(wait).await {
+        Err(TaskError::Failed { kind, message }) => assert_eq!(
+            (kind.as_str(), message.as_str()),
+            ("ValueError", "never works")
+        ),
+        other => panic!("expected the task's failure, got {other:?}"),
+    }
+    assert_eq!(
+        HOPELESS_CALLS.load(Ordering::SeqCst),
+        3,
+        "one run and two retries"
+    );
+    assert_eq!(gave_up.status().await.unwrap(), TaskStatus::Failure);
+
+    // A panicking body is a FAILURE; the worker goes on.
+    match boom::delay().await.unwrap().get(wait).await {
+        Err(TaskError::Failed { kind, message }) => {
+            assert_eq!(kind, "Panic");
+            assert!(message.contains("the task body panicked"), "{message}");
+        }
+        other => panic!("expected a panic failure, got {other:?}"),
+    }
+    assert_eq!(
+        add::delay(1, 1).await.unwrap().get(wait).await.unwrap(),
+        2,
+        "the worker survived the panic"
+    );
+
+    // The hard time limit.
+    match too_slow::delay().await.unwrap().get(wait).await {
+        Err(TaskError::Failed { kind, .. }) => assert_eq!(kind, "TimeLimit"),
+        other => panic!("expected a time limit failure, got {other:?}"),
+    }
+
+    // An unknown name: FAILURE NotRegistered, and the message kept in the dead-letter table.
+    let unknown = canter_tasks::enqueue(
+        "test.nobody_knows_me",
+        &Default::default(),
+        serde_json::json!([1]),
+        ApplyOptions::default(),
+    )
+    .await
+    .unwrap();
+    match AsyncResult::<()>::new(&unknown).get(wait).await {
+        Err(TaskError::Failed { kind, message }) => {
+            assert_eq!(kind, "NotRegistered");
+            assert!(message.contains("test.nobody_knows_me"), "{message}");
+        }
+        other => panic!("expected NotRegistered, got {other:?}"),
+    }
+    assert_eq!(
+        broker.queue_length("celery").await.unwrap(),
+        0,
+        "not left to be retried forever"
+    );
+
+    // Arguments of the wrong shape (say, from another producer): a clear failure.
+    let bad = canter_tasks::enqueue(
+        "test.add",
+        &Default::default(),
+        serde_json::json!(["two", 3]),
+        ApplyOptions::default(),
+    )
+    .await
+    .unwrap();
+    match AsyncResult::<i64>::new(&bad).get(wait).await {
+        Err(TaskError::Failed { kind, message }) => {
+            assert_eq!(kind, "Serialization");
+            assert!(message.contains("arguments of test.add"), "{message}");
+        }
+        other => panic!("expected a serialization failure, got {other:?}"),
+    }
+
+    // Countdown: not before it is due.
+    let started = Instant::now();
+    let later = add::apply_async(
+        (20, 22),
+        ApplyOptions {
+            countdown: Some(0.5),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(later.get(wait).await.unwrap(), 42);
+    assert!(
+        started.elapsed() >= Duration::from_millis(450),
+        "ran after {:?}",
+        started.elapsed()
+    );
+
+    // Revoked before it runs: skipped, REVOKED.
+    let revoked = add::apply_async(
+        (1, 2),
+        ApplyOptions {
+            countdown: Some(0.3),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    revoked.revoke().await.unwrap();
+    assert!(matches!(revoked.get(wait).await, Err(TaskError::Revoked)));
+
+    // Expired before it comes due: skipped, REVOKED.
+    let expired = add::apply_async(
+        (1, 2),
+        ApplyOptions {
+            countdown: Some(0.3),
+            expires: Some(0.1),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(matches!(expired.get(wait).await, Err(TaskError::Revoked)));
+
+    // forget() drops the stored result.
+    queued.forget().await.unwrap();
+    assert_eq!(queued.status().await.unwrap(), TaskStatus::Pending);
+
+    // delay_on_commit: only after the surrounding atomic block commits; never on rollback.
+    let db = Arc::new(
+        canter_orm::Databases::single(&format!("sqlite://{scratch}.orm.sqlite3")).unwrap(),
+    );
+    let (committed, rolled_back) = db
+        .clone()
+        .scope(async {
+            let committed = canter_orm::transaction::atomic(async {
+                let handle = add::delay_on_commit(4, 4).unwrap();
+                assert_eq!(
+                    broker.queue_length("celery").await.unwrap(),
+                    0,
+                    "not before the commit"
+                );
+                Ok::<_, canter_orm::OrmError>(handle)
+            })
+            .await
+            .unwrap();
+            let rolled_back = canter_orm::transaction::atomic(async {
+                let handle = add::delay_on_commit(5, 5).unwrap();
+                Err::<(), _>(Rollback(Some(handle)))
+            })
+            .await
+            .unwrap_err();
+            (committed, rolled_back.0.unwrap())
+        })
+        .await;
+    assert_eq!(committed.get(wait).await.unwrap(), 8);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        rolled_back.status().await.unwrap(),
+        TaskStatus::Pending,
+        "never enqueued"
+    );
+
+    worker.stop().await;
+
+    // Warm shutdown: a running task finishes within the timeout...
+    let worker = RunningWorker::start(broker.clone(), config(&["shutdown"]));
+    let finishing = nap::delay(300).await.unwrap();
+    wait_for(&finishing, TaskStatus::Started).await;
+    worker.stop().await;
+    assert_eq!(finishing.status().await.unwrap(), TaskStatus::Success);
+
+    // ...and one that outlasts it goes back to the queue, its attempt not counted, to run
+    // again on the next worker.
+    let cut = nap::delay(3_000).await.unwrap();
+    let mut short = config(&["shutdown"]);
+    short.shutdown_timeout = Duration::from_millis(100);
+    let worker = RunningWorker::start(broker.clone(), short);
+    wait_for(&cut, TaskStatus::Started).await;
+    worker.stop().await;
+    assert_eq!(
+        broker.queue_length("shutdown").await.unwrap(),
+        1,
+        "back in the queue"
+    );
+    let worker = RunningWorker::start(broker.clone(), config(&["shutdown"]));
+    assert_eq!(cut.get(wait).await.unwrap(), 3_000);
+    worker.stop().await;
+
+    // Cold shutdown (a second signal): a warm shutdown with a long timeout is cut short, and
+    // the running task goes back to the queue at once.
+    let long = nap::delay(60_000).await.unwrap();
+    let mut patient = config(&["shutdown"]);
+    patient.shutdown_timeout = Duration::from_secs(600);
+    let (warm, warm_rx) = tokio::sync::oneshot::channel::<()>();
+    let (cold, cold_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(Worker::new(registry(), broker.clone(), patient).run_until(
+        async move {
+            let _ = warm_rx.await;
+        },
+        async move {
+            let _ = cold_rx.await;
+        },
+    ));
+    wait_for(&long, TaskStatus::Started).await;
+    warm.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !worker.is_finished(),
+        "a warm shutdown waits for the running task"
+    );
+    cold.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("the cold shutdown returns")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        broker.queue_length("shutdown").await.unwrap(),
+        1,
+        "back in the queue"
+    );
+
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{scratch}.orm.sqlite3{suffix}"));
+    }
+}
+
+async fn wait_for<T: serde::de::DeserializeOwned>(handle: &AsyncResult<T>, status: TaskStatus) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while handle.status().await.unwrap() != status {
+        assert!(
+            Instant::now() < deadline,
+            "{handle:?} never reached {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// An error that rolls an atomic block back, carrying the handle out.
+struct Rollback(Option<AsyncResult<i64>>);
+
+impl From<canter_orm::OrmError> for Rollback {
+    fn from(_: canter_orm::OrmError) -> Self {
+        Rollback(None)
+    }
+}
