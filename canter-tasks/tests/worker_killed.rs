@@ -45,7 +45,7 @@ async fn a_task_whose_worker_is_killed_runs_again() {
         return;
     }
     let dir = common::temp_dir("crash");
-    let file = dir.join("broker.sqlite3").display().to_string();
+    let file = format!("sqlite://{}", dir.join("broker.sqlite3").display());
     let marker = dir.join("started").display().to_string();
     let broker = common::open(&file).await;
     let handle = survives_its_worker::delay(marker.clone()).await.unwrap();

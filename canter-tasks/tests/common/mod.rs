@@ -7,15 +7,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use canter_tasks::{Broker, SqliteBroker, WorkerConfig};
+use canter_tasks::{task, Broker, Registry, TaskError, Worker, WorkerConfig};
 
-/// Opens the broker file and installs it for this process.
-pub async fn open(file: &str) -> Arc<dyn Broker> {
-    let broker: Arc<dyn Broker> = Arc::new(
-        SqliteBroker::open(&format!("sqlite://{file}"))
-            .await
-            .unwrap(),
-    );
+/// Opens the broker at `url` (`sqlite://FILE`, `redis://…`) and installs it for this process.
+pub async fn open(url: &str) -> Arc<dyn Broker> {
+    let broker = canter_tasks::open_broker(url).await.unwrap();
     canter_tasks::install(broker.clone());
     broker
 }
@@ -41,12 +37,12 @@ pub fn temp_dir(tag: &str) -> std::path::PathBuf {
     dir
 }
 
-/// Re-runs this test binary's `test` alone, with `env_key=file`: the child takes that branch and
-/// runs as a worker.
-pub fn spawn_worker_process(test: &str, env_key: &str, file: &str) -> Child {
+/// Re-runs this test binary's `test` alone, with `env_key=url` (the broker's): the child takes
+/// that branch and runs as a worker.
+pub fn spawn_worker_process(test: &str, env_key: &str, url: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture"])
-        .env(env_key, file)
+        .env(env_key, url)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -62,5 +58,128 @@ impl Drop for Workers {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+// The crash test's scenario, shared by the embedded and Redis brokers' test binaries.
+
+const MANY: &str = "CANTER_TASKS_CHILD_MANY";
+
+/// Whether this process is one of the crash test's doomed workers (the scenario's child branch).
+pub fn is_doomed_worker() -> bool {
+    std::env::var_os(MANY).is_some()
+}
+
+/// Logs its start and end (with the worker's pid) to `log`, working `ms` in between.
+#[task(name = "test.logged_work", crate = canter_tasks, queue = "crash-many")]
+async fn logged_work(n: u32, log: String, ms: u64) -> Result<u32, TaskError> {
+    use std::io::Write;
+    let line = |what: &str| {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        file.write_all(format!("{what} {n} {}\n", std::process::id()).as_bytes())
+            .unwrap();
+    };
+    line("start");
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    line("end");
+    Ok(n)
+}
+
+fn many_worker(broker: Arc<dyn Broker>) -> Worker {
+    Worker::new(
+        Registry::new().register::<logged_work>(),
+        broker,
+        short_lease("crash-many", 4),
+    )
+}
+
+/// The crash test, on the broker at `url` (`test` is the calling test's name, re-run as the
+/// doomed workers). 60 tasks, two worker processes, one of them
+/// SIGKILLed every 250 ms (25 kills) and replaced. Every task completes; every task run more than
+/// once was first started by a worker that was killed (at-least-once, duplicates only from
+/// redelivery); the duplicates are counted and printed.
+pub async fn repeated_worker_kills(test: &str, url: &str, dir: &std::path::Path) {
+    if let Ok(url) = std::env::var(MANY) {
+        let broker = open(&url).await;
+        // Ends by itself should the parent die without killing it.
+        many_worker(broker)
+            .run(tokio::time::sleep(Duration::from_secs(120)))
+            .await
+            .unwrap();
+        return;
+    }
+    const TASKS: u32 = 60;
+    const KILLS: usize = 25;
+    let log = dir.join("runs.log").display().to_string();
+    open(url).await;
+    let mut handles = Vec::new();
+    for n in 0..TASKS {
+        handles.push(
+            logged_work::delay(n, log.clone(), 200 + u64::from(n % 7) * 100)
+                .await
+                .unwrap(),
+        );
+    }
+
+    let spawn = || spawn_worker_process(test, MANY, url);
+    let mut workers = Workers(vec![spawn(), spawn()]);
+    let mut killed = std::collections::HashSet::new();
+    for kill in 0..KILLS {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let mut victim = workers.0.remove(kill % workers.0.len());
+        killed.insert(victim.id());
+        victim.kill().unwrap();
+        victim.wait().unwrap();
+        workers.0.push(spawn());
+    }
+
+    for handle in &handles {
+        handle.get(Duration::from_secs(60)).await.unwrap();
+    }
+    drop(workers);
+
+    // Who started each task: every start but the last must be on a worker that was killed.
+    let mut starts: std::collections::HashMap<u32, Vec<u32>> = Default::default();
+    for line in std::fs::read_to_string(&log).unwrap().lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        if parts[0] == "start" {
+            starts
+                .entry(parts[1].parse().unwrap())
+                .or_default()
+                .push(parts[2].parse().unwrap());
+        }
+    }
+    assert_eq!(starts.len(), TASKS as usize, "every task ran");
+    let mut duplicates = 0;
+    for (n, pids) in &starts {
+        for pid in &pids[..pids.len() - 1] {
+            assert!(
+                killed.contains(pid),
+                "task {n} ran again although its worker {pid} was not killed: {pids:?}"
+            );
+        }
+        duplicates += pids.len() - 1;
+    }
+    println!("{TASKS} tasks, {KILLS} worker kills: 0 lost, {duplicates} re-run after their worker was killed");
+}
+
+/// Deletes the keys under the `global_keyprefix` of Redis broker URL `url`.
+pub fn delete_redis_keys(url: &str) {
+    let Some((base, prefix)) = url.split_once("?global_keyprefix=") else {
+        return;
+    };
+    let Ok(mut conn) = redis::Client::open(base).and_then(|c| c.get_connection()) else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(&mut conn)
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
     }
 }

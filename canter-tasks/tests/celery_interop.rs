@@ -1,0 +1,205 @@
+//! Interop with real Python Celery (from PyPI) on one Redis: a Python `send_task("demo.add",
+//! (2, 3))` runs on a canter worker and Python's `AsyncResult.get()` returns 5; canter enqueues
+//! tasks a Python Celery worker runs, and canter's result handle returns their value — or their
+//! failure, with the Python exception's type and message.
+//!
+//! Needs `CANTER_TEST_REDIS_URL` and `CANTER_TEST_PYTHON` (a Python with `celery[redis]`;
+//! `.ci/run` makes one); skipped with a printed reason otherwise. Both sides use the test's own
+//! kombu `global_keyprefix`, so the default queue `celery` is the test's alone.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use canter_tasks::{
+    task, ApplyOptions, AsyncResult, Broker, RedisBroker, Registry, TaskError, Worker, WorkerConfig,
+};
+use serde_json::json;
+
+/// canter's side of `demo.add`, as the demo app defines it.
+#[task(name = "demo.add", crate = canter_tasks)]
+async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
+    Ok(a + b)
+}
+
+fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+/// A Python command in the interop directory, with the test's Redis and prefix.
+fn python(python: &str, url: &str, prefix: &str) -> Command {
+    let mut command = Command::new(python);
+    command
+        .current_dir(interop_dir())
+        .env("CANTER_REDIS", url)
+        .env("CANTER_PREFIX", prefix)
+        // Celery warns about running as root (CI does); nothing to act on here.
+        .env("PYTHONWARNINGS", "ignore");
+    command
+}
+
+/// A Python Celery worker, stopped when dropped.
+struct PythonWorker(Child);
+
+impl Drop for PythonWorker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The test's keys, deleted when dropped.
+struct Keys {
+    url: String,
+    prefix: String,
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        let Ok(mut conn) = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection())
+        else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query(&mut conn)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canter_and_python_celery_share_queues_and_results() {
+    let (Some(url), Some(interpreter)) = (
+        canter_core::test::require_service("CANTER_TEST_REDIS_URL"),
+        canter_core::test::require_service("CANTER_TEST_PYTHON"),
+    ) else {
+        return;
+    };
+    let check = Command::new(&interpreter)
+        .args(["-c", "import celery, redis"])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "CANTER_TEST_PYTHON={interpreter} lacks celery[redis] (pip install 'celery[redis]'): {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let prefix = format!("canter-interop-{}:", uuid::Uuid::new_v4().simple());
+    let _keys = Keys {
+        url: url.clone(),
+        prefix: prefix.clone(),
+    };
+    let broker: Arc<dyn Broker> = Arc::new(
+        RedisBroker::connect(&format!("{url}?global_keyprefix={prefix}"))
+            .await
+            .unwrap(),
+    );
+    canter_tasks::install(broker.clone());
+    let wait = Duration::from_secs(30);
+
+    // Python produces, canter's worker runs it, Python reads the result.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(
+        Worker::new(
+            Registry::new().register::<add>(),
+            broker.clone(),
+            WorkerConfig::default(),
+        )
+        .run(async move {
+            let _ = stopped.await;
+        }),
+    );
+    let producer = tokio::task::spawn_blocking({
+        let mut command = python(&interpreter, &url, &prefix);
+        command.args(["celery_app.py", "send_add"]);
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        producer.status.success(),
+        "the Python producer failed: {}",
+        String::from_utf8_lossy(&producer.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&producer.stdout).trim(), "5");
+    let _ = stop.send(());
+    worker.await.unwrap().unwrap();
+
+    // canter produces, a Python Celery worker runs it, canter reads the result.
+    let _python_worker = PythonWorker(
+        python(&interpreter, &url, &prefix)
+            .args([
+                "-m",
+                "celery",
+                "-A",
+                "celery_app",
+                "worker",
+                "-Q",
+                "celery",
+                "-P",
+                "solo",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "critical",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let product = canter_tasks::enqueue(
+        "py.mul",
+        &Default::default(),
+        json!([6, 7]),
+        ApplyOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        AsyncResult::<i64>::new(&product).get(wait).await.unwrap(),
+        42
+    );
+
+    // With a countdown and a priority: Python honours canter's ETA and priority sub-queue.
+    let started = std::time::Instant::now();
+    let later = canter_tasks::enqueue(
+        "py.mul",
+        &Default::default(),
+        json!([2, 21]),
+        ApplyOptions {
+            countdown: Some(1.0),
+            priority: Some(6),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(AsyncResult::<i64>::new(&later).get(wait).await.unwrap(), 42);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A Python task's failure, read by canter with the exception's type and message.
+    let failing = canter_tasks::enqueue(
+        "py.fail",
+        &Default::default(),
+        json!([]),
+        ApplyOptions::default(),
+    )
+    .await
+    .unwrap();
+    match AsyncResult::<()>::new(&failing).get(wait).await {
+        Err(TaskError::Failed { kind, message }) => {
+            assert_eq!((kind.as_str(), message.as_str()), ("ValueError", "boom"))
+        }
+        other => panic!("expected Python's ValueError, got {other:?}"),
+    }
+}

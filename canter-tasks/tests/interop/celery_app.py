@@ -1,0 +1,41 @@
+"""The Python side of the Celery interop tests (tests/celery_interop.rs): a Celery app on the
+Redis broker and result backend under the test's key prefix, with tasks a Python worker runs,
+and a producer that sends canter's `demo.add` by name.
+
+Environment: CANTER_REDIS (the Redis URL) and CANTER_PREFIX (kombu's global_keyprefix).
+"""
+import os
+import sys
+
+from celery import Celery
+
+URL = os.environ["CANTER_REDIS"]
+PREFIX = os.environ["CANTER_PREFIX"]
+
+app = Celery("interop", broker=URL, backend=URL)
+app.conf.update(
+    broker_transport_options={"global_keyprefix": PREFIX, "visibility_timeout": 3600},
+    result_backend_transport_options={"global_keyprefix": PREFIX},
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+)
+
+
+@app.task(name="py.mul")
+def mul(a, b):
+    return a * b
+
+
+@app.task(name="py.fail")
+def fail():
+    raise ValueError("boom")
+
+
+def send_add():
+    """A Python producer: canter's `demo.add` by name, on the default queue; prints the result."""
+    result = app.send_task("demo.add", (2, 3))
+    print(result.get(timeout=30), flush=True)
+
+
+if __name__ == "__main__":
+    {"send_add": send_add}[sys.argv[1]]()

@@ -1,0 +1,22 @@
+//! The crash test on the Redis broker: many tasks, worker processes SIGKILLed over and
+//! over (the scenario is `common::repeated_worker_kills`), under a key prefix of its own.
+//! Against `CANTER_TEST_REDIS_URL` (skipped without it; a failure under
+//! `CANTER_REQUIRE_SERVICES=1`).
+
+mod common;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_worker_kills_lose_no_task_on_redis() {
+    if common::is_doomed_worker() {
+        return common::repeated_worker_kills("", "", std::path::Path::new("")).await;
+    }
+    let Some(redis) = canter_core::test::require_service("CANTER_TEST_REDIS_URL") else {
+        return;
+    };
+    let prefix = format!("canter-kills-{}:", uuid::Uuid::new_v4().simple());
+    let url = format!("{redis}?global_keyprefix={prefix}");
+    let dir = common::temp_dir("kills-redis");
+    common::repeated_worker_kills("repeated_worker_kills_lose_no_task_on_redis", &url, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    common::delete_redis_keys(&url);
+}
