@@ -1,10 +1,13 @@
 //! Wiring tasks into an [`App`](canter_core::App): the broker from settings, the `worker`
-//! command, and an in-process worker under `runserver` with the embedded broker.
+//! command, and an in-process worker under `runserver`.
 //!
 //! ```toml
 //! [tasks]
-//! broker = "sqlite://tasks.sqlite3"   # the embedded, durable default
-//! worker_in_runserver = true          # runserver also runs a worker (embedded broker only)
+//! broker = "sqlite://tasks.sqlite3"   # the default: the embedded, durable broker;
+//!                                     # unset and REDIS_URL set: that Redis (Celery's protocol)
+//! worker_in_runserver = true          # runserver also runs a worker (default: true on the
+//!                                     # embedded broker, false on Redis, where workers are
+//!                                     # deployed apart, as Celery's are)
 //! always_eager = false                # true: `delay` runs the task at once (tests)
 //! ```
 
@@ -27,8 +30,8 @@ use crate::worker::{Worker, WorkerConfig};
 #[derive(Deserialize, Clone)]
 #[serde(default, deny_unknown_fields)]
 struct TaskSettings {
-    broker: String,
-    worker_in_runserver: bool,
+    broker: Option<String>,
+    worker_in_runserver: Option<bool>,
     concurrency: usize,
     visibility_timeout: f64,
     always_eager: bool,
@@ -37,8 +40,8 @@ struct TaskSettings {
 impl Default for TaskSettings {
     fn default() -> Self {
         TaskSettings {
-            broker: "sqlite://tasks.sqlite3".into(),
-            worker_in_runserver: true,
+            broker: None,
+            worker_in_runserver: None,
             concurrency: 10,
             visibility_timeout: 60.0,
             always_eager: false,
@@ -80,10 +83,13 @@ impl Tasks {
                     if FRAMEWORK_COMMANDS_WITHOUT_TASKS.contains(&command.as_str()) {
                         return Ok(());
                     }
-                    let broker = open_broker(&config.broker).await.map_err(|e| format!("[tasks] broker {:?}: {e}", config.broker))?;
+                    let url = broker_url(config.broker.as_deref(), std::env::var("REDIS_URL").ok());
+                    let broker = open_broker(&url).await.map_err(|e| format!("[tasks] broker {url:?}: {e}"))?;
+                    tracing::info!(target: "canter::tasks", broker = %url, "task broker");
                     install(broker.clone());
                     crate::broker::set_eager(config.always_eager);
-                    if command == "runserver" && config.worker_in_runserver && !config.always_eager {
+                    let in_runserver = config.worker_in_runserver.unwrap_or(url.starts_with("sqlite:"));
+                    if command == "runserver" && in_runserver && !config.always_eager {
                         let worker_config = WorkerConfig {
                             concurrency: config.concurrency,
                             visibility_timeout: Duration::from_secs_f64(config.visibility_timeout),
@@ -100,8 +106,18 @@ impl Tasks {
     }
 }
 
-/// The broker a URL names: `sqlite://FILE` (embedded, durable) or `memory://` (this process
-/// only, for tests).
+/// The broker URL: `[tasks] broker` if set, else `REDIS_URL` if set, else the embedded default.
+fn broker_url(configured: Option<&str>, redis_url: Option<String>) -> String {
+    match (configured, redis_url.filter(|u| !u.trim().is_empty())) {
+        (Some(url), _) => url.to_owned(),
+        (None, Some(redis)) => redis,
+        (None, None) => "sqlite://tasks.sqlite3".to_owned(),
+    }
+}
+
+/// The broker a URL names: `sqlite://FILE` (embedded, durable), `redis://HOST:PORT/DB`
+/// (Celery's protocol, shared with Python; see [`RedisBroker`](crate::RedisBroker) for its
+/// options) or `memory://` (this process only, for tests).
 pub async fn open_broker(url: &str) -> Result<Arc<dyn Broker>, TaskError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteBroker::open(url).await?))
@@ -191,5 +207,22 @@ impl ManagementCommand for WorkerCommand {
                 .await?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::broker_url;
+
+    #[test]
+    fn the_broker_is_the_setting_else_redis_url_else_embedded() {
+        let redis = Some("redis://r:6379/0".to_owned());
+        assert_eq!(
+            broker_url(Some("sqlite://x.sqlite3"), redis.clone()),
+            "sqlite://x.sqlite3"
+        );
+        assert_eq!(broker_url(None, redis), "redis://r:6379/0");
+        assert_eq!(broker_url(None, Some(" ".into())), "sqlite://tasks.sqlite3");
+        assert_eq!(broker_url(None, None), "sqlite://tasks.sqlite3");
     }
 }
