@@ -212,22 +212,19 @@ impl Worker {
         )
         .await;
 
-        // Keep the lease alive while the body runs (a dead worker stops renewing it).
-        let keep_alive = {
-            let (broker, delivery, visibility) = (
-                self.broker.clone(),
-                delivery.clone(),
-                self.config.visibility_timeout,
-            );
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(visibility / 3).await;
-                    let _ = broker.extend(&delivery, visibility).await;
-                }
-            })
+        // Keep the lease alive while the body runs (a dead worker stops renewing it). In this
+        // task, beside the body, rather than a task of its own: no spawn per task.
+        let visibility = self.config.visibility_timeout;
+        let keep_alive = async {
+            loop {
+                tokio::time::sleep(visibility / 3).await;
+                let _ = self.broker.extend(delivery, visibility).await;
+            }
         };
-        let outcome = run_body(&runner, m.args.clone(), options.time_limit).await;
-        keep_alive.abort();
+        let outcome = tokio::select! {
+            outcome = run_body(&runner, m.args.clone(), options.time_limit) => outcome,
+            () = keep_alive => unreachable!("the keep-alive loop never ends"),
+        };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match outcome {
             Ok(value) => {

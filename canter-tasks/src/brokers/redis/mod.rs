@@ -58,11 +58,13 @@ struct Options {
 pub struct RedisBroker {
     inner: Arc<Inner>,
     maintenance: tokio::task::JoinHandle<()>,
+    ack_flusher: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for RedisBroker {
     fn drop(&mut self) {
         self.maintenance.abort();
+        self.ack_flusher.abort();
     }
 }
 
@@ -82,6 +84,10 @@ struct Inner {
     /// The visibility timeout workers fetch with, in ms (read by the maintenance loop).
     visibility_ms: AtomicU64,
     local: Mutex<Local>,
+    /// Acks not yet sent: the flusher sends all that are waiting in one write (a worker does
+    /// not wait for its ack; one lost with the process means the task runs again).
+    acks: Mutex<Vec<String>>,
+    acks_waiting: tokio::sync::Notify,
 }
 
 /// What this process holds: fetched but not yet handed to a worker, waiting for their ETA, and
@@ -91,6 +97,9 @@ struct Local {
     ready: VecDeque<Delivery>,
     held: Vec<Delivery>,
     envelopes: HashMap<String, String>,
+    /// Ids checked for revocation by the fetch that took them (ready at once, so the answer
+    /// is fresh when the worker asks); held ones are checked again when they come due.
+    revocation_checked: HashMap<String, bool>,
     /// Workers of this process: the list their BLMOVE takes from, and their queues.
     workers: HashMap<String, (String, Vec<String>)>,
 }
@@ -155,9 +164,16 @@ impl RedisBroker {
             reply_to: uuid::Uuid::new_v4().to_string(),
             visibility_ms: AtomicU64::new(3_600_000),
             local: Mutex::new(Local::default()),
+            acks: Mutex::new(Vec::new()),
+            acks_waiting: tokio::sync::Notify::new(),
         });
         let maintenance = tokio::spawn(maintain(Arc::downgrade(&inner)));
-        Ok(RedisBroker { inner, maintenance })
+        let ack_flusher = tokio::spawn(flush_acks(inner.clone()));
+        Ok(RedisBroker {
+            inner,
+            maintenance,
+            ack_flusher,
+        })
     }
 
     /// The dead-letter list: a JSON record per message no worker could run.
@@ -250,8 +266,8 @@ impl Inner {
     /// Files freshly fetched messages: runnable ones in the buffers, broken ones in the
     /// dead-letter list (with a FAILURE result when they have an id, so a caller waiting on
     /// them learns why).
-    async fn accept(&self, fetched: Vec<(String, String, String)>, fallback_queue: &str) {
-        for (tag, raw, key) in fetched {
+    async fn accept(&self, fetched: Vec<(String, String, String, String)>, fallback_queue: &str) {
+        for (tag, raw, key, revoked) in fetched {
             let queue = if key.is_empty() {
                 fallback_queue.to_owned()
             } else {
@@ -277,6 +293,9 @@ impl Inner {
                     if delivery.message.eta > now() {
                         local.held.push(delivery);
                     } else {
+                        local
+                            .revocation_checked
+                            .insert(delivery.message.id.clone(), revoked == "1");
                         local.ready.push_back(delivery);
                     }
                 }
@@ -340,7 +359,7 @@ impl Inner {
         &self,
         worker: &str,
         queues: &[String],
-    ) -> Result<Vec<(String, String, String)>, TaskError> {
+    ) -> Result<Vec<(String, String, String, String)>, TaskError> {
         let mut invocation = self.fetch.prepare_invoke();
         invocation
             .key(self.handover(worker))
@@ -350,7 +369,10 @@ impl Inner {
         for key in celery::consume_order(&self.options.prefix, queues) {
             invocation.key(key);
         }
-        invocation.arg(now()).arg(self.options.prefetch);
+        invocation
+            .arg(now())
+            .arg(self.options.prefetch)
+            .arg(self.key("canter.revoked."));
         Ok(invocation.invoke_async(&mut self.conn.clone()).await?)
     }
 
@@ -385,8 +407,9 @@ impl Inner {
         }
     }
 
-    /// Puts one unacked message back on its queue (kombu's `restore_by_tag`).
-    async fn restore_tag(&self, tag: &str) -> Result<(), TaskError> {
+    /// Puts one unacked message back on its queue (kombu's `restore_by_tag`), unless it was
+    /// renewed after `ceiling` (seconds since the epoch; `f64::INFINITY`: whatever its age).
+    async fn restore_tag(&self, tag: &str, ceiling: f64) -> Result<(), TaskError> {
         let mut conn = self.conn.clone();
         let entry: Option<String> = redis::cmd("HGET")
             .arg(self.unacked())
@@ -418,6 +441,7 @@ impl Inner {
             .arg(tag)
             .arg(&entry)
             .arg(envelope)
+            .arg(ceiling.min(1e300))
             .invoke_async::<i64>(&mut conn)
             .await?;
         Ok(())
@@ -471,7 +495,7 @@ impl Inner {
         let mut outcome = Ok(());
         if let Ok(tags) = &stale {
             for tag in tags {
-                if let Err(e) = self.restore_tag(tag).await {
+                if let Err(e) = self.restore_tag(tag, ceiling).await {
                     outcome = Err(e);
                     break;
                 }
@@ -515,32 +539,61 @@ impl Inner {
         Ok(())
     }
 
-    /// Keeps this process's buffered and held messages from looking abandoned.
+    /// Removes every waiting ack's message from `unacked` and `unacked_index` (kombu's ack),
+    /// in one write. Not a transaction: should this process die between the two, an index
+    /// entry without its message is left, and the restorer drops it.
+    async fn send_acks(&self) -> Result<(), TaskError> {
+        let tags = std::mem::take(&mut *self.acks.lock().unwrap_or_else(|e| e.into_inner()));
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let sent = redis::pipe()
+            .cmd("HDEL")
+            .arg(self.unacked())
+            .arg(&tags)
+            .ignore()
+            .cmd("ZREM")
+            .arg(self.unacked_index())
+            .arg(&tags)
+            .ignore()
+            .query_async::<()>(&mut self.conn.clone())
+            .await;
+        if let Err(e) = sent {
+            self.acks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(tags);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Keeps every message this process holds unacked (buffered, held for its ETA, or
+    /// running) from looking abandoned: one ZADD for all of them.
     async fn extend_local(&self) -> Result<(), TaskError> {
-        let tags: Vec<String> = {
-            let local = self.lock();
-            local
-                .ready
-                .iter()
-                .chain(local.held.iter())
-                .map(|d| d.lease.clone())
-                .collect()
-        };
+        let tags: Vec<String> = self.lock().envelopes.keys().cloned().collect();
         if tags.is_empty() {
             return Ok(());
         }
         let now = now();
-        let mut pipe = redis::pipe();
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg(self.unacked_index()).arg("XX");
         for tag in tags {
-            pipe.cmd("ZADD")
-                .arg(self.unacked_index())
-                .arg("XX")
-                .arg(now)
-                .arg(tag)
-                .ignore();
+            zadd.arg(now).arg(tag);
         }
-        pipe.query_async::<()>(&mut self.conn.clone()).await?;
+        zadd.query_async::<()>(&mut self.conn.clone()).await?;
         Ok(())
+    }
+}
+
+/// Sends the acks that are waiting, in one write, as they come.
+async fn flush_acks(inner: Arc<Inner>) {
+    loop {
+        inner.acks_waiting.notified().await;
+        while let Err(e) = inner.send_acks().await {
+            tracing::warn!(target: "canter::tasks", "sending acks failed (retrying): {e}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }
 
@@ -675,19 +728,13 @@ impl Broker for RedisBroker {
     fn ack<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
             let inner = &self.inner;
-            redis::pipe()
-                .atomic()
-                .cmd("ZREM")
-                .arg(inner.unacked_index())
-                .arg(&delivery.lease)
-                .ignore()
-                .cmd("HDEL")
-                .arg(inner.unacked())
-                .arg(&delivery.lease)
-                .ignore()
-                .query_async::<()>(&mut inner.conn.clone())
-                .await?;
             inner.lock().envelopes.remove(&delivery.lease);
+            inner
+                .acks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(delivery.lease.clone());
+            inner.acks_waiting.notify_one();
             Ok(())
         })
     }
@@ -769,6 +816,11 @@ impl Broker for RedisBroker {
 
     fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
+            // A task of this process's buffers, checked already, learns it here; other
+            // processes' buffers (fetched within the last moments) do not: see the docs.
+            if let Some(revoked) = self.inner.lock().revocation_checked.get_mut(id) {
+                *revoked = true;
+            }
             redis::cmd("SET")
                 .arg(self.inner.key(&format!("canter.revoked.{id}")))
                 .arg(1)
@@ -782,6 +834,9 @@ impl Broker for RedisBroker {
 
     fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>> {
         Box::pin(async move {
+            if let Some(revoked) = self.inner.lock().revocation_checked.remove(id) {
+                return Ok(revoked);
+            }
             Ok(redis::cmd("EXISTS")
                 .arg(self.inner.key(&format!("canter.revoked.{id}")))
                 .query_async::<i64>(&mut self.inner.conn.clone())
@@ -822,6 +877,7 @@ impl Broker for RedisBroker {
     fn release<'a>(&'a self, worker: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
             let inner = &self.inner;
+            inner.send_acks().await?;
             let (tags, source) = {
                 let mut local = inner.lock();
                 let (source, queues) = match local.workers.remove(worker) {
@@ -846,7 +902,7 @@ impl Broker for RedisBroker {
                 (tags, source)
             };
             for tag in &tags {
-                inner.restore_tag(tag).await?;
+                inner.restore_tag(tag, f64::INFINITY).await?;
                 inner.lock().envelopes.remove(tag);
             }
             if let Some(source) = source {

@@ -6,13 +6,17 @@
 /// `unacked_index` (kombu's format: `[envelope, exchange, routing_key]`, score ARGV[1]) in the
 /// same step. A message without a delivery tag cannot be acked: it goes to the dead-letter list.
 ///
+/// Also says whether each message's task id was revoked (ARGV[3] is the revoked-key prefix),
+/// saving a round trip per task.
+///
 /// KEYS: hand-over list, unacked, unacked_index, dead-letter list, queue lists…
-/// Returns `{tag, envelope, key}` per message (tag `""` for a dead-lettered one).
+/// Returns `{tag, envelope, key, revoked}` per message (tag `""` for a dead-lettered one;
+/// revoked `"1"` or `"0"`).
 pub const FETCH: &str = r#"
 local out = {}
 local limit = tonumber(ARGV[2])
 local function take(key, raw)
-  local tag, exchange, routing_key = nil, '', ''
+  local tag, exchange, routing_key, revoked = nil, '', '', '0'
   local ok, envelope = pcall(cjson.decode, raw)
   if ok and type(envelope) == 'table' and type(envelope.properties) == 'table' then
     tag = envelope.properties.delivery_tag
@@ -20,6 +24,10 @@ local function take(key, raw)
     if type(info) == 'table' then
       if type(info.exchange) == 'string' then exchange = info.exchange end
       if type(info.routing_key) == 'string' then routing_key = info.routing_key end
+    end
+    if type(envelope.headers) == 'table' and type(envelope.headers.id) == 'string'
+        and redis.call('EXISTS', ARGV[3] .. envelope.headers.id) == 1 then
+      revoked = '1'
     end
   end
   if type(tag) == 'string' and tag ~= '' then
@@ -29,7 +37,7 @@ local function take(key, raw)
     tag = ''
     redis.call('LPUSH', KEYS[4], cjson.encode({reason = 'no delivery tag: not a kombu envelope', at = tonumber(ARGV[1]), message = raw}))
   end
-  table.insert(out, {tag, raw, key})
+  table.insert(out, {tag, raw, key, revoked})
 end
 while #out < limit do
   local raw = redis.call('RPOP', KEYS[1])
@@ -48,11 +56,15 @@ return out
 "#;
 
 /// Puts an `unacked` entry back on its queue (kombu's `restore_by_tag`), only if it is still
-/// the entry read (ARGV[2]): two restorers never both push it.
+/// the entry read (ARGV[2]) — two restorers never both push it — and still not heard of since
+/// ARGV[4] (its holder may have renewed it since the restorer listed it; kombu does not check).
 ///
-/// KEYS: unacked, unacked_index, target list. ARGV: tag, entry as read, envelope to push.
+/// KEYS: unacked, unacked_index, target list. ARGV: tag, entry as read, envelope to push,
+/// latest score that counts as abandoned.
 pub const RESTORE: &str = r#"
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if score and tonumber(score) > tonumber(ARGV[4]) then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('RPUSH', KEYS[3], ARGV[3])
