@@ -37,7 +37,10 @@ for round in $(seq 1 "$ROUNDS"); do
   cargo bench -q -p canter-tasks --bench tasks_redis 2>/dev/null | tee -a "$OUT/canter.txt" | grep median
   echo "round $round: celery"
   timeout 600 "$PYTHON" "$PEERS_DIR/celery_bench/celery_bench.py" >/dev/null 2>&1
-  tail -1 "$OUT/celery.jsonl" | "$PYTHON" -c 'import json,sys; r=json.loads(sys.stdin.read()); print(f"celery: enqueue {r[\"enqueue_per_s\"]:.0f}/s, drain {r[\"drain_tasks_per_s\"]:.0f}/s (ran {r[\"tasks_ran\"]}), p50 {r[\"latency_p50_ms\"]} ms, p99 {r[\"latency_p99_ms\"]} ms")'
+  tail -1 "$OUT/celery.jsonl" | "$PYTHON" -c 'import json, sys
+r = json.loads(sys.stdin.read())
+print("celery: enqueue %.0f/s, drain %.0f/s (ran %s), p50 %s ms, p99 %s ms" % (
+    r["enqueue_per_s"], r["drain_tasks_per_s"], r["tasks_ran"], r["latency_p50_ms"], r["latency_p99_ms"]))'
 done
 
 "$PYTHON" - "$OUT" <<'EOF'
