@@ -251,3 +251,32 @@ async fn capacity_is_enforced_on_send() {
     );
     cleanup(&config).await;
 }
+
+/// A receive waits as long as it takes: a background worker's named channel idle for longer
+/// than redis-rs's default response timeout (500 ms) still gets the message (it used to fail
+/// with "Unavailable" — and a pop Redis served after the client gave up was lost).
+#[tokio::test]
+async fn an_idle_receive_keeps_waiting() {
+    let Some((layers, config)) = layers(2).await else {
+        return;
+    };
+    let waiting = tokio::spawn({
+        let layer = layers[0].clone();
+        async move { layer.receive("thumbnails").await }
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the receive gave up: {:?}",
+        waiting.await
+    );
+    let message = Message::new("thumbnail.make").with("id", 7);
+    layers[1].send("thumbnails", message).await.unwrap();
+    let received = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("delivered")
+        .unwrap()
+        .unwrap();
+    assert_eq!(received.get("id").unwrap(), 7);
+    cleanup(&config).await;
+}

@@ -124,6 +124,20 @@ async fn zadd_with_expiry(
         .map_err(unavailable)
 }
 
+/// A connection for BZPOPMIN, which blocks up to 5 s: without redis-rs's default response
+/// timeout (500 ms), which would give up on the pop while Redis still serves it — a message
+/// popped then is lost with the connection — and would reconnect twice a second when idle.
+async fn blocking_connection(
+    client: &redis::Client,
+) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_response_timeout(None)
+        .set_connection_timeout(Some(Duration::from_secs(2)));
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
+
 fn unavailable(e: redis::RedisError) -> LayerError {
     LayerError::Unavailable(e.to_string())
 }
@@ -228,7 +242,7 @@ impl RedisChannelLayer {
             loop {
                 let Some(layer) = layer.upgrade() else { return };
                 if conn.is_none() {
-                    match client.get_multiplexed_async_connection().await {
+                    match blocking_connection(&client).await {
                         Ok(c) => conn = Some(c),
                         Err(e) => {
                             tracing::warn!(target: "canter::channels", "Redis unavailable, retrying: {e}");
@@ -349,8 +363,7 @@ impl ChannelLayer for Shared {
             }
             // A named channel (a background worker's): pop it directly.
             let shard = layer.round_robin.fetch_add(1, Ordering::Relaxed) % layer.clients.len();
-            let mut conn = layer.clients[shard]
-                .get_multiplexed_async_connection()
+            let mut conn = blocking_connection(&layer.clients[shard])
                 .await
                 .map_err(unavailable)?;
             let key = channel_key(&layer.config.prefix, channel);
