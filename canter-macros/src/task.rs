@@ -12,7 +12,10 @@ struct Options {
     max_retries: Option<u32>,
     retry_backoff: Option<f64>,
     time_limit: Option<f64>,
+    soft_time_limit: Option<f64>,
+    acks_late: Option<bool>,
     autoretry: bool,
+    autoretry_for: Vec<String>,
     ignore_result: bool,
     krate: Option<Path>,
 }
@@ -32,13 +35,30 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
             "max_retries" => o.max_retries = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
             "retry_backoff" => o.retry_backoff = Some(seconds(meta.value()?)?),
             "time_limit" => o.time_limit = Some(seconds(meta.value()?)?),
+            "soft_time_limit" => o.soft_time_limit = Some(seconds(meta.value()?)?),
+            "acks_late" => {
+                o.acks_late = Some(if meta.input.peek(syn::Token![=]) {
+                    meta.value()?.parse::<syn::LitBool>()?.value
+                } else {
+                    true
+                })
+            }
             "autoretry" => o.autoretry = true,
+            "autoretry_for" => {
+                let list: syn::ExprArray = meta.value()?.parse()?;
+                for element in list.elems {
+                    match element {
+                        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(kind), .. }) => o.autoretry_for.push(kind.value()),
+                        other => return Err(syn::Error::new_spanned(other, "expected error kinds as strings: autoretry_for = [\"Timeout\"]")),
+                    }
+                }
+            }
             "ignore_result" => o.ignore_result = true,
             "crate" => {
                 let path: Path = meta.value()?.parse()?;
                 o.krate = Some(if path.leading_colon.is_some() { path } else { syn::parse_quote!(::#path) });
             }
-            _ => return Err(meta.error("expected name, queue, priority, max_retries, retry_backoff, time_limit, autoretry, ignore_result or crate")),
+            _ => return Err(meta.error("expected name, queue, priority, max_retries, retry_backoff, time_limit, soft_time_limit, acks_late, autoretry, autoretry_for, ignore_result or crate")),
         }
         Ok(())
     });
@@ -125,6 +145,12 @@ pub(crate) fn expand(attr: TokenStream, function: ItemFn) -> syn::Result<TokenSt
         Some(t) => quote!(Some(#t)),
         None => quote!(None),
     };
+    let soft_time_limit = match o.soft_time_limit {
+        Some(t) => quote!(Some(#t)),
+        None => quote!(None),
+    };
+    let acks_late = o.acks_late.unwrap_or(true);
+    let autoretry_for = &o.autoretry_for;
     let (autoretry, ignore_result) = (o.autoretry, o.ignore_result);
     let args_tuple = quote!((#(#arg_types,)*));
     let to_json = if arg_names.is_empty() {
@@ -178,7 +204,10 @@ pub(crate) fn expand(attr: TokenStream, function: ItemFn) -> syn::Result<TokenSt
                     max_retries: #max_retries,
                     retry_backoff: #retry_backoff,
                     time_limit: #time_limit,
+                    soft_time_limit: #soft_time_limit,
+                    acks_late: #acks_late,
                     autoretry: #autoretry,
+                    autoretry_for: &[#(#autoretry_for),*],
                     ignore_result: #ignore_result,
                     ..::std::default::Default::default()
                 }

@@ -9,6 +9,7 @@
 //! | `transaction.on_commit(lambda: add.delay(2, 3))` | `add::delay_on_commit(2, 3)?` |
 //! | `AsyncResult(id).get(timeout=5)` / `.state` | `AsyncResult::<i64>::new(id).get(Duration::from_secs(5)).await?` / `.status()` |
 //! | `self.retry(countdown=5)` | `Err(TaskError::retry(Some(5.0)))` |
+//! | `except SoftTimeLimitExceeded:` | `select!` on [`soft_time_limit()`] |
 //! | `celery -A proj worker -Q q -c 10` | `demo worker -Q q -c 10` |
 
 pub mod broker;
@@ -29,7 +30,7 @@ pub use canter_macros::task;
 pub use error::TaskError;
 pub use plugin::{open_broker, Tasks};
 pub use result::{AsyncResult, TaskResult, TaskStatus};
-pub use task::{Registry, Task, TaskOptions};
+pub use task::{soft_time_limit, soft_time_limit_exceeded, Registry, Task, TaskOptions};
 pub use worker::{Worker, WorkerConfig};
 
 #[doc(hidden)]

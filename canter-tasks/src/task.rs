@@ -22,8 +22,18 @@ pub struct TaskOptions {
     pub retry_backoff_max: f64,
     /// Retry on any failure (not only an explicit `TaskError::Retry`).
     pub autoretry: bool,
-    /// Hard time limit, seconds.
+    /// Retry on failures of these kinds (`TaskError::Failed { kind, .. }`; Celery's
+    /// `autoretry_for`), besides an explicit `TaskError::Retry`.
+    pub autoretry_for: &'static [&'static str],
+    /// Hard time limit, seconds: the body is stopped (FAILURE `TimeLimit`).
     pub time_limit: Option<f64>,
+    /// Soft time limit, seconds: the body is told ([`soft_time_limit`]) and may wind down
+    /// before the hard limit (Celery's `SoftTimeLimitExceeded`).
+    pub soft_time_limit: Option<f64>,
+    /// Ack after the task has run (the default: a worker dying mid-task loses nothing, the
+    /// task runs again) or, `false`, when it starts (Celery's default: never run twice, lost
+    /// if its worker dies).
+    pub acks_late: bool,
     /// Do not store the result.
     pub ignore_result: bool,
 }
@@ -37,13 +47,27 @@ impl Default for TaskOptions {
             retry_backoff: 1.0,
             retry_backoff_max: 600.0,
             autoretry: false,
+            autoretry_for: &[],
             time_limit: None,
+            soft_time_limit: None,
+            acks_late: true,
             ignore_result: false,
         }
     }
 }
 
 impl TaskOptions {
+    /// Whether a failure with `error` is retried (if retries are left).
+    pub fn retries_on(&self, error: &TaskError) -> bool {
+        match error {
+            TaskError::Retry { .. } => true,
+            TaskError::Failed { kind, .. } => {
+                self.autoretry || self.autoretry_for.contains(&kind.as_str())
+            }
+            _ => self.autoretry,
+        }
+    }
+
     /// The wait before retry number `attempt` (1-based): base·2^(attempt-1), at most the cap,
     /// with full jitter (a random part of it), as Celery's `retry_jitter`.
     pub fn backoff(&self, attempt: u32) -> Duration {
@@ -99,12 +123,57 @@ pub fn decode_args<T: serde::de::DeserializeOwned>(
         .map_err(|e| TaskError::Serialization(format!("arguments of {name}: {e}")))
 }
 
+tokio::task_local! {
+    /// When the running task's soft time limit passes.
+    static SOFT_DEADLINE: Option<tokio::time::Instant>;
+}
+
+/// Completes when the running task's soft time limit passes (never, without one, or outside a
+/// task): select on it to wind down in time (Celery raises `SoftTimeLimitExceeded`; here the
+/// body decides what to do).
+///
+/// ```no_run
+/// # use canter_tasks::{task, TaskError};
+/// #[task(name = "reports.build", soft_time_limit = 50, time_limit = 60)]
+/// async fn build_report() -> Result<String, TaskError> {
+///     tokio::select! {
+///         report = async { /* the long work */ String::from("full report") } => Ok(report),
+///         () = canter_tasks::task::soft_time_limit() => Ok("partial report".into()),
+///     }
+/// }
+/// ```
+pub async fn soft_time_limit() {
+    match SOFT_DEADLINE.try_with(|d| *d).ok().flatten() {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether the running task's soft time limit has passed (for blocking bodies, which cannot
+/// await [`soft_time_limit`]).
+pub fn soft_time_limit_exceeded() -> bool {
+    SOFT_DEADLINE
+        .try_with(|d| d.is_some_and(|d| tokio::time::Instant::now() >= d))
+        .unwrap_or(false)
+}
+
+/// Runs `body` with the soft time limit `seconds` from now.
+pub(crate) async fn with_soft_time_limit<F: std::future::Future>(
+    seconds: Option<f64>,
+    body: F,
+) -> F::Output {
+    let deadline = seconds.map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s));
+    SOFT_DEADLINE.scope(deadline, body).await
+}
+
 /// Runs a blocking task body on the blocking pool (never on the async runtime).
 #[doc(hidden)]
 pub async fn run_blocking<T: Send + 'static>(
     body: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, TaskError> {
-    tokio::task::spawn_blocking(body)
+    // The soft deadline follows the body onto the blocking thread.
+    let deadline = SOFT_DEADLINE.try_with(|d| *d).ok().flatten();
+    tokio::task::spawn_blocking(move || SOFT_DEADLINE.sync_scope(deadline, body))
         .await
         .map_err(|e| TaskError::Failed {
             kind: "Panic".into(),

@@ -104,10 +104,19 @@ impl Worker {
             };
             match fetched {
                 Ok(Some(delivery)) => {
-                    in_flight
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(delivery.lease.clone(), delivery.clone());
+                    // What a cut shutdown puts back; a task acked when it starts is not (its
+                    // message is gone: Celery's `acks_late = False`).
+                    let acks_late = this
+                        .registry
+                        .tasks
+                        .get(delivery.message.name.as_str())
+                        .is_none_or(|(_, options)| options.acks_late);
+                    if acks_late {
+                        in_flight
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(delivery.lease.clone(), delivery.clone());
+                    }
                     let (worker, in_flight) = (this.clone(), in_flight.clone());
                     running.spawn(async move {
                         worker.execute(&delivery).await;
@@ -211,6 +220,10 @@ impl Worker {
             options.ignore_result,
         )
         .await;
+        let acked_early = !options.acks_late;
+        if acked_early {
+            let _ = self.broker.ack(delivery).await;
+        }
 
         // Keep the lease alive while the body runs (a dead worker stops renewing it). In this
         // task, beside the body, rather than a task of its own: no spawn per task.
@@ -222,7 +235,7 @@ impl Worker {
             }
         };
         let outcome = tokio::select! {
-            outcome = run_body(&runner, m.args.clone(), options.time_limit) => outcome,
+            outcome = run_body(&runner, m.args.clone(), &options) => outcome,
             () = keep_alive => unreachable!("the keep-alive loop never ends"),
         };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -238,12 +251,13 @@ impl Worker {
                     options.ignore_result,
                 )
                 .await;
-                let _ = self.broker.ack(delivery).await;
+                if !acked_early {
+                    let _ = self.broker.ack(delivery).await;
+                }
                 tracing::info!(target: "canter::tasks", id = %m.id, name = %m.name, status = "SUCCESS", duration_ms = elapsed_ms, "done");
             }
             Err(error) => {
-                let retryable = matches!(error, TaskError::Retry { .. }) || options.autoretry;
-                if retryable && m.retries < options.max_retries {
+                if options.retries_on(&error) && m.retries < options.max_retries {
                     let wait = match &error {
                         TaskError::Retry { countdown: Some(c) } => Duration::from_secs_f64(*c),
                         _ => options.backoff(m.retries + 1),
@@ -254,14 +268,27 @@ impl Worker {
                         options.ignore_result,
                     )
                     .await;
-                    let _ = self
-                        .broker
-                        .requeue(delivery, now() + wait.as_secs_f64(), m.retries + 1)
-                        .await;
+                    let (eta, retries) = (now() + wait.as_secs_f64(), m.retries + 1);
+                    let sent = if acked_early {
+                        // Its message is gone: the retry is a new one (same id), as Celery sends.
+                        let again = TaskMessage {
+                            eta,
+                            retries,
+                            ..m.clone()
+                        };
+                        self.broker.publish(again).await
+                    } else {
+                        self.broker.requeue(delivery, eta, retries).await
+                    };
+                    if let Err(e) = sent {
+                        tracing::error!(target: "canter::tasks", id = %m.id, name = %m.name, "the retry could not be queued: {e}");
+                    }
                     tracing::warn!(target: "canter::tasks", id = %m.id, name = %m.name, status = "RETRY", attempt = m.retries + 1, in_s = wait.as_secs_f64(), "{error}");
                 } else {
                     self.store(&m.id, failure(&error, m.retries), false).await;
-                    let _ = self.broker.ack(delivery).await;
+                    if !acked_early {
+                        let _ = self.broker.ack(delivery).await;
+                    }
                     tracing::error!(target: "canter::tasks", id = %m.id, name = %m.name, status = "FAILURE", duration_ms = elapsed_ms, "{error}");
                 }
             }
@@ -269,14 +296,28 @@ impl Worker {
     }
 }
 
-/// Runs a task body: a panic becomes a `Panic` failure, the hard time limit a `TimeLimit` one.
+/// Runs a task body: a panic becomes a `Panic` failure, the hard time limit a `TimeLimit` one;
+/// the soft time limit is the body's to watch ([`crate::task::soft_time_limit`]), and logged
+/// when it passes.
 pub(crate) async fn run_body(
     runner: &Runner,
     args: Value,
-    time_limit: Option<f64>,
+    options: &TaskOptions,
 ) -> Result<Value, TaskError> {
-    let body = AssertUnwindSafe(runner(args)).catch_unwind();
-    let outcome = match time_limit {
+    let soft = options.soft_time_limit;
+    let body =
+        crate::task::with_soft_time_limit(soft, AssertUnwindSafe(runner(args)).catch_unwind());
+    let body = async {
+        let Some(soft) = soft else { return body.await };
+        tokio::pin!(body);
+        tokio::select! {
+            outcome = &mut body => return outcome,
+            () = tokio::time::sleep(Duration::from_secs_f64(soft)) => {}
+        }
+        tracing::warn!(target: "canter::tasks", soft_time_limit_s = soft, "soft time limit passed; the task goes on until it ends or reaches its hard limit");
+        body.await
+    };
+    let outcome = match options.time_limit {
         Some(limit) => match tokio::time::timeout(Duration::from_secs_f64(limit), body).await {
             Ok(outcome) => outcome,
             Err(_) => Ok(Err(TaskError::TimeLimit(limit))),
@@ -330,7 +371,7 @@ pub(crate) async fn run_eagerly(
 ) -> Result<(), TaskError> {
     let mut retries = 0;
     loop {
-        let error = match run_body(&runner, message.args.clone(), options.time_limit).await {
+        let error = match run_body(&runner, message.args.clone(), options).await {
             Ok(value) => {
                 if !options.ignore_result {
                     broker
@@ -348,8 +389,7 @@ pub(crate) async fn run_eagerly(
             }
             Err(error) => error,
         };
-        let retryable = matches!(error, TaskError::Retry { .. }) || options.autoretry;
-        if !(retryable && retries < options.max_retries) {
+        if !(options.retries_on(&error) && retries < options.max_retries) {
             return broker
                 .store_result(&message.id, failure(&error, retries))
                 .await;

@@ -65,8 +65,81 @@ async fn nap(ms: u64) -> Result<u64, TaskError> {
     Ok(ms)
 }
 
+/// Winds down when its soft time limit passes, well before its hard one.
+#[task(name = "test.winds_down", crate = canter_tasks, soft_time_limit = 0.1, time_limit = 10)]
+async fn winds_down() -> Result<String, TaskError> {
+    tokio::select! {
+        () = tokio::time::sleep(Duration::from_secs(5)) => Ok("finished".into()),
+        () = canter_tasks::soft_time_limit() => Ok("wound down".into()),
+    }
+}
+
+/// A blocking body watching its soft time limit.
+#[task(name = "test.blocking_winds_down", crate = canter_tasks, soft_time_limit = 0.1)]
+fn blocking_winds_down() -> String {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        if canter_tasks::soft_time_limit_exceeded() {
+            return "stopped in time".into();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    "ran on".into()
+}
+
+static RECONNECTS_CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// Fails once with a kind it retries on, then works.
+#[task(name = "test.reconnects", crate = canter_tasks, queue = "retries", retry_backoff = 0.01, autoretry_for = ["ConnectionError"])]
+async fn reconnects() -> Result<u32, TaskError> {
+    let calls = RECONNECTS_CALLS.fetch_add(1, Ordering::SeqCst) + 1;
+    if calls == 1 {
+        return Err(TaskError::Failed {
+            kind: "ConnectionError".into(),
+            message: "reset".into(),
+        });
+    }
+    Ok(calls)
+}
+
+static WRONG_CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// Fails with a kind it does not retry on.
+#[task(name = "test.wrong_input", crate = canter_tasks, queue = "retries", retry_backoff = 0.01, autoretry_for = ["ConnectionError"])]
+async fn wrong_input() -> Result<(), TaskError> {
+    WRONG_CALLS.fetch_add(1, Ordering::SeqCst);
+    Err(TaskError::Failed {
+        kind: "ValueError".into(),
+        message: "bad input".into(),
+    })
+}
+
+static EARLY_CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// Acked when it starts (Celery's default); retries once.
+#[task(name = "test.early", crate = canter_tasks, acks_late = false)]
+async fn early() -> Result<u32, TaskError> {
+    let calls = EARLY_CALLS.fetch_add(1, Ordering::SeqCst) + 1;
+    if calls == 1 {
+        return Err(TaskError::retry(Some(0.05)));
+    }
+    Ok(calls)
+}
+
+#[task(name = "test.early_sleep", crate = canter_tasks, queue = "shutdown", acks_late = false)]
+async fn early_nap(ms: u64) -> Result<u64, TaskError> {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    Ok(ms)
+}
+
 fn registry() -> Registry {
     Registry::new()
+        .register::<winds_down>()
+        .register::<blocking_winds_down>()
+        .register::<reconnects>()
+        .register::<wrong_input>()
+        .register::<early>()
+        .register::<early_nap>()
         .register::<add>()
         .register::<flaky>()
         .register::<hopeless>()
@@ -188,6 +261,41 @@ pub async fn end_to_end(broker: Arc<dyn Broker>, scratch: &str) {
         Err(TaskError::Failed { kind, .. }) => assert_eq!(kind, "TimeLimit"),
         other => panic!("expected a time limit failure, got {other:?}"),
     }
+
+    // The soft time limit: the body is told, and winds down (async and blocking bodies).
+    let started = Instant::now();
+    assert_eq!(
+        winds_down::delay().await.unwrap().get(wait).await.unwrap(),
+        "wound down"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        blocking_winds_down::delay()
+            .await
+            .unwrap()
+            .get(wait)
+            .await
+            .unwrap(),
+        "stopped in time"
+    );
+
+    // autoretry_for: retried on the kinds named, not on others.
+    assert_eq!(
+        reconnects::delay().await.unwrap().get(wait).await.unwrap(),
+        2
+    );
+    match wrong_input::delay().await.unwrap().get(wait).await {
+        Err(TaskError::Failed { kind, .. }) => assert_eq!(kind, "ValueError"),
+        other => panic!("expected the task's ValueError, got {other:?}"),
+    }
+    assert_eq!(WRONG_CALLS.load(Ordering::SeqCst), 1, "not retried");
+
+    // acks_late = false: acked when it starts; a retry is sent as a new message.
+    assert_eq!(early::delay().await.unwrap().get(wait).await.unwrap(), 2);
 
     // An unknown name: FAILURE NotRegistered, and the message kept in the dead-letter table.
     let unknown = canter_tasks::enqueue(
@@ -336,6 +444,20 @@ pub async fn end_to_end(broker: Arc<dyn Broker>, scratch: &str) {
     let worker = RunningWorker::start(broker.clone(), config(&["shutdown"]));
     assert_eq!(cut.get(wait).await.unwrap(), 3_000);
     worker.stop().await;
+
+    // A task acked when it started (acks_late = false) is not put back: its message is gone,
+    // as with Celery's default.
+    let lost = early_nap::delay(3_000).await.unwrap();
+    let mut short = config(&["shutdown"]);
+    short.shutdown_timeout = Duration::from_millis(100);
+    let worker = RunningWorker::start(broker.clone(), short);
+    wait_for(&lost, TaskStatus::Started).await;
+    worker.stop().await;
+    assert_eq!(
+        broker.queue_length("shutdown").await.unwrap(),
+        0,
+        "not put back"
+    );
 
     // Cold shutdown (a second signal): a warm shutdown with a long timeout is cut short, and
     // the running task goes back to the queue at once.
