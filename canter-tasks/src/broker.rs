@@ -83,6 +83,13 @@ pub trait Broker: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), TaskError>>;
     /// Tasks waiting in a queue (not leased).
     fn queue_length<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>>;
+    /// Stops renewing `delivery`'s lease without acking it: it comes back to the queue after
+    /// the visibility timeout (the worker could not store its result). Leases that are only
+    /// renewed by the worker need nothing here.
+    fn drop_lease<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), TaskError>> {
+        let _ = delivery;
+        Box::pin(async { Ok(()) })
+    }
     /// Worker `worker` stops: what the broker fetched ahead for it goes back to the queue.
     fn release<'a>(&'a self, worker: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
         let _ = worker;

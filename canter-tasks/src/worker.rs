@@ -174,12 +174,17 @@ impl Worker {
         Ok(())
     }
 
-    async fn store(&self, id: &str, result: TaskResult, ignore: bool) {
+    /// Stores a result (unless ignored); false if the broker could not take it.
+    async fn store(&self, id: &str, result: TaskResult, ignore: bool) -> bool {
         if ignore && result.status != TaskStatus::Failure {
-            return;
+            return true;
         }
-        if let Err(e) = self.broker.store_result(id, result).await {
-            tracing::error!(target: "canter::tasks", task_id = id, "storing the result failed: {e}");
+        match self.broker.store_result(id, result).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(target: "canter::tasks", task_id = id, "storing the result failed: {e}");
+                false
+            }
         }
     }
 
@@ -241,18 +246,25 @@ impl Worker {
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match outcome {
             Ok(value) => {
-                self.store(
-                    &m.id,
-                    TaskResult {
-                        status: TaskStatus::Success,
-                        result: Some(value),
-                        error: None,
-                    },
-                    options.ignore_result,
-                )
-                .await;
+                let stored = self
+                    .store(
+                        &m.id,
+                        TaskResult {
+                            status: TaskStatus::Success,
+                            result: Some(value),
+                            error: None,
+                        },
+                        options.ignore_result,
+                    )
+                    .await;
+                // A result the broker could not take (it is down) is not acked either: the
+                // task runs again once the broker is back, rather than its result being lost.
                 if !acked_early {
-                    let _ = self.broker.ack(delivery).await;
+                    if stored {
+                        let _ = self.broker.ack(delivery).await;
+                    } else {
+                        let _ = self.broker.drop_lease(delivery).await;
+                    }
                 }
                 tracing::info!(target: "canter::tasks", id = %m.id, name = %m.name, status = "SUCCESS", duration_ms = elapsed_ms, "done");
             }
@@ -285,9 +297,13 @@ impl Worker {
                     }
                     tracing::warn!(target: "canter::tasks", id = %m.id, name = %m.name, status = "RETRY", attempt = m.retries + 1, in_s = wait.as_secs_f64(), "{error}");
                 } else {
-                    self.store(&m.id, failure(&error, m.retries), false).await;
+                    let stored = self.store(&m.id, failure(&error, m.retries), false).await;
                     if !acked_early {
-                        let _ = self.broker.ack(delivery).await;
+                        if stored {
+                            let _ = self.broker.ack(delivery).await;
+                        } else {
+                            let _ = self.broker.drop_lease(delivery).await;
+                        }
                     }
                     tracing::error!(target: "canter::tasks", id = %m.id, name = %m.name, status = "FAILURE", duration_ms = elapsed_ms, "{error}");
                 }

@@ -874,6 +874,14 @@ impl Broker for RedisBroker {
         })
     }
 
+    fn drop_lease<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            // No longer renewed by the upkeep loop: restored after the visibility timeout.
+            self.inner.lock().envelopes.remove(&delivery.lease);
+            Ok(())
+        })
+    }
+
     fn release<'a>(&'a self, worker: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
             let inner = &self.inner;
