@@ -134,7 +134,7 @@ tokio::task_local! {
 ///
 /// ```no_run
 /// # use canter_tasks::{task, TaskError};
-/// #[task(name = "reports.build", soft_time_limit = 50, time_limit = 60)]
+/// #[task(name = "reports.build", crate = canter_tasks, soft_time_limit = 50, time_limit = 60)]
 /// async fn build_report() -> Result<String, TaskError> {
 ///     tokio::select! {
 ///         report = async { /* the long work */ String::from("full report") } => Ok(report),

@@ -50,9 +50,10 @@ fn start_redis(port: u16, dir: &Path) -> RedisServer {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let server = RedisServer(child); // stopped however the test ends
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return RedisServer(child);
+            return server;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
