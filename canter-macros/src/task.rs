@@ -11,6 +11,7 @@ struct Options {
     priority: Option<i64>,
     max_retries: Option<u32>,
     retry_backoff: Option<f64>,
+    retry_backoff_max: Option<f64>,
     time_limit: Option<f64>,
     soft_time_limit: Option<f64>,
     acks_late: Option<bool>,
@@ -34,6 +35,7 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
             "priority" => o.priority = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
             "max_retries" => o.max_retries = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?),
             "retry_backoff" => o.retry_backoff = Some(seconds(meta.value()?)?),
+            "retry_backoff_max" => o.retry_backoff_max = Some(seconds(meta.value()?)?),
             "time_limit" => o.time_limit = Some(seconds(meta.value()?)?),
             "soft_time_limit" => o.soft_time_limit = Some(seconds(meta.value()?)?),
             "acks_late" => {
@@ -58,7 +60,7 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
                 let path: Path = meta.value()?.parse()?;
                 o.krate = Some(if path.leading_colon.is_some() { path } else { syn::parse_quote!(::#path) });
             }
-            _ => return Err(meta.error("expected name, queue, priority, max_retries, retry_backoff, time_limit, soft_time_limit, acks_late, autoretry, autoretry_for, ignore_result or crate")),
+            _ => return Err(meta.error("expected name, queue, priority, max_retries, retry_backoff, retry_backoff_max, time_limit, soft_time_limit, acks_late, autoretry, autoretry_for, ignore_result or crate")),
         }
         Ok(())
     });
@@ -141,6 +143,7 @@ pub(crate) fn expand(attr: TokenStream, function: ItemFn) -> syn::Result<TokenSt
     let priority = o.priority.unwrap_or(0);
     let max_retries = o.max_retries.unwrap_or(3);
     let retry_backoff = o.retry_backoff.unwrap_or(1.0);
+    let retry_backoff_max = o.retry_backoff_max.unwrap_or(600.0);
     let time_limit = match o.time_limit {
         Some(t) => quote!(Some(#t)),
         None => quote!(None),
@@ -203,6 +206,7 @@ pub(crate) fn expand(attr: TokenStream, function: ItemFn) -> syn::Result<TokenSt
                     priority: #priority,
                     max_retries: #max_retries,
                     retry_backoff: #retry_backoff,
+                    retry_backoff_max: #retry_backoff_max,
                     time_limit: #time_limit,
                     soft_time_limit: #soft_time_limit,
                     acks_late: #acks_late,

@@ -150,8 +150,9 @@ impl<T: DeserializeOwned> AsyncResult<T> {
         broker()?.forget(&self.id).await
     }
 
-    /// Revokes the task: a queued one is skipped; a running one finishes (cooperative stop is
-    /// not offered).
+    /// Revokes the task: a queued one is skipped; a running one is stopped at its next await
+    /// (workers look every second) and marked REVOKED. A blocking body cannot be interrupted:
+    /// it runs to its end, and its result is dropped.
     pub async fn revoke(&self) -> Result<(), TaskError> {
         broker()?.revoke(&self.id).await
     }

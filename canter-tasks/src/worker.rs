@@ -230,18 +230,34 @@ impl Worker {
             let _ = self.broker.ack(delivery).await;
         }
 
-        // Keep the lease alive while the body runs (a dead worker stops renewing it). In this
-        // task, beside the body, rather than a task of its own: no spawn per task.
+        // Beside the body (in this task, not one of its own: no spawn per task): keep the
+        // lease alive (a dead worker stops renewing it), and watch for a revoke, which stops
+        // the body at its next await.
         let visibility = self.config.visibility_timeout;
-        let keep_alive = async {
+        let watch = async {
+            let tick = (visibility / 3).min(Duration::from_secs(1));
+            let mut renewed = Instant::now();
             loop {
-                tokio::time::sleep(visibility / 3).await;
-                let _ = self.broker.extend(delivery, visibility).await;
+                tokio::time::sleep(tick).await;
+                if renewed.elapsed() >= visibility / 3 {
+                    let _ = self.broker.extend(delivery, visibility).await;
+                    renewed = Instant::now();
+                }
+                if self.broker.is_revoked(&m.id).await.unwrap_or(false) {
+                    return;
+                }
             }
         };
         let outcome = tokio::select! {
             outcome = run_body(&runner, m.args.clone(), &options) => outcome,
-            () = keep_alive => unreachable!("the keep-alive loop never ends"),
+            () = watch => {
+                self.store(&m.id, TaskResult::state(TaskStatus::Revoked), false).await;
+                if !acked_early {
+                    let _ = self.broker.ack(delivery).await;
+                }
+                tracing::warn!(target: "canter::tasks", id = %m.id, name = %m.name, status = "REVOKED", "revoked while running: stopped");
+                return;
+            }
         };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match outcome {

@@ -367,6 +367,26 @@ pub async fn end_to_end(broker: Arc<dyn Broker>, scratch: &str) {
     revoked.revoke().await.unwrap();
     assert!(matches!(revoked.get(wait).await, Err(TaskError::Revoked)));
 
+    // Revoked while it runs: stopped at its next await, REVOKED.
+    let running = nap::apply_async(
+        (60_000,),
+        ApplyOptions {
+            queue: Some("celery".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    wait_for(&running, TaskStatus::Started).await;
+    let asked = Instant::now();
+    running.revoke().await.unwrap();
+    assert!(matches!(running.get(wait).await, Err(TaskError::Revoked)));
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+
     // Expired before it comes due: skipped, REVOKED.
     let expired = add::apply_async(
         (1, 2),
