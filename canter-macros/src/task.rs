@@ -213,7 +213,6 @@ pub(crate) fn expand(attr: TokenStream, function: ItemFn) -> syn::Result<TokenSt
                     autoretry: #autoretry,
                     autoretry_for: &[#(#autoretry_for),*],
                     ignore_result: #ignore_result,
-                    ..::std::default::Default::default()
                 }
             }
 
