@@ -1,7 +1,9 @@
-//! The article's WebSocket consumer, and the Channels tutorial's chat room.
+//! The article's WebSocket consumer, the Channels tutorial's chat room, and the background
+//! consumer that announces who joins and leaves a room.
 
 use canter::channels::{
-    Consumer, ConsumerError, Context, Frame, JsonConsumer, Message, NoEvent, Scope,
+    channel_layer, BackgroundConsumer, Consumer, ConsumerError, Context, Frame, JsonConsumer,
+    Message, NoEvent, Scope,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -34,10 +36,14 @@ impl Consumer for MyConsumer {
 pub enum ChatEvent {
     #[serde(rename = "chat.message")]
     Message { message: String, user: String },
+    /// A line from the room itself ("ada joined"), sent by [`RoomNotices`].
+    #[serde(rename = "chat.notice")]
+    Notice { notice: String },
 }
 
 /// `ws/chat/<room>/`: each `{"message": "..."}` goes to everyone in the room (group `chat_<room>`).
 pub struct ChatConsumer {
+    room: String,
     group: String,
     user: String,
 }
@@ -51,6 +57,7 @@ impl ChatConsumer {
             .unwrap_or_else(|| "anonymous".into());
         ChatConsumer {
             group: group_name(&room),
+            room,
             user,
         }
     }
@@ -66,7 +73,9 @@ impl JsonConsumer for ChatConsumer {
 
     async fn connect(&mut self, ctx: &mut Context) -> Result<(), ConsumerError> {
         ctx.group_add(&self.group).await?;
-        ctx.accept().await
+        ctx.accept().await?;
+        announce(ctx, "room.joined", &self.room, &self.user).await;
+        Ok(())
     }
 
     async fn receive_json(&mut self, ctx: &mut Context, value: Value) -> Result<(), ConsumerError> {
@@ -82,8 +91,60 @@ impl JsonConsumer for ChatConsumer {
     }
 
     async fn event(&mut self, ctx: &mut Context, event: ChatEvent) -> Result<(), ConsumerError> {
-        let ChatEvent::Message { message, user } = event;
-        ctx.send_json(&json!({"message": message, "user": user}))
+        match event {
+            ChatEvent::Message { message, user } => {
+                ctx.send_json(&json!({"message": message, "user": user}))
+                    .await
+            }
+            ChatEvent::Notice { notice } => ctx.send_json(&json!({"notice": notice})).await,
+        }
+    }
+
+    async fn disconnect(&mut self, ctx: &mut Context, _code: u16) {
+        announce(ctx, "room.left", &self.room, &self.user).await;
+    }
+}
+
+/// The channel [`RoomNotices`] consumes (`demo runworker room-notices`).
+pub const ROOM_NOTICES: &str = "room-notices";
+
+/// Queues a join or leave for the `room-notices` worker. The socket never waits for the notice
+/// itself. A failed send is ignored: with no worker running the channel fills up (`ChannelFull`),
+/// which must cost the notice only, never the connection.
+async fn announce(ctx: &Context, kind: &str, room: &str, user: &str) {
+    let message = Message::new(kind).with("room", room).with("user", user);
+    let _ = ctx.layer().send(ROOM_NOTICES, message).await;
+}
+
+/// What the chat consumers send to `room-notices`.
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+pub enum RoomActivity {
+    #[serde(rename = "room.joined")]
+    Joined { room: String, user: String },
+    #[serde(rename = "room.left")]
+    Left { room: String, user: String },
+}
+
+/// The background consumer of `room-notices` (Channels' `runworker`): tells a room who joined
+/// or left, as a `chat.notice` to the room's group. Off the sockets' path, and with Redis one
+/// worker serves the rooms of every server process.
+pub struct RoomNotices;
+
+impl BackgroundConsumer for RoomNotices {
+    type Event = RoomActivity;
+
+    async fn handle(&mut self, event: RoomActivity) -> Result<(), String> {
+        let (room, notice) = match event {
+            RoomActivity::Joined { room, user } => (room, format!("{user} joined")),
+            RoomActivity::Left { room, user } => (room, format!("{user} left")),
+        };
+        channel_layer()
+            .group_send(
+                &group_name(&room),
+                Message::new("chat.notice").with("notice", notice),
+            )
             .await
+            .map_err(|e| e.to_string())
     }
 }

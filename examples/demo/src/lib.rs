@@ -8,6 +8,7 @@ pub mod tasks;
 pub mod urls;
 pub mod views;
 
+use canter::channels::Workers;
 use canter::orm::migrations::Orm;
 use canter::App;
 
@@ -27,6 +28,14 @@ pub fn app() -> App {
         )
         // The channel layer: in-process, or Redis when REDIS_URL is set (or [channels] layer = "redis").
         .install(canter::channels::plugin)
+        // Background consumers and the `runworker` command: `demo runworker room-notices`
+        // announces joins and leaves in the chat rooms (needs a layer shared with the server:
+        // REDIS_URL).
+        .install(
+            Workers::new()
+                .channel(consumers::ROOM_NOTICES, || consumers::RoomNotices)
+                .plugin(),
+        )
         // Background tasks: the embedded durable broker (an SQLite file), the `worker` command,
         // and an in-process worker under runserver.
         .install(tasks::tasks().plugin())

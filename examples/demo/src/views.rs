@@ -233,7 +233,9 @@ fn bad_request(message: String) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": message}))).into_response()
 }
 
-/// A chat room page: a WebSocket to `ws/chat/<room>/`, messages shown as they arrive.
+/// A chat room page: a WebSocket to `ws/chat/<room>/`, messages shown as they arrive
+/// (`?user=NAME` picks the name; otherwise a random one). The ids (`status`, `log`, `text`,
+/// `send`) are what the browser test drives.
 pub async fn chat_room(req: Request) -> Result<Html<String>> {
     let room: String = req.param("room")?;
     let escaped: String = room
@@ -241,22 +243,30 @@ pub async fn chat_room(req: Request) -> Result<Html<String>> {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect();
     Ok(Html(format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Chat: {escaped}</title></head>
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Chat: {escaped}</title>
+<style>.notice {{ color: #666; font-style: italic; }}</style></head>
 <body><h1>Room {escaped}</h1>
+<p id="status">connecting…</p>
 <ul id="log"></ul>
-<form id="form"><input id="text" autocomplete="off" autofocus><button>Send</button></form>
+<form id="form"><input id="text" autocomplete="off" autofocus><button id="send">Send</button></form>
 <script>
-const user = "user" + Math.floor(Math.random() * 1000);
-const socket = new WebSocket(`${{location.protocol === "https:" ? "wss" : "ws"}}://${{location.host}}/ws/chat/{escaped}/?user=${{user}}`);
+const user = new URLSearchParams(location.search).get("user") || "user" + Math.floor(Math.random() * 1000);
+const socket = new WebSocket(`${{location.protocol === "https:" ? "wss" : "ws"}}://${{location.host}}/ws/chat/{escaped}/?user=${{encodeURIComponent(user)}}`);
+const status = document.getElementById("status");
+socket.onopen = () => {{ status.textContent = `connected as ${{user}}`; }};
+socket.onclose = () => {{ status.textContent = "disconnected"; }};
 socket.onmessage = (e) => {{
   const data = JSON.parse(e.data);
   const li = document.createElement("li");
-  li.textContent = data.error ? `error: ${{data.error}}` : `${{data.user}}: ${{data.message}}`;
+  if (data.error) li.textContent = `error: ${{data.error}}`;
+  else if (data.notice) {{ li.textContent = data.notice; li.className = "notice"; }}
+  else li.textContent = `${{data.user}}: ${{data.message}}`;
   document.getElementById("log").appendChild(li);
 }};
 document.getElementById("form").onsubmit = (e) => {{
   e.preventDefault();
   const input = document.getElementById("text");
+  if (socket.readyState !== WebSocket.OPEN || !input.value) return;
   socket.send(JSON.stringify({{message: input.value}}));
   input.value = "";
 }};

@@ -1,0 +1,108 @@
+//! The chat page in a real browser: headless Chromium (`CANTER_TEST_CHROMIUM`, default
+//! /usr/bin/chromium) opens `/chat/<room>/` of a `demo runserver` in two tabs, and a message
+//! sent in one shows up in the other. Driven by `tests/browser/chat.mjs` (playwright-core,
+//! `npm ci` in tests/browser). Without Chromium, node or node_modules it is skipped with a
+//! printed reason; under CANTER_REQUIRE_SERVICES=1 it fails instead.
+
+mod support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use support::{missing, DemoProcess};
+
+const BROWSER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
+/// Longer than chat.mjs's own 25 s stop, so the script's message is what a failure shows.
+const NODE_LIMIT: Duration = Duration::from_secs(60);
+
+/// The Chromium, node and playwright-core the script needs, or why not.
+fn browser_tools() -> Result<PathBuf, String> {
+    let chromium = std::env::var("CANTER_TEST_CHROMIUM")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).is_file() {
+        return Err(format!(
+            "no Chromium at {chromium} (apt-get install chromium, or set CANTER_TEST_CHROMIUM)"
+        ));
+    }
+    let node = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status();
+    if !node.is_ok_and(|s| s.success()) {
+        return Err("no `node` on PATH".into());
+    }
+    if !Path::new(BROWSER_DIR)
+        .join("node_modules/playwright-core")
+        .is_dir()
+    {
+        return Err(format!(
+            "no playwright-core in {BROWSER_DIR}/node_modules (run `npm ci` there)"
+        ));
+    }
+    Ok(PathBuf::from(chromium))
+}
+
+#[test]
+fn a_message_typed_in_one_tab_appears_in_the_other() {
+    let chromium = match browser_tools() {
+        Ok(path) => path,
+        Err(reason) => return missing(&reason),
+    };
+    let mut server = DemoProcess::spawn(&["runserver", "127.0.0.1:0"], &[]);
+    let base = format!("http://{}", server.server_addr());
+
+    let started = Instant::now();
+    let mut node = Command::new("node")
+        .arg(Path::new(BROWSER_DIR).join("chat.mjs"))
+        .arg(&base)
+        .env("CANTER_TEST_CHROMIUM", &chromium)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    // Both pipes are read on threads so a chatty browser cannot block the script on a full
+    // pipe, and collected with a time limit in case a stray process keeps one open.
+    let read_all = |mut pipe: Box<dyn Read + Send>| {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            let _ = tx.send(text);
+        });
+        move || rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default()
+    };
+    let stdout = read_all(Box::new(node.stdout.take().unwrap()));
+    let stderr = read_all(Box::new(node.stderr.take().unwrap()));
+    let status = loop {
+        if let Some(status) = node.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > NODE_LIMIT {
+            let _ = node.kill();
+            let _ = node.wait();
+            panic!("chat.mjs still running after {NODE_LIMIT:?}; killed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (stdout, stderr) = (stdout(), stderr());
+    eprintln!(
+        "chat.mjs took {:.1} s: {}",
+        started.elapsed().as_secs_f64(),
+        stdout.trim()
+    );
+    assert!(
+        status.success(),
+        "chat.mjs failed ({status}):\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("ok: two tabs chatted"),
+        "{stdout}\n{stderr}"
+    );
+    drop(server);
+}

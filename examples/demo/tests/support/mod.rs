@@ -1,0 +1,110 @@
+//! The demo binary as a child process, for tests that need real processes (a browser, or a
+//! server and a worker sharing Redis).
+
+#![allow(dead_code)] // each test binary uses part of it
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running `demo …`; killed, and its directory removed, on drop.
+pub struct DemoProcess {
+    child: Child,
+    dir: PathBuf,
+    addr: Option<mpsc::Receiver<String>>,
+}
+
+impl DemoProcess {
+    /// `demo <args>` in a directory of its own (its SQLite files land there), without the
+    /// test's CANTER_*, REDIS_URL and DATABASE_URL variables, with `env` set.
+    pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let dir = std::env::temp_dir().join(format!("demo-proc-{}", unique()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut child = demo_command()
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A thread reads stdout for the address runserver prints, then drains it so the child
+        // never blocks on a full pipe.
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("Starting server at http://") {
+                    let _ = tx.send(rest.trim_end_matches('/').to_owned());
+                }
+            }
+        });
+        DemoProcess {
+            child,
+            dir,
+            addr: Some(rx),
+        }
+    }
+
+    /// The `host:port` runserver serves on, once it says so (panics after 30 s or if it exits).
+    pub fn server_addr(&mut self) -> String {
+        let rx = self.addr.take().expect("server_addr is read once");
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => panic!(
+                "runserver printed no address (exit status: {:?})",
+                self.child.try_wait()
+            ),
+        }
+    }
+}
+
+impl Drop for DemoProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `demo` without the test's CANTER_*, REDIS_URL and DATABASE_URL variables, logging warnings only.
+pub fn demo_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_demo"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CANTER_") || key == "REDIS_URL" || key == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    command.env("RUST_LOG", "warn");
+    command
+}
+
+/// Unique within this machine: process id, a counter, and the time.
+pub fn unique() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    format!(
+        "{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Whether CI asked for every service to be present (then a missing one fails the test).
+pub fn services_required() -> bool {
+    std::env::var("CANTER_REQUIRE_SERVICES").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// Skips (printing why), or fails under `CANTER_REQUIRE_SERVICES=1`.
+pub fn missing(what: &str) {
+    if services_required() {
+        panic!("{what}, and CANTER_REQUIRE_SERVICES=1: this test needs it");
+    }
+    eprintln!("skipped: {what}");
+}
