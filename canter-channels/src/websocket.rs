@@ -217,7 +217,11 @@ where
             } else {
                 None
             };
+            // A 4 KiB read buffer, not tungstenite's default 128 KiB (allocated up front for
+            // every socket: 10,000 idle sockets would hold 1.25 GB); larger messages still
+            // arrive whole, in more reads.
             let config = WebSocketConfig::default()
+                .read_buffer_size(4096)
                 .max_message_size(Some(limits.max_message_size))
                 .max_frame_size(Some(limits.max_message_size));
             tokio::spawn(async move {
@@ -269,6 +273,38 @@ fn close_frame(code: u16, reason: &str) -> WsMessage {
     }))
 }
 
+/// Writes `first` and every frame already queued for the socket, then flushes once (one write
+/// for a burst, not one per frame). Returns the code to end with: the consumer's close, or
+/// 1006 when the socket is gone.
+async fn write_pending<S>(
+    sink: &mut futures_util::stream::SplitSink<WebSocketStream<S>, WsMessage>,
+    outbound: &mut mpsc::Receiver<Outgoing>,
+    first: Option<Outgoing>,
+) -> Option<u16>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut next = first.or_else(|| outbound.try_recv().ok());
+    if next.is_none() {
+        return None;
+    }
+    while let Some(out) = next {
+        let frame = match out {
+            Outgoing::Frame(Frame::Text(text)) => WsMessage::Text(text.into()),
+            Outgoing::Frame(Frame::Binary(bytes)) => WsMessage::Binary(bytes),
+            Outgoing::Close(code, reason) => {
+                let _ = sink.send(close_frame(code, &reason)).await;
+                return Some(code);
+            }
+        };
+        if sink.feed(frame).await.is_err() {
+            return Some(1006);
+        }
+        next = outbound.try_recv().ok();
+    }
+    sink.flush().await.err().map(|_| 1006)
+}
+
 /// The socket's life: frames in, frames out, layer messages, pings; then `disconnect` and
 /// leaving the groups, however it ended.
 async fn run<S, C>(
@@ -290,6 +326,9 @@ async fn run<S, C>(
     let idle = Duration::from_secs_f64(limits.idle_timeout);
     let mut ping = tokio::time::interval(Duration::from_secs_f64(limits.ping_interval));
     ping.reset();
+    // One receive from the layer, kept across turns of the loop (not made anew each turn: that
+    // looked the channel up and locked its queue for every frame in or out).
+    let mut incoming = layer.receive(&channel);
     let code: u16 = loop {
         tokio::select! {
             frame = stream.next() => {
@@ -321,21 +360,21 @@ async fn run<S, C>(
                     }
                     tracing::warn!(target: "canter::channels", "consumer error: {e}");
                 }
-            }
-            out = outbound.recv() => {
-                match out {
-                    Some(Outgoing::Frame(Frame::Text(text))) => { if sink.send(WsMessage::Text(text.into())).await.is_err() { break 1006; } }
-                    Some(Outgoing::Frame(Frame::Binary(bytes))) => { if sink.send(WsMessage::Binary(bytes)).await.is_err() { break 1006; } }
-                    Some(Outgoing::Close(code, reason)) => {
-                        let _ = sink.send(close_frame(code, &reason)).await;
-                        break code;
-                    }
-                    None => break 1000,
+                // What the consumer sent in answer goes out now, in one write.
+                if let Some(code) = write_pending(&mut sink, &mut outbound, None).await {
+                    break code;
                 }
             }
-            message = layer.receive(&channel) => {
+            out = outbound.recv() => {
+                let Some(out) = out else { break 1000 };
+                if let Some(code) = write_pending(&mut sink, &mut outbound, Some(out)).await {
+                    break code;
+                }
+            }
+            message = &mut incoming => {
+                incoming = layer.receive(&channel);
                 match message {
-                    Ok(message) => match message.decode::<C::Event>() {
+                    Ok(message) => match message.into_event::<C::Event>() {
                         Ok(event) => {
                             if let Err(e) = consumer.event(&mut ctx, event).await {
                                 if matches!(e, crate::ConsumerError::SlowClient) {
@@ -344,8 +383,12 @@ async fn run<S, C>(
                                 }
                                 tracing::warn!(target: "canter::channels", "event handler error: {e}");
                             }
+                            if let Some(code) = write_pending(&mut sink, &mut outbound, None).await {
+                                break code;
+                            }
                         }
-                        Err(e) => tracing::warn!(target: "canter::channels", kind = message.kind(), "no handler for this message ({e}); dropped"),
+                        // serde's error names the unknown `type`.
+                        Err(e) => tracing::warn!(target: "canter::channels", "no handler for this message ({e}); dropped"),
                     },
                     Err(e) => {
                         tracing::warn!(target: "canter::channels", "channel layer error: {e}");
@@ -364,6 +407,7 @@ async fn run<S, C>(
             }
         }
     };
+    drop(incoming);
     // Finish the closing handshake: read until the client's Close (or a second), so frames in
     // flight (a pong) do not hit a dropped socket.
     if code != 1006 {

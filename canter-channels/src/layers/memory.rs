@@ -50,14 +50,21 @@ impl InMemoryChannelLayer {
         Arc<AsyncMutex<mpsc::Receiver<(Instant, Message)>>>,
     ) {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        let queue = channels.entry(channel.to_owned()).or_insert_with(|| {
+        let queue = self.queue_in(&mut channels, channel);
+        (queue.tx.clone(), queue.rx.clone())
+    }
+
+    /// `channel`'s queue in the locked map, made on first use (the name is copied only then).
+    fn queue_in<'m>(&self, channels: &'m mut HashMap<String, Queue>, channel: &str) -> &'m Queue {
+        if !channels.contains_key(channel) {
             let (tx, rx) = mpsc::channel(self.capacity);
-            Queue {
+            let queue = Queue {
                 tx,
                 rx: Arc::new(AsyncMutex::new(rx)),
-            }
-        });
-        (queue.tx.clone(), queue.rx.clone())
+            };
+            channels.insert(channel.to_owned(), queue);
+        }
+        &channels[channel]
     }
 
     fn try_send(&self, channel: &str, message: Message) -> Result<(), LayerError> {
@@ -149,18 +156,30 @@ impl ChannelLayer for InMemoryChannelLayer {
         message: Message,
     ) -> BoxFuture<'a, Result<(), LayerError>> {
         Box::pin(async move {
-            let members: Vec<String> = {
+            // Every member's sender under one lock of each map (not a lookup, a name copy and
+            // a lock per member), then the sends.
+            let senders: Vec<(mpsc::Sender<(Instant, Message)>, String)> = {
                 let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
                 let Some(members) = groups.get_mut(group) else {
                     return Ok(());
                 };
                 let expiry = self.group_expiry;
                 members.retain(|_, joined| joined.elapsed() <= expiry);
-                members.keys().cloned().collect()
+                let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+                members
+                    .keys()
+                    .map(|channel| {
+                        (
+                            self.queue_in(&mut channels, channel).tx.clone(),
+                            channel.clone(),
+                        )
+                    })
+                    .collect()
             };
-            for channel in members {
-                if let Err(e) = self.try_send(&channel, message.clone()) {
-                    tracing::warn!(target: "canter::channels", group, %channel, "group_send skipped a channel: {e}");
+            let now = Instant::now();
+            for (tx, channel) in senders {
+                if tx.try_send((now, message.clone())).is_err() {
+                    tracing::warn!(target: "canter::channels", group, %channel, "group_send skipped a channel: it is full");
                 }
             }
             Ok(())

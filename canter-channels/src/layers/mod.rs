@@ -59,6 +59,11 @@ impl Message {
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_value(Value::Object(self.0.clone()))
     }
+
+    /// As [`decode`](Self::decode), consuming the message (no copy of it).
+    pub fn into_event<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        serde_json::from_value(Value::Object(self.0))
+    }
 }
 
 /// What a layer operation can fail with.
