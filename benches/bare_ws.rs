@@ -23,6 +23,8 @@ fn now_ns() -> u64 {
 
 async fn connection(stream: TcpStream, stamps: broadcast::Sender<u64>) {
     let mut path = String::new();
+    // The callback's signature is tungstenite's (its error response is large; never built here).
+    #[allow(clippy::result_large_err)]
     let callback = |request: &Request, response: Response| {
         path = request.uri().path().to_owned();
         Ok(response)

@@ -284,10 +284,7 @@ async fn write_pending<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut next = first.or_else(|| outbound.try_recv().ok());
-    if next.is_none() {
-        return None;
-    }
+    let mut next = Some(first.or_else(|| outbound.try_recv().ok())?);
     while let Some(out) = next {
         let frame = match out {
             Outgoing::Frame(Frame::Text(text)) => WsMessage::Text(text.into()),
