@@ -107,6 +107,19 @@ fn origin_allowed(origin: Option<&str>, allowed: &[String]) -> bool {
     })
 }
 
+/// A copy of `headers` that owns its values. hyper's values share the connection's read buffer
+/// (16 KiB), so a plain clone kept in the scope would keep that buffer alive for the socket's
+/// whole life (measured: most of the memory of an idle socket).
+fn owned_headers(headers: &http::HeaderMap) -> http::HeaderMap {
+    let mut owned = http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if let Ok(copy) = HeaderValue::from_bytes(value.as_bytes()) {
+            owned.append(name.clone(), copy);
+        }
+    }
+    owned
+}
+
 fn scope_of(req: &Request) -> Scope {
     let route = req.extensions().get::<ResolvedRoute>();
     Scope {
@@ -116,7 +129,7 @@ fn scope_of(req: &Request) -> Scope {
         route: route.and_then(|r| r.name.as_deref().map(str::to_owned)),
         params: route.map(|r| r.params.clone()).unwrap_or_default(),
         query: req.uri().query().map(str::to_owned),
-        headers: req.headers().clone(),
+        headers: owned_headers(req.headers()),
         client: req.extensions().get::<ClientAddr>().map(|a| a.0),
         subprotocols: req
             .headers()
@@ -221,7 +234,7 @@ where
             // every socket: 10,000 idle sockets would hold 1.25 GB); larger messages still
             // arrive whole, in more reads.
             let config = WebSocketConfig::default()
-                .read_buffer_size(4096)
+                .read_buffer_size(0)
                 .max_message_size(Some(limits.max_message_size))
                 .max_frame_size(Some(limits.max_message_size));
             tokio::spawn(async move {
