@@ -16,13 +16,16 @@
 # Rounds alternate canter and the reference; medians over ROUNDS=3. Servers listen on
 # ephemeral ports of 127.0.0.1 and are stopped by PID (also on exit). Raw outputs go to
 # benches/results/channels-<time>.tmp/ (git-ignored). Knobs: ROUNDS=3, ECHO_SECS=10,
-# REDIS_URL (default redis://127.0.0.1:6379/13), PYTHON (default target/interop-venv/bin/python).
+# ONLY=echo|fanout|idle|group_send (one figure), REDIS_URL (default redis://127.0.0.1:6379/13),
+# PYTHON (default target/interop-venv/bin/python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BIN=$ROOT/target/release
 ROUNDS=${ROUNDS:-3}
 ECHO_SECS=${ECHO_SECS:-10}
+ONLY=${ONLY:-}
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 REDIS=${REDIS_URL:-redis://127.0.0.1:6379/13}
 PYTHON=${PYTHON:-$ROOT/target/interop-venv/bin/python}
 OUT=$ROOT/benches/results/channels-$(date +%Y%m%d-%H%M%S).tmp
@@ -56,21 +59,26 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "round $round"
   for server in canter bare; do
     if [ $server = canter ]; then start canter "$BIN/ws_bench_server"; else start bare "$BIN/bare_ws"; fi
-    "$BIN/ws_load" echo "ws://$ADDR/ws/echo/" 50 "$ECHO_SECS" | sed "s/^/$server /" | tee -a "$OUT/echo.txt"
-    for spec in "1000 100" "10000 10"; do
-      set -- $spec
-      "$BIN/ws_load" fanout "ws://$ADDR/ws/group/" "$1" "$2" | sed "s/^/$server-memory /" | tee -a "$OUT/fanout.txt"
-    done
+    if want echo; then
+      "$BIN/ws_load" echo "ws://$ADDR/ws/echo/" 50 "$ECHO_SECS" | sed "s/^/$server round=$round /" | tee -a "$OUT/echo.txt"
+    fi
+    if want fanout; then
+      for spec in "1000 100" "10000 10"; do
+        set -- $spec
+        "$BIN/ws_load" fanout "ws://$ADDR/ws/group/" "$1" "$2" | sed "s/^/$server-memory round=$round /" | tee -a "$OUT/fanout.txt"
+      done
+    fi
     stop
-    if [ $server = canter ]; then
+    if [ $server = canter ] && want fanout; then
       start canter-redis "$BIN/ws_bench_server" --redis "$REDIS"
       for spec in "1000 100" "10000 10"; do
         set -- $spec
-        "$BIN/ws_load" fanout "ws://$ADDR/ws/group/" "$1" "$2" | sed "s/^/canter-redis /" | tee -a "$OUT/fanout.txt"
+        "$BIN/ws_load" fanout "ws://$ADDR/ws/group/" "$1" "$2" | sed "s/^/canter-redis round=$round /" | tee -a "$OUT/fanout.txt"
       done
       stop
     fi
     # Memory per idle socket: a fresh server, 10,000 sockets held open.
+    want idle || continue
     if [ $server = canter ]; then start canter "$BIN/ws_bench_server"; else start bare "$BIN/bare_ws"; fi
     sleep 0.5
     before=$(rss_kb "$PID")
@@ -84,6 +92,7 @@ for round in $(seq 1 "$ROUNDS"); do
     stop
   done
   # Redis group_send: canter's layer, then channels_redis.
+  want group_send || continue
   "$BIN/redis_group_send" "$REDIS" 10000 | sed 's/^/canter /' | tee -a "$OUT/group_send.txt"
   "$PYTHON" - "$REDIS" 10000 <<'EOF' | sed 's/^/channels_redis /' | tee -a "$OUT/group_send.txt"
 import asyncio, os, sys, time
@@ -115,22 +124,37 @@ def values(file, prefix, key):
                 found.append(float(m.group(1)))
     return found
 med = lambda xs: statistics.median(xs) if xs else float("nan")
-echo_c, echo_b = med(values("echo.txt", "canter", "per_s")), med(values("echo.txt", "bare", "per_s"))
-print(f"echo, 50 clients: canter {echo_c:.0f}/s, bare tungstenite {echo_b:.0f}/s -> {echo_c / echo_b:.2f}x")
+import os
+def rounds(file, who, extra=""):
+    """{round: line} of `who`'s lines (matching `extra`)."""
+    found = {}
+    if os.path.exists(f"{out}/{file}"):
+        for l in open(f"{out}/{file}"):
+            if l.startswith(who + " ") and extra in l:
+                found[re.search(r"round=(\d+)", l).group(1)] = l
+    return found
+num = lambda line, key: float(re.search(rf"{key}=([\d.]+)", line).group(1))
+# Ratios per round (canter and its reference ran back to back), then their median.
+c, b = rounds("echo.txt", "canter"), rounds("echo.txt", "bare")
+if c:
+    ratios = [num(c[r], "per_s") / num(b[r], "per_s") for r in c if r in b]
+    print(f"echo, 50 clients: canter {med([num(l, 'per_s') for l in c.values()]):.0f}/s, bare tungstenite {med([num(l, 'per_s') for l in b.values()]):.0f}/s -> {med(ratios):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
 for conns in ("1000", "10000"):
-    rows = {}
+    bare = rounds("fanout.txt", "bare-memory", f"conns={conns} ")
     for who in ("canter-memory", "canter-redis", "bare-memory"):
-        lines = [l for l in open(f"{out}/fanout.txt") if l.startswith(who + " ") and f"conns={conns} " in l]
-        get = lambda k: med([float(re.search(rf"{k}=([\d.]+)", l).group(1)) for l in lines])
-        delivered = [l.split("delivered=")[1].split()[0] for l in lines]
-        rows[who] = (get("per_s"), get("p50_ms"), get("p99_ms"), delivered)
-    bare = rows["bare-memory"][0]
-    for who, (per_s, p50, p99, delivered) in rows.items():
-        print(f"broadcast to {conns}: {who}: {per_s:.0f} deliveries/s ({per_s / bare:.2f}x bare), p50 {p50:.1f} ms, p99 {p99:.1f} ms, delivered {', '.join(delivered)}")
+        mine = rounds("fanout.txt", who, f"conns={conns} ")
+        if not mine:
+            continue
+        ratios = [num(mine[r], "per_s") / num(bare[r], "per_s") for r in mine if r in bare]
+        delivered = [l.split("delivered=")[1].split()[0] for l in mine.values()]
+        print(f"broadcast to {conns}: {who}: {med([num(l, 'per_s') for l in mine.values()]):.0f} deliveries/s ({med(ratios):.2f}x bare), p50 {med([num(l, 'p50_ms') for l in mine.values()]):.1f} ms, p99 {med([num(l, 'p99_ms') for l in mine.values()]):.1f} ms, delivered {', '.join(delivered)}")
 for who in ("canter", "bare"):
+    if not os.path.exists(f"{out}/idle.txt"):
+        break
     per = [float(re.search(r"per_socket_bytes=(-?\d+)", l).group(1)) / 1024 for l in open(f"{out}/idle.txt") if l.startswith(who + " ")]
     print(f"memory per idle socket at 10,000: {who} {med(per):.1f} KB")
-gs_c, gs_p = med(values("group_send.txt", "canter", "per_s")), med(values("group_send.txt", "channels_redis", "per_s"))
-print(f"Redis group_send: canter {gs_c:.0f}/s, channels_redis {gs_p:.0f}/s -> {gs_c / gs_p:.1f}x")
+if os.path.exists(f"{out}/group_send.txt"):
+    gs_c, gs_p = med(values("group_send.txt", "canter", "per_s")), med(values("group_send.txt", "channels_redis", "per_s"))
+    print(f"Redis group_send: canter {gs_c:.0f}/s, channels_redis {gs_p:.0f}/s -> {gs_c / gs_p:.1f}x")
 EOF
 echo "raw outputs: $OUT"
