@@ -2,7 +2,6 @@
 //! back the receive loop reconnects and messages flow again. Runs its own `redis-server` on a
 //! spare port (never the machine's); skipped with a printed reason without `redis-server`.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use canter_channels::testing::WebsocketCommunicator;
@@ -11,49 +10,7 @@ use canter_channels::{
     RedisLayerConfig, Scope,
 };
 use canter_core::prelude::*;
-use canter_core::test::TestClient;
-
-struct RedisServer(Child);
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spare_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_redis(port: u16) -> Option<RedisServer> {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    for _ in 0..50 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(RedisServer(child));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
+use canter_core::test::{spare_port, RedisServer, TestClient};
 
 struct Echo;
 
@@ -69,20 +26,11 @@ impl Consumer for Echo {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_layer_survives_a_redis_restart() {
-    if Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        if std::env::var("CANTER_REQUIRE_SERVICES").as_deref() == Ok("1") {
-            panic!("redis-server is not installed and CANTER_REQUIRE_SERVICES=1");
-        }
-        eprintln!("skipped: redis-server is not installed");
+    if !RedisServer::available() {
         return;
     }
-    let port = spare_port();
-    let url = format!("redis://127.0.0.1:{port}");
-    let server = start_redis(port).expect("a redis-server of our own");
+    let server = RedisServer::start(spare_port(), &[]);
+    let (port, url) = (server.port, server.url());
     let config = RedisLayerConfig {
         hosts: vec![url.clone()],
         ..RedisLayerConfig::default()
@@ -114,7 +62,7 @@ async fn the_layer_survives_a_redis_restart() {
     ws.send_text("still here").await;
     assert_eq!(ws.receive_text().await.as_deref(), Some("still here"));
 
-    let _server = start_redis(port).expect("redis back on the same port");
+    let _server = RedisServer::start(port, &[]);
     // Back (empty: this Redis keeps nothing): the layer reconnects by itself.
     let mut delivered = false;
     for _ in 0..50 {

@@ -7,6 +7,8 @@
 //! `.ci/run` makes one); skipped with a printed reason otherwise. Both sides use the test's own
 //! kombu `global_keyprefix`, so the default queue `celery` is the test's alone.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -57,17 +59,7 @@ struct Keys {
 
 impl Drop for Keys {
     fn drop(&mut self) {
-        let Ok(mut conn) = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection())
-        else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.prefix))
-            .query(&mut conn)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
-        }
+        common::delete_keys(&self.url, &self.prefix);
     }
 }
 

@@ -4,6 +4,7 @@
 //! `CANTER_TEST_REDIS_URL` (skipped without it; a failure under `CANTER_REQUIRE_SERVICES=1`),
 //! each test under its own key prefix, deleted at the end.
 
+mod common;
 mod suite;
 
 use std::sync::Arc;
@@ -51,17 +52,7 @@ impl Scope {
 
 impl Drop for Scope {
     fn drop(&mut self) {
-        if let Ok(client) = redis::Client::open(self.url.as_str()) {
-            if let Ok(mut conn) = client.get_connection() {
-                let keys: Vec<String> = redis::cmd("KEYS")
-                    .arg(format!("{}*", self.prefix))
-                    .query(&mut conn)
-                    .unwrap_or_default();
-                if !keys.is_empty() {
-                    let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
-                }
-            }
-        }
+        common::delete_keys(&self.url, &self.prefix);
     }
 }
 

@@ -5,60 +5,14 @@
 //! `redis-server` on a spare port (never the machine's); without `redis-server` it is skipped
 //! with a printed reason (a failure under `CANTER_REQUIRE_SERVICES=1`).
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use canter_core::test::{spare_port, RedisServer};
 use canter_tasks::{
     task, Broker, RedisBroker, Registry, TaskError, TaskStatus, Worker, WorkerConfig,
 };
-
-struct RedisServer(Child);
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spare_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A redis-server on `port` keeping an append-only file in `dir` (fsync on every write).
-fn start_redis(port: u16, dir: &Path) -> RedisServer {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "yes", "--appendfsync", "always"])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = RedisServer(child); // stopped however the test ends
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("redis-server did not start on port {port}");
-}
 
 static SLOW_RUNS: AtomicU32 = AtomicU32::new(0);
 
@@ -77,21 +31,23 @@ async fn slow(ms: u64) -> Result<u64, TaskError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_survive_a_redis_restart() {
-    if Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        if std::env::var("CANTER_REQUIRE_SERVICES").as_deref() == Ok("1") {
-            panic!("redis-server is not installed and CANTER_REQUIRE_SERVICES=1");
-        }
-        eprintln!("skipped: redis-server is not installed");
+    if !RedisServer::available() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("canter-outage-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = spare_port();
-    let redis = start_redis(port, &dir);
+    // An append-only file, fsynced on every write: what it had survives the restart.
+    let dir_arg = dir.display().to_string();
+    let keep = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        dir_arg.as_str(),
+    ];
+    let redis = RedisServer::start(spare_port(), &keep);
+    let port = redis.port;
     let broker: Arc<dyn Broker> = Arc::new(
         RedisBroker::connect(&format!("redis://127.0.0.1:{port}"))
             .await
@@ -132,7 +88,7 @@ async fn tasks_survive_a_redis_restart() {
     tokio::time::sleep(Duration::from_millis(1500)).await; // the slow task ends meanwhile
 
     // Back, with what it had written: everything completes.
-    let _redis = start_redis(port, &dir);
+    let _redis = RedisServer::start(port, &keep);
     assert_eq!(queued.get(wait).await.unwrap(), 42);
     assert_eq!(interrupted.get(wait).await.unwrap(), 800);
     assert!(

@@ -225,3 +225,75 @@ pub fn require_service(variable: &str) -> Option<String> {
         }
     }
 }
+
+/// A free TCP port on 127.0.0.1 (for a service a test starts itself).
+pub fn spare_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// A `redis-server` of the test's own on a spare port (never the machine's: tests that stop
+/// or restart Redis use one of these), stopped when dropped.
+pub struct RedisServer {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// Whether `redis-server` can be run here. Without it the test should return early: this
+    /// prints why it is skipped, or panics under `CANTER_REQUIRE_SERVICES=1`.
+    pub fn available() -> bool {
+        if std::process::Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok()
+        {
+            return true;
+        }
+        if std::env::var("CANTER_REQUIRE_SERVICES").as_deref() == Ok("1") {
+            panic!("redis-server is not installed and CANTER_REQUIRE_SERVICES=1");
+        }
+        eprintln!("skipped: redis-server is not installed");
+        false
+    }
+
+    /// Starts one on `port` with `args` added (e.g. `--appendonly yes --dir DIR` to keep data
+    /// across a restart; by default it keeps nothing) and waits until it accepts connections.
+    pub fn start(port: u16, args: &[&str]) -> RedisServer {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let server = RedisServer { child, port }; // stopped however the test ends
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
