@@ -83,6 +83,12 @@ pub trait Broker: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), TaskError>>;
     /// Tasks waiting in a queue (not leased).
     fn queue_length<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>>;
+    /// Records that periodic entry `entry` fired for its due time `due` (seconds since the
+    /// epoch). Atomic: of any number of schedulers, exactly one gets `true` for a due time.
+    fn claim_fire<'a>(&'a self, entry: &'a str, due: f64)
+        -> BoxFuture<'a, Result<bool, TaskError>>;
+    /// The latest due time `entry` fired for, if any.
+    fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>>;
     /// Stops renewing `delivery`'s lease without acking it: it comes back to the queue after
     /// the visibility timeout (the worker could not store its result). Leases that are only
     /// renewed by the worker need nothing here.
@@ -186,7 +192,7 @@ pub async fn enqueue(
     Ok(id)
 }
 
-fn message(
+pub(crate) fn message(
     name: &str,
     defaults: &crate::task::TaskOptions,
     args: Value,

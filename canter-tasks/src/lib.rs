@@ -11,7 +11,9 @@
 //! | `self.retry(countdown=5)` | `Err(TaskError::retry(Some(5.0)))` |
 //! | `except SoftTimeLimitExceeded:` | `select!` on [`soft_time_limit()`] |
 //! | `celery -A proj worker -Q q -c 10` | `demo worker -Q q -c 10` |
+//! | `beat_schedule = {"hb": {"task": …, "schedule": 10.0}}` + `celery beat` | `Tasks::new().every::<heartbeat>("hb", 10 s, args)` + `demo beat` (or `worker -B`) |
 
+pub mod beat;
 pub mod broker;
 pub mod brokers;
 mod error;
@@ -20,6 +22,7 @@ mod result;
 pub mod task;
 pub mod worker;
 
+pub use beat::Beat;
 pub use broker::{
     broker, enqueue, install, is_eager, set_eager, ApplyOptions, Broker, Delivery, TaskMessage,
 };

@@ -53,6 +53,7 @@ impl Default for TaskSettings {
 #[derive(Clone, Default)]
 pub struct Tasks {
     registry: Registry,
+    beat: crate::beat::Beat,
 }
 
 impl Tasks {
@@ -66,17 +67,33 @@ impl Tasks {
         self
     }
 
+    /// A periodic entry (Celery's `beat_schedule`): task `T` with `args`, every `every`, sent by
+    /// the `beat` command, by `worker -B`, and under `runserver` with the in-process worker.
+    /// Registers `T` too.
+    pub fn every<T: Task>(mut self, name: &str, every: Duration, args: serde_json::Value) -> Self {
+        self.registry = self.registry.register::<T>();
+        self.beat = self.beat.every::<T>(name, every, args);
+        self
+    }
+
+    /// The periodic entries (to run a [`Beat`](crate::Beat) yourself).
+    pub fn beat(&self) -> crate::beat::Beat {
+        self.beat.clone()
+    }
+
     /// The registered tasks (to run a [`Worker`] yourself, as tests do).
     pub fn registry(&self) -> Registry {
         self.registry.clone()
     }
 
     pub fn plugin(self) -> impl FnOnce(App) -> App {
-        let registry = self.registry;
+        let (registry, beat) = (self.registry, self.beat);
         move |app| {
-            let for_startup = registry.clone();
-            app.command(WorkerCommand(registry)).on_startup(move |settings, command| {
-                let registry = for_startup.clone();
+            let for_startup = (registry.clone(), beat.clone());
+            app.command(WorkerCommand(registry, beat.clone()))
+                .command(BeatCommand(beat))
+                .on_startup(move |settings, command| {
+                let (registry, beat) = for_startup.clone();
                 async move {
                     let config: TaskSettings = settings.section("tasks")?;
                     // The framework's own commands never enqueue: no broker file for `check`.
@@ -95,8 +112,15 @@ impl Tasks {
                             visibility_timeout: Duration::from_secs_f64(config.visibility_timeout),
                             ..WorkerConfig::default()
                         };
-                        let worker = Worker::new(registry, broker, worker_config);
+                        let worker = Worker::new(registry, broker.clone(), worker_config);
                         tokio::spawn(worker.run(std::future::pending()));
+                        if !beat.entries().is_empty() {
+                            tokio::spawn(async move {
+                                if let Err(e) = beat.run(broker, std::future::pending()).await {
+                                    tracing::error!(target: "canter::tasks", "beat stopped: {e}");
+                                }
+                            });
+                        }
                         println!("Running an in-process task worker ([tasks] worker_in_runserver = false turns it off).");
                     }
                     Ok(())
@@ -146,7 +170,7 @@ const FRAMEWORK_COMMANDS_WITHOUT_TASKS: &[&str] = &[
     "sqlmigrate",
 ];
 
-struct WorkerCommand(Registry);
+struct WorkerCommand(Registry, crate::beat::Beat);
 
 impl ManagementCommand for WorkerCommand {
     fn name(&self) -> &'static str {
@@ -169,6 +193,13 @@ impl ManagementCommand for WorkerCommand {
                     .long("concurrency")
                     .value_parser(clap::value_parser!(usize))
                     .help("Tasks at once"),
+            )
+            .arg(
+                Arg::new("beat")
+                    .short('B')
+                    .long("beat")
+                    .action(clap::ArgAction::SetTrue)
+                    .help("Also run the periodic scheduler (as `beat`) in this worker"),
             )
     }
 
@@ -196,7 +227,16 @@ impl ManagementCommand for WorkerCommand {
                 ..WorkerConfig::default()
             };
             println!("Tasks: {}", self.0.names().join(", "));
-            let worker = Worker::new(self.0.clone(), crate::broker::broker()?, config);
+            let broker = crate::broker::broker()?;
+            if args.get_flag("beat") {
+                let (beat, broker) = (self.1.clone(), broker.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = beat.run(broker, std::future::pending()).await {
+                        tracing::error!(target: "canter::tasks", "beat stopped: {e}");
+                    }
+                });
+            }
+            let worker = Worker::new(self.0.clone(), broker, config);
             // The first SIGINT/SIGTERM starts a warm shutdown; a second one makes it cold.
             let cold = async {
                 canter_core::server::shutdown_signal().await;
@@ -204,6 +244,40 @@ impl ManagementCommand for WorkerCommand {
             };
             worker
                 .run_until(canter_core::server::shutdown_signal(), cold)
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+/// `beat`: the periodic scheduler alone (Celery's `celery beat`).
+struct BeatCommand(crate::beat::Beat);
+
+impl ManagementCommand for BeatCommand {
+    fn name(&self) -> &'static str {
+        "beat"
+    }
+
+    fn command(&self) -> clap::Command {
+        clap::Command::new("beat")
+            .about("Sends the periodic tasks when they are due, until SIGINT/SIGTERM (any number may run: each due time fires once)")
+    }
+
+    fn run<'a>(
+        &'a self,
+        _ctx: &'a CommandContext,
+        _args: &'a ArgMatches,
+    ) -> BoxFuture<'a, Result<(), CommandError>> {
+        Box::pin(async move {
+            for entry in self.0.entries() {
+                println!("{}: {} every {:?}", entry.name, entry.task, entry.every);
+            }
+            self.0
+                .clone()
+                .run(
+                    crate::broker::broker()?,
+                    canter_core::server::shutdown_signal(),
+                )
                 .await?;
             Ok(())
         })

@@ -18,6 +18,8 @@ struct State {
     results: HashMap<String, TaskResult>,
     revoked: HashSet<String>,
     dead_letters: Vec<(TaskMessage, String)>,
+    /// Periodic entries' fired due times.
+    fires: HashMap<String, std::collections::BTreeSet<u64>>,
     /// Publication order, the tie-breaker after priority and eta.
     sequence: u64,
     order: HashMap<String, u64>,
@@ -57,6 +59,31 @@ fn ready<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
 }
 
 impl Broker for MemoryBroker {
+    fn claim_fire<'a>(
+        &'a self,
+        entry: &'a str,
+        due: f64,
+    ) -> BoxFuture<'a, Result<bool, TaskError>> {
+        Box::pin(async move {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            Ok(state
+                .fires
+                .entry(entry.to_owned())
+                .or_default()
+                .insert(due.to_bits()))
+        })
+    }
+
+    fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>> {
+        Box::pin(async move {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            Ok(state
+                .fires
+                .get(entry)
+                .and_then(|f| f.iter().map(|b| f64::from_bits(*b)).reduce(f64::max)))
+        })
+    }
+
     fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
         let mut state = self.lock();
         state.sequence += 1;

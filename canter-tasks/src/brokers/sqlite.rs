@@ -39,6 +39,12 @@ CREATE TABLE IF NOT EXISTS canter_task_result (
 );
 CREATE INDEX IF NOT EXISTS canter_task_result_done ON canter_task_result (date_done);
 CREATE TABLE IF NOT EXISTS canter_task_revoked (id TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS canter_beat_fire (
+    entry TEXT NOT NULL,
+    due REAL NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (entry, due)
+);
 CREATE TABLE IF NOT EXISTS canter_task_dead_letter (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -96,6 +102,47 @@ impl SqliteBroker {
 }
 
 impl Broker for SqliteBroker {
+    fn claim_fire<'a>(
+        &'a self,
+        entry: &'a str,
+        due: f64,
+    ) -> BoxFuture<'a, Result<bool, TaskError>> {
+        Box::pin(async move {
+            // The primary key makes one insert per (entry, due) win, whatever the number of
+            // schedulers sharing the file.
+            let claimed = sqlx::query(
+                "INSERT OR IGNORE INTO canter_beat_fire (entry, due, at) VALUES (?, ?, ?)",
+            )
+            .bind(entry)
+            .bind(due)
+            .bind(now())
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+                == 1;
+            if claimed {
+                // Keep the last hundred fires of the entry: enough to tell what was missed.
+                sqlx::query("DELETE FROM canter_beat_fire WHERE entry = ? AND due < (SELECT min(due) FROM (SELECT due FROM canter_beat_fire WHERE entry = ? ORDER BY due DESC LIMIT 100))")
+                    .bind(entry)
+                    .bind(entry)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            Ok(claimed)
+        })
+    }
+
+    fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>> {
+        Box::pin(async move {
+            let row: Option<(Option<f64>,)> =
+                sqlx::query_as("SELECT max(due) FROM canter_beat_fire WHERE entry = ?")
+                    .bind(entry)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            Ok(row.and_then(|r| r.0))
+        })
+    }
+
     fn publish<'a>(&'a self, m: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
             sqlx::query("INSERT INTO canter_task_queue (id, name, queue, priority, args, eta, expires, retries, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")

@@ -9,6 +9,8 @@
 //!
 //! `POST /tasks/long-running/` enqueues it; `GET /tasks/<id>/` reports its state and result.
 //! Under `runserver` an in-process worker runs them; `demo worker` runs a separate one.
+//! `demo.heartbeat` is periodic (Celery beat): every 10 s it logs the time; `demo beat` sends
+//! it (so does `demo worker -B`, and `runserver` with its in-process worker).
 
 use canter::tasks::{task, TaskError, Tasks};
 
@@ -28,7 +30,24 @@ pub async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
     })
 }
 
-/// The demo's tasks (what its workers know by name).
+/// The periodic one: a log line with the time it ran.
+#[task(name = "demo.heartbeat", ignore_result)]
+pub async fn heartbeat() -> Result<(), TaskError> {
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    tracing::info!(target: "demo", at, "heartbeat");
+    Ok(())
+}
+
+/// How often `demo.heartbeat` runs.
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The demo's tasks (what its workers know by name) and its periodic entry.
 pub fn tasks() -> Tasks {
-    Tasks::new().task::<long_running_task>().task::<add>()
+    Tasks::new()
+        .task::<long_running_task>()
+        .task::<add>()
+        .every::<heartbeat>("demo.heartbeat", HEARTBEAT_EVERY, serde_json::json!([]))
 }

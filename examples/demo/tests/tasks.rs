@@ -73,3 +73,14 @@ async fn long_running_task_is_enqueued_run_and_reported() {
     worker.await.unwrap().unwrap();
     let _ = std::fs::remove_file(&file);
 }
+
+/// The demo's periodic entry: `demo.heartbeat`, every 10 s, known to its workers.
+#[test]
+fn the_heartbeat_is_scheduled_every_ten_seconds() {
+    let tasks = demo::tasks::tasks();
+    assert!(tasks.registry().names().contains(&"demo.heartbeat"));
+    let entries = tasks.beat().entries().to_vec();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].task, "demo.heartbeat");
+    assert_eq!(entries[0].every, std::time::Duration::from_secs(10));
+}

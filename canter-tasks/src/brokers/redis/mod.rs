@@ -634,6 +634,45 @@ async fn maintain(inner: Weak<Inner>) {
 }
 
 impl Broker for RedisBroker {
+    fn claim_fire<'a>(
+        &'a self,
+        entry: &'a str,
+        due: f64,
+    ) -> BoxFuture<'a, Result<bool, TaskError>> {
+        Box::pin(async move {
+            // A sorted set of the entry's fired due times: ZADD NX adds a due time once, for
+            // exactly one of any number of schedulers; the last hundred are kept.
+            let key = self.inner.key(&format!("canter.beat.{entry}"));
+            let (added, _): (i64, i64) = redis::pipe()
+                .atomic()
+                .cmd("ZADD")
+                .arg(&key)
+                .arg("NX")
+                .arg(due)
+                .arg(due.to_string())
+                .cmd("ZREMRANGEBYRANK")
+                .arg(&key)
+                .arg(0)
+                .arg(-101)
+                .query_async(&mut self.inner.conn.clone())
+                .await?;
+            Ok(added == 1)
+        })
+    }
+
+    fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>> {
+        Box::pin(async move {
+            let last: Vec<(String, f64)> = redis::cmd("ZRANGE")
+                .arg(self.inner.key(&format!("canter.beat.{entry}")))
+                .arg(-1)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query_async(&mut self.inner.conn.clone())
+                .await?;
+            Ok(last.first().map(|(_, due)| *due))
+        })
+    }
+
     fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
             let inner = &self.inner;
