@@ -739,6 +739,9 @@ impl Broker for RedisBroker {
                     (next_due - now()).clamp(0.0, 3600.0),
                 ));
                 if wait < Duration::from_millis(10) {
+                    // A held message is due in a moment: wait for it here, not in a loop of
+                    // fetches.
+                    tokio::time::sleep(wait).await;
                     continue;
                 }
                 inner.block(&source, worker, wait).await?;
@@ -935,22 +938,24 @@ impl Broker for RedisBroker {
                 local.ready.retain(|d| {
                     let mine = queues.contains(&d.message.queue);
                     if mine {
-                        tags.push(d.lease.clone());
+                        tags.push((d.lease.clone(), d.message.id.clone()));
                     }
                     !mine
                 });
                 local.held.retain(|d| {
                     let mine = queues.contains(&d.message.queue);
                     if mine {
-                        tags.push(d.lease.clone());
+                        tags.push((d.lease.clone(), d.message.id.clone()));
                     }
                     !mine
                 });
                 (tags, source)
             };
-            for tag in &tags {
+            for (tag, id) in &tags {
                 inner.restore_tag(tag, f64::INFINITY).await?;
-                inner.lock().envelopes.remove(tag);
+                let mut local = inner.lock();
+                local.envelopes.remove(tag);
+                local.revocation_checked.remove(id);
             }
             if let Some(source) = source {
                 // A BLMOVE cut short by the shutdown still runs on the server and may yet move
