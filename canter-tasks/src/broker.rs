@@ -123,6 +123,16 @@ pub fn broker() -> Result<Arc<dyn Broker>, TaskError> {
         })
 }
 
+/// `url` fit for logs and error messages: a password (`redis://:secret@host`) is hidden.
+pub(crate) fn redacted(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 pub(crate) fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -242,5 +252,24 @@ impl TaskResult {
             result: None,
             error: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        assert_eq!(
+            super::redacted("redis://:secret@host:6379/0"),
+            "redis://***@host:6379/0"
+        );
+        assert_eq!(
+            super::redacted("redis://user:pw@h/1?x=y"),
+            "redis://***@h/1?x=y"
+        );
+        assert_eq!(
+            super::redacted("sqlite://tasks.sqlite3"),
+            "sqlite://tasks.sqlite3"
+        );
     }
 }

@@ -101,8 +101,9 @@ impl Tasks {
                         return Ok(());
                     }
                     let url = broker_url(config.broker.as_deref(), std::env::var("REDIS_URL").ok());
-                    let broker = open_broker(&url).await.map_err(|e| format!("[tasks] broker {url:?}: {e}"))?;
-                    tracing::info!(target: "canter::tasks", broker = %url, "task broker");
+                    let shown = crate::broker::redacted(&url);
+                    let broker = open_broker(&url).await.map_err(|e| format!("[tasks] broker {shown:?}: {e}"))?;
+                    tracing::info!(target: "canter::tasks", broker = %shown, "task broker");
                     install(broker.clone());
                     crate::broker::set_eager(config.always_eager);
                     let in_runserver = config.worker_in_runserver.unwrap_or(url.starts_with("sqlite:"));

@@ -141,15 +141,16 @@ impl RedisBroker {
     /// reconnects by itself after an outage.
     pub async fn connect(url: &str) -> Result<Self, TaskError> {
         let (url, options) = parse_url(url)?;
+        let shown = crate::broker::redacted(&url);
         let client = redis::Client::open(url.as_str())
-            .map_err(|e| TaskError::Broker(format!("broker URL {url:?}: {e}")))?;
+            .map_err(|e| TaskError::Broker(format!("broker URL {shown:?}: {e}")))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(2);
         let conn = client
             .get_connection_manager_with_config(config)
             .await
-            .map_err(|e| TaskError::Broker(format!("cannot reach Redis at {url}: {e}")))?;
+            .map_err(|e| TaskError::Broker(format!("cannot reach Redis at {shown}: {e}")))?;
         let inner = Arc::new(Inner {
             options,
             client,
