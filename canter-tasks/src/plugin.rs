@@ -76,6 +76,19 @@ impl Tasks {
         self
     }
 
+    /// A periodic entry on any [`Schedule`](crate::beat::Schedule) (a crontab, for one).
+    /// Registers `T` too.
+    pub fn schedule<T: Task>(
+        mut self,
+        name: &str,
+        schedule: crate::beat::Schedule,
+        args: serde_json::Value,
+    ) -> Self {
+        self.registry = self.registry.register::<T>();
+        self.beat = self.beat.schedule::<T>(name, schedule, args);
+        self
+    }
+
     /// The periodic entries (to run a [`Beat`](crate::Beat) yourself).
     pub fn beat(&self) -> crate::beat::Beat {
         self.beat.clone()
@@ -271,7 +284,7 @@ impl ManagementCommand for BeatCommand {
     ) -> BoxFuture<'a, Result<(), CommandError>> {
         Box::pin(async move {
             for entry in self.0.entries() {
-                println!("{}: {} every {:?}", entry.name, entry.task, entry.every);
+                println!("{}: {} {}", entry.name, entry.task, entry.schedule);
             }
             self.0
                 .clone()

@@ -7,6 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use canter_tasks::beat::Schedule;
 use canter_tasks::{task, Beat, Broker, SqliteBroker, TaskError};
 
 #[task(name = "beat.tick", crate = canter_tasks, queue = "ticks")]
@@ -106,6 +107,31 @@ async fn beat_on_the_embedded_broker() {
     );
     two_schedulers_fire_each_due_time_once(a, b).await;
     a_restart_catches_up_once(sqlite(&dir.join("two.sqlite3")).await).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A crontab firing every second, two schedulers for about 2.5 s: one message per second, and
+/// none for the second before they started (a crontab entry that never fired waits for its
+/// next occurrence).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crontab_fires_once_per_occurrence() {
+    let dir = common::temp_dir("beat-cron");
+    let file = dir.join("cron.sqlite3");
+    let (a, b) = (sqlite(&file).await, sqlite(&file).await);
+    let every_second = Schedule::crontab("* * * * * *", "Europe/Paris").unwrap();
+    let beat = Beat::new().schedule::<tick>("cron", every_second, serde_json::json!([]));
+    align(1.0, 0.2).await;
+    let start = now().floor();
+    tokio::join!(
+        run_for(beat.clone(), a.clone(), Duration::from_millis(2500)),
+        run_for(beat, b, Duration::from_millis(2500)),
+    );
+    let expected = (now().floor() - start) as u64; // the occurrences after the start
+    let fired = a.queue_length("ticks").await.unwrap();
+    assert!(
+        fired == expected || fired + 1 == expected,
+        "{fired} fires for {expected} occurrences"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
