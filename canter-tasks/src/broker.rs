@@ -28,6 +28,9 @@ pub struct TaskMessage {
     pub expires: Option<f64>,
     /// Attempts so far (0 on the first run).
     pub retries: u32,
+    /// What runs after it (Celery protocol v2's `embed`: `{"chain": [signatures, last first],
+    /// …}`), or `None`.
+    pub embed: Option<Value>,
 }
 
 /// A task taken from a queue, leased to this worker until acked, released or the lease runs out
@@ -222,6 +225,7 @@ pub(crate) fn message(
             .unwrap_or(now + options.countdown.unwrap_or(0.0)),
         expires: options.expires.map(|e| now + e),
         retries: 0,
+        embed: None,
     }
 }
 

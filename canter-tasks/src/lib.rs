@@ -16,6 +16,7 @@
 pub mod beat;
 pub mod broker;
 pub mod brokers;
+pub mod canvas;
 mod error;
 mod plugin;
 mod result;

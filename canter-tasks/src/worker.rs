@@ -262,6 +262,18 @@ impl Worker {
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match outcome {
             Ok(value) => {
+                // A chain's next step goes out before this one is acked (at least once).
+                if let Some(next) = crate::canvas::next_in_chain(m, &value) {
+                    let (next_id, next_name) = (next.id.clone(), next.name.clone());
+                    match self.broker.publish(next).await {
+                        Ok(()) => crate::broker::PUBLISHED.notify_waiters(),
+                        Err(e) => {
+                            tracing::error!(target: "canter::tasks", id = %m.id, next = %next_id, next_name, "the chain's next step could not be sent: {e}");
+                            let _ = self.broker.drop_lease(delivery).await;
+                            return;
+                        }
+                    }
+                }
                 let stored = self
                     .store(
                         &m.id,

@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use canter_tasks::canvas::{chain, Signature};
 use canter_tasks::{
     task, ApplyOptions, AsyncResult, Broker, RedisBroker, Registry, TaskError, Worker, WorkerConfig,
 };
@@ -131,7 +132,7 @@ async fn canter_and_python_celery_share_queues_and_results() {
                 "celery_app",
                 "worker",
                 "-Q",
-                "celery",
+                "celery,python",
                 "-P",
                 "solo",
                 "--without-heartbeat",
@@ -194,4 +195,33 @@ async fn canter_and_python_celery_share_queues_and_results() {
         }
         other => panic!("expected Python's ValueError, got {other:?}"),
     }
+
+    // A chain across both: canter's demo.add (queue `rust`) → Python's py.mul (queue
+    // `python`) → canter's demo.add again. Each worker sends the next step itself, from the
+    // message's `embed.chain`: (2 + 3) × 10 + 1.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let rust_worker = tokio::spawn(
+        Worker::new(
+            Registry::new().register::<add>(),
+            broker.clone(),
+            WorkerConfig {
+                queues: vec!["rust".into()],
+                ..WorkerConfig::default()
+            },
+        )
+        .run(async move {
+            let _ = stopped.await;
+        }),
+    );
+    let mixed = chain(vec![
+        Signature::new("demo.add", json!([2, 3])).queue("rust"),
+        Signature::new("py.mul", json!([10])).queue("python"),
+        Signature::new("demo.add", json!([1])).queue("rust"),
+    ])
+    .apply_async()
+    .await
+    .unwrap();
+    assert_eq!(mixed.get(wait).await.unwrap(), json!(51));
+    let _ = stop.send(());
+    rust_worker.await.unwrap().unwrap();
 }

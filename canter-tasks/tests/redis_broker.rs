@@ -80,6 +80,7 @@ fn message(id: &str, queue: &str, priority: i64) -> TaskMessage {
         eta: 0.0,
         expires: None,
         retries: 0,
+        embed: None,
     }
 }
 

@@ -13,6 +13,7 @@ use sqlx::{Row, SqlitePool};
 use crate::broker::{now, Broker, Delivery, TaskMessage};
 use crate::error::TaskError;
 use crate::result::{TaskResult, TaskStatus};
+use serde_json::Value;
 
 const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS canter_task_queue (
@@ -26,7 +27,8 @@ CREATE TABLE IF NOT EXISTS canter_task_queue (
     retries INTEGER NOT NULL DEFAULT 0,
     lease TEXT,
     lease_until REAL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    embed TEXT
 );
 CREATE INDEX IF NOT EXISTS canter_task_queue_due ON canter_task_queue (queue, eta);
 CREATE TABLE IF NOT EXISTS canter_task_result (
@@ -80,6 +82,16 @@ impl SqliteBroker {
             .connect_with(options)
             .await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        // A file made before chains existed lacks the `embed` column.
+        let columns: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM pragma_table_info('canter_task_queue')")
+                .fetch_all(&pool)
+                .await?;
+        if !columns.iter().any(|(name,)| name == "embed") {
+            sqlx::query("ALTER TABLE canter_task_queue ADD COLUMN embed TEXT")
+                .execute(&pool)
+                .await?;
+        }
         Ok(SqliteBroker {
             pool,
             result_expires: 86_400.0,
@@ -97,6 +109,10 @@ impl SqliteBroker {
             eta: row.try_get("eta")?,
             expires: row.try_get("expires")?,
             retries: row.try_get::<i64, _>("retries")? as u32,
+            embed: row
+                .try_get::<Option<String>, _>("embed")?
+                .map(|e| serde_json::from_str(&e))
+                .transpose()?,
         })
     }
 }
@@ -145,7 +161,7 @@ impl Broker for SqliteBroker {
 
     fn publish<'a>(&'a self, m: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
-            sqlx::query("INSERT INTO canter_task_queue (id, name, queue, priority, args, eta, expires, retries, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO canter_task_queue (id, name, queue, priority, args, eta, expires, retries, created, embed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind(&m.id)
                 .bind(&m.name)
                 .bind(&m.queue)
@@ -155,6 +171,7 @@ impl Broker for SqliteBroker {
                 .bind(m.expires)
                 .bind(i64::from(m.retries))
                 .bind(now())
+                .bind(m.embed.as_ref().map(Value::to_string))
                 .execute(&self.pool)
                 .await?;
             Ok(())

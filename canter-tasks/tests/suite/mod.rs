@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use canter_tasks::canvas::{chain, Signature};
 use canter_tasks::{
     task, ApplyOptions, AsyncResult, Broker, Registry, TaskError, TaskStatus, Worker, WorkerConfig,
 };
@@ -220,6 +221,25 @@ pub async fn end_to_end(broker: Arc<dyn Broker>, scratch: &str) {
             .unwrap(),
         294
     );
+
+    // A chain: each result goes on to the next step (first in its arguments), except into an
+    // immutable one; the handle is the last step's.
+    let sum = chain(vec![
+        Signature::new("test.add", serde_json::json!([2, 3])),
+        Signature::new("test.add", serde_json::json!([4])),
+    ])
+    .apply_async()
+    .await
+    .unwrap();
+    assert_eq!(sum.get(wait).await.unwrap(), serde_json::json!(9));
+    let fresh = chain(vec![
+        Signature::new("test.add", serde_json::json!([2, 3])),
+        Signature::new("test.add", serde_json::json!([1, 1])).immutable(),
+    ])
+    .apply_async()
+    .await
+    .unwrap();
+    assert_eq!(fresh.get(wait).await.unwrap(), serde_json::json!(2));
 
     // Retries with backoff, then success.
     let lucky = flaky::delay().await.unwrap();

@@ -85,11 +85,10 @@ pub fn delivery_tag() -> String {
 
 /// The kombu envelope of a protocol v2 message for `m`, with a fresh delivery tag (returned too).
 pub fn encode_message(m: &TaskMessage, origin: &str, reply_to: &str) -> (String, String) {
-    let body = json!([
-        m.args,
-        {},
-        {"callbacks": null, "errbacks": null, "chain": null, "chord": null}
-    ]);
+    let embed = m.embed.clone().unwrap_or_else(
+        || json!({"callbacks": null, "errbacks": null, "chain": null, "chord": null}),
+    );
+    let body = json!([m.args, {}, embed]);
     let tag = delivery_tag();
     let envelope = json!({
         "body": base64::engine::general_purpose::STANDARD.encode(body.to_string()),
@@ -195,7 +194,7 @@ pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
     };
     let body: Value =
         serde_json::from_slice(&body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
-    let Some([args, kwargs, _embed]) = body
+    let Some([args, kwargs, embed]) = body
         .as_array()
         .and_then(|b| <&[Value; 3]>::try_from(b.as_slice()).ok())
     else {
@@ -238,6 +237,13 @@ pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
             eta: time("eta")?.unwrap_or(0.0),
             expires: time("expires")?,
             retries: headers.get("retries").and_then(Value::as_u64).unwrap_or(0) as u32,
+            // Kept whole when it carries a chain (what canter acts on); Python's other embed
+            // fields travel with it.
+            embed: embed
+                .get("chain")
+                .and_then(Value::as_array)
+                .is_some_and(|c| !c.is_empty())
+                .then(|| embed.clone()),
         },
         delivery_tag: tag.to_owned(),
     })
@@ -369,6 +375,7 @@ mod tests {
             eta: 1_795_605_240.5,
             expires: Some(1_795_605_300.0),
             retries: 1,
+            embed: None,
         }
     }
 

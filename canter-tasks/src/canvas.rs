@@ -1,0 +1,228 @@
+//! Canvas (Celery's): signatures, and chains of them — `chain(a, b, c)` runs `a`, passes its
+//! result to `b` (prepended to `b`'s arguments, unless `b` is immutable), and so on.
+//!
+//! A chain travels in the message as Celery protocol v2's `embed.chain` (signatures, the next
+//! one last), so on Redis a chain can mix canter and Python Celery tasks: whichever worker runs a
+//! step sends the next one.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), canter_tasks::TaskError> {
+//! use canter_tasks::canvas::{chain, Signature};
+//! use serde_json::json;
+//! // (2 + 3) + 4, then the total times 10 (Python's `chain(add.s(2, 3), add.s(4), mul.s(10))`)
+//! let total = chain(vec![
+//!     Signature::new("demo.add", json!([2, 3])),
+//!     Signature::new("demo.add", json!([4])),
+//!     Signature::new("py.mul", json!([10])).queue("python"),
+//! ])
+//! .apply_async()
+//! .await?;
+//! let ninety: i64 = total.get(std::time::Duration::from_secs(10)).await?;
+//! # Ok(()) }
+//! ```
+
+use serde_json::{json, Value};
+
+use crate::broker::{broker, TaskMessage, PUBLISHED};
+use crate::error::TaskError;
+use crate::result::AsyncResult;
+use crate::task::TaskOptions;
+use crate::ApplyOptions;
+
+/// A task with its arguments (Celery's `signature`, `add.s(…)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signature {
+    pub task: String,
+    /// Positional arguments, a JSON array (in a chain, the previous result comes first).
+    pub args: Value,
+    /// The queue to send it to (default `celery`).
+    pub queue: Option<String>,
+    /// Immutable (`add.si(…)`): the previous result is not passed in.
+    pub immutable: bool,
+    pub task_id: Option<String>,
+}
+
+impl Signature {
+    pub fn new(task: &str, args: Value) -> Self {
+        Signature {
+            task: task.to_owned(),
+            args,
+            queue: None,
+            immutable: false,
+            task_id: None,
+        }
+    }
+
+    /// The previous result is not passed in (Celery's `si`).
+    pub fn immutable(mut self) -> Self {
+        self.immutable = true;
+        self
+    }
+
+    pub fn queue(mut self, queue: &str) -> Self {
+        self.queue = Some(queue.to_owned());
+        self
+    }
+
+    /// Celery's signature dict.
+    fn to_celery(&self) -> Value {
+        let mut options = json!({});
+        if let Some(id) = &self.task_id {
+            options["task_id"] = json!(id);
+        }
+        if let Some(queue) = &self.queue {
+            options["queue"] = json!(queue);
+        }
+        json!({
+            "task": self.task,
+            "args": self.args,
+            "kwargs": {},
+            "options": options,
+            "subtask_type": null,
+            "immutable": self.immutable,
+        })
+    }
+
+    /// Reads Celery's signature dict (written by canter or by Python).
+    fn from_celery(value: &Value) -> Option<Signature> {
+        let options = value.get("options");
+        let option = |key: &str| {
+            options
+                .and_then(|o| o.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Some(Signature {
+            task: value.get("task")?.as_str()?.to_owned(),
+            args: value
+                .get("args")
+                .cloned()
+                .filter(Value::is_array)
+                .unwrap_or(json!([])),
+            queue: option("queue"),
+            immutable: value
+                .get("immutable")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            task_id: option("task_id"),
+        })
+    }
+}
+
+fn embed_of(rest: &[Value]) -> Option<Value> {
+    (!rest.is_empty())
+        .then(|| json!({"callbacks": null, "errbacks": null, "chain": rest, "chord": null}))
+}
+
+/// A chain of signatures; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Chain(Vec<Signature>);
+
+pub fn chain(signatures: Vec<Signature>) -> Chain {
+    Chain(signatures)
+}
+
+impl Chain {
+    /// Sends the first task (carrying the rest); the handle is the *last* task's, whose id is
+    /// chosen now (Celery's chain result).
+    pub async fn apply_async(self) -> Result<AsyncResult<Value>, TaskError> {
+        let mut steps = self.0;
+        if steps.is_empty() {
+            return Err(TaskError::Serialization("an empty chain".into()));
+        }
+        for step in &mut steps {
+            step.task_id
+                .get_or_insert_with(|| uuid::Uuid::new_v4().to_string());
+        }
+        let last = steps
+            .last()
+            .and_then(|s| s.task_id.clone())
+            .unwrap_or_default();
+        let first = steps.remove(0);
+        let rest: Vec<Value> = steps.iter().rev().map(Signature::to_celery).collect();
+        let mut message = crate::broker::message(
+            &first.task,
+            &TaskOptions::default(),
+            first.args.clone(),
+            ApplyOptions {
+                queue: first.queue.clone(),
+                task_id: first.task_id.clone(),
+                ..Default::default()
+            },
+        );
+        message.embed = embed_of(&rest);
+        broker()?.publish(message).await?;
+        PUBLISHED.notify_waiters();
+        Ok(AsyncResult::new(last))
+    }
+}
+
+/// The chain's next message once `finished` returned `result`, if its embed carries a chain.
+pub(crate) fn next_in_chain(finished: &TaskMessage, result: &Value) -> Option<TaskMessage> {
+    let mut rest = finished.embed.as_ref()?.get("chain")?.as_array()?.clone();
+    let next = Signature::from_celery(&rest.pop()?)?;
+    let args = if next.immutable {
+        next.args.clone()
+    } else {
+        let mut args = vec![result.clone()];
+        args.extend(next.args.as_array().cloned().unwrap_or_default());
+        Value::Array(args)
+    };
+    let mut message = crate::broker::message(
+        &next.task,
+        &TaskOptions::default(),
+        args,
+        ApplyOptions {
+            queue: next.queue.clone(),
+            task_id: next.task_id.clone(),
+            ..Default::default()
+        },
+    );
+    message.embed = embed_of(&rest);
+    Some(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_passes_its_result_on() {
+        let first = crate::broker::message(
+            "t.a",
+            &TaskOptions::default(),
+            json!([2, 3]),
+            ApplyOptions::default(),
+        );
+        let c = Signature::new("t.c", json!([10])).queue("python");
+        let b = Signature::new("t.b", json!([1])).immutable();
+        let chained = TaskMessage {
+            embed: embed_of(&[c.to_celery(), b.to_celery()]),
+            ..first
+        };
+        let second = next_in_chain(&chained, &json!(5)).unwrap();
+        assert_eq!(
+            (second.name.as_str(), &second.args),
+            ("t.b", &json!([1])),
+            "immutable: no result"
+        );
+        let third = next_in_chain(&second, &json!(1)).unwrap();
+        assert_eq!(
+            (third.name.as_str(), third.queue.as_str()),
+            ("t.c", "python")
+        );
+        assert_eq!(third.args, json!([1, 10]), "the result first");
+        assert!(third.embed.is_none());
+        assert!(next_in_chain(&third, &json!(0)).is_none());
+    }
+
+    #[test]
+    fn python_signatures_are_read() {
+        let python = json!({"task": "proj.add", "args": [4], "kwargs": {},
+            "options": {"task_id": "abc", "reply_to": "x"}, "subtask_type": null, "immutable": false});
+        let sig = Signature::from_celery(&python).unwrap();
+        assert_eq!(sig.task, "proj.add");
+        assert_eq!(sig.task_id.as_deref(), Some("abc"));
+        assert_eq!(Signature::from_celery(&sig.to_celery()), Some(sig));
+    }
+}
