@@ -90,6 +90,14 @@ pub trait Broker: Send + Sync + 'static {
     /// epoch). Atomic: of any number of schedulers, exactly one gets `true` for a due time.
     fn claim_fire<'a>(&'a self, entry: &'a str, due: f64)
         -> BoxFuture<'a, Result<bool, TaskError>>;
+    /// Records that `member` of chord `group_id` finished and returns how many members have,
+    /// or `None` if this member was already recorded (a redelivery). Atomic: of the members
+    /// finishing at once, exactly one sees the full count.
+    fn chord_part_done<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>>;
     /// The latest due time `entry` fired for, if any.
     fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>>;
     /// Stops renewing `delivery`'s lease without acking it: it comes back to the queue after

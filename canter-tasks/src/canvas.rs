@@ -1,5 +1,10 @@
 //! Canvas (Celery's): signatures, and chains of them — `chain(a, b, c)` runs `a`, passes its
-//! result to `b` (prepended to `b`'s arguments, unless `b` is immutable), and so on.
+//! result to `b` (prepended to `b`'s arguments, unless `b` is immutable), and so on; groups —
+//! `group([a, b])` runs them in parallel and collects their results in order; and chords —
+//! `chord(group, callback)` runs the callback with the group's results once all have finished.
+//!
+//! Chords are counted in the broker (not with Celery's Redis-backend chord keys, whose layout
+//! changes between Celery versions): a chord's members must be canter tasks.
 //!
 //! A chain travels in the message as Celery protocol v2's `embed.chain` (signatures, the next
 //! one last), so on Redis a chain can mix canter and Python Celery tasks: whichever worker runs a
@@ -17,7 +22,7 @@
 //! ])
 //! .apply_async()
 //! .await?;
-//! let ninety: i64 = total.get(std::time::Duration::from_secs(10)).await?;
+//! assert_eq!(total.get(std::time::Duration::from_secs(10)).await?, json!(90));
 //! # Ok(()) }
 //! ```
 
@@ -155,6 +160,140 @@ impl Chain {
         PUBLISHED.notify_waiters();
         Ok(AsyncResult::new(last))
     }
+}
+
+/// Signatures run in parallel; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Group(Vec<Signature>);
+
+pub fn group(signatures: Vec<Signature>) -> Group {
+    Group(signatures)
+}
+
+/// A group's results (Celery's `GroupResult`).
+#[derive(Debug, Clone)]
+pub struct GroupResult {
+    pub id: String,
+    pub children: Vec<AsyncResult<Value>>,
+}
+
+impl GroupResult {
+    /// Every member's value, in the group's order; the first failure if one failed.
+    pub async fn get(&self, timeout: std::time::Duration) -> Result<Vec<Value>, TaskError> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut values = Vec::with_capacity(self.children.len());
+        for child in &self.children {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            values.push(child.get(left).await?);
+        }
+        Ok(values)
+    }
+}
+
+impl Group {
+    pub async fn apply_async(self) -> Result<GroupResult, TaskError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut children = Vec::new();
+        for member in self.0 {
+            let message = member_message(&member, None);
+            children.push(AsyncResult::new(message.id.clone()));
+            broker()?.publish(message).await?;
+        }
+        PUBLISHED.notify_waiters();
+        Ok(GroupResult { id, children })
+    }
+}
+
+fn member_message(member: &Signature, embed: Option<Value>) -> TaskMessage {
+    let mut message = crate::broker::message(
+        &member.task,
+        &TaskOptions::default(),
+        member.args.clone(),
+        ApplyOptions {
+            queue: member.queue.clone(),
+            task_id: member.task_id.clone(),
+            ..Default::default()
+        },
+    );
+    message.embed = embed;
+    message
+}
+
+/// A group and a callback run with its results; see the module docs.
+pub fn chord(header: Group, callback: Signature) -> Chord {
+    Chord { header, callback }
+}
+
+#[derive(Debug, Clone)]
+pub struct Chord {
+    header: Group,
+    callback: Signature,
+}
+
+impl Chord {
+    /// Sends the members; the handle is the callback's (its id is chosen now).
+    pub async fn apply_async(self) -> Result<AsyncResult<Value>, TaskError> {
+        let Chord {
+            header,
+            mut callback,
+        } = self;
+        if header.0.is_empty() {
+            return Err(TaskError::Serialization("a chord of an empty group".into()));
+        }
+        let callback_id = callback
+            .task_id
+            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+            .clone();
+        let mut members = header.0;
+        for member in &mut members {
+            member
+                .task_id
+                .get_or_insert_with(|| uuid::Uuid::new_v4().to_string());
+        }
+        let ids: Vec<&str> = members
+            .iter()
+            .filter_map(|m| m.task_id.as_deref())
+            .collect();
+        // Celery's embed.chord is the callback signature; canter adds the group's id and its
+        // members' ids (in order) to the callback's options, for the count and the results.
+        let mut chord = callback.to_celery();
+        chord["options"]["group_id"] = json!(uuid::Uuid::new_v4().to_string());
+        chord["options"]["canter_chord_members"] = json!(ids);
+        let embed = json!({"callbacks": null, "errbacks": null, "chain": null, "chord": chord});
+        for member in &members {
+            broker()?
+                .publish(member_message(member, Some(embed.clone())))
+                .await?;
+        }
+        PUBLISHED.notify_waiters();
+        Ok(AsyncResult::new(callback_id))
+    }
+}
+
+/// A finished chord member's chord: the group id, the members' ids, and the callback.
+pub(crate) fn chord_of(finished: &TaskMessage) -> Option<(String, Vec<String>, Signature)> {
+    let chord = finished.embed.as_ref()?.get("chord")?;
+    let options = chord.get("options")?;
+    let group_id = options.get("group_id")?.as_str()?.to_owned();
+    let members = options
+        .get("canter_chord_members")?
+        .as_array()?
+        .iter()
+        .filter_map(|m| m.as_str().map(str::to_owned))
+        .collect();
+    Some((group_id, members, Signature::from_celery(chord)?))
+}
+
+/// The chord callback's message, with the members' `results` (in order) first in its arguments
+/// (unless it is immutable).
+pub(crate) fn chord_callback(callback: &Signature, results: Vec<Value>) -> TaskMessage {
+    let mut with_results = callback.clone();
+    if !callback.immutable {
+        let mut args = vec![Value::Array(results)];
+        args.extend(callback.args.as_array().cloned().unwrap_or_default());
+        with_results.args = Value::Array(args);
+    }
+    member_message(&with_results, None)
 }
 
 /// The chain's next message once `finished` returned `result`, if its embed carries a chain.

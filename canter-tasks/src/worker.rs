@@ -262,6 +262,32 @@ impl Worker {
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match outcome {
             Ok(value) => {
+                if let Some((group_id, members, callback)) = crate::canvas::chord_of(m) {
+                    // Stored first: the last member to finish gathers every member's result.
+                    if !self
+                        .store(
+                            &m.id,
+                            TaskResult {
+                                status: TaskStatus::Success,
+                                result: Some(value.clone()),
+                                error: None,
+                            },
+                            false,
+                        )
+                        .await
+                    {
+                        let _ = self.broker.drop_lease(delivery).await;
+                        return;
+                    }
+                    if let Err(e) = self
+                        .finish_chord_part(&group_id, &m.id, &members, &callback)
+                        .await
+                    {
+                        tracing::error!(target: "canter::tasks", id = %m.id, group_id, "the chord's callback could not be sent: {e}");
+                        let _ = self.broker.drop_lease(delivery).await;
+                        return;
+                    }
+                }
                 // A chain's next step goes out before this one is acked (at least once).
                 if let Some(next) = crate::canvas::next_in_chain(m, &value) {
                     let (next_id, next_name) = (next.id.clone(), next.name.clone());
@@ -326,6 +352,21 @@ impl Worker {
                     tracing::warn!(target: "canter::tasks", id = %m.id, name = %m.name, status = "RETRY", attempt = m.retries + 1, in_s = wait.as_secs_f64(), "{error}");
                 } else {
                     let stored = self.store(&m.id, failure(&error, m.retries), false).await;
+                    // A failed chord member fails the chord: its callback never runs.
+                    if let Some((_, _, callback)) = crate::canvas::chord_of(m) {
+                        let (kind, message) = failure(&error, m.retries).error.unwrap_or_default();
+                        let chord_error = TaskResult {
+                            status: TaskStatus::Failure,
+                            result: None,
+                            error: Some((
+                                "ChordError".into(),
+                                format!("member {} failed: {kind}: {message}", m.id),
+                            )),
+                        };
+                        if let Some(id) = &callback.task_id {
+                            self.store(id, chord_error, false).await;
+                        }
+                    }
                     if !acked_early {
                         if stored {
                             let _ = self.broker.ack(delivery).await;
@@ -337,6 +378,33 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+impl Worker {
+    /// Counts a finished chord member; the last one sends the callback with every member's
+    /// result, in the group's order.
+    async fn finish_chord_part(
+        &self,
+        group_id: &str,
+        member: &str,
+        members: &[String],
+        callback: &crate::canvas::Signature,
+    ) -> Result<(), TaskError> {
+        let done = self.broker.chord_part_done(group_id, member).await?;
+        if done != Some(members.len() as u64) {
+            return Ok(());
+        }
+        let mut results = Vec::with_capacity(members.len());
+        for member in members {
+            let stored = self.broker.get_result(member).await?;
+            results.push(stored.and_then(|r| r.result).unwrap_or(Value::Null));
+        }
+        self.broker
+            .publish(crate::canvas::chord_callback(callback, results))
+            .await?;
+        crate::broker::PUBLISHED.notify_waiters();
+        Ok(())
     }
 }
 

@@ -18,6 +18,8 @@ struct State {
     results: HashMap<String, TaskResult>,
     revoked: HashSet<String>,
     dead_letters: Vec<(TaskMessage, String)>,
+    /// Chords' finished members, by group id.
+    chords: HashMap<String, HashSet<String>>,
     /// Periodic entries' fired due times.
     fires: HashMap<String, std::collections::BTreeSet<u64>>,
     /// Publication order, the tie-breaker after priority and eta.
@@ -71,6 +73,18 @@ impl Broker for MemoryBroker {
                 .entry(entry.to_owned())
                 .or_default()
                 .insert(due.to_bits()))
+        })
+    }
+
+    fn chord_part_done<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
+        Box::pin(async move {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let done = state.chords.entry(group_id.to_owned()).or_default();
+            Ok(done.insert(member.to_owned()).then_some(done.len() as u64))
         })
     }
 

@@ -47,6 +47,12 @@ CREATE TABLE IF NOT EXISTS canter_beat_fire (
     at REAL NOT NULL,
     PRIMARY KEY (entry, due)
 );
+CREATE TABLE IF NOT EXISTS canter_chord_part (
+    group_id TEXT NOT NULL,
+    member TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (group_id, member)
+);
 CREATE TABLE IF NOT EXISTS canter_task_dead_letter (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -145,6 +151,35 @@ impl Broker for SqliteBroker {
                     .await?;
             }
             Ok(claimed)
+        })
+    }
+
+    fn chord_part_done<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
+        Box::pin(async move {
+            // The insert and the count in one write transaction: members finishing at once
+            // each see their own count.
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let added = sqlx::query(
+                "INSERT OR IGNORE INTO canter_chord_part (group_id, member, at) VALUES (?, ?, ?)",
+            )
+            .bind(group_id)
+            .bind(member)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            let (done,): (i64,) =
+                sqlx::query_as("SELECT count(*) FROM canter_chord_part WHERE group_id = ?")
+                    .bind(group_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            Ok(added.then_some(done as u64))
         })
     }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use canter_tasks::canvas::{chain, Signature};
+use canter_tasks::canvas::{chain, chord, group, Signature};
 use canter_tasks::{
     task, ApplyOptions, AsyncResult, Broker, Registry, TaskError, TaskStatus, Worker, WorkerConfig,
 };
@@ -133,8 +133,15 @@ async fn early_nap(ms: u64) -> Result<u64, TaskError> {
     Ok(ms)
 }
 
+/// A chord's callback: the sum of its group's results.
+#[task(name = "test.total", crate = canter_tasks)]
+async fn total(values: Vec<i64>) -> Result<i64, TaskError> {
+    Ok(values.iter().sum())
+}
+
 fn registry() -> Registry {
     Registry::new()
+        .register::<total>()
         .register::<winds_down>()
         .register::<blocking_winds_down>()
         .register::<reconnects>()
@@ -240,6 +247,44 @@ pub async fn end_to_end(broker: Arc<dyn Broker>, scratch: &str) {
     .await
     .unwrap();
     assert_eq!(fresh.get(wait).await.unwrap(), serde_json::json!(2));
+
+    // A group: in parallel, results in the group's order; a chord: the callback gets them all.
+    let pairs = || {
+        (1..=3)
+            .map(|n| Signature::new("test.add", serde_json::json!([n, n])))
+            .collect::<Vec<_>>()
+    };
+    let doubled = group(pairs()).apply_async().await.unwrap();
+    assert_eq!(
+        doubled.get(wait).await.unwrap(),
+        [2, 4, 6].map(|n| serde_json::json!(n))
+    );
+    let summed = chord(
+        group(pairs()),
+        Signature::new("test.total", serde_json::json!([])),
+    )
+    .apply_async()
+    .await
+    .unwrap();
+    assert_eq!(summed.get(wait).await.unwrap(), serde_json::json!(12));
+    // A member that fails fails the chord: the callback never runs.
+    let broken = chord(
+        group(vec![
+            Signature::new("test.add", serde_json::json!([1, 1])),
+            Signature::new("test.boom", serde_json::json!([])),
+        ]),
+        Signature::new("test.total", serde_json::json!([])),
+    )
+    .apply_async()
+    .await
+    .unwrap();
+    match broken.get(wait).await {
+        Err(TaskError::Failed { kind, message }) => {
+            assert_eq!(kind, "ChordError");
+            assert!(message.contains("Panic"), "{message}");
+        }
+        other => panic!("expected a ChordError, got {other:?}"),
+    }
 
     // Retries with backoff, then success.
     let lucky = flaky::delay().await.unwrap();

@@ -661,6 +661,31 @@ impl Broker for RedisBroker {
         })
     }
 
+    fn chord_part_done<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
+        Box::pin(async move {
+            // SADD and SCARD in one transaction: a redelivered member is not counted twice,
+            // and members finishing at once each see their own count.
+            let key = self.inner.key(&format!("canter.chord.{group_id}"));
+            let (added, done, _): (i64, u64, i64) = redis::pipe()
+                .atomic()
+                .cmd("SADD")
+                .arg(&key)
+                .arg(member)
+                .cmd("SCARD")
+                .arg(&key)
+                .cmd("EXPIRE")
+                .arg(&key)
+                .arg(self.inner.options.result_expires.max(3600))
+                .query_async(&mut self.inner.conn.clone())
+                .await?;
+            Ok((added == 1).then_some(done))
+        })
+    }
+
     fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>> {
         Box::pin(async move {
             let last: Vec<(String, f64)> = redis::cmd("ZRANGE")
