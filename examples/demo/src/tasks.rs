@@ -30,6 +30,12 @@ pub async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
     })
 }
 
+/// A chord's callback: the sum of the group's results (`POST /tasks/pipeline/`).
+#[task(name = "demo.sum")]
+pub async fn sum(values: Vec<i64>) -> Result<i64, TaskError> {
+    Ok(values.iter().sum())
+}
+
 /// The periodic one: a log line with the time it ran.
 #[task(name = "demo.heartbeat", ignore_result)]
 pub async fn heartbeat() -> Result<(), TaskError> {
@@ -49,5 +55,6 @@ pub fn tasks() -> Tasks {
     Tasks::new()
         .task::<long_running_task>()
         .task::<add>()
+        .task::<sum>()
         .every::<heartbeat>("demo.heartbeat", HEARTBEAT_EVERY, serde_json::json!([]))
 }

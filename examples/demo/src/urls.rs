@@ -38,6 +38,9 @@ pub fn urlpatterns() -> Vec<UrlPattern> {
         path("tasks/long-running/", views::start_long_running_task)
             .name("task-start")
             .methods([Method::POST]),
+        path("tasks/pipeline/", views::start_pipeline)
+            .name("task-pipeline")
+            .methods([Method::POST]),
         path("tasks/<str:id>/", views::task_status)
             .name("task-status")
             .methods([Method::GET]),

@@ -63,7 +63,7 @@ pub async fn index(req: Request) -> Result<Html<String>> {
     Ok(Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>canter demo</title></head>\
          <body><h1>canter demo</h1><p>The article <em>Asynchronous Programming in Django</em>, in Rust.</p>\
-         <ul>{items}</ul><p>POST JSON to <code>/api/echo/</code> to have it echoed. POST to <code>/tasks/long-running/</code> to enqueue the article's Celery task, then GET the <code>status_url</code> it answers with.</p></body></html>"
+         <ul>{items}</ul><p>POST JSON to <code>/api/echo/</code> to have it echoed. POST to <code>/tasks/long-running/</code> to enqueue the article's Celery task, then GET the <code>status_url</code> it answers with; <code>/tasks/pipeline/</code> runs a chain and a chord.</p></body></html>"
     )))
 }
 
@@ -208,6 +208,35 @@ pub async fn start_long_running_task(req: Request) -> Result<Response> {
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"task_id": handle.id, "status_url": status_url})),
+    )
+        .into_response())
+}
+
+/// Celery's canvas over `demo.add`: a chain, (2 + 3) + 4, and a chord, the sum of
+/// 1 + 1, 2 + 2 and 3 + 3 by `demo.sum`. Answers 202 with both handles; `task_id` is the
+/// chord's (the last to finish).
+pub async fn start_pipeline(req: Request) -> Result<Response> {
+    use canter::tasks::canvas::{chain, chord, group, Signature};
+    let chained = chain(vec![
+        Signature::new("demo.add", json!([2, 3])),
+        Signature::new("demo.add", json!([4])),
+    ])
+    .apply_async()
+    .await?;
+    let members = (1..=3)
+        .map(|n| Signature::new("demo.add", json!([n, n])))
+        .collect();
+    let summed = chord(group(members), Signature::new("demo.sum", json!([])))
+        .apply_async()
+        .await?;
+    let url = |id: &str| req.reverse("task-status", &[("id", id.to_owned())]);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "task_id": summed.id,
+            "status_url": url(&summed.id)?,
+            "chain": {"task_id": chained.id, "status_url": url(&chained.id)?},
+        })),
     )
         .into_response())
 }

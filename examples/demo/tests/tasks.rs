@@ -64,6 +64,33 @@ async fn long_running_task_is_enqueued_run_and_reported() {
     assert_eq!(status["status"], "FAILURE");
     assert_eq!(status["error"]["type"], "OverflowError");
 
+    // The canvas endpoint: a chain, (2 + 3) + 4, and a chord, sum of 1+1, 2+2, 3+3.
+    let r = client.post("/tasks/pipeline/").await;
+    assert_eq!(r.status(), 202, "{}", r.text());
+    let body: Value = r.json();
+    let finished = |url: String| {
+        let client = &client;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let status: Value = client.get(&url).await.json();
+                if status["status"] == "SUCCESS" {
+                    return status["result"].clone();
+                }
+                assert!(Instant::now() < deadline, "never finished: {status}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(
+        finished(body["status_url"].as_str().unwrap().to_owned()).await,
+        12
+    );
+    assert_eq!(
+        finished(body["chain"]["status_url"].as_str().unwrap().to_owned()).await,
+        9
+    );
+
     let r = client.post("/tasks/long-running/?seconds=600").await;
     assert_eq!(r.status(), 400);
     let r = client.post("/tasks/long-running/?seconds=soon").await;
