@@ -145,18 +145,9 @@ impl Chain {
             .unwrap_or_default();
         let first = steps.remove(0);
         let rest: Vec<Value> = steps.iter().rev().map(Signature::to_celery).collect();
-        let mut message = crate::broker::message(
-            &first.task,
-            &TaskOptions::default(),
-            first.args.clone(),
-            ApplyOptions {
-                queue: first.queue.clone(),
-                task_id: first.task_id.clone(),
-                ..Default::default()
-            },
-        );
-        message.embed = embed_of(&rest);
-        broker()?.publish(message).await?;
+        broker()?
+            .publish(member_message(&first, embed_of(&rest)))
+            .await?;
         PUBLISHED.notify_waiters();
         Ok(AsyncResult::new(last))
     }
@@ -204,6 +195,7 @@ impl Group {
     }
 }
 
+/// The message that runs `member`, carrying `embed`.
 fn member_message(member: &Signature, embed: Option<Value>) -> TaskMessage {
     let mut message = crate::broker::message(
         &member.task,
@@ -307,18 +299,7 @@ pub(crate) fn next_in_chain(finished: &TaskMessage, result: &Value) -> Option<Ta
         args.extend(next.args.as_array().cloned().unwrap_or_default());
         Value::Array(args)
     };
-    let mut message = crate::broker::message(
-        &next.task,
-        &TaskOptions::default(),
-        args,
-        ApplyOptions {
-            queue: next.queue.clone(),
-            task_id: next.task_id.clone(),
-            ..Default::default()
-        },
-    );
-    message.embed = embed_of(&rest);
-    Some(message)
+    Some(member_message(&Signature { args, ..next }, embed_of(&rest)))
 }
 
 #[cfg(test)]
