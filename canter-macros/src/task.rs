@@ -18,6 +18,7 @@ struct Options {
     autoretry: bool,
     autoretry_for: Vec<String>,
     ignore_result: bool,
+    rate_limit: Option<(u32, f64)>,
     krate: Option<Path>,
 }
 
@@ -56,16 +57,40 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
                 }
             }
             "ignore_result" => o.ignore_result = true,
+            "rate_limit" => {
+                let text: LitStr = meta.value()?.parse()?;
+                o.rate_limit = Some(rate_limit(&text)?);
+            }
             "crate" => {
                 let path: Path = meta.value()?.parse()?;
                 o.krate = Some(if path.leading_colon.is_some() { path } else { syn::parse_quote!(::#path) });
             }
-            _ => return Err(meta.error("expected name, queue, priority, max_retries, retry_backoff, retry_backoff_max, time_limit, soft_time_limit, acks_late, autoretry, autoretry_for, ignore_result or crate")),
+            _ => return Err(meta.error("expected name, queue, priority, max_retries, retry_backoff, retry_backoff_max, time_limit, soft_time_limit, acks_late, autoretry, autoretry_for, ignore_result, rate_limit or crate")),
         }
         Ok(())
     });
     syn::parse::Parser::parse2(parser, attr)?;
     Ok(o)
+}
+
+/// Celery's rate limit text: `"100/m"` → (100, 60.0); `/s`, `/m`, `/h`.
+fn rate_limit(text: &LitStr) -> syn::Result<(u32, f64)> {
+    let value = text.value();
+    let parsed = value.split_once('/').and_then(|(count, per)| {
+        let seconds = match per.trim() {
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        Some((
+            count.trim().parse::<u32>().ok().filter(|n| *n > 0)?,
+            seconds,
+        ))
+    });
+    parsed.ok_or_else(|| {
+        syn::Error::new_spanned(text, "expected a rate like \"100/m\" (per s, m or h)")
+    })
 }
 
 /// Seconds written `30` or `2.5`.
@@ -155,6 +180,10 @@ pub(crate) fn expand(attr: TokenStream, function: ItemFn) -> syn::Result<TokenSt
     let acks_late = o.acks_late.unwrap_or(true);
     let autoretry_for = &o.autoretry_for;
     let (autoretry, ignore_result) = (o.autoretry, o.ignore_result);
+    let rate_limit = match o.rate_limit {
+        Some((count, per)) => quote!(Some((#count, #per))),
+        None => quote!(None),
+    };
     let args_tuple = quote!((#(#arg_types,)*));
     let to_json = if arg_names.is_empty() {
         quote!(#krate::__private::serde_json::Value::Array(Vec::new()))
@@ -213,6 +242,7 @@ pub(crate) fn expand(attr: TokenStream, function: ItemFn) -> syn::Result<TokenSt
                     autoretry: #autoretry,
                     autoretry_for: &[#(#autoretry_for),*],
                     ignore_result: #ignore_result,
+                    rate_limit: #rate_limit,
                 }
             }
 

@@ -98,6 +98,9 @@ pub trait Broker: Send + Sync + 'static {
         group_id: &'a str,
         member: &'a str,
     ) -> BoxFuture<'a, Result<Option<u64>, TaskError>>;
+    /// Counts one more start in rate-limit window `key` (kept until `until`, seconds since the
+    /// epoch) and returns the count so far.
+    fn rate_count<'a>(&'a self, key: &'a str, until: f64) -> BoxFuture<'a, Result<u64, TaskError>>;
     /// The latest due time `entry` fired for, if any.
     fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>>;
     /// Stops renewing `delivery`'s lease without acking it: it comes back to the queue after

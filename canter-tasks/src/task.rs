@@ -36,6 +36,9 @@ pub struct TaskOptions {
     pub acks_late: bool,
     /// Do not store the result.
     pub ignore_result: bool,
+    /// At most this many starts per this many seconds, across every worker (Celery's
+    /// `rate_limit="100/m"`); a task over the limit waits for the next window.
+    pub rate_limit: Option<(u32, f64)>,
 }
 
 impl Default for TaskOptions {
@@ -52,6 +55,7 @@ impl Default for TaskOptions {
             soft_time_limit: None,
             acks_late: true,
             ignore_result: false,
+            rate_limit: None,
         }
     }
 }

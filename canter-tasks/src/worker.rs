@@ -219,6 +219,27 @@ impl Worker {
             self.store(&m.id, failure, false).await;
             return;
         };
+        // Over its rate limit: back to the queue, due when the next window opens (the attempt
+        // not counted).
+        if let Some((limit, per)) = options.rate_limit {
+            let window = (now() / per).floor();
+            let opens = (window + 1.0) * per;
+            match self
+                .broker
+                .rate_count(&format!("{}:{window}", m.name), opens)
+                .await
+            {
+                Ok(count) if count > u64::from(limit) => {
+                    let _ = self.broker.requeue(delivery, opens, m.retries).await;
+                    tracing::debug!(target: "canter::tasks", id = %m.id, name = %m.name, limit, per, "rate limited until the next window");
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(target: "canter::tasks", id = %m.id, "rate limit not checked (the broker failed): {e}")
+                }
+            }
+        }
         self.store(
             &m.id,
             TaskResult::state(TaskStatus::Started),

@@ -18,6 +18,8 @@ struct State {
     results: HashMap<String, TaskResult>,
     revoked: HashSet<String>,
     dead_letters: Vec<(TaskMessage, String)>,
+    /// Rate-limit windows' counts.
+    rates: HashMap<String, u64>,
     /// Chords' finished members, by group id.
     chords: HashMap<String, HashSet<String>>,
     /// Periodic entries' fired due times.
@@ -85,6 +87,19 @@ impl Broker for MemoryBroker {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let done = state.chords.entry(group_id.to_owned()).or_default();
             Ok(done.insert(member.to_owned()).then_some(done.len() as u64))
+        })
+    }
+
+    fn rate_count<'a>(
+        &'a self,
+        key: &'a str,
+        _until: f64,
+    ) -> BoxFuture<'a, Result<u64, TaskError>> {
+        Box::pin(async move {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let count = state.rates.entry(key.to_owned()).or_default();
+            *count += 1;
+            Ok(*count)
         })
     }
 

@@ -47,6 +47,11 @@ CREATE TABLE IF NOT EXISTS canter_beat_fire (
     at REAL NOT NULL,
     PRIMARY KEY (entry, due)
 );
+CREATE TABLE IF NOT EXISTS canter_rate (
+    key TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    until REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS canter_chord_part (
     group_id TEXT NOT NULL,
     member TEXT NOT NULL,
@@ -180,6 +185,27 @@ impl Broker for SqliteBroker {
                     .await?;
             tx.commit().await?;
             Ok(added.then_some(done as u64))
+        })
+    }
+
+    fn rate_count<'a>(&'a self, key: &'a str, until: f64) -> BoxFuture<'a, Result<u64, TaskError>> {
+        Box::pin(async move {
+            let (count,): (i64,) = sqlx::query_as(
+                "INSERT INTO canter_rate (key, count, until) VALUES (?, 1, ?)
+                 ON CONFLICT (key) DO UPDATE SET count = count + 1 RETURNING count",
+            )
+            .bind(key)
+            .bind(until)
+            .fetch_one(&self.pool)
+            .await?;
+            if count == 1 {
+                // A new window: the ones that ended go.
+                sqlx::query("DELETE FROM canter_rate WHERE until < ?")
+                    .bind(now())
+                    .execute(&self.pool)
+                    .await?;
+            }
+            Ok(count as u64)
         })
     }
 

@@ -133,6 +133,19 @@ async fn early_nap(ms: u64) -> Result<u64, TaskError> {
     Ok(ms)
 }
 
+static LIMITED_STARTS: std::sync::Mutex<Vec<f64>> = std::sync::Mutex::new(Vec::new());
+
+/// At most 4 starts a second, whatever the number of workers.
+#[task(name = "test.limited", crate = canter_tasks, rate_limit = "4/s")]
+async fn limited() -> Result<(), TaskError> {
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    LIMITED_STARTS.lock().unwrap().push(at);
+    Ok(())
+}
+
 /// A chord's callback: the sum of its group's results.
 #[task(name = "test.total", crate = canter_tasks)]
 async fn total(values: Vec<i64>) -> Result<i64, TaskError> {
@@ -142,6 +155,7 @@ async fn total(values: Vec<i64>) -> Result<i64, TaskError> {
 fn registry() -> Registry {
     Registry::new()
         .register::<total>()
+        .register::<limited>()
         .register::<winds_down>()
         .register::<blocking_winds_down>()
         .register::<reconnects>()
@@ -285,6 +299,24 @@ pub async fn end_to_end(broker: Arc<dyn Broker>, scratch: &str) {
         }
         other => panic!("expected a ChordError, got {other:?}"),
     }
+
+    // A rate limit: 10 tasks at once, at most 4 start in any one second.
+    let mut handles = Vec::new();
+    for _ in 0..10 {
+        handles.push(limited::delay().await.unwrap());
+    }
+    for handle in &handles {
+        handle.get(wait).await.unwrap();
+    }
+    let mut per_second: std::collections::BTreeMap<u64, usize> = Default::default();
+    for at in LIMITED_STARTS.lock().unwrap().iter() {
+        *per_second.entry(*at as u64).or_default() += 1;
+    }
+    assert_eq!(per_second.values().sum::<usize>(), 10);
+    assert!(
+        per_second.values().all(|n| *n <= 4),
+        "starts per second: {per_second:?}"
+    );
 
     // Retries with backoff, then success.
     let lucky = flaky::delay().await.unwrap();

@@ -686,6 +686,22 @@ impl Broker for RedisBroker {
         })
     }
 
+    fn rate_count<'a>(&'a self, key: &'a str, until: f64) -> BoxFuture<'a, Result<u64, TaskError>> {
+        Box::pin(async move {
+            let key = self.inner.key(&format!("canter.rate.{key}"));
+            let (count, _): (u64, i64) = redis::pipe()
+                .atomic()
+                .cmd("INCR")
+                .arg(&key)
+                .cmd("EXPIREAT")
+                .arg(&key)
+                .arg(until.ceil() as i64 + 1)
+                .query_async(&mut self.inner.conn.clone())
+                .await?;
+            Ok(count)
+        })
+    }
+
     fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>> {
         Box::pin(async move {
             let last: Vec<(String, f64)> = redis::cmd("ZRANGE")
