@@ -19,6 +19,7 @@ struct Options {
     autoretry_for: Vec<String>,
     ignore_result: bool,
     rate_limit: Option<(u32, f64)>,
+    unique: Option<String>,
     krate: Option<Path>,
 }
 
@@ -57,6 +58,13 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
                 }
             }
             "ignore_result" => o.ignore_result = true,
+            "unique" => {
+                let choice: LitStr = meta.value()?.parse()?;
+                if !matches!(choice.value().as_str(), "refuse" | "fold") {
+                    return Err(syn::Error::new_spanned(choice, "expected unique = \"refuse\" or \"fold\""));
+                }
+                o.unique = Some(choice.value());
+            }
             "rate_limit" => {
                 let text: LitStr = meta.value()?.parse()?;
                 o.rate_limit = Some(rate_limit(&text)?);
@@ -65,7 +73,7 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
                 let path: Path = meta.value()?.parse()?;
                 o.krate = Some(if path.leading_colon.is_some() { path } else { syn::parse_quote!(::#path) });
             }
-            _ => return Err(meta.error("expected name, queue, priority, max_retries, retry_backoff, retry_backoff_max, time_limit, soft_time_limit, acks_late, autoretry, autoretry_for, ignore_result, rate_limit or crate")),
+            _ => return Err(meta.error("expected name, queue, priority, max_retries, retry_backoff, retry_backoff_max, time_limit, soft_time_limit, acks_late, autoretry, autoretry_for, ignore_result, rate_limit, unique or crate")),
         }
         Ok(())
     });
@@ -180,6 +188,11 @@ pub(crate) fn expand(attr: TokenStream, function: ItemFn) -> syn::Result<TokenSt
     let acks_late = o.acks_late.unwrap_or(true);
     let autoretry_for = &o.autoretry_for;
     let (autoretry, ignore_result) = (o.autoretry, o.ignore_result);
+    let unique = match o.unique.as_deref() {
+        Some("fold") => quote!(Some(#krate::task::OnDuplicate::Fold)),
+        Some(_) => quote!(Some(#krate::task::OnDuplicate::Refuse)),
+        None => quote!(None),
+    };
     let rate_limit = match o.rate_limit {
         Some((count, per)) => quote!(Some((#count, #per))),
         None => quote!(None),
@@ -243,6 +256,7 @@ pub(crate) fn expand(attr: TokenStream, function: ItemFn) -> syn::Result<TokenSt
                     autoretry_for: &[#(#autoretry_for),*],
                     ignore_result: #ignore_result,
                     rate_limit: #rate_limit,
+                    unique: #unique,
                 }
             }
 

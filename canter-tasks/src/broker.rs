@@ -98,6 +98,20 @@ pub trait Broker: Send + Sync + 'static {
         group_id: &'a str,
         member: &'a str,
     ) -> BoxFuture<'a, Result<Option<u64>, TaskError>>;
+    /// Claims unique-task key `key` for task `id` for at most `ttl` seconds; `Some(holder)` if
+    /// another task holds it (atomic: of concurrent claims, one wins).
+    fn claim_unique<'a>(
+        &'a self,
+        key: &'a str,
+        id: &'a str,
+        ttl: f64,
+    ) -> BoxFuture<'a, Result<Option<String>, TaskError>>;
+    /// Releases `key` if task `id` holds it.
+    fn release_unique<'a>(
+        &'a self,
+        key: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), TaskError>>;
     /// Counts one more start in rate-limit window `key` (kept until `until`, seconds since the
     /// epoch) and returns the count so far.
     fn rate_count<'a>(&'a self, key: &'a str, until: f64) -> BoxFuture<'a, Result<u64, TaskError>>;
@@ -211,7 +225,25 @@ pub async fn enqueue(
 ) -> Result<String, TaskError> {
     let message = message(name, defaults, args, options);
     let id = message.id.clone();
-    broker()?.publish(message).await?;
+    let broker = broker()?;
+    let unique = defaults
+        .unique
+        .map(|choice| (choice, crate::task::unique_key(name, &message.args)));
+    if let Some((choice, key)) = &unique {
+        let ttl = crate::task::UNIQUE_FOR.as_secs_f64();
+        if let Some(existing) = broker.claim_unique(key, &id, ttl).await? {
+            return match choice {
+                crate::task::OnDuplicate::Fold => Ok(existing),
+                crate::task::OnDuplicate::Refuse => Err(TaskError::Duplicate(existing)),
+            };
+        }
+    }
+    if let Err(e) = broker.publish(message).await {
+        if let Some((_, key)) = &unique {
+            let _ = broker.release_unique(key, &id).await;
+        }
+        return Err(e);
+    }
     PUBLISHED.notify_waiters();
     Ok(id)
 }

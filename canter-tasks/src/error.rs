@@ -24,6 +24,10 @@ pub enum TaskError {
     /// The task was revoked before it ran.
     #[error("revoked")]
     Revoked,
+    /// A unique task (`#[task(unique = "refuse")]`) with these arguments is already queued or
+    /// running: its id.
+    #[error("already queued or running as {0}")]
+    Duplicate(String),
     /// The broker cannot be reached or refused.
     #[error("broker: {0}")]
     Broker(String),

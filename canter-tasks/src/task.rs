@@ -39,6 +39,9 @@ pub struct TaskOptions {
     /// At most this many starts per this many seconds, across every worker (Celery's
     /// `rate_limit="100/m"`); a task over the limit waits for the next window.
     pub rate_limit: Option<(u32, f64)>,
+    /// At most one queued or running task with the same arguments: a second enqueue is refused
+    /// (`TaskError::Duplicate`) or folded into the first (its handle is returned).
+    pub unique: Option<OnDuplicate>,
 }
 
 impl Default for TaskOptions {
@@ -56,8 +59,24 @@ impl Default for TaskOptions {
             acks_late: true,
             ignore_result: false,
             rate_limit: None,
+            unique: None,
         }
     }
+}
+
+/// What enqueueing a unique task does while one with the same arguments is queued or running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDuplicate {
+    Refuse,
+    Fold,
+}
+
+/// How long a unique task's claim lasts at most (should its worker never release it).
+pub const UNIQUE_FOR: Duration = Duration::from_secs(3600);
+
+/// The key a unique task's claim is held under: its name and its arguments.
+pub(crate) fn unique_key(name: &str, args: &Value) -> String {
+    format!("{name}:{args}")
 }
 
 impl TaskOptions {

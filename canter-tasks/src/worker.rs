@@ -204,6 +204,7 @@ impl Worker {
             self.store(&m.id, TaskResult::state(TaskStatus::Revoked), false)
                 .await;
             let _ = self.broker.ack(delivery).await;
+            self.release_unique(m).await;
             tracing::info!(target: "canter::tasks", id = %m.id, name = %m.name, status = "REVOKED", expired, "skipped");
             return;
         }
@@ -276,6 +277,7 @@ impl Worker {
                 if !acked_early {
                     let _ = self.broker.ack(delivery).await;
                 }
+                self.release_unique(m).await;
                 tracing::warn!(target: "canter::tasks", id = %m.id, name = %m.name, status = "REVOKED", "revoked while running: stopped");
                 return;
             }
@@ -341,6 +343,9 @@ impl Worker {
                         let _ = self.broker.drop_lease(delivery).await;
                     }
                 }
+                if stored {
+                    self.release_unique(m).await;
+                }
                 tracing::info!(target: "canter::tasks", id = %m.id, name = %m.name, status = "SUCCESS", duration_ms = elapsed_ms, "done");
             }
             Err(error) => {
@@ -395,6 +400,9 @@ impl Worker {
                             let _ = self.broker.drop_lease(delivery).await;
                         }
                     }
+                    if stored {
+                        self.release_unique(m).await;
+                    }
                     tracing::error!(target: "canter::tasks", id = %m.id, name = %m.name, status = "FAILURE", duration_ms = elapsed_ms, "{error}");
                 }
             }
@@ -403,6 +411,21 @@ impl Worker {
 }
 
 impl Worker {
+    /// A unique task has ended: another with the same arguments may be enqueued.
+    async fn release_unique(&self, m: &TaskMessage) {
+        let unique = self
+            .registry
+            .tasks
+            .get(m.name.as_str())
+            .is_some_and(|(_, options)| options.unique.is_some());
+        if unique {
+            let key = crate::task::unique_key(&m.name, &m.args);
+            if let Err(e) = self.broker.release_unique(&key, &m.id).await {
+                tracing::warn!(target: "canter::tasks", id = %m.id, "releasing the unique claim failed (it lapses after an hour): {e}");
+            }
+        }
+    }
+
     /// Counts a finished chord member; the last one sends the callback with every member's
     /// result, in the group's order.
     async fn finish_chord_part(

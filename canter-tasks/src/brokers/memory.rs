@@ -18,6 +18,8 @@ struct State {
     results: HashMap<String, TaskResult>,
     revoked: HashSet<String>,
     dead_letters: Vec<(TaskMessage, String)>,
+    /// Unique tasks' claims: key → (id, until).
+    unique: HashMap<String, (String, f64)>,
     /// Rate-limit windows' counts.
     rates: HashMap<String, u64>,
     /// Chords' finished members, by group id.
@@ -87,6 +89,45 @@ impl Broker for MemoryBroker {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let done = state.chords.entry(group_id.to_owned()).or_default();
             Ok(done.insert(member.to_owned()).then_some(done.len() as u64))
+        })
+    }
+
+    fn claim_unique<'a>(
+        &'a self,
+        key: &'a str,
+        id: &'a str,
+        ttl: f64,
+    ) -> BoxFuture<'a, Result<Option<String>, TaskError>> {
+        Box::pin(async move {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let now = now();
+            match state.unique.get(key) {
+                Some((holder, until)) if *until > now && holder != id => Ok(Some(holder.clone())),
+                _ => {
+                    state
+                        .unique
+                        .insert(key.to_owned(), (id.to_owned(), now + ttl));
+                    Ok(None)
+                }
+            }
+        })
+    }
+
+    fn release_unique<'a>(
+        &'a self,
+        key: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if state
+                .unique
+                .get(key)
+                .is_some_and(|(holder, _)| holder == id)
+            {
+                state.unique.remove(key);
+            }
+            Ok(())
         })
     }
 

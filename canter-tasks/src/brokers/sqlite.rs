@@ -47,6 +47,11 @@ CREATE TABLE IF NOT EXISTS canter_beat_fire (
     at REAL NOT NULL,
     PRIMARY KEY (entry, due)
 );
+CREATE TABLE IF NOT EXISTS canter_unique (
+    key TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    until REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS canter_rate (
     key TEXT PRIMARY KEY,
     count INTEGER NOT NULL,
@@ -185,6 +190,51 @@ impl Broker for SqliteBroker {
                     .await?;
             tx.commit().await?;
             Ok(added.then_some(done as u64))
+        })
+    }
+
+    fn claim_unique<'a>(
+        &'a self,
+        key: &'a str,
+        id: &'a str,
+        ttl: f64,
+    ) -> BoxFuture<'a, Result<Option<String>, TaskError>> {
+        Box::pin(async move {
+            // One write transaction: an expired claim goes, then the first insert wins.
+            let now = now();
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            sqlx::query("DELETE FROM canter_unique WHERE key = ? AND until < ?")
+                .bind(key)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT OR IGNORE INTO canter_unique (key, id, until) VALUES (?, ?, ?)")
+                .bind(key)
+                .bind(id)
+                .bind(now + ttl)
+                .execute(&mut *tx)
+                .await?;
+            let (holder,): (String,) = sqlx::query_as("SELECT id FROM canter_unique WHERE key = ?")
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok((holder != id).then_some(holder))
+        })
+    }
+
+    fn release_unique<'a>(
+        &'a self,
+        key: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM canter_unique WHERE key = ? AND id = ?")
+                .bind(key)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
         })
     }
 

@@ -146,6 +146,18 @@ async fn limited() -> Result<(), TaskError> {
     Ok(())
 }
 
+/// One at a time per argument: a second enqueue is refused while one is queued or running.
+#[task(name = "test.unique", crate = canter_tasks, queue = "unique", unique = "refuse")]
+async fn refused(label: String) -> Result<String, TaskError> {
+    Ok(label)
+}
+
+/// One at a time per argument: a second enqueue gets the first one's handle.
+#[task(name = "test.folded", crate = canter_tasks, queue = "unique", unique = "fold")]
+async fn folded(label: String) -> Result<String, TaskError> {
+    Ok(label)
+}
+
 /// A chord's callback: the sum of its group's results.
 #[task(name = "test.total", crate = canter_tasks)]
 async fn total(values: Vec<i64>) -> Result<i64, TaskError> {
@@ -156,6 +168,8 @@ fn registry() -> Registry {
     Registry::new()
         .register::<total>()
         .register::<limited>()
+        .register::<refused>()
+        .register::<folded>()
         .register::<winds_down>()
         .register::<blocking_winds_down>()
         .register::<reconnects>()
@@ -317,6 +331,46 @@ pub async fn end_to_end(broker: Arc<dyn Broker>, scratch: &str) {
         per_second.values().all(|n| *n <= 4),
         "starts per second: {per_second:?}"
     );
+
+    // Unique tasks (queue `unique` has no worker yet): refused, or folded into the first —
+    // also when ten enqueue at once; other arguments are other tasks.
+    let first = refused::delay("a".into()).await.unwrap();
+    match refused::delay("a".into()).await {
+        Err(TaskError::Duplicate(id)) => assert_eq!(id, first.id),
+        other => panic!("expected a Duplicate, got {other:?}"),
+    }
+    let other = refused::delay("b".into()).await.unwrap();
+    let racing: Vec<_> = (0..10)
+        .map(|_| tokio::spawn(folded::delay("c".into())))
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for handle in racing {
+        ids.insert(handle.await.unwrap().unwrap().id);
+    }
+    assert_eq!(ids.len(), 1, "ten concurrent enqueues, one task: {ids:?}");
+    assert_eq!(broker.queue_length("unique").await.unwrap(), 3);
+    let worker_for_unique = RunningWorker::start(broker.clone(), config(&["unique"]));
+    assert_eq!(first.get(wait).await.unwrap(), "a");
+    assert_eq!(other.get(wait).await.unwrap(), "b");
+    let folded_id = ids.into_iter().next().unwrap();
+    assert_eq!(
+        AsyncResult::<String>::new(folded_id)
+            .get(wait)
+            .await
+            .unwrap(),
+        "c"
+    );
+    // Done: the same arguments may be enqueued again.
+    assert_eq!(
+        refused::delay("a".into())
+            .await
+            .unwrap()
+            .get(wait)
+            .await
+            .unwrap(),
+        "a"
+    );
+    worker_for_unique.stop().await;
 
     // Retries with backoff, then success.
     let lucky = flaky::delay().await.unwrap();

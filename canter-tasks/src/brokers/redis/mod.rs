@@ -686,6 +686,55 @@ impl Broker for RedisBroker {
         })
     }
 
+    fn claim_unique<'a>(
+        &'a self,
+        key: &'a str,
+        id: &'a str,
+        ttl: f64,
+    ) -> BoxFuture<'a, Result<Option<String>, TaskError>> {
+        Box::pin(async move {
+            let key = self.inner.key(&format!("canter.unique.{key}"));
+            let mut conn = self.inner.conn.clone();
+            for _ in 0..3 {
+                let claimed: Option<String> = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(id)
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(ttl.ceil().max(1.0) as u64)
+                    .query_async(&mut conn)
+                    .await?;
+                if claimed.is_some() {
+                    return Ok(None);
+                }
+                let holder: Option<String> =
+                    redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+                match holder {
+                    Some(holder) if holder != id => return Ok(Some(holder)),
+                    Some(_) => return Ok(None),
+                    None => continue, // released in between: claim again
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    fn release_unique<'a>(
+        &'a self,
+        key: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            self.inner
+                .unlock
+                .key(self.inner.key(&format!("canter.unique.{key}")))
+                .arg(id)
+                .invoke_async::<i64>(&mut self.inner.conn.clone())
+                .await?;
+            Ok(())
+        })
+    }
+
     fn rate_count<'a>(&'a self, key: &'a str, until: f64) -> BoxFuture<'a, Result<u64, TaskError>> {
         Box::pin(async move {
             let key = self.inner.key(&format!("canter.rate.{key}"));
