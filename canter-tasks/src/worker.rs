@@ -285,65 +285,28 @@ impl Worker {
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match outcome {
             Ok(value) => {
-                if let Some((group_id, members, callback)) = crate::canvas::chord_of(m) {
-                    // Stored first: the last member to finish gathers every member's result.
-                    if !self
-                        .store(
-                            &m.id,
-                            TaskResult {
-                                status: TaskStatus::Success,
-                                result: Some(value.clone()),
-                                error: None,
-                            },
-                            false,
-                        )
-                        .await
-                    {
-                        let _ = self.broker.drop_lease(delivery).await;
-                        return;
-                    }
-                    if let Err(e) = self
-                        .finish_chord_part(&group_id, &m.id, &members, &callback)
-                        .await
-                    {
-                        tracing::error!(target: "canter::tasks", id = %m.id, group_id, "the chord's callback could not be sent: {e}");
-                        let _ = self.broker.drop_lease(delivery).await;
-                        return;
-                    }
-                }
-                // A chain's next step goes out before this one is acked (at least once).
-                if let Some(next) = crate::canvas::next_in_chain(m, &value) {
-                    let (next_id, next_name) = (next.id.clone(), next.name.clone());
-                    match self.broker.publish(next).await {
-                        Ok(()) => crate::broker::PUBLISHED.notify_waiters(),
-                        Err(e) => {
-                            tracing::error!(target: "canter::tasks", id = %m.id, next = %next_id, next_name, "the chain's next step could not be sent: {e}");
-                            let _ = self.broker.drop_lease(delivery).await;
-                            return;
-                        }
-                    }
-                }
-                let stored = self
-                    .store(
-                        &m.id,
-                        TaskResult {
-                            status: TaskStatus::Success,
-                            result: Some(value),
-                            error: None,
-                        },
-                        options.ignore_result,
-                    )
-                    .await;
-                // A result the broker could not take (it is down) is not acked either: the
-                // task runs again once the broker is back, rather than its result being lost.
+                let chord = crate::canvas::chord_of(m);
+                let next = crate::canvas::next_in_chain(m, &value);
+                // A chord member's result is kept even if ignored: the last member gathers them.
+                let ignore = options.ignore_result && chord.is_none();
+                let success = TaskResult {
+                    status: TaskStatus::Success,
+                    result: Some(value),
+                    error: None,
+                };
+                let stored = self.store(&m.id, success, ignore).await;
+                // The next steps go out before this one is acked (at least once). A result the
+                // broker could not take (it is down) is not acked either: the task runs again
+                // once the broker is back, rather than its result being lost.
+                let done = stored && self.hand_over(m, chord, next).await;
                 if !acked_early {
-                    if stored {
+                    if done {
                         let _ = self.broker.ack(delivery).await;
                     } else {
                         let _ = self.broker.drop_lease(delivery).await;
                     }
                 }
-                if stored {
+                if done {
                     self.release_unique(m).await;
                 }
                 tracing::info!(target: "canter::tasks", id = %m.id, name = %m.name, status = "SUCCESS", duration_ms = elapsed_ms, "done");
@@ -424,6 +387,34 @@ impl Worker {
                 tracing::warn!(target: "canter::tasks", id = %m.id, "releasing the unique claim failed (it lapses after an hour): {e}");
             }
         }
+    }
+
+    /// Sends what follows a finished task: its chord's callback (if it is the last member) and
+    /// its chain's next step. False (logged) if the broker could not take them.
+    async fn hand_over(
+        &self,
+        m: &TaskMessage,
+        chord: Option<(String, Vec<String>, crate::canvas::Signature)>,
+        next: Option<TaskMessage>,
+    ) -> bool {
+        if let Some((group_id, members, callback)) = chord {
+            if let Err(e) = self
+                .finish_chord_part(&group_id, &m.id, &members, &callback)
+                .await
+            {
+                tracing::error!(target: "canter::tasks", id = %m.id, group_id, "the chord's callback could not be sent: {e}");
+                return false;
+            }
+        }
+        if let Some(next) = next {
+            let next_id = next.id.clone();
+            if let Err(e) = self.broker.publish(next).await {
+                tracing::error!(target: "canter::tasks", id = %m.id, next = %next_id, "the chain's next step could not be sent: {e}");
+                return false;
+            }
+            crate::broker::PUBLISHED.notify_waiters();
+        }
+        true
     }
 
     /// Counts a finished chord member; the last one sends the callback with every member's

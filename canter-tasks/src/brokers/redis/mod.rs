@@ -843,19 +843,12 @@ impl Broker for RedisBroker {
 
     fn extend<'a>(
         &'a self,
-        delivery: &'a Delivery,
+        _delivery: &'a Delivery,
         _visibility: Duration,
     ) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move {
-            redis::cmd("ZADD")
-                .arg(self.inner.unacked_index())
-                .arg("XX")
-                .arg(now())
-                .arg(&delivery.lease)
-                .query_async::<()>(&mut self.inner.conn.clone())
-                .await?;
-            Ok(())
-        })
+        // Nothing to do: the upkeep loop renews everything this process holds unacked (running
+        // ones included) in one ZADD a tick; a ZADD per running task would repeat it.
+        Box::pin(async { Ok(()) })
     }
 
     fn ack<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), TaskError>> {
