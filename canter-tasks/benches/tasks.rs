@@ -9,6 +9,8 @@
 //! - reference: raw sqlx, 10,000 INSERTs of the same rows, then 10,000 lease-UPDATE…RETURNING +
 //!   DELETE pairs, the floor under what the broker does.
 
+mod report;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,16 +54,6 @@ fn remove(file: &std::path::Path) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }
-}
-
-struct Run {
-    enqueue: f64,
-    drain: f64,
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    raw_insert: f64,
-    raw_take: f64,
 }
 
 async fn canter_run() -> (f64, f64, f64, f64, f64) {
@@ -109,7 +101,7 @@ async fn canter_run() -> (f64, f64, f64, f64, f64) {
     worker.await.unwrap().unwrap();
     let mut latencies = LATENCIES.lock().unwrap().clone();
     latencies.sort_by(f64::total_cmp);
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let at = |q: f64| report::quantile(&latencies, q);
     remove(&file);
     (enqueue, drain, at(0.5), at(0.9), at(0.99))
 }
@@ -175,41 +167,23 @@ async fn raw_run() -> (f64, f64) {
     (insert, take)
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 #[tokio::main]
 async fn main() {
     let mut runs = Vec::new();
-    for run in 1..=3 {
+    for n in 1..=3 {
         let (raw_insert, raw_take) = raw_run().await;
         let (enqueue, drain, p50, p90, p99) = canter_run().await;
-        println!(
-            "run {run}: enqueue {enqueue:.0}/s (raw insert {raw_insert:.0}/s), drain {drain:.0}/s (raw lease+delete {raw_take:.0}/s), latency p50 {p50:.2} ms p90 {p90:.2} ms p99 {p99:.2} ms"
-        );
-        runs.push(Run {
+        let run = report::Run {
             enqueue,
             drain,
             p50,
             p90,
             p99,
-            raw_insert,
-            raw_take,
-        });
+            raw_in: raw_insert,
+            raw_out: raw_take,
+        };
+        report::print_run(n, &run, "raw sqlx insert", "raw sqlx lease+delete");
+        runs.push(run);
     }
-    let m = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
-    println!(
-        "median: enqueue {:.0}/s = {:.2}x raw sqlx insert ({:.0}/s); drain {:.0}/s = {:.2}x raw sqlx lease+delete ({:.0}/s); enqueue->start p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms",
-        m(|r| r.enqueue),
-        m(|r| r.enqueue / r.raw_insert),
-        m(|r| r.raw_insert),
-        m(|r| r.drain),
-        m(|r| r.drain / r.raw_take),
-        m(|r| r.raw_take),
-        m(|r| r.p50),
-        m(|r| r.p90),
-        m(|r| r.p99),
-    );
+    report::print_medians(&runs, "raw sqlx insert", "raw sqlx lease+delete");
 }

@@ -14,6 +14,8 @@
 //!
 //! `bash benches/tasks_vs_celery.sh` runs this and the peers' Celery benchmark in one go.
 
+mod report;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,16 +110,6 @@ impl Drop for Killed {
     }
 }
 
-struct Run {
-    enqueue: f64,
-    drain: f64,
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    raw_push: f64,
-    raw_pop: f64,
-}
-
 async fn int(conn: &mut redis::aio::MultiplexedConnection, command: &str, key: &str) -> i64 {
     redis::cmd(command)
         .arg(key)
@@ -189,7 +181,7 @@ async fn canter_run(base: &str) -> (f64, f64, f64, f64, f64) {
         }
     }
     latencies.sort_by(f64::total_cmp);
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let at = |q: f64| report::quantile(&latencies, q);
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}*"))
         .query_async(&mut conn)
@@ -248,11 +240,6 @@ async fn raw_run(base: &str) -> (f64, f64) {
     (push, pop)
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 #[tokio::main]
 async fn main() {
     if let Ok(url) = std::env::var(WORKER_ENV) {
@@ -261,33 +248,20 @@ async fn main() {
     let base = std::env::var("CANTER_BENCH_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379/14".into());
     let mut runs = Vec::new();
-    for run in 1..=3 {
+    for n in 1..=3 {
         let (raw_push, raw_pop) = raw_run(&base).await;
         let (enqueue, drain, p50, p90, p99) = canter_run(&base).await;
-        println!(
-            "run {run}: enqueue {enqueue:.0}/s (raw LPUSH {raw_push:.0}/s), drain {drain:.0}/s (raw RPOP {raw_pop:.0}/s), latency p50 {p50:.2} ms p90 {p90:.2} ms p99 {p99:.2} ms"
-        );
-        runs.push(Run {
+        let run = report::Run {
             enqueue,
             drain,
             p50,
             p90,
             p99,
-            raw_push,
-            raw_pop,
-        });
+            raw_in: raw_push,
+            raw_out: raw_pop,
+        };
+        report::print_run(n, &run, "raw LPUSH", "raw RPOP");
+        runs.push(run);
     }
-    let m = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
-    println!(
-        "median: enqueue {:.0}/s = {:.2}x raw LPUSH ({:.0}/s); drain {:.0}/s = {:.2}x raw RPOP ({:.0}/s); enqueue->start p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms",
-        m(|r| r.enqueue),
-        m(|r| r.enqueue / r.raw_push),
-        m(|r| r.raw_push),
-        m(|r| r.drain),
-        m(|r| r.drain / r.raw_pop),
-        m(|r| r.raw_pop),
-        m(|r| r.p50),
-        m(|r| r.p90),
-        m(|r| r.p99),
-    );
+    report::print_medians(&runs, "raw LPUSH", "raw RPOP");
 }
