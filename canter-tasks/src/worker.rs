@@ -201,10 +201,10 @@ impl Worker {
         let revoked = self.broker.is_revoked(&m.id).await.unwrap_or(false);
         let expired = m.expires.is_some_and(|e| e < now());
         if revoked || expired {
+            self.release_unique(m).await;
             self.store(&m.id, TaskResult::state(TaskStatus::Revoked), false)
                 .await;
             let _ = self.broker.ack(delivery).await;
-            self.release_unique(m).await;
             tracing::info!(target: "canter::tasks", id = %m.id, name = %m.name, status = "REVOKED", expired, "skipped");
             return;
         }
@@ -273,11 +273,11 @@ impl Worker {
         let outcome = tokio::select! {
             outcome = run_body(&runner, m.args.clone(), &options) => outcome,
             () = watch => {
+                self.release_unique(m).await;
                 self.store(&m.id, TaskResult::state(TaskStatus::Revoked), false).await;
                 if !acked_early {
                     let _ = self.broker.ack(delivery).await;
                 }
-                self.release_unique(m).await;
                 tracing::warn!(target: "canter::tasks", id = %m.id, name = %m.name, status = "REVOKED", "revoked while running: stopped");
                 return;
             }
@@ -294,6 +294,8 @@ impl Worker {
                     result: Some(value),
                     error: None,
                 };
+                // Released before the result shows: whoever sees it may enqueue the same again.
+                self.release_unique(m).await;
                 let stored = self.store(&m.id, success, ignore).await;
                 // The next steps go out before this one is acked (at least once). A result the
                 // broker could not take (it is down) is not acked either: the task runs again
@@ -305,9 +307,6 @@ impl Worker {
                     } else {
                         let _ = self.broker.drop_lease(delivery).await;
                     }
-                }
-                if done {
-                    self.release_unique(m).await;
                 }
                 tracing::info!(target: "canter::tasks", id = %m.id, name = %m.name, status = "SUCCESS", duration_ms = elapsed_ms, "done");
             }
@@ -340,6 +339,7 @@ impl Worker {
                     }
                     tracing::warn!(target: "canter::tasks", id = %m.id, name = %m.name, status = "RETRY", attempt = m.retries + 1, in_s = wait.as_secs_f64(), "{error}");
                 } else {
+                    self.release_unique(m).await;
                     let stored = self.store(&m.id, failure(&error, m.retries), false).await;
                     // A failed chord member fails the chord: its callback never runs.
                     if let Some((_, _, callback)) = crate::canvas::chord_of(m) {
@@ -362,9 +362,6 @@ impl Worker {
                         } else {
                             let _ = self.broker.drop_lease(delivery).await;
                         }
-                    }
-                    if stored {
-                        self.release_unique(m).await;
                     }
                     tracing::error!(target: "canter::tasks", id = %m.id, name = %m.name, status = "FAILURE", duration_ms = elapsed_ms, "{error}");
                 }
