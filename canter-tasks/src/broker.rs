@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
+use crate::control::{DeadLetter, TaskInfo, WorkerInfo};
 use crate::error::TaskError;
 use crate::result::{TaskResult, TaskStatus};
 use crate::task::Task;
@@ -129,6 +130,48 @@ pub trait Broker: Send + Sync + 'static {
         let _ = worker;
         Box::pin(async { Ok(()) })
     }
+
+    // Inspection and control (see `crate::control`).
+
+    /// Records a worker's snapshot, replacing its previous one.
+    fn worker_heartbeat<'a>(&'a self, info: &'a WorkerInfo)
+        -> BoxFuture<'a, Result<(), TaskError>>;
+    /// Worker `name` stopped: its snapshot goes.
+    fn worker_offline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), TaskError>>;
+    /// The snapshots of the last hour (older ones are forgotten here).
+    fn workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, TaskError>>;
+    /// The queues this broker knows (holding tasks, or declared).
+    fn queues(&self) -> BoxFuture<'_, Result<Vec<String>, TaskError>>;
+    /// Tasks waiting in the broker for their ETA. Brokers whose workers hold ETA tasks (Redis,
+    /// as Celery's) have none here: those are in the workers' snapshots.
+    fn scheduled(&self) -> BoxFuture<'_, Result<Vec<TaskInfo>, TaskError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    /// What this process took for workers of `queues` and has not handed over yet: the
+    /// ready ones and those held for their ETA.
+    fn held(&self, queues: &[String]) -> (Vec<TaskMessage>, Vec<TaskMessage>) {
+        let _ = queues;
+        (Vec::new(), Vec::new())
+    }
+    /// Removes the tasks waiting in `queue`; returns how many.
+    fn purge<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>>;
+    /// The dead-letter record, oldest first.
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, TaskError>>;
+    /// Sends every retriable dead letter back to its queue as a fresh first attempt, and out
+    /// of the record; returns how many.
+    fn retry_dead_letters(&self) -> BoxFuture<'_, Result<u64, TaskError>>;
+
+    // Events (see `crate::events`).
+
+    /// Appends `event` to the event stream (bounded: the oldest go first).
+    fn send_event<'a>(&'a self, event: &'a Value) -> BoxFuture<'a, Result<(), TaskError>>;
+    /// The events after `cursor` (`None`: from now on; `"0"`: from the oldest kept), waiting
+    /// up to `wait` for one; returns them with the cursor to pass next time.
+    fn events<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<(String, Vec<Value>), TaskError>>;
 }
 
 static BROKER: RwLock<Option<Arc<dyn Broker>>> = RwLock::new(None);

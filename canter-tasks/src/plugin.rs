@@ -9,6 +9,8 @@
 //!                                     # embedded broker, false on Redis, where workers are
 //!                                     # deployed apart, as Celery's are)
 //! always_eager = false                # true: `delay` runs the task at once (tests)
+//! send_events = false                 # true: workers send task/worker events (`worker -E`)
+//! metrics_addr = "127.0.0.1:9808"     # workers serve Prometheus metrics here (`worker --metrics`)
 //! ```
 
 use std::sync::Arc;
@@ -35,6 +37,8 @@ struct TaskSettings {
     concurrency: usize,
     visibility_timeout: f64,
     always_eager: bool,
+    send_events: bool,
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for TaskSettings {
@@ -45,6 +49,8 @@ impl Default for TaskSettings {
             concurrency: 10,
             visibility_timeout: 60.0,
             always_eager: false,
+            send_events: false,
+            metrics_addr: None,
         }
     }
 }
@@ -105,6 +111,11 @@ impl Tasks {
             let for_startup = (registry.clone(), beat.clone());
             app.command(WorkerCommand(registry, beat.clone()))
                 .command(BeatCommand(beat))
+                .command(crate::commands::InspectCommand)
+                .command(crate::commands::PurgeCommand)
+                .command(crate::commands::RevokeCommand)
+                .command(crate::commands::RetryDeadLettersCommand)
+                .command(crate::commands::EventsCommand)
                 .on_startup(move |settings, command| {
                 let (registry, beat) = for_startup.clone();
                 async move {
@@ -124,6 +135,7 @@ impl Tasks {
                         let worker_config = WorkerConfig {
                             concurrency: config.concurrency,
                             visibility_timeout: Duration::from_secs_f64(config.visibility_timeout),
+                            send_events: config.send_events,
                             ..WorkerConfig::default()
                         };
                         let worker = Worker::new(registry, broker.clone(), worker_config);
@@ -215,6 +227,20 @@ impl ManagementCommand for WorkerCommand {
                     .action(clap::ArgAction::SetTrue)
                     .help("Also run the periodic scheduler (as `beat`) in this worker"),
             )
+            .arg(
+                Arg::new("events")
+                    .short('E')
+                    .long("events")
+                    .action(clap::ArgAction::SetTrue)
+                    .help("Send task and worker events (see the `events` command)"),
+            )
+            .arg(
+                Arg::new("metrics")
+                    .long("metrics")
+                    .value_name("ADDR")
+                    .value_parser(clap::value_parser!(std::net::SocketAddr))
+                    .help("Serve Prometheus metrics on http://ADDR/metrics"),
+            )
     }
 
     fn run<'a>(
@@ -238,9 +264,20 @@ impl ManagementCommand for WorkerCommand {
                     .copied()
                     .unwrap_or(settings.concurrency),
                 visibility_timeout: Duration::from_secs_f64(settings.visibility_timeout),
+                send_events: settings.send_events || args.get_flag("events"),
                 ..WorkerConfig::default()
             };
             println!("Tasks: {}", self.0.names().join(", "));
+            let metrics = args
+                .get_one::<std::net::SocketAddr>("metrics")
+                .copied()
+                .or(settings.metrics_addr);
+            if let Some(addr) = metrics {
+                let bound = crate::metrics::serve(addr)
+                    .await
+                    .map_err(|e| format!("metrics endpoint on {addr}: {e}"))?;
+                println!("Metrics: http://{bound}/metrics");
+            }
             let broker = crate::broker::broker()?;
             if args.get_flag("beat") {
                 let (beat, broker) = (self.1.clone(), broker.clone());

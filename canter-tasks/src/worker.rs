@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,10 +14,13 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::broker::{now, Broker, Delivery, TaskMessage};
+use crate::control::{TaskInfo, WorkerInfo};
 use crate::error::TaskError;
+use crate::events::Emitter;
+use crate::metrics::{self, Outcome};
 use crate::result::{TaskResult, TaskStatus};
 use crate::task::{Registry, Runner, TaskOptions};
 
@@ -32,6 +36,8 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// How long running tasks get to finish on shutdown before they go back to the queue.
     pub shutdown_timeout: Duration,
+    /// Send task and worker events (Celery's `-E`; see [`crate::events`]).
+    pub send_events: bool,
 }
 
 impl Default for WorkerConfig {
@@ -42,6 +48,7 @@ impl Default for WorkerConfig {
             visibility_timeout: Duration::from_secs(60),
             poll_interval: Duration::from_millis(20),
             shutdown_timeout: Duration::from_secs(30),
+            send_events: false,
         }
     }
 }
@@ -52,6 +59,12 @@ pub struct Worker {
     broker: Arc<dyn Broker>,
     config: WorkerConfig,
     name: String,
+    started: f64,
+    /// Running tasks, by id (what inspection shows as active).
+    active: Mutex<HashMap<String, TaskInfo>>,
+    /// Task runs ended since the start (any outcome, a retried attempt included).
+    processed: AtomicU64,
+    events: Emitter,
 }
 
 impl Worker {
@@ -61,11 +74,75 @@ impl Worker {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         );
+        let events = Emitter::new(broker.clone(), &name, config.send_events);
         Worker {
             registry,
             broker,
             config,
             name,
+            started: now(),
+            active: Mutex::default(),
+            processed: AtomicU64::new(0),
+            events,
+        }
+    }
+
+    /// This worker's name (`worker-<pid>@<uuid>`), as inspection lists it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What this worker holds now, as it announces itself.
+    pub fn snapshot(&self) -> WorkerInfo {
+        let (ready, held) = self.broker.held(&self.config.queues);
+        let mut active: Vec<TaskInfo> = self
+            .active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        active.sort_by(|a, b| {
+            a.started
+                .unwrap_or(0.0)
+                .total_cmp(&b.started.unwrap_or(0.0))
+        });
+        let info = |m: &TaskMessage| TaskInfo::of(m, Some(&self.name));
+        WorkerInfo {
+            name: self.name.clone(),
+            hostname: hostname(),
+            pid: std::process::id(),
+            queues: self.config.queues.clone(),
+            concurrency: self.config.concurrency,
+            started: self.started,
+            heartbeat: now(),
+            processed: self.processed.load(Ordering::Relaxed),
+            active,
+            reserved: ready.iter().map(info).collect(),
+            scheduled: held.iter().map(info).collect(),
+            software: concat!("canter-tasks ", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+
+    /// Announces this worker in the broker (and as an event) every
+    /// [`HEARTBEAT_EVERY`](crate::control::HEARTBEAT_EVERY), until dropped.
+    async fn announce(&self) {
+        let mut kind = "worker-online";
+        loop {
+            let info = self.snapshot();
+            if let Err(e) = self.broker.worker_heartbeat(&info).await {
+                tracing::debug!(target: "canter::tasks", "heartbeat not recorded: {e}");
+            }
+            let freq = crate::control::HEARTBEAT_EVERY.as_secs_f64();
+            self.events
+                .send(
+                    kind,
+                    json!({"freq": freq, "active": info.active.len(), "processed": info.processed,
+                           "pid": info.pid, "sw_ident": "canter-tasks", "sw_ver": env!("CARGO_PKG_VERSION")}),
+                )
+                .await;
+            kind = "worker-heartbeat";
+            tokio::time::sleep(crate::control::HEARTBEAT_EVERY).await;
         }
     }
 
@@ -82,6 +159,10 @@ impl Worker {
         cold: impl Future<Output = ()> + Send,
     ) -> Result<(), TaskError> {
         let this = Arc::new(self);
+        let announcer = tokio::spawn({
+            let this = this.clone();
+            async move { this.announce().await }
+        });
         let slots = Arc::new(Semaphore::new(this.config.concurrency.max(1)));
         let in_flight: Arc<Mutex<HashMap<String, Delivery>>> = Arc::default();
         let mut running = JoinSet::new();
@@ -171,6 +252,15 @@ impl Worker {
         if let Err(e) = this.broker.release(&this.name).await {
             tracing::warn!(target: "canter::tasks", "returning prefetched tasks failed (they come back after the visibility timeout): {e}");
         }
+        announcer.abort();
+        let _ = announcer.await;
+        let _ = this.broker.worker_offline(&this.name).await;
+        this.events
+            .send(
+                "worker-offline",
+                json!({"processed": this.processed.load(Ordering::Relaxed)}),
+            )
+            .await;
         Ok(())
     }
 
@@ -197,6 +287,8 @@ impl Worker {
 
     async fn execute_in_span(&self, delivery: &Delivery) {
         let m = &delivery.message;
+        metrics::record(&m.name, Outcome::Received);
+        self.events.received(m).await;
         let started = Instant::now();
         let revoked = self.broker.is_revoked(&m.id).await.unwrap_or(false);
         let expired = m.expires.is_some_and(|e| e < now());
@@ -205,6 +297,15 @@ impl Worker {
             self.store(&m.id, TaskResult::state(TaskStatus::Revoked), false)
                 .await;
             let _ = self.broker.ack(delivery).await;
+            self.processed.fetch_add(1, Ordering::Relaxed);
+            metrics::record(&m.name, Outcome::Revoked);
+            self.events
+                .task(
+                    "task-revoked",
+                    m,
+                    json!({"expired": expired, "terminated": false}),
+                )
+                .await;
             tracing::info!(target: "canter::tasks", id = %m.id, name = %m.name, status = "REVOKED", expired, "skipped");
             return;
         }
@@ -215,9 +316,18 @@ impl Worker {
             let failure = TaskResult {
                 status: TaskStatus::Failure,
                 result: None,
-                error: Some(("NotRegistered".into(), reason)),
+                error: Some(("NotRegistered".into(), reason.clone())),
             };
             self.store(&m.id, failure, false).await;
+            self.processed.fetch_add(1, Ordering::Relaxed);
+            metrics::record(&m.name, Outcome::Failed);
+            self.events
+                .task(
+                    "task-failed",
+                    m,
+                    json!({"exception": format!("NotRegistered: {reason}")}),
+                )
+                .await;
             return;
         };
         // Over its rate limit: back to the queue, due when the next window opens (the attempt
@@ -247,6 +357,10 @@ impl Worker {
             options.ignore_result,
         )
         .await;
+        let _running = Running::start(self, m);
+        self.events
+            .task("task-started", m, json!({"pid": std::process::id()}))
+            .await;
         let acked_early = !options.acks_late;
         if acked_early {
             let _ = self.broker.ack(delivery).await;
@@ -278,13 +392,25 @@ impl Worker {
                 if !acked_early {
                     let _ = self.broker.ack(delivery).await;
                 }
+                metrics::record(&m.name, Outcome::Revoked);
+                self.events.task("task-revoked", m, json!({"terminated": true, "expired": false})).await;
                 tracing::warn!(target: "canter::tasks", id = %m.id, name = %m.name, status = "REVOKED", "revoked while running: stopped");
                 return;
             }
         };
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let runtime = started.elapsed().as_secs_f64();
+        let elapsed_ms = runtime * 1000.0;
+        metrics::ran(&m.name, runtime);
         match outcome {
             Ok(value) => {
+                metrics::record(&m.name, Outcome::Succeeded);
+                self.events
+                    .task(
+                        "task-succeeded",
+                        m,
+                        json!({"result": value.to_string(), "runtime": runtime}),
+                    )
+                    .await;
                 let chord = crate::canvas::chord_of(m);
                 let next = crate::canvas::next_in_chain(m, &value);
                 // A chord member's result is kept even if ignored: the last member gathers them.
@@ -312,6 +438,10 @@ impl Worker {
             }
             Err(error) => {
                 if options.retries_on(&error) && m.retries < options.max_retries {
+                    metrics::record(&m.name, Outcome::Retried);
+                    self.events
+                        .task("task-retried", m, json!({"exception": error.to_string()}))
+                        .await;
                     let wait = match &error {
                         TaskError::Retry { countdown: Some(c) } => Duration::from_secs_f64(*c),
                         _ => options.backoff(m.retries + 1),
@@ -339,6 +469,15 @@ impl Worker {
                     }
                     tracing::warn!(target: "canter::tasks", id = %m.id, name = %m.name, status = "RETRY", attempt = m.retries + 1, in_s = wait.as_secs_f64(), "{error}");
                 } else {
+                    metrics::record(&m.name, Outcome::Failed);
+                    let (kind, message) = failure(&error, m.retries).error.unwrap_or_default();
+                    self.events
+                        .task(
+                            "task-failed",
+                            m,
+                            json!({"exception": format!("{kind}: {message}"), "runtime": runtime}),
+                        )
+                        .await;
                     self.release_unique(m).await;
                     let stored = self.store(&m.id, failure(&error, m.retries), false).await;
                     // A failed chord member fails the chord: its callback never runs.
@@ -438,6 +577,54 @@ impl Worker {
         crate::broker::PUBLISHED.notify_waiters();
         Ok(())
     }
+}
+
+/// A task that is running: listed as active and counted in the gauge until dropped (however
+/// the task ends, aborted by a cold shutdown included).
+struct Running<'a> {
+    worker: &'a Worker,
+    id: String,
+}
+
+impl<'a> Running<'a> {
+    fn start(worker: &'a Worker, m: &TaskMessage) -> Self {
+        let started = now();
+        metrics::started(&m.name, started - m.eta);
+        let info = TaskInfo {
+            started: Some(started),
+            ..TaskInfo::of(m, Some(&worker.name))
+        };
+        worker
+            .active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(m.id.clone(), info);
+        Running {
+            worker,
+            id: m.id.clone(),
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        metrics::stopped();
+        self.worker
+            .active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+        self.worker.processed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// This machine's name.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Runs a task body: a panic becomes a `Panic` failure, the hard time limit a `TimeLimit` one;

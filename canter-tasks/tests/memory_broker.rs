@@ -76,9 +76,9 @@ async fn a_worker_on_the_memory_broker() {
         .get(Duration::from_secs(5))
         .await
         .is_err());
-    let dead = memory.dead_letters();
+    let dead = memory.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].0.name, "memory.nobody");
+    assert_eq!(dead[0].name, "memory.nobody");
     assert_eq!(memory.queue_length("celery").await.unwrap(), 0);
 
     let _ = stop.send(());

@@ -8,8 +8,10 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 
 use crate::broker::{now, Broker, Delivery, TaskMessage};
+use crate::control::{DeadLetter, TaskInfo, WorkerInfo, FORGET_AFTER};
 use crate::error::TaskError;
 use crate::result::TaskResult;
+use serde_json::Value;
 
 #[derive(Default)]
 struct State {
@@ -17,7 +19,11 @@ struct State {
     queue: Vec<(TaskMessage, Option<(String, f64)>)>,
     results: HashMap<String, TaskResult>,
     revoked: HashSet<String>,
-    dead_letters: Vec<(TaskMessage, String)>,
+    dead_letters: Vec<(TaskMessage, String, f64)>,
+    workers: HashMap<String, WorkerInfo>,
+    /// The event stream, with the sequence number of its first entry.
+    events: std::collections::VecDeque<Value>,
+    events_start: u64,
     /// Unique tasks' claims: key → (id, until).
     unique: HashMap<String, (String, f64)>,
     /// Rate-limit windows' counts.
@@ -40,11 +46,6 @@ pub struct MemoryBroker {
 impl MemoryBroker {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Tasks set aside because no worker knew their name, with the reason.
-    pub fn dead_letters(&self) -> Vec<(TaskMessage, String)> {
-        self.lock().dead_letters.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -269,7 +270,7 @@ impl Broker for MemoryBroker {
     ) -> BoxFuture<'a, Result<(), TaskError>> {
         let mut state = self.lock();
         if let Some(message) = Self::take(&mut state, delivery) {
-            state.dead_letters.push((message, reason.to_owned()));
+            state.dead_letters.push((message, reason.to_owned(), now()));
         }
         ready(Ok(()))
     }
@@ -285,5 +286,137 @@ impl Broker for MemoryBroker {
             })
             .count();
         ready(Ok(n as u64))
+    }
+    fn worker_heartbeat<'a>(
+        &'a self,
+        info: &'a WorkerInfo,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.lock().workers.insert(info.name.clone(), info.clone());
+        ready(Ok(()))
+    }
+
+    fn worker_offline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.lock().workers.remove(name);
+        ready(Ok(()))
+    }
+
+    fn workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, TaskError>> {
+        let mut state = self.lock();
+        let oldest = now() - FORGET_AFTER;
+        state.workers.retain(|_, w| w.heartbeat >= oldest);
+        ready(Ok(state.workers.values().cloned().collect()))
+    }
+
+    fn queues(&self) -> BoxFuture<'_, Result<Vec<String>, TaskError>> {
+        let names: std::collections::BTreeSet<String> = self
+            .lock()
+            .queue
+            .iter()
+            .map(|(m, _)| m.queue.clone())
+            .collect();
+        ready(Ok(names.into_iter().collect()))
+    }
+
+    fn scheduled(&self) -> BoxFuture<'_, Result<Vec<TaskInfo>, TaskError>> {
+        let now = now();
+        let tasks = self
+            .lock()
+            .queue
+            .iter()
+            .filter(|(m, lease)| {
+                m.eta > now && lease.as_ref().is_none_or(|(_, until)| *until < now)
+            })
+            .map(|(m, _)| TaskInfo::of(m, None))
+            .collect();
+        ready(Ok(tasks))
+    }
+
+    fn purge<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>> {
+        let now = now();
+        let mut state = self.lock();
+        let before = state.queue.len();
+        state.queue.retain(|(m, lease)| {
+            m.queue != queue || lease.as_ref().is_some_and(|(_, until)| *until >= now)
+        });
+        ready(Ok((before - state.queue.len()) as u64))
+    }
+
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, TaskError>> {
+        let letters = self
+            .lock()
+            .dead_letters
+            .iter()
+            .map(|(m, reason, at)| DeadLetter {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                queue: m.queue.clone(),
+                args: m.args.clone(),
+                reason: reason.clone(),
+                at: *at,
+                retriable: true,
+            })
+            .collect();
+        ready(Ok(letters))
+    }
+
+    fn retry_dead_letters(&self) -> BoxFuture<'_, Result<u64, TaskError>> {
+        let mut state = self.lock();
+        let letters = std::mem::take(&mut state.dead_letters);
+        let sent = letters.len() as u64;
+        for (message, _, _) in letters {
+            // Its FAILURE result goes: whoever waits on it sees the new run's.
+            state.results.remove(&message.id);
+            let message = TaskMessage {
+                eta: now(),
+                retries: 0,
+                ..message
+            };
+            state.sequence += 1;
+            let sequence = state.sequence;
+            state.order.insert(message.id.clone(), sequence);
+            state.queue.push((message, None));
+        }
+        ready(Ok(sent))
+    }
+
+    fn send_event<'a>(&'a self, event: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+        let mut state = self.lock();
+        state.events.push_back(event.clone());
+        if state.events.len() > 10_000 {
+            state.events.pop_front();
+            state.events_start += 1;
+        }
+        ready(Ok(()))
+    }
+
+    fn events<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<(String, Vec<Value>), TaskError>> {
+        Box::pin(async move {
+            let until = std::time::Instant::now() + wait;
+            let mut after = match cursor {
+                Some(c) => c.parse::<u64>().map_err(|_| {
+                    TaskError::Broker(format!("event cursor {c:?} is not a sequence number"))
+                })?,
+                None => {
+                    let state = self.lock();
+                    state.events_start + state.events.len() as u64
+                }
+            };
+            loop {
+                let events: Vec<Value> = {
+                    let state = self.lock();
+                    let skip = after.saturating_sub(state.events_start) as usize;
+                    state.events.iter().skip(skip).cloned().collect()
+                };
+                after += events.len() as u64;
+                if !events.is_empty() || std::time::Instant::now() >= until {
+                    return Ok((after.to_string(), events));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
     }
 }

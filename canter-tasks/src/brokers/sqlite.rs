@@ -11,6 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 
 use crate::broker::{now, Broker, Delivery, TaskMessage};
+use crate::control::{DeadLetter, TaskInfo, WorkerInfo, FORGET_AFTER};
 use crate::error::TaskError;
 use crate::result::{TaskResult, TaskStatus};
 use serde_json::Value;
@@ -71,7 +72,31 @@ CREATE TABLE IF NOT EXISTS canter_task_dead_letter (
     reason TEXT NOT NULL,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS canter_worker (
+    name TEXT PRIMARY KEY,
+    info TEXT NOT NULL,
+    heartbeat REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS canter_task_event (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    event TEXT NOT NULL
+);
 ";
+
+/// Columns added after the first release, with their type: added to older files on open.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("canter_task_queue", "embed", "TEXT"),
+    (
+        "canter_task_dead_letter",
+        "priority",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+    ("canter_task_dead_letter", "embed", "TEXT"),
+];
+
+/// Events kept in the stream; older ones go.
+const EVENTS_KEPT: i64 = 10_000;
 
 /// See the module docs. `result_expires` (seconds, default one day) bounds how long results
 /// are kept.
@@ -98,15 +123,16 @@ impl SqliteBroker {
             .connect_with(options)
             .await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        // A file made before chains existed lacks the `embed` column.
-        let columns: Vec<(String,)> =
-            sqlx::query_as("SELECT name FROM pragma_table_info('canter_task_queue')")
+        // A file made by an earlier version lacks the columns added since.
+        for (table, column, kind) in ADDED_COLUMNS {
+            let columns: Vec<(String,)> = sqlx::query_as("SELECT name FROM pragma_table_info(?)")
+                .bind(table)
                 .fetch_all(&pool)
                 .await?;
-        if !columns.iter().any(|(name,)| name == "embed") {
-            sqlx::query("ALTER TABLE canter_task_queue ADD COLUMN embed TEXT")
-                .execute(&pool)
-                .await?;
+            if !columns.iter().any(|(name,)| name == column) {
+                let sql = format!("ALTER TABLE {table} ADD COLUMN {column} {kind}");
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
+            }
         }
         Ok(SqliteBroker {
             pool,
@@ -482,13 +508,15 @@ impl Broker for SqliteBroker {
         Box::pin(async move {
             let m = &delivery.message;
             let mut tx = self.pool.begin().await?;
-            sqlx::query("INSERT OR REPLACE INTO canter_task_dead_letter (id, name, queue, args, reason, at) VALUES (?, ?, ?, ?, ?, ?)")
+            sqlx::query("INSERT OR REPLACE INTO canter_task_dead_letter (id, name, queue, args, reason, at, priority, embed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind(&m.id)
                 .bind(&m.name)
                 .bind(&m.queue)
                 .bind(m.args.to_string())
                 .bind(reason)
                 .bind(now())
+                .bind(m.priority)
+                .bind(m.embed.as_ref().map(Value::to_string))
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("DELETE FROM canter_task_queue WHERE id = ? AND lease = ?")
@@ -509,6 +537,192 @@ impl Broker for SqliteBroker {
                 .fetch_one(&self.pool)
                 .await?;
             Ok(row.try_get::<i64, _>(0)? as u64)
+        })
+    }
+    fn worker_heartbeat<'a>(
+        &'a self,
+        info: &'a WorkerInfo,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT OR REPLACE INTO canter_worker (name, info, heartbeat) VALUES (?, ?, ?)",
+            )
+            .bind(&info.name)
+            .bind(serde_json::to_string(info)?)
+            .bind(info.heartbeat)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn worker_offline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM canter_worker WHERE name = ?")
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, TaskError>> {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM canter_worker WHERE heartbeat < ?")
+                .bind(now() - FORGET_AFTER)
+                .execute(&self.pool)
+                .await?;
+            let rows: Vec<(String,)> = sqlx::query_as("SELECT info FROM canter_worker")
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows
+                .iter()
+                .filter_map(|(info,)| serde_json::from_str(info).ok())
+                .collect())
+        })
+    }
+
+    fn queues(&self) -> BoxFuture<'_, Result<Vec<String>, TaskError>> {
+        Box::pin(async move {
+            let rows: Vec<(String,)> =
+                sqlx::query_as("SELECT DISTINCT queue FROM canter_task_queue ORDER BY queue")
+                    .fetch_all(&self.pool)
+                    .await?;
+            Ok(rows.into_iter().map(|(q,)| q).collect())
+        })
+    }
+
+    fn scheduled(&self) -> BoxFuture<'_, Result<Vec<TaskInfo>, TaskError>> {
+        Box::pin(async move {
+            let now = now();
+            let rows = sqlx::query("SELECT * FROM canter_task_queue WHERE eta > ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY eta LIMIT 1000")
+                .bind(now)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter()
+                .map(|row| Ok(TaskInfo::of(&Self::message(row)?, None)))
+                .collect()
+        })
+    }
+
+    fn purge<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>> {
+        Box::pin(async move {
+            Ok(sqlx::query("DELETE FROM canter_task_queue WHERE queue = ? AND (lease_until IS NULL OR lease_until < ?)")
+                .bind(queue)
+                .bind(now())
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+        })
+    }
+
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, TaskError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT id, name, queue, args, reason, at FROM canter_task_dead_letter ORDER BY at",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(DeadLetter {
+                        id: row.try_get("id")?,
+                        name: row.try_get("name")?,
+                        queue: row.try_get("queue")?,
+                        args: serde_json::from_str(&row.try_get::<String, _>("args")?)?,
+                        reason: row.try_get("reason")?,
+                        at: row.try_get("at")?,
+                        retriable: true,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn retry_dead_letters(&self) -> BoxFuture<'_, Result<u64, TaskError>> {
+        Box::pin(async move {
+            // One transaction: each dead letter is either back in its queue or still recorded.
+            let now = now();
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let sent = sqlx::query(
+                "INSERT OR IGNORE INTO canter_task_queue (id, name, queue, priority, args, eta, retries, created, embed)
+                 SELECT id, name, queue, priority, args, ?, 0, ?, embed FROM canter_task_dead_letter",
+            )
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            // Their FAILURE results go: whoever waits on them sees the new run's.
+            sqlx::query("DELETE FROM canter_task_result WHERE id IN (SELECT id FROM canter_task_dead_letter WHERE id IN (SELECT id FROM canter_task_queue))")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM canter_task_dead_letter WHERE id IN (SELECT id FROM canter_task_queue)")
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(sent)
+        })
+    }
+
+    fn send_event<'a>(&'a self, event: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            let seq = sqlx::query("INSERT INTO canter_task_event (at, event) VALUES (?, ?)")
+                .bind(now())
+                .bind(event.to_string())
+                .execute(&self.pool)
+                .await?
+                .last_insert_rowid();
+            if seq % 1000 == 0 {
+                sqlx::query("DELETE FROM canter_task_event WHERE seq <= ?")
+                    .bind(seq - EVENTS_KEPT)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn events<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<(String, Vec<Value>), TaskError>> {
+        Box::pin(async move {
+            let mut after: i64 = match cursor {
+                Some(cursor) => cursor.parse().map_err(|_| {
+                    TaskError::Broker(format!("event cursor {cursor:?} is not a sequence number"))
+                })?,
+                None => {
+                    let (last,): (Option<i64>,) =
+                        sqlx::query_as("SELECT max(seq) FROM canter_task_event")
+                            .fetch_one(&self.pool)
+                            .await?;
+                    last.unwrap_or(0)
+                }
+            };
+            // Polled: SQLite has no blocking read (another process may be the writer).
+            let until = std::time::Instant::now() + wait;
+            loop {
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT seq, event FROM canter_task_event WHERE seq > ? ORDER BY seq LIMIT 500",
+                )
+                .bind(after)
+                .fetch_all(&self.pool)
+                .await?;
+                if let Some((last, _)) = rows.last() {
+                    after = *last;
+                }
+                let events: Vec<Value> = rows
+                    .iter()
+                    .filter_map(|(_, e)| serde_json::from_str(e).ok())
+                    .collect();
+                if !events.is_empty() || std::time::Instant::now() >= until {
+                    return Ok((after.to_string(), events));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         })
     }
 }

@@ -24,6 +24,7 @@ pub fn short_lease(queue: &str, concurrency: usize) -> WorkerConfig {
         visibility_timeout: Duration::from_secs(1),
         poll_interval: Duration::from_millis(10),
         shutdown_timeout: Duration::from_secs(1),
+        ..WorkerConfig::default()
     }
 }
 

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+mod operations;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -192,6 +194,7 @@ fn config(queues: &[&str]) -> WorkerConfig {
         visibility_timeout: Duration::from_secs(30),
         poll_interval: Duration::from_millis(5),
         shutdown_timeout: Duration::from_secs(5),
+        ..WorkerConfig::default()
     }
 }
 
@@ -663,6 +666,8 @@ pub async fn end_to_end(broker: Arc<dyn Broker>, scratch: &str) {
         1,
         "back in the queue"
     );
+
+    operations::inspection_and_control(broker.clone()).await;
 
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{scratch}.orm.sqlite3{suffix}"));

@@ -16,6 +16,7 @@
 //! 16), `result_expires` (seconds, default 86400, 0 keeps results forever).
 
 pub mod celery;
+mod control;
 mod scripts;
 
 use std::collections::{HashMap, VecDeque};
@@ -28,6 +29,7 @@ use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::Script;
 
 use crate::broker::{now, Broker, Delivery};
+use crate::control::{DeadLetter, WorkerInfo};
 use crate::error::TaskError;
 use crate::result::{TaskResult, TaskStatus};
 use crate::TaskMessage;
@@ -74,6 +76,8 @@ struct Inner {
     conn: ConnectionManager,
     /// A connection of its own for BLMOVE (a blocking command holds its connection).
     blocking: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// A connection of its own for reading the event stream (XREAD BLOCK).
+    events_conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
     fetch: Script,
     restore: Script,
     abandon: Script,
@@ -156,6 +160,7 @@ impl RedisBroker {
             client,
             conn,
             blocking: tokio::sync::Mutex::new(None),
+            events_conn: tokio::sync::Mutex::new(None),
             fetch: Script::new(scripts::FETCH),
             restore: Script::new(scripts::RESTORE),
             abandon: Script::new(scripts::ABANDON),
@@ -175,20 +180,6 @@ impl RedisBroker {
             maintenance,
             ack_flusher,
         })
-    }
-
-    /// The dead-letter list: a JSON record per message no worker could run.
-    pub async fn dead_letters(&self) -> Result<Vec<serde_json::Value>, TaskError> {
-        let raw: Vec<String> = redis::cmd("LRANGE")
-            .arg(self.inner.key("canter.dead_letter"))
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut self.inner.conn.clone())
-            .await?;
-        Ok(raw
-            .iter()
-            .filter_map(|r| serde_json::from_str(r).ok())
-            .collect())
     }
 }
 
@@ -635,6 +626,62 @@ async fn maintain(inner: Weak<Inner>) {
 }
 
 impl Broker for RedisBroker {
+    fn worker_heartbeat<'a>(
+        &'a self,
+        info: &'a WorkerInfo,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(self.inner.worker_heartbeat(info))
+    }
+
+    fn worker_offline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(self.inner.worker_offline(name))
+    }
+
+    fn workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, TaskError>> {
+        Box::pin(self.inner.workers())
+    }
+
+    fn queues(&self) -> BoxFuture<'_, Result<Vec<String>, TaskError>> {
+        Box::pin(self.inner.queues())
+    }
+
+    fn held(&self, queues: &[String]) -> (Vec<TaskMessage>, Vec<TaskMessage>) {
+        let local = self.inner.lock();
+        let of = |list: &mut dyn Iterator<Item = &Delivery>| -> Vec<TaskMessage> {
+            list.filter(|d| queues.contains(&d.message.queue))
+                .map(|d| d.message.clone())
+                .collect()
+        };
+        (of(&mut local.ready.iter()), of(&mut local.held.iter()))
+    }
+
+    fn purge<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>> {
+        Box::pin(self.inner.purge(queue))
+    }
+
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, TaskError>> {
+        Box::pin(self.inner.dead_letters())
+    }
+
+    fn retry_dead_letters(&self) -> BoxFuture<'_, Result<u64, TaskError>> {
+        Box::pin(self.inner.retry_dead_letters())
+    }
+
+    fn send_event<'a>(
+        &'a self,
+        event: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(self.inner.send_event(event))
+    }
+
+    fn events<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<(String, Vec<serde_json::Value>), TaskError>> {
+        Box::pin(self.inner.events(cursor, wait))
+    }
+
     fn claim_fire<'a>(
         &'a self,
         entry: &'a str,
