@@ -14,7 +14,7 @@ use std::time::Duration;
 pub struct DemoProcess {
     child: Child,
     dir: PathBuf,
-    addr: Option<mpsc::Receiver<String>>,
+    lines: mpsc::Receiver<String>,
 }
 
 impl DemoProcess {
@@ -31,34 +31,48 @@ impl DemoProcess {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        // A thread reads stdout for the address runserver prints, then drains it so the child
-        // never blocks on a full pipe.
+        // A thread passes stdout on line by line, and drains it so the child never blocks on
+        // a full pipe.
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, rx) = mpsc::channel();
+        let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in stdout.lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("Starting server at http://") {
-                    let _ = tx.send(rest.trim_end_matches('/').to_owned());
-                }
+                let _ = tx.send(line);
             }
         });
-        DemoProcess {
-            child,
-            dir,
-            addr: Some(rx),
-        }
+        DemoProcess { child, dir, lines }
     }
 
     /// The `host:port` runserver serves on, once it says so (panics after 30 s or if it exits).
     pub fn server_addr(&mut self) -> String {
-        let rx = self.addr.take().expect("server_addr is read once");
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => addr,
-            Err(_) => panic!(
-                "runserver printed no address (exit status: {:?})",
-                self.child.try_wait()
-            ),
+        self.line_after("Starting server at http://")
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// The rest of the first line (from now on) that starts with `prefix` (panics after 30 s or
+    /// if the process exits first).
+    pub fn line_after(&mut self, prefix: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return rest.to_owned();
+                    }
+                }
+                Err(_) => panic!(
+                    "the process printed no line starting {prefix:?} (exit status: {:?})",
+                    self.child.try_wait()
+                ),
+            }
         }
+    }
+
+    /// The directory it runs in (where its SQLite files are).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 }
 
