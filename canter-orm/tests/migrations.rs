@@ -400,3 +400,83 @@ fn a_hand_edited_invalid_file_is_named_in_the_error() {
     assert!(err.contains("0000_missing"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every connection the pool holds refuses a key to a row that does not exist (none was left
+/// with SQLite's foreign-key enforcement off by a failed migration).
+async fn every_pooled_connection_refuses_a_dangling_key() {
+    let insert = "INSERT INTO evo_article (headline, category_id) VALUES ('ghost', 999999)";
+    let db = canter_orm::database("default").unwrap();
+    match db.pool() {
+        canter_orm::backends::Pool::Sqlite(pool) => {
+            // Holding as many connections as the pool has open gets every idle one.
+            let mut held = Vec::new();
+            for _ in 0..pool.size().max(1) {
+                held.push(pool.acquire().await.unwrap());
+            }
+            for conn in &mut held {
+                let err = sqlx::query(insert).execute(&mut **conn).await;
+                assert!(
+                    err.is_err(),
+                    "a pooled connection let a dangling key through"
+                );
+            }
+        }
+        canter_orm::backends::Pool::Postgres(pool) => {
+            assert!(sqlx::query(insert).execute(pool).await.is_err());
+        }
+    }
+    let through_orm = v7::Article::objects()
+        .create(v7::Article {
+            id: 0,
+            headline: "ghost".into(),
+            published: None,
+            category: Some(canter_orm::ForeignKey::new(999_999)),
+        })
+        .await;
+    assert!(
+        matches!(through_orm, Err(canter_orm::OrmError::Integrity { .. })),
+        "{through_orm:?}"
+    );
+}
+
+on_every_backend! {
+    async fn a_failed_data_migration_leaves_foreign_keys_enforced(vendor) {
+        let dir = temp_dir();
+        make_all(&dir, &[v7::Category::meta(), v7::Article::meta()], &[]);
+        migrate(&dir, Target::Latest).await;
+        every_pooled_connection_refuses_a_dangling_key().await;
+
+        canter_orm::migrations::register_rust_migration("evo.fk_guard_panics", || async {
+            v7::Category::objects().create(v7::Category { id: 0, label: "half".into() }).await?;
+            panic!("a data migration panics");
+        });
+        canter_orm::migrations::register_rust_migration("evo.fk_guard_fails", || async {
+            v7::Category::objects().create(v7::Category { id: 0, label: "half".into() }).await?;
+            Err(canter_orm::OrmError::InvalidLookup("a data migration fails".into()))
+        });
+        for (function, panics) in [("evo.fk_guard_panics", true), ("evo.fk_guard_fails", false)] {
+            let data = canter_orm::migrations::Migration {
+                app: "evo".into(),
+                name: "0002_data".into(),
+                dependencies: vec![("evo".into(), "0001_initial".into())],
+                operations: vec![canter_orm::migrations::Operation::RunRust { forward: function.into(), backward: None }],
+            };
+            MigrationSet::load(&dir).unwrap().write(&data).unwrap();
+            let scope = canter_orm::db::current().unwrap();
+            let dir2 = dir.clone();
+            let run = tokio::spawn(scope.scope(async move {
+                Executor::new(MigrationSet::load(&dir2).unwrap(), "default").migrate(&Target::Latest).await
+            }))
+            .await;
+            if panics {
+                assert!(run.unwrap_err().is_panic());
+            } else {
+                let err = run.unwrap().unwrap_err().to_string();
+                assert!(err.contains("a data migration fails"), "{err}");
+            }
+            assert_eq!(v7::Category::objects().count().await.unwrap(), 0, "rolled back on {vendor:?}");
+            every_pooled_connection_refuses_a_dangling_key().await;
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
