@@ -401,6 +401,105 @@ fn a_hand_edited_invalid_file_is_named_in_the_error() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+mod two_apps {
+    // App "zy" holds the target; app "ax" (first in the alphabet) points at it.
+    #[derive(canter_orm::Model, Debug, Clone)]
+    #[model(crate = canter_orm, app = "zy", name = "Owner", table = "zy_owner")]
+    pub struct Owner {
+        pub id: i64,
+        #[field(max_length = 40)]
+        pub name: String,
+    }
+
+    #[derive(canter_orm::Model, Debug, Clone)]
+    #[model(crate = canter_orm, app = "ax", name = "Item", table = "ax_item")]
+    pub struct Item {
+        pub id: i64,
+        #[field(on_delete = "cascade")]
+        pub owner: canter_orm::ForeignKey<Owner>,
+        pub tags: canter_orm::ManyToMany<Owner>,
+    }
+}
+
+mod two_apps_v2 {
+    // Both apps change at once: zy gets a model, ax a foreign key to it.
+    pub use super::two_apps::Owner;
+
+    #[derive(canter_orm::Model, Debug, Clone)]
+    #[model(crate = canter_orm, app = "zy", name = "Shelf", table = "zy_shelf")]
+    pub struct Shelf {
+        pub id: i64,
+    }
+
+    #[derive(canter_orm::Model, Debug, Clone)]
+    #[model(crate = canter_orm, app = "ax", name = "Item", table = "ax_item")]
+    pub struct Item {
+        pub id: i64,
+        #[field(on_delete = "cascade")]
+        pub owner: canter_orm::ForeignKey<Owner>,
+        pub tags: canter_orm::ManyToMany<Owner>,
+        #[field(on_delete = "set_null")]
+        pub shelf: Option<canter_orm::ForeignKey<Shelf>>,
+    }
+}
+
+fn app_target(app: &str, name: Option<&str>) -> Target {
+    Target::App {
+        app: app.into(),
+        name: name.map(Into::into),
+    }
+}
+
+on_every_backend! {
+    async fn a_foreign_key_to_another_app_depends_on_its_migration(vendor) {
+        let dir = temp_dir();
+        let set = MigrationSet::load(&dir).unwrap();
+        let made = make_migrations(&set, &[two_apps::Item::meta(), two_apps::Owner::meta()], &MakeOptions::default()).unwrap();
+        assert_eq!(made.iter().map(|m| (m.app.as_str(), m.name.as_str())).collect::<Vec<_>>(), [("ax", "0001_initial"), ("zy", "0001_initial")]);
+        assert_eq!(made[0].dependencies, [("zy".to_string(), "0001_initial".to_string())], "the key (and the join table) to zy.Owner");
+        assert!(made[1].dependencies.is_empty());
+        for m in &made {
+            set.write(m).unwrap();
+        }
+
+        // Only ax asked for: zy's migration comes first (PostgreSQL needs its table to exist).
+        let log = migrate(&dir, app_target("ax", Some("0001_initial"))).await;
+        assert_eq!(log, ["Applying zy.0001_initial... OK", "Applying ax.0001_initial... OK"], "on {vendor:?}");
+        let owner = two_apps::Owner::objects().create(two_apps::Owner { id: 0, name: "o".into() }).await.unwrap();
+        let item = two_apps::Item::objects().create(two_apps::Item { id: 0, owner: canter_orm::ForeignKey::to(&owner), tags: Default::default() }).await.unwrap();
+        item.tags.add(&[&owner]).await.unwrap();
+        let dangling = two_apps::Item::objects().create(two_apps::Item { id: 0, owner: canter_orm::ForeignKey::new(999), tags: Default::default() }).await;
+        assert!(matches!(dangling, Err(canter_orm::OrmError::Integrity { .. })), "the key is a real constraint");
+
+        // Both apps change together: ax's migration depends on zy's new one, not the old leaf.
+        let set = MigrationSet::load(&dir).unwrap();
+        let made = make_migrations(&set, &[two_apps_v2::Item::meta(), two_apps_v2::Owner::meta(), two_apps_v2::Shelf::meta()], &MakeOptions::default()).unwrap();
+        assert_eq!(made.len(), 2);
+        assert_eq!(made[0].app, "ax");
+        assert_eq!(made[0].dependencies, [("ax".to_string(), "0001_initial".to_string()), ("zy".to_string(), "0002_shelf".to_string())]);
+        for m in &made {
+            set.write(m).unwrap();
+        }
+        let log = migrate(&dir, Target::Latest).await;
+        assert_eq!(log, ["Applying zy.0002_shelf... OK", "Applying ax.0002_item_shelf... OK"]);
+
+        // Rolling zy back while ax depends on it is refused, naming the dependent migration.
+        let err = Executor::new(MigrationSet::load(&dir).unwrap(), "default").migrate(&app_target("zy", None)).await.unwrap_err().to_string();
+        assert!(err.contains("ax.0001_initial depends on it"), "{err}");
+        // In reverse order it works: ax first (its keys go), then zy's tables can be dropped.
+        let log = migrate(&dir, app_target("ax", None)).await;
+        assert_eq!(log, ["Unapplying ax.0002_item_shelf... OK", "Unapplying ax.0001_initial... OK"]);
+        let log = migrate(&dir, app_target("zy", None)).await;
+        assert_eq!(log, ["Unapplying zy.0002_shelf... OK", "Unapplying zy.0001_initial... OK"]);
+        assert!(two_apps::Owner::objects().count().await.is_err(), "every table is gone");
+        // And forwards again in one go, in dependency order.
+        let log = migrate(&dir, Target::Latest).await;
+        assert_eq!(log.len(), 4);
+        assert!(log[0].contains("zy.0001") && log[3].contains("ax.0002"), "{log:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
 /// Every connection the pool holds refuses a key to a row that does not exist (none was left
 /// with SQLite's foreign-key enforcement off by a failed migration).
 async fn every_pooled_connection_refuses_a_dangling_key() {
