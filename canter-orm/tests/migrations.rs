@@ -579,3 +579,55 @@ on_every_backend! {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
+
+mod with_tags {
+    #[derive(canter_orm::Model, Debug, Clone)]
+    #[model(crate = canter_orm, app = "blog", name = "Tag", table = "blog_tag")]
+    pub struct Tag {
+        pub id: i64,
+        #[field(max_length = 20)]
+        pub name: String,
+    }
+
+    #[derive(canter_orm::Model, Debug, Clone)]
+    #[model(crate = canter_orm, app = "blog", name = "Post", table = "blog_post")]
+    pub struct Post {
+        pub id: i64,
+        #[field(max_length = 20)]
+        pub title: String,
+        pub tags: canter_orm::ManyToMany<Tag>,
+    }
+}
+
+on_every_backend! {
+    async fn a_model_with_a_many_to_many_is_deleted_and_restored(vendor) {
+        let dir = temp_dir();
+        make_all(&dir, &[with_tags::Tag::meta(), with_tags::Post::meta()], &[]);
+        migrate(&dir, Target::Latest).await;
+        let tag = with_tags::Tag::objects().create(with_tags::Tag { id: 0, name: "t".into() }).await.unwrap();
+        let post = with_tags::Post::objects().create(with_tags::Post { id: 0, title: "p".into(), tags: Default::default() }).await.unwrap();
+        post.tags.add(&[&tag]).await.unwrap();
+
+        // Post goes: its join table first (it references blog_post), then the model.
+        let deleted = make_all(&dir, &[with_tags::Tag::meta()], &[]);
+        let set = MigrationSet::load(&dir).unwrap();
+        let ops = &set.get("blog", &deleted).unwrap().operations;
+        assert!(
+            matches!(&ops[..], [canter_orm::migrations::Operation::DeleteModel { name: a }, canter_orm::migrations::Operation::DeleteModel { name: b }] if a == "Post_tags" && b == "Post"),
+            "{ops:?}"
+        );
+        migrate(&dir, Target::Latest).await;
+        assert!(with_tags::Post::objects().count().await.is_err(), "blog_post dropped on {vendor:?}");
+        assert_eq!(with_tags::Tag::objects().count().await.unwrap(), 1);
+
+        // Rollback creates blog_post before the join table that references it.
+        migrate(&dir, app_target("blog", Some("0001_initial"))).await;
+        let post = with_tags::Post::objects().create(with_tags::Post { id: 0, title: "again".into(), tags: Default::default() }).await.unwrap();
+        post.tags.add(&[&tag]).await.unwrap();
+        assert_eq!(post.tags.all().count().await.unwrap(), 1);
+        // And the whole app back to zero and forwards again.
+        migrate(&dir, Target::App { app: "blog".into(), name: None }).await;
+        migrate(&dir, Target::Latest).await;
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -254,10 +254,26 @@ pub fn changes(
         }
     }
     ops.extend(removals);
-    for name in &deleted {
-        ops.push(Operation::DeleteModel {
-            name: (*name).clone(),
-        });
+    // Deleted models go after the models of this app that reference them (a join table before
+    // its model), so no table is dropped while another still points at it; backwards, the
+    // reverse order creates referenced tables first.
+    let mut pending: Vec<&String> = deleted.clone();
+    while !pending.is_empty() {
+        let referenced = |name: &String| {
+            pending.iter().any(|other| {
+                *other != name
+                    && from
+                        .model(app, other)
+                        .expect("listed")
+                        .fields
+                        .iter()
+                        .filter_map(|f| f.references.as_ref())
+                        .any(|r| r.model == format!("{app}.{name}"))
+            })
+        };
+        let position = pending.iter().position(|n| !referenced(n)).unwrap_or(0);
+        let name = pending.remove(position);
+        ops.push(Operation::DeleteModel { name: name.clone() });
     }
     Ok(ops)
 }
