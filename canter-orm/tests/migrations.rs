@@ -631,3 +631,104 @@ on_every_backend! {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
+
+mod fk_v0 {
+    #[derive(canter_orm::Model, Debug, Clone)]
+    #[model(crate = canter_orm, app = "fk", name = "Parent", table = "fk_parent")]
+    pub struct Parent {
+        pub id: i64,
+    }
+
+    // A plain integer in the column a foreign key would use.
+    #[derive(canter_orm::Model, Debug, Clone)]
+    #[model(crate = canter_orm, app = "fk", name = "Child", table = "fk_child")]
+    pub struct Child {
+        pub id: i64,
+        #[field(db_column = "parent_id")]
+        pub parent: i64,
+    }
+}
+mod fk_v1 {
+    pub use super::fk_v0::Parent;
+
+    // The integer becomes a protecting foreign key.
+    #[derive(canter_orm::Model, Debug, Clone)]
+    #[model(crate = canter_orm, app = "fk", name = "Child", table = "fk_child")]
+    pub struct Child {
+        pub id: i64,
+        #[field(on_delete = "protect")]
+        pub parent: canter_orm::ForeignKey<Parent>,
+    }
+}
+mod fk_v2 {
+    pub use super::fk_v0::Parent;
+
+    // Only on_delete changes.
+    #[derive(canter_orm::Model, Debug, Clone)]
+    #[model(crate = canter_orm, app = "fk", name = "Child", table = "fk_child")]
+    pub struct Child {
+        pub id: i64,
+        #[field(on_delete = "cascade")]
+        pub parent: canter_orm::ForeignKey<Parent>,
+    }
+}
+
+/// Whether `fk_child` accepts a row pointing at no parent.
+async fn accepts_a_dangling_child() -> bool {
+    let created = fk_v0::Child::objects()
+        .create(fk_v0::Child {
+            id: 0,
+            parent: 999_999,
+        })
+        .await;
+    match created {
+        Ok(child) => {
+            fk_v0::Child::objects()
+                .filter(fk_v0::Child::id.eq(child.id))
+                .delete()
+                .await
+                .unwrap();
+            true
+        }
+        Err(canter_orm::OrmError::Integrity { .. }) => false,
+        Err(other) => panic!("{other}"),
+    }
+}
+
+on_every_backend! {
+    async fn altering_a_foreign_key_changes_the_constraint(vendor) {
+        let dir = temp_dir();
+        let v0 = make_all(&dir, &[fk_v0::Parent::meta(), fk_v0::Child::meta()], &[]);
+        migrate(&dir, Target::Latest).await;
+        assert!(accepts_a_dangling_child().await, "a plain integer on {vendor:?}");
+
+        let v1 = make_all(&dir, &[fk_v1::Parent::meta(), fk_v1::Child::meta()], &[]);
+        assert!(
+            matches!(&MigrationSet::load(&dir).unwrap().get("fk", &v1).unwrap().operations[..], [canter_orm::migrations::Operation::AlterField { .. }]),
+            "an AlterField, not a remove and an add"
+        );
+        migrate(&dir, Target::Latest).await;
+        assert!(!accepts_a_dangling_child().await, "now a foreign key on {vendor:?}");
+        let parent = fk_v1::Parent::objects().create(fk_v1::Parent { id: 0 }).await.unwrap();
+        fk_v1::Child::objects().create(fk_v1::Child { id: 0, parent: canter_orm::ForeignKey::to(&parent) }).await.unwrap();
+        let protected = fk_v1::Parent::objects().filter(fk_v1::Parent::id.eq(parent.id)).delete().await;
+        assert!(matches!(protected, Err(canter_orm::OrmError::Integrity { .. })), "PROTECT on {vendor:?}: {protected:?}");
+
+        // PROTECT → CASCADE: deleting the parent now deletes its child.
+        make_all(&dir, &[fk_v2::Parent::meta(), fk_v2::Child::meta()], &[]);
+        migrate(&dir, Target::Latest).await;
+        fk_v2::Parent::objects().filter(fk_v2::Parent::id.eq(parent.id)).delete().await.unwrap();
+        assert_eq!(fk_v2::Child::objects().count().await.unwrap(), 0, "CASCADE on {vendor:?}");
+        assert!(!accepts_a_dangling_child().await);
+
+        // Back to PROTECT, then back to a plain integer.
+        migrate(&dir, app_target("fk", Some(&v1))).await;
+        let parent = fk_v1::Parent::objects().create(fk_v1::Parent { id: 0 }).await.unwrap();
+        fk_v1::Child::objects().create(fk_v1::Child { id: 0, parent: canter_orm::ForeignKey::to(&parent) }).await.unwrap();
+        let protected = fk_v1::Parent::objects().filter(fk_v1::Parent::id.eq(parent.id)).delete().await;
+        assert!(matches!(protected, Err(canter_orm::OrmError::Integrity { .. })), "PROTECT again on {vendor:?}");
+        migrate(&dir, app_target("fk", Some(&v0))).await;
+        assert!(accepts_a_dangling_child().await, "the constraint is gone on {vendor:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
