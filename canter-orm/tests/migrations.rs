@@ -380,7 +380,24 @@ fn a_hand_edited_invalid_file_is_named_in_the_error() {
     std::fs::write(&file, r#"{"app": "evo", "name": "0001_initial", "operations": [{"op": "remove_field", "model": "Nope", "name": "x"}]}"#).unwrap();
     let err = MigrationSet::load(&dir).unwrap_err().to_string();
     assert!(
-        err.contains("evo.0001_initial") && err.contains("Nope"),
+        err.contains("0001_initial.json")
+            && err.contains("evo.0001_initial")
+            && err.contains("Nope"),
+        "a semantic error names the file too: {err}"
+    );
+
+    // A misspelt key is an error naming the file and the key (not a silently irreversible
+    // migration).
+    std::fs::write(&file, r#"{"app": "evo", "name": "0001_initial", "operations": [{"op": "run_sql", "forward": ["SELECT 1"], "backwards": ["SELECT 2"]}]}"#).unwrap();
+    let err = MigrationSet::load(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("0001_initial.json") && err.contains("backwards"),
+        "{err}"
+    );
+    std::fs::write(&file, r#"{"app": "evo", "name": "0001_initial", "operations": [{"op": "create_model", "name": "X", "table": "x", "fields": [], "check": []}]}"#).unwrap();
+    let err = MigrationSet::load(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("0001_initial.json") && err.contains("`check`"),
         "{err}"
     );
 
