@@ -29,21 +29,28 @@ use crate::expressions::Operand as OperandNode;
 use crate::fields::{FieldType, Operand, SqlType};
 use crate::model::{Model, ModelMeta};
 
-/// Django's `on_delete`, enforced by the database's foreign key (both backends enforce them).
+/// Django's `on_delete`, enforced by the database's foreign key on both backends (the ORM
+/// itself collects nothing before a delete, unlike Django's `Collector`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnDelete {
     /// Deleting the target deletes the rows pointing at it.
     Cascade,
-    /// Deleting a target that rows point at fails (`IntegrityError`).
+    /// Deleting a target that rows point at fails with `OrmError::Integrity` and deletes
+    /// nothing: the database's `ON DELETE RESTRICT`. (Django raises `ProtectedError` listing the
+    /// protected objects; here the error is the database's message.)
     Protect,
-    /// Like `Protect` (the database checks at once).
+    /// The same constraint as `Protect` (`ON DELETE RESTRICT`, checked at once). Django's
+    /// exception for rows that the same delete reaches through another cascade is not made.
     Restrict,
     /// The pointing rows get NULL (the field must be an `Option`).
     SetNull,
-    /// The pointing rows get the field's default.
+    /// The pointing rows get the column's default (`#[field(default = ...)]`), which must
+    /// point at a row that exists, else the delete fails with `OrmError::Integrity`.
     SetDefault,
-    /// Nothing is done; the database still refuses a dangling reference at commit.
+    /// The ORM does nothing (`ON DELETE NO ACTION`). The constraint is not deferred: while rows
+    /// still point at the target, the database refuses the delete at the end of the statement,
+    /// even inside a transaction that would repoint them before committing.
     DoNothing,
 }
 

@@ -6,7 +6,7 @@
 use crate::backends::Vendor;
 use crate::db::database;
 use crate::error::OrmError;
-use crate::migrations::state::{json_to_value, FieldState, ModelState};
+use crate::migrations::state::{json_to_value, FieldState, ModelState, References};
 use crate::model::Model;
 
 /// Quotes an identifier (both backends use double quotes; embedded quotes are doubled).
@@ -260,6 +260,19 @@ pub fn alter_field_sql(
     let table = quote_name(&after.table);
     let column = quote_name(&new.column);
     let mut statements = Vec::new();
+    // A foreign key that changes (its target, its on_delete, or none before or after): the old
+    // constraint goes first (before any type change), the new one comes last.
+    let same_target = |a: &References, b: &References| {
+        (&a.table, &a.column, a.on_delete) == (&b.table, &b.column, b.on_delete)
+    };
+    let references_change = match (&old.references, &new.references) {
+        (Some(a), Some(b)) => !same_target(a, b),
+        (None, None) => false,
+        _ => true,
+    };
+    if references_change && old.references.is_some() {
+        statements.push(drop_foreign_key_sql(&before.table, &old.column));
+    }
     if old.column != new.column {
         statements.extend(rename_column_sql(&after.table, &old.column, &new.column));
     }
@@ -329,7 +342,36 @@ pub fn alter_field_sql(
     if !wants_index(old) && wants_index(new) {
         statements.push(create_index(after, new, true));
     }
+    if let (true, Some(target)) = (references_change, &new.references) {
+        statements.push(format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {} FOREIGN KEY ({column}) REFERENCES {} ({}) {}",
+            quote_name(&format!("{}_{}_fkey", after.table, new.column)),
+            quote_name(&target.table),
+            quote_name(&target.column),
+            target.on_delete.sql()
+        ));
+    }
     statements
+}
+
+/// A string literal (for names PostgreSQL looks up at run time).
+fn string_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// PostgreSQL: drops the foreign-key constraint(s) on `table.column`, whatever they are called
+/// (an inline `REFERENCES` gets a name PostgreSQL picks, and keeps it through renames).
+fn drop_foreign_key_sql(table: &str, column: &str) -> String {
+    let table = string_literal(&quote_name(table));
+    format!(
+        "DO $canter$ DECLARE r record; BEGIN \
+         FOR r IN SELECT c.conname FROM pg_constraint c \
+         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) \
+         WHERE c.contype = 'f' AND c.conrelid = {table}::regclass AND a.attname = {} \
+         LOOP EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', {table}, r.conname); END LOOP; \
+         END $canter$",
+        string_literal(column)
+    )
 }
 
 /// SQLite's way for what ALTER TABLE cannot do: a new table with `after`'s shape, filled from

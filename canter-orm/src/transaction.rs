@@ -107,6 +107,38 @@ impl Drop for Unfinished {
     }
 }
 
+/// SQLite, during a schema change: foreign-key enforcement is off on this connection until
+/// [`ForeignKeysOff::restore`] turns it back on. If that never happens (an early return, a
+/// failed `PRAGMA`, the future dropped), the connection is closed instead of going back to the
+/// pool, so no later query can run on a connection that lets dangling references through.
+struct ForeignKeysOff(Option<Arc<Mutex<Connection>>>);
+
+impl ForeignKeysOff {
+    async fn restore(&mut self, db: &Database) {
+        if let Some(conn) = &self.0 {
+            if raw(conn, db, "PRAGMA foreign_keys = ON").await.is_ok() {
+                self.0 = None;
+            }
+        }
+    }
+}
+
+impl Drop for ForeignKeysOff {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            // Nobody else holds the lock by now: the transaction is over, or was abandoned.
+            if let Ok(mut guard) = conn.try_lock() {
+                match &mut *guard {
+                    #[cfg(feature = "sqlite")]
+                    Connection::Sqlite(c) => c.close_on_drop(),
+                    #[cfg(feature = "postgres")]
+                    Connection::Postgres(c) => c.close_on_drop(),
+                }
+            }
+        }
+    }
+}
+
 /// Django's `transaction.atomic()` on the default database.
 ///
 /// ```no_run
@@ -192,7 +224,11 @@ where
     let mut unfinished_begin = Unfinished(Some(conn.clone()));
     // (A PRAGMA foreign_keys is a no-op inside a transaction: it goes before BEGIN.)
     let relax_fks = schema_change && db.vendor == crate::backends::Vendor::Sqlite;
+    let mut foreign_keys_off = ForeignKeysOff(None);
     if relax_fks {
+        // Armed before the PRAGMA: whatever happens from here, the connection goes back to
+        // the pool with foreign keys on, or not at all.
+        foreign_keys_off.0 = Some(conn.clone());
         raw(&conn, &db, "PRAGMA foreign_keys = OFF").await?;
     }
     raw(&conn, &db, begin).await?;
@@ -238,29 +274,45 @@ where
         },
         other => other,
     };
-    let result = match outcome {
+    // No early return from here on: every path goes through the foreign-key restore below.
+    // `unfinished` stays armed (the connection is closed, not pooled) unless the transaction
+    // ended cleanly with a COMMIT or a ROLLBACK.
+    let finished = match outcome {
         Ok(Ok(value)) => match raw(&conn, &db, "COMMIT").await {
-            Ok(()) => Ok(value),
-            Err(err) => {
-                let _ = raw(&conn, &db, "ROLLBACK").await;
+            Ok(()) => {
                 unfinished.0 = None;
-                return Err(err.into());
+                Ok(Ok(value))
+            }
+            Err(err) => {
+                if raw(&conn, &db, "ROLLBACK").await.is_ok() {
+                    unfinished.0 = None;
+                }
+                Ok(Err(err.into()))
             }
         },
-        Ok(Err(err)) => {
-            raw(&conn, &db, "ROLLBACK").await?;
-            Err(err)
-        }
+        Ok(Err(err)) => match raw(&conn, &db, "ROLLBACK").await {
+            Ok(()) => {
+                unfinished.0 = None;
+                Ok(Err(err))
+            }
+            Err(rollback) => Ok(Err(rollback.into())),
+        },
         Err(panic) => {
-            let _ = raw(&conn, &db, "ROLLBACK").await;
-            unfinished.0 = None;
-            std::panic::resume_unwind(panic);
+            if raw(&conn, &db, "ROLLBACK").await.is_ok() {
+                unfinished.0 = None;
+            }
+            Err(panic)
         }
     };
-    unfinished.0 = None;
     if relax_fks {
-        raw(&conn, &db, "PRAGMA foreign_keys = ON").await?;
+        foreign_keys_off.restore(&db).await;
     }
+    drop(foreign_keys_off);
+    drop(unfinished);
+    let result = match finished {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
     drop(conn);
     if result.is_ok() {
         let callbacks =

@@ -373,3 +373,85 @@ on_every_backend! {
         assert_eq!(q.count().await.unwrap(), 1);
     }
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(crate = canter_orm, app = "rel")]
+pub struct Shelf {
+    pub id: i64,
+    #[field(max_length = 20)]
+    pub label: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(crate = canter_orm, app = "rel")]
+pub struct Restricted {
+    pub id: i64,
+    #[field(on_delete = "restrict", related_name = "restricted")]
+    pub shelf: ForeignKey<Shelf>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(crate = canter_orm, app = "rel")]
+pub struct Defaulted {
+    pub id: i64,
+    // The default points at the first shelf (the column's DEFAULT 1).
+    #[field(on_delete = "set_default", default = ForeignKey::new(1), related_name = "defaulted")]
+    pub shelf: ForeignKey<Shelf>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(crate = canter_orm, app = "rel")]
+pub struct Untouched {
+    pub id: i64,
+    #[field(on_delete = "do_nothing", related_name = "untouched")]
+    pub shelf: ForeignKey<Shelf>,
+}
+
+on_every_backend! {
+    async fn restrict_set_default_and_do_nothing(vendor) {
+        create_table::<Shelf>("default").await.unwrap();
+        create_table::<Restricted>("default").await.unwrap();
+        create_table::<Defaulted>("default").await.unwrap();
+        create_table::<Untouched>("default").await.unwrap();
+        let shelves = Shelf::objects()
+            .bulk_create(["fallback", "a", "b", "c"].map(|label| Shelf { id: 0, label: label.into() }).to_vec())
+            .await
+            .unwrap();
+        assert_eq!(shelves[0].id, 1, "the default key points at the first shelf");
+        let shelf_exists = |id: i64| async move { Shelf::objects().filter(Shelf::id.eq(id)).count().await.unwrap() == 1 };
+
+        // RESTRICT: refused by the database (as PROTECT is), nothing deleted.
+        Restricted::objects().create(Restricted { id: 0, shelf: ForeignKey::to(&shelves[1]) }).await.unwrap();
+        let err = Shelf::objects().filter(Shelf::id.eq(shelves[1].id)).delete().await.unwrap_err();
+        assert!(matches!(err, OrmError::Integrity { .. }), "RESTRICT on {vendor:?}: {err}");
+        assert!(shelf_exists(shelves[1].id).await);
+
+        // SET_DEFAULT: the pointing rows get the column's default.
+        let defaulted = Defaulted::objects().create(Defaulted { id: 0, shelf: ForeignKey::to(&shelves[2]) }).await.unwrap();
+        Shelf::objects().filter(Shelf::id.eq(shelves[2].id)).delete().await.unwrap();
+        let moved = Defaulted::objects().filter(Defaulted::id.eq(defaulted.id)).get().await.unwrap();
+        assert_eq!(moved.shelf.id(), shelves[0].id, "SET_DEFAULT on {vendor:?}");
+        // A default pointing at nothing is refused like any dangling key.
+        let err = Shelf::objects().filter(Shelf::id.eq(shelves[0].id)).delete().await.unwrap_err();
+        assert!(matches!(err, OrmError::Integrity { .. }), "{err}");
+
+        // DO_NOTHING: the ORM does nothing and the database's NO ACTION constraint is not
+        // deferred: the delete is refused at once, even inside a transaction that would repoint
+        // the rows before committing.
+        let untouched = Untouched::objects().create(Untouched { id: 0, shelf: ForeignKey::to(&shelves[3]) }).await.unwrap();
+        let err = Shelf::objects().filter(Shelf::id.eq(shelves[3].id)).delete().await.unwrap_err();
+        assert!(matches!(err, OrmError::Integrity { .. }), "DO_NOTHING on {vendor:?}: {err}");
+        let in_transaction: Result<(), OrmError> = canter_orm::transaction::atomic(async {
+            Shelf::objects().filter(Shelf::id.eq(shelves[3].id)).delete().await?;
+            Untouched::objects().filter(Untouched::id.eq(untouched.id)).update([Untouched::shelf.set(ForeignKey::to(&shelves[0]))]).await?;
+            Ok(())
+        })
+        .await;
+        assert!(matches!(in_transaction, Err(OrmError::Integrity { .. })), "not deferred to the commit on {vendor:?}");
+        assert!(shelf_exists(shelves[3].id).await);
+        // Repointed first, the delete goes through.
+        Untouched::objects().filter(Untouched::id.eq(untouched.id)).update([Untouched::shelf.set(ForeignKey::to(&shelves[0]))]).await.unwrap();
+        Shelf::objects().filter(Shelf::id.eq(shelves[3].id)).delete().await.unwrap();
+        assert!(!shelf_exists(shelves[3].id).await);
+    }
+}

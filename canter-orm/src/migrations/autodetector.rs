@@ -254,10 +254,26 @@ pub fn changes(
         }
     }
     ops.extend(removals);
-    for name in &deleted {
-        ops.push(Operation::DeleteModel {
-            name: (*name).clone(),
-        });
+    // Deleted models go after the models of this app that reference them (a join table before
+    // its model), so no table is dropped while another still points at it; backwards, the
+    // reverse order creates referenced tables first.
+    let mut pending: Vec<&String> = deleted.clone();
+    while !pending.is_empty() {
+        let referenced = |name: &String| {
+            pending.iter().any(|other| {
+                *other != name
+                    && from
+                        .model(app, other)
+                        .expect("listed")
+                        .fields
+                        .iter()
+                        .filter_map(|f| f.references.as_ref())
+                        .any(|r| r.model == format!("{app}.{name}"))
+            })
+        };
+        let position = pending.iter().position(|n| !referenced(n)).unwrap_or(0);
+        let name = pending.remove(position);
+        ops.push(Operation::DeleteModel { name: name.clone() });
     }
     Ok(ops)
 }
@@ -464,6 +480,240 @@ mod tests {
         assert!(
             matches!(&ops(&v2, &v1, &[]).unwrap()[..], [Operation::RemoveCheck { name, .. }] if name == "n_positive")
         );
+    }
+
+    fn fk(name: &str, target: &str, on_delete: crate::relations::OnDelete) -> FieldState {
+        FieldState {
+            db_index: true,
+            references: Some(crate::migrations::state::References {
+                model: format!("a.{target}"),
+                table: format!("a_{}", target.to_lowercase()),
+                column: "id".into(),
+                on_delete,
+            }),
+            ..field(name, SqlType::BigInteger)
+        }
+    }
+
+    /// The one AlterField of `from` → `to`, with the field it sets.
+    fn altered(from: &ProjectState, to: &ProjectState) -> FieldState {
+        match &ops(from, to, &[]).unwrap()[..] {
+            [Operation::AlterField { model, field }] if model == "Post" => field.clone(),
+            other => panic!("expected one AlterField, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn alter_null_alone() {
+        let v1 = state(&[("Post", vec![id(), field("a", SqlType::Text)])]);
+        let nullable = FieldState {
+            null: true,
+            ..field("a", SqlType::Text)
+        };
+        let v2 = state(&[("Post", vec![id(), nullable.clone()])]);
+        assert_eq!(altered(&v1, &v2), nullable);
+        // Back to NOT NULL needs a default for the rows holding NULL.
+        assert!(matches!(
+            ops(&v2, &v1, &[]),
+            Err(MigrationError::NeedsDefault(_))
+        ));
+        let with_default = FieldState {
+            default: Some(serde_json::json!("")),
+            ..field("a", SqlType::Text)
+        };
+        let v3 = state(&[("Post", vec![id(), with_default.clone()])]);
+        assert_eq!(altered(&v2, &v3), with_default);
+    }
+
+    #[test]
+    fn alter_default_alone() {
+        let v1 = state(&[("Post", vec![id(), field("n", SqlType::BigInteger)])]);
+        let with_default = FieldState {
+            default: Some(serde_json::json!(5)),
+            ..field("n", SqlType::BigInteger)
+        };
+        let v2 = state(&[("Post", vec![id(), with_default.clone()])]);
+        assert_eq!(altered(&v1, &v2), with_default);
+        assert_eq!(altered(&v2, &v1), field("n", SqlType::BigInteger));
+        let other_default = FieldState {
+            default: Some(serde_json::json!(6)),
+            ..field("n", SqlType::BigInteger)
+        };
+        let v3 = state(&[("Post", vec![id(), other_default.clone()])]);
+        assert_eq!(altered(&v2, &v3), other_default);
+    }
+
+    #[test]
+    fn add_and_remove_index_alone() {
+        let v1 = state(&[("Post", vec![id(), field("a", SqlType::Text)])]);
+        let indexed = FieldState {
+            db_index: true,
+            ..field("a", SqlType::Text)
+        };
+        let v2 = state(&[("Post", vec![id(), indexed.clone()])]);
+        assert_eq!(altered(&v1, &v2), indexed);
+        assert!(!altered(&v2, &v1).db_index);
+    }
+
+    #[test]
+    fn foreign_key_on_delete_change() {
+        use crate::relations::OnDelete;
+        let v1 = state(&[
+            ("Author", vec![id()]),
+            (
+                "Post",
+                vec![id(), fk("author", "Author", OnDelete::Protect)],
+            ),
+        ]);
+        let v2 = state(&[
+            ("Author", vec![id()]),
+            (
+                "Post",
+                vec![id(), fk("author", "Author", OnDelete::Cascade)],
+            ),
+        ]);
+        let changed = altered(&v1, &v2);
+        assert_eq!(changed.references.unwrap().on_delete, OnDelete::Cascade);
+        // A plain integer becoming a key (and back) is an AlterField too, never a drop.
+        let plain = state(&[
+            ("Author", vec![id()]),
+            ("Post", vec![id(), field("author", SqlType::BigInteger)]),
+        ]);
+        assert!(altered(&plain, &v1).references.is_some());
+        assert!(altered(&v1, &plain).references.is_none());
+    }
+
+    #[test]
+    fn many_to_many_join_table_is_created_after_both_sides() {
+        use crate::fields::FieldMeta;
+        use crate::model::ModelMeta;
+        use crate::relations::{ManyToManyMeta, OnDelete};
+        const PK: FieldMeta = FieldMeta {
+            name: "id",
+            column: "id",
+            sql_type: SqlType::BigInteger,
+            nullable: false,
+            primary_key: true,
+            auto_increment: true,
+            unique: true,
+            db_index: false,
+            max_length: None,
+            choices: &[],
+            default: None,
+            related: None,
+            on_delete: OnDelete::Cascade,
+            related_name: None,
+        };
+        static PKS: [FieldMeta; 1] = [PK];
+        static TAG: ModelMeta = ModelMeta {
+            app: "a",
+            name: "Tag",
+            table: "a_tag",
+            fields: &PKS,
+            pk: 0,
+            many_to_many: &[],
+            checks: &[],
+        };
+        static TAGS: [ManyToManyMeta; 1] = [ManyToManyMeta {
+            name: "tags",
+            owner: || &POST,
+            target: || &TAG,
+            through: None,
+            table: "a_post_tags",
+            from_column: "post_id",
+            to_column: "tag_id",
+        }];
+        static POST: ModelMeta = ModelMeta {
+            app: "a",
+            name: "Post",
+            table: "a_post",
+            fields: &PKS,
+            pk: 0,
+            many_to_many: &TAGS,
+            checks: &[],
+        };
+        let to = crate::migrations::state_of(&[&POST, &TAG]);
+        let made = ops(&ProjectState::default(), &to, &[]).unwrap();
+        let created: Vec<&str> = made
+            .iter()
+            .map(|op| match op {
+                Operation::CreateModel { name, .. } => name.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(created, ["Post", "Tag", "Post_tags"], "the join table last");
+        let Operation::CreateModel {
+            table,
+            fields,
+            unique_together,
+            ..
+        } = &made[2]
+        else {
+            unreachable!()
+        };
+        assert_eq!(table, "a_post_tags");
+        let targets: Vec<(&str, &str, OnDelete)> = fields
+            .iter()
+            .filter_map(|f| {
+                f.references
+                    .as_ref()
+                    .map(|r| (f.column.as_str(), r.model.as_str(), r.on_delete))
+            })
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                ("post_id", "a.Post", OnDelete::Cascade),
+                ("tag_id", "a.Tag", OnDelete::Cascade)
+            ]
+        );
+        assert_eq!(
+            unique_together,
+            &[vec!["post_id".to_string(), "tag_id".into()]]
+        );
+        // Removing the many-to-many drops the join table alone.
+        let without = crate::migrations::state_of(&[&TAG]);
+        let mut only_post = without.clone();
+        only_post
+            .models
+            .insert("a.Post".into(), to.models["a.Post"].clone());
+        assert!(matches!(
+            &ops(&to, &only_post, &[]).unwrap()[..],
+            [Operation::DeleteModel { name }] if name == "Post_tags"
+        ));
+    }
+
+    #[test]
+    fn created_models_come_after_the_models_they_reference() {
+        use crate::relations::OnDelete;
+        // Alphabetically Book < Library < Shelf; by their keys Library, Shelf, Book.
+        let to = state(&[
+            ("Book", vec![id(), fk("shelf", "Shelf", OnDelete::Cascade)]),
+            ("Library", vec![id()]),
+            (
+                "Shelf",
+                vec![id(), fk("library", "Library", OnDelete::Cascade)],
+            ),
+        ]);
+        let made = ops(&ProjectState::default(), &to, &[]).unwrap();
+        let created: Vec<&str> = made
+            .iter()
+            .map(|op| match op {
+                Operation::CreateModel { name, .. } => name.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(created, ["Library", "Shelf", "Book"]);
+        // Deleted, in the reverse order: whatever references a model goes before it.
+        let deleted: Vec<String> = ops(&to, &ProjectState::default(), &[])
+            .unwrap()
+            .into_iter()
+            .map(|op| match op {
+                Operation::DeleteModel { name } => name,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(deleted, ["Book", "Shelf", "Library"]);
     }
 
     #[test]

@@ -121,6 +121,15 @@ impl MigrationSet {
             }
         }
         let ordered = topological(found, &files)?;
+        // Replaying the whole history checks every operation against the state before it; a
+        // migration that does not fit it is named by its file.
+        let mut state = ProjectState::default();
+        for migration in &ordered {
+            apply_to_state(migration, &mut state).map_err(|e| MigrationError::File {
+                path: files[&migration.key()].clone(),
+                message: e.to_string(),
+            })?;
+        }
         let set = MigrationSet {
             dir: dir.to_owned(),
             ordered,
@@ -134,8 +143,6 @@ impl MigrationSet {
                 )));
             }
         }
-        // Replaying the whole history checks every operation against the state before it.
-        set.state_before(None)?;
         Ok(set)
     }
 

@@ -122,33 +122,116 @@ pub fn make_migrations(
     if !options.apps.is_empty() {
         apps.retain(|a| options.apps.contains(a));
     }
-    let mut made = Vec::new();
+    // First every app's operations, then the dependencies: an app's migration may point at
+    // another app's model whose new migration comes later in the alphabet.
+    let mut planned: Vec<(String, Vec<Operation>)> = Vec::new();
     for app in apps {
         let operations =
             autodetector::changes(&app, &from, &to, &options.renames, options.no_rename)?;
-        if operations.is_empty() {
-            continue;
+        if !operations.is_empty() {
+            planned.push((app, operations));
         }
-        let number = set.next_number(&app);
+    }
+    let mut made: Vec<Migration> = Vec::new();
+    for (app, operations) in &planned {
+        let number = set.next_number(app);
         let suffix = match &options.name {
             Some(name) => name.clone(),
             None if number == 1 => "initial".into(),
             None if operations.len() == 1 => operations[0].name_fragment(),
             None => format!("auto_{}", chrono::Utc::now().format("%Y%m%d_%H%M")),
         };
-        let dependencies = set
-            .leaves(&app)
-            .into_iter()
-            .map(|leaf| (app.clone(), leaf))
-            .collect();
         made.push(Migration {
             app: app.clone(),
             name: format!("{number:04}_{suffix}"),
-            dependencies,
-            operations,
+            dependencies: Vec::new(),
+            operations: operations.clone(),
         });
     }
+    // The latest migration of each app once these are written: the new one, else the leaf.
+    let latest = |app: &str| -> Option<String> {
+        made.iter()
+            .find(|m| m.app == app)
+            .map(|m| m.name.clone())
+            .or_else(|| set.leaves(app).into_iter().next())
+    };
+    let mut all_dependencies = Vec::new();
+    for migration in &made {
+        let mut dependencies: Vec<(String, String)> = set
+            .leaves(&migration.app)
+            .into_iter()
+            .map(|leaf| (migration.app.clone(), leaf))
+            .collect();
+        // Django's dependency on another app: a foreign key (or a join table's key) to one of
+        // its models needs that app's migrations applied first, for the table to exist.
+        let mut other_apps: Vec<String> = referenced_models(&migration.operations)
+            .filter_map(|model| model.split_once('.').map(|(app, _)| app.to_owned()))
+            .filter(|app| *app != migration.app)
+            .collect();
+        other_apps.sort();
+        other_apps.dedup();
+        for other in other_apps {
+            // An app without migrations (its tables made another way) is no dependency.
+            if let Some(name) = latest(&other) {
+                dependencies.push((other, name));
+            }
+        }
+        all_dependencies.push(dependencies);
+    }
+    for (migration, dependencies) in made.iter_mut().zip(all_dependencies) {
+        migration.dependencies = dependencies;
+    }
+    refuse_cycles(&made)?;
     Ok(made)
+}
+
+/// The `app.Model`s the foreign keys of these operations point at.
+fn referenced_models(operations: &[Operation]) -> impl Iterator<Item = &str> {
+    operations.iter().flat_map(|op| {
+        let fields: Vec<&state::FieldState> = match op {
+            Operation::CreateModel { fields, .. } => fields.iter().collect(),
+            Operation::AddField { field, .. } | Operation::AlterField { field, .. } => {
+                vec![field]
+            }
+            _ => Vec::new(),
+        };
+        fields
+            .into_iter()
+            .filter_map(|f| f.references.as_ref().map(|r| r.model.as_str()))
+    })
+}
+
+/// New migrations of two apps that point at each other's models cannot be ordered.
+fn refuse_cycles(made: &[Migration]) -> Result<(), MigrationError> {
+    let new_deps = |m: &Migration| -> Vec<usize> {
+        m.dependencies
+            .iter()
+            .filter_map(|(app, name)| made.iter().position(|o| o.app == *app && o.name == *name))
+            .collect()
+    };
+    let mut done = vec![false; made.len()];
+    loop {
+        let ready = (0..made.len())
+            .find(|&i| !done[i] && new_deps(&made[i]).iter().all(|&d| done[d] || d == i));
+        match ready {
+            Some(i) => done[i] = true,
+            None => break,
+        }
+    }
+    let stuck: Vec<String> = made
+        .iter()
+        .zip(&done)
+        .filter(|(_, done)| !**done)
+        .map(|(m, _)| format!("{}.{}", m.app, m.name))
+        .collect();
+    if stuck.is_empty() {
+        Ok(())
+    } else {
+        Err(MigrationError::Invalid(format!(
+            "the new migrations {} depend on each other (foreign keys between their apps both ways): make one app's migration first (makemigrations <app>), without the foreign key back, then the rest",
+            stuck.join(", ")
+        )))
+    }
 }
 
 /// The ORM in an [`App`](canter_core::App), with models and migrations:

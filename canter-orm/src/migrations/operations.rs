@@ -8,9 +8,11 @@ use super::MigrationError;
 use crate::backends::Vendor;
 use crate::schema;
 
-/// One step of a migration, as written in the migration file (`"op": "add_field"`, …).
+/// One step of a migration, as written in the migration file (`"op": "add_field"`, …). A key
+/// an operation does not know is an error (a misspelt `"backwards"` would otherwise make a
+/// reversible `run_sql` irreversible without a word).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Operation {
     CreateModel {
         name: String,
