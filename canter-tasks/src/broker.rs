@@ -224,6 +224,10 @@ pub struct ApplyOptions {
     pub priority: Option<i64>,
     /// Use this task id instead of a fresh UUID.
     pub task_id: Option<String>,
+    /// Run after it succeeds, with its result first (Celery's `link`).
+    pub link: Vec<crate::canvas::Signature>,
+    /// Run after it fails for good, with its id first (Celery's `link_error`).
+    pub link_error: Vec<crate::canvas::Signature>,
 }
 
 /// Wakes this process's idle workers when a task is published here (other processes poll).
@@ -311,7 +315,7 @@ pub(crate) fn message(
             .unwrap_or(now + options.countdown.unwrap_or(0.0)),
         expires: options.expires.map(|e| now + e),
         retries: 0,
-        embed: None,
+        embed: crate::canvas::with_callbacks(None, &options.link, &options.link_error),
     }
 }
 

@@ -10,6 +10,12 @@
 //! one last), so on Redis a chain can mix canter and Python Celery tasks: whichever worker runs a
 //! step sends the next one.
 //!
+//! Callbacks (Celery's `link`) run after a task succeeds, with its result first in their
+//! arguments (unless immutable); error callbacks (`link_error`) run after it fails for good,
+//! with the failed task's id first (Celery's errback called as a task). Both travel as the
+//! message's `embed.callbacks` / `embed.errbacks`, so Python workers run canter's and the
+//! other way round.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), canter_tasks::TaskError> {
 //! use canter_tasks::canvas::{chain, Signature};
@@ -45,6 +51,10 @@ pub struct Signature {
     /// Immutable (`add.si(…)`): the previous result is not passed in.
     pub immutable: bool,
     pub task_id: Option<String>,
+    /// Run after it succeeds, with its result (Celery's `link`).
+    pub link: Vec<Signature>,
+    /// Run after it fails for good, with its id (Celery's `link_error`).
+    pub link_error: Vec<Signature>,
 }
 
 impl Signature {
@@ -55,12 +65,45 @@ impl Signature {
             queue: None,
             immutable: false,
             task_id: None,
+            link: Vec::new(),
+            link_error: Vec::new(),
         }
+    }
+
+    /// Adds a callback: `callback` runs with this task's result first in its arguments once
+    /// it succeeds (Celery's `sig.link(callback)`).
+    pub fn link(mut self, callback: Signature) -> Self {
+        self.link.push(callback);
+        self
+    }
+
+    /// Adds an error callback: `errback` runs with this task's id first in its arguments once
+    /// it fails for good (Celery's `sig.link_error(errback)`).
+    pub fn link_error(mut self, errback: Signature) -> Self {
+        self.link_error.push(errback);
+        self
+    }
+
+    /// Sends it; the handle is this task's.
+    pub async fn apply_async(mut self) -> Result<AsyncResult<Value>, TaskError> {
+        let id = self
+            .task_id
+            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+            .clone();
+        broker()?.publish(member_message(&self, None)).await?;
+        PUBLISHED.notify_waiters();
+        Ok(AsyncResult::new(id))
     }
 
     /// The previous result is not passed in (Celery's `si`).
     pub fn immutable(mut self) -> Self {
         self.immutable = true;
+        self
+    }
+
+    /// Runs under this id (Celery's `sig.set(task_id=…)`), to hold its handle beforehand.
+    pub fn task_id(mut self, id: impl Into<String>) -> Self {
+        self.task_id = Some(id.into());
         self
     }
 
@@ -77,6 +120,12 @@ impl Signature {
         }
         if let Some(queue) = &self.queue {
             options["queue"] = json!(queue);
+        }
+        if !self.link.is_empty() {
+            options["link"] = self.link.iter().map(Signature::to_celery).collect();
+        }
+        if !self.link_error.is_empty() {
+            options["link_error"] = self.link_error.iter().map(Signature::to_celery).collect();
         }
         json!({
             "task": self.task,
@@ -110,7 +159,18 @@ impl Signature {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             task_id: option("task_id"),
+            link: signatures(options.and_then(|o| o.get("link"))),
+            link_error: signatures(options.and_then(|o| o.get("link_error"))),
         })
+    }
+}
+
+/// Signatures from Celery's `link` / `callbacks` value: a list of signature dicts, or one.
+fn signatures(value: Option<&Value>) -> Vec<Signature> {
+    match value {
+        Some(Value::Array(list)) => list.iter().filter_map(Signature::from_celery).collect(),
+        Some(one @ Value::Object(_)) => Signature::from_celery(one).into_iter().collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -128,6 +188,23 @@ pub fn chain(signatures: Vec<Signature>) -> Chain {
 }
 
 impl Chain {
+    /// Adds a callback run with the last task's result (Celery's `chain.link`).
+    pub fn link(mut self, callback: Signature) -> Self {
+        if let Some(last) = self.0.last_mut() {
+            last.link.push(callback);
+        }
+        self
+    }
+
+    /// Adds an error callback to every step: whichever fails, it runs with that step's id
+    /// (Celery's `chain.link_error`).
+    pub fn link_error(mut self, errback: Signature) -> Self {
+        for step in &mut self.0 {
+            step.link_error.push(errback.clone());
+        }
+        self
+    }
+
     /// Sends the first task (carrying the rest); the handle is the *last* task's, whose id is
     /// chosen now (Celery's chain result).
     pub async fn apply_async(self) -> Result<AsyncResult<Value>, TaskError> {
@@ -195,7 +272,7 @@ impl Group {
     }
 }
 
-/// The message that runs `member`, carrying `embed`.
+/// The message that runs `member`, carrying `embed` and the member's callbacks.
 fn member_message(member: &Signature, embed: Option<Value>) -> TaskMessage {
     let mut message = crate::broker::message(
         &member.task,
@@ -207,8 +284,65 @@ fn member_message(member: &Signature, embed: Option<Value>) -> TaskMessage {
             ..Default::default()
         },
     );
-    message.embed = embed;
+    message.embed = with_callbacks(embed, &member.link, &member.link_error);
     message
+}
+
+/// `embed` with `link` and `link_error` as its `callbacks` and `errbacks`.
+pub(crate) fn with_callbacks(
+    embed: Option<Value>,
+    link: &[Signature],
+    link_error: &[Signature],
+) -> Option<Value> {
+    if link.is_empty() && link_error.is_empty() {
+        return embed;
+    }
+    let mut embed = embed.unwrap_or_else(
+        || json!({"callbacks": null, "errbacks": null, "chain": null, "chord": null}),
+    );
+    let list = |sigs: &[Signature]| -> Value {
+        if sigs.is_empty() {
+            Value::Null
+        } else {
+            sigs.iter().map(Signature::to_celery).collect()
+        }
+    };
+    embed["callbacks"] = list(link);
+    embed["errbacks"] = list(link_error);
+    Some(embed)
+}
+
+/// What `finished` links to once it returned `result`: its callbacks, each with the result
+/// first in its arguments (unless immutable).
+pub(crate) fn callbacks(finished: &TaskMessage, result: &Value) -> Vec<TaskMessage> {
+    let embed = finished.embed.as_ref();
+    signatures(embed.and_then(|e| e.get("callbacks")))
+        .into_iter()
+        .map(|callback| member_message(&prepend(callback, result.clone()), None))
+        .collect()
+}
+
+/// What `failed` links to once it failed for good: its error callbacks, each with the failed
+/// task's id first in its arguments (unless immutable).
+pub(crate) fn errbacks(failed: &TaskMessage) -> Vec<TaskMessage> {
+    let embed = failed.embed.as_ref();
+    signatures(embed.and_then(|e| e.get("errbacks")))
+        .into_iter()
+        .map(|errback| member_message(&prepend(errback, json!(failed.id)), None))
+        .collect()
+}
+
+/// `sig` with `value` first in its arguments, unless it is immutable.
+fn prepend(sig: Signature, value: Value) -> Signature {
+    if sig.immutable {
+        return sig;
+    }
+    let mut args = vec![value];
+    args.extend(sig.args.as_array().cloned().unwrap_or_default());
+    Signature {
+        args: Value::Array(args),
+        ..sig
+    }
 }
 
 /// A group and a callback run with its results; see the module docs.
@@ -279,27 +413,17 @@ pub(crate) fn chord_of(finished: &TaskMessage) -> Option<(String, Vec<String>, S
 /// The chord callback's message, with the members' `results` (in order) first in its arguments
 /// (unless it is immutable).
 pub(crate) fn chord_callback(callback: &Signature, results: Vec<Value>) -> TaskMessage {
-    let mut with_results = callback.clone();
-    if !callback.immutable {
-        let mut args = vec![Value::Array(results)];
-        args.extend(callback.args.as_array().cloned().unwrap_or_default());
-        with_results.args = Value::Array(args);
-    }
-    member_message(&with_results, None)
+    member_message(&prepend(callback.clone(), Value::Array(results)), None)
 }
 
 /// The chain's next message once `finished` returned `result`, if its embed carries a chain.
 pub(crate) fn next_in_chain(finished: &TaskMessage, result: &Value) -> Option<TaskMessage> {
     let mut rest = finished.embed.as_ref()?.get("chain")?.as_array()?.clone();
     let next = Signature::from_celery(&rest.pop()?)?;
-    let args = if next.immutable {
-        next.args.clone()
-    } else {
-        let mut args = vec![result.clone()];
-        args.extend(next.args.as_array().cloned().unwrap_or_default());
-        Value::Array(args)
-    };
-    Some(member_message(&Signature { args, ..next }, embed_of(&rest)))
+    Some(member_message(
+        &prepend(next, result.clone()),
+        embed_of(&rest),
+    ))
 }
 
 #[cfg(test)]

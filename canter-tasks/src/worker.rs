@@ -412,7 +412,10 @@ impl Worker {
                     )
                     .await;
                 let chord = crate::canvas::chord_of(m);
-                let next = crate::canvas::next_in_chain(m, &value);
+                let mut next: Vec<TaskMessage> = crate::canvas::next_in_chain(m, &value)
+                    .into_iter()
+                    .collect();
+                next.extend(crate::canvas::callbacks(m, &value));
                 // A chord member's result is kept even if ignored: the last member gathers them.
                 let ignore = options.ignore_result && chord.is_none();
                 let success = TaskResult {
@@ -495,6 +498,13 @@ impl Worker {
                             self.store(id, chord_error, false).await;
                         }
                     }
+                    // Its error callbacks, with its id (sent once its failure is stored).
+                    for errback in crate::canvas::errbacks(m) {
+                        if let Err(e) = self.broker.publish(errback).await {
+                            tracing::error!(target: "canter::tasks", id = %m.id, "an error callback could not be sent: {e}");
+                        }
+                        crate::broker::PUBLISHED.notify_waiters();
+                    }
                     if !acked_early {
                         if stored {
                             let _ = self.broker.ack(delivery).await;
@@ -525,13 +535,14 @@ impl Worker {
         }
     }
 
-    /// Sends what follows a finished task: its chord's callback (if it is the last member) and
-    /// its chain's next step. False (logged) if the broker could not take them.
+    /// Sends what follows a finished task: its chord's callback (if it is the last member),
+    /// its chain's next step and its callbacks. False (logged) if the broker could not take
+    /// them.
     async fn hand_over(
         &self,
         m: &TaskMessage,
         chord: Option<(String, Vec<String>, crate::canvas::Signature)>,
-        next: Option<TaskMessage>,
+        next: Vec<TaskMessage>,
     ) -> bool {
         if let Some((group_id, members, callback)) = chord {
             if let Err(e) = self
@@ -542,10 +553,10 @@ impl Worker {
                 return false;
             }
         }
-        if let Some(next) = next {
+        for next in next {
             let next_id = next.id.clone();
             if let Err(e) = self.broker.publish(next).await {
-                tracing::error!(target: "canter::tasks", id = %m.id, next = %next_id, "the chain's next step could not be sent: {e}");
+                tracing::error!(target: "canter::tasks", id = %m.id, next = %next_id, "what follows the task (chain step or callback) could not be sent: {e}");
                 return false;
             }
             crate::broker::PUBLISHED.notify_waiters();

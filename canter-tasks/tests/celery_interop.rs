@@ -26,6 +26,12 @@ async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
     Ok(a + b)
 }
 
+/// An error callback: the failed task's id it was given.
+#[task(name = "interop.failed_id", crate = canter_tasks)]
+async fn failed_id(id: String) -> Result<String, TaskError> {
+    Ok(id)
+}
+
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
@@ -202,7 +208,7 @@ async fn canter_and_python_celery_share_queues_and_results() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let rust_worker = tokio::spawn(
         Worker::new(
-            Registry::new().register::<add>(),
+            Registry::new().register::<add>().register::<failed_id>(),
             broker.clone(),
             WorkerConfig {
                 queues: vec!["rust".into()],
@@ -222,6 +228,57 @@ async fn canter_and_python_celery_share_queues_and_results() {
     .await
     .unwrap();
     assert_eq!(mixed.get(wait).await.unwrap(), json!(51));
+
+    // Callbacks across both, in protocol v2's `embed.callbacks` / `embed.errbacks`: canter's
+    // task links to Python's, Python's failure calls canter's error callback with its id, and
+    // a Python producer's `link` is sent on by canter's worker.
+    let linked = Signature::new("demo.add", json!([4, 5]))
+        .queue("rust")
+        .link(
+            Signature::new("py.mul", json!([3]))
+                .queue("python")
+                .task_id("cb-mul"),
+        )
+        .apply_async()
+        .await
+        .unwrap();
+    assert_eq!(linked.get(wait).await.unwrap(), json!(9));
+    assert_eq!(
+        AsyncResult::<i64>::new("cb-mul").get(wait).await.unwrap(),
+        27
+    );
+    let failing = Signature::new("py.fail", json!([]))
+        .queue("python")
+        .link_error(
+            Signature::new("interop.failed_id", json!([]))
+                .queue("rust")
+                .task_id("cb-failed"),
+        )
+        .apply_async()
+        .await
+        .unwrap();
+    assert!(failing.get(wait).await.is_err());
+    assert_eq!(
+        AsyncResult::<String>::new("cb-failed")
+            .get(wait)
+            .await
+            .unwrap(),
+        failing.id,
+        "Python's worker sent canter's error callback with the failed task's id"
+    );
+    let producer = tokio::task::spawn_blocking({
+        let mut command = python(&interpreter, &url, &prefix);
+        command.args(["celery_app.py", "send_linked"]);
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        producer.status.success(),
+        "the Python producer failed: {}",
+        String::from_utf8_lossy(&producer.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&producer.stdout).trim(), "50");
     let _ = stop.send(());
     rust_worker.await.unwrap().unwrap();
 }

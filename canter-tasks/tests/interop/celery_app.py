@@ -37,5 +37,14 @@ def send_add():
     print(result.get(timeout=30), flush=True)
 
 
+def send_linked():
+    """canter's `demo.add` on queue `rust`, linked to Python's `py.mul` on queue `python`: canter's
+    worker reads the callback from the message's embed and sends it; prints the callback's
+    result."""
+    callback = app.signature("py.mul", (10,), queue="python").set(task_id="linked-" + PREFIX)
+    app.send_task("demo.add", (2, 3), queue="rust", link=callback)
+    print(app.AsyncResult("linked-" + PREFIX).get(timeout=30), flush=True)
+
+
 if __name__ == "__main__":
-    {"send_add": send_add}[sys.argv[1]]()
+    {"send_add": send_add, "send_linked": send_linked}[sys.argv[1]]()

@@ -16,6 +16,7 @@ use canter_tasks::canvas::{chain, chord, group, Signature};
 use canter_tasks::{
     task, ApplyOptions, AsyncResult, Broker, Registry, TaskError, TaskStatus, Worker, WorkerConfig,
 };
+use serde_json::json;
 
 #[task(name = "test.add", crate = canter_tasks)]
 async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
@@ -160,6 +161,12 @@ async fn folded(label: String) -> Result<String, TaskError> {
     Ok(label)
 }
 
+/// An error callback: returns the failed task's id it was given.
+#[task(name = "test.failed_id", crate = canter_tasks)]
+async fn failed_id(id: String) -> Result<String, TaskError> {
+    Ok(id)
+}
+
 /// A chord's callback: the sum of its group's results.
 #[task(name = "test.total", crate = canter_tasks)]
 async fn total(values: Vec<i64>) -> Result<i64, TaskError> {
@@ -169,6 +176,7 @@ async fn total(values: Vec<i64>) -> Result<i64, TaskError> {
 fn registry() -> Registry {
     Registry::new()
         .register::<total>()
+        .register::<failed_id>()
         .register::<limited>()
         .register::<refused>()
         .register::<folded>()
@@ -315,6 +323,89 @@ pub async fn end_to_end(broker: Arc<dyn Broker>, scratch: &str) {
             assert!(message.contains("Panic"), "{message}");
         }
         other => panic!("expected a ChordError, got {other:?}"),
+    }
+
+    // Callbacks: `link` runs with the result first, `link_error` with the failed task's id;
+    // neither runs on the other outcome.
+    let fresh_id = || uuid::Uuid::new_v4().to_string();
+    let (on_success, not_on_failure) = (fresh_id(), fresh_id());
+    let linked = Signature::new("test.add", json!([2, 3]))
+        .link(Signature::new("test.add", json!([10])).task_id(&on_success))
+        .link_error(Signature::new("test.failed_id", json!([])).task_id(&not_on_failure))
+        .apply_async()
+        .await
+        .unwrap();
+    assert_eq!(linked.get(wait).await.unwrap(), json!(5));
+    assert_eq!(
+        AsyncResult::<i64>::new(&on_success)
+            .get(wait)
+            .await
+            .unwrap(),
+        15
+    );
+    let (on_failure, not_on_success) = (fresh_id(), fresh_id());
+    let failing = Signature::new("test.boom", json!([]))
+        .link(Signature::new("test.add", json!([1])).task_id(&not_on_success))
+        .link_error(Signature::new("test.failed_id", json!([])).task_id(&on_failure))
+        .apply_async()
+        .await
+        .unwrap();
+    assert!(failing.get(wait).await.is_err());
+    assert_eq!(
+        AsyncResult::<String>::new(&on_failure)
+            .get(wait)
+            .await
+            .unwrap(),
+        failing.id
+    );
+    // The same from a task's own apply_async, and on a chain: the step that fails reports.
+    let via_options = fresh_id();
+    let added = add::apply_async(
+        (20, 1),
+        ApplyOptions {
+            link: vec![Signature::new("test.add", json!([100])).task_id(&via_options)],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(added.get(wait).await.unwrap(), 21);
+    assert_eq!(
+        AsyncResult::<i64>::new(&via_options)
+            .get(wait)
+            .await
+            .unwrap(),
+        121
+    );
+    let chain_failed = fresh_id();
+    let broken_chain = chain(vec![
+        Signature::new("test.add", json!([1, 1])),
+        Signature::new("test.boom", json!([])).immutable(),
+        Signature::new("test.add", json!([1])),
+    ])
+    .link_error(Signature::new("test.failed_id", json!([])).task_id(&chain_failed))
+    .apply_async()
+    .await
+    .unwrap();
+    let failed_step = AsyncResult::<String>::new(&chain_failed)
+        .get(wait)
+        .await
+        .unwrap();
+    assert_eq!(
+        AsyncResult::<()>::new(&failed_step).status().await.unwrap(),
+        TaskStatus::Failure,
+        "the errback names the step that failed"
+    );
+    assert_eq!(
+        broken_chain.status().await.unwrap(),
+        TaskStatus::Pending,
+        "the chain stops"
+    );
+    for never in [&not_on_failure, &not_on_success] {
+        assert_eq!(
+            AsyncResult::<()>::new(never).status().await.unwrap(),
+            TaskStatus::Pending
+        );
     }
 
     // A rate limit: 10 tasks at once, at most 4 start in any one second.

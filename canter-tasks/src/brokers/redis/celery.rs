@@ -237,13 +237,14 @@ pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
             eta: time("eta")?.unwrap_or(0.0),
             expires: time("expires")?,
             retries: headers.get("retries").and_then(Value::as_u64).unwrap_or(0) as u32,
-            // Kept whole when it carries a chain or a chord (what canter acts on); Python's
-            // other embed fields travel with it.
-            embed: (embed
-                .get("chain")
-                .and_then(Value::as_array)
-                .is_some_and(|c| !c.is_empty())
-                || embed.get("chord").is_some_and(Value::is_object))
+            // Kept whole when it carries a chain, a chord or callbacks (what canter acts on);
+            // Python's other embed fields travel with it.
+            embed: (["chain", "callbacks", "errbacks"].iter().any(|key| {
+                embed
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .is_some_and(|c| !c.is_empty())
+            }) || embed.get("chord").is_some_and(Value::is_object))
             .then(|| embed.clone()),
         },
         delivery_tag: tag.to_owned(),
