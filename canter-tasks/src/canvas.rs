@@ -380,11 +380,22 @@ impl Chord {
             .iter()
             .filter_map(|m| m.task_id.as_deref())
             .collect();
-        // Celery's embed.chord is the callback signature; canter adds the group's id and its
-        // members' ids (in order) to the callback's options, for the count and the results.
+        // The members' ids (in order) are stored once, under the group's id, for the last
+        // member to gather their results: each member carries only the group's id and size
+        // (a message per member carrying every id would make a chord's cost grow with the
+        // square of its size).
+        let group_id = uuid::Uuid::new_v4().to_string();
+        let record = crate::result::TaskResult {
+            status: crate::result::TaskStatus::Success,
+            result: Some(json!(ids)),
+            error: None,
+        };
+        broker()?.store_result(&members_key(&group_id), record).await?;
+        // Celery's embed.chord is the callback signature; canter adds the group's id and size
+        // to the callback's options.
         let mut chord = callback.to_celery();
-        chord["options"]["group_id"] = json!(uuid::Uuid::new_v4().to_string());
-        chord["options"]["canter_chord_members"] = json!(ids);
+        chord["options"]["group_id"] = json!(group_id);
+        chord["options"]["chord_size"] = json!(ids.len());
         let embed = json!({"callbacks": null, "errbacks": null, "chain": null, "chord": chord});
         for member in &members {
             broker()?
@@ -396,18 +407,18 @@ impl Chord {
     }
 }
 
-/// A finished chord member's chord: the group id, the members' ids, and the callback.
-pub(crate) fn chord_of(finished: &TaskMessage) -> Option<(String, Vec<String>, Signature)> {
+/// Where a chord's member ids are kept (in the result store, for as long as results are).
+pub(crate) fn members_key(group_id: &str) -> String {
+    format!("canter-chord-members-{group_id}")
+}
+
+/// A finished chord member's chord: the group id, its size, and the callback.
+pub(crate) fn chord_of(finished: &TaskMessage) -> Option<(String, u64, Signature)> {
     let chord = finished.embed.as_ref()?.get("chord")?;
     let options = chord.get("options")?;
     let group_id = options.get("group_id")?.as_str()?.to_owned();
-    let members = options
-        .get("canter_chord_members")?
-        .as_array()?
-        .iter()
-        .filter_map(|m| m.as_str().map(str::to_owned))
-        .collect();
-    Some((group_id, members, Signature::from_celery(chord)?))
+    let size = options.get("chord_size")?.as_u64()?;
+    Some((group_id, size, Signature::from_celery(chord)?))
 }
 
 /// The chord callback's message, with the members' `results` (in order) first in its arguments

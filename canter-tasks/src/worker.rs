@@ -541,12 +541,12 @@ impl Worker {
     async fn hand_over(
         &self,
         m: &TaskMessage,
-        chord: Option<(String, Vec<String>, crate::canvas::Signature)>,
+        chord: Option<(String, u64, crate::canvas::Signature)>,
         next: Vec<TaskMessage>,
     ) -> bool {
-        if let Some((group_id, members, callback)) = chord {
+        if let Some((group_id, size, callback)) = chord {
             if let Err(e) = self
-                .finish_chord_part(&group_id, &m.id, &members, &callback)
+                .finish_chord_part(&group_id, &m.id, size, &callback)
                 .await
             {
                 tracing::error!(target: "canter::tasks", id = %m.id, group_id, "the chord's callback could not be sent: {e}");
@@ -570,15 +570,26 @@ impl Worker {
         &self,
         group_id: &str,
         member: &str,
-        members: &[String],
+        size: u64,
         callback: &crate::canvas::Signature,
     ) -> Result<(), TaskError> {
         let done = self.broker.chord_part_done(group_id, member).await?;
-        if done != Some(members.len() as u64) {
+        if done != Some(size) {
             return Ok(());
         }
+        let members: Vec<String> = self
+            .broker
+            .get_result(&crate::canvas::members_key(group_id))
+            .await?
+            .and_then(|r| r.result)
+            .and_then(|ids| serde_json::from_value(ids).ok())
+            .ok_or_else(|| {
+                TaskError::Broker(format!(
+                    "chord {group_id}: its members' record is gone (older than the results' expiry?)"
+                ))
+            })?;
         let mut results = Vec::with_capacity(members.len());
-        for member in members {
+        for member in &members {
             let stored = self.broker.get_result(member).await?;
             results.push(stored.and_then(|r| r.result).unwrap_or(Value::Null));
         }
@@ -586,6 +597,11 @@ impl Worker {
             .publish(crate::canvas::chord_callback(callback, results))
             .await?;
         crate::broker::PUBLISHED.notify_waiters();
+        // Sent: a redelivered member is not counted again, so the record is done with.
+        let _ = self
+            .broker
+            .forget(&crate::canvas::members_key(group_id))
+            .await;
         Ok(())
     }
 }
