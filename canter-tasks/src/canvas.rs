@@ -390,7 +390,9 @@ impl Chord {
             result: Some(json!(ids)),
             error: None,
         };
-        broker()?.store_result(&members_key(&group_id), record).await?;
+        broker()?
+            .store_result(&members_key(&group_id), record)
+            .await?;
         // Celery's embed.chord is the callback signature; canter adds the group's id and size
         // to the callback's options.
         let mut chord = callback.to_celery();

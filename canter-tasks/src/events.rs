@@ -53,12 +53,18 @@ impl Emitter {
         }
     }
 
-    /// Sends an event of `kind` with `fields` (best effort: a broker that cannot take it
-    /// costs the event, never the task).
-    pub(crate) async fn send(&self, kind: &str, mut fields: Value) {
+    /// Whether events are sent (to skip preparing what only an event needs).
+    pub(crate) fn on(&self) -> bool {
+        self.enabled
+    }
+
+    /// Sends an event of `kind` with the `fields` made (only when events are on) by `fields`
+    /// (best effort: a broker that cannot take it costs the event, never the task).
+    pub(crate) async fn send(&self, kind: &str, fields: impl FnOnce() -> Value) {
         if !self.enabled {
             return;
         }
+        let mut fields = fields();
         fields["type"] = json!(kind);
         fields["hostname"] = json!(self.hostname);
         fields["timestamp"] = json!(now());
@@ -67,21 +73,21 @@ impl Emitter {
         }
     }
 
-    pub(crate) async fn task(&self, kind: &str, m: &TaskMessage, mut fields: Value) {
-        if !self.enabled {
-            return;
-        }
-        fields["uuid"] = json!(m.id);
-        fields["name"] = json!(m.name);
-        self.send(kind, fields).await;
+    /// A task's event: `uuid` and `name`, and `fields`.
+    pub(crate) async fn task(&self, kind: &str, m: &TaskMessage, fields: impl FnOnce() -> Value) {
+        self.send(kind, || {
+            let mut fields = fields();
+            fields["uuid"] = json!(m.id);
+            fields["name"] = json!(m.name);
+            fields
+        })
+        .await;
     }
 
     pub(crate) async fn received(&self, m: &TaskMessage) {
-        self.task(
-            "task-received",
-            m,
-            json!({"args": m.args, "retries": m.retries, "eta": m.eta, "expires": m.expires, "queue": m.queue}),
-        )
+        self.task("task-received", m, || {
+            json!({"args": m.args, "retries": m.retries, "eta": m.eta, "expires": m.expires, "queue": m.queue})
+        })
         .await;
     }
 }

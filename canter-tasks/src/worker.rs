@@ -135,11 +135,10 @@ impl Worker {
             }
             let freq = crate::control::HEARTBEAT_EVERY.as_secs_f64();
             self.events
-                .send(
-                    kind,
+                .send(kind, || {
                     json!({"freq": freq, "active": info.active.len(), "processed": info.processed,
-                           "pid": info.pid, "sw_ident": "canter-tasks", "sw_ver": env!("CARGO_PKG_VERSION")}),
-                )
+                           "pid": info.pid, "sw_ident": "canter-tasks", "sw_ver": env!("CARGO_PKG_VERSION")})
+                })
                 .await;
             kind = "worker-heartbeat";
             tokio::time::sleep(crate::control::HEARTBEAT_EVERY).await;
@@ -258,7 +257,7 @@ impl Worker {
         this.events
             .send(
                 "worker-offline",
-                json!({"processed": this.processed.load(Ordering::Relaxed)}),
+                || json!({"processed": this.processed.load(Ordering::Relaxed)}),
             )
             .await;
         Ok(())
@@ -303,7 +302,7 @@ impl Worker {
                 .task(
                     "task-revoked",
                     m,
-                    json!({"expired": expired, "terminated": false}),
+                    || json!({"expired": expired, "terminated": false}),
                 )
                 .await;
             tracing::info!(target: "canter::tasks", id = %m.id, name = %m.name, status = "REVOKED", expired, "skipped");
@@ -325,7 +324,7 @@ impl Worker {
                 .task(
                     "task-failed",
                     m,
-                    json!({"exception": format!("NotRegistered: {reason}")}),
+                    || json!({"exception": format!("NotRegistered: {reason}")}),
                 )
                 .await;
             return;
@@ -359,7 +358,7 @@ impl Worker {
         .await;
         let _running = Running::start(self, m);
         self.events
-            .task("task-started", m, json!({"pid": std::process::id()}))
+            .task("task-started", m, || json!({"pid": std::process::id()}))
             .await;
         let acked_early = !options.acks_late;
         if acked_early {
@@ -393,7 +392,7 @@ impl Worker {
                     let _ = self.broker.ack(delivery).await;
                 }
                 metrics::record(&m.name, Outcome::Revoked);
-                self.events.task("task-revoked", m, json!({"terminated": true, "expired": false})).await;
+                self.events.task("task-revoked", m, || json!({"terminated": true, "expired": false})).await;
                 tracing::warn!(target: "canter::tasks", id = %m.id, name = %m.name, status = "REVOKED", "revoked while running: stopped");
                 return;
             }
@@ -404,13 +403,7 @@ impl Worker {
         match outcome {
             Ok(value) => {
                 metrics::record(&m.name, Outcome::Succeeded);
-                self.events
-                    .task(
-                        "task-succeeded",
-                        m,
-                        json!({"result": value.to_string(), "runtime": runtime}),
-                    )
-                    .await;
+                let shown = self.events.on().then(|| value.to_string());
                 let chord = crate::canvas::chord_of(m);
                 let mut next: Vec<TaskMessage> = crate::canvas::next_in_chain(m, &value)
                     .into_iter()
@@ -426,6 +419,13 @@ impl Worker {
                 // Released before the result shows: whoever sees it may enqueue the same again.
                 self.release_unique(m).await;
                 let stored = self.store(&m.id, success, ignore).await;
+                self.events
+                    .task(
+                        "task-succeeded",
+                        m,
+                        || json!({"result": shown, "runtime": runtime}),
+                    )
+                    .await;
                 // The next steps go out before this one is acked (at least once). A result the
                 // broker could not take (it is down) is not acked either: the task runs again
                 // once the broker is back, rather than its result being lost.
@@ -443,7 +443,11 @@ impl Worker {
                 if options.retries_on(&error) && m.retries < options.max_retries {
                     metrics::record(&m.name, Outcome::Retried);
                     self.events
-                        .task("task-retried", m, json!({"exception": error.to_string()}))
+                        .task(
+                            "task-retried",
+                            m,
+                            || json!({"exception": error.to_string()}),
+                        )
                         .await;
                     let wait = match &error {
                         TaskError::Retry { countdown: Some(c) } => Duration::from_secs_f64(*c),
@@ -473,16 +477,15 @@ impl Worker {
                     tracing::warn!(target: "canter::tasks", id = %m.id, name = %m.name, status = "RETRY", attempt = m.retries + 1, in_s = wait.as_secs_f64(), "{error}");
                 } else {
                     metrics::record(&m.name, Outcome::Failed);
-                    let (kind, message) = failure(&error, m.retries).error.unwrap_or_default();
-                    self.events
-                        .task(
-                            "task-failed",
-                            m,
-                            json!({"exception": format!("{kind}: {message}"), "runtime": runtime}),
-                        )
-                        .await;
                     self.release_unique(m).await;
                     let stored = self.store(&m.id, failure(&error, m.retries), false).await;
+                    self.events
+                        .task("task-failed", m, || {
+                            let (kind, message) =
+                                failure(&error, m.retries).error.unwrap_or_default();
+                            json!({"exception": format!("{kind}: {message}"), "runtime": runtime})
+                        })
+                        .await;
                     // A failed chord member fails the chord: its callback never runs.
                     if let Some((_, _, callback)) = crate::canvas::chord_of(m) {
                         let (kind, message) = failure(&error, m.retries).error.unwrap_or_default();
