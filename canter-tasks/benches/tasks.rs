@@ -112,9 +112,11 @@ async fn raw_run() -> (f64, f64) {
     let options = SqliteConnectOptions::new()
         .filename(&file)
         .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal);
+        .journal_mode(SqliteJournalMode::Wal)
+        // As the broker's: WAL, synchronous NORMAL, one writer connection.
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
     let pool = SqlitePoolOptions::new()
-        .max_connections(4)
+        .max_connections(1)
         .connect_with(options)
         .await
         .unwrap();

@@ -101,7 +101,12 @@ const EVENTS_KEPT: i64 = 10_000;
 /// See the module docs. `result_expires` (seconds, default one day) bounds how long results
 /// are kept.
 pub struct SqliteBroker {
+    /// One connection for every write of this process: SQLite lets one writer in at a time,
+    /// and several pooled writers would take turns by sleeping in SQLite's busy handler
+    /// (1, 2, 5 … 100 ms) instead of queueing here.
     pool: SqlitePool,
+    /// Reads (results, revocations, inspection), beside the writer (WAL).
+    reads: SqlitePool,
     result_expires: f64,
     /// When expired results were last deleted (seconds since the epoch, as bits): at most once
     /// a minute, not on every store.
@@ -114,12 +119,20 @@ const PURGE_EVERY: f64 = 60.0;
 impl SqliteBroker {
     /// Opens (creating if needed) the broker file: `sqlite://tasks.sqlite3`.
     pub async fn open(url: &str) -> Result<Self, TaskError> {
+        // WAL with synchronous NORMAL: a commit is in the WAL file before the call returns, so
+        // a process killed at any point loses nothing; only a power cut can lose the last
+        // commits (the ones not yet checkpointed), as with Redis' default persistence.
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let reads = SqlitePoolOptions::new()
+            .max_connections(3)
             .connect_with(options)
             .await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
@@ -136,6 +149,7 @@ impl SqliteBroker {
         }
         Ok(SqliteBroker {
             pool,
+            reads,
             result_expires: 86_400.0,
             last_purge: std::sync::atomic::AtomicU64::new(0f64.to_bits()),
         })
@@ -290,7 +304,7 @@ impl Broker for SqliteBroker {
             let row: Option<(Option<f64>,)> =
                 sqlx::query_as("SELECT max(due) FROM canter_beat_fire WHERE entry = ?")
                     .bind(entry)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.reads)
                     .await?;
             Ok(row.and_then(|r| r.0))
         })
@@ -453,7 +467,7 @@ impl Broker for SqliteBroker {
             let row = sqlx::query("SELECT status, result, error_kind, error_message FROM canter_task_result WHERE id = ? AND date_done >= ?")
                 .bind(id)
                 .bind(now() - self.result_expires)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reads)
                 .await?;
             let Some(row) = row else { return Ok(None) };
             let result: Option<String> = row.try_get("result")?;
@@ -493,7 +507,7 @@ impl Broker for SqliteBroker {
             Ok(
                 sqlx::query("SELECT 1 FROM canter_task_revoked WHERE id = ?")
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.reads)
                     .await?
                     .is_some(),
             )
@@ -534,7 +548,7 @@ impl Broker for SqliteBroker {
             let row = sqlx::query("SELECT COUNT(*) FROM canter_task_queue WHERE queue = ? AND (lease_until IS NULL OR lease_until < ?)")
                 .bind(queue)
                 .bind(now())
-                .fetch_one(&self.pool)
+                .fetch_one(&self.reads)
                 .await?;
             Ok(row.try_get::<i64, _>(0)? as u64)
         })
@@ -586,7 +600,7 @@ impl Broker for SqliteBroker {
         Box::pin(async move {
             let rows: Vec<(String,)> =
                 sqlx::query_as("SELECT DISTINCT queue FROM canter_task_queue ORDER BY queue")
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.reads)
                     .await?;
             Ok(rows.into_iter().map(|(q,)| q).collect())
         })
@@ -598,7 +612,7 @@ impl Broker for SqliteBroker {
             let rows = sqlx::query("SELECT * FROM canter_task_queue WHERE eta > ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY eta LIMIT 1000")
                 .bind(now)
                 .bind(now)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reads)
                 .await?;
             rows.iter()
                 .map(|row| Ok(TaskInfo::of(&Self::message(row)?, None)))
@@ -622,7 +636,7 @@ impl Broker for SqliteBroker {
             let rows = sqlx::query(
                 "SELECT id, name, queue, args, reason, at FROM canter_task_dead_letter ORDER BY at",
             )
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await?;
             rows.iter()
                 .map(|row| {
@@ -697,7 +711,7 @@ impl Broker for SqliteBroker {
                 None => {
                     let (last,): (Option<i64>,) =
                         sqlx::query_as("SELECT max(seq) FROM canter_task_event")
-                            .fetch_one(&self.pool)
+                            .fetch_one(&self.reads)
                             .await?;
                     last.unwrap_or(0)
                 }
@@ -709,7 +723,7 @@ impl Broker for SqliteBroker {
                     "SELECT seq, event FROM canter_task_event WHERE seq > ? ORDER BY seq LIMIT 500",
                 )
                 .bind(after)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reads)
                 .await?;
                 if let Some((last, _)) = rows.last() {
                     after = *last;
