@@ -27,6 +27,7 @@ use crate::backends::{Database, Row};
 use crate::compiler::{Compiled, Compiler};
 use crate::db::{database, DEFAULT_DB_ALIAS};
 use crate::error::OrmError;
+use crate::expressions::kind::Plain;
 use crate::expressions::{pk_exact, Assignment, Column, Node, OrderBy, OrderKind, Q};
 use crate::model::Model;
 use crate::query::{parse_lookup, parse_order, Query, RowLock};
@@ -487,7 +488,7 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// The earliest row by `column` (`earliest("created")`).
-    pub async fn earliest<T>(self, column: Column<M, T>) -> Result<M, OrmError> {
+    pub async fn earliest<T, K: Plain>(self, column: Column<M, T, K>) -> Result<M, OrmError> {
         self.order_by([column.asc()])
             .first()
             .await?
@@ -497,7 +498,7 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// The latest row by `column` (`latest("created")`).
-    pub async fn latest<T>(self, column: Column<M, T>) -> Result<M, OrmError> {
+    pub async fn latest<T, K: Plain>(self, column: Column<M, T, K>) -> Result<M, OrmError> {
         self.order_by([column.desc()])
             .first()
             .await?

@@ -1,0 +1,200 @@
+//! Columns across relations and date parts reach the column they name (aggregates JOIN it;
+//! assignments and loaders refuse it at compile time, see the `Column` docs); `in_` with `F`
+//! items; `eq(None)`.
+
+mod common;
+
+use canter_orm::aggregates::{Avg, Count, Max, Min, Sum};
+use canter_orm::chrono::NaiveDate;
+use canter_orm::schema::create_table;
+use canter_orm::{ForeignKey, Model};
+use serde_json::json;
+
+#[derive(Model, Debug, Clone, PartialEq, Default)]
+#[model(crate = canter_orm, app = "paths")]
+struct Writer {
+    id: i64,
+    #[field(max_length = 50)]
+    name: String,
+    age: i64,
+    born: Option<NaiveDate>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq, Default)]
+#[model(crate = canter_orm, app = "paths")]
+struct Novel {
+    id: i64,
+    #[field(max_length = 100)]
+    title: String,
+    pages: i64,
+    likes: i64,
+    body: String,
+    note: Option<String>,
+    #[field(on_delete = "cascade")]
+    writer: ForeignKey<Writer>,
+    #[field(on_delete = "set_null")]
+    editor: Option<ForeignKey<Writer>>,
+}
+
+async fn seed() -> (Vec<Writer>, Vec<Novel>) {
+    create_table::<Writer>("default").await.unwrap();
+    create_table::<Novel>("default").await.unwrap();
+    let writers = Writer::objects()
+        .bulk_create(vec![
+            Writer {
+                name: "Ann".into(),
+                age: 30,
+                born: NaiveDate::from_ymd_opt(1994, 3, 1),
+                ..Default::default()
+            },
+            Writer {
+                name: "Bob".into(),
+                age: 50,
+                born: NaiveDate::from_ymd_opt(1974, 7, 9),
+                ..Default::default()
+            },
+            // Ids past the novels' field count: a wrong index would panic or misread.
+            Writer {
+                name: "Cy".into(),
+                age: 70,
+                born: None,
+                ..Default::default()
+            },
+        ])
+        .await
+        .unwrap();
+    let novel = |title: &str, pages: i64, likes: i64, writer: &Writer| Novel {
+        title: title.into(),
+        pages,
+        likes,
+        body: format!("the body of {title}"),
+        writer: ForeignKey::to(writer),
+        ..Default::default()
+    };
+    let mut novels = vec![
+        novel("One", 100, 100, &writers[0]),
+        novel("Two", 200, 400, &writers[0]),
+        novel("Three", 300, 3, &writers[1]),
+        novel("Four", 400, 400, &writers[2]),
+    ];
+    novels[2].editor = Some(ForeignKey::to(&writers[0]));
+    let novels = Novel::objects().bulk_create(novels).await.unwrap();
+    (writers, novels)
+}
+
+on_every_backend! {
+    async fn aggregates_across_a_relation_join_the_related_column(vendor) {
+        seed().await;
+        // Per novel, its writer's age: 30 + 30 + 50 + 70.
+        let totals = Novel::objects()
+            .aggregate([
+                Sum::of(Novel::writer.rel(Writer::age)),
+                Avg::of(Novel::writer.rel(Writer::age)).named("mean_age"),
+                Min::of(Novel::writer.rel(Writer::age)),
+                Max::of(Novel::writer.rel(Writer::name)),
+                Count::of(Novel::editor.rel(Writer::name)),
+                Count::of(Novel::writer.rel(Writer::id)).distinct().named("writers"),
+                Sum::of(Novel::pages),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(totals["writer__age__sum"], json!(180), "{vendor:?}: {totals:?}");
+        assert_eq!(totals["mean_age"], json!(45.0));
+        assert_eq!(totals["writer__age__min"], json!(30));
+        assert_eq!(totals["writer__name__max"], json!("Cy"));
+        assert_eq!(totals["editor__name__count"], json!(1), "only one novel has an editor");
+        assert_eq!(totals["writers"], json!(3));
+        assert_eq!(totals["pages__sum"], json!(1000));
+
+        // With a filter through the same relation (one JOIN serves both).
+        let young = Novel::objects()
+            .filter(Novel::writer.rel(Writer::age).lt(60))
+            .aggregate([Sum::of(Novel::writer.rel(Writer::age)), Count::all()])
+            .await
+            .unwrap();
+        assert_eq!(young["writer__age__sum"], json!(110));
+        assert_eq!(young["count"], json!(3));
+
+        // Grouped by a field of the model, summing across the relation.
+        let per_likes = Novel::objects()
+            .annotate_values(&["likes"], [Sum::of(Novel::writer.rel(Writer::age)).named("ages")])
+            .await
+            .unwrap();
+        let pairs: Vec<(i64, i64)> = per_likes
+            .iter()
+            .map(|r| (r["likes"].as_i64().unwrap(), r["ages"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(pairs, [(3, 50), (100, 30), (400, 100)]);
+    }
+}
+
+on_every_backend! {
+    async fn ordering_and_lookups_across_relations_and_date_parts(vendor) {
+        seed().await;
+        let titles = |rows: Vec<Novel>| rows.into_iter().map(|n| n.title).collect::<Vec<_>>();
+        let by_age = Novel::objects()
+            .order_by([Novel::writer.rel(Writer::age).desc(), Novel::pages.asc()])
+            .await
+            .unwrap();
+        assert_eq!(titles(by_age), ["Four", "Three", "One", "Two"], "{vendor:?}");
+        let born_1974 = Novel::objects()
+            .filter(Novel::writer.rel(Writer::born).year().exact(1974))
+            .await
+            .unwrap();
+        assert_eq!(titles(born_1974), ["Three"]);
+        let born_march = Novel::objects()
+            .filter(Novel::writer.rel(Writer::born).month().eq(3))
+            .order_by([Novel::id.asc()])
+            .await
+            .unwrap();
+        assert_eq!(titles(born_march), ["One", "Two"]);
+        let oldest = Novel::objects()
+            .latest(Novel::writer.rel(Writer::age))
+            .await
+            .unwrap();
+        assert_eq!(oldest.title, "Four");
+    }
+}
+
+on_every_backend! {
+    async fn in_with_f_items_compares_with_the_columns(vendor) {
+        seed().await;
+        // likes IN (pages, pages * 2): One (100 = 100) and Two (400 = 200 * 2), not Three/Four.
+        let rows = Novel::objects()
+            .filter(Novel::likes.in_([Novel::pages.f(), Novel::pages.f() * 2]))
+            .order_by([Novel::id.asc()])
+            .await
+            .unwrap();
+        let titles: Vec<&str> = rows.iter().map(|n| n.title.as_str()).collect();
+        assert_eq!(titles, ["One", "Two", "Four"], "Four: 400 = 400 on {vendor:?}");
+        let rows = Novel::objects()
+            .filter(Novel::likes.in_([Novel::pages.f() + 1]))
+            .count()
+            .await
+            .unwrap();
+        assert_eq!(rows, 0);
+    }
+}
+
+on_every_backend! {
+    async fn eq_none_is_null_and_set_none_writes_null(vendor) {
+        let (writers, novels) = seed().await;
+        let no_editor = Novel::objects().filter(Novel::editor.eq(None)).count().await.unwrap();
+        assert_eq!(no_editor, 3, "{vendor:?}");
+        let edited = Novel::objects().exclude(Novel::editor.eq(None)).get().await.unwrap();
+        assert_eq!(edited.id, novels[2].id);
+        let unborn = Writer::objects().filter(Writer::born.exact(None)).get().await.unwrap();
+        assert_eq!(unborn.id, writers[2].id);
+        assert_eq!(Novel::objects().filter(Novel::note.eq(None)).count().await.unwrap(), 4);
+
+        Novel::objects()
+            .filter(Novel::id.eq(novels[0].id))
+            .update([Novel::note.set(Some("n".to_owned()))])
+            .await
+            .unwrap();
+        assert_eq!(Novel::objects().filter(Novel::note.eq(None)).count().await.unwrap(), 3);
+        Novel::objects().update([Novel::note.set(None), Novel::editor.set(None)]).await.unwrap();
+        assert_eq!(Novel::objects().filter(Novel::note.isnull(true)).count().await.unwrap(), 4);
+        assert_eq!(Novel::objects().filter(Novel::editor.eq(None)).count().await.unwrap(), 4);
+    }
+}
