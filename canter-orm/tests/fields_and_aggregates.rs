@@ -180,6 +180,8 @@ struct Setting {
     level: String,
     #[field(default = true)]
     enabled: bool,
+    /// Records what `only()` / `defer()` loaded, so `save()` writes only that.
+    state: canter_orm::ModelState,
 }
 
 on_every_backend! {

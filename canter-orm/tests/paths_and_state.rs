@@ -1,13 +1,18 @@
 //! Columns across relations and date parts reach the column they name (aggregates JOIN it;
 //! assignments and loaders refuse it at compile time, see the `Column` docs); `in_` with `F`
-//! items; `eq(None)`.
+//! items; `eq(None)`; instances remember their database and what `only()`/`defer()` loaded.
 
 mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use canter_orm::aggregates::{Avg, Count, Max, Min, Sum};
 use canter_orm::chrono::NaiveDate;
 use canter_orm::schema::create_table;
-use canter_orm::{ForeignKey, Model};
+use canter_orm::{
+    DatabaseConfig, Databases, ForeignKey, Model, ModelExt, ModelState, OrmError, Vendor,
+};
 use serde_json::json;
 
 #[derive(Model, Debug, Clone, PartialEq, Default)]
@@ -18,6 +23,7 @@ struct Writer {
     name: String,
     age: i64,
     born: Option<NaiveDate>,
+    state: ModelState,
 }
 
 #[derive(Model, Debug, Clone, PartialEq, Default)]
@@ -34,6 +40,7 @@ struct Novel {
     writer: ForeignKey<Writer>,
     #[field(on_delete = "set_null")]
     editor: Option<ForeignKey<Writer>>,
+    state: ModelState,
 }
 
 async fn seed() -> (Vec<Writer>, Vec<Novel>) {
@@ -196,5 +203,177 @@ on_every_backend! {
         Novel::objects().update([Novel::note.set(None), Novel::editor.set(None)]).await.unwrap();
         assert_eq!(Novel::objects().filter(Novel::note.isnull(true)).count().await.unwrap(), 4);
         assert_eq!(Novel::objects().filter(Novel::editor.eq(None)).count().await.unwrap(), 4);
+    }
+}
+
+on_every_backend! {
+    async fn save_after_only_or_defer_writes_only_the_loaded_fields(vendor) {
+        let (_, novels) = seed().await;
+        let id = novels[0].id;
+        let mut partial = Novel::objects().only(&["title"]).unwrap().filter(Novel::id.eq(id)).get().await.unwrap();
+        assert_eq!(partial.body, "", "not loaded");
+        assert_eq!(partial.state.loaded_fields().map(<[usize]>::len), Some(2), "id and title");
+        partial.title = "One, revised".into();
+        partial.save().await.unwrap();
+        let row = Novel::objects().filter(Novel::id.eq(id)).get().await.unwrap();
+        assert_eq!(row.title, "One, revised", "{vendor:?}");
+        assert_eq!(row.body, "the body of One", "the unloaded body kept on {vendor:?}");
+        assert_eq!((row.pages, row.likes, row.writer.id()), (100, 100, novels[0].writer.id()));
+
+        let mut deferred = Novel::objects().defer(&["body", "pages"]).unwrap().filter(Novel::id.eq(id)).get().await.unwrap();
+        deferred.likes = 7;
+        // Changing a field that was never loaded does not write it either (Django's rule).
+        deferred.body = "overwritten?".into();
+        deferred.save().await.unwrap();
+        let row = Novel::objects().filter(Novel::id.eq(id)).get().await.unwrap();
+        assert_eq!((row.likes, row.pages, row.body.as_str()), (7, 100, "the body of One"));
+
+        // Streamed rows carry the same record.
+        let mut stream = Novel::objects().only(&["likes"]).unwrap().filter(Novel::id.eq(id)).stream();
+        let mut streamed = futures_util::StreamExt::next(&mut stream).await.unwrap().unwrap();
+        drop(stream);
+        streamed.likes = 8;
+        streamed.save().await.unwrap();
+        let row = Novel::objects().filter(Novel::id.eq(id)).get().await.unwrap();
+        assert_eq!((row.likes, row.title.as_str(), row.body.as_str()), (8, "One, revised", "the body of One"));
+
+        // refresh_from_db loads everything; a full save then writes everything.
+        deferred.refresh_from_db().await.unwrap();
+        assert_eq!(deferred.body, "the body of One");
+        assert_eq!(deferred.state.loaded_fields(), None);
+
+        // A partial row whose row is gone is not re-inserted from its placeholders.
+        let mut gone = Novel::objects().only(&["title"]).unwrap().filter(Novel::id.eq(novels[1].id)).get().await.unwrap();
+        Novel::objects().filter(Novel::id.eq(novels[1].id)).delete().await.unwrap();
+        let err = gone.save().await.unwrap_err();
+        assert!(err.to_string().contains("only()/defer()"), "{err}");
+        assert_eq!(Novel::objects().filter(Novel::id.eq(novels[1].id)).count().await.unwrap(), 0);
+    }
+}
+
+/// Two aliases on the backend of `vendor`: two SQLite files, or two PostgreSQL schemas.
+async fn two_aliases(vendor: Vendor) -> (Arc<Databases>, Box<dyn FnOnce() + Send>) {
+    let unique = || uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    match vendor {
+        Vendor::Sqlite => {
+            let files: Vec<_> = (0..2)
+                .map(|_| std::env::temp_dir().join(format!("canter-two-{}.sqlite3", unique())))
+                .collect();
+            let config = BTreeMap::from([
+                (
+                    "default".to_owned(),
+                    DatabaseConfig::new(format!("sqlite://{}", files[0].display())),
+                ),
+                (
+                    "replica".to_owned(),
+                    DatabaseConfig::new(format!("sqlite://{}", files[1].display())),
+                ),
+            ]);
+            let dbs = Arc::new(Databases::connect(&config).unwrap());
+            let cleanup = move || {
+                for file in files {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+                    }
+                }
+            };
+            (dbs, Box::new(cleanup))
+        }
+        Vendor::Postgres => {
+            let url = std::env::var("CANTER_TEST_POSTGRES_URL").unwrap();
+            let schemas = [
+                format!("canter_two_{}", unique()),
+                format!("canter_two_{}", unique()),
+            ];
+            let admin = Arc::new(Databases::single(&url).unwrap());
+            for schema in &schemas {
+                let sql = format!("CREATE SCHEMA {schema}");
+                admin
+                    .clone()
+                    .scope(async move { common::raw(&sql).await })
+                    .await;
+            }
+            let separator = if url.contains('?') { '&' } else { '?' };
+            let scoped = |schema: &str| {
+                DatabaseConfig::new(format!(
+                    "{url}{separator}options=-c%20search_path%3D{schema}"
+                ))
+            };
+            let config = BTreeMap::from([
+                ("default".to_owned(), scoped(&schemas[0])),
+                ("replica".to_owned(), scoped(&schemas[1])),
+            ]);
+            let dbs = Arc::new(Databases::connect(&config).unwrap());
+            let cleanup = move || {
+                // Dropped on a fresh runtime: the caller's runtime is still running this test.
+                std::thread::spawn(move || {
+                    tokio::runtime::Runtime::new().unwrap().block_on(async {
+                        let admin = Arc::new(Databases::single(&url).unwrap());
+                        admin
+                            .scope(async {
+                                for schema in &schemas {
+                                    common::raw(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                                        .await;
+                                }
+                            })
+                            .await;
+                    })
+                })
+                .join()
+                .unwrap();
+            };
+            (dbs, Box::new(cleanup))
+        }
+    }
+}
+
+on_every_backend! {
+    async fn instances_remember_the_database_they_came_from(vendor) {
+        let (dbs, cleanup) = two_aliases(vendor).await;
+        dbs.scope(async {
+            for alias in ["default", "replica"] {
+                create_table::<Writer>(alias).await.unwrap();
+            }
+            // The same id on both databases, different data.
+            let on_default = Writer::objects().create(Writer { name: "primary".into(), age: 1, ..Default::default() }).await.unwrap();
+            let on_replica = Writer::objects().using("replica").create(Writer { name: "copy".into(), age: 2, ..Default::default() }).await.unwrap();
+            assert_eq!(on_default.id, on_replica.id);
+            assert_eq!(on_replica.state.db(), Some("replica"), "create() records its alias");
+
+            let mut fetched = Writer::objects().using("replica").get().await.unwrap();
+            assert_eq!(fetched.state.db(), Some("replica"));
+            fetched.age = 20;
+            fetched.save().await.unwrap();
+            let name_age = |w: Writer| (w.name, w.age);
+            assert_eq!(name_age(Writer::objects().using("replica").get().await.unwrap()), ("copy".into(), 20), "saved to the replica on {vendor:?}");
+            assert_eq!(name_age(Writer::objects().get().await.unwrap()), ("primary".into(), 1), "default untouched on {vendor:?}");
+
+            // refresh_from_db reads from the same database.
+            Writer::objects().using("replica").update([Writer::age.set(21)]).await.unwrap();
+            fetched.refresh_from_db().await.unwrap();
+            assert_eq!((fetched.name.as_str(), fetched.age), ("copy", 21));
+            assert_eq!(fetched.state.db(), Some("replica"));
+
+            // A partial row from the replica saves its loaded fields there.
+            let mut partial = Writer::objects().using("replica").only(&["age"]).unwrap().get().await.unwrap();
+            partial.age = 22;
+            partial.save().await.unwrap();
+            assert_eq!(name_age(Writer::objects().using("replica").get().await.unwrap()), ("copy".into(), 22));
+
+            // save_using moves it explicitly; the instance then belongs there.
+            let mut moved = Writer { name: "new".into(), age: 5, ..Default::default() };
+            moved.save_using("replica").await.unwrap();
+            assert_eq!(moved.state.db(), Some("replica"));
+            assert_eq!(Writer::objects().using("replica").count().await.unwrap(), 2);
+            assert_eq!(Writer::objects().count().await.unwrap(), 1);
+
+            // delete() deletes on the replica.
+            assert_eq!(fetched.delete().await.unwrap(), 1);
+            assert_eq!(Writer::objects().using("replica").count().await.unwrap(), 1);
+            assert_eq!(Writer::objects().count().await.unwrap(), 1, "default untouched");
+            assert!(matches!(fetched.refresh_from_db().await, Err(OrmError::DoesNotExist { .. })));
+        })
+        .await;
+        cleanup();
     }
 }
