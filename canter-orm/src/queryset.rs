@@ -620,7 +620,13 @@ impl<M: Model> QuerySet<M> {
         .await;
         match created {
             Ok(obj) => Ok((obj, true)),
-            Err(OrmError::Integrity { .. }) => Ok((self.get().await?, false)),
+            // A concurrent creator won: its row is the answer. If there is still no such row
+            // the violation was something else, and is the caller's (Django re-raises it).
+            Err(integrity @ OrmError::Integrity { .. }) => match self.get().await {
+                Ok(found) => Ok((found, false)),
+                Err(OrmError::DoesNotExist { .. }) => Err(integrity),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         }
     }
