@@ -1,6 +1,7 @@
 //! Hostile input: SQL-injection payloads through every lookup and ordering name on every
 //! backend; bad values; an unreachable database; an exhausted pool.
 
+mod aliases;
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -259,140 +260,67 @@ async fn configuration_errors_are_clear() {
     assert!(err.contains("no databases are set up"), "{err}");
 }
 
-#[tokio::test]
-async fn an_exhausted_pool_times_out_with_a_clear_error() {
-    let file = std::env::temp_dir().join(format!(
-        "canter-pool-{}.sqlite3",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let mut config = DatabaseConfig::new(format!("sqlite://{}", file.display()));
-    config.max_connections = Some(1);
-    config.acquire_timeout = 0.3;
-    let dbs =
-        Arc::new(Databases::connect(&BTreeMap::from([("default".to_owned(), config)])).unwrap());
-    dbs.clone()
-        .scope(create_table::<Note>("default"))
-        .await
-        .unwrap();
-    let (held_tx, held_rx) = tokio::sync::oneshot::channel::<()>();
-    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
-    let holder = tokio::spawn(dbs.clone().scope(async move {
-        canter_orm::atomic(async move {
-            Note::objects().count().await?;
-            held_tx.send(()).unwrap();
-            let _ = release_rx.await;
-            Ok::<_, OrmError>(())
+on_every_backend! {
+    async fn an_exhausted_pool_times_out_with_a_clear_error(vendor) {
+        let fresh = aliases::fresh(vendor, &["default"], |config| {
+            config.max_connections = Some(1);
+            config.acquire_timeout = 0.3;
         })
-        .await
-    }));
-    held_rx.await.unwrap();
-    let started = std::time::Instant::now();
-    let err = dbs
-        .clone()
-        .scope(Note::objects().count())
-        .await
-        .unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(5), "did not hang");
-    assert!(matches!(err, OrmError::Unavailable { .. }), "{err}");
-    assert!(err.to_string().contains("timed out"), "{err}");
-    release_tx.send(()).unwrap();
-    holder.await.unwrap().unwrap();
-    assert_eq!(
-        dbs.scope(Note::objects().count()).await.unwrap(),
-        0,
-        "the pool recovered"
-    );
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        .await;
+        let dbs = fresh.dbs.clone();
+        dbs.clone().scope(create_table::<Note>("default")).await.unwrap();
+        let (held_tx, held_rx) = tokio::sync::oneshot::channel::<()>();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let holder = tokio::spawn(dbs.clone().scope(async move {
+            canter_orm::atomic(async move {
+                Note::objects().count().await?;
+                held_tx.send(()).unwrap();
+                let _ = release_rx.await;
+                Ok::<_, OrmError>(())
+            })
+            .await
+        }));
+        held_rx.await.unwrap();
+        let started = std::time::Instant::now();
+        let err = dbs.clone().scope(Note::objects().count()).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5), "did not hang on {vendor:?}");
+        assert!(matches!(err, OrmError::Unavailable { .. }), "{vendor:?}: {err}");
+        assert!(err.to_string().contains("timed out"), "{err}");
+        assert!(err.to_string().contains("\"default\""), "names the alias: {err}");
+        release_tx.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        assert_eq!(dbs.scope(Note::objects().count()).await.unwrap(), 0, "the pool recovered on {vendor:?}");
+        fresh.finish();
     }
 }
 
-#[tokio::test]
-async fn several_databases_by_alias() {
-    let dir = std::env::temp_dir();
-    let (a, b) = (
-        dir.join(format!(
-            "canter-alias-a-{}.sqlite3",
-            uuid::Uuid::new_v4().simple()
-        )),
-        dir.join(format!(
-            "canter-alias-b-{}.sqlite3",
-            uuid::Uuid::new_v4().simple()
-        )),
-    );
-    let config = BTreeMap::from([
-        (
-            "default".to_owned(),
-            DatabaseConfig::new(format!("sqlite://{}", a.display())),
-        ),
-        (
-            "replica".to_owned(),
-            DatabaseConfig::new(format!("sqlite://{}", b.display())),
-        ),
-    ]);
-    let dbs = Arc::new(Databases::connect(&config).unwrap());
-    dbs.scope(async {
-        create_table::<Note>("default").await.unwrap();
-        create_table::<Note>("replica").await.unwrap();
-        Note::objects()
-            .create(Note {
-                id: 0,
-                text: "primary".into(),
-                score: 1,
-                day: None,
+on_every_backend! {
+    async fn several_databases_by_alias(vendor) {
+        let fresh = aliases::fresh(vendor, &["default", "replica"], |_| {}).await;
+        fresh.dbs.clone().scope(async {
+            create_table::<Note>("default").await.unwrap();
+            create_table::<Note>("replica").await.unwrap();
+            let note = |text: &str, score: i64| Note { id: 0, text: text.into(), score, day: None };
+            Note::objects().create(note("primary", 1)).await.unwrap();
+            Note::objects().using("replica").create(note("copy", 2)).await.unwrap();
+            Note::objects().using("replica").create(note("copy 2", 3)).await.unwrap();
+            assert_eq!(Note::objects().count().await.unwrap(), 1, "{vendor:?}");
+            assert_eq!(Note::objects().using("replica").count().await.unwrap(), 2);
+            assert_eq!(Note::objects().using("replica").filter(Note::score.gt(2)).get().await.unwrap().text, "copy 2");
+            assert_eq!(Note::objects().using("default").get().await.unwrap().text, "primary");
+            // A transaction on one alias does not capture the other's queries.
+            canter_orm::atomic_using("replica", async {
+                Note::objects().using("replica").delete().await?;
+                assert_eq!(Note::objects().count().await?, 1);
+                assert_eq!(Note::objects().using("replica").count().await?, 0);
+                Err::<(), _>(OrmError::InvalidLookup("roll back".into()))
             })
             .await
-            .unwrap();
-        Note::objects()
-            .using("replica")
-            .create(Note {
-                id: 0,
-                text: "copy".into(),
-                score: 2,
-                day: None,
-            })
-            .await
-            .unwrap();
-        Note::objects()
-            .using("replica")
-            .create(Note {
-                id: 0,
-                text: "copy 2".into(),
-                score: 3,
-                day: None,
-            })
-            .await
-            .unwrap();
-        assert_eq!(Note::objects().count().await.unwrap(), 1);
-        assert_eq!(Note::objects().using("replica").count().await.unwrap(), 2);
-        assert_eq!(
-            Note::objects()
-                .using("replica")
-                .filter(Note::score.gt(2))
-                .get()
-                .await
-                .unwrap()
-                .text,
-            "copy 2"
-        );
-        // A transaction on one alias does not capture the other's queries.
-        canter_orm::atomic_using("replica", async {
-            Note::objects().using("replica").delete().await?;
-            assert_eq!(Note::objects().count().await?, 1);
-            Err::<(), _>(OrmError::InvalidLookup("roll back".into()))
+            .unwrap_err();
+            assert_eq!(Note::objects().using("replica").count().await.unwrap(), 2, "rolled back on the replica ({vendor:?})");
+            assert_eq!(Note::objects().count().await.unwrap(), 1);
         })
-        .await
-        .unwrap_err();
-        assert_eq!(
-            Note::objects().using("replica").count().await.unwrap(),
-            2,
-            "rolled back on the replica"
-        );
-    })
-    .await;
-    for file in [a, b] {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-        }
+        .await;
+        fresh.finish();
     }
 }

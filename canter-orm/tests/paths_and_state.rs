@@ -2,17 +2,13 @@
 //! assignments and loaders refuse it at compile time, see the `Column` docs); `in_` with `F`
 //! items; `eq(None)`; instances remember their database and what `only()`/`defer()` loaded.
 
+mod aliases;
 mod common;
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use canter_orm::aggregates::{Avg, Count, Max, Min, Sum};
 use canter_orm::chrono::NaiveDate;
 use canter_orm::schema::create_table;
-use canter_orm::{
-    DatabaseConfig, Databases, ForeignKey, Model, ModelExt, ModelState, OrmError, Vendor,
-};
+use canter_orm::{ForeignKey, Model, ModelExt, ModelState, OrmError};
 use serde_json::json;
 
 #[derive(Model, Debug, Clone, PartialEq, Default)]
@@ -251,86 +247,10 @@ on_every_backend! {
     }
 }
 
-/// Two aliases on the backend of `vendor`: two SQLite files, or two PostgreSQL schemas.
-async fn two_aliases(vendor: Vendor) -> (Arc<Databases>, Box<dyn FnOnce() + Send>) {
-    let unique = || uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-    match vendor {
-        Vendor::Sqlite => {
-            let files: Vec<_> = (0..2)
-                .map(|_| std::env::temp_dir().join(format!("canter-two-{}.sqlite3", unique())))
-                .collect();
-            let config = BTreeMap::from([
-                (
-                    "default".to_owned(),
-                    DatabaseConfig::new(format!("sqlite://{}", files[0].display())),
-                ),
-                (
-                    "replica".to_owned(),
-                    DatabaseConfig::new(format!("sqlite://{}", files[1].display())),
-                ),
-            ]);
-            let dbs = Arc::new(Databases::connect(&config).unwrap());
-            let cleanup = move || {
-                for file in files {
-                    for suffix in ["", "-wal", "-shm"] {
-                        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-                    }
-                }
-            };
-            (dbs, Box::new(cleanup))
-        }
-        Vendor::Postgres => {
-            let url = std::env::var("CANTER_TEST_POSTGRES_URL").unwrap();
-            let schemas = [
-                format!("canter_two_{}", unique()),
-                format!("canter_two_{}", unique()),
-            ];
-            let admin = Arc::new(Databases::single(&url).unwrap());
-            for schema in &schemas {
-                let sql = format!("CREATE SCHEMA {schema}");
-                admin
-                    .clone()
-                    .scope(async move { common::raw(&sql).await })
-                    .await;
-            }
-            let separator = if url.contains('?') { '&' } else { '?' };
-            let scoped = |schema: &str| {
-                DatabaseConfig::new(format!(
-                    "{url}{separator}options=-c%20search_path%3D{schema}"
-                ))
-            };
-            let config = BTreeMap::from([
-                ("default".to_owned(), scoped(&schemas[0])),
-                ("replica".to_owned(), scoped(&schemas[1])),
-            ]);
-            let dbs = Arc::new(Databases::connect(&config).unwrap());
-            let cleanup = move || {
-                // Dropped on a fresh runtime: the caller's runtime is still running this test.
-                std::thread::spawn(move || {
-                    tokio::runtime::Runtime::new().unwrap().block_on(async {
-                        let admin = Arc::new(Databases::single(&url).unwrap());
-                        admin
-                            .scope(async {
-                                for schema in &schemas {
-                                    common::raw(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                                        .await;
-                                }
-                            })
-                            .await;
-                    })
-                })
-                .join()
-                .unwrap();
-            };
-            (dbs, Box::new(cleanup))
-        }
-    }
-}
-
 on_every_backend! {
     async fn instances_remember_the_database_they_came_from(vendor) {
-        let (dbs, cleanup) = two_aliases(vendor).await;
-        dbs.scope(async {
+        let fresh = aliases::fresh(vendor, &["default", "replica"], |_| {}).await;
+        fresh.dbs.clone().scope(async {
             for alias in ["default", "replica"] {
                 create_table::<Writer>(alias).await.unwrap();
             }
@@ -374,6 +294,6 @@ on_every_backend! {
             assert!(matches!(fetched.refresh_from_db().await, Err(OrmError::DoesNotExist { .. })));
         })
         .await;
-        cleanup();
+        fresh.finish();
     }
 }
