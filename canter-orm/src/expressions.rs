@@ -379,6 +379,55 @@ type ColumnTypes<M, T, K> = fn() -> (M, T, K);
 ///
 /// ```compile_fail
 /// # use canter_orm::{ForeignKey, Model};
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Author { id: i64 }
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Book { id: i64, author: ForeignKey<Author> }
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Review { id: i64, book: ForeignKey<Book> }
+/// # async fn demo() {
+/// // The reverse loaders take the child's own foreign key, not one reached through another.
+/// let _ = Author::objects().with_related(Review::book.rel(Book::author)).await;
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # use canter_orm::{ForeignKey, Model};
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Author { id: i64 }
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Book { id: i64, author: ForeignKey<Author> }
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Review { id: i64, book: ForeignKey<Book> }
+/// # async fn demo() {
+/// let _ = Author::objects().annotate_count(Review::book.rel(Book::author)).await;
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # use canter_orm::{ForeignKey, Model};
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Author { id: i64 }
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Book { id: i64, author: ForeignKey<Author> }
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Review { id: i64, book: ForeignKey<Book> }
+/// # async fn demo() {
+/// let _ = Review::objects().prefetch_related(Review::book.rel(Book::author)).await;
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # use canter_orm::{ForeignKey, Model};
 /// # #[derive(canter_orm::Model)]
 /// # #[model(crate = canter_orm, app = "docs")]
 /// # struct Author { id: i64, age: i64 }
