@@ -397,11 +397,19 @@ impl<M: Model> QuerySet<M> {
         Ok(obj)
     }
 
-    /// Records on the instance's state (if it has one) where it came from and what it holds.
+    /// Records on the instance's state (if it has one) where it came from and what it holds
+    /// (the `only()`/`defer()` fields of a row read by `compile_select`).
     fn mark_loaded(&self, obj: &mut M) {
         let loaded = self.partial.as_ref().map(|(fields, _)| fields.as_slice());
         if let Some(state) = obj.state_mut() {
             state.set(self.alias(), loaded);
+        }
+    }
+
+    /// As `mark_loaded`, for a row read with every field whatever `only()`/`defer()` said.
+    fn mark_full(&self, obj: &mut M) {
+        if let Some(state) = obj.state_mut() {
+            state.set(self.alias(), None);
         }
     }
 
@@ -733,7 +741,7 @@ impl<M: Model> QuerySet<M> {
         rows.iter()
             .map(|row| {
                 let mut obj = decode::<M>(row)?;
-                self.mark_loaded(&mut obj);
+                self.mark_full(&mut obj);
                 Ok((obj, row.get::<i64>(count_at)?))
             })
             .collect()
@@ -870,7 +878,7 @@ impl<M: Model> QuerySet<M> {
         rows.iter()
             .map(|row| {
                 let mut obj = decode::<M>(row)?;
-                self.mark_loaded(&mut obj);
+                self.mark_full(&mut obj);
                 Ok(obj)
             })
             .collect()

@@ -233,6 +233,11 @@ on_every_backend! {
         let row = Novel::objects().filter(Novel::id.eq(id)).get().await.unwrap();
         assert_eq!((row.likes, row.title.as_str(), row.body.as_str()), (8, "One, revised", "the body of One"));
 
+        // raw() reads whole rows whatever only() said: they are not marked partial.
+        let raw = Novel::objects().only(&["title"]).unwrap().raw("SELECT * FROM paths_novel ORDER BY id", []).await.unwrap();
+        assert_eq!(raw[0].body, "the body of One");
+        assert_eq!((raw[0].state.loaded_fields(), raw[0].state.db()), (None, Some("default")));
+
         // refresh_from_db loads everything; a full save then writes everything.
         deferred.refresh_from_db().await.unwrap();
         assert_eq!(deferred.body, "the body of One");
