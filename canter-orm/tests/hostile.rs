@@ -241,6 +241,24 @@ async fn an_unreachable_database_names_the_alias_not_the_password() {
 }
 
 #[tokio::test]
+async fn a_password_in_the_query_string_is_hidden_too() {
+    let mut config =
+        DatabaseConfig::new("postgres://app@127.0.0.1:1/app?sslmode=disable&password=hunter2");
+    config.acquire_timeout = 1.0;
+    let dbs =
+        Arc::new(Databases::connect(&BTreeMap::from([("reports".to_owned(), config)])).unwrap());
+    let err = dbs
+        .scope(async { Note::objects().using("reports").count().await })
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, OrmError::Unavailable { .. }), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(message.contains("password=***"), "{message}");
+    assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+}
+
+#[tokio::test]
 async fn configuration_errors_are_clear() {
     let err = Databases::single("mysql://x").unwrap_err().to_string();
     assert!(err.contains("unsupported URL"), "{err}");
