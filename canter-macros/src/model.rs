@@ -36,6 +36,15 @@ fn many_to_many_of(ty: &Type) -> Option<Type> {
     }
 }
 
+/// `ModelState` (the instance's state, no column).
+fn is_model_state(ty: &Type) -> bool {
+    let Type::Path(path) = ty else { return false };
+    path.path
+        .segments
+        .last()
+        .is_some_and(|last| last.ident == "ModelState" && last.arguments.is_empty())
+}
+
 /// `ForeignKey<T>`, `OneToOne<T>`, or either inside `Option<...>`: (one_to_one, T).
 fn relation_of(ty: &Type) -> Option<(bool, Type)> {
     let Type::Path(path) = ty else { return None };
@@ -116,8 +125,19 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     };
     let mut fields = Vec::new();
     let mut many_to_many: Vec<(syn::Ident, Type, Option<Type>)> = Vec::new();
+    let mut state_field: Option<syn::Ident> = None;
     for field in &named.named {
         let ident = field.ident.clone().expect("named");
+        if is_model_state(&field.ty) {
+            if state_field.is_some() {
+                return Err(syn::Error::new_spanned(
+                    &field.ty,
+                    "a model has at most one ModelState field",
+                ));
+            }
+            state_field = Some(ident);
+            continue;
+        }
         if let Some(target) = many_to_many_of(&field.ty) {
             let mut through: Option<Type> = None;
             for attr in field.attrs.iter().filter(|a| a.path().is_ident("field")) {
@@ -462,7 +482,33 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         .map(|(ident, _, _)| quote!(#ident: ::std::default::Default::default()));
     let m2m_defaults_again = many_to_many
         .iter()
-        .map(|(ident, _, _)| quote!(#ident: ::std::default::Default::default()));
+        .map(|(ident, _, _)| quote!(#ident: ::std::default::Default::default()))
+        .chain(
+            state_field
+                .iter()
+                .map(|ident| quote!(#ident: ::std::default::Default::default())),
+        )
+        .collect::<Vec<_>>();
+    let m2m_defaults = m2m_defaults.chain(
+        state_field
+            .iter()
+            .map(|ident| quote!(#ident: ::std::default::Default::default())),
+    );
+    let state_methods = match &state_field {
+        Some(ident) => quote! {
+            fn state(&self) -> ::std::option::Option<&#krate::ModelState> {
+                ::std::option::Option::Some(&self.#ident)
+            }
+            fn state_mut(&mut self) -> ::std::option::Option<&mut #krate::ModelState> {
+                ::std::option::Option::Some(&mut self.#ident)
+            }
+        },
+        None => quote!(),
+    };
+    let has_state_impl = match &state_field {
+        Some(_) => quote!(impl #krate::HasState for #name {}),
+        None => quote!(),
+    };
     let m2m_bind = many_to_many.iter().enumerate().map(|(k, (ident, _, _))| {
         quote! {
             self.#ident.bind(&pk, &<Self as #krate::Model>::meta().many_to_many[#k]);
@@ -501,6 +547,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
 
     Ok(quote! {
         #default_impl
+
+        #has_state_impl
 
         #(#reverse_accessors)*
 
@@ -581,6 +629,8 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             fn is_unsaved(&self) -> bool {
                 #is_unsaved
             }
+
+            #state_methods
 
             fn validate(&self) -> ::std::result::Result<(), #krate::ValidationError> {
                 let meta = <Self as #krate::Model>::meta();

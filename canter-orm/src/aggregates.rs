@@ -16,7 +16,8 @@
 
 use std::marker::PhantomData;
 
-use crate::expressions::Column;
+use crate::expressions::kind::Plain;
+use crate::expressions::{Column, RelPath};
 use crate::fields::SqlType;
 use crate::model::ModelMeta;
 
@@ -32,14 +33,15 @@ pub(crate) enum Function {
 /// One aggregate over model `M`'s rows.
 pub struct Aggregate<M> {
     pub(crate) function: Function,
-    pub(crate) field: Option<usize>,
+    /// The aggregated field: a relation path from `M` and the field's index on its model.
+    pub(crate) field: Option<(RelPath, usize)>,
     pub(crate) distinct: bool,
     pub(crate) name: Option<String>,
     _model: PhantomData<fn() -> M>,
 }
 
 impl<M> Aggregate<M> {
-    fn new(function: Function, field: Option<usize>) -> Self {
+    fn new(function: Function, field: Option<(RelPath, usize)>) -> Self {
         Aggregate {
             function,
             field,
@@ -61,23 +63,35 @@ impl<M> Aggregate<M> {
         self
     }
 
-    /// Django's default key: `views__sum`, or `count` for `Count::all()`.
+    /// Django's default key: `views__sum` (`author__age__avg` across relations), or `count`
+    /// for `Count::all()`.
     pub(crate) fn key(&self, meta: &ModelMeta) -> String {
         if let Some(name) = &self.name {
             return name.clone();
         }
         let function = format!("{:?}", self.function).to_lowercase();
-        match self.field {
-            Some(i) => format!("{}__{function}", meta.fields[i].name),
-            None => function,
+        let Some((path, index)) = self.field else {
+            return function;
+        };
+        let mut model = meta;
+        let mut parts = Vec::new();
+        for hop in path.hops() {
+            parts.push(model.fields[hop].name);
+            model = (model.fields[hop]
+                .related
+                .expect("a relation path follows foreign keys"))();
         }
+        parts.push(model.fields[index].name);
+        format!("{}__{function}", parts.join("__"))
     }
 
-    /// The SQL expression; `column` is the quoted, table-qualified column.
-    pub(crate) fn sql(&self, meta: &ModelMeta, column: Option<String>) -> String {
+    /// The SQL expression; `target` is the quoted, table-qualified column and its type.
+    pub(crate) fn sql(&self, target: Option<(String, SqlType)>) -> String {
         let distinct = if self.distinct { "DISTINCT " } else { "" };
-        let target = column.unwrap_or_else(|| "*".to_owned());
-        let sql_type = self.field.map(|i| meta.fields[i].sql_type);
+        let (target, sql_type) = match target {
+            Some((column, sql_type)) => (column, Some(sql_type)),
+            None => ("*".to_owned(), None),
+        };
         match self.function {
             Function::Count => format!("COUNT({distinct}{target})"),
             // Cast so both backends answer the same type (PostgreSQL's SUM(bigint) is numeric,
@@ -102,8 +116,8 @@ impl Count {
     pub fn all<M>() -> Aggregate<M> {
         Aggregate::new(Function::Count, None)
     }
-    pub fn of<M, T>(column: Column<M, T>) -> Aggregate<M> {
-        Aggregate::new(Function::Count, Some(column.index()))
+    pub fn of<M, T, K: Plain>(column: Column<M, T, K>) -> Aggregate<M> {
+        Aggregate::new(Function::Count, Some(column.target()))
     }
 }
 
@@ -112,8 +126,10 @@ macro_rules! aggregate_fn {
         #[doc = $doc]
         pub struct $name;
         impl $name {
-            pub fn of<M, T>(column: Column<M, T>) -> Aggregate<M> {
-                Aggregate::new(Function::$function, Some(column.index()))
+            /// The field may lie across relations (`Book::author.rel(Author::age)`, Django's
+            /// `"author__age"`): the rows are JOINed to it.
+            pub fn of<M, T, K: Plain>(column: Column<M, T, K>) -> Aggregate<M> {
+                Aggregate::new(Function::$function, Some(column.target()))
             }
         }
     };

@@ -66,8 +66,12 @@ impl Compiler {
 
     /// The table alias a relation path's JOIN gets (`T1_3` for hops 1, then 3).
     fn alias(path: &RelPath) -> Alias {
+        Alias::new(Self::alias_name(path))
+    }
+
+    fn alias_name(path: &RelPath) -> String {
         let hops: Vec<String> = path.hops().map(|h| h.to_string()).collect();
-        Alias::new(format!("T{}", hops.join("_")))
+        format!("T{}", hops.join("_"))
     }
 
     /// A field of the model at the end of `path`, on its table or JOIN alias.
@@ -242,6 +246,13 @@ impl Compiler {
             (Op::Lte, rhs) => lhs.lte(self.operand(rhs)?),
             (Op::In, Operand::Values(values)) if values.is_empty() => Expr::cust("1 = 0"),
             (Op::In, Operand::Values(values)) => lhs.is_in(values.iter().cloned().map(Expr::val)),
+            (Op::In, Operand::List(items)) if items.is_empty() => Expr::cust("1 = 0"),
+            (Op::In, Operand::List(items)) => lhs.is_in(
+                items
+                    .iter()
+                    .map(|item| self.operand(item))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
             (Op::Range, Operand::Pair(low, high)) => {
                 lhs.between(Expr::val(low.clone()), Expr::val(high.clone()))
             }
@@ -494,13 +505,8 @@ impl Compiler {
         group_by: &[usize],
         aggregates: &[Aggregate<M>],
     ) -> Result<Compiled, OrmError> {
-        let quoted = |i: usize| {
-            format!(
-                "{}.{}",
-                quote_name(self.meta.table),
-                quote_name(self.meta.fields[i].column)
-            )
-        };
+        let quote =
+            |table: &str, column: &str| format!("{}.{}", quote_name(table), quote_name(column));
         let mut select = if query.limit.is_some() || query.offset.is_some() || query.distinct {
             return Err(OrmError::InvalidLookup(
                 "aggregate over a sliced or distinct queryset is not supported yet".into(),
@@ -508,16 +514,32 @@ impl Compiler {
         } else {
             let mut q = query.clone();
             q.order.clear();
-            self.base_select(&q)?
+            // Aggregates over fields across relations JOIN their paths, as filters do.
+            let extra: Vec<RelPath> = aggregates
+                .iter()
+                .filter_map(|a| a.field.map(|(path, _)| path))
+                .filter(|p| !p.is_empty())
+                .collect();
+            self.base_select_with(&q, &extra)?
         };
         for &i in group_by {
             select.column((self.table(), Alias::new(self.meta.fields[i].column)));
             select.group_by_col((self.table(), Alias::new(self.meta.fields[i].column)));
         }
         for aggregate in aggregates {
-            select.expr(Expr::cust(
-                aggregate.sql(self.meta, aggregate.field.map(quoted)),
-            ));
+            let target = match aggregate.field {
+                None => None,
+                Some((path, index)) => {
+                    let (_, field) = self.path_column(&path, index)?;
+                    let table = if path.is_empty() {
+                        self.meta.table.to_owned()
+                    } else {
+                        Self::alias_name(&path)
+                    };
+                    Some((quote(&table, field.column), field.sql_type))
+                }
+            };
+            select.expr(Expr::cust(aggregate.sql(target)));
         }
         for &i in group_by {
             select.order_by_expr(self.column(i), Order::Asc);
@@ -650,5 +672,6 @@ fn value_is_null(value: &sea_query::Value) -> bool {
             | V::ChronoTime(None)
             | V::ChronoDateTimeUtc(None)
             | V::Uuid(None)
+            | V::Decimal(None)
     )
 }

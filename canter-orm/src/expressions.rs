@@ -116,6 +116,8 @@ pub enum Operand {
     Value(Value),
     Values(Vec<Value>),
     Pair(Value, Value),
+    /// An `IN` list with `F` expressions among its items.
+    List(Vec<Operand>),
     Flag(bool),
     Expr(FNode),
     /// `SELECT select FROM table WHERE filter_column = value`.
@@ -286,22 +288,177 @@ impl<M> Not for Q<M> {
     }
 }
 
+/// What a [`Column`] handle stands for, at the type level, so operations that need a plain
+/// field of the model itself cannot be handed a path across relations or a date part.
+pub mod kind {
+    /// A field of the model itself (what `#[derive(Model)]` makes): every operation.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Field;
+    /// A field reached through foreign keys (`Book::author.rel(Author::name)`): lookups,
+    /// ordering and aggregates (JOINed), but not `set`, `f` or the relation loaders.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Related;
+    /// A date part (`.year()`, `.month()`, `.day()`), possibly across relations: lookups only.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Transformed;
+
+    mod sealed {
+        pub trait Sealed {}
+        impl Sealed for super::Field {}
+        impl Sealed for super::Related {}
+        impl Sealed for super::Transformed {}
+    }
+
+    /// Any kind of column.
+    pub trait Kind: sealed::Sealed + 'static {
+        /// The kind a column of this kind becomes when reached through a foreign key.
+        type ThroughRelation: Kind;
+    }
+    impl Kind for Field {
+        type ThroughRelation = Related;
+    }
+    impl Kind for Related {
+        type ThroughRelation = Related;
+    }
+    impl Kind for Transformed {
+        type ThroughRelation = Transformed;
+    }
+
+    /// A column holding the stored value itself (no date part): it can be ordered on and
+    /// aggregated.
+    pub trait Plain: Kind {}
+    impl Plain for Field {}
+    impl Plain for Related {}
+}
+
+use kind::{Field, Kind, Plain, Transformed};
+
+/// The types a [`Column`] is tagged with (it holds none of them).
+type ColumnTypes<M, T, K> = fn() -> (M, T, K);
+
 /// A model's column, typed by the value its lookups take. Made by `#[derive(Model)]`.
-pub struct Column<M, T> {
+///
+/// `K` says what the handle stands for ([`kind`]): the model's own field (the default), a field
+/// across relations (`rel`), or a date part (`year()`…). Assignments (`set`), `F` expressions
+/// and the relation loaders (`select_related`, `prefetch_related`, …) take only the model's own
+/// fields, so a related or transformed column given to them is a compile error, never a
+/// write to (or a read of) the wrong column:
+///
+/// ```compile_fail
+/// # use canter_orm::{ForeignKey, Model};
+/// # #[derive(canter_orm::Model)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Author { id: i64, name: String }
+/// # #[derive(canter_orm::Model)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Book { id: i64, title: String, author: ForeignKey<Author> }
+/// let _ = Book::author.rel(Author::name).set("x");
+/// ```
+///
+/// ```compile_fail
+/// # #[derive(canter_orm::Model)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Article { id: i64, published: chrono::NaiveDate }
+/// let _ = canter_orm::aggregates::Sum::of(Article::published.year());
+/// ```
+///
+/// ```compile_fail
+/// # use canter_orm::{ForeignKey, Model};
+/// # #[derive(canter_orm::Model)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Publisher { id: i64 }
+/// # #[derive(canter_orm::Model)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Author { id: i64, publisher: ForeignKey<Publisher> }
+/// # #[derive(canter_orm::Model)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Book { id: i64, author: ForeignKey<Author> }
+/// // Django's select_related("author__publisher") is not supported: refused, not half-done.
+/// let _ = Book::objects().select_related(Book::author.rel(Author::publisher));
+/// ```
+///
+/// ```compile_fail
+/// # use canter_orm::{ForeignKey, Model};
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Author { id: i64 }
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Book { id: i64, author: ForeignKey<Author> }
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Review { id: i64, book: ForeignKey<Book> }
+/// # async fn demo() {
+/// // The reverse loaders take the child's own foreign key, not one reached through another.
+/// let _ = Author::objects().with_related(Review::book.rel(Book::author)).await;
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # use canter_orm::{ForeignKey, Model};
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Author { id: i64 }
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Book { id: i64, author: ForeignKey<Author> }
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Review { id: i64, book: ForeignKey<Book> }
+/// # async fn demo() {
+/// let _ = Author::objects().annotate_count(Review::book.rel(Book::author)).await;
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # use canter_orm::{ForeignKey, Model};
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Author { id: i64 }
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Book { id: i64, author: ForeignKey<Author> }
+/// # #[derive(canter_orm::Model, Clone)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Review { id: i64, book: ForeignKey<Book> }
+/// # async fn demo() {
+/// let _ = Review::objects().prefetch_related(Review::book.rel(Book::author)).await;
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # use canter_orm::{ForeignKey, Model};
+/// # #[derive(canter_orm::Model)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Author { id: i64, age: i64 }
+/// # #[derive(canter_orm::Model)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Book { id: i64, pages: i64, author: ForeignKey<Author> }
+/// let _ = Book::pages.gt(Book::author.rel(Author::age).f());
+/// ```
+///
+/// ```compile_fail
+/// # #[derive(canter_orm::Model)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// # struct Article { id: i64, published: chrono::NaiveDate }
+/// // Ordering by a date part is not supported (it would order by the whole date).
+/// let _ = Article::published.month().asc();
+/// ```
+pub struct Column<M, T, K = Field> {
     path: RelPath,
     index: usize,
     transform: Option<Transform>,
-    _types: PhantomData<fn() -> (M, T)>,
+    _types: PhantomData<ColumnTypes<M, T, K>>,
 }
 
-impl<M, T> Clone for Column<M, T> {
+impl<M, T, K> Clone for Column<M, T, K> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<M, T> Copy for Column<M, T> {}
+impl<M, T, K> Copy for Column<M, T, K> {}
 
-impl<M, T> Column<M, T> {
+impl<M, T> Column<M, T, Field> {
     #[doc(hidden)]
     pub const fn new(index: usize) -> Self {
         Column {
@@ -312,10 +469,58 @@ impl<M, T> Column<M, T> {
         }
     }
 
+    /// The field's index in the model's `meta().fields`.
     pub fn index(&self) -> usize {
         self.index
     }
 
+    /// `F("field")`: the column's value in the database, for filters and updates.
+    pub fn f(self) -> F<M, T> {
+        F {
+            node: FNode::Column(self.index),
+            _types: PhantomData,
+        }
+    }
+    /// An assignment for `update()`: `MyModel::views.set(MyModel::views.f() + 1)`.
+    pub fn set(self, value: impl IntoOperand<T>) -> Assignment<M> {
+        Assignment {
+            field: self.index,
+            value: value.into_operand(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M, T, K: Plain> Column<M, T, K> {
+    /// Ascending order on this column.
+    pub fn asc(self) -> OrderBy<M> {
+        OrderBy {
+            kind: OrderKind::Column {
+                path: self.path,
+                field: self.index,
+                desc: false,
+            },
+            _model: PhantomData,
+        }
+    }
+    /// Descending order (Django's `"-field"`).
+    pub fn desc(self) -> OrderBy<M> {
+        OrderBy {
+            kind: OrderKind::Column {
+                path: self.path,
+                field: self.index,
+                desc: true,
+            },
+            _model: PhantomData,
+        }
+    }
+    /// The relation path and field index (for aggregates).
+    pub(crate) fn target(&self) -> (RelPath, usize) {
+        (self.path, self.index)
+    }
+}
+
+impl<M, T, K: Kind> Column<M, T, K> {
     fn lookup(self, op: Op, rhs: Operand) -> Q<M> {
         Q::from_node(Node::Lookup(Lookup {
             path: self.path,
@@ -326,7 +531,7 @@ impl<M, T> Column<M, T> {
         }))
     }
 
-    /// `field=value`.
+    /// `field=value`; `None` on a nullable column is `field IS NULL` (Django's `field=None`).
     pub fn exact(self, value: impl IntoOperand<T>) -> Q<M> {
         self.lookup(Op::Exact, value.into_operand())
     }
@@ -351,70 +556,34 @@ impl<M, T> Column<M, T> {
     pub fn range(self, low: impl IntoOperand<T>, high: impl IntoOperand<T>) -> Q<M> {
         match (low.into_operand(), high.into_operand()) {
             (Operand::Value(a), Operand::Value(b)) => self.lookup(Op::Range, Operand::Pair(a, b)),
-            (a, b) => self.gte_operand(a) & self.lte_operand(b),
+            (a, b) => self.lookup(Op::Gte, a) & self.lookup(Op::Lte, b),
         }
     }
-    fn gte_operand(self, rhs: Operand) -> Q<M> {
-        self.lookup(Op::Gte, rhs)
-    }
-    fn lte_operand(self, rhs: Operand) -> Q<M> {
-        self.lookup(Op::Lte, rhs)
-    }
-    /// `field__in=[...]` (`in` is a Rust keyword). An empty list matches nothing.
+    /// `field__in=[...]` (`in` is a Rust keyword). An empty list matches nothing. The items
+    /// may be `F` expressions (`Article::views.in_([Article::likes.f(), Article::likes.f() * 2])`
+    /// is `views IN (likes, likes * 2)`).
     pub fn in_<V: IntoOperand<T>>(self, values: impl IntoIterator<Item = V>) -> Q<M> {
-        let values = values
-            .into_iter()
-            .filter_map(|v| match v.into_operand() {
-                Operand::Value(v) => Some(v),
-                _ => None,
-            })
-            .collect();
-        self.lookup(Op::In, Operand::Values(values))
+        let operands: Vec<Operand> = values.into_iter().map(|v| v.into_operand()).collect();
+        if operands.iter().all(|o| matches!(o, Operand::Value(_))) {
+            let values = operands
+                .into_iter()
+                .filter_map(|o| match o {
+                    Operand::Value(v) => Some(v),
+                    _ => None,
+                })
+                .collect();
+            self.lookup(Op::In, Operand::Values(values))
+        } else {
+            self.lookup(Op::In, Operand::List(operands))
+        }
     }
     /// `field__isnull=True/False`.
     pub fn isnull(self, is_null: bool) -> Q<M> {
         self.lookup(Op::IsNull, Operand::Flag(is_null))
     }
-    /// Ascending order on this column.
-    pub fn asc(self) -> OrderBy<M> {
-        OrderBy {
-            kind: OrderKind::Column {
-                path: self.path,
-                field: self.index,
-                desc: false,
-            },
-            _model: PhantomData,
-        }
-    }
-    /// Descending order (Django's `"-field"`).
-    pub fn desc(self) -> OrderBy<M> {
-        OrderBy {
-            kind: OrderKind::Column {
-                path: self.path,
-                field: self.index,
-                desc: true,
-            },
-            _model: PhantomData,
-        }
-    }
-    /// `F("field")`: the column's value in the database, for filters and updates.
-    pub fn f(self) -> F<M, T> {
-        F {
-            node: FNode::Column(self.index),
-            _types: PhantomData,
-        }
-    }
-    /// An assignment for `update()`: `MyModel::views.set(MyModel::views.f() + 1)`.
-    pub fn set(self, value: impl IntoOperand<T>) -> Assignment<M> {
-        Assignment {
-            field: self.index,
-            value: value.into_operand(),
-            _model: PhantomData,
-        }
-    }
 }
 
-impl<M> Column<M, String> {
+impl<M, K: Kind> Column<M, String, K> {
     pub fn iexact(self, value: impl IntoOperand<String>) -> Q<M> {
         self.lookup(Op::IExact, value.into_operand())
     }
@@ -445,10 +614,10 @@ impl<M> Column<M, String> {
     }
 }
 
-impl<M, T> Column<M, crate::relations::ForeignKey<T>> {
+impl<M, T, K: Kind> Column<M, crate::relations::ForeignKey<T>, K> {
     /// Follows the foreign key to a column of its model: `Book::author.rel(Author::name)` is
     /// Django's `author__name`; chains for more hops (at most four).
-    pub fn rel<U>(self, column: Column<T, U>) -> Column<M, U> {
+    pub fn rel<U, K2: Kind>(self, column: Column<T, U, K2>) -> Column<M, U, K2::ThroughRelation> {
         let path = self
             .path
             .then(self.index)
@@ -465,9 +634,9 @@ impl<M, T> Column<M, crate::relations::ForeignKey<T>> {
 
 macro_rules! date_parts {
     ($ty:ty) => {
-        impl<M> Column<M, $ty> {
+        impl<M, K: Kind> Column<M, $ty, K> {
             /// `field__year`.
-            pub fn year(self) -> Column<M, i64> {
+            pub fn year(self) -> Column<M, i64, Transformed> {
                 Column {
                     path: self.path,
                     index: self.index,
@@ -476,7 +645,7 @@ macro_rules! date_parts {
                 }
             }
             /// `field__month` (1–12).
-            pub fn month(self) -> Column<M, i64> {
+            pub fn month(self) -> Column<M, i64, Transformed> {
                 Column {
                     path: self.path,
                     index: self.index,
@@ -485,7 +654,7 @@ macro_rules! date_parts {
                 }
             }
             /// `field__day` (1–31).
-            pub fn day(self) -> Column<M, i64> {
+            pub fn day(self) -> Column<M, i64, Transformed> {
                 Column {
                     path: self.path,
                     index: self.index,

@@ -250,6 +250,17 @@ pub trait Operand<T> {
     fn into_operand(self) -> crate::expressions::Operand;
 }
 
+/// `None` is SQL NULL: `Article::published.eq(None)` is `published IS NULL` (Django's
+/// `published=None`), `Article::published.set(None)` writes NULL; `Some(v)` is `v`.
+impl<T: FieldType> Operand<T> for Option<T> {
+    fn into_operand(self) -> crate::expressions::Operand {
+        crate::expressions::Operand::Value(match self {
+            Some(value) => value.to_value(),
+            None => null_of(T::SQL_TYPE),
+        })
+    }
+}
+
 macro_rules! operand {
     ($target:ty => $($source:ty),*) => {
         $(impl Operand<$target> for $source {

@@ -42,7 +42,7 @@ pub use db::{database, DatabaseConfig, Databases, DEFAULT_DB_ALIAS};
 pub use error::{OrmError, ValidationError};
 pub use expressions::{Assignment, Column, ManyToManyField, OrderBy, F, Q};
 pub use fields::{AutoPk, FieldMeta, FieldType, Json, Operand, SqlType};
-pub use model::{Model, ModelExt, ModelMeta};
+pub use model::{HasState, Model, ModelExt, ModelMeta, ModelState};
 pub use plugin::plugin;
 pub use queryset::QuerySet;
 pub use relations::{ForeignKey, ManyToMany, OnDelete, OneToOne};

@@ -1,5 +1,7 @@
 //! The `Model` trait that `#[derive(Model)]` implements, and model metadata.
 
+use std::sync::Arc;
+
 use sea_query::Value;
 
 use crate::backends::Row;
@@ -37,6 +39,62 @@ impl ModelMeta {
         self.fields[self.pk].auto_increment
     }
 }
+
+/// Where an instance came from (Django's `instance._state`): the database alias it was loaded
+/// from or saved to, and, after `only()` / `defer()`, which fields were loaded.
+///
+/// Add one to a model as a field of this type (any name; it is no column, and it starts
+/// empty in `Default` and in rows read from the database):
+///
+/// ```
+/// # use canter_orm::{Model, ModelState};
+/// #[derive(canter_orm::Model, Default)]
+/// # #[model(crate = canter_orm, app = "docs")]
+/// struct Article { id: i64, title: String, body: String, state: ModelState }
+/// ```
+///
+/// With it, `save()`, `delete()` and `refresh_from_db()` go to the database the row came from
+/// (`.using("replica")`), and `save()` of a row loaded with `only()` / `defer()` writes just the
+/// loaded fields. `only()` and `defer()` need it (so a later `save()` cannot overwrite the
+/// fields that were never read). It compares equal to every other state, so a derived
+/// `PartialEq` still compares the data alone; on a model that derives serde's traits, mark it
+/// `#[serde(skip)]`.
+#[derive(Debug, Clone, Default)]
+pub struct ModelState {
+    db: Option<Arc<str>>,
+    loaded: Option<Arc<[usize]>>,
+}
+
+impl ModelState {
+    /// The alias this instance was loaded from or last saved to (`None`: never touched a
+    /// database; `save()` then uses `default`).
+    pub fn db(&self) -> Option<&str> {
+        self.db.as_deref()
+    }
+    /// The field indexes loaded by `only()` / `defer()`; `None` when every field was.
+    pub fn loaded_fields(&self) -> Option<&[usize]> {
+        self.loaded.as_deref()
+    }
+    pub(crate) fn set(&mut self, db: &str, loaded: Option<&[usize]>) {
+        if self.db.as_deref() != Some(db) {
+            self.db = Some(Arc::from(db));
+        }
+        self.loaded = loaded.map(Arc::from);
+    }
+}
+
+impl PartialEq for ModelState {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for ModelState {}
+impl std::hash::Hash for ModelState {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+/// A model with a [`ModelState`] field (implemented by `#[derive(Model)]`).
+pub trait HasState: Model {}
 
 /// A database model (Django's `models.Model`); derive it with `#[derive(Model)]`.
 pub trait Model: Sized + Send + Sync + Unpin + 'static {
@@ -80,6 +138,15 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     fn set_auto_pk(&mut self, id: i64);
     /// True for an instance with an auto primary key that was never saved.
     fn is_unsaved(&self) -> bool;
+    /// The instance's [`ModelState`] field, if the model has one.
+    #[doc(hidden)]
+    fn state(&self) -> Option<&ModelState> {
+        None
+    }
+    #[doc(hidden)]
+    fn state_mut(&mut self) -> Option<&mut ModelState> {
+        None
+    }
     /// `max_length`, `choices` and the model's own validators (`#[model(validate = f)]`).
     fn validate(&self) -> Result<(), ValidationError>;
 
@@ -90,16 +157,38 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
 }
 
 /// Instance methods (Django's `obj.save()`, `obj.delete()`, `obj.refresh_from_db()`).
+///
+/// They use the database the instance was loaded from or saved to when the model has a
+/// [`ModelState`] field (Django's `_state.db`), else `default`; the `_using` forms name it.
 pub trait ModelExt: Model {
     /// Inserts an unsaved instance (setting its id) or updates a saved one, after validation.
+    /// A row loaded with `only()` / `defer()` updates just its loaded fields.
     fn save(&mut self) -> impl std::future::Future<Output = Result<(), OrmError>> + Send {
         crate::queryset::save_instance(self, None)
     }
+    /// `save()` on database `alias` (Django's `obj.save(using=alias)`).
+    fn save_using(
+        &mut self,
+        alias: &str,
+    ) -> impl std::future::Future<Output = Result<(), OrmError>> + Send {
+        let alias = alias.to_owned();
+        async move { crate::queryset::save_instance(self, Some(&alias)).await }
+    }
     /// Deletes this row.
     fn delete(&self) -> impl std::future::Future<Output = Result<u64, OrmError>> + Send {
+        let alias = instance_alias(self).to_owned();
+        async move { self.delete_using(&alias).await }
+    }
+    /// `delete()` on database `alias`.
+    fn delete_using(
+        &self,
+        alias: &str,
+    ) -> impl std::future::Future<Output = Result<u64, OrmError>> + Send {
         let pk = self.pk_value();
+        let alias = alias.to_owned();
         async move {
             Self::objects()
+                .using(&alias)
                 .filter(crate::expressions::pk_exact::<Self>(pk))
                 .delete()
                 .await
@@ -109,15 +198,32 @@ pub trait ModelExt: Model {
     fn refresh_from_db(
         &mut self,
     ) -> impl std::future::Future<Output = Result<(), OrmError>> + Send {
+        let alias = instance_alias(self).to_owned();
+        async move { self.refresh_from_db_using(&alias).await }
+    }
+    /// `refresh_from_db()` from database `alias`.
+    fn refresh_from_db_using(
+        &mut self,
+        alias: &str,
+    ) -> impl std::future::Future<Output = Result<(), OrmError>> + Send {
         let pk = self.pk_value();
+        let alias = alias.to_owned();
         async move {
             *self = Self::objects()
+                .using(&alias)
                 .filter(crate::expressions::pk_exact::<Self>(pk))
                 .get()
                 .await?;
             Ok(())
         }
     }
+}
+
+/// The alias an instance belongs to: its state's, else `default`.
+pub(crate) fn instance_alias<M: Model>(obj: &M) -> &str {
+    obj.state()
+        .and_then(ModelState::db)
+        .unwrap_or(crate::db::DEFAULT_DB_ALIAS)
 }
 
 impl<M: Model> ModelExt for M {}

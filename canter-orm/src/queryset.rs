@@ -27,6 +27,7 @@ use crate::backends::{Database, Row};
 use crate::compiler::{Compiled, Compiler};
 use crate::db::{database, DEFAULT_DB_ALIAS};
 use crate::error::OrmError;
+use crate::expressions::kind::Plain;
 use crate::expressions::{pk_exact, Assignment, Column, Node, OrderBy, OrderKind, Q};
 use crate::model::Model;
 use crate::query::{parse_lookup, parse_order, Query, RowLock};
@@ -388,9 +389,27 @@ impl<M: Model> QuerySet<M> {
     }
 
     fn decode_row(&self, row: &Row) -> Result<M, OrmError> {
-        match &self.partial {
-            None => decode_with_related::<M>(row, &self.query.select_related),
-            Some((fields, base)) => M::fill_from_row(base(), row, fields),
+        let mut obj = match &self.partial {
+            None => decode_with_related::<M>(row, &self.query.select_related)?,
+            Some((fields, base)) => M::fill_from_row(base(), row, fields)?,
+        };
+        self.mark_loaded(&mut obj);
+        Ok(obj)
+    }
+
+    /// Records on the instance's state (if it has one) where it came from and what it holds
+    /// (the `only()`/`defer()` fields of a row read by `compile_select`).
+    fn mark_loaded(&self, obj: &mut M) {
+        let loaded = self.partial.as_ref().map(|(fields, _)| fields.as_slice());
+        if let Some(state) = obj.state_mut() {
+            state.set(self.alias(), loaded);
+        }
+    }
+
+    /// As `mark_loaded`, for a row read with every field whatever `only()`/`defer()` said.
+    fn mark_full(&self, obj: &mut M) {
+        if let Some(state) = obj.state_mut() {
+            state.set(self.alias(), None);
         }
     }
 
@@ -410,9 +429,11 @@ impl<M: Model> QuerySet<M> {
 
     /// Django's `only("name")`: loads just these fields (and the primary key); the others
     /// keep their `Default` values. For wide rows whose big columns a view does not need.
+    /// The model needs a [`ModelState`](crate::ModelState) field: it records what was loaded,
+    /// so `save()` writes just those fields and never the placeholders.
     pub fn only(mut self, fields: &[&str]) -> Result<Self, OrmError>
     where
-        M: Default,
+        M: Default + crate::model::HasState,
     {
         let mut indexes = field_indexes::<M>(fields)?;
         if !indexes.contains(&M::meta().pk) {
@@ -422,10 +443,11 @@ impl<M: Model> QuerySet<M> {
         Ok(self)
     }
 
-    /// Django's `defer("body")`: loads every field but these, which keep their `Default`.
+    /// Django's `defer("body")`: loads every field but these, which keep their `Default`
+    /// (and which `save()` leaves alone). Needs a [`ModelState`](crate::ModelState) field.
     pub fn defer(mut self, fields: &[&str]) -> Result<Self, OrmError>
     where
-        M: Default,
+        M: Default + crate::model::HasState,
     {
         let deferred = field_indexes::<M>(fields)?;
         let pk = M::meta().pk;
@@ -487,7 +509,7 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// The earliest row by `column` (`earliest("created")`).
-    pub async fn earliest<T>(self, column: Column<M, T>) -> Result<M, OrmError> {
+    pub async fn earliest<T, K: Plain>(self, column: Column<M, T, K>) -> Result<M, OrmError> {
         self.order_by([column.asc()])
             .first()
             .await?
@@ -497,7 +519,7 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// The latest row by `column` (`latest("created")`).
-    pub async fn latest<T>(self, column: Column<M, T>) -> Result<M, OrmError> {
+    pub async fn latest<T, K: Plain>(self, column: Column<M, T, K>) -> Result<M, OrmError> {
         self.order_by([column.desc()])
             .first()
             .await?
@@ -540,16 +562,10 @@ impl<M: Model> QuerySet<M> {
         let prepared = self
             .db()
             .and_then(|(db, compiler)| Ok((db, self.compile_select(&compiler)?)));
-        let partial = self.partial.clone();
         match prepared {
             Ok((db, compiled)) => db
                 .fetch_stream(compiled.sql, compiled.values)
-                .map(move |row| {
-                    row.and_then(|r| match &partial {
-                        None => decode::<M>(&r),
-                        Some((fields, base)) => M::fill_from_row(base(), &r, fields),
-                    })
-                })
+                .map(move |row| row.and_then(|r| self.decode_row(&r)))
                 .boxed(),
             Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
         }
@@ -589,6 +605,11 @@ impl<M: Model> QuerySet<M> {
                 db.execute(&compiled.sql, compiled.values).await?;
             }
         }
+        for obj in &mut objs {
+            if let Some(state) = obj.state_mut() {
+                state.set(self.alias(), None);
+            }
+        }
         Ok(objs)
     }
 
@@ -607,7 +628,13 @@ impl<M: Model> QuerySet<M> {
         .await;
         match created {
             Ok(obj) => Ok((obj, true)),
-            Err(OrmError::Integrity { .. }) => Ok((self.get().await?, false)),
+            // A concurrent creator won: its row is the answer. If there is still no such row
+            // the violation was something else, and is the caller's (Django re-raises it).
+            Err(integrity @ OrmError::Integrity { .. }) => match self.get().await {
+                Ok(found) => Ok((found, false)),
+                Err(OrmError::DoesNotExist { .. }) => Err(integrity),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         }
     }
@@ -712,7 +739,11 @@ impl<M: Model> QuerySet<M> {
         let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
         let count_at = M::meta().fields.len();
         rows.iter()
-            .map(|row| Ok((decode::<M>(row)?, row.get::<i64>(count_at)?)))
+            .map(|row| {
+                let mut obj = decode::<M>(row)?;
+                self.mark_full(&mut obj);
+                Ok((obj, row.get::<i64>(count_at)?))
+            })
             .collect()
     }
 
@@ -844,7 +875,13 @@ impl<M: Model> QuerySet<M> {
         let rows = db
             .fetch_all(sql, sea_query::Values(params.into_iter().collect()))
             .await?;
-        rows.iter().map(decode::<M>).collect()
+        rows.iter()
+            .map(|row| {
+                let mut obj = decode::<M>(row)?;
+                self.mark_full(&mut obj);
+                Ok(obj)
+            })
+            .collect()
     }
 
     /// The SQL this queryset runs, with its parameters (for debugging; never executed).
@@ -956,15 +993,24 @@ async fn insert_instance<M: Model>(obj: &mut M, alias: &str) -> Result<(), OrmEr
     } else {
         db.execute(&compiled.sql, compiled.values).await?;
     }
+    if let Some(state) = obj.state_mut() {
+        state.set(alias, None);
+    }
     Ok(())
 }
 
 /// `obj.save()`: INSERT when unsaved, else UPDATE by primary key (INSERT if no row had it).
+/// The database is `alias`, else the one the instance came from, else `default`. A row loaded
+/// with `only()` / `defer()` updates just its loaded fields (Django's deferred fields are not
+/// saved), and is never inserted from its placeholders.
 pub(crate) async fn save_instance<M: Model>(
     obj: &mut M,
     alias: Option<&str>,
 ) -> Result<(), OrmError> {
-    let alias = alias.unwrap_or(DEFAULT_DB_ALIAS);
+    let alias = alias
+        .unwrap_or_else(|| crate::model::instance_alias(obj))
+        .to_owned();
+    let alias = alias.as_str();
     if obj.is_unsaved() {
         return insert_instance(obj, alias).await;
     }
@@ -975,25 +1021,53 @@ pub(crate) async fn save_instance<M: Model>(
         vendor: db.vendor,
         meta,
     };
+    let loaded: Option<Vec<usize>> = obj
+        .state()
+        .and_then(|s| s.loaded_fields())
+        .map(<[usize]>::to_vec);
     let values = obj.to_values();
     let assignments: Vec<_> = values
         .into_iter()
         .enumerate()
         .filter(|(i, _)| *i != meta.pk)
+        .filter(|(i, _)| loaded.as_ref().is_none_or(|fields| fields.contains(i)))
         .map(|(i, v)| (i, crate::expressions::Operand::Value(v)))
         .collect();
     let query = QuerySet::<M>::new()
         .filter(pk_exact::<M>(obj.pk_value()))
         .query;
     let updated = if assignments.is_empty() {
-        0
+        if loaded.is_some() {
+            // Only the key was loaded: nothing to write, but the row must exist.
+            let exists = QuerySet::<M>::new()
+                .using(alias)
+                .filter(pk_exact::<M>(obj.pk_value()))
+                .exists()
+                .await?;
+            u64::from(exists)
+        } else {
+            0
+        }
     } else {
         let compiled = compiler.update(&query, &assignments)?;
         db.execute(&compiled.sql, compiled.values).await?
     };
     if updated == 0 {
+        if loaded.is_some() {
+            return Err(OrmError::Database {
+                alias: alias.to_owned(),
+                message: format!(
+                    "save() of a {} loaded with only()/defer() matched no row; it is not \
+                     inserted, since its unloaded fields hold placeholders",
+                    meta.name
+                ),
+            });
+        }
         let compiled = compiler.insert(vec![obj.to_values()], true)?;
         db.execute(&compiled.sql, compiled.values).await?;
+    }
+    if let Some(state) = obj.state_mut() {
+        state.set(alias, loaded.as_deref());
     }
     Ok(())
 }

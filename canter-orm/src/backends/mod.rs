@@ -381,18 +381,50 @@ fn log_sql(alias: &str, sql: &str) {
     tracing::debug!(target: "canter::orm::sql", alias, "{sql}");
 }
 
-/// Hides the password of a database URL.
+/// Hides the secrets of a database URL: the password in its userinfo (`u:***@h`) and the
+/// values of query parameters naming one (`?password=***`, `sslpassword`, `passfile`…).
 pub(crate) fn display_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_owned();
+    let mut shown = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            // The userinfo ends at the authority's last '@' (a raw '@' may be in a password).
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => {
+                    let (userinfo, host) = (&rest[..at], &rest[at..]);
+                    match userinfo.split_once(':') {
+                        Some((user, _)) => format!("{scheme}://{user}:***{host}"),
+                        None => base.to_owned(),
+                    }
+                }
+                None => base.to_owned(),
+            }
+        }
+        None => base.to_owned(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((key, _)) if is_secret_param(key) => format!("{key}=***"),
+                _ => param.to_owned(),
+            })
+            .collect();
+        shown.push('?');
+        shown.push_str(&params.join("&"));
     }
+    shown
+}
+
+/// Query parameters whose value is a secret (libpq's `password`, `sslpassword`, and the like).
+fn is_secret_param(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token", "key"]
+        .iter()
+        .any(|word| key.contains(word))
 }
 
 #[cfg(test)]
@@ -405,5 +437,35 @@ mod tests {
         );
         assert_eq!(super::display_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::display_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn query_string_passwords_are_hidden() {
+        let cases = [
+            (
+                "postgres://u@h/db?password=secret",
+                "postgres://u@h/db?password=***",
+            ),
+            (
+                "postgres://u@h/db?sslmode=require&PASSWORD=secret&application_name=x",
+                "postgres://u@h/db?sslmode=require&PASSWORD=***&application_name=x",
+            ),
+            (
+                "postgres://u:p@ss@h/db?sslpassword=secret&sslkey=/k/secret.key",
+                "postgres://u:***@h/db?sslpassword=***&sslkey=***",
+            ),
+            (
+                "postgres://h/db?user=u&password=secret",
+                "postgres://h/db?user=u&password=***",
+            ),
+            (
+                "postgres://u@h/db?options=-c%20search_path%3Ds",
+                "postgres://u@h/db?options=-c%20search_path%3Ds",
+            ),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(super::display_url(url), shown, "{url}");
+            assert!(!super::display_url(url).contains("secret"), "{url}");
+        }
     }
 }

@@ -46,7 +46,9 @@ pub(crate) fn connect(config: &DatabaseConfig) -> Result<Pool, String> {
     Ok(Pool::Sqlite(pool.connect_lazy_with(options)))
 }
 
-/// SQLite has no decimal type: decimals are stored as text, exactly.
+/// SQLite has no decimal type. Decimals are bound as their text, but the column's NUMERIC
+/// affinity converts a well-formed number to REAL (a double: ~15 significant digits, as Django
+/// on SQLite); `Decimal`'s decoding reads it back through its shortest decimal text.
 macro_rules! bind_decimal {
     ($args:ident, $v:ident) => {
         $args.add($v.map(|d| d.to_string()))
