@@ -212,19 +212,8 @@ impl Inner {
                     .map_or_else(|| "0-0".to_owned(), |e| e.id.clone())
             }
         };
-        // A blocking read holds its connection: one of its own, without a response timeout.
         let mut slot = self.events_conn.lock().await;
-        if slot.is_none() {
-            let config = redis::AsyncConnectionConfig::new()
-                .set_response_timeout(None)
-                .set_connection_timeout(Some(Duration::from_secs(2)));
-            *slot = Some(
-                self.client
-                    .get_multiplexed_async_connection_with_config(&config)
-                    .await?,
-            );
-        }
-        let conn = slot.as_mut().expect("connected above");
+        let conn = self.blocking_connection(&mut slot).await?;
         let read: Result<Option<StreamReadReply>, _> = redis::cmd("XREAD")
             .arg("COUNT")
             .arg(500)

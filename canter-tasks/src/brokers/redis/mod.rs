@@ -368,9 +368,12 @@ impl Inner {
         Ok(invocation.invoke_async(&mut self.conn.clone()).await?)
     }
 
-    /// Waits (at most `wait`) for a message on `source`, moving it into the hand-over list.
-    async fn block(&self, source: &str, worker: &str, wait: Duration) -> Result<bool, TaskError> {
-        let mut slot = self.blocking.lock().await;
+    /// The connection in `slot`, made on first use: a blocking command (BLMOVE, XREAD BLOCK)
+    /// holds its connection, so it gets one of its own, without a response timeout.
+    async fn blocking_connection<'a>(
+        &self,
+        slot: &'a mut Option<MultiplexedConnection>,
+    ) -> Result<&'a mut MultiplexedConnection, TaskError> {
         if slot.is_none() {
             let config = redis::AsyncConnectionConfig::new()
                 .set_response_timeout(None)
@@ -381,7 +384,13 @@ impl Inner {
                     .await?,
             );
         }
-        let conn = slot.as_mut().expect("connected above");
+        Ok(slot.as_mut().expect("connected above"))
+    }
+
+    /// Waits (at most `wait`) for a message on `source`, moving it into the hand-over list.
+    async fn block(&self, source: &str, worker: &str, wait: Duration) -> Result<bool, TaskError> {
+        let mut slot = self.blocking.lock().await;
+        let conn = self.blocking_connection(&mut slot).await?;
         let moved: Result<Option<String>, _> = redis::cmd("BLMOVE")
             .arg(source)
             .arg(self.handover(worker))
