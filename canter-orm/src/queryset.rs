@@ -203,7 +203,8 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Django's `prefetch_related` for a reverse relation: each row with the rows of `R` whose
-    /// foreign key `fk` points at it, in two queries however many rows there are (no N+1).
+    /// foreign key `fk` points at it, in two queries (no N+1); past [`IN_BATCH`] parents the
+    /// children come in one query per batch of parents.
     /// `Author::objects().with_related(Book::author)` → `Vec<(Author, Vec<Book>)>`.
     pub async fn with_related<R: Model>(
         self,
@@ -211,20 +212,25 @@ impl<M: Model> QuerySet<M> {
     ) -> Result<Vec<(M, Vec<R>)>, OrmError> {
         let alias = self.alias().to_owned();
         let parents = self.all().await?;
-        let ids: Vec<i64> = parents
+        let mut ids: Vec<i64> = parents
             .iter()
             .filter_map(|p| pk_i64(&p.pk_value()))
             .collect();
-        let mut children: Vec<R> = if ids.is_empty() {
-            Vec::new()
-        } else {
-            QuerySet::<R>::new()
-                .using(&alias)
-                .filter(fk.in_(ids))
-                .order_by([pk_column::<R>().asc()])
-                .all()
-                .await?
-        };
+        ids.sort_unstable();
+        ids.dedup();
+        // A batch of parents at a time: all of a parent's children come in its batch, in
+        // primary-key order.
+        let mut children: Vec<R> = Vec::new();
+        for batch in ids.chunks(IN_BATCH) {
+            children.extend(
+                QuerySet::<R>::new()
+                    .using(&alias)
+                    .filter(fk.in_(batch.to_vec()))
+                    .order_by([pk_column::<R>().asc()])
+                    .all()
+                    .await?,
+            );
+        }
         let field = fk.index();
         let mut grouped: std::collections::HashMap<i64, Vec<R>> = std::collections::HashMap::new();
         for child in children.drain(..) {
@@ -244,7 +250,8 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Django's `prefetch_related("tags")` for a many-to-many field: each row with its related
-    /// rows, in three queries however many rows (the rows, the links, the targets).
+    /// rows, in three queries (the rows, the links, the targets); past [`IN_BATCH`] rows (or
+    /// targets) the links (or targets) come in one query per batch.
     pub async fn with_many_to_many<T: Model + Clone>(
         self,
         field: &str,
@@ -270,51 +277,64 @@ impl<M: Model> QuerySet<M> {
         }
         let alias = self.alias().to_owned();
         let rows = self.all().await?;
-        let ids: Vec<i64> = rows.iter().filter_map(|r| pk_i64(&r.pk_value())).collect();
+        let mut ids: Vec<i64> = rows.iter().filter_map(|r| pk_i64(&r.pk_value())).collect();
+        ids.sort_unstable();
+        ids.dedup();
         if ids.is_empty() {
             return Ok(rows.into_iter().map(|r| (r, Vec::new())).collect());
         }
         let db = database(&alias)?;
-        let mut links = sea_query::Query::select();
-        links
-            .column(sea_query::Alias::new(m2m.owner_column()))
-            .column(sea_query::Alias::new(m2m.target_column()))
-            .from(sea_query::Alias::new(m2m.join_table()))
-            .and_where(sea_query::Expr::col(sea_query::Alias::new(m2m.owner_column())).is_in(ids));
-        let (sql, values) = match db.vendor {
-            crate::Vendor::Sqlite => links.build(sea_query::SqliteQueryBuilder),
-            crate::Vendor::Postgres => links.build(sea_query::PostgresQueryBuilder),
-        };
-        let pairs: Vec<(i64, i64)> = db
-            .fetch_all(&sql, values)
-            .await?
-            .iter()
-            .map(|r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)))
-            .collect::<Result<_, OrmError>>()?;
-        let mut target_ids: Vec<i64> = pairs.iter().map(|(_, t)| *t).collect();
+        // The links, a batch of owners at a time (each owner's links in its batch, in the
+        // order the database gives them), grouped by owner.
+        let mut links_of: std::collections::HashMap<i64, Vec<i64>> =
+            std::collections::HashMap::new();
+        let mut target_ids: Vec<i64> = Vec::new();
+        for batch in ids.chunks(IN_BATCH) {
+            let mut links = sea_query::Query::select();
+            links
+                .column(sea_query::Alias::new(m2m.owner_column()))
+                .column(sea_query::Alias::new(m2m.target_column()))
+                .from(sea_query::Alias::new(m2m.join_table()))
+                .and_where(
+                    sea_query::Expr::col(sea_query::Alias::new(m2m.owner_column()))
+                        .is_in(batch.iter().copied()),
+                );
+            let (sql, values) = match db.vendor {
+                crate::Vendor::Sqlite => links.build(sea_query::SqliteQueryBuilder),
+                crate::Vendor::Postgres => links.build(sea_query::PostgresQueryBuilder),
+            };
+            for row in db.fetch_all(&sql, values).await? {
+                let (owner, target) = (row.get::<i64>(0)?, row.get::<i64>(1)?);
+                links_of.entry(owner).or_default().push(target);
+                target_ids.push(target);
+            }
+        }
         target_ids.sort_unstable();
         target_ids.dedup();
-        let targets: std::collections::HashMap<i64, T> = if target_ids.is_empty() {
-            Default::default()
-        } else {
-            QuerySet::<T>::new()
-                .using(&alias)
-                .filter(pk_column::<T>().in_(target_ids))
-                .all()
-                .await?
-                .into_iter()
-                .filter_map(|t| Some((pk_i64(&t.pk_value())?, t)))
-                .collect()
-        };
+        let mut targets: std::collections::HashMap<i64, T> = std::collections::HashMap::new();
+        for batch in target_ids.chunks(IN_BATCH) {
+            targets.extend(
+                QuerySet::<T>::new()
+                    .using(&alias)
+                    .filter(pk_column::<T>().in_(batch.to_vec()))
+                    .all()
+                    .await?
+                    .into_iter()
+                    .filter_map(|t| Some((pk_i64(&t.pk_value())?, t))),
+            );
+        }
         Ok(rows
             .into_iter()
             .map(|row| {
-                let id = pk_i64(&row.pk_value());
-                let mine = pairs
-                    .iter()
-                    .filter(|(o, _)| Some(*o) == id)
-                    .filter_map(|(_, t)| targets.get(t).cloned())
-                    .collect();
+                let mine = pk_i64(&row.pk_value())
+                    .and_then(|id| links_of.get(&id))
+                    .map(|linked| {
+                        linked
+                            .iter()
+                            .filter_map(|t| targets.get(t).cloned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 (row, mine)
             })
             .collect())
@@ -322,7 +342,7 @@ impl<M: Model> QuerySet<M> {
 
     /// Django's `prefetch_related` for a foreign key: fills every row's cache for `fk` with one
     /// more query for all the related rows (instead of a JOIN; useful when many rows share few
-    /// targets).
+    /// targets), or one per [`IN_BATCH`] distinct targets.
     pub async fn prefetch_related<T: Model + Clone>(
         self,
         fk: Column<M, crate::relations::ForeignKey<T>>,
@@ -339,15 +359,18 @@ impl<M: Model> QuerySet<M> {
         if ids.is_empty() {
             return Ok(rows);
         }
-        let targets = QuerySet::<T>::new()
-            .using(&alias)
-            .filter(pk_column::<T>().in_(ids))
-            .all()
-            .await?;
-        let by_id: std::collections::HashMap<i64, T> = targets
-            .into_iter()
-            .filter_map(|t| Some((pk_i64(&t.pk_value())?, t)))
-            .collect();
+        let mut by_id: std::collections::HashMap<i64, T> = std::collections::HashMap::new();
+        for batch in ids.chunks(IN_BATCH) {
+            by_id.extend(
+                QuerySet::<T>::new()
+                    .using(&alias)
+                    .filter(pk_column::<T>().in_(batch.to_vec()))
+                    .all()
+                    .await?
+                    .into_iter()
+                    .filter_map(|t| Some((pk_i64(&t.pk_value())?, t))),
+            );
+        }
         for row in &mut rows {
             let Some(id) = pk_i64(&row.to_values()[field]) else {
                 continue;
@@ -807,32 +830,39 @@ impl<M: Model> QuerySet<M> {
             .collect())
     }
 
-    /// Django's `in_bulk(id_list)`: the rows with these primary keys, by key.
+    /// Django's `in_bulk(id_list)`: the rows with these primary keys, by key (one query per
+    /// [`IN_BATCH`] keys).
     pub async fn in_bulk(
         self,
         ids: impl IntoIterator<Item = i64>,
     ) -> Result<std::collections::HashMap<i64, M>, OrmError> {
-        let ids: Vec<sea_query::Value> = ids
-            .into_iter()
-            .map(|id| sea_query::Value::BigInt(Some(id)))
-            .collect();
+        let mut ids: Vec<i64> = ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
         let pk = M::meta().pk;
-        let q = Q::from_node(Node::Lookup(crate::expressions::Lookup {
-            path: crate::expressions::RelPath::EMPTY,
-            field: pk,
-            transform: None,
-            op: crate::expressions::Op::In,
-            rhs: crate::expressions::Operand::Values(ids),
-        }));
-        let rows = self.filter(q).all().await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|m| match m.pk_value() {
+        let mut found = std::collections::HashMap::new();
+        // A batch of keys per query (the databases bind only so many parameters).
+        for batch in ids.chunks(IN_BATCH) {
+            let q = Q::from_node(Node::Lookup(crate::expressions::Lookup {
+                path: crate::expressions::RelPath::EMPTY,
+                field: pk,
+                transform: None,
+                op: crate::expressions::Op::In,
+                rhs: crate::expressions::Operand::Values(
+                    batch
+                        .iter()
+                        .map(|id| sea_query::Value::BigInt(Some(*id)))
+                        .collect(),
+                ),
+            }));
+            let rows = self.clone().filter(q).all().await?;
+            found.extend(rows.into_iter().filter_map(|m| match m.pk_value() {
                 sea_query::Value::BigInt(Some(id)) => Some((id, m)),
                 sea_query::Value::Int(Some(id)) => Some((i64::from(id), m)),
                 _ => None,
-            })
-            .collect())
+            }));
+        }
+        Ok(found)
     }
 
     /// Django's `bulk_update(objs, fields)`: saves the named fields of each object by primary
@@ -922,6 +952,10 @@ impl<M: Model> QuerySet<M> {
             .join("\n"))
     }
 }
+
+/// How many keys one `IN (...)` of the relation loaders and `in_bulk` binds: well under
+/// PostgreSQL's 65,535 bound parameters and SQLite's 32,766; more keys go in several queries.
+pub const IN_BATCH: usize = 10_000;
 
 fn pk_i64(value: &sea_query::Value) -> Option<i64> {
     match value {

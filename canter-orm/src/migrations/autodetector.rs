@@ -63,6 +63,10 @@ pub fn changes(
     let mut renamed_models: Vec<(String, String)> = Vec::new();
     for hint in hints {
         if let RenameHint::Model { old, new } = hint {
+            // A hint about another app's models (make_migrations checks it matched somewhere).
+            if !old_models.contains(old) && !new_models.contains(new) {
+                continue;
+            }
             if old_models.contains(old) && new_models.contains(new) && !old_models.contains(new) {
                 let table = to.model(app, new).expect("listed").table.clone();
                 ops.push(Operation::RenameModel {

@@ -109,8 +109,40 @@ pub fn make_migrations(
     models: &[&'static ModelMeta],
     options: &MakeOptions,
 ) -> Result<Vec<Migration>, MigrationError> {
-    let from = set.state()?;
+    let mut from = set.state()?;
     let to = state_of(models);
+    // A model renamed (or moved to another table) takes the keys pointing at it along, as the
+    // RenameModel operation does to the state: compared after that, they need no AlterField.
+    let mut moves: Vec<(String, String, String)> = Vec::new();
+    for hint in &options.renames {
+        if let RenameHint::Model { old, new } = hint {
+            let found: Vec<(String, String, String)> = from
+                .models
+                .values()
+                .filter(|m| m.name == *old && from.model(&m.app, new).is_none())
+                .filter_map(|m| {
+                    let target = to.model(&m.app, new)?;
+                    Some((m.key(), target.key(), target.table.clone()))
+                })
+                .collect();
+            if found.is_empty() {
+                return Err(MigrationError::Invalid(format!(
+                    "--rename {old}={new}: no app has a model {old} that went away while {new} appeared"
+                )));
+            }
+            moves.extend(found);
+        }
+    }
+    for model in to.models.values() {
+        if let Some(before) = from.models.get(&model.key()) {
+            if before.table != model.table {
+                moves.push((model.key(), model.key(), model.table.clone()));
+            }
+        }
+    }
+    for (old, new, table) in &moves {
+        from.rename_references(old, new, table);
+    }
     let mut apps: Vec<String> = to
         .models
         .values()

@@ -181,6 +181,10 @@ impl Operation {
                 model.name = new.clone();
                 model.table = table.clone();
                 state.models.insert(model.key(), model);
+                // The keys pointing at it follow it (to its new table): a later operation on
+                // such a model (an SQLite rebuild, a PostgreSQL constraint) must name the table
+                // as it is now.
+                state.rename_references(&format!("{app}.{old}"), &format!("{app}.{new}"), table);
             }
             Operation::AddField { model, field } => {
                 let m = state

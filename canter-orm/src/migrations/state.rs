@@ -190,6 +190,19 @@ impl ProjectState {
     pub fn model_mut(&mut self, app: &str, name: &str) -> Option<&mut ModelState> {
         self.models.get_mut(&format!("{app}.{name}"))
     }
+    /// Points every foreign key to model `old` (`app.Model`) at `new` and its table `table`
+    /// (what renaming a model does to the fields that reference it, as Django's `RenameModel`
+    /// does to related fields).
+    pub fn rename_references(&mut self, old: &str, new: &str, table: &str) {
+        for model in self.models.values_mut() {
+            for field in &mut model.fields {
+                if let Some(target) = field.references.as_mut().filter(|r| r.model == old) {
+                    target.model = new.to_owned();
+                    target.table = table.to_owned();
+                }
+            }
+        }
+    }
     /// The models of one app.
     pub fn app_models<'a>(&'a self, app: &'a str) -> impl Iterator<Item = &'a ModelState> + 'a {
         self.models.values().filter(move |m| m.app == app)
