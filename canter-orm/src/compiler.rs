@@ -628,33 +628,83 @@ impl Compiler {
         let fields: Vec<usize> = (0..self.meta.fields.len())
             .filter(|&i| !(auto && i == self.meta.pk))
             .collect();
-        let mut insert = Sql::insert();
-        insert.into_table(self.table()).columns(
-            fields
-                .iter()
-                .map(|&i| Alias::new(self.meta.fields[i].column)),
-        );
-        // Rows are taken by value: each value moves into the statement, not copied.
-        for row in rows {
-            let exprs: Vec<Expr> = row
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| !(auto && *i == self.meta.pk))
-                .map(|(_, value)| Expr::val(value))
-                .collect();
-            insert
-                .values(exprs)
-                .map_err(|e| OrmError::InvalidLookup(e.to_string()))?;
-        }
         if fields.is_empty() {
-            insert.or_default_values();
+            // Only an auto primary key: sea-query's `DEFAULT VALUES` form.
+            let mut insert = Sql::insert();
+            insert.into_table(self.table()).or_default_values();
+            insert.returning_col(Alias::new(self.meta.pk_field().column));
+            let (sql, values) = build!(self.vendor, insert);
+            return Ok(Compiled { sql, values });
+        }
+        // Rendered here, not through sea-query's InsertStatement: an INSERT is a fixed shape
+        // (columns, then rows of placeholders), and an expression per value, rendered and its
+        // value copied once more, cost bulk_create ~15 % over raw sqlx (BENCHMARKS.md, ORM).
+        // The values move from the rows into the statement's parameters.
+        let placeholders = rows.len() * fields.len();
+        let mut sql = String::with_capacity(64 + fields.len() * 16 + placeholders * 6);
+        sql.push_str("INSERT INTO ");
+        quote_identifier(&mut sql, self.meta.table);
+        sql.push_str(" (");
+        for (k, &i) in fields.iter().enumerate() {
+            if k > 0 {
+                sql.push_str(", ");
+            }
+            quote_identifier(&mut sql, self.meta.fields[i].column);
+        }
+        sql.push_str(") VALUES ");
+        let mut values = Vec::with_capacity(placeholders);
+        for (r, row) in rows.into_iter().enumerate() {
+            if row.len() != self.meta.fields.len() {
+                return Err(OrmError::InvalidLookup(format!(
+                    "an insert row of {} has {} values for {} fields",
+                    self.meta.table,
+                    row.len(),
+                    self.meta.fields.len()
+                )));
+            }
+            sql.push_str(if r == 0 { "(" } else { ", (" });
+            let mut first = true;
+            for (i, value) in row.into_iter().enumerate() {
+                if auto && i == self.meta.pk {
+                    continue;
+                }
+                if !first {
+                    sql.push_str(", ");
+                }
+                first = false;
+                values.push(value);
+                match self.vendor {
+                    Vendor::Sqlite => sql.push('?'),
+                    Vendor::Postgres => {
+                        use std::fmt::Write as _;
+                        let _ = write!(sql, "${}", values.len());
+                    }
+                }
+            }
+            sql.push(')');
         }
         if auto {
-            insert.returning_col(Alias::new(self.meta.pk_field().column));
+            sql.push_str(" RETURNING ");
+            quote_identifier(&mut sql, self.meta.pk_field().column);
         }
-        let (sql, values) = build!(self.vendor, insert);
-        Ok(Compiled { sql, values })
+        Ok(Compiled {
+            sql,
+            values: Values(values),
+        })
     }
+}
+
+/// `name` as a quoted SQL identifier (`"…"`, an inner `"` doubled), as sea-query writes it for
+/// both backends.
+fn quote_identifier(sql: &mut String, name: &str) {
+    sql.push('"');
+    for c in name.chars() {
+        if c == '"' {
+            sql.push('"');
+        }
+        sql.push(c);
+    }
+    sql.push('"');
 }
 
 fn value_is_null(value: &sea_query::Value) -> bool {
