@@ -35,6 +35,7 @@ impl Activity {
         }
     }
 
+    #[inline]
     fn touch(&self) {
         // Most reads and writes find the flag already set: no store then.
         if !self.moved.load(Ordering::Relaxed) {

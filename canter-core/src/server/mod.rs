@@ -300,8 +300,10 @@ struct WatchdogWake {
 impl WatchdogWake {
     /// Whether the watchdog was woken since the last call (true the first time); keeps the
     /// task's waker to pass the watchdog's wake-ups on.
+    #[inline]
     fn take(&self, task: &Waker) -> bool {
-        if self.woken.swap(false, Ordering::AcqRel) {
+        // A load first: on almost every poll the flag is clear, and a load writes nothing.
+        if self.woken.load(Ordering::Relaxed) && self.woken.swap(false, Ordering::AcqRel) {
             let mut slot = self.task.lock().unwrap_or_else(|e| e.into_inner());
             if !slot.as_ref().is_some_and(|w| w.will_wake(task)) {
                 *slot = Some(task.clone());
