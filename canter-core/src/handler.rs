@@ -77,11 +77,10 @@ impl Core {
         // The chain's own panics (a middleware's) end here; the view's are caught closer, so
         // middleware still sees a 500 response for them.
         let chain = if self.chain.middleware.is_empty() {
-            tracing::Instrument::instrument(
-                AssertUnwindSafe(self.router.route(req)).catch_unwind(),
-                span,
-            )
-            .await
+            // Pinned where it is made: the wrappers below then move a pointer, not the whole
+            // (large) future, before it is first polled.
+            let routed = std::pin::pin!(self.router.route(req));
+            tracing::Instrument::instrument(AssertUnwindSafe(routed).catch_unwind(), span).await
         } else {
             tracing::Instrument::instrument(
                 AssertUnwindSafe(Next::start(self.chain.clone()).run(req)).catch_unwind(),
@@ -277,19 +276,18 @@ impl Router {
         // the body (server.max_body_size), so theirs is switched off. A body known to be
         // within axum's cap (no body, or a small Content-Length) cannot reach it, so the
         // switch (an extension insert per request) is only needed for the others.
-        let call = if body_within(&req, AXUM_DEFAULT_BODY_LIMIT) {
-            endpoint(req).left_future()
-        } else {
-            let view = DefaultBodyLimit::disable().layer(tower::service_fn(|req: Request| {
-                endpoint(req).map(Ok::<_, std::convert::Infallible>)
-            }));
-            view.oneshot(req)
-                .map(|r| match r {
+        let call: futures_util::future::BoxFuture<'_, Response> =
+            if body_within(&req, AXUM_DEFAULT_BODY_LIMIT) {
+                endpoint(req)
+            } else {
+                let view = DefaultBodyLimit::disable().layer(tower::service_fn(|req: Request| {
+                    endpoint(req).map(Ok::<_, std::convert::Infallible>)
+                }));
+                Box::pin(view.oneshot(req).map(|r| match r {
                     Ok(response) => response,
                     Err(never) => match never {},
-                })
-                .right_future()
-        };
+                }))
+            };
         let outcome = match self.stall_threshold {
             Some(threshold) => {
                 AssertUnwindSafe(StallDetector::new(
