@@ -4,10 +4,14 @@
 //! | limit | setting | default | what happens |
 //! |---|---|---|---|
 //! | request head size | `server.max_header_size` | 16 KiB | 431, connection closed |
-//! | head read time (slowloris) | `server.header_read_timeout` | 10 s | connection closed |
+//! | head read time (slowloris), HTTP/1 | `server.header_read_timeout` | 10 s | connection closed |
 //! | idle kept-alive connection | `server.keep_alive_timeout` | 5 s | connection closed |
 //! | body size | `server.max_body_size` | 2.5 MiB | 413 |
 //! | shutdown grace | `server.shutdown_timeout` | 30 s | in-flight requests cut after it |
+//!
+//! Both timeouts are checked by each connection's watchdog on its tick (at most 1 s apart), so
+//! they may act up to one tick late; the head read time counts from the end of the previous
+//! response (or the connection's start), as hyper's own header read timeout did.
 //!
 //! A client that disconnects mid-request drops the view's future (hyper stops polling it), so
 //! the view is cancelled at its next `.await`, as Django ≥ 5.0 cancels the view task.
