@@ -235,13 +235,22 @@ impl App {
         }
         chain_middleware.extend(self.middleware);
         let router = Arc::new(Router::new(resolver.clone(), &settings));
-        let endpoint: middleware::Endpoint = Arc::new(move |req| router.clone().dispatch(req));
+        let endpoint: middleware::Endpoint = {
+            let router = router.clone();
+            Arc::new(move |req| router.clone().dispatch(req))
+        };
         let chain = Arc::new(Chain {
             middleware: chain_middleware,
             endpoint,
         });
         Ok(CanterService {
-            core: Arc::new(Core::new(settings, resolver, Arc::new(self.state), chain)),
+            core: Arc::new(Core::new(
+                settings,
+                resolver,
+                Arc::new(self.state),
+                chain,
+                router,
+            )),
         })
     }
 }
@@ -255,7 +264,7 @@ pub struct CanterService {
 impl CanterService {
     /// Handles one request (never fails: errors and panics are responses).
     pub async fn handle(&self, req: crate::Request) -> crate::Response {
-        self.core.clone().handle(req).await
+        self.core.handle(req).await
     }
     pub fn settings(&self) -> &Settings {
         &self.core.settings

@@ -27,6 +27,8 @@ pub(crate) struct Core {
     pub(crate) resolver: Arc<Resolver>,
     state: Arc<StateMap>,
     chain: Arc<Chain>,
+    /// The chain's endpoint, called directly (no boxed future) when there is no middleware.
+    router: Arc<Router>,
     hosts: AllowedHosts,
 }
 
@@ -36,6 +38,7 @@ impl Core {
         resolver: Arc<Resolver>,
         state: Arc<StateMap>,
         chain: Arc<Chain>,
+        router: Arc<Router>,
     ) -> Self {
         let hosts = AllowedHosts::new(settings.effective_allowed_hosts());
         Self {
@@ -43,11 +46,12 @@ impl Core {
             resolver,
             state,
             chain,
+            router,
             hosts,
         }
     }
 
-    pub(crate) async fn handle(self: Arc<Self>, mut req: Request) -> Response {
+    pub(crate) async fn handle(&self, mut req: Request) -> Response {
         let debug = self.settings.debug;
         if let Err(response) = self.check_request(&req) {
             return response;
@@ -72,11 +76,18 @@ impl Core {
         );
         // The chain's own panics (a middleware's) end here; the view's are caught closer, so
         // middleware still sees a 500 response for them.
-        let chain = tracing::Instrument::instrument(
-            AssertUnwindSafe(Next::start(self.chain.clone()).run(req)).catch_unwind(),
-            span,
-        )
-        .await;
+        let chain = if self.chain.middleware.is_empty() {
+            // Pinned where it is made: the wrappers below then move a pointer, not the whole
+            // (large) future, before it is first polled.
+            let routed = std::pin::pin!(self.router.route(req));
+            tracing::Instrument::instrument(AssertUnwindSafe(routed).catch_unwind(), span).await
+        } else {
+            tracing::Instrument::instrument(
+                AssertUnwindSafe(Next::start(self.chain.clone()).run(req)).catch_unwind(),
+                span,
+            )
+            .await
+        };
         match chain {
             Ok(response) => render_if_pending(response, debug, None),
             Err(payload) => {
@@ -96,14 +107,14 @@ impl Core {
     /// What Django checks before any middleware: the Host, and that path and query decode.
     fn check_request(&self, req: &Request) -> Result<(), Response> {
         let debug = self.settings.debug;
-        let host = req.uri().host().map(str::to_owned).or_else(|| {
+        let host = req.uri().host().or_else(|| {
             req.headers()
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
-                .map(|h| strip_port(h).to_owned())
+                .map(strip_port)
         });
         match host {
-            Some(host) if self.hosts.allows(&host) => {}
+            Some(host) if self.hosts.allows(host) => {}
             other => {
                 let shown = other.unwrap_or_default();
                 let message = if shown.is_empty() {
@@ -222,75 +233,85 @@ impl Router {
 
     pub(crate) fn dispatch(
         self: Arc<Self>,
-        mut req: Request,
+        req: Request,
     ) -> futures_util::future::BoxFuture<'static, Response> {
-        Box::pin(async move {
-            // Checked in Core::check_request; a request from elsewhere (a middleware that
-            // rewrote the URI) is re-checked here.
-            let Some(path) = percent_decode(req.uri().path()) else {
-                return bad_request(
-                    "the request path is not valid UTF-8 once percent-decoded",
-                    self.debug,
-                );
-            };
-            let relative = path.strip_prefix('/').unwrap_or(&path);
-            let path: &str = &path;
-            let Some((index, params)) = self.resolver.resolve(relative) else {
-                return self.not_found(&req, path);
-            };
-            let route = self.resolver.route(index);
-            if let Some(methods) = &route.methods {
-                if !methods.contains(req.method()) {
-                    return crate::views::method_not_allowed(methods);
-                }
+        Box::pin(async move { self.route(req).await })
+    }
+
+    /// Resolves the path and calls the view (the chain's endpoint, also called directly by
+    /// [`Core::handle`] when there is no middleware).
+    pub(crate) async fn route(&self, mut req: Request) -> Response {
+        // Checked in Core::check_request; a request from elsewhere (a middleware that
+        // rewrote the URI) is re-checked here.
+        let Some(path) = percent_decode(req.uri().path()) else {
+            return bad_request(
+                "the request path is not valid UTF-8 once percent-decoded",
+                self.debug,
+            );
+        };
+        let relative = path.strip_prefix('/').unwrap_or(&path);
+        let path: &str = &path;
+        let Some((index, params)) = self.resolver.resolve(relative) else {
+            return self.not_found(&req, path);
+        };
+        let route = self.resolver.route(index);
+        if let Some(methods) = &route.methods {
+            if !methods.contains(req.method()) {
+                return crate::views::method_not_allowed(methods);
             }
-            tracing::Span::current()
-                .record("route", route.name.as_deref().unwrap_or(&route.pattern));
-            // What names the route in warnings and error pages: shared, not copied.
-            let label: Arc<str> = route.name.clone().unwrap_or_else(|| route.pattern.clone());
-            let resolved = ResolvedRoute {
-                name: route.name.clone(),
-                pattern: route.pattern.clone(),
-                view_name: route.view_name,
-                path: path.to_owned(),
-                params,
+        }
+        // What names the route in the span, warnings and error pages: borrowed, not copied.
+        let label: &str = route.name.as_deref().unwrap_or(&route.pattern);
+        tracing::Span::current().record("route", label);
+        let resolved = ResolvedRoute {
+            name: route.name.clone(),
+            pattern: route.pattern.clone(),
+            view_name: route.view_name,
+            path: path.to_owned(),
+            params,
+        };
+        req.extensions_mut().insert(resolved);
+        let endpoint = &route.endpoint;
+        // axum's extractors add their own 2 MB cap unless told not to; ours is already on
+        // the body (server.max_body_size), so theirs is switched off. A body known to be
+        // within axum's cap (no body, or a small Content-Length) cannot reach it, so the
+        // switch (an extension insert per request) is only needed for the others.
+        let call: futures_util::future::BoxFuture<'_, Response> =
+            if body_within(&req, AXUM_DEFAULT_BODY_LIMIT) {
+                endpoint(req)
+            } else {
+                let view = DefaultBodyLimit::disable().layer(tower::service_fn(|req: Request| {
+                    endpoint(req).map(Ok::<_, std::convert::Infallible>)
+                }));
+                Box::pin(view.oneshot(req).map(|r| match r {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }))
             };
-            req.extensions_mut().insert(resolved);
-            let endpoint = route.endpoint.clone();
-            // axum's extractors add their own 2 MB cap unless told not to; ours is already on
-            // the body (server.max_body_size), so theirs is switched off.
-            let view = DefaultBodyLimit::disable().layer(tower::service_fn(move |req: Request| {
-                endpoint(req).map(Ok::<_, std::convert::Infallible>)
-            }));
-            let call = view.oneshot(req).map(|r| match r {
-                Ok(response) => response,
-                Err(never) => match never {},
-            });
-            let outcome = match self.stall_threshold {
-                Some(threshold) => {
-                    AssertUnwindSafe(StallDetector::new(
-                        call,
-                        threshold,
-                        "view",
-                        label.to_string(),
-                        route.view_name,
-                    ))
-                    .catch_unwind()
-                    .await
-                }
-                None => AssertUnwindSafe(call).catch_unwind().await,
-            };
-            let response = match outcome {
-                Ok(response) => response,
-                Err(payload) => report_response(ErrorReport {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    message: format!("view panicked: {}", panic_message(payload.as_ref())),
-                    causes: vec![],
-                    panicked: true,
-                }),
-            };
-            render_if_pending(response, self.debug, Some((&label, route.view_name)))
-        })
+        let outcome = match self.stall_threshold {
+            Some(threshold) => {
+                AssertUnwindSafe(StallDetector::new(
+                    call,
+                    threshold,
+                    "view",
+                    label.to_owned(),
+                    route.view_name,
+                ))
+                .catch_unwind()
+                .await
+            }
+            None => AssertUnwindSafe(call).catch_unwind().await,
+        };
+        let response = match outcome {
+            Ok(response) => response,
+            Err(payload) => report_response(ErrorReport {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                message: format!("view panicked: {}", panic_message(payload.as_ref())),
+                causes: vec![],
+                panicked: true,
+            }),
+        };
+        render_if_pending(response, self.debug, Some((label, route.view_name)))
     }
 
     fn not_found(&self, req: &Request, path: &str) -> Response {
@@ -317,6 +338,15 @@ impl Router {
         }
         debug_page::not_found(path, &self.resolver, self.debug)
     }
+}
+
+/// axum's `DefaultBodyLimit` when not switched off (axum 0.8: 2 MiB).
+const AXUM_DEFAULT_BODY_LIMIT: u64 = 2 * 1024 * 1024;
+
+/// Whether the request body is known (from its size hint: no body, or a `Content-Length` that
+/// the server enforces) to be at most `max` bytes.
+pub(crate) fn body_within<B: http_body::Body>(req: &http::Request<B>, max: u64) -> bool {
+    req.body().size_hint().upper().is_some_and(|n| n <= max)
 }
 
 /// Renders the page of a response whose view returned an `Error`, and logs server errors.

@@ -179,6 +179,73 @@ async fn slowloris_headers_are_cut_off() {
 }
 
 #[tokio::test]
+async fn slow_head_is_cut_off_even_with_a_long_keep_alive() {
+    // The header read timeout counts from the end of the previous response (as hyper's did),
+    // not from the last byte received.
+    let server = LiveServer::start_with_settings(
+        app(),
+        settings(|s| {
+            s.header_read_timeout = 0.4;
+            s.keep_alive_timeout = 30.0;
+        }),
+    )
+    .await;
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert_eq!(status_of(&String::from_utf8_lossy(&buf[..n])), 200);
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for byte in b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1" {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if stream.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+    }
+    if !closed {
+        let n = tokio::time::timeout(SHORT, stream.read(&mut buf))
+            .await
+            .expect("closed before the deadline")
+            .unwrap_or(0);
+        assert_eq!(n, 0, "EOF from the server");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn http2_connections_have_no_header_read_timeout() {
+    let server =
+        LiveServer::start_with_settings(app(), settings(|s| s.header_read_timeout = 0.2)).await;
+    let stream = TcpStream::connect(server.addr()).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    for _ in 0..2 {
+        let req = http::Request::builder()
+            .uri(format!("http://localhost:{}/", server.addr().port()))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(req).await.unwrap();
+        assert_eq!(response.status(), 200);
+        // Idle for longer than the header read timeout, shorter than keep-alive (5 s).
+        tokio::time::sleep(Duration::from_millis(800)).await;
+    }
+}
+
+#[tokio::test]
 async fn wrong_host_is_400() {
     let server = LiveServer::start(app()).await;
     let r = raw(

@@ -69,12 +69,13 @@ pub trait Middleware: Send + Sync + 'static {
 
 /// The object-safe form the chain stores.
 pub(crate) trait DynMiddleware: Send + Sync + 'static {
-    fn call_dyn(&self, req: Request, next: Next) -> BoxFuture<'_, Response>;
+    /// One boxed future owning the middleware's `Arc` (not a borrowing future boxed again).
+    fn call_dyn(self: Arc<Self>, req: Request, next: Next) -> BoxFuture<'static, Response>;
 }
 
 impl<M: Middleware> DynMiddleware for M {
-    fn call_dyn(&self, req: Request, next: Next) -> BoxFuture<'_, Response> {
-        Box::pin(self.call(req, next))
+    fn call_dyn(self: Arc<Self>, req: Request, next: Next) -> BoxFuture<'static, Response> {
+        Box::pin(async move { self.call(req, next).await })
     }
 }
 
@@ -106,7 +107,7 @@ impl Next {
                     chain: self.chain,
                     index: self.index + 1,
                 };
-                Box::pin(async move { middleware.call_dyn(req, next).await })
+                middleware.call_dyn(req, next)
             }
             None => (self.chain.endpoint)(req),
         }

@@ -74,7 +74,7 @@ where
     T: 'static,
 {
     let view_name = std::any::type_name::<H>();
-    let endpoint: Endpoint = Arc::new(move |req: Request| Box::pin(view.clone().call(req, ())));
+    let endpoint: Endpoint = Arc::new(move |req: Request| boxed(view.clone().call(req, ())));
     UrlPattern {
         kind: PatternKind::Route {
             pattern: pattern.to_owned(),
@@ -85,6 +85,23 @@ where
         namespace: None,
         methods: None,
     }
+}
+
+/// `future` as a `BoxFuture`, without boxing it again when it already is one (axum's
+/// function handlers return a boxed future of exactly this type).
+fn boxed<F>(future: F) -> BoxFuture<'static, Response>
+where
+    F: std::future::Future<Output = Response> + Send + 'static,
+{
+    let mut slot = Some(future);
+    if let Some(already) =
+        (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<BoxFuture<'static, Response>>>()
+    {
+        if let Some(already) = already.take() {
+            return already;
+        }
+    }
+    Box::pin(slot.expect("not taken"))
 }
 
 /// Django's `include("api/", api_urls)`: every pattern of `patterns` under `prefix`.

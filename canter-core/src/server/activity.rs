@@ -1,47 +1,70 @@
-//! Per-connection activity, for the keep-alive idle timeout: the last time bytes moved, and
-//! how many requests are in flight (a response counts until its body is done or dropped, so a
+//! Per-connection activity, for the keep-alive idle timeout and the header read timeout:
+//! whether bytes moved or a request ended since the connection's watchdog last looked, and how
+//! many requests are in flight (a response counts until its body is done or dropped, so a
 //! quiet server-sent-events stream is not mistaken for an idle connection).
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::Instant;
 
 pub(super) struct Activity {
-    opened: Instant,
-    /// Milliseconds after `opened` when bytes last moved.
-    last_ms: AtomicU64,
+    /// Bytes moved or a request ended since the connection's watchdog last looked: a flag
+    /// (one store per read or write) instead of a clock read; the watchdog turns it into a
+    /// time on its next tick.
+    moved: AtomicBool,
+    /// A request ended since the watchdog last looked (a new request head may start now).
+    ended: AtomicBool,
     in_flight: AtomicUsize,
+    /// Serves HTTP/2 (seen on its requests): no header read timeout.
+    http2: AtomicBool,
 }
 
 impl Activity {
     pub(super) fn new() -> Self {
         Self {
-            opened: Instant::now(),
-            last_ms: AtomicU64::new(0),
+            moved: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            http2: AtomicBool::new(false),
         }
     }
 
+    #[inline]
     fn touch(&self) {
-        let ms = self.opened.elapsed().as_millis() as u64;
-        self.last_ms.store(ms, Ordering::Relaxed);
+        // Most reads and writes find the flag already set: no store then.
+        if !self.moved.load(Ordering::Relaxed) {
+            self.moved.store(true, Ordering::Relaxed);
+        }
     }
 
-    /// How long the connection has had no request in flight and no bytes moving.
-    pub(super) fn idle_for(&self) -> Duration {
-        if self.in_flight.load(Ordering::Acquire) > 0 {
-            return Duration::ZERO;
+    /// Whether bytes moved (or a request ended) since the last call.
+    pub(super) fn take_moved(&self) -> bool {
+        self.moved.swap(false, Ordering::Relaxed)
+    }
+
+    /// Whether a request ended since the last call.
+    pub(super) fn take_ended(&self) -> bool {
+        self.ended.swap(false, Ordering::Relaxed)
+    }
+
+    pub(super) fn mark_http2(&self) {
+        if !self.http2.load(Ordering::Relaxed) {
+            self.http2.store(true, Ordering::Relaxed);
         }
-        let now = self.opened.elapsed().as_millis() as u64;
-        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+
+    pub(super) fn is_http2(&self) -> bool {
+        self.http2.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
     }
 
     pub(super) fn begin_request(self: &Arc<Self>) -> RequestGuard {
@@ -55,6 +78,7 @@ pub(super) struct RequestGuard(Arc<Activity>);
 impl Drop for RequestGuard {
     fn drop(&mut self) {
         self.0.touch();
+        self.0.ended.store(true, Ordering::Relaxed);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -4,10 +4,14 @@
 //! | limit | setting | default | what happens |
 //! |---|---|---|---|
 //! | request head size | `server.max_header_size` | 16 KiB | 431, connection closed |
-//! | head read time (slowloris) | `server.header_read_timeout` | 10 s | connection closed |
+//! | head read time (slowloris), HTTP/1 | `server.header_read_timeout` | 10 s | connection closed |
 //! | idle kept-alive connection | `server.keep_alive_timeout` | 5 s | connection closed |
 //! | body size | `server.max_body_size` | 2.5 MiB | 413 |
 //! | shutdown grace | `server.shutdown_timeout` | 30 s | in-flight requests cut after it |
+//!
+//! Both timeouts are checked by each connection's watchdog on its tick (at most 1 s apart), so
+//! they may act up to one tick late; the head read time counts from the end of the previous
+//! response (or the connection's start), as hyper's own header read timeout did.
 //!
 //! A client that disconnects mid-request drops the view's future (hyper stops polling it), so
 //! the view is cancelled at its next `.await`, as Django ≥ 5.0 cancels the view task.
@@ -17,7 +21,9 @@ mod activity;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -43,7 +49,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = service.settings().server.clone();
     let builder = Arc::new(connection_builder(&limits));
-    let keep_alive = Duration::from_secs_f64(limits.keep_alive_timeout);
+    let timeouts = Timeouts {
+        keep_alive: Duration::from_secs_f64(limits.keep_alive_timeout),
+        header_read: Duration::from_secs_f64(limits.header_read_timeout),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let tracker = TaskTracker::new();
     tokio::pin!(shutdown);
@@ -67,7 +76,7 @@ pub async fn serve(
         let builder = builder.clone();
         let stop_rx = stop_rx.clone();
         tracker.spawn(serve_connection(
-            stream, peer, service, builder, keep_alive, stop_rx,
+            stream, peer, service, builder, timeouts, stop_rx,
         ));
     }
 
@@ -114,11 +123,14 @@ pub async fn shutdown_signal() {
 
 fn connection_builder(limits: &ServerSettings) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // The header read timeout is the connection watchdog's (see `watchdog`): hyper's own arms
+    // a timer for every request head (a boxed sleep registered in and removed from tokio's
+    // timer wheel per request); its default (30 s once a timer is set) is switched off.
     builder
         .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
-        .header_read_timeout(Duration::from_secs_f64(limits.header_read_timeout))
+        .header_read_timeout(None)
         .max_buf_size(limits.max_header_size.max(8192));
     builder
         .http2()
@@ -131,55 +143,189 @@ fn connection_builder(limits: &ServerSettings) -> auto::Builder<TokioExecutor> {
     }
 }
 
+#[derive(Clone, Copy)]
+struct Timeouts {
+    keep_alive: Duration,
+    header_read: Duration,
+}
+
+/// What a connection's watchdog decided.
+enum Close {
+    /// Shutting down, or idle for the keep-alive timeout: finish what is in flight, then close.
+    Graceful,
+    /// An HTTP/1 request head took longer than the header read timeout: close now.
+    Now,
+}
+
+/// What the connection and its requests share (one `Arc` per connection, cloned per request:
+/// its count is not shared with the other connections' tasks, unlike the app's).
+struct Conn {
+    service: CanterService,
+    activity: Arc<Activity>,
+    peer: SocketAddr,
+}
+
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     service: CanterService,
     builder: Arc<auto::Builder<TokioExecutor>>,
-    keep_alive: Duration,
-    mut stop: watch::Receiver<bool>,
+    timeouts: Timeouts,
+    stop: watch::Receiver<bool>,
 ) {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(ActivityIo::new(stream, activity.clone()));
-    let per_request = activity.clone();
+    let conn = Arc::new(Conn {
+        service,
+        activity: activity.clone(),
+        peer,
+    });
     let hyper_service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
-        req.extensions_mut().insert(ClientAddr(peer));
-        let guard = per_request.begin_request();
-        let service = service.clone();
+        let conn = conn.clone();
         async move {
-            let response = service.handle(req.map(Body::new)).await;
-            Ok::<_, Infallible>(response.map(|body| Body::new(TrackedBody::new(body, guard))))
+            req.extensions_mut().insert(ClientAddr(conn.peer));
+            if req.version() == http::Version::HTTP_2 {
+                conn.activity.mark_http2();
+            }
+            let guard = conn.activity.begin_request();
+            let response = conn.service.core.handle(req.map(Body::new)).await;
+            // The body stays the app's (boxed once), wrapped, not boxed again.
+            Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
     });
     let connection = builder.serve_connection_with_upgrades(io, hyper_service);
     tokio::pin!(connection);
+    // The watchdog (shutdown signal, idle and header read timeouts) is polled only when one of
+    // its own timers or signals woke the task, not on every wake-up of the connection.
+    let mut watchdog = Box::pin(watchdog(activity, stop, timeouts));
+    let woken = Arc::new(WatchdogWake {
+        woken: AtomicBool::new(true),
+        task: Mutex::new(None),
+    });
+    let watchdog_waker = Waker::from(woken.clone());
     let mut closing = false;
-    let mut tick = tokio::time::interval(
-        keep_alive
-            .min(Duration::from_secs(1))
-            .max(Duration::from_millis(50)),
-    );
+    let result = std::future::poll_fn(|cx| loop {
+        if let Poll::Ready(result) = connection.as_mut().poll(cx) {
+            return Poll::Ready(Some(result));
+        }
+        if closing || !woken.take(cx.waker()) {
+            return Poll::Pending;
+        }
+        match watchdog
+            .as_mut()
+            .poll(&mut Context::from_waker(&watchdog_waker))
+        {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Close::Graceful) => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+                // Polled again at the top: it may be done at once.
+            }
+            Poll::Ready(Close::Now) => return Poll::Ready(None),
+        }
+    })
+    .await;
+    match result {
+        Some(Ok(())) => {}
+        Some(Err(err)) => {
+            tracing::debug!(target: "canter::server", %peer, error = %err, "connection ended with an error");
+        }
+        None => {
+            tracing::debug!(target: "canter::server", %peer, "request head not read within server.header_read_timeout: connection closed");
+        }
+    }
+}
+
+/// The connection's timers, on one tick: returns when the connection should close.
+///
+/// * shutdown (`stop` turns true): graceful;
+/// * keep-alive: no request in flight and no bytes moved for `keep_alive`: graceful;
+/// * header read (slowloris): no request in flight for `header_read` since the connection
+///   opened or its last request ended, i.e. the next request head has not come in full (hyper's
+///   HTTP/1 header read timeout, which also starts when the previous response ends). Not for
+///   HTTP/2 connections, where streams have no such limit: close now.
+///
+/// Times are taken on ticks (at most 1 s apart, at most half of either timeout), so either
+/// timeout may fire up to one tick late.
+async fn watchdog(
+    activity: Arc<Activity>,
+    mut stop: watch::Receiver<bool>,
+    timeouts: Timeouts,
+) -> Close {
+    let period = timeouts
+        .keep_alive
+        .min(timeouts.header_read / 2)
+        .min(Duration::from_secs(1))
+        .max(Duration::from_millis(50));
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let opened = tokio::time::Instant::now();
+    let mut last_moved = opened;
+    let mut head_since = opened;
     loop {
         tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(err) = result {
-                    tracing::debug!(target: "canter::server", %peer, error = %err, "connection ended with an error");
-                }
-                return;
-            }
-            changed = stop.changed(), if !closing => {
+            changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
-                    closing = true;
-                    connection.as_mut().graceful_shutdown();
+                    return Close::Graceful;
                 }
             }
-            _ = tick.tick(), if !closing => {
-                if activity.idle_for() >= keep_alive {
-                    closing = true;
-                    connection.as_mut().graceful_shutdown();
+            now = tick.tick() => {
+                let moved = activity.take_moved();
+                let ended = activity.take_ended();
+                if activity.in_flight() > 0 {
+                    last_moved = now;
+                    head_since = now;
+                    continue;
+                }
+                if moved {
+                    last_moved = now;
+                }
+                if ended {
+                    head_since = now;
+                }
+                if !activity.is_http2() && now.duration_since(head_since) >= timeouts.header_read {
+                    return Close::Now;
+                }
+                if now.duration_since(last_moved) >= timeouts.keep_alive {
+                    return Close::Graceful;
                 }
             }
+        }
+    }
+}
+
+/// The waker the watchdog is polled with: notes that it was woken, and wakes the connection's
+/// task.
+struct WatchdogWake {
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl WatchdogWake {
+    /// Whether the watchdog was woken since the last call (true the first time); keeps the
+    /// task's waker to pass the watchdog's wake-ups on.
+    #[inline]
+    fn take(&self, task: &Waker) -> bool {
+        // A load first: on almost every poll the flag is clear, and a load writes nothing.
+        if self.woken.load(Ordering::Relaxed) && self.woken.swap(false, Ordering::AcqRel) {
+            let mut slot = self.task.lock().unwrap_or_else(|e| e.into_inner());
+            if !slot.as_ref().is_some_and(|w| w.will_wake(task)) {
+                *slot = Some(task.clone());
+            }
+            return true;
+        }
+        false
+    }
+}
+
+impl Wake for WatchdogWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        if let Some(task) = &*self.task.lock().unwrap_or_else(|e| e.into_inner()) {
+            task.wake_by_ref();
         }
     }
 }
