@@ -251,6 +251,41 @@ pub async fn inspection_and_control(broker: Arc<dyn Broker>) {
         .all(|w| w.name != name));
     // The revoked countdown task is still queued (skipped when it comes due): clear it.
     control::purge("ops").await.unwrap();
+
+    // A worker that died without saying so (killed) stays listed as not alive, its heartbeat
+    // aging, for an hour; then it is forgotten.
+    let now = canter_tasks_now();
+    let mut killed = control::WorkerInfo {
+        name: "ops-killed".into(),
+        hostname: "elsewhere".into(),
+        pid: 1,
+        queues: vec!["ops".into()],
+        concurrency: 1,
+        started: now - 60.0,
+        heartbeat: now - 10.0,
+        processed: 3,
+        active: Vec::new(),
+        reserved: Vec::new(),
+        scheduled: Vec::new(),
+        software: "canter-tasks".into(),
+    };
+    broker.worker_heartbeat(&killed).await.unwrap();
+    let listed = control::workers().await.unwrap();
+    let dead = listed.iter().find(|w| w.name == "ops-killed").unwrap();
+    assert!(!dead.alive() && dead.heartbeat_age() >= 10.0, "{dead:?}");
+    let queues = control::queues(&["ops".to_owned()]).await.unwrap();
+    assert_eq!(
+        queues.iter().find(|q| q.name == "ops").unwrap().consumers,
+        0,
+        "a dead worker consumes nothing"
+    );
+    killed.heartbeat = now - control::FORGET_AFTER - 1.0;
+    broker.worker_heartbeat(&killed).await.unwrap();
+    assert!(control::workers()
+        .await
+        .unwrap()
+        .iter()
+        .all(|w| w.name != "ops-killed"));
 }
 
 fn canter_tasks_now() -> f64 {
