@@ -76,13 +76,14 @@ impl TestDb {
         self.dbs.clone().scope(future).await
     }
 
-    pub async fn finish(self) {
-        if let Some((url, schema)) = &self.cleanup {
-            let admin = Arc::new(Databases::single(url).unwrap());
-            admin
-                .scope(async { raw(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await })
-                .await;
+    pub async fn finish(mut self) {
+        if let Some((url, schema)) = self.cleanup.take() {
+            drop_schema(&url, &schema).await;
         }
+        self.remove_file();
+    }
+
+    fn remove_file(&self) {
         if let Some(file) = &self.file {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
@@ -91,14 +92,44 @@ impl TestDb {
     }
 }
 
-/// Every backend available: SQLite always, PostgreSQL when configured.
-pub async fn backends() -> Vec<TestDb> {
-    let mut all = vec![sqlite().await];
-    if let Some(pg) = postgres().await {
-        all.push(pg);
-    }
-    all
+async fn drop_schema(url: &str, schema: &str) {
+    let admin = Arc::new(Databases::single(url).unwrap());
+    admin
+        .scope(async { raw(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await })
+        .await;
 }
+
+/// A test that panicked never reaches `finish`: its schema and file go here, on a thread and
+/// runtime of their own (the test's runtime is unwinding).
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = self.cleanup.take() {
+            let _ = std::thread::spawn(move || {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    runtime.block_on(drop_schema(&url, &schema));
+                }
+            })
+            .join();
+        }
+        self.remove_file();
+    }
+}
+
+/// Every backend available: SQLite always, PostgreSQL when configured. Made one at a time as
+/// the test reaches it (a test failing on SQLite leaves no PostgreSQL schema).
+pub async fn backend(index: usize) -> Option<TestDb> {
+    match index {
+        0 => Some(sqlite().await),
+        1 => postgres().await,
+        _ => None,
+    }
+}
+
+/// The number of backends [`backend`] knows.
+pub const BACKENDS: usize = 2;
 
 /// A test body run once per backend, each in its own fresh database.
 #[macro_export]
@@ -107,7 +138,8 @@ macro_rules! on_every_backend {
         $(#[$attr])*
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
-            for db in common::backends().await {
+            for index in 0..common::BACKENDS {
+                let Some(db) = common::backend(index).await else { continue };
                 #[allow(unused_variables)]
                 let $vendor = db.vendor;
                 // Boxed: a long test body is a large future, too large for a test thread's stack.
