@@ -134,7 +134,9 @@ impl Executor {
     /// Runs the plan; returns one line per migration applied or unapplied.
     pub async fn migrate(&self, target: &Target) -> Result<Vec<String>, MigrationError> {
         let mut log = Vec::new();
-        for step in Box::pin(self.plan(target)).await? {
+        let sqlite = self.db()?.vendor == Vendor::Sqlite;
+        let plan = retry_when_locked(sqlite, || Box::pin(self.plan(target))).await?;
+        for step in plan {
             // Boxed: keeps the caller's future small (debug builds nest futures inline).
             let done = Box::pin(self.run_one(&step)).await?;
             let verb = if step.forwards {
@@ -198,6 +200,11 @@ impl Executor {
     }
 
     async fn run_one(&self, step: &PlanStep) -> Result<bool, MigrationError> {
+        let sqlite = self.db()?.vendor == Vendor::Sqlite;
+        retry_when_locked(sqlite, || self.try_one(step)).await
+    }
+
+    async fn try_one(&self, step: &PlanStep) -> Result<bool, MigrationError> {
         let db = self.db()?;
         let steps = self.steps(&step.key, db.vendor, step.forwards)?;
         let key = step.key.clone();
@@ -232,6 +239,28 @@ impl Executor {
         })
         .await;
         result
+    }
+}
+
+/// Runs `attempt` again when SQLite answers "database is locked" at once, without waiting out
+/// busy_timeout (a connection being opened while another process migrates, or a lock it cannot
+/// wait for without risking a deadlock). Safe for migration steps: each is one transaction that
+/// reads the recorder again under the lock, so another process's work is found done and ours is
+/// never applied twice.
+async fn retry_when_locked<T, F, Fut>(sqlite: bool, mut attempt: F) -> Result<T, MigrationError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, MigrationError>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(e) if sqlite && tries < 10 && e.to_string().contains("database is locked") => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20 * tries)).await;
+            }
+            other => return other,
+        }
     }
 }
 
