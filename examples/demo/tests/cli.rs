@@ -1,7 +1,8 @@
 //! The demo binary's management CLI, run as a user runs it.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod support;
+
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,22 +29,6 @@ fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::SeqCst)
-}
-
-fn get(addr: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 fn run(command: &mut Command) -> (bool, String, String) {
@@ -134,7 +119,7 @@ fn runserver_serves_the_demo_and_stops_gracefully_on_sigterm() {
         said_migrated,
         "runserver applies pending migrations on SQLite and says so"
     );
-    let response = get(&addr, "/async/");
+    let response = support::http_get(&addr, "/async/");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
         response
@@ -147,7 +132,7 @@ fn runserver_serves_the_demo_and_stops_gracefully_on_sigterm() {
         "{response}"
     );
     // The table came from the migration: an empty table answers 404 with a JSON error.
-    let response = get(&addr, "/mymodel/first-active/");
+    let response = support::http_get(&addr, "/mymodel/first-active/");
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     assert!(
         response.ends_with("{\"error\":\"no active MyModel\"}"),

@@ -6,12 +6,11 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Output, Stdio};
-use std::time::Duration;
 
-use support::{demo_command, execute, text_rows, unique, DemoProcess, PgSchema, SqliteFile};
+use support::{
+    demo_command, execute, http_get, text_rows, unique, DemoProcess, PgSchema, SqliteFile,
+};
 
 /// `demo <args>` on the database at `url`, in a scratch directory (where its SQLite files for
 /// the task broker land), with `env` set.
@@ -48,22 +47,6 @@ fn pg_tables(url: &str) -> Vec<String> {
     .into_iter()
     .map(|mut row| row.remove(0))
     .collect()
-}
-
-fn get(addr: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 #[test]
@@ -120,7 +103,7 @@ fn migration_commands_on_postgres() {
     // Migrated, runserver starts on PostgreSQL and serves the article's query from it.
     let mut server = DemoProcess::spawn(&["runserver", "127.0.0.1:0"], &[("DATABASE_URL", url)]);
     let addr = server.server_addr();
-    let response = get(&addr, "/mymodel/first-active/");
+    let response = http_get(&addr, "/mymodel/first-active/");
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     assert!(
         response.ends_with("{\"error\":\"no active MyModel\"}"),
@@ -130,13 +113,13 @@ fn migration_commands_on_postgres() {
         url,
         "INSERT INTO demo_mymodel (name, active) VALUES ('asleep', FALSE), ('awake', TRUE), ('Awake too', TRUE)",
     );
-    let response = get(&addr, "/mymodel/first-active/");
+    let response = http_get(&addr, "/mymodel/first-active/");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
         response.ends_with("{\"id\":2,\"name\":\"awake\",\"active\":true}"),
         "{response}"
     );
-    let response = get(
+    let response = http_get(
         &addr,
         "/mymodel/?active=true&name__icontains=AWAKE&limit=10",
     );
@@ -147,7 +130,7 @@ fn migration_commands_on_postgres() {
         ),
         "{response}"
     );
-    let response = get(&addr, "/mymodel/?colour=red");
+    let response = http_get(&addr, "/mymodel/?colour=red");
     assert!(
         response.starts_with("HTTP/1.1 400") && response.contains("colour"),
         "{response}"

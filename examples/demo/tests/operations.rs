@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use canter::tasks::{ApplyOptions, SqliteBroker};
 use serde_json::Value;
-use support::{demo_command, DemoProcess};
+use support::{demo_command, http_get, DemoProcess};
 
 /// `demo <args>` in `dir`, with `stdin` as its input.
 fn demo(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
@@ -147,21 +147,10 @@ async fn operations_commands_see_a_live_worker() {
     assert_eq!(events[2]["uuid"], running.id.as_str());
 
     // Prometheus metrics from the worker's endpoint.
-    let response = tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        let addr = metrics.trim_end_matches("/metrics").to_owned();
-        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-        write!(
-            stream,
-            "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
+    let addr = metrics.trim_end_matches("/metrics").to_owned();
+    let response = tokio::task::spawn_blocking(move || http_get(&addr, "/metrics"))
+        .await
         .unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
-        text
-    })
-    .await
-    .unwrap();
     assert!(
         response.contains("canter_tasks_received_total{task=\"demo.long_running_task\"} 1"),
         "{response}"
