@@ -59,6 +59,8 @@ pub struct Worker {
     broker: Arc<dyn Broker>,
     config: WorkerConfig,
     name: String,
+    /// This machine's name, read once.
+    hostname: String,
     started: f64,
     /// Running tasks, by id (what inspection shows as active).
     active: Mutex<HashMap<String, TaskInfo>>,
@@ -80,6 +82,7 @@ impl Worker {
             broker,
             config,
             name,
+            hostname: crate::broker::hostname(),
             started: now(),
             active: Mutex::default(),
             processed: AtomicU64::new(0),
@@ -110,7 +113,7 @@ impl Worker {
         let info = |m: &TaskMessage| TaskInfo::of(m, Some(&self.name));
         WorkerInfo {
             name: self.name.clone(),
-            hostname: hostname(),
+            hostname: self.hostname.clone(),
             pid: std::process::id(),
             queues: self.config.queues.clone(),
             concurrency: self.config.concurrency,
@@ -646,15 +649,6 @@ impl Drop for Running<'_> {
             .remove(&self.id);
         self.worker.processed.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-/// This machine's name.
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Runs a task body: a panic becomes a `Panic` failure, the hard time limit a `TimeLimit` one;

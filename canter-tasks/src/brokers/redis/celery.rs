@@ -70,12 +70,7 @@ pub fn parse_iso8601(text: &str) -> Option<f64> {
 
 /// Who sent a message (`gen<pid>@<host>`, Celery's `origin`).
 pub fn origin() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    format!("gen{}@{host}", std::process::id())
+    format!("gen{}@{}", std::process::id(), crate::broker::hostname())
 }
 
 /// A new delivery tag (kombu: a fresh uuid4 per publish).
