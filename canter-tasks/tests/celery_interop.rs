@@ -48,6 +48,21 @@ fn python(python: &str, url: &str, prefix: &str) -> Command {
     command
 }
 
+/// Runs one of celery_app.py's producers (`send_add`, …) and returns what it printed.
+async fn produce(interpreter: &str, url: &str, prefix: &str, producer: &str) -> String {
+    let mut command = python(interpreter, url, prefix);
+    command.args(["celery_app.py", producer]);
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Python producer {producer} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// A Python Celery worker, stopped when dropped.
 struct PythonWorker(Child);
 
@@ -112,19 +127,7 @@ async fn canter_and_python_celery_share_queues_and_results() {
             let _ = stopped.await;
         }),
     );
-    let producer = tokio::task::spawn_blocking({
-        let mut command = python(&interpreter, &url, &prefix);
-        command.args(["celery_app.py", "send_add"]);
-        move || command.output().unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        producer.status.success(),
-        "the Python producer failed: {}",
-        String::from_utf8_lossy(&producer.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&producer.stdout).trim(), "5");
+    assert_eq!(produce(&interpreter, &url, &prefix, "send_add").await, "5");
     let _ = stop.send(());
     worker.await.unwrap().unwrap();
 
@@ -266,19 +269,10 @@ async fn canter_and_python_celery_share_queues_and_results() {
         failing.id,
         "Python's worker sent canter's error callback with the failed task's id"
     );
-    let producer = tokio::task::spawn_blocking({
-        let mut command = python(&interpreter, &url, &prefix);
-        command.args(["celery_app.py", "send_linked"]);
-        move || command.output().unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        producer.status.success(),
-        "the Python producer failed: {}",
-        String::from_utf8_lossy(&producer.stderr)
+    assert_eq!(
+        produce(&interpreter, &url, &prefix, "send_linked").await,
+        "50"
     );
-    assert_eq!(String::from_utf8_lossy(&producer.stdout).trim(), "50");
     let _ = stop.send(());
     rust_worker.await.unwrap().unwrap();
 }
