@@ -11,6 +11,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use canter_core::app::AppContext;
 use canter_core::request::ClientAddr;
 use canter_core::routing::ResolvedRoute;
 use canter_core::settings::Settings;
@@ -152,8 +153,10 @@ where
 
     fn call(self, mut req: Request, _state: ()) -> Self::Future {
         Box::pin(async move {
-            let app_settings: Option<Arc<Settings>> =
-                req.extensions().get::<Arc<Settings>>().cloned();
+            let app_settings: Option<Arc<Settings>> = req
+                .extensions()
+                .get::<Arc<AppContext>>()
+                .map(|context| context.settings().clone());
             let (limits, origins) = self
                 .settings
                 .get_or_init(|| {

@@ -27,6 +27,30 @@ impl StateMap {
     }
 }
 
+/// What every request of an app carries (one extension, one reference count per request):
+/// its settings, URL resolver and state. Read it with [`RequestExt`](crate::request::RequestExt)'s
+/// `settings()`, `reverse()` and `state()`, or the [`State`](crate::extract::State) extractor.
+pub struct AppContext {
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) resolver: Arc<Resolver>,
+    pub(crate) state: StateMap,
+}
+
+impl AppContext {
+    /// The app's settings.
+    pub fn settings(&self) -> &Arc<Settings> {
+        &self.settings
+    }
+    /// The app's URL resolver (`reverse`).
+    pub fn resolver(&self) -> &Arc<Resolver> {
+        &self.resolver
+    }
+    /// The app's state of type `T` (`App::state`).
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.state.get::<T>()
+    }
+}
+
 /// Why an app could not be built: a URL conf or middleware problem, named.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -245,9 +269,11 @@ impl App {
         });
         Ok(CanterService {
             core: Arc::new(Core::new(
-                settings,
-                resolver,
-                Arc::new(self.state),
+                Arc::new(AppContext {
+                    settings,
+                    resolver,
+                    state: self.state,
+                }),
                 chain,
                 router,
             )),
@@ -267,10 +293,10 @@ impl CanterService {
         self.core.handle(req).await
     }
     pub fn settings(&self) -> &Settings {
-        &self.core.settings
+        &self.core.context.settings
     }
     pub fn resolver(&self) -> &Resolver {
-        &self.core.resolver
+        &self.core.context.resolver
     }
 }
 
@@ -293,6 +319,6 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let core = self.core.clone();
-        Box::pin(async move { Ok(core.handle(req.map(crate::Body::new)).await) })
+        Box::pin(async move { Ok(core.handle(req.map(crate::request::into_body)).await) })
     }
 }

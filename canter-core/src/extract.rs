@@ -19,7 +19,7 @@ use serde_json::Value;
 pub use axum::extract::{Form, Query};
 pub use axum::Json;
 
-use crate::app::StateMap;
+use crate::app::AppContext;
 use crate::error::Error;
 use crate::routing::ResolvedRoute;
 
@@ -80,8 +80,8 @@ impl<T: Send + Sync + 'static> FromRequestParts<()> for State<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &()) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<Arc<StateMap>>()
-            .and_then(|map| map.get::<T>())
+            .get::<Arc<AppContext>>()
+            .and_then(|context| context.state::<T>())
             .map(State)
             .ok_or_else(|| {
                 Error::new(

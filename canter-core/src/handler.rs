@@ -11,7 +11,7 @@ use futures_util::FutureExt;
 use http::{header, HeaderValue, Method, StatusCode};
 use tower::{Layer, ServiceExt};
 
-use crate::app::StateMap;
+use crate::app::AppContext;
 use crate::blocking::panic_message;
 use crate::debug_page;
 use crate::error::{report_response, ErrorReport, PendingErrorPage};
@@ -23,9 +23,10 @@ use crate::settings::Settings;
 use crate::stall::StallDetector;
 
 pub(crate) struct Core {
-    pub(crate) settings: Arc<Settings>,
-    pub(crate) resolver: Arc<Resolver>,
-    state: Arc<StateMap>,
+    /// Settings, resolver and state: one extension on every request.
+    pub(crate) context: Arc<AppContext>,
+    /// The same settings, without a hop through `context` on every request.
+    settings: Arc<Settings>,
     chain: Arc<Chain>,
     /// The chain's endpoint, called directly (no boxed future) when there is no middleware.
     router: Arc<Router>,
@@ -33,18 +34,12 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(
-        settings: Arc<Settings>,
-        resolver: Arc<Resolver>,
-        state: Arc<StateMap>,
-        chain: Arc<Chain>,
-        router: Arc<Router>,
-    ) -> Self {
+    pub(crate) fn new(context: Arc<AppContext>, chain: Arc<Chain>, router: Arc<Router>) -> Self {
+        let settings = context.settings.clone();
         let hosts = AllowedHosts::new(settings.effective_allowed_hosts());
         Self {
+            context,
             settings,
-            resolver,
-            state,
             chain,
             router,
             hosts,
@@ -60,20 +55,20 @@ impl Core {
             Ok(req) => req,
             Err(response) => return render_if_pending(response, debug, None),
         };
-        req.extensions_mut().insert(self.state.clone());
-        req.extensions_mut().insert(self.resolver.clone());
-        req.extensions_mut().insert(self.settings.clone());
-        let method = req.method().clone();
-        let uri = req.uri().clone();
-        let path = uri.path();
+        // One extension for the app's parts (each insert boxes its value, and a fourth entry
+        // would grow the map's table: client address, app context and route fit in the first).
+        req.extensions_mut().insert(self.context.clone());
+        // The span holds method and path for the log lines within it (the panic below too),
+        // so neither is copied out of the request here.
         let span = tracing::info_span!(
             target: "canter::request",
             "request",
-            %method,
-            %path,
+            method = %req.method(),
+            path = %req.uri().path(),
             route = tracing::field::Empty,
             request_id = tracing::field::Empty
         );
+        let panic_span = span.clone();
         // The chain's own panics (a middleware's) end here; the view's are caught closer, so
         // middleware still sees a 500 response for them.
         let chain = if self.chain.middleware.is_empty() {
@@ -92,7 +87,9 @@ impl Core {
             Ok(response) => render_if_pending(response, debug, None),
             Err(payload) => {
                 let message = panic_message(payload.as_ref());
-                tracing::error!(target: "canter::request", %method, %path, panic = %message, "middleware panicked");
+                panic_span.in_scope(|| {
+                    tracing::error!(target: "canter::request", panic = %message, "middleware panicked");
+                });
                 let report = ErrorReport {
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                     message,

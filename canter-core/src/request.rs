@@ -9,13 +9,27 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
-use crate::app::StateMap;
+use crate::app::AppContext;
 use crate::error::Error;
-use crate::routing::{ResolvedRoute, Resolver};
+use crate::routing::ResolvedRoute;
 
 /// The request type of views and middleware: a plain `http::Request`, so every tower and
 /// hyper tool works with it, plus the helpers of [`RequestExt`].
 pub type Request<B = Body> = http::Request<B>;
+
+/// A body as the app's [`Body`]. One that has already ended (a GET, a zero
+/// `Content-Length`) becomes [`Body::empty`], which allocates nothing; boxing it would.
+pub(crate) fn into_body<B>(body: B) -> Body
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if body.is_end_stream() {
+        Body::empty()
+    } else {
+        Body::new(body)
+    }
+}
 
 /// The client's socket address, set by the server on every request of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,17 +123,17 @@ where
     }
 
     fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        self.extensions().get::<Arc<StateMap>>()?.get::<T>()
+        self.extensions().get::<Arc<AppContext>>()?.state::<T>()
     }
 
     fn reverse(&self, name: &str, args: &[(&str, String)]) -> Result<String, Error> {
-        let resolver = self.extensions().get::<Arc<Resolver>>().ok_or_else(|| {
+        let context = self.extensions().get::<Arc<AppContext>>().ok_or_else(|| {
             Error::new(
                 http::StatusCode::INTERNAL_SERVER_ERROR,
                 "no URL resolver on this request",
             )
         })?;
-        resolver.reverse(name, args).map_err(Error::internal)
+        context.resolver.reverse(name, args).map_err(Error::internal)
     }
 
     fn client_addr(&self) -> Option<SocketAddr> {

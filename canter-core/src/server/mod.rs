@@ -36,7 +36,6 @@ use tokio_util::task::TaskTracker;
 use crate::app::CanterService;
 use crate::request::ClientAddr;
 use crate::settings::ServerSettings;
-use crate::Body;
 
 use activity::{Activity, ActivityIo, TrackedBody};
 
@@ -188,7 +187,7 @@ async fn serve_connection(
                 conn.activity.mark_http2();
             }
             let guard = conn.activity.begin_request();
-            let response = conn.service.core.handle(req.map(Body::new)).await;
+            let response = conn.service.core.handle(req.map(crate::request::into_body)).await;
             // The body stays the app's (boxed once), wrapped, not boxed again.
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
