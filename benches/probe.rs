@@ -125,11 +125,6 @@ fn reference_response() -> http::Response<canter::Body> {
 async fn one(service: Option<&CanterService>) {
     match service {
         Some(service) => {
-            if std::env::var_os("PROBE_SIZES").is_some() {
-                let f = service.handle(request("/"));
-                eprintln!("handle future: {} bytes", std::mem::size_of_val(&f));
-                std::process::exit(0);
-            }
             std::hint::black_box(service.handle(request("/")).await);
         }
         None => {

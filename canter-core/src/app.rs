@@ -33,10 +33,20 @@ impl StateMap {
 pub struct AppContext {
     pub(crate) settings: Arc<Settings>,
     pub(crate) resolver: Arc<Resolver>,
-    pub(crate) state: StateMap,
+    pub(crate) state: Arc<StateMap>,
 }
 
 impl AppContext {
+    /// A copy for one connection: its requests then count references on the connection's
+    /// own `Arc`, not on one that every request on every thread writes.
+    pub(crate) fn for_connection(&self) -> Arc<AppContext> {
+        Arc::new(AppContext {
+            settings: self.settings.clone(),
+            resolver: self.resolver.clone(),
+            state: self.state.clone(),
+        })
+    }
+
     /// The app's settings.
     pub fn settings(&self) -> &Arc<Settings> {
         &self.settings
@@ -272,7 +282,7 @@ impl App {
                 Arc::new(AppContext {
                     settings,
                     resolver,
-                    state: self.state,
+                    state: Arc::new(self.state),
                 }),
                 chain,
                 router,

@@ -46,7 +46,17 @@ impl Core {
         }
     }
 
-    pub(crate) async fn handle(&self, mut req: Request) -> Response {
+    pub(crate) async fn handle(&self, req: Request) -> Response {
+        self.handle_with(req, &self.context).await
+    }
+
+    /// [`handle`](Self::handle) with the app's context as `context` (the server passes each
+    /// connection's own copy, see [`AppContext::for_connection`]).
+    pub(crate) async fn handle_with(
+        &self,
+        mut req: Request,
+        context: &Arc<AppContext>,
+    ) -> Response {
         let debug = self.settings.debug;
         if let Err(response) = self.check_request(&req) {
             return response;
@@ -57,7 +67,7 @@ impl Core {
         };
         // One extension for the app's parts (each insert boxes its value, and a fourth entry
         // would grow the map's table: client address, app context and route fit in the first).
-        req.extensions_mut().insert(self.context.clone());
+        req.extensions_mut().insert(context.clone());
         // The span holds method and path for the log lines within it (the panic below too),
         // so neither is copied out of the request here.
         let span = tracing::info_span!(
@@ -258,11 +268,11 @@ impl Router {
             }
         }
         // What names the route in the span, warnings and error pages: borrowed, not copied.
-        let label: &str = route.name.as_deref().unwrap_or(&route.pattern);
+        let label: &'static str = route.name.unwrap_or(route.pattern);
         tracing::Span::current().record("route", label);
         let resolved = ResolvedRoute {
-            name: route.name.clone(),
-            pattern: route.pattern.clone(),
+            name: route.name,
+            pattern: route.pattern,
             view_name: route.view_name,
             path: path.to_owned(),
             params,

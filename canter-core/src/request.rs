@@ -133,7 +133,10 @@ where
                 "no URL resolver on this request",
             )
         })?;
-        context.resolver.reverse(name, args).map_err(Error::internal)
+        context
+            .resolver
+            .reverse(name, args)
+            .map_err(Error::internal)
     }
 
     fn client_addr(&self) -> Option<SocketAddr> {

@@ -1,7 +1,7 @@
 //! The compiled URL conf: resolving a path to a route, and `reverse`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use http::Method;
 use regex::Regex;
@@ -39,9 +39,9 @@ enum Segment {
 
 pub(crate) struct Route {
     /// The whole pattern, prefixes of includes joined in.
-    pub(crate) pattern: Arc<str>,
+    pub(crate) pattern: &'static str,
     /// `"namespace:name"`, if named.
-    pub(crate) name: Option<Arc<str>>,
+    pub(crate) name: Option<&'static str>,
     pub(crate) view_name: &'static str,
     pub(crate) endpoint: Endpoint,
     pub(crate) methods: Option<Vec<Method>>,
@@ -53,8 +53,10 @@ pub(crate) struct Route {
 /// What the router found for a request; in the request's extensions for views and middleware.
 #[derive(Clone, Debug)]
 pub struct ResolvedRoute {
-    pub name: Option<Arc<str>>,
-    pub pattern: Arc<str>,
+    /// The route's URL name (`"namespace:name"`), if named.
+    pub name: Option<&'static str>,
+    /// The route's whole pattern (`"articles/<int:year>/"`).
+    pub pattern: &'static str,
     pub view_name: &'static str,
     /// The percent-decoded path.
     pub path: String,
@@ -184,6 +186,22 @@ impl Resolver {
     }
 }
 
+/// A route's pattern or name, kept for the life of the process (once per distinct string, so
+/// building an app again, as tests do, adds nothing). A request then carries them as plain
+/// references: a shared `Arc<str>` would have its reference count written by every request on
+/// every thread.
+fn intern(text: String) -> &'static str {
+    static INTERNED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut set = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    let set = set.get_or_insert_with(HashSet::new);
+    if let Some(known) = set.get(text.as_str()) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(text.into_boxed_str());
+    set.insert(leaked);
+    leaked
+}
+
 fn flatten(
     patterns: Vec<UrlPattern>,
     prefix: &str,
@@ -207,9 +225,9 @@ fn flatten(
                 }
                 let segments = parse(&full, converters)?;
                 let regex = compile(&full, &segments)?;
-                let name = pattern.name.map(|n| Arc::from(format!("{namespace}{n}")));
+                let name = pattern.name.map(|n| intern(format!("{namespace}{n}")));
                 out.push(Route {
-                    pattern: Arc::from(full),
+                    pattern: intern(full),
                     name,
                     view_name,
                     endpoint,

@@ -33,7 +33,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-use crate::app::CanterService;
+use crate::app::{AppContext, CanterService};
 use crate::request::ClientAddr;
 use crate::settings::ServerSettings;
 
@@ -160,6 +160,7 @@ enum Close {
 /// its count is not shared with the other connections' tasks, unlike the app's).
 struct Conn {
     service: CanterService,
+    context: Arc<AppContext>,
     activity: Arc<Activity>,
     peer: SocketAddr,
 }
@@ -175,6 +176,7 @@ async fn serve_connection(
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(ActivityIo::new(stream, activity.clone()));
     let conn = Arc::new(Conn {
+        context: service.core.context.for_connection(),
         service,
         activity: activity.clone(),
         peer,
@@ -187,7 +189,11 @@ async fn serve_connection(
                 conn.activity.mark_http2();
             }
             let guard = conn.activity.begin_request();
-            let response = conn.service.core.handle(req.map(crate::request::into_body)).await;
+            let response = conn
+                .service
+                .core
+                .handle_with(req.map(crate::request::into_body), &conn.context)
+                .await;
             // The body stays the app's (boxed once), wrapped, not boxed again.
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
         }
