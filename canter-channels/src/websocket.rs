@@ -11,9 +11,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use canter_core::app::AppContext;
-use canter_core::request::ClientAddr;
-use canter_core::routing::ResolvedRoute;
+use canter_core::request::{RequestContext, RequestExt};
 use canter_core::settings::Settings;
 use canter_core::{Body, BoxFuture, IntoResponse, Request, Response};
 use futures_util::{SinkExt, StreamExt};
@@ -122,16 +120,17 @@ fn owned_headers(headers: &http::HeaderMap) -> http::HeaderMap {
 }
 
 fn scope_of(req: &Request) -> Scope {
-    let route = req.extensions().get::<ResolvedRoute>();
+    let context = RequestContext::of(req.extensions());
+    let route = context.and_then(RequestContext::route);
     Scope {
         path: route
             .map(|r| r.path.clone())
             .unwrap_or_else(|| req.uri().path().to_owned()),
-        route: route.and_then(|r| r.name.as_deref().map(str::to_owned)),
+        route: route.and_then(|r| r.name.map(str::to_owned)),
         params: route.map(|r| r.params.clone()).unwrap_or_default(),
         query: req.uri().query().map(str::to_owned),
         headers: owned_headers(req.headers()),
-        client: req.extensions().get::<ClientAddr>().map(|a| a.0),
+        client: req.client_addr(),
         subprotocols: req
             .headers()
             .get_all(header::SEC_WEBSOCKET_PROTOCOL)
@@ -153,10 +152,7 @@ where
 
     fn call(self, mut req: Request, _state: ()) -> Self::Future {
         Box::pin(async move {
-            let app_settings: Option<Arc<Settings>> = req
-                .extensions()
-                .get::<Arc<AppContext>>()
-                .map(|context| context.settings().clone());
+            let app_settings: Option<Arc<Settings>> = req.settings();
             let (limits, origins) = self
                 .settings
                 .get_or_init(|| {

@@ -268,7 +268,12 @@ impl App {
             chain_middleware.push(made);
         }
         chain_middleware.extend(self.middleware);
-        let router = Arc::new(Router::new(resolver.clone(), &settings));
+        let context = Arc::new(AppContext {
+            settings,
+            resolver,
+            state: Arc::new(self.state),
+        });
+        let router = Arc::new(Router::new(context.clone()));
         let endpoint: middleware::Endpoint = {
             let router = router.clone();
             Arc::new(move |req| router.clone().dispatch(req))
@@ -278,15 +283,7 @@ impl App {
             endpoint,
         });
         Ok(CanterService {
-            core: Arc::new(Core::new(
-                Arc::new(AppContext {
-                    settings,
-                    resolver,
-                    state: Arc::new(self.state),
-                }),
-                chain,
-                router,
-            )),
+            core: Arc::new(Core::new(context, chain, router)),
         })
     }
 }

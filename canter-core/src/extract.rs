@@ -19,9 +19,8 @@ use serde_json::Value;
 pub use axum::extract::{Form, Query};
 pub use axum::Json;
 
-use crate::app::AppContext;
 use crate::error::Error;
-use crate::routing::ResolvedRoute;
+use crate::request::RequestContext;
 
 /// The route's converted parameters: `Path<i64>` for one, `Path<(i64, String)>` in pattern
 /// order, or `Path<S>` for a struct with a field per parameter name.
@@ -32,12 +31,14 @@ impl<T: DeserializeOwned + Send> FromRequestParts<()> for Path<T> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &()) -> Result<Self, Self::Rejection> {
-        let route = parts.extensions.get::<ResolvedRoute>().ok_or_else(|| {
-            Error::new(
-                http::StatusCode::INTERNAL_SERVER_ERROR,
-                "Path used outside a routed view",
-            )
-        })?;
+        let route = RequestContext::of(&parts.extensions)
+            .and_then(RequestContext::route)
+            .ok_or_else(|| {
+                Error::new(
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "Path used outside a routed view",
+                )
+            })?;
         let params = &route.params;
         let values = || Value::Array(params.iter().map(|(_, v)| v.clone()).collect());
         let attempt = if params.len() == 1 {
@@ -80,8 +81,8 @@ impl<T: Send + Sync + 'static> FromRequestParts<()> for State<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &()) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<Arc<AppContext>>()
-            .and_then(|context| context.state::<T>())
+            .get::<RequestContext>()
+            .and_then(|context| context.app().state::<T>())
             .map(State)
             .ok_or_else(|| {
                 Error::new(

@@ -1,6 +1,7 @@
 //! The request path inside the app: host check → body limit → middleware chain → router →
 //! view (stall detector, panic catcher) → error page. Django's `BaseHandler`, in one place.
 
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use crate::blocking::panic_message;
 use crate::debug_page;
 use crate::error::{report_response, ErrorReport, PendingErrorPage};
 use crate::middleware::{limit_body, Chain, Next};
-use crate::request::Request;
+use crate::request::{ClientAddr, Request, RequestContext};
 use crate::response::Response;
 use crate::routing::{percent_decode, ResolvedRoute, Resolver};
 use crate::settings::Settings;
@@ -47,15 +48,17 @@ impl Core {
     }
 
     pub(crate) async fn handle(&self, req: Request) -> Response {
-        self.handle_with(req, &self.context).await
+        let client = req.extensions().get::<ClientAddr>().map(|addr| addr.0);
+        self.handle_with(req, &self.context, client).await
     }
 
     /// [`handle`](Self::handle) with the app's context as `context` (the server passes each
-    /// connection's own copy, see [`AppContext::for_connection`]).
+    /// connection's own copy, see [`AppContext::for_connection`]) and the client's address.
     pub(crate) async fn handle_with(
         &self,
         mut req: Request,
         context: &Arc<AppContext>,
+        client: Option<SocketAddr>,
     ) -> Response {
         let debug = self.settings.debug;
         if let Err(response) = self.check_request(&req) {
@@ -65,19 +68,27 @@ impl Core {
             Ok(req) => req,
             Err(response) => return render_if_pending(response, debug, None),
         };
-        // One extension for the app's parts (each insert boxes its value, and a fourth entry
-        // would grow the map's table: client address, app context and route fit in the first).
-        req.extensions_mut().insert(context.clone());
+        req.extensions_mut().insert(RequestContext {
+            app: context.clone(),
+            client,
+            route: None,
+        });
         // The span holds method and path for the log lines within it (the panic below too),
-        // so neither is copied out of the request here.
-        let span = tracing::info_span!(
-            target: "canter::request",
-            "request",
-            method = %req.method(),
-            path = %req.uri().path(),
-            route = tracing::field::Empty,
-            request_id = tracing::field::Empty
-        );
+        // so neither is copied out of the request here. With no tracing subscriber at all
+        // there is nothing to hold them for: tracing's `log` compatibility (switched on by
+        // sqlx) would otherwise build and walk the span's fields on every request.
+        let span = if tracing::dispatcher::has_been_set() {
+            tracing::info_span!(
+                target: "canter::request",
+                "request",
+                method = %req.method(),
+                path = %req.uri().path(),
+                route = tracing::field::Empty,
+                request_id = tracing::field::Empty
+            )
+        } else {
+            tracing::Span::none()
+        };
         let panic_span = span.clone();
         // The chain's own panics (a middleware's) end here; the view's are caught closer, so
         // middleware still sees a 500 response for them.
@@ -182,6 +193,20 @@ fn strip_port(host: &str) -> &str {
     host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
 }
 
+/// The bytes a Host may hold (letters, digits, `-._:[]`), as a table: this runs per byte of
+/// every request's Host.
+const HOST_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] =
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'[' | b']' | b':' | b'_');
+        i += 1;
+    }
+    table
+};
+
 /// Django's `validate_host`: exact names, `.example.com` for a domain and its subdomains, `*`.
 struct AllowedHosts {
     patterns: Vec<String>,
@@ -200,10 +225,7 @@ impl AllowedHosts {
     /// Without allocating: this runs on every request.
     fn allows(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.');
-        let valid = !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-.[]:_".contains(&b));
+        let valid = !host.is_empty() && host.bytes().all(|b| HOST_BYTE[usize::from(b)]);
         let ends_with = |suffix: &str| {
             host.len() >= suffix.len()
                 && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
@@ -221,20 +243,25 @@ impl AllowedHosts {
 /// The innermost link of the chain: resolves the path and calls the view.
 pub(crate) struct Router {
     resolver: Arc<Resolver>,
+    /// For a request that reaches the router without canter's context (a middleware built
+    /// a new request): its route then comes with the app's shared context.
+    context: Arc<AppContext>,
     debug: bool,
     append_slash: bool,
     stall_threshold: Option<Duration>,
 }
 
 impl Router {
-    pub(crate) fn new(resolver: Arc<Resolver>, settings: &Settings) -> Self {
+    pub(crate) fn new(context: Arc<AppContext>) -> Self {
+        let settings = &context.settings;
         Self {
-            resolver,
+            resolver: context.resolver.clone(),
             debug: settings.debug,
             append_slash: settings.append_slash,
             stall_threshold: settings
                 .stall_enabled()
                 .then(|| Duration::from_millis(settings.stall.threshold_ms)),
+            context,
         }
     }
 
@@ -277,7 +304,17 @@ impl Router {
             path: path.to_owned(),
             params,
         };
-        req.extensions_mut().insert(resolved);
+        match req.extensions_mut().get_mut::<RequestContext>() {
+            Some(context) => context.route = Some(resolved),
+            // Not through `Core` (or a middleware dropped the extensions): the route alone.
+            None => {
+                req.extensions_mut().insert(RequestContext {
+                    app: self.context.clone(),
+                    client: None,
+                    route: Some(resolved),
+                });
+            }
+        }
         let endpoint = &route.endpoint;
         // axum's extractors add their own 2 MB cap unless told not to; ours is already on
         // the body (server.max_body_size), so theirs is switched off. A body known to be

@@ -31,9 +31,47 @@ where
     }
 }
 
-/// The client's socket address, set by the server on every request of a connection.
+/// A client address for a request the server did not accept (a test, a tower stack of your
+/// own): [`RequestExt::client_addr`] reads it when the request has no [`RequestContext`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddr(pub SocketAddr);
+
+/// What canter puts on every request it handles, as one extension: the app (settings, URL
+/// resolver, state), the client's address, and once routed, the route. One extension rather
+/// than three because `http`'s extensions box every value and grow their table past three.
+#[derive(Clone)]
+pub struct RequestContext {
+    pub(crate) app: Arc<AppContext>,
+    pub(crate) client: Option<SocketAddr>,
+    pub(crate) route: Option<ResolvedRoute>,
+}
+
+impl RequestContext {
+    /// The context of a request's (or its `Parts`') extensions, if canter handled it.
+    pub fn of(extensions: &http::Extensions) -> Option<&RequestContext> {
+        extensions.get::<RequestContext>()
+    }
+    /// The app's settings, resolver and state.
+    pub fn app(&self) -> &Arc<AppContext> {
+        &self.app
+    }
+    /// The client's socket address, when the request came through canter's server.
+    pub fn client_addr(&self) -> Option<SocketAddr> {
+        self.client
+    }
+    /// The route the request resolved to (views and middleware after routing see it).
+    pub fn route(&self) -> Option<&ResolvedRoute> {
+        self.route.as_ref()
+    }
+}
+
+fn route_of(extensions: &http::Extensions) -> Option<&ResolvedRoute> {
+    RequestContext::of(extensions)?.route()
+}
+
+fn app_of(extensions: &http::Extensions) -> Option<&Arc<AppContext>> {
+    RequestContext::of(extensions).map(RequestContext::app)
+}
 
 /// The id of this request: the incoming `X-Request-Id` if the `canter.request_id` middleware
 /// trusted it, else a fresh UUID.
@@ -79,20 +117,18 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     fn path(&self) -> &str {
-        match self.extensions().get::<ResolvedRoute>() {
+        match route_of(self.extensions()) {
             Some(route) => &route.path,
             None => self.uri().path(),
         }
     }
 
     fn route_name(&self) -> Option<&str> {
-        self.extensions()
-            .get::<ResolvedRoute>()
-            .and_then(|r| r.name.as_deref())
+        route_of(self.extensions()).and_then(|r| r.name)
     }
 
     fn param<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error> {
-        let route = self.extensions().get::<ResolvedRoute>().ok_or_else(|| {
+        let route = route_of(self.extensions()).ok_or_else(|| {
             Error::new(
                 http::StatusCode::INTERNAL_SERVER_ERROR,
                 "request was not routed",
@@ -123,11 +159,11 @@ where
     }
 
     fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        self.extensions().get::<Arc<AppContext>>()?.state::<T>()
+        app_of(self.extensions())?.state::<T>()
     }
 
     fn reverse(&self, name: &str, args: &[(&str, String)]) -> Result<String, Error> {
-        let context = self.extensions().get::<Arc<AppContext>>().ok_or_else(|| {
+        let context = app_of(self.extensions()).ok_or_else(|| {
             Error::new(
                 http::StatusCode::INTERNAL_SERVER_ERROR,
                 "no URL resolver on this request",
@@ -140,7 +176,9 @@ where
     }
 
     fn client_addr(&self) -> Option<SocketAddr> {
-        self.extensions().get::<ClientAddr>().map(|a| a.0)
+        RequestContext::of(self.extensions())
+            .and_then(RequestContext::client_addr)
+            .or_else(|| self.extensions().get::<ClientAddr>().map(|a| a.0))
     }
 
     fn request_id(&self) -> Option<&str> {
@@ -148,9 +186,7 @@ where
     }
 
     fn settings(&self) -> Option<Arc<crate::settings::Settings>> {
-        self.extensions()
-            .get::<Arc<crate::settings::Settings>>()
-            .cloned()
+        app_of(self.extensions()).map(|app| app.settings().clone())
     }
 
     async fn bytes(&mut self) -> Result<Bytes, Error> {

@@ -515,3 +515,65 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
         "no new connections after shutdown"
     );
 }
+
+struct Marker(&'static str);
+
+/// What a view learns about its request from canter: the client, settings, state and route.
+async fn about(req: Request) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "client": req.client_addr().map(|a| a.ip().to_string()),
+        "debug": req.settings().map(|s| s.debug),
+        "state": req.state::<Marker>().map(|m| m.0),
+        "route": req.route_name(),
+        "path": req.path(),
+        "link": req.reverse("about", &[("n", "7".into())]).ok(),
+    }))
+}
+
+/// A middleware that hands the rest of the chain a request built anew (its extensions, and
+/// canter's context with them, are gone).
+struct Rebuild;
+
+impl Middleware for Rebuild {
+    async fn call(&self, req: Request, next: Next) -> Response {
+        if req.headers().contains_key("x-rebuild") {
+            let (parts, body) = req.into_parts();
+            let mut fresh = Request::new(body);
+            *fresh.uri_mut() = parts.uri;
+            *fresh.headers_mut() = parts.headers;
+            return next.run(fresh).await;
+        }
+        next.run(req).await
+    }
+}
+
+#[tokio::test]
+async fn views_see_the_client_settings_state_and_route() {
+    let app = App::new()
+        .state(Marker("here"))
+        .middleware(Rebuild)
+        .urls(vec![path("about/<int:n>/", about).name("about")]);
+    let server = LiveServer::start(app).await;
+    let body = |response: &str| -> serde_json::Value {
+        let json = &response[response.find("\r\n\r\n").expect("a head") + 4..];
+        serde_json::from_str(json).expect("JSON")
+    };
+    let request = b"GET /about/3/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let seen = body(&raw(&server, request, Duration::from_secs(5)).await);
+    assert_eq!(seen["client"], "127.0.0.1");
+    assert_eq!(seen["debug"], Settings::for_tests().debug);
+    assert_eq!(seen["state"], "here");
+    assert_eq!(seen["route"], "about");
+    assert_eq!(seen["path"], "/about/3/");
+    assert_eq!(seen["link"], "/about/7/");
+
+    // A request rebuilt by a middleware still gets its route, the app's settings and state
+    // (the client address went with the old request's extensions).
+    let request = b"GET /about/3/ HTTP/1.1\r\nHost: localhost\r\nX-Rebuild: 1\r\nConnection: close\r\n\r\n";
+    let seen = body(&raw(&server, request, Duration::from_secs(5)).await);
+    assert_eq!(seen["client"], serde_json::Value::Null);
+    assert_eq!(seen["state"], "here");
+    assert_eq!(seen["route"], "about");
+    assert_eq!(seen["link"], "/about/7/");
+    server.stop().await;
+}

@@ -34,7 +34,6 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use crate::app::{AppContext, CanterService};
-use crate::request::ClientAddr;
 use crate::settings::ServerSettings;
 
 use activity::{Activity, ActivityIo, TrackedBody};
@@ -181,10 +180,9 @@ async fn serve_connection(
         activity: activity.clone(),
         peer,
     });
-    let hyper_service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+    let hyper_service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
         let conn = conn.clone();
         async move {
-            req.extensions_mut().insert(ClientAddr(conn.peer));
             if req.version() == http::Version::HTTP_2 {
                 conn.activity.mark_http2();
             }
@@ -192,7 +190,11 @@ async fn serve_connection(
             let response = conn
                 .service
                 .core
-                .handle_with(req.map(crate::request::into_body), &conn.context)
+                .handle_with(
+                    req.map(crate::request::into_body),
+                    &conn.context,
+                    Some(conn.peer),
+                )
                 .await;
             // The body stays the app's (boxed once), wrapped, not boxed again.
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
