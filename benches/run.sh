@@ -5,6 +5,8 @@
 #   bash benches/run.sh sleep        # 2. 2 s sleep view, 10,000 connections (benches/load.rs)   ~1.5 min
 #   bash benches/run.sh middleware   # 3. hello with the demo's middleware added one at a time   ~5 min
 #   bash benches/run.sh probe        # in-process: handle() cost, heap, cost per middleware      ~0.5 min
+#   bash benches/run.sh pinned       # 1. again, server pinned to CPU 0 and wrk to CPU 1         ~3.5 min
+#   bash benches/run.sh instructions # user-space instructions per hello request (callgrind)     ~1.5 min
 #   bash benches/run.sh all          # all of the above                                          ~10 min
 # (longer when the machine is busy: see QUIET_* and NOISE_PCT below)
 #
@@ -41,9 +43,9 @@ CLK_TCK=$(getconf CLK_TCK)
 
 MODE=${1:-all}
 case "$MODE" in
-  hello | sleep | middleware | probe | all) ;;
+  hello | sleep | middleware | probe | pinned | instructions | all) ;;
   *)
-    echo "usage: $0 hello|sleep|middleware|probe|all" >&2
+    echo "usage: $0 hello|sleep|middleware|probe|pinned|instructions|all" >&2
     exit 2
     ;;
 esac
@@ -53,6 +55,9 @@ OUT="$ROOT/benches/results/run-$STAMP.tmp"
 mkdir -p "$OUT"
 
 declare -A SERVER_PID=() SERVER_PORT=()
+# Command prefixes for servers and wrk (mode `pinned` sets them to taskset).
+SERVER_PREFIX=()
+WRK_PREFIX=()
 cleanup() {
   local name pid
   for name in "${!SERVER_PID[@]}"; do
@@ -105,7 +110,7 @@ start_server() {
   local name=$1
   shift
   : >"$OUT/server-$name.log"
-  "$@" >"$OUT/server-$name.log" 2>&1 &
+  "${SERVER_PREFIX[@]}" "$@" >"$OUT/server-$name.log" 2>&1 &
   local pid=$!
   SERVER_PID[$name]=$pid
   local i addr=""
@@ -166,12 +171,12 @@ wrk_run() {
   for attempt in $(seq 0 "$NOISY_RETRIES"); do
     file="$OUT/wrk-$name-$round-$attempt.txt"
     wait_quiet
-    wrk -t2 -c"$CONNS" -d"${WARMUP}s" "$url" >/dev/null
+    "${WRK_PREFIX[@]}" wrk -t2 -c"$CONNS" -d"${WARMUP}s" "$url" >/dev/null
     local c0 c1 b0 b1 t0 t1 wrk_cpu
     c0=$(cpu_ticks "$pid")
     b0=$(busy_ticks)
     t0=$(date +%s%N)
-    wrk_cpu=$( { TIMEFORMAT='%U %S'; time wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "$url" >"$file"; } 2>&1 | awk '{print $1 + $2}')
+    wrk_cpu=$( { TIMEFORMAT='%U %S'; time "${WRK_PREFIX[@]}" wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "$url" >"$file"; } 2>&1 | awk '{print $1 + $2}')
     t1=$(date +%s%N)
     b1=$(busy_ticks)
     c1=$(cpu_ticks "$pid")
@@ -401,8 +406,55 @@ bench_probe() {
   log ""
 }
 
+# --- pinned: figure 1 without the scheduler's say -----------------------------------------
+# On 2 shared cores the servers' two tokio workers and wrk's two threads compete for the same
+# CPUs, and which of them the scheduler preempts changes the result from run to run (canter
+# and bare hyper alike show runs at two distinct speeds). Pinned, each server gets CPU 0 and
+# wrk CPU 1: throughput is then the server's own cost per request.
+bench_pinned() {
+  SERVER_PREFIX=(taskset -c 0)
+  WRK_PREFIX=(taskset -c 1)
+  log "(pinned: servers on CPU 0 with taskset -c 0, wrk on CPU 1 with taskset -c 1)"
+  bench_hello
+  SERVER_PREFIX=()
+  WRK_PREFIX=()
+}
+
+# --- instructions: the deterministic figure ---------------------------------------------------
+# Each server under callgrind (user-space instructions only: not the kernel, not cache misses,
+# so it is a floor of the difference, not a time): 1,000 warm-up requests, counters zeroed,
+# then INSTR_REQUESTS sequential keep-alive GET / on one connection, counters dumped.
+bench_instructions() {
+  local n=${INSTR_REQUESTS:-10000}
+  if ! command -v valgrind >/dev/null 2>&1; then
+    echo "valgrind not found: installing it with apt-get" >&2
+    apt-get install -y -qq valgrind >/dev/null
+  fi
+  log "## user-space instructions per hello request (valgrind --tool=callgrind; $n requests on one keep-alive connection after 1,000 warm-up; counters zeroed in between)"
+  log "config | instructions per request | ratio to bare"
+  local name ref="" ir
+  for name in bare canter canter-plain; do
+    local args=("$BIN/bare_hyper")
+    [ "$name" = canter ] && args=("$BIN/canter_bench")
+    [ "$name" = canter-plain ] && args=("$BIN/canter_bench" --plain-hyper)
+    start_server "ir-$name" valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind-$name.%p" "${args[@]}"
+    local pid=${SERVER_PID[ir-$name]} addr="127.0.0.1:${SERVER_PORT[ir-$name]}"
+    "$BIN/load" --addr "$addr" --path / --conns 1 --requests 1000 --total-timeout 120 >"$OUT/ir-warmup-$name.txt"
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    "$BIN/load" --addr "$addr" --path / --conns 1 --requests "$n" --total-timeout 300 >"$OUT/ir-load-$name.txt"
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    stop_server "ir-$name"
+    ir=$(callgrind_annotate "$OUT/callgrind-$name.$pid".1 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    [ -z "$ref" ] && ref=$ir
+    log "$name | $((ir / n)) | $(awk -v a="$ir" -v b="$ref" 'BEGIN {printf "%.3f", a / b}')"
+  done
+  log ""
+}
+
 case "$MODE" in
   hello) bench_hello ;;
+  pinned) bench_pinned ;;
+  instructions) bench_instructions ;;
   sleep) bench_sleep ;;
   middleware) bench_middleware ;;
   probe) bench_probe ;;
