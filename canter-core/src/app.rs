@@ -296,8 +296,11 @@ pub struct CanterService {
 
 impl CanterService {
     /// Handles one request (never fails: errors and panics are responses).
-    pub async fn handle(&self, req: crate::Request) -> crate::Response {
-        self.core.handle(req).await
+    pub fn handle(
+        &self,
+        req: crate::Request,
+    ) -> impl std::future::Future<Output = crate::Response> + Send + 'static {
+        self.core.handle(req)
     }
     pub fn settings(&self) -> &Settings {
         &self.core.context.settings

@@ -569,7 +569,8 @@ async fn views_see_the_client_settings_state_and_route() {
 
     // A request rebuilt by a middleware still gets its route, the app's settings and state
     // (the client address went with the old request's extensions).
-    let request = b"GET /about/3/ HTTP/1.1\r\nHost: localhost\r\nX-Rebuild: 1\r\nConnection: close\r\n\r\n";
+    let request =
+        b"GET /about/3/ HTTP/1.1\r\nHost: localhost\r\nX-Rebuild: 1\r\nConnection: close\r\n\r\n";
     let seen = body(&raw(&server, request, Duration::from_secs(5)).await);
     assert_eq!(seen["client"], serde_json::Value::Null);
     assert_eq!(seen["state"], "here");

@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -155,8 +156,7 @@ enum Close {
     Now,
 }
 
-/// What the connection and its requests share (one `Arc` per connection, cloned per request:
-/// its count is not shared with the other connections' tasks, unlike the app's).
+/// What a connection's requests share, owned by the connection's hyper service.
 struct Conn {
     service: CanterService,
     context: Arc<AppContext>,
@@ -174,31 +174,30 @@ async fn serve_connection(
 ) {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(ActivityIo::new(stream, activity.clone()));
-    let conn = Arc::new(Conn {
+    let conn = Conn {
         context: service.core.context.for_connection(),
         service,
         activity: activity.clone(),
         peer,
-    });
+    };
+    // No `async` block: the app's future borrows nothing, and hyper moves this one into place
+    // on every request, so it is kept to the app's future and the request's guard.
     let hyper_service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-        let conn = conn.clone();
-        async move {
-            if req.version() == http::Version::HTTP_2 {
-                conn.activity.mark_http2();
-            }
-            let guard = conn.activity.begin_request();
-            let response = conn
-                .service
-                .core
-                .handle_with(
-                    req.map(crate::request::into_body),
-                    &conn.context,
-                    Some(conn.peer),
-                )
-                .await;
-            // The body stays the app's (boxed once), wrapped, not boxed again.
-            Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
+        if req.version() == http::Version::HTTP_2 {
+            conn.activity.mark_http2();
         }
+        let guard = conn.activity.begin_request();
+        conn.service
+            .core
+            .handle_with(
+                req.map(crate::request::into_body),
+                &conn.context,
+                Some(conn.peer),
+            )
+            // The body stays the app's (boxed once), wrapped, not boxed again.
+            .map(move |response| {
+                Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
+            })
     });
     let connection = builder.serve_connection_with_upgrades(io, hyper_service);
     tokio::pin!(connection);
