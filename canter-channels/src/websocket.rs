@@ -123,9 +123,7 @@ fn scope_of(req: &Request) -> Scope {
     let context = RequestContext::of(req.extensions());
     let route = context.and_then(RequestContext::route);
     Scope {
-        path: route
-            .map(|r| r.path.clone())
-            .unwrap_or_else(|| req.uri().path().to_owned()),
+        path: req.path().to_owned(),
         route: route.and_then(|r| r.name.map(str::to_owned)),
         params: route.map(|r| r.params.clone()).unwrap_or_default(),
         query: req.uri().query().map(str::to_owned),

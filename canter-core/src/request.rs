@@ -117,8 +117,8 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     fn path(&self) -> &str {
-        match route_of(self.extensions()) {
-            Some(route) => &route.path,
+        match route_of(self.extensions()).and_then(|route| route.decoded_path.as_deref()) {
+            Some(decoded) => decoded,
             None => self.uri().path(),
         }
     }

@@ -32,6 +32,11 @@ impl Middleware for BodyLimit {
 
 /// Applies the limit, or answers 413.
 pub(crate) fn limit_body(req: Request, max: usize) -> Result<Request, Response> {
+    // A body known to fit (none, or a Content-Length within the limit, which the server holds
+    // the client to) needs no header lookup and no counting wrapper.
+    if crate::handler::body_within(&req, max as u64) {
+        return Ok(req);
+    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -44,11 +49,6 @@ pub(crate) fn limit_body(req: Request, max: usize) -> Result<Request, Response> 
             ))
             .into_response());
         }
-    }
-    // A body known to fit (none, or a Content-Length within the limit, which the server holds
-    // the client to) needs no counting wrapper.
-    if crate::handler::body_within(&req, max as u64) {
-        return Ok(req);
     }
     Ok(req.map(|body| Body::new(http_body_util::Limited::new(body, max))))
 }

@@ -58,8 +58,9 @@ pub struct ResolvedRoute {
     /// The route's whole pattern (`"articles/<int:year>/"`).
     pub pattern: &'static str,
     pub view_name: &'static str,
-    /// The percent-decoded path.
-    pub path: String,
+    /// The percent-decoded path, when decoding changed it (read it with `RequestExt::path`,
+    /// which falls back to the URI's path: no copy of the path per request).
+    pub(crate) decoded_path: Option<String>,
     pub params: Vec<(String, Value)>,
 }
 
