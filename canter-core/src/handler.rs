@@ -100,29 +100,34 @@ impl Core {
             tracing::Span::none()
         };
         let panic_span = span.clone();
-        let chain = if self.chain.middleware.is_empty() {
-            Either::Left(self.router.route(req))
-        } else {
-            Either::Right(Next::start(self.chain.clone()).run(req))
+        // Inside the span: routing happens here, at the call, and names the route in it. A
+        // panic here (a converter's, a middleware's code before its first await) is a 500, as
+        // one while the chain runs is.
+        let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            span.in_scope(|| {
+                if self.chain.middleware.is_empty() {
+                    Either::Left(self.router.route(req))
+                } else {
+                    Either::Right(Next::start(self.chain.clone()).run(req))
+                }
+            })
+        }));
+        let chain = match started {
+            Ok(chain) => chain,
+            Err(payload) => {
+                return Either::Left(std::future::ready(chain_panicked(
+                    payload,
+                    &panic_span,
+                    debug,
+                )))
+            }
         };
         // The chain's own panics (a middleware's) end here; the view's are caught closer, so
         // middleware still sees a 500 response for them.
         let caught = tracing::Instrument::instrument(AssertUnwindSafe(chain).catch_unwind(), span);
         Either::Right(caught.map(move |outcome| match outcome {
             Ok(response) => render_if_pending(response, debug, None),
-            Err(payload) => {
-                let message = panic_message(payload.as_ref());
-                panic_span.in_scope(|| {
-                    tracing::error!(target: "canter::request", panic = %message, "middleware panicked");
-                });
-                let report = ErrorReport {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    message,
-                    causes: vec![],
-                    panicked: true,
-                };
-                debug_page::render(&report, debug, None)
-            }
+            Err(payload) => chain_panicked(payload, &panic_span, debug),
         }))
     }
 
@@ -174,6 +179,25 @@ impl Core {
         }
         Ok(())
     }
+}
+
+/// The 500 for a panic in the chain outside a view (the view's own are caught around it).
+fn chain_panicked(
+    payload: Box<dyn std::any::Any + Send>,
+    span: &tracing::Span,
+    debug: bool,
+) -> Response {
+    let message = panic_message(payload.as_ref());
+    span.in_scope(|| {
+        tracing::error!(target: "canter::request", panic = %message, "the request's middleware or routing panicked");
+    });
+    let report = ErrorReport {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message,
+        causes: vec![],
+        panicked: true,
+    };
+    debug_page::render(&report, debug, None)
 }
 
 fn bad_request(message: &str, debug: bool) -> Response {

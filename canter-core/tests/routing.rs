@@ -161,3 +161,26 @@ fn bad_url_confs_fail_the_build_naming_the_pattern() {
         .unwrap();
     assert!(err.to_string().contains("namespace()"), "{err}");
 }
+
+/// A converter that panics (a bug in user code, run while the path is resolved) answers 500,
+/// and the app keeps serving.
+#[tokio::test]
+async fn a_panicking_converter_is_a_500() {
+    let app = App::new()
+        .converter(
+            "fragile",
+            FnConverter::new("[a-z]+", |raw| {
+                if raw == "boom" {
+                    panic!("converter bug");
+                }
+                Ok(Value::from(raw))
+            }),
+        )
+        .urls(vec![path("f/<fragile:word>/", show).name("fragile")]);
+    let client = TestClient::new(app);
+    let response = client.get("/f/boom/").await;
+    assert_eq!(response.status(), 500);
+    let response = client.get("/f/fine/").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text(), "fragile|/f/fine/");
+}

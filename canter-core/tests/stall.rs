@@ -1,5 +1,6 @@
 //! The runtime-stall detector: a view that blocks the runtime is named in a warning; one that
-//! uses sync_to_async is not; it is off outside DEBUG unless enabled.
+//! uses sync_to_async is not; it is off outside DEBUG unless enabled. Also the request span these
+//! warnings and a view's own log lines are logged in.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -108,4 +109,29 @@ async fn off_without_debug_unless_enabled() {
     })
     .await;
     assert!(logs.contains("blocked the async runtime"), "{logs}");
+}
+
+async fn logs_inside(_req: Request) -> &'static str {
+    tracing::info!("inside the view");
+    "done"
+}
+
+/// The request span that the detector's warnings (and a view's own log lines) are logged in
+/// carries the method, the path and the route's name.
+#[tokio::test]
+async fn log_lines_in_a_view_name_the_request_and_its_route() {
+    let client = TestClient::new(App::new().urls(vec![
+        path("items/<int:id>/", logs_inside).name("item-detail"),
+    ]));
+    let logs = capture(async {
+        assert_eq!(client.get("/items/7/").await.text(), "done");
+    })
+    .await;
+    let line = logs
+        .lines()
+        .find(|line| line.contains("inside the view"))
+        .unwrap_or_else(|| panic!("no log line from the view: {logs}"));
+    assert!(line.contains("method=GET"), "{line}");
+    assert!(line.contains("path=/items/7/"), "{line}");
+    assert!(line.contains("route=\"item-detail\""), "{line}");
 }
