@@ -38,7 +38,8 @@ pub struct ClientAddr(pub SocketAddr);
 
 /// What canter puts on every request it handles, as one extension: the app (settings, URL
 /// resolver, state), the client's address, and once routed, the route. One extension rather
-/// than three because `http`'s extensions box every value and grow their table past three.
+/// than one per item, because `http`'s extensions box every value and grow their table past
+/// three entries.
 #[derive(Clone)]
 pub struct RequestContext {
     pub(crate) app: Arc<AppContext>,
