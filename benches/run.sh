@@ -5,9 +5,9 @@
 #   bash benches/run.sh sleep        # 2. 2 s sleep view, 10,000 connections (benches/load.rs)   ~1.5 min
 #   bash benches/run.sh middleware   # 3. hello with the demo's middleware added one at a time   ~5 min
 #   bash benches/run.sh probe        # in-process: handle() cost, heap, cost per middleware      ~0.5 min
-#   bash benches/run.sh pinned       # 1. again, server pinned to CPU 0 and wrk to CPU 1         ~3.5 min
-#   bash benches/run.sh instructions # user-space instructions per hello request (callgrind)     ~1.5 min
 #   bash benches/run.sh all          # all of the above                                          ~10 min
+#   bash benches/run.sh pinned       # 1. again, server pinned to CPU 0 and wrk to CPU 1         ~3.5 min
+#   bash benches/run.sh instructions # user-space instructions per hello request (callgrind)     ~0.5 min
 # (longer when the machine is busy: see QUIET_* and NOISE_PCT below)
 #
 # Everything listens on and loads 127.0.0.1 only; servers take ephemeral ports and are stopped
@@ -428,6 +428,10 @@ bench_instructions() {
   local n=${INSTR_REQUESTS:-10000}
   if ! command -v valgrind >/dev/null 2>&1; then
     echo "valgrind not found: installing it with apt-get" >&2
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "need root to apt-get install valgrind" >&2
+      exit 1
+    fi
     apt-get install -y -qq valgrind >/dev/null
   fi
   log "## user-space instructions per hello request (valgrind --tool=callgrind; $n requests on one keep-alive connection after 1,000 warm-up; counters zeroed in between)"
