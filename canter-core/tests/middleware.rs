@@ -265,6 +265,32 @@ async fn gzip_builtin() {
     assert_eq!(r.header("content-encoding"), Some("br"));
 }
 
+/// A request without `Accept-Encoding` skips tower-http's layer (Django's middleware returns
+/// early too), and gets what the layer gives a client that accepts no encoding: the same
+/// body, and `Vary: accept-encoding` exactly when the response is one the layer compresses.
+#[tokio::test]
+async fn gzip_without_accept_encoding_matches_the_layer() {
+    let settings = Settings {
+        middleware: vec!["canter.gzip".into()],
+        ..Settings::for_tests()
+    };
+    let client = TestClient::with_settings(App::new().urls(urls()), settings);
+    for path in ["/big/", "/whoami/"] {
+        let skipped = client.get(path).await;
+        let layered = client.get(path).header("accept-encoding", "identity").await;
+        assert_eq!(skipped.status(), layered.status(), "{path}");
+        assert_eq!(skipped.header("content-encoding"), None, "{path}");
+        assert_eq!(layered.header("content-encoding"), None, "{path}");
+        assert_eq!(skipped.header("vary"), layered.header("vary"), "{path}");
+        assert_eq!(skipped.bytes(), layered.bytes(), "{path}");
+    }
+    assert_eq!(
+        client.get("/big/").await.header("vary"),
+        Some("accept-encoding"),
+        "a compressible response varies on Accept-Encoding"
+    );
+}
+
 #[tokio::test]
 async fn cors_builtin() {
     let mut settings = Settings {
