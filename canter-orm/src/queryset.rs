@@ -309,20 +309,10 @@ impl<M: Model> QuerySet<M> {
                 target_ids.push(target);
             }
         }
-        target_ids.sort_unstable();
-        target_ids.dedup();
-        let mut targets: std::collections::HashMap<i64, T> = std::collections::HashMap::new();
-        for batch in target_ids.chunks(IN_BATCH) {
-            targets.extend(
-                QuerySet::<T>::new()
-                    .using(&alias)
-                    .filter(pk_column::<T>().in_(batch.to_vec()))
-                    .all()
-                    .await?
-                    .into_iter()
-                    .filter_map(|t| Some((pk_i64(&t.pk_value())?, t))),
-            );
-        }
+        let targets = QuerySet::<T>::new()
+            .using(&alias)
+            .in_bulk(target_ids)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|row| {
@@ -359,18 +349,7 @@ impl<M: Model> QuerySet<M> {
         if ids.is_empty() {
             return Ok(rows);
         }
-        let mut by_id: std::collections::HashMap<i64, T> = std::collections::HashMap::new();
-        for batch in ids.chunks(IN_BATCH) {
-            by_id.extend(
-                QuerySet::<T>::new()
-                    .using(&alias)
-                    .filter(pk_column::<T>().in_(batch.to_vec()))
-                    .all()
-                    .await?
-                    .into_iter()
-                    .filter_map(|t| Some((pk_i64(&t.pk_value())?, t))),
-            );
-        }
+        let by_id = QuerySet::<T>::new().using(&alias).in_bulk(ids).await?;
         for row in &mut rows {
             let Some(id) = pk_i64(&row.to_values()[field]) else {
                 continue;
@@ -839,28 +818,18 @@ impl<M: Model> QuerySet<M> {
         let mut ids: Vec<i64> = ids.into_iter().collect();
         ids.sort_unstable();
         ids.dedup();
-        let pk = M::meta().pk;
         let mut found = std::collections::HashMap::new();
         // A batch of keys per query (the databases bind only so many parameters).
         for batch in ids.chunks(IN_BATCH) {
-            let q = Q::from_node(Node::Lookup(crate::expressions::Lookup {
-                path: crate::expressions::RelPath::EMPTY,
-                field: pk,
-                transform: None,
-                op: crate::expressions::Op::In,
-                rhs: crate::expressions::Operand::Values(
-                    batch
-                        .iter()
-                        .map(|id| sea_query::Value::BigInt(Some(*id)))
-                        .collect(),
-                ),
-            }));
-            let rows = self.clone().filter(q).all().await?;
-            found.extend(rows.into_iter().filter_map(|m| match m.pk_value() {
-                sea_query::Value::BigInt(Some(id)) => Some((id, m)),
-                sea_query::Value::Int(Some(id)) => Some((i64::from(id), m)),
-                _ => None,
-            }));
+            let rows = self
+                .clone()
+                .filter(pk_column::<M>().in_(batch.to_vec()))
+                .all()
+                .await?;
+            found.extend(
+                rows.into_iter()
+                    .filter_map(|m| Some((pk_i64(&m.pk_value())?, m))),
+            );
         }
         Ok(found)
     }

@@ -95,14 +95,20 @@ struct Unfinished(Option<Arc<Mutex<Connection>>>);
 impl Drop for Unfinished {
     fn drop(&mut self) {
         if let Some(conn) = self.0.take() {
-            if let Ok(mut guard) = conn.try_lock() {
-                match &mut *guard {
-                    #[cfg(feature = "sqlite")]
-                    Connection::Sqlite(c) => c.close_on_drop(),
-                    #[cfg(feature = "postgres")]
-                    Connection::Postgres(c) => c.close_on_drop(),
-                }
-            }
+            close_instead_of_pooling(&conn);
+        }
+    }
+}
+
+/// Marks `conn` to be closed when dropped instead of going back to the pool. Nobody else holds
+/// its lock by now: the transaction is over, or was abandoned.
+fn close_instead_of_pooling(conn: &Mutex<Connection>) {
+    if let Ok(mut guard) = conn.try_lock() {
+        match &mut *guard {
+            #[cfg(feature = "sqlite")]
+            Connection::Sqlite(c) => c.close_on_drop(),
+            #[cfg(feature = "postgres")]
+            Connection::Postgres(c) => c.close_on_drop(),
         }
     }
 }
@@ -126,15 +132,7 @@ impl ForeignKeysOff {
 impl Drop for ForeignKeysOff {
     fn drop(&mut self) {
         if let Some(conn) = self.0.take() {
-            // Nobody else holds the lock by now: the transaction is over, or was abandoned.
-            if let Ok(mut guard) = conn.try_lock() {
-                match &mut *guard {
-                    #[cfg(feature = "sqlite")]
-                    Connection::Sqlite(c) => c.close_on_drop(),
-                    #[cfg(feature = "postgres")]
-                    Connection::Postgres(c) => c.close_on_drop(),
-                }
-            }
+            close_instead_of_pooling(&conn);
         }
     }
 }
