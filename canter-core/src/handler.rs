@@ -21,15 +21,12 @@ use crate::error::{report_response, ErrorReport, PendingErrorPage};
 use crate::middleware::{limit_body, Chain, Next};
 use crate::request::{ClientAddr, Request, RequestContext};
 use crate::response::Response;
-use crate::routing::{percent_decode, ResolvedRoute, Resolver};
-use crate::settings::Settings;
+use crate::routing::{percent_decode, ResolvedRoute};
 use crate::stall::StallDetector;
 
 pub(crate) struct Core {
     /// Settings, resolver and state: one extension on every request.
     pub(crate) context: Arc<AppContext>,
-    /// The same settings, without a hop through `context` on every request.
-    settings: Arc<Settings>,
     chain: Arc<Chain>,
     /// The chain's endpoint, called directly (no boxed future) when there is no middleware.
     router: Arc<Router>,
@@ -38,11 +35,9 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(context: Arc<AppContext>, chain: Arc<Chain>, router: Arc<Router>) -> Self {
-        let settings = context.settings.clone();
-        let hosts = AllowedHosts::new(settings.effective_allowed_hosts());
+        let hosts = AllowedHosts::new(context.settings.effective_allowed_hosts());
         Self {
             context,
-            settings,
             chain,
             router,
             hosts,
@@ -68,11 +63,11 @@ impl Core {
         context: &Arc<AppContext>,
         client: Option<SocketAddr>,
     ) -> impl Future<Output = Response> + Send + 'static {
-        let debug = self.settings.debug;
+        let debug = self.context.settings.debug;
         if let Err(response) = self.check_request(&req) {
             return Either::Left(std::future::ready(response));
         }
-        req = match limit_body(req, self.settings.server.max_body_size) {
+        req = match limit_body(req, self.context.settings.server.max_body_size) {
             Ok(req) => req,
             Err(response) => {
                 return Either::Left(std::future::ready(render_if_pending(response, debug, None)))
@@ -133,7 +128,7 @@ impl Core {
 
     /// What Django checks before any middleware: the Host, and that path and query decode.
     fn check_request(&self, req: &Request) -> Result<(), Response> {
-        let debug = self.settings.debug;
+        let debug = self.context.settings.debug;
         let host = req.uri().host().or_else(|| {
             req.headers()
                 .get(header::HOST)
@@ -274,9 +269,8 @@ impl AllowedHosts {
 
 /// The innermost link of the chain: resolves the path and calls the view.
 pub(crate) struct Router {
-    resolver: Arc<Resolver>,
-    /// For a request that reaches the router without canter's context (a middleware built
-    /// a new request): its route then comes with the app's shared context.
+    /// The app's resolver, and the context given to a request that reaches the router
+    /// without one (a middleware built a new request).
     context: Arc<AppContext>,
     debug: bool,
     append_slash: bool,
@@ -287,7 +281,6 @@ impl Router {
     pub(crate) fn new(context: Arc<AppContext>) -> Self {
         let settings = &context.settings;
         Self {
-            resolver: context.resolver.clone(),
             debug: settings.debug,
             append_slash: settings.append_slash,
             stall_threshold: settings
@@ -321,11 +314,11 @@ impl Router {
             )));
         };
         let relative = path.strip_prefix('/').unwrap_or(&path);
-        let Some((index, params)) = self.resolver.resolve(relative) else {
+        let Some((index, params)) = self.context.resolver.resolve(relative) else {
             let response = self.not_found(&req, &path);
             return Either::Left(std::future::ready(response));
         };
-        let route = self.resolver.route(index);
+        let route = self.context.resolver.route(index);
         if let Some(methods) = &route.methods {
             if !methods.contains(req.method()) {
                 return Either::Left(std::future::ready(crate::views::method_not_allowed(
@@ -408,7 +401,7 @@ impl Router {
     fn not_found(&self, req: &Request, path: &str) -> Response {
         if self.append_slash && !path.ends_with('/') {
             let with_slash = format!("{}/", path.strip_prefix('/').unwrap_or(path));
-            if self.resolver.resolve(&with_slash).is_some() {
+            if self.context.resolver.resolve(&with_slash).is_some() {
                 let mut location = format!("{}/", req.uri().path());
                 if let Some(query) = req.uri().query() {
                     location.push('?');
@@ -427,7 +420,7 @@ impl Router {
                 return response;
             }
         }
-        debug_page::not_found(path, &self.resolver, self.debug)
+        debug_page::not_found(path, &self.context.resolver, self.debug)
     }
 }
 
