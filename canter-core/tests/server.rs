@@ -67,6 +67,24 @@ fn status_of(response: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// `GET target` with the given Host, on a connection the client closes after the response.
+async fn get(server: &LiveServer, target: &str, host: &str) -> String {
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    raw(server, request.as_bytes(), SHORT).await
+}
+
+/// Writes `bytes` one at a time, `delay` apart; true if the server closed the connection
+/// before all were written.
+async fn trickle(stream: &mut TcpStream, bytes: &[u8], delay: Duration) -> bool {
+    for byte in bytes {
+        tokio::time::sleep(delay).await;
+        if stream.write_all(&[*byte]).await.is_err() {
+            return true;
+        }
+    }
+    false
+}
+
 const SHORT: Duration = Duration::from_secs(5);
 
 #[tokio::test]
@@ -94,12 +112,7 @@ async fn malformed_request_line_is_400() {
     let r = raw(&server, b"GET / HTTP/9.9\r\nHost: localhost\r\n\r\n", SHORT).await;
     assert!(matches!(status_of(&r), 400 | 505), "{r}");
     // The server is still serving.
-    let r = raw(
-        &server,
-        b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-        SHORT,
-    )
-    .await;
+    let r = get(&server, "/", "localhost").await;
     assert_eq!(status_of(&r), 200);
 }
 
@@ -113,12 +126,7 @@ async fn oversized_headers_are_431() {
     );
     let r = raw(&server, big.as_bytes(), SHORT).await;
     assert_eq!(status_of(&r), 431, "{r}");
-    let r = raw(
-        &server,
-        b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-        SHORT,
-    )
-    .await;
+    let r = get(&server, "/", "localhost").await;
     assert_eq!(status_of(&r), 200);
 }
 
@@ -161,14 +169,12 @@ async fn slowloris_headers_are_cut_off() {
         .await
         .unwrap();
     // Trickle one byte at a time, far slower than the timeout allows.
-    let mut closed = false;
-    for byte in b"host\r\nX-Slow: 1" {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if stream.write_all(&[*byte]).await.is_err() {
-            closed = true;
-            break;
-        }
-    }
+    let closed = trickle(
+        &mut stream,
+        b"host\r\nX-Slow: 1",
+        Duration::from_millis(200),
+    )
+    .await;
     if !closed {
         let mut buf = Vec::new();
         let read = tokio::time::timeout(SHORT, stream.read_to_end(&mut buf)).await;
@@ -199,14 +205,12 @@ async fn slow_head_is_cut_off_even_with_a_long_keep_alive() {
     let n = stream.read(&mut buf).await.unwrap();
     assert_eq!(status_of(&String::from_utf8_lossy(&buf[..n])), 200);
     let started = std::time::Instant::now();
-    let mut closed = false;
-    for byte in b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1" {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if stream.write_all(&[*byte]).await.is_err() {
-            closed = true;
-            break;
-        }
-    }
+    let closed = trickle(
+        &mut stream,
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1",
+        Duration::from_millis(100),
+    )
+    .await;
     if !closed {
         let n = tokio::time::timeout(SHORT, stream.read(&mut buf))
             .await
@@ -248,12 +252,7 @@ async fn http2_connections_have_no_header_read_timeout() {
 #[tokio::test]
 async fn wrong_host_is_400() {
     let server = LiveServer::start(app()).await;
-    let r = raw(
-        &server,
-        b"GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
-        SHORT,
-    )
-    .await;
+    let r = get(&server, "/", "evil.example").await;
     assert_eq!(status_of(&r), 400, "{r}");
     let r = raw(
         &server,
@@ -267,19 +266,9 @@ async fn wrong_host_is_400() {
 #[tokio::test]
 async fn invalid_utf8_in_path_or_query_is_400() {
     let server = LiveServer::start(app()).await;
-    let r = raw(
-        &server,
-        b"GET /%ff%fe/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-        SHORT,
-    )
-    .await;
+    let r = get(&server, "/%ff%fe/", "localhost").await;
     assert_eq!(status_of(&r), 400, "{r}");
-    let r = raw(
-        &server,
-        b"GET /?q=%C3%28 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-        SHORT,
-    )
-    .await;
+    let r = get(&server, "/?q=%C3%28", "localhost").await;
     assert_eq!(status_of(&r), 400, "{r}");
     let r = raw(
         &server,
@@ -294,12 +283,7 @@ async fn invalid_utf8_in_path_or_query_is_400() {
 async fn unknown_route_and_wrong_method() {
     let app = App::new().urls(vec![path("only-get/", hello).methods([Method::GET])]);
     let server = LiveServer::start(app).await;
-    let r = raw(
-        &server,
-        b"GET /nope/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-        SHORT,
-    )
-    .await;
+    let r = get(&server, "/nope/", "localhost").await;
     assert_eq!(status_of(&r), 404);
     let r = raw(
         &server,
