@@ -104,8 +104,15 @@ fn runserver_serves_the_demo_and_stops_gracefully_on_sigterm() {
     let mut child = demo()
         .args(["runserver", "127.0.0.1:0"])
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut said_migrated = false;
     let addr = loop {
@@ -156,6 +163,11 @@ fn runserver_serves_the_demo_and_stops_gracefully_on_sigterm() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The request log (warnings: RUST_LOG=warn) goes to stderr, without colour codes when
+    // stderr is not a terminal.
+    let log = log.join().unwrap();
+    assert!(log.contains("GET /mymodel/first-active/ 404"), "{log}");
+    assert!(!log.contains('\x1b'), "escape codes in a redirected log: {log}");
 }
 
 #[test]
