@@ -55,6 +55,18 @@ pub async fn index(req: Request) -> Result<Html<String>> {
             req.reverse("api:notes", &[])?,
             "GET/POST /api/notes/: a class-based view",
         ),
+        (
+            req.reverse("mymodel-first-active", &[])?,
+            "GET /mymodel/first-active/: the article's async ORM query",
+        ),
+        (
+            req.reverse("mymodel-list", &[])?,
+            "GET /mymodel/?active=true: a queryset filtered by the query string",
+        ),
+        (
+            req.reverse("chat-room", &[("room", "lobby".into())])?,
+            "GET /chat/lobby/: a chat room over a WebSocket consumer and a channel-layer group",
+        ),
     ];
     let items: String = links
         .iter()

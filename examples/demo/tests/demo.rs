@@ -79,6 +79,9 @@ async fn index_links_the_features() {
         "/blocking/",
         "/stream/",
         "/api/notes/",
+        "/mymodel/first-active/",
+        "/mymodel/",
+        "/chat/lobby/",
     ] {
         assert!(
             html.contains(&format!("href=\"{href}\"")),
