@@ -15,6 +15,8 @@
 # --total-timeout. Runs are interleaved (the order rotates each round) and medians are
 # reported. Raw outputs go to benches/results/run-<time>.tmp/ (git-ignored).
 #
+# BIN=DIR takes the binaries from DIR instead of target/release (after the same build; e.g. a
+# build with another profile, its `load` copied beside them).
 # Knobs (environment): RUNS=3 DURATION=10 WARMUP=2 CONNS=64 SLEEP_CONNS=10000 SLEEP_REQUESTS=3
 # CONNECT_RATE=5000 PROBE_ITERS=300000 QUIET_PCT=25 QUIET_WAIT=20 (before each measured run, wait
 # up to QUIET_WAIT s for a 1 s window in which the machine uses at most QUIET_PCT % of one core:
@@ -25,7 +27,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-BIN="$ROOT/target/release"
+BIN=${BIN:-"$ROOT/target/release"}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
