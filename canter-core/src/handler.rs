@@ -82,7 +82,8 @@ impl Core {
         // so neither is copied out of the request here. With no tracing subscriber at all
         // there is nothing to hold them for: tracing's `log` compatibility (switched on by
         // sqlx) would otherwise build and walk the span's fields on every request.
-        let span = if tracing::dispatcher::has_been_set() {
+        let traced = tracing::dispatcher::has_been_set();
+        let span = if traced {
             tracing::info_span!(
                 target: "canter::request",
                 "request",
@@ -98,16 +99,26 @@ impl Core {
         // Inside the span: routing happens here, at the call, and names the route in it. A
         // panic here (a converter's, a middleware's code before its first await) is a 500, as
         // one while the chain runs is.
+        let start = || {
+            if self.chain.middleware.is_empty() {
+                Either::Left(self.router.route(req))
+            } else {
+                Either::Right(Next::start(self.chain.clone()).run(req))
+            }
+        };
         let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            span.in_scope(|| {
-                if self.chain.middleware.is_empty() {
-                    Either::Left(self.router.route(req))
-                } else {
-                    Either::Right(Next::start(self.chain.clone()).run(req))
-                }
-            })
+            if traced {
+                span.in_scope(start)
+            } else {
+                start()
+            }
         }));
         let chain = match started {
+            // No middleware and no subscriber: the router's future is the whole request. It
+            // catches the view's panics and renders its error page itself, so the wrappers
+            // below (for a middleware's panics and error responses, and the span) would only
+            // add work.
+            Ok(Either::Left(routed)) if !traced => return Either::Right(Either::Left(routed)),
             Ok(chain) => chain,
             Err(payload) => {
                 return Either::Left(std::future::ready(chain_panicked(
@@ -118,12 +129,18 @@ impl Core {
             }
         };
         // The chain's own panics (a middleware's) end here; the view's are caught closer, so
-        // middleware still sees a 500 response for them.
-        let caught = tracing::Instrument::instrument(AssertUnwindSafe(chain).catch_unwind(), span);
-        Either::Right(caught.map(move |outcome| match outcome {
+        // middleware still sees a 500 response for them. With no subscriber, entering and
+        // leaving the empty span on every poll would be work for nothing.
+        let caught = AssertUnwindSafe(chain).catch_unwind();
+        let caught = if traced {
+            Either::Left(tracing::Instrument::instrument(caught, span))
+        } else {
+            Either::Right(caught)
+        };
+        Either::Right(Either::Right(caught.map(move |outcome| match outcome {
             Ok(response) => render_if_pending(response, debug, None),
             Err(payload) => chain_panicked(payload, &panic_span, debug),
-        }))
+        })))
     }
 
     /// What Django checks before any middleware: the Host, and that path and query decode.
@@ -329,7 +346,9 @@ impl Router {
         // What names the route in the span, warnings and error pages.
         let label: &'static str = route.name.unwrap_or(route.pattern);
         let view_name = route.view_name;
-        tracing::Span::current().record("route", label);
+        if tracing::dispatcher::has_been_set() {
+            tracing::Span::current().record("route", label);
+        }
         let resolved = ResolvedRoute {
             name: route.name,
             pattern: route.pattern,
