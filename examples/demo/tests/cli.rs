@@ -167,7 +167,10 @@ fn runserver_serves_the_demo_and_stops_gracefully_on_sigterm() {
     // stderr is not a terminal.
     let log = log.join().unwrap();
     assert!(log.contains("GET /mymodel/first-active/ 404"), "{log}");
-    assert!(!log.contains('\x1b'), "escape codes in a redirected log: {log}");
+    assert!(
+        !log.contains('\x1b'),
+        "escape codes in a redirected log: {log}"
+    );
 }
 
 #[test]
