@@ -67,12 +67,9 @@ impl Core {
         if let Err(response) = self.check_request(&req) {
             return Either::Left(std::future::ready(response));
         }
-        req = match limit_body(req, self.context.settings.server.max_body_size) {
-            Ok(req) => req,
-            Err(response) => {
-                return Either::Left(std::future::ready(render_if_pending(response, debug, None)))
-            }
-        };
+        if let Err(response) = limit_body(&mut req, self.context.settings.server.max_body_size) {
+            return Either::Left(std::future::ready(render_if_pending(response, debug, None)));
+        }
         req.extensions_mut().insert(RequestContext {
             app: context.clone(),
             client,

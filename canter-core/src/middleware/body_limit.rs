@@ -22,20 +22,21 @@ impl BodyLimit {
 }
 
 impl Middleware for BodyLimit {
-    async fn call(&self, req: Request, next: Next) -> Response {
-        match limit_body(req, self.max) {
-            Ok(req) => next.run(req).await,
+    async fn call(&self, mut req: Request, next: Next) -> Response {
+        match limit_body(&mut req, self.max) {
+            Ok(()) => next.run(req).await,
             Err(response) => response,
         }
     }
 }
 
-/// Applies the limit, or answers 413.
-pub(crate) fn limit_body(req: Request, max: usize) -> Result<Request, Response> {
+/// Applies the limit to the request's body in place (the request is not moved: this runs on
+/// every request), or answers 413.
+pub(crate) fn limit_body(req: &mut Request, max: usize) -> Result<(), Response> {
     // A body known to fit (none, or a Content-Length within the limit, which the server holds
     // the client to) needs no header lookup and no counting wrapper.
-    if crate::handler::body_within(&req, max as u64) {
-        return Ok(req);
+    if crate::handler::body_within(req, max as u64) {
+        return Ok(());
     }
     let declared = req
         .headers()
@@ -50,5 +51,7 @@ pub(crate) fn limit_body(req: Request, max: usize) -> Result<Request, Response> 
             .into_response());
         }
     }
-    Ok(req.map(|body| Body::new(http_body_util::Limited::new(body, max))))
+    let body = std::mem::take(req.body_mut());
+    *req.body_mut() = Body::new(http_body_util::Limited::new(body, max));
+    Ok(())
 }
