@@ -120,6 +120,18 @@ pub struct ErrorReport {
     pub panicked: bool,
 }
 
+impl ErrorReport {
+    /// The 500 for a panic: a message, no error chain.
+    pub(crate) fn panic(message: String) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message,
+            causes: vec![],
+            panicked: true,
+        }
+    }
+}
+
 /// Marks a response whose body the core must render (an error page). Shared so the response
 /// stays cheap to clone through middleware.
 #[derive(Clone, Debug)]

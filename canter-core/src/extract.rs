@@ -79,9 +79,7 @@ impl<T: Send + Sync + 'static> FromRequestParts<()> for State<T> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &()) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<RequestContext>()
+        RequestContext::of(&parts.extensions)
             .and_then(|context| context.app().state::<T>())
             .map(State)
             .ok_or_else(|| {

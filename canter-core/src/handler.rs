@@ -159,13 +159,7 @@ impl Core {
                     format!("Invalid Host header: {shown:?}. You may need to add {shown:?} to allowed_hosts.")
                 };
                 tracing::warn!(target: "canter::security", host = %shown, "disallowed host");
-                let report = ErrorReport {
-                    status: StatusCode::BAD_REQUEST,
-                    message,
-                    causes: vec![],
-                    panicked: false,
-                };
-                return Err(debug_page::render(&report, debug, None));
+                return Err(bad_request(message, debug));
             }
         }
         if percent_decode(req.uri().path()).is_none() {
@@ -200,19 +194,14 @@ fn chain_panicked(
     span.in_scope(|| {
         tracing::error!(target: "canter::request", panic = %message, "the request's middleware or routing panicked");
     });
-    let report = ErrorReport {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        message,
-        causes: vec![],
-        panicked: true,
-    };
-    debug_page::render(&report, debug, None)
+    debug_page::render(&ErrorReport::panic(message), debug, None)
 }
 
-fn bad_request(message: &str, debug: bool) -> Response {
+/// A 400 page (production or DEBUG) for a request canter refuses before any view.
+fn bad_request(message: impl Into<String>, debug: bool) -> Response {
     let report = ErrorReport {
         status: StatusCode::BAD_REQUEST,
-        message: message.to_owned(),
+        message: message.into(),
         causes: vec![],
         panicked: false,
     };
@@ -403,12 +392,10 @@ impl Router {
         Either::Right(watched.map(move |outcome| {
             let response = match outcome {
                 Ok(response) => response,
-                Err(payload) => report_response(ErrorReport {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    message: format!("view panicked: {}", panic_message(payload.as_ref())),
-                    causes: vec![],
-                    panicked: true,
-                }),
+                Err(payload) => report_response(ErrorReport::panic(format!(
+                    "view panicked: {}",
+                    panic_message(payload.as_ref())
+                ))),
             };
             render_if_pending(response, debug, Some((label, view_name)))
         }))
