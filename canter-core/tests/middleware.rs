@@ -76,6 +76,14 @@ async fn read_body(mut req: Request) -> Result<String> {
     Ok(format!("{} bytes", req.bytes().await?.len()))
 }
 
+/// The test settings with the `middleware` setting set to `names`, outermost first.
+fn with_middleware(names: &[&str]) -> Settings {
+    Settings {
+        middleware: names.iter().map(|name| name.to_string()).collect(),
+        ..Settings::for_tests()
+    }
+}
+
 fn urls() -> Vec<canter_core::routing::UrlPattern> {
     vec![
         path("whoami/", whoami),
@@ -106,10 +114,7 @@ async fn settings_middleware_is_outermost_then_code_order() {
             name: "second",
             log: l3,
         });
-    let settings = Settings {
-        middleware: vec!["test.outer".into()],
-        ..Settings::for_tests()
-    };
+    let settings = with_middleware(&["test.outer"]);
     let client = TestClient::with_settings(app, settings);
     assert_eq!(client.get("/whoami/").await.status(), 200);
     assert_eq!(
@@ -204,10 +209,7 @@ async fn tower_layers_join_the_chain() {
 
 #[tokio::test]
 async fn request_id_builtin() {
-    let settings = Settings {
-        middleware: vec!["canter.request_id".into()],
-        ..Settings::for_tests()
-    };
+    let settings = with_middleware(&["canter.request_id"]);
     let client = TestClient::with_settings(App::new().urls(urls()), settings);
     let r = client.get("/id/").await;
     assert_eq!(r.text().len(), 36, "a fresh UUID");
@@ -227,10 +229,7 @@ async fn request_id_builtin() {
 
 #[tokio::test]
 async fn security_headers_builtin() {
-    let mut settings = Settings {
-        middleware: vec!["canter.security".into()],
-        ..Settings::for_tests()
-    };
+    let mut settings = with_middleware(&["canter.security"]);
     settings.security.hsts_seconds = 3600;
     let r = TestClient::with_settings(App::new().urls(urls()), settings)
         .get("/whoami/")
@@ -243,10 +242,7 @@ async fn security_headers_builtin() {
 
 #[tokio::test]
 async fn gzip_builtin() {
-    let settings = Settings {
-        middleware: vec!["canter.gzip".into()],
-        ..Settings::for_tests()
-    };
+    let settings = with_middleware(&["canter.gzip"]);
     let client = TestClient::with_settings(App::new().urls(urls()), settings);
     let r = client.get("/big/").header("accept-encoding", "gzip").await;
     assert_eq!(r.header("content-encoding"), Some("gzip"));
@@ -270,10 +266,7 @@ async fn gzip_builtin() {
 /// body, and `Vary: accept-encoding` exactly when the response is one the layer compresses.
 #[tokio::test]
 async fn gzip_without_accept_encoding_matches_the_layer() {
-    let settings = Settings {
-        middleware: vec!["canter.gzip".into()],
-        ..Settings::for_tests()
-    };
+    let settings = with_middleware(&["canter.gzip"]);
     let client = TestClient::with_settings(App::new().urls(urls()), settings);
     for path in ["/big/", "/whoami/"] {
         let skipped = client.get(path).await;
@@ -293,10 +286,7 @@ async fn gzip_without_accept_encoding_matches_the_layer() {
 
 #[tokio::test]
 async fn cors_builtin() {
-    let mut settings = Settings {
-        middleware: vec!["canter.cors".into()],
-        ..Settings::for_tests()
-    };
+    let mut settings = with_middleware(&["canter.cors"]);
     settings.cors.allowed_origins = vec!["https://app.example".into()];
     let client = TestClient::with_settings(App::new().urls(urls()), settings);
     let r = client
@@ -347,10 +337,7 @@ async fn body_limits() {
 
 #[tokio::test]
 async fn logging_builtin_passes_responses_through() {
-    let settings = Settings {
-        middleware: vec!["canter.request_id".into(), "canter.logging".into()],
-        ..Settings::for_tests()
-    };
+    let settings = with_middleware(&["canter.request_id", "canter.logging"]);
     let client = TestClient::with_settings(App::new().urls(urls()), settings);
     assert_eq!(client.get("/whoami/").await.text(), "nobody");
     assert_eq!(client.get("/boom/").await.status(), 500);
@@ -358,10 +345,7 @@ async fn logging_builtin_passes_responses_through() {
 
 #[test]
 fn unknown_middleware_names_are_reported_with_the_key() {
-    let settings = Settings {
-        middleware: vec!["canter.security".into(), "canter.nope".into()],
-        ..Settings::for_tests()
-    };
+    let settings = with_middleware(&["canter.security", "canter.nope"]);
     let err = App::new().build(settings).err().unwrap().to_string();
     assert!(err.contains("middleware[1]"), "{err}");
     assert!(err.contains("canter.nope"), "{err}");
@@ -369,10 +353,7 @@ fn unknown_middleware_names_are_reported_with_the_key() {
 
 #[test]
 fn bad_cors_settings_are_reported() {
-    let mut settings = Settings {
-        middleware: vec!["canter.cors".into()],
-        ..Settings::for_tests()
-    };
+    let mut settings = with_middleware(&["canter.cors"]);
     settings.cors.allowed_origins = vec!["*".into()];
     settings.cors.allow_credentials = true;
     let err = App::new().build(settings).err().unwrap().to_string();
