@@ -169,6 +169,16 @@ impl Core {
             ));
         }
         if let Some(query) = req.uri().query() {
+            let max_fields = self.context.settings.server.max_number_fields;
+            // n fields take at least 2n - 1 bytes, so a short query string is not counted.
+            if query.len() >= max_fields.saturating_mul(2)
+                && query.split('&').filter(|field| !field.is_empty()).count() > max_fields
+            {
+                return Err(bad_request(
+                    format!("the query string has more than {max_fields} fields (server.max_number_fields)"),
+                    debug,
+                ));
+            }
             if query.contains('%')
                 && query
                     .split(['&', '='])

@@ -95,6 +95,9 @@ pub struct ServerSettings {
     pub bind: String,
     /// Largest request body in bytes; larger → 413 (Django's `DATA_UPLOAD_MAX_MEMORY_SIZE`).
     pub max_body_size: usize,
+    /// Most fields a query string may have (`a=1&b=2` has two); more → 400 before any view
+    /// runs (Django's `DATA_UPLOAD_MAX_NUMBER_FIELDS`).
+    pub max_number_fields: usize,
     /// Largest request head (request line and headers) in bytes; larger → 431. At least 8192.
     pub max_header_size: usize,
     /// Seconds a client has to send its request head; slower (slowloris) → connection closed.
@@ -112,6 +115,7 @@ impl Default for ServerSettings {
         Self {
             bind: "127.0.0.1:8000".into(),
             max_body_size: 2_621_440,
+            max_number_fields: 1000,
             max_header_size: 16 * 1024,
             header_read_timeout: 10.0,
             keep_alive_timeout: 5.0,

@@ -145,6 +145,32 @@ async fn percent_encoded_paths_are_decoded_before_matching() {
     assert_eq!(client.get("/files/%FF").await.status(), 400);
 }
 
+#[tokio::test]
+async fn a_query_string_has_at_most_max_number_fields() {
+    let client = TestClient::new(app());
+    let fields = |n: usize| vec!["id=1"; n].join("&");
+    assert_eq!(
+        client.get(&format!("/?{}", fields(1000))).await.status(),
+        200
+    );
+    // Empty fields (`&&`) are not counted, as Django does not count them.
+    let sparse = format!("/?{}&&&&", fields(1000));
+    assert_eq!(client.get(&sparse).await.status(), 200);
+    let r = client.get(&format!("/?{}", fields(1001))).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().contains("more than 1000 fields"), "{}", r.text());
+    let settings = Settings {
+        server: canter_core::settings::ServerSettings {
+            max_number_fields: 2,
+            ..Default::default()
+        },
+        ..Settings::for_tests()
+    };
+    let client = TestClient::with_settings(app(), settings);
+    assert_eq!(client.get("/?a=1&b=2").await.status(), 200);
+    assert_eq!(client.get("/?a=1&b=2&c").await.status(), 400);
+}
+
 #[test]
 fn bad_url_confs_fail_the_build_naming_the_pattern() {
     let err = App::new()

@@ -14,6 +14,7 @@ use crate::expressions::{Arith, FNode, Lookup, Node, Op, Operand, OrderKind, Rel
 use crate::fields::FieldMeta;
 use crate::model::ModelMeta;
 use crate::query::{Query, RowLock};
+use crate::queryset::MAX_FILTER_DEPTH;
 use crate::schema::quote_name;
 
 pub(crate) struct Compiler {
@@ -99,16 +100,17 @@ impl Compiler {
     }
 
     fn join_paths_with(&self, query: &Query, extra: &[RelPath]) -> Vec<RelPath> {
-        fn walk(node: &Node, out: &mut Vec<RelPath>) {
+        // Walked with a stack, not recursion: the depth limit is checked later, by `condition`.
+        let mut paths = Vec::new();
+        let mut stack = vec![&query.filter];
+        while let Some(node) = stack.pop() {
             match node {
                 Node::All => {}
-                Node::Lookup(lookup) => out.push(lookup.path),
-                Node::And(nodes) | Node::Or(nodes) => nodes.iter().for_each(|n| walk(n, out)),
-                Node::Not(inner) => walk(inner, out),
+                Node::Lookup(lookup) => paths.push(lookup.path),
+                Node::And(nodes) | Node::Or(nodes) => stack.extend(nodes),
+                Node::Not(inner) => stack.push(inner),
             }
         }
-        let mut paths = Vec::new();
-        walk(&query.filter, &mut paths);
         for order in &query.order {
             if let OrderKind::Column { path, .. } = order {
                 paths.push(*path);
@@ -199,6 +201,25 @@ impl Compiler {
         })
     }
 
+    /// A `__regex` pattern the database would refuse is an error naming it, before any SQL is
+    /// sent. SQLite's `REGEXP` is sqlx's, built on the `regex` crate, so the same crate checks
+    /// the pattern exactly (sqlx reports a bad one as a misleading "constraint failed").
+    /// PostgreSQL's own syntax differs (it has backreferences, for one), so there the
+    /// server's "invalid regular expression" error is translated instead (`OrmError::from_sqlx`).
+    fn check_regex(&self, field: &FieldMeta, pattern: &str) -> Result<(), OrmError> {
+        match self.vendor {
+            #[cfg(feature = "sqlite")]
+            Vendor::Sqlite => regex::Regex::new(pattern).map(drop).map_err(|e| {
+                OrmError::InvalidLookup(format!(
+                    "{}: invalid regular expression {pattern:?}: {e}",
+                    field.name
+                ))
+            }),
+            #[allow(unreachable_patterns)]
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn f_expr(&self, node: &FNode) -> Expr {
         match node {
             FNode::Column(index) => self.column(*index),
@@ -228,6 +249,7 @@ impl Compiler {
     fn lookup(&self, lookup: &Lookup) -> Result<Expr, OrmError> {
         let lhs = self.lhs(lookup)?;
         let field = self.path_column(&lookup.path, lookup.field)?.1;
+        refuse_nul(field, &lookup.rhs)?;
         if lookup.op.is_text() {
             let Operand::Value(sea_query::Value::String(Some(text))) = &lookup.rhs else {
                 return Err(OrmError::InvalidLookup(format!(
@@ -235,6 +257,9 @@ impl Compiler {
                     field.name, lookup.op
                 )));
             };
+            if matches!(lookup.op, Op::Regex | Op::IRegex) {
+                self.check_regex(field, text)?;
+            }
             return Ok(self.text_lookup(lookup.op, lhs, text));
         }
         Ok(match (&lookup.op, &lookup.rhs) {
@@ -303,28 +328,30 @@ impl Compiler {
         })
     }
 
+    /// The WHERE condition for a filter tree. Refuses trees nested deeper than
+    /// [`MAX_FILTER_DEPTH`] before rendering any of it (rendering, here and in sea-query,
+    /// recurses per level), and renders long AND/OR lists as balanced groups
+    /// ([`balanced`]), so a list of any length recurses only logarithmically.
     pub(crate) fn condition(&self, node: &Node) -> Result<Condition, OrmError> {
+        let depth = filter_depth(node);
+        if depth > MAX_FILTER_DEPTH {
+            return Err(OrmError::InvalidLookup(format!(
+                "the filter is nested {depth} levels deep; at most {MAX_FILTER_DEPTH} are allowed"
+            )));
+        }
+        self.condition_at(node)
+    }
+
+    fn condition_at(&self, node: &Node) -> Result<Condition, OrmError> {
         Ok(match node {
             Node::All => Condition::all(),
             Node::Lookup(lookup) => Condition::all().add(self.lookup(lookup)?),
-            Node::And(nodes) => {
-                let mut cond = Condition::all();
-                for n in nodes {
-                    cond = cond.add(self.condition(n)?);
-                }
-                cond
-            }
-            Node::Or(nodes) => {
-                let mut cond = Condition::any();
-                for n in nodes {
-                    cond = cond.add(self.condition(n)?);
-                }
-                cond
-            }
+            Node::And(nodes) => balanced(Condition::all, nodes, &|n| self.condition_at(n))?,
+            Node::Or(nodes) => balanced(Condition::any, nodes, &|n| self.condition_at(n))?,
             Node::Not(inner) => match inner.as_ref() {
                 // NOT of "everything" is "nothing".
                 Node::All => Condition::all().add(Expr::cust("1 = 0")),
-                other => self.condition(other)?.not(),
+                other => self.condition_at(other)?.not(),
             },
         })
     }
@@ -692,6 +719,75 @@ impl Compiler {
             values: Values(values),
         })
     }
+}
+
+/// A NUL character in a text value is refused before any SQL is sent: SQLite's LIKE and GLOB
+/// stop at it (`endswith="\0"` would match every row) and PostgreSQL refuses it outright.
+fn refuse_nul(field: &FieldMeta, operand: &Operand) -> Result<(), OrmError> {
+    let has_nul = |value: &sea_query::Value| matches!(value, sea_query::Value::String(Some(text)) if text.contains('\0'));
+    let found = match operand {
+        Operand::Value(v) => has_nul(v),
+        Operand::Values(values) => values.iter().any(has_nul),
+        Operand::Pair(low, high) => has_nul(low) || has_nul(high),
+        Operand::List(items) => items
+            .iter()
+            .any(|item| matches!(item, Operand::Value(v) if has_nul(v))),
+        _ => false,
+    };
+    if found {
+        return Err(OrmError::InvalidLookup(format!(
+            "{}: text values cannot contain NUL (\\0) characters",
+            field.name
+        )));
+    }
+    Ok(())
+}
+
+/// How many conditions one rendered group holds. sea-query turns a group of n conditions into
+/// a left-deep chain of n binary expressions and renders it recursively, so a flat list of
+/// 100,000 lookups would recurse 100,000 deep and overflow the stack. Longer lists are split
+/// into nested groups of at most this many: 100,000 lookups render 5 groups deep.
+const GROUP_SIZE: usize = 16;
+
+/// `nodes` joined by one connective (`new_group`: `Condition::all` or `any`), as nested
+/// groups of at most [`GROUP_SIZE`] so the rendered expression's depth grows with the
+/// logarithm of the list's length. AND and OR are associative, so the grouping does not
+/// change the meaning.
+fn balanced(
+    new_group: fn() -> Condition,
+    nodes: &[Node],
+    render: &dyn Fn(&Node) -> Result<Condition, OrmError>,
+) -> Result<Condition, OrmError> {
+    let mut group = new_group();
+    if nodes.len() <= GROUP_SIZE {
+        for node in nodes {
+            group = group.add(render(node)?);
+        }
+        return Ok(group);
+    }
+    let chunk = nodes.len().div_ceil(GROUP_SIZE);
+    for part in nodes.chunks(chunk) {
+        group = group.add(balanced(new_group, part, render)?);
+    }
+    Ok(group)
+}
+
+/// The nesting depth of a filter tree, counted without recursion (the tree may come from
+/// anywhere; counting must not overflow where rendering would).
+pub(crate) fn filter_depth(node: &Node) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(node, 1usize)];
+    while let Some((node, depth)) = stack.pop() {
+        deepest = std::cmp::max(deepest, depth);
+        match node {
+            Node::And(nodes) | Node::Or(nodes) => {
+                stack.extend(nodes.iter().map(|n| (n, depth + 1)));
+            }
+            Node::Not(inner) => stack.push((inner, depth + 1)),
+            Node::All | Node::Lookup(_) => {}
+        }
+    }
+    deepest
 }
 
 /// `name` as a quoted SQL identifier (`"…"`, an inner `"` doubled), as sea-query writes it for

@@ -60,6 +60,16 @@ impl OrmError {
                 let sqlite_constraint = matches!(db.code().as_deref(), Some("19" | "275" | "787" | "1811"))
                     || message.starts_with("FOREIGN KEY constraint failed")
                     || message.starts_with("CHECK constraint failed");
+                // PostgreSQL's invalid_regular_expression: a `__regex` pattern its syntax
+                // refuses is a bad lookup (400), not a server fault. (SQLite's are checked
+                // before the query is sent: see the compiler.)
+                if db.code().as_deref() == Some("2201B") {
+                    return OrmError::InvalidLookup(if message.starts_with("invalid regular expression") {
+                        message
+                    } else {
+                        format!("invalid regular expression: {message}")
+                    });
+                }
                 match db.kind() {
                     sqlx::error::ErrorKind::UniqueViolation
                     | sqlx::error::ErrorKind::ForeignKeyViolation

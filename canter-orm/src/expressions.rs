@@ -135,6 +135,18 @@ pub enum Operand {
     },
 }
 
+impl Operand {
+    /// How many values this operand binds (what `filter_params` counts against its limit).
+    pub(crate) fn value_count(&self) -> usize {
+        match self {
+            Operand::Values(values) => values.len(),
+            Operand::List(items) => items.len(),
+            Operand::Pair(..) => 2,
+            _ => 1,
+        }
+    }
+}
+
 /// The foreign keys a lookup follows from the queryset's model (`author__publisher__name`):
 /// field indexes, one per hop, at most four hops. `Copy`, so columns stay constants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]

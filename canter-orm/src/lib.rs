@@ -44,7 +44,7 @@ pub use expressions::{Assignment, Column, ManyToManyField, OrderBy, F, Q};
 pub use fields::{AutoPk, FieldMeta, FieldType, Json, Operand, SqlType};
 pub use model::{HasState, Model, ModelExt, ModelMeta, ModelState};
 pub use plugin::plugin;
-pub use queryset::QuerySet;
+pub use queryset::{QuerySet, MAX_FILTER_DEPTH, MAX_FILTER_VALUES};
 pub use relations::{ForeignKey, ManyToMany, OnDelete, OneToOne};
 pub use sea_query::Value;
 pub use transaction::{

@@ -45,6 +45,12 @@ impl Default for Query {
 /// `"field[__transform][__lookup]"` and a text value → a lookup on `M`.
 pub(crate) fn parse_lookup<M: Model>(key: &str, value: &str) -> Result<Node, OrmError> {
     let meta = M::meta();
+    // Django's forms refuse NUL; SQLite's LIKE stops at it and PostgreSQL refuses it.
+    if value.contains('\0') {
+        return Err(OrmError::InvalidLookup(format!(
+            "{key}: the value contains a NUL (\\0) character"
+        )));
+    }
     let parts: Vec<&str> = key.split("__").collect();
     let (path, index, field, consumed) = resolve_field(meta, &parts)?;
     let rest: Vec<&str> = parts[consumed..].to_vec();

@@ -32,6 +32,15 @@ use crate::expressions::{pk_exact, Assignment, Column, Node, OrderBy, OrderKind,
 use crate::model::Model;
 use crate::query::{parse_lookup, parse_order, Query, RowLock};
 
+/// The most values [`QuerySet::filter_params`] takes from text pairs (a query string), in all:
+/// Django's `DATA_UPLOAD_MAX_NUMBER_FIELDS` default. More is an `InvalidLookup` (a 400).
+pub const MAX_FILTER_VALUES: usize = 1000;
+
+/// The deepest a filter tree may nest (`a | (b & (c | …))`); deeper is an `InvalidLookup`
+/// when the query is compiled, before any SQL is sent. Lists of any length are fine (they
+/// render as balanced groups); only nesting costs stack when rendered.
+pub const MAX_FILTER_DEPTH: usize = 64;
+
 /// Django's `MAX_GET_RESULTS`: how many rows `get()` reads to report "more than one".
 const MAX_GET_RESULTS: u64 = 21;
 
@@ -139,13 +148,26 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Filters from text pairs, as a query string gives them: `[("name__icontains", "x")]`.
-    /// Unknown fields, unknown lookups and values that do not fit are errors naming them.
+    /// Unknown fields, unknown lookups and values that do not fit are errors naming them, and
+    /// so is more than [`MAX_FILTER_VALUES`] values in all (each lookup counts one, `__range`
+    /// two, `__in` one per item): the pairs come from a request, and the work a query does
+    /// must not be the client's to choose.
     pub fn filter_params<'a>(
         mut self,
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, OrmError> {
+        let mut values = 0usize;
         for (key, value) in pairs {
             let node = parse_lookup::<M>(key, value)?;
+            values += match &node {
+                Node::Lookup(lookup) => lookup.rhs.value_count(),
+                _ => 1,
+            };
+            if values > MAX_FILTER_VALUES {
+                return Err(OrmError::InvalidLookup(format!(
+                    "too many filter values: at most {MAX_FILTER_VALUES}"
+                )));
+            }
             self = self.filter(Q::from_node(node));
         }
         Ok(self)

@@ -7,6 +7,7 @@
 //! | head read time (slowloris), HTTP/1 | `server.header_read_timeout` | 10 s | connection closed |
 //! | idle kept-alive connection | `server.keep_alive_timeout` | 5 s | connection closed |
 //! | body size | `server.max_body_size` | 2.5 MiB | 413 |
+//! | query string fields | `server.max_number_fields` | 1000 | 400 |
 //! | shutdown grace | `server.shutdown_timeout` | 30 s | in-flight requests cut after it |
 //!
 //! Both timeouts are checked by each connection's watchdog on its tick (at most 1 s apart), so

@@ -150,3 +150,58 @@ async fn list_maps_the_query_string_onto_lookups() {
     })
     .await;
 }
+
+/// Issue 13: a query string that once aborted the process (a repeated lookup's conditions
+/// rendered recursively until the stack overflowed), and the other hostile values, are
+/// answered: 200 where the query is fine, 400 naming the problem otherwise.
+#[tokio::test]
+async fn hostile_query_strings_are_answered_not_crashes() {
+    on_every_database(|client, backend| async move {
+        add("alpha", true).await;
+        add("beta", true).await;
+        // 999 conditions and a limit: the most fields a query string may have.
+        let many = vec!["id__gte=1"; 999].join("&");
+        let r = client.get(&format!("/mymodel/?{many}&limit=10")).await;
+        assert_eq!(r.status(), 200, "{backend}: {}", r.text());
+        assert_eq!(r.json::<Value>().as_array().unwrap().len(), 2, "{backend}");
+        let too_many = vec!["id=1"; 1001].join("&");
+        let r = client.get(&format!("/mymodel/?{too_many}")).await;
+        assert_eq!(r.status(), 400, "{backend}");
+        assert!(
+            r.text().contains("more than 1000 fields"),
+            "{backend}: {}",
+            r.text()
+        );
+        let ids: Vec<String> = (0..=1000).map(|n| n.to_string()).collect();
+        let r = client
+            .get(&format!("/mymodel/?id__in={}", ids.join(",")))
+            .await;
+        assert_eq!(r.status(), 400, "{backend}");
+        assert!(
+            r.text().contains("too many filter values"),
+            "{backend}: {}",
+            r.text()
+        );
+        // A NUL once matched every row on SQLite (LIKE stops at it) and was a 500 on PostgreSQL.
+        for query in ["name__endswith=%00", "name=a%00", "name__icontains=%00x"] {
+            let r = client.get(&format!("/mymodel/?{query}")).await;
+            assert_eq!(r.status(), 400, "{backend}: {query}");
+            assert!(r.text().contains("NUL"), "{backend}: {query}: {}", r.text());
+        }
+        // A bad regex was a 500 ("constraint failed" on SQLite).
+        for pattern in ["(", "%5Ba-", "*"] {
+            let r = client
+                .get(&format!("/mymodel/?name__regex={pattern}"))
+                .await;
+            assert_eq!(r.status(), 400, "{backend}: {pattern}: {}", r.text());
+            assert!(
+                r.text().contains("invalid regular expression"),
+                "{backend}: {}",
+                r.text()
+            );
+        }
+        let r = client.get("/mymodel/?name__regex=%5Ea").await;
+        assert_eq!(r.json::<Value>().as_array().unwrap().len(), 1, "{backend}");
+    })
+    .await;
+}
