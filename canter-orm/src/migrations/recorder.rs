@@ -53,16 +53,42 @@ fn model() -> ModelState {
 }
 
 /// Creates the table if missing, under the migration lock: two processes starting at once
-/// would otherwise race on PostgreSQL's catalog even with IF NOT EXISTS.
+/// would otherwise race on PostgreSQL's catalog even with IF NOT EXISTS. It looks first, as
+/// Django's recorder does: `CREATE … IF NOT EXISTS` on an existing table makes PostgreSQL
+/// send a notice, which sqlx logs at INFO into every command's output.
 pub(crate) async fn ensure_table(db: &Arc<Database>) -> Result<(), OrmError> {
+    if table_exists(db).await? {
+        return Ok(());
+    }
     crate::transaction::atomic_using(&db.alias, async {
         lock(db).await?;
+        if table_exists(db).await? {
+            return Ok(());
+        }
         for statement in crate::schema::create_table_sql(db.vendor, &model(), true) {
             db.execute(&statement, Values(Vec::new())).await?;
         }
         Ok::<_, OrmError>(())
     })
     .await
+}
+
+async fn table_exists(db: &Arc<Database>) -> Result<bool, OrmError> {
+    let sql = match db.vendor {
+        #[cfg(feature = "sqlite")]
+        Vendor::Sqlite => crate::backends::sqlite::operations::TABLE_EXISTS,
+        #[cfg(feature = "postgres")]
+        Vendor::Postgres => crate::backends::postgres::operations::TABLE_EXISTS,
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("backend compiled out"),
+    };
+    let rows = db.fetch_all(sql, Values(vec![TABLE.into()])).await?;
+    Ok(rows
+        .first()
+        .map(|row| row.get::<i64>(0))
+        .transpose()?
+        .unwrap_or(0)
+        > 0)
 }
 
 const ADVISORY_LOCK: i64 = 0x63616e746572; // "canter"

@@ -53,3 +53,8 @@ pub(crate) fn transform(transform: Transform, column: Expr, sql_type: SqlType) -
 }
 
 pub(crate) const RANDOM: &str = "RANDOM()";
+
+/// Whether a table exists on the search path (one bound value: its name).
+pub(crate) const TABLE_EXISTS: &str = "SELECT COUNT(*) FROM pg_catalog.pg_class c \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relname = $1 AND c.relkind IN ('r', 'p') AND n.nspname = ANY (current_schemas(false))";

@@ -56,6 +56,10 @@ pub(crate) fn transform(transform: Transform, column: Expr, _sql_type: SqlType) 
 
 pub(crate) const RANDOM: &str = "RANDOM()";
 
+/// Whether a table exists (one bound value: its name).
+pub(crate) const TABLE_EXISTS: &str =
+    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?";
+
 #[cfg(test)]
 mod tests {
     #[test]
