@@ -9,6 +9,9 @@ use crate::error::{OrmError, ValidationError};
 use crate::fields::FieldMeta;
 use crate::queryset::QuerySet;
 
+mod save;
+pub(crate) use save::{insert_instance, save_instance};
+
 /// What the ORM knows of a model: its app, table and fields, in declaration order.
 #[derive(Debug)]
 pub struct ModelMeta {
@@ -164,7 +167,7 @@ pub trait ModelExt: Model {
     /// Inserts an unsaved instance (setting its id) or updates a saved one, after validation.
     /// A row loaded with `only()` / `defer()` updates just its loaded fields.
     fn save(&mut self) -> impl std::future::Future<Output = Result<(), OrmError>> + Send {
-        crate::queryset::save_instance(self, None)
+        save::save_instance(self, None)
     }
     /// `save()` on database `alias` (Django's `obj.save(using=alias)`).
     fn save_using(
@@ -172,7 +175,7 @@ pub trait ModelExt: Model {
         alias: &str,
     ) -> impl std::future::Future<Output = Result<(), OrmError>> + Send {
         let alias = alias.to_owned();
-        async move { crate::queryset::save_instance(self, Some(&alias)).await }
+        async move { save::save_instance(self, Some(&alias)).await }
     }
     /// Deletes this row.
     fn delete(&self) -> impl std::future::Future<Output = Result<u64, OrmError>> + Send {
