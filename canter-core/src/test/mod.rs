@@ -21,6 +21,7 @@
 //! ```
 
 mod live;
+pub mod skips;
 
 pub use live::LiveServer;
 
@@ -221,6 +222,7 @@ pub fn require_service(variable: &str) -> Option<String> {
             eprintln!(
                 "skipped: {variable} is not set (set it to run this test against a real service)"
             );
+            skips::record(&format!("{variable} is not set"));
             None
         }
     }
@@ -256,6 +258,7 @@ impl RedisServer {
             panic!("redis-server is not installed and CANTER_REQUIRE_SERVICES=1");
         }
         eprintln!("skipped: redis-server is not installed");
+        skips::record("redis-server is not installed");
         false
     }
 

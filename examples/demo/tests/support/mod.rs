@@ -121,6 +121,7 @@ pub fn missing(what: &str) {
         panic!("{what}, and CANTER_REQUIRE_SERVICES=1: this test needs it");
     }
     eprintln!("skipped: {what}");
+    canter::test::skips::record(what);
 }
 
 /// Runs `future` to completion on a runtime of its own, on a thread of its own: callable from
