@@ -72,7 +72,7 @@ pub mod prelude {
     pub use crate::response::{
         FileResponse, Html, IntoResponse, JsonResponse, Redirect, Response, StreamingResponse,
     };
-    pub use crate::routing::{include, path};
+    pub use crate::routing::{include, path, UrlPattern};
     pub use crate::view;
     pub use crate::views::View;
     pub use http::{Method, StatusCode};

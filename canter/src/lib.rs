@@ -19,6 +19,9 @@
 
 pub use canter_core::*;
 
+#[cfg(doctest)]
+mod guides;
+
 /// The async ORM (`canter_orm`): models, querysets, transactions. `#[derive(canter::orm::Model)]`.
 #[cfg(feature = "orm")]
 pub mod orm {

@@ -1,0 +1,19 @@
+//! The guides (`README.md` and `docs/*.md`), included here when doc-testing only, so every
+//! Rust block in them compiles (and runs, unless marked `no_run`) as a doc test: no guide can
+//! drift from the API. (Only under `cfg(doctest)`: the files live outside this crate's folder,
+//! which `cargo package` would not ship.)
+
+#[doc = include_str!("../../README.md")]
+pub mod readme {}
+
+#[doc = include_str!("../../docs/http.md")]
+pub mod http {}
+
+#[doc = include_str!("../../docs/orm.md")]
+pub mod orm {}
+
+#[doc = include_str!("../../docs/channels.md")]
+pub mod channels {}
+
+#[doc = include_str!("../../docs/tasks.md")]
+pub mod tasks {}
