@@ -5,8 +5,10 @@ use proc_macro2::Span;
 use quote::quote;
 use syn::{parse_macro_input, ImplItem, ItemImpl, Path};
 
+mod errors;
 mod model;
 mod task;
+mod types;
 
 const METHODS: &[(&str, &str)] = &[
     ("get", "GET"),
