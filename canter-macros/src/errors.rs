@@ -34,6 +34,21 @@ pub(crate) enum Message {
     NoPrimaryKey,
     /// More than one field marked `primary_key`.
     SecondPrimaryKey,
+
+    /// An unknown key in `#[task(...)]`.
+    TaskOption,
+    /// `autoretry_for = [...]` with something else than string literals.
+    AutoretryForNotStrings,
+    /// `unique = "..."` naming no behaviour.
+    UniqueChoice,
+    /// `rate_limit = "..."` that is not a count per s, m or h.
+    RateLimit,
+    /// A duration that is no number.
+    Seconds,
+    /// A task taking `self`.
+    TaskMethod,
+    /// A task argument that is a pattern, not a name.
+    TaskArgumentPattern,
 }
 
 impl Message {
@@ -68,6 +83,20 @@ impl fmt::Display for Message {
                  #[field(primary_key)]"
             }
             SecondPrimaryKey => "a model has one primary key",
+
+            TaskOption => {
+                "expected name, queue, priority, max_retries, retry_backoff, retry_backoff_max, \
+                 time_limit, soft_time_limit, acks_late, autoretry, autoretry_for, ignore_result, \
+                 rate_limit, unique or crate"
+            }
+            AutoretryForNotStrings => {
+                "expected error kinds as strings: autoretry_for = [\"Timeout\"]"
+            }
+            UniqueChoice => "expected unique = \"refuse\" or \"fold\"",
+            RateLimit => "expected a rate like \"100/m\" (per s, m or h)",
+            Seconds => "expected seconds, as 30 or 2.5",
+            TaskMethod => "a task is a free function, not a method",
+            TaskArgumentPattern => "task arguments need plain names",
         };
         f.write_str(text)
     }
