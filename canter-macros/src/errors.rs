@@ -3,11 +3,19 @@
 
 use std::fmt;
 
+use proc_macro2::Span;
 use quote::ToTokens;
 
 /// One error message of `#[view]`, `#[derive(Model)]` or `#[task]`; `Display` is its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Message {
+    /// `#[view(...)]` with anything but `crate = path`.
+    ViewOption,
+    /// A handler (`get`, `post`, ...) of a view that is not `async`.
+    ViewHandlerNotAsync(&'static str),
+    /// A view's `impl` without a handler.
+    ViewWithoutHandler,
+
     /// An unknown key in `#[model(...)]`.
     ModelOption,
     /// An unknown key in `#[model(check(...))]`.
@@ -56,12 +64,28 @@ impl Message {
     pub(crate) fn spanned(self, tokens: impl ToTokens) -> syn::Error {
         syn::Error::new_spanned(tokens, self)
     }
+
+    /// The error at this span.
+    pub(crate) fn at(self, span: Span) -> syn::Error {
+        syn::Error::new(span, self)
+    }
 }
 
 impl fmt::Display for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Message::*;
         let text = match self {
+            ViewOption => "expected `crate = path`",
+            ViewHandlerNotAsync(name) => {
+                return write!(
+                    f,
+                    "`{name}` of a class-based view must be an `async fn(&self, req: Request)`"
+                )
+            }
+            ViewWithoutHandler => {
+                "a class-based view needs at least one of get, post, put, patch, delete"
+            }
+
             ModelOption => "expected table, app, name, crate or validate",
             CheckOption => "check takes name = \"...\" and sql = \"...\"",
             CheckIncomplete => "check needs name = \"...\" and sql = \"...\"",
