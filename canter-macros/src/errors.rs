@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use proc_macro2::Span;
 use quote::ToTokens;
 
 /// One error message of `#[view]`, `#[derive(Model)]` or `#[task]`; `Display` is its text.
@@ -64,11 +63,6 @@ impl Message {
     pub(crate) fn spanned(self, tokens: impl ToTokens) -> syn::Error {
         syn::Error::new_spanned(tokens, self)
     }
-
-    /// The error at this span.
-    pub(crate) fn at(self, span: Span) -> syn::Error {
-        syn::Error::new(span, self)
-    }
 }
 
 impl fmt::Display for Message {
@@ -83,10 +77,10 @@ impl fmt::Display for Message {
                 )
             }
             ViewWithoutHandler => {
-                "a class-based view needs at least one of get, post, put, patch, delete"
+                "a class-based view needs at least one of get, post, put, patch, delete or head"
             }
 
-            ModelOption => "expected table, app, name, crate or validate",
+            ModelOption => "expected table, app, name, crate, validate or check",
             CheckOption => "check takes name = \"...\" and sql = \"...\"",
             CheckIncomplete => "check needs name = \"...\" and sql = \"...\"",
             ModelNotStruct => "#[derive(Model)] is for structs",
@@ -94,7 +88,8 @@ impl fmt::Display for Message {
             SecondModelState => "a model has at most one ModelState field",
             ManyToManyOption => "a ManyToMany field takes `through = \"Model\"`",
             FieldOption => {
-                "expected primary_key, unique, db_index, max_length, db_column or choices"
+                "expected primary_key, unique, db_index, max_length, default, db_column, choices, \
+                 on_delete or related_name"
             }
             UnknownOnDelete => {
                 "on_delete must be one of cascade, protect, restrict, set_null, set_default, \
@@ -124,4 +119,17 @@ impl fmt::Display for Message {
         };
         f.write_str(text)
     }
+}
+
+/// The keys an "expected a, b or c" message names.
+#[cfg(test)]
+pub(crate) fn keys_named(message: Message) -> Vec<String> {
+    let text = message.to_string();
+    let list = text
+        .strip_prefix("expected ")
+        .expect("an \"expected ...\" message");
+    list.replace(" or ", ", ")
+        .split(", ")
+        .map(str::to_owned)
+        .collect()
 }

@@ -1,4 +1,8 @@
 //! canter's procedural macros. One crate for all of them so `syn` compiles once.
+//!
+//! Each macro first parses its input into a description (`model::parse::ModelDesc`,
+//! `task::parse::TaskDesc`, `view::ViewDesc`), which is where every error is found, with its
+//! message from the one table in `errors.rs`; small generators then write the output from it.
 
 use proc_macro::TokenStream;
 use syn::parse_macro_input;
@@ -11,8 +15,9 @@ mod view;
 
 /// Makes the `impl` block of a type a class-based view (see `canter::views`).
 ///
-/// `#[view]` refers to the `canter` crate; inside canter's own crates use
-/// `#[view(crate = canter_core)]`.
+/// The block's `async fn get(&self, req: Request)` (and `post`, `put`, `patch`, `delete`,
+/// `head`; HEAD falls back to `get`) answer their HTTP methods. `#[view]` refers to the
+/// `canter` crate; inside canter's own crates use `#[view(crate = canter_core)]`.
 #[proc_macro_attribute]
 pub fn view(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = parse_macro_input!(item as syn::ItemImpl);
@@ -24,10 +29,14 @@ pub fn view(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// `#[derive(Model)]`: a struct becomes an ORM model (see `canter::orm`).
 ///
-/// Struct options: `#[model(table = "...", app = "...", crate = path)]`. Field options:
-/// `#[field(primary_key, max_length = N, unique, db_index, default = expr, db_column = "...",
-/// choices = ["a", "b"])]`; struct option `validate = path::to::fn` adds a validator. A field `id: i64` is the auto-incrementing primary key unless
-/// another field is marked `primary_key`.
+/// Struct options: `#[model(table = "...", app = "...", name = "...", crate = path,
+/// validate = path::to::fn, check(name = "...", sql = "..."))]`; `validate` and `check` may
+/// repeat. Field options: `#[field(primary_key, unique, db_index, max_length = N,
+/// default = expr, db_column = "...", choices = ["a", "b"], on_delete = "...",
+/// related_name = "...")]`, the last two on `ForeignKey` / `OneToOne` fields; a `ManyToMany`
+/// field takes `#[field(through = "Model")]`, and a `ModelState` field is the instance's state.
+/// A field `id: i64` is the auto-incrementing primary key unless another field is marked
+/// `primary_key`.
 #[proc_macro_derive(Model, attributes(model, field))]
 pub fn derive_model(item: TokenStream) -> TokenStream {
     let input = parse_macro_input!(item as syn::DeriveInput);
@@ -39,8 +48,9 @@ pub fn derive_model(item: TokenStream) -> TokenStream {
 
 /// `#[task]`: makes an `async fn` (or a blocking `fn`, run on the blocking pool) a background
 /// task: `add::delay(2, 3).await?` enqueues it. Options: `name = "demo.add"`, `queue`,
-/// `priority`, `max_retries`, `retry_backoff`, `time_limit`, `autoretry`, `ignore_result`,
-/// `crate = path`.
+/// `priority`, `max_retries`, `retry_backoff`, `retry_backoff_max`, `time_limit`,
+/// `soft_time_limit`, `acks_late`, `autoretry`, `autoretry_for`, `ignore_result`, `rate_limit`,
+/// `unique`, `crate = path`.
 #[proc_macro_attribute]
 pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
     let function = parse_macro_input!(item as syn::ItemFn);

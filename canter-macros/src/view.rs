@@ -67,7 +67,7 @@ impl ViewDesc {
             }
         }
         if handlers.is_empty() {
-            return Err(Message::ViewWithoutHandler.at(Span::call_site()));
+            return Err(Message::ViewWithoutHandler.spanned(&item.self_ty));
         }
         Ok(ViewDesc {
             krate,

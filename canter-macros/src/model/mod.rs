@@ -9,6 +9,8 @@ mod meta;
 mod parse;
 mod relations;
 mod rows;
+#[cfg(test)]
+mod tests;
 mod validation;
 
 use proc_macro2::TokenStream;

@@ -337,3 +337,43 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod message_tests {
+    use quote::quote;
+
+    use super::*;
+    use crate::errors::keys_named;
+
+    #[test]
+    fn the_unknown_option_message_names_every_option() {
+        let options = [
+            quote!(name = "mail.send"),
+            quote!(queue = "mail"),
+            quote!(priority = 1),
+            quote!(max_retries = 1),
+            quote!(retry_backoff = 1),
+            quote!(retry_backoff_max = 1),
+            quote!(time_limit = 1),
+            quote!(soft_time_limit = 1),
+            quote!(acks_late),
+            quote!(autoretry),
+            quote!(autoretry_for = ["Timeout"]),
+            quote!(ignore_result),
+            quote!(rate_limit = "1/s"),
+            quote!(unique = "fold"),
+            quote!(crate = canter_tasks),
+        ];
+        let mut keys = Vec::new();
+        for option in options {
+            keys.push(option.clone().into_iter().next().unwrap().to_string());
+            let function = syn::parse_quote!(
+                async fn send() {}
+            );
+            if let Err(err) = TaskDesc::parse(option.clone(), function) {
+                panic!("{option}: {err}");
+            }
+        }
+        assert_eq!(keys_named(Message::TaskOption), keys);
+    }
+}
