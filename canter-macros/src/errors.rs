@@ -133,3 +133,64 @@ pub(crate) fn keys_named(message: Message) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Message::{self, *};
+
+    /// Every message, with the handler name its UI test uses.
+    const ALL: [Message; 23] = [
+        ViewOption,
+        ViewHandlerNotAsync("post"),
+        ViewWithoutHandler,
+        ModelOption,
+        CheckOption,
+        CheckIncomplete,
+        ModelNotStruct,
+        ModelFieldsNotNamed,
+        SecondModelState,
+        ManyToManyOption,
+        FieldOption,
+        UnknownOnDelete,
+        OnDeleteWithoutRelation,
+        RelatedNameWithoutRelation,
+        NoPrimaryKey,
+        SecondPrimaryKey,
+        TaskOption,
+        AutoretryForNotStrings,
+        UniqueChoice,
+        RateLimit,
+        Seconds,
+        TaskMethod,
+        TaskArgumentPattern,
+    ];
+
+    #[test]
+    fn every_message_has_a_ui_test() {
+        let ui = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ui");
+        let mut snapshots = String::new();
+        for entry in std::fs::read_dir(ui).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|ext| ext == "stderr") {
+                snapshots += &std::fs::read_to_string(path).unwrap();
+            }
+        }
+        for message in ALL {
+            // A new message fails to compile here until it joins ALL (and gets its UI test).
+            match message {
+                ViewOption | ViewHandlerNotAsync(_) | ViewWithoutHandler => {}
+                ModelOption | CheckOption | CheckIncomplete | ModelNotStruct => {}
+                ModelFieldsNotNamed | SecondModelState | ManyToManyOption | FieldOption => {}
+                UnknownOnDelete | OnDeleteWithoutRelation | RelatedNameWithoutRelation => {}
+                NoPrimaryKey | SecondPrimaryKey => {}
+                TaskOption | AutoretryForNotStrings | UniqueChoice | RateLimit | Seconds => {}
+                TaskMethod | TaskArgumentPattern => {}
+            }
+            let line = format!("error: {message}\n");
+            assert!(
+                snapshots.contains(&line),
+                "no tests/ui/*.stderr shows {line}"
+            );
+        }
+    }
+}
