@@ -44,26 +44,22 @@ pub(crate) fn expand(attr: TokenStream, item: ItemImpl) -> syn::Result<TokenStre
 impl ViewDesc {
     fn parse(attr: TokenStream, item: ItemImpl) -> syn::Result<Self> {
         let krate = crate_path(attr)?;
-        for (name, _) in METHODS {
-            if let Some(function) = function(&item, name) {
-                if function.sig.asyncness.is_none() {
-                    return Err(Message::ViewHandlerNotAsync(name).spanned(&function.sig));
-                }
-            }
-        }
         let ident = |name: &str| Ident::new(name, Span::call_site());
+        let handler = |method, function| Handler {
+            method: ident(method),
+            function: ident(function),
+        };
         let mut handlers = Vec::new();
         for (name, method) in METHODS {
-            if function(&item, name).is_some() {
-                handlers.push(Handler {
-                    method: ident(method),
-                    function: ident(name),
-                });
-            } else if *name == "head" && function(&item, "get").is_some() {
-                handlers.push(Handler {
-                    method: ident("HEAD"),
-                    function: ident("get"),
-                });
+            match function(&item, name) {
+                Some(found) if found.sig.asyncness.is_none() => {
+                    return Err(Message::ViewHandlerNotAsync(name).spanned(&found.sig));
+                }
+                Some(_) => handlers.push(handler(method, name)),
+                None if *name == "head" && function(&item, "get").is_some() => {
+                    handlers.push(handler("HEAD", "get"))
+                }
+                None => {}
             }
         }
         if handlers.is_empty() {
