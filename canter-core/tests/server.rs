@@ -264,6 +264,64 @@ async fn wrong_host_is_400() {
 }
 
 #[tokio::test]
+async fn two_hosts_or_a_host_with_a_malformed_port_are_400() {
+    let server = LiveServer::start(app()).await;
+    for host in ["localhost:abc", "localhost:", "localhost:99999", "[::1]:x"] {
+        let r = get(&server, "/", host).await;
+        assert_eq!(status_of(&r), 400, "Host: {host}: {r}");
+    }
+    let r = raw(
+        &server,
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        SHORT,
+    )
+    .await;
+    assert_eq!(status_of(&r), 400, "two Host headers: {r}");
+    // An absolute-form target names the host, and the Host header beside it is still checked.
+    let r = raw(
+        &server,
+        b"GET http://localhost/ HTTP/1.1\r\nHost: localhost:abc\r\nConnection: close\r\n\r\n",
+        SHORT,
+    )
+    .await;
+    assert_eq!(status_of(&r), 400, "absolute form, malformed Host: {r}");
+    for host in ["localhost", "localhost:8000", "localhost:0", "[::1]:65535"] {
+        let r = get(&server, "/", host).await;
+        assert_eq!(status_of(&r), 200, "Host: {host}: {r}");
+    }
+}
+
+/// `GET uri` over HTTP/2 (prior knowledge): the `:authority` is the URI's.
+async fn h2_get(server: &LiveServer, uri: &str) -> http::StatusCode {
+    let stream = TcpStream::connect(server.addr()).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::builder()
+        .uri(uri)
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    sender.send_request(req).await.unwrap().status()
+}
+
+#[tokio::test]
+async fn http2_authority_names_the_host_and_its_port_is_checked() {
+    let server = LiveServer::start(app()).await;
+    let port = server.addr().port();
+    assert_eq!(
+        h2_get(&server, &format!("http://localhost:{port}/")).await,
+        200
+    );
+    assert_eq!(h2_get(&server, "http://localhost/").await, 200);
+    assert_eq!(h2_get(&server, "http://localhost:abc/").await, 400);
+    assert_eq!(h2_get(&server, "http://evil.example/").await, 400);
+}
+
+#[tokio::test]
 async fn invalid_utf8_in_path_or_query_is_400() {
     let server = LiveServer::start(app()).await;
     let r = get(&server, "/%ff%fe/", "localhost").await;
