@@ -25,6 +25,7 @@
 mod accept;
 mod activity;
 mod body_timeout;
+mod signals;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -51,6 +52,7 @@ use body_timeout::{BodyTimeouts, TimedBody};
 
 pub use accept::max_connections;
 pub use body_timeout::BodyReadTimeout;
+pub use signals::{shutdown_phases, shutdown_signal};
 
 /// Serves `service` on `listener` until `shutdown` completes, then stops accepting and lets
 /// in-flight requests finish within `server.shutdown_timeout`.
@@ -58,6 +60,17 @@ pub async fn serve(
     listener: TcpListener,
     service: CanterService,
     shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    serve_until(listener, service, shutdown, std::future::pending()).await
+}
+
+/// As [`serve`], and `cut` ends the wait for in-flight requests early: they are cut at once
+/// (a second signal's cold shutdown).
+pub async fn serve_until(
+    listener: TcpListener,
+    service: CanterService,
+    shutdown: impl Future<Output = ()> + Send,
+    cut: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let limits = service.settings().server.clone();
     let builder = Arc::new(connection_builder(&limits));
@@ -92,41 +105,30 @@ pub async fn serve(
     tracker.close();
     let _ = stop_tx.send(true);
     let grace = Duration::from_secs_f64(limits.shutdown_timeout);
-    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-        tracing::warn!(target: "canter::server", "shutdown timeout ({grace:?}) passed; cutting the remaining connections");
+    tokio::select! {
+        finished = tokio::time::timeout(grace, tracker.wait()) => if finished.is_err() {
+            tracing::warn!(target: "canter::server", "shutdown timeout ({grace:?}) passed; cutting the remaining connections");
+        },
+        () = cut => if !tracker.is_empty() {
+            tracing::warn!(target: "canter::server", connections = tracker.len(), "cold shutdown (a second signal): cutting the remaining connections");
+        },
     }
     Ok(())
 }
 
-/// Serves until SIGINT or SIGTERM.
-pub async fn serve_until_signal(
+/// Serves until SIGINT or SIGTERM; a second signal cuts the in-flight requests' grace short.
+/// The signals are listened for from this call on (make it inside a tokio runtime, before
+/// saying the server is up: a signal before it would kill the process).
+pub fn serve_until_signal(
     listener: TcpListener,
     service: CanterService,
-) -> std::io::Result<()> {
-    serve(listener, service, shutdown_signal()).await
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+) -> impl Future<Output = std::io::Result<()>> + Send {
+    let (warm, cold) = shutdown_phases();
+    let warm = async {
+        warm.await;
+        tracing::info!(target: "canter::server", "shutting down: no new connections; finishing in-flight requests (a second Ctrl-C or SIGTERM cuts them)");
     };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!(target: "canter::server", "shutting down: no new connections; finishing in-flight requests");
+    serve_until(listener, service, warm, cold)
 }
 
 fn connection_builder(limits: &ServerSettings) -> auto::Builder<TokioExecutor> {
