@@ -133,7 +133,8 @@ impl Tasks {
     }
 }
 
-/// The start-up hook: the broker from settings, and under runserver the in-process worker.
+/// The start-up hook: the broker from settings, and under runserver the in-process worker (or
+/// a line saying where tasks go and what runs them, when there is none).
 async fn start_up(
     settings: Arc<canter_core::settings::Settings>,
     command: String,
@@ -161,6 +162,13 @@ async fn start_up(
         .worker_in_runserver
         .unwrap_or(url.starts_with("sqlite:"));
     if !in_runserver {
+        let program = std::env::args_os()
+            .next()
+            .as_deref()
+            .and_then(|arg0| std::path::Path::new(arg0).file_stem())
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "<your binary>".to_owned());
+        tracing::warn!(target: "canter::tasks", "{}", no_worker_notice(&shown, &program));
         return Ok(());
     }
     // The server's grace, which the worker's runs beside.
@@ -178,6 +186,19 @@ async fn start_up(
         "Running an in-process task worker ([tasks] worker_in_runserver = false turns it off)."
     );
     Ok(())
+}
+
+/// What runserver says when it runs no worker: where its tasks go (the URL's password
+/// redacted) and the command that runs them, so they are not left PENDING unawares.
+fn no_worker_notice(shown_url: &str, program: &str) -> String {
+    let place = if shown_url.starts_with("redis") {
+        format!("Redis at {shown_url}")
+    } else {
+        shown_url.to_owned()
+    };
+    format!(
+        "tasks go to {place} and this process runs no worker for them: run `{program} worker` to process them ([tasks] worker_in_runserver = true runs one in runserver)"
+    )
 }
 
 /// runserver's in-process worker, as `worker` runs one: the first SIGINT/SIGTERM (or
@@ -433,7 +454,26 @@ impl ManagementCommand for BeatCommand {
 
 #[cfg(test)]
 mod tests {
-    use super::broker_url;
+    use super::{broker_url, no_worker_notice};
+
+    #[test]
+    fn without_a_worker_runserver_says_where_tasks_go_and_what_runs_them() {
+        let shown = crate::broker::redacted("redis://:s3cr@t@redis.example:6379/0");
+        let notice = no_worker_notice(&shown, "demo");
+        assert!(
+            !notice.contains("s3cr"),
+            "the password is redacted: {notice}"
+        );
+        assert!(
+            notice.contains("Redis at redis://***@redis.example:6379/0"),
+            "{notice}"
+        );
+        assert!(notice.contains("run `demo worker`"), "{notice}");
+        assert_eq!(
+            crate::broker::redacted("redis://host:6379/0?name=a@b"),
+            "redis://host:6379/0?name=a@b"
+        );
+    }
 
     #[test]
     fn the_broker_is_the_setting_else_redis_url_else_embedded() {

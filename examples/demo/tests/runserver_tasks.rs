@@ -1,5 +1,7 @@
 //! runserver and its tasks, as a user runs it: SIGTERM lets the in-process worker's running
-//! task finish (a second SIGTERM cuts it: cold shutdown, as with `demo worker`).
+//! task finish (a second SIGTERM cuts it: cold shutdown, as with `demo worker`), and with
+//! REDIS_URL set, where no worker runs in runserver, the log says where tasks go and which
+//! command runs them.
 
 mod support;
 
@@ -94,6 +96,22 @@ impl Demo {
 
     fn output(&self) -> String {
         self.output.lock().unwrap().clone()
+    }
+
+    /// The line of the output so far (or within 30 s) that contains `text`.
+    fn logged(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(line) = self.output().lines().find(|l| l.contains(text)) {
+                return line.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no line with {text:?}:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn sigterm(&self) {
@@ -278,5 +296,24 @@ fn a_second_sigterm_makes_demo_workers_shutdown_cold() {
         worker.output().contains("cold shutdown"),
         "{}",
         worker.output()
+    );
+}
+
+#[test]
+fn with_redis_url_runserver_says_where_tasks_go_and_what_runs_them() {
+    let Some(redis) = canter::test::require_service("CANTER_TEST_REDIS_URL") else {
+        return;
+    };
+    let mut server = Demo::runserver(&[("REDIS_URL", &redis)]);
+    // Said at start-up, before the server's address.
+    let line = server.logged("run `demo worker` to process them");
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("tasks go to Redis at redis://"), "{line}");
+    server.sigterm();
+    let status = server.exited_within(Duration::from_secs(15));
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        server.output()
     );
 }
