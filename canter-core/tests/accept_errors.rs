@@ -4,7 +4,8 @@
 
 #![cfg(target_os = "linux")]
 
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::Duration;
 
 use canter_core::prelude::*;
@@ -13,28 +14,7 @@ use canter_core::test::LiveServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-async fn hello(_req: Request) -> &'static str {
-    "hello"
-}
+use support::{hello, Captured};
 
 fn open_descriptors() -> u64 {
     std::fs::read_dir("/proc/self/fd").unwrap().count() as u64
@@ -43,13 +23,7 @@ fn open_descriptors() -> u64 {
 #[tokio::test]
 async fn out_of_file_descriptors_the_accept_loop_logs_backs_off_and_recovers() {
     let logs = Captured::default();
-    let writer = logs.clone();
-    let _capture = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish(),
-    );
+    let _capture = logs.install();
     let mut settings = Settings::for_tests();
     settings.server.max_connections = Some(10_000); // the descriptors run out first
     let server =

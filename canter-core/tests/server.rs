@@ -1,28 +1,20 @@
 //! The real server over TCP: hostile input, limits, concurrency, disconnects, HTTP/2 and
 //! graceful shutdown. Each test starts its own server on an ephemeral port.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use canter_core::prelude::*;
-use canter_core::settings::{ServerSettings, Settings};
+use canter_core::settings::Settings;
 use canter_core::test::LiveServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 
-async fn hello(_req: Request) -> &'static str {
-    "hello"
-}
-
-async fn echo_json(Json(v): Json<serde_json::Value>) -> Json<serde_json::Value> {
-    Json(v)
-}
-
-async fn panics(_req: Request) -> &'static str {
-    panic!("boom")
-}
+use support::{app, get, h2_get, hello, raw, settings, status_of, trickle, SHORT};
 
 struct Flags {
     started: AtomicBool,
@@ -35,61 +27,6 @@ impl Drop for SetOnDrop {
         self.0.dropped.store(true, Ordering::SeqCst);
     }
 }
-
-fn settings(f: impl FnOnce(&mut ServerSettings)) -> Settings {
-    let mut s = Settings::for_tests();
-    f(&mut s.server);
-    s
-}
-
-fn app() -> App {
-    App::new().urls(vec![
-        path("", hello),
-        path("json/", echo_json),
-        path("panic/", panics),
-    ])
-}
-
-/// Sends raw bytes and reads until the server closes or `wait` passes.
-async fn raw(server: &LiveServer, bytes: &[u8], wait: Duration) -> String {
-    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
-    stream.write_all(bytes).await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut out)).await;
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn status_of(response: &str) -> u16 {
-    response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// `GET target` with the given Host, on a connection the client closes after the response.
-async fn get(server: &LiveServer, target: &str, host: &str) -> String {
-    let request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    raw(server, request.as_bytes(), SHORT).await
-}
-
-/// Writes `bytes` one at a time, `delay` apart; true if the server closed the connection
-/// before all were written.
-async fn trickle(
-    stream: &mut (impl tokio::io::AsyncWrite + Unpin),
-    bytes: &[u8],
-    delay: Duration,
-) -> bool {
-    for byte in bytes {
-        tokio::time::sleep(delay).await;
-        if stream.write_all(&[*byte]).await.is_err() {
-            return true;
-        }
-    }
-    false
-}
-
-const SHORT: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn serves_http1_with_keep_alive() {
@@ -229,179 +166,6 @@ async fn slow_head_is_cut_off_even_with_a_long_keep_alive() {
     );
 }
 
-/// Sends a JSON POST's head and `sent` of its 40-byte body, then trickles the rest `delay`
-/// apart while reading: the response and whether the server closed the connection.
-async fn post_trickling_body(server: &LiveServer, sent: usize, delay: Duration) -> (String, bool) {
-    let body = format!("[{}]", "1,".repeat(19) + "1");
-    assert_eq!(body.len(), 41);
-    let head = format!(
-        "POST /json/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let stream = TcpStream::connect(server.addr()).await.unwrap();
-    let (mut read, mut write) = stream.into_split();
-    write.write_all(head.as_bytes()).await.unwrap();
-    write.write_all(&body.as_bytes()[..sent]).await.unwrap();
-    // Read while trickling: once the server answers and closes, a write may be reset.
-    let reader = tokio::spawn(async move {
-        let mut out = Vec::new();
-        let closed = tokio::time::timeout(Duration::from_secs(15), read.read_to_end(&mut out))
-            .await
-            .is_ok();
-        (String::from_utf8_lossy(&out).into_owned(), closed)
-    });
-    trickle(&mut write, &body.as_bytes()[sent..], delay).await;
-    reader.await.unwrap()
-}
-
-#[tokio::test]
-async fn a_body_that_stops_coming_is_408_and_the_connection_closes() {
-    let server =
-        LiveServer::start_with_settings(app(), settings(|s| s.body_read_timeout = 0.3)).await;
-    // A byte every 1.5 s: each wait is longer than the body read timeout.
-    let (response, closed) = post_trickling_body(&server, 3, Duration::from_millis(1500)).await;
-    assert_eq!(status_of(&response), 408, "{response}");
-    assert!(
-        response.to_ascii_lowercase().contains("connection: close"),
-        "{response}"
-    );
-    assert!(closed, "the server closed the connection: {response}");
-    // The server still serves, and a body sent at once is not timed out.
-    let ok = "POST /json/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n[1,2,3]";
-    let r = raw(&server, ok.as_bytes(), SHORT).await;
-    assert_eq!(status_of(&r), 200, "{r}");
-}
-
-#[tokio::test]
-async fn a_body_slower_than_the_minimum_rate_is_408() {
-    let server = LiveServer::start_with_settings(
-        app(),
-        settings(|s| {
-            s.body_read_timeout = 1.0;
-            s.body_min_rate = 10;
-        }),
-    )
-    .await;
-    // A byte every 200 ms: no wait reaches the body read timeout, but 5 bytes/s is below the
-    // minimum rate, so the body's time runs out (at about 2 s) long before its 41 bytes (8 s).
-    let (response, closed) = post_trickling_body(&server, 1, Duration::from_millis(200)).await;
-    assert_eq!(status_of(&response), 408, "{response}");
-    assert!(closed, "the server closed the connection: {response}");
-}
-
-/// A log writer for tests: what the server logged on this thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// Captures this thread's log lines (the server runs on the test's current-thread
-    /// runtime) until the guard is dropped.
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        tracing::subscriber::set_default(
-            tracing_subscriber::fmt()
-                .with_writer(move || writer.clone())
-                .with_ansi(false)
-                .finish(),
-        )
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-/// Sends `GET /` on a kept-alive connection; the status, or `None` if no answer came within
-/// `wait`.
-async fn get_on(stream: &mut TcpStream, wait: Duration) -> Option<u16> {
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = vec![0u8; 1024];
-    let n = tokio::time::timeout(wait, stream.read(&mut buf))
-        .await
-        .ok()?
-        .unwrap();
-    Some(status_of(&String::from_utf8_lossy(&buf[..n])))
-}
-
-#[tokio::test]
-async fn past_max_connections_a_new_connection_waits_for_a_slot() {
-    let logs = Captured::default();
-    let _capture = logs.install();
-    let server = LiveServer::start_with_settings(
-        app(),
-        settings(|s| {
-            s.max_connections = Some(3);
-            s.keep_alive_timeout = 30.0;
-            s.header_read_timeout = 30.0;
-        }),
-    )
-    .await;
-    let mut open = Vec::new();
-    for _ in 0..3 {
-        let mut stream = TcpStream::connect(server.addr()).await.unwrap();
-        assert_eq!(get_on(&mut stream, SHORT).await, Some(200));
-        open.push(stream);
-    }
-    // The fourth gets through the kernel's backlog, but the server does not take it yet.
-    let mut fourth = TcpStream::connect(server.addr()).await.unwrap();
-    assert_eq!(get_on(&mut fourth, Duration::from_millis(500)).await, None);
-    let warning = logs.text();
-    assert!(
-        warning.contains("WARN") && warning.contains("server.max_connections reached"),
-        "{warning}"
-    );
-    // One closes: the fourth is served, on the request it already sent.
-    drop(open.pop());
-    let mut buf = vec![0u8; 1024];
-    let n = tokio::time::timeout(SHORT, fourth.read(&mut buf))
-        .await
-        .expect("served once a slot was free")
-        .unwrap();
-    assert_eq!(status_of(&String::from_utf8_lossy(&buf[..n])), 200);
-    // The others still work; the warning was logged once, not per attempt.
-    assert_eq!(get_on(&mut open[0], SHORT).await, Some(200));
-    assert_eq!(
-        logs.text()
-            .matches("server.max_connections reached")
-            .count(),
-        1,
-        "{}",
-        logs.text()
-    );
-}
-
-#[test]
-fn max_connections_defaults_from_the_open_file_limit() {
-    let defaults = ServerSettings::default();
-    assert_eq!(defaults.max_connections, None);
-    let derived = canter_core::server::max_connections(&defaults);
-    assert!(derived >= 1, "{derived}");
-    #[cfg(unix)]
-    {
-        let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
-        let soft = usize::try_from(soft).unwrap_or(usize::MAX);
-        assert!(derived < soft, "leaves room for files: {derived} of {soft}");
-    }
-    let set = ServerSettings {
-        max_connections: Some(3),
-        ..ServerSettings::default()
-    };
-    assert_eq!(canter_core::server::max_connections(&set), 3);
-}
-
 #[tokio::test]
 async fn http2_connections_have_no_header_read_timeout() {
     let server =
@@ -466,23 +230,6 @@ async fn two_hosts_or_a_host_with_a_malformed_port_are_400() {
         let r = get(&server, "/", host).await;
         assert_eq!(status_of(&r), 200, "Host: {host}: {r}");
     }
-}
-
-/// `GET uri` over HTTP/2 (prior knowledge): the `:authority` is the URI's.
-async fn h2_get(server: &LiveServer, uri: &str) -> http::StatusCode {
-    let stream = TcpStream::connect(server.addr()).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
-    let req = http::Request::builder()
-        .uri(uri)
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
-        .unwrap();
-    sender.send_request(req).await.unwrap().status()
 }
 
 #[tokio::test]

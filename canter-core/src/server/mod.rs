@@ -178,6 +178,48 @@ struct Conn {
     debug: bool,
 }
 
+impl Conn {
+    /// One request: its body timed, the app called, the response's body tracked.
+    ///
+    /// No `async` block: the app's future borrows nothing, and hyper moves this one into place
+    /// on every request, so it is kept to the app's future, the request's guard and the body's
+    /// timeout flag.
+    fn call(
+        &self,
+        req: http::Request<Incoming>,
+    ) -> impl Future<Output = Result<http::Response<TrackedBody<crate::Body>>, Infallible>>
+           + Send
+           + 'static {
+        let http2 = req.version() == http::Version::HTTP_2;
+        if http2 {
+            self.activity.mark_http2();
+        }
+        let guard = self.activity.begin_request();
+        // A body is timed (no body: nothing to time, no allocation).
+        let mut body_timed_out = None;
+        let req = req.map(|body| {
+            if http_body::Body::is_end_stream(&body) {
+                return crate::Body::empty();
+            }
+            let body = TimedBody::new(body, self.body_timeouts);
+            body_timed_out = Some(body.timed_out_flag());
+            crate::Body::new(body)
+        });
+        let debug = self.debug;
+        self.service
+            .core
+            .handle_with(req, &self.context, Some(self.peer))
+            // The body stays the app's (boxed once), wrapped, not boxed again.
+            .map(move |response| {
+                let response = match body_timed_out {
+                    Some(flag) if flag.load(Ordering::Relaxed) => body_too_slow(debug, http2),
+                    _ => response,
+                };
+                Ok(response.map(|body| TrackedBody::new(body, guard)))
+            })
+    }
+}
+
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     slot: OwnedSemaphorePermit,
@@ -197,38 +239,7 @@ async fn serve_connection(
         peer,
         body_timeouts: timeouts.body,
     };
-    // No `async` block: the app's future borrows nothing, and hyper moves this one into place
-    // on every request, so it is kept to the app's future, the request's guard and the body's
-    // timeout flag.
-    let hyper_service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-        let http2 = req.version() == http::Version::HTTP_2;
-        if http2 {
-            conn.activity.mark_http2();
-        }
-        let guard = conn.activity.begin_request();
-        // A body is timed (no body: nothing to time, no allocation).
-        let mut body_timed_out = None;
-        let req = req.map(|body| {
-            if http_body::Body::is_end_stream(&body) {
-                return crate::Body::empty();
-            }
-            let body = TimedBody::new(body, conn.body_timeouts);
-            body_timed_out = Some(body.timed_out_flag());
-            crate::Body::new(body)
-        });
-        let debug = conn.debug;
-        conn.service
-            .core
-            .handle_with(req, &conn.context, Some(conn.peer))
-            // The body stays the app's (boxed once), wrapped, not boxed again.
-            .map(move |response| {
-                let response = match body_timed_out {
-                    Some(flag) if flag.load(Ordering::Relaxed) => body_too_slow(debug, http2),
-                    _ => response,
-                };
-                Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
-            })
-    });
+    let hyper_service = hyper::service::service_fn(move |req| conn.call(req));
     let connection = builder.serve_connection_with_upgrades(io, hyper_service);
     tokio::pin!(connection);
     // The watchdog (shutdown signal, idle and header read timeouts) is polled only when one of
