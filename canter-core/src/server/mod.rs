@@ -16,8 +16,9 @@
 //! they may act up to one tick late; the head read time counts from the end of the previous
 //! response (or the connection's start), as hyper's own header read timeout did.
 //!
-//! The body timeouts are the body's own (see [`body_timeout`]); the connection cap and `accept`
-//! errors are the accept loop's (see [`accept`]).
+//! The body timeouts are the body's own (a read past them fails with [`BodyReadTimeout`]; the
+//! server answers 408); the connection cap and `accept` errors are the accept loop's (see
+//! [`max_connections`]).
 //!
 //! A client that disconnects mid-request drops the view's future (hyper stops polling it), so
 //! the view is cancelled at its next `.await`, as Django ≥ 5.0 cancels the view task.
