@@ -93,6 +93,7 @@ pub struct App {
     pub(crate) about: Option<String>,
     pub(crate) base_settings: String,
     pub(crate) startup: Vec<StartupHook>,
+    pub(crate) shutdown: Vec<ShutdownHook>,
 }
 
 /// Work a part of canter (or the project) does before any management command runs, inside
@@ -105,6 +106,13 @@ pub type StartupHook = Arc<
             -> futures_util::future::BoxFuture<'static, Result<(), crate::management::CommandError>>
         + Send
         + Sync,
+>;
+
+/// Work a part of canter (or the project) does after the management command returns (however
+/// it ended), before the process exits, inside the runtime: background work started at
+/// start-up finishes here.
+pub type ShutdownHook = Arc<
+    dyn Fn(Arc<Settings>, String) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync,
 >;
 
 impl Default for App {
@@ -125,6 +133,7 @@ impl App {
             about: None,
             base_settings: String::new(),
             startup: Vec::new(),
+            shutdown: Vec::new(),
         }
     }
 
@@ -218,6 +227,21 @@ impl App {
             + 'static,
     {
         self.startup.push(Arc::new(move |settings, command| {
+            Box::pin(hook(settings, command))
+        }));
+        self
+    }
+
+    /// Runs `hook` after the command returns, before the process exits (in registration
+    /// order), given the settings and the command's name: the tasks plugin lets runserver's
+    /// in-process worker finish its running tasks here. The process exits once every hook
+    /// has returned, so a hook bounds its own wait.
+    pub fn on_shutdown<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Arc<Settings>, String) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.shutdown.push(Arc::new(move |settings, command| {
             Box::pin(hook(settings, command))
         }));
         self

@@ -37,6 +37,7 @@ fn generic_text(status: http::StatusCode) -> &'static str {
         403 => "Forbidden (403)",
         404 => "Not Found (404): the requested resource was not found on this server.",
         405 => "Method Not Allowed (405)",
+        408 => "Request Timeout (408)",
         413 => "Payload Too Large (413)",
         _ if status.is_server_error() => "Server Error (500)",
         _ => "Error",

@@ -143,25 +143,8 @@ impl Core {
     /// What Django checks before any middleware: the Host, and that path and query decode.
     fn check_request(&self, req: &Request) -> Result<(), Response> {
         let debug = self.context.settings.debug;
-        let host = req.uri().host().or_else(|| {
-            req.headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(strip_port)
-        });
-        match host {
-            Some(host) if self.hosts.allows(host) => {}
-            other => {
-                let shown = other.unwrap_or_default();
-                let message = if shown.is_empty() {
-                    "request has no Host header".to_owned()
-                } else {
-                    format!("Invalid Host header: {shown:?}. You may need to add {shown:?} to allowed_hosts.")
-                };
-                tracing::warn!(target: "canter::security", host = %shown, "disallowed host");
-                return Err(bad_request(message, debug));
-            }
-        }
+        self.check_host(req)
+            .map_err(|message| bad_request(message, debug))?;
         if percent_decode(req.uri().path()).is_none() {
             return Err(bad_request(
                 "the request path is not valid UTF-8 once percent-decoded",
@@ -192,6 +175,53 @@ impl Core {
         }
         Ok(())
     }
+
+    /// RFC 9112 § 3.2: at most one `Host`, of the form `host[:port]` (a port of digits, up to
+    /// 65535), naming an allowed host; else 400. The request target's authority (HTTP/2's
+    /// `:authority`, an absolute-form target) names the host when there is one; a `Host`
+    /// header beside it must still be well-formed. The error is the 400's message.
+    fn check_host(&self, req: &Request) -> Result<(), String> {
+        let mut headers = req.headers().get_all(header::HOST).iter();
+        let header = headers.next();
+        if headers.next().is_some() {
+            tracing::warn!(target: "canter::security", "more than one Host header");
+            return Err("the request has more than one Host header".to_owned());
+        }
+        let header_host = match header {
+            Some(value) => match value.to_str().ok().and_then(host_of) {
+                Some(host) => Some(host),
+                None => return Err(malformed_host(&String::from_utf8_lossy(value.as_bytes()))),
+            },
+            None => None,
+        };
+        let host = match req.uri().authority() {
+            Some(authority) => match host_of(authority.as_str()) {
+                Some(host) => Some(host),
+                None => return Err(malformed_host(authority.as_str())),
+            },
+            None => header_host,
+        };
+        match host {
+            Some(host) if self.hosts.allows(host) => Ok(()),
+            other => {
+                let shown = other.unwrap_or_default();
+                let message = if shown.is_empty() {
+                    "request has no Host header".to_owned()
+                } else {
+                    format!("Invalid Host header: {shown:?}. You may need to add {shown:?} to allowed_hosts.")
+                };
+                tracing::warn!(target: "canter::security", host = %shown, "disallowed host");
+                Err(message)
+            }
+        }
+    }
+}
+
+/// The 400's message for a `Host` (or request authority) that is not a host and an optional
+/// port.
+fn malformed_host(shown: &str) -> String {
+    tracing::warn!(target: "canter::security", host = %shown, "malformed Host header");
+    format!("Invalid Host header: {shown:?} is not a host name with an optional port (0 to 65535).")
 }
 
 /// The 500 for a panic in the chain outside a view (the view's own are caught around it).
@@ -218,19 +248,31 @@ fn bad_request(message: impl Into<String>, debug: bool) -> Response {
     debug_page::render(&report, debug, None)
 }
 
-fn strip_port(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
+/// The host of `host[:port]` (`[v6]` or `[v6]:port` too), or `None` when the port is not
+/// 1 to 5 digits up to 65535 (`example.com:abc`, `example.com:`, `example.com:99999`) or the
+/// authority holds user information (`user@host`, which RFC 9113 forbids in `:authority`).
+fn host_of(authority: &str) -> Option<&str> {
+    let (host, port) = match authority.strip_prefix('[') {
         // [::1]:8000 → [::1]
-        return match rest.find(']') {
-            Some(end) => &host[..end + 2],
-            None => host,
-        };
+        Some(rest) => {
+            let end = rest.find(']')? + 2;
+            (&authority[..end], authority[end..].strip_prefix(':'))
+        }
+        // A plain backwards loop: `rsplit_once` goes through `memrchr`, slower on a short Host.
+        None => match authority.bytes().rposition(|b| b == b':') {
+            Some(colon) => (&authority[..colon], Some(&authority[colon + 1..])),
+            None => (authority, None),
+        },
+    };
+    if authority.len() > host.len() && port.is_none() {
+        return None; // `[::1]x`: something other than a port after the brackets
     }
-    // A plain backwards loop: `rsplit_once` goes through `memrchr`, slower on a short Host.
-    match host.bytes().rposition(|b| b == b':') {
-        Some(colon) => &host[..colon],
-        None => host,
-    }
+    let port_ok = port.is_none_or(|port| {
+        (1..=5).contains(&port.len())
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u32>().is_ok_and(|n| n <= 65_535)
+    });
+    (port_ok && !host.contains('@')).then_some(host)
 }
 
 /// The bytes a Host may hold (letters, digits, `-._:[]`), as a table: this runs per byte of
@@ -499,10 +541,30 @@ mod tests {
 
     #[test]
     fn ports_are_stripped() {
-        assert_eq!(strip_port("example.com:8000"), "example.com");
-        assert_eq!(strip_port("[::1]:8000"), "[::1]");
-        assert_eq!(strip_port("[::1]"), "[::1]");
-        assert_eq!(strip_port("localhost"), "localhost");
+        assert_eq!(host_of("example.com:8000"), Some("example.com"));
+        assert_eq!(host_of("example.com:0"), Some("example.com"));
+        assert_eq!(host_of("example.com:65535"), Some("example.com"));
+        assert_eq!(host_of("[::1]:8000"), Some("[::1]"));
+        assert_eq!(host_of("[::1]"), Some("[::1]"));
+        assert_eq!(host_of("localhost"), Some("localhost"));
+    }
+
+    #[test]
+    fn malformed_ports_are_refused() {
+        for authority in [
+            "example.com:abc",
+            "example.com:",
+            "example.com:99999",
+            "example.com:65536",
+            "example.com:+80",
+            "example.com:000080",
+            "[::1]:",
+            "[::1]x",
+            "[::1",
+            "user@example.com",
+        ] {
+            assert_eq!(host_of(authority), None, "{authority}");
+        }
     }
 }
 

@@ -211,13 +211,16 @@ where
     }
 }
 
-/// A body read error: over the size limit → 413, anything else (client went away, bad
-/// chunking) → 400.
+/// A body read error: over the size limit → 413, sent too slowly → 408, anything else
+/// (client went away, bad chunking) → 400.
 pub(crate) fn body_error(err: Box<dyn std::error::Error + Send + Sync>) -> Error {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
     while let Some(e) = cur {
         if e.is::<http_body_util::LengthLimitError>() {
             return Error::payload_too_large("request body is larger than server.max_body_size");
+        }
+        if let Some(timeout) = e.downcast_ref::<crate::server::BodyReadTimeout>() {
+            return Error::new(http::StatusCode::REQUEST_TIMEOUT, timeout.to_string());
         }
         cur = e.source();
     }

@@ -108,6 +108,16 @@ pub struct ServerSettings {
     pub shutdown_timeout: f64,
     /// Serve HTTP/2 (prior knowledge, h2c) beside HTTP/1.1.
     pub http2: bool,
+    /// Seconds a view reading the request body waits for more of it; longer → 408 (and an
+    /// HTTP/1 connection is closed).
+    pub body_read_timeout: f64,
+    /// Bytes per second a request body must keep up: after its first `body_read_timeout`,
+    /// each this many bytes buy one more second (Apache's `MinRate`); slower → 408. 0: none.
+    pub body_min_rate: u64,
+    /// Connections served at once; with all taken the server stops accepting (new clients wait
+    /// in the listen backlog) until one closes. Unset: the open-file limit (RLIMIT_NOFILE)
+    /// less a quarter of it, at most 1,024 (768 of 1,024).
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ServerSettings {
@@ -121,6 +131,9 @@ impl Default for ServerSettings {
             keep_alive_timeout: 5.0,
             shutdown_timeout: 30.0,
             http2: true,
+            body_read_timeout: 10.0,
+            body_min_rate: 500,
+            max_connections: None,
         }
     }
 }
@@ -346,6 +359,21 @@ impl Settings {
                     format!("must be a positive number of seconds, not {value}"),
                 ));
             }
+        }
+        if !(self.server.body_read_timeout.is_finite() && self.server.body_read_timeout > 0.0) {
+            return Err(invalid(
+                "server.body_read_timeout",
+                format!(
+                    "must be a positive number of seconds, not {}",
+                    self.server.body_read_timeout
+                ),
+            ));
+        }
+        if self.server.max_connections == Some(0) {
+            return Err(invalid(
+                "server.max_connections",
+                "must be at least 1 (unset: from the open-file limit)",
+            ));
         }
         if !matches!(
             self.security.frame_options.as_str(),

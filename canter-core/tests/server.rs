@@ -1,28 +1,20 @@
 //! The real server over TCP: hostile input, limits, concurrency, disconnects, HTTP/2 and
 //! graceful shutdown. Each test starts its own server on an ephemeral port.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use canter_core::prelude::*;
-use canter_core::settings::{ServerSettings, Settings};
+use canter_core::settings::Settings;
 use canter_core::test::LiveServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 
-async fn hello(_req: Request) -> &'static str {
-    "hello"
-}
-
-async fn echo_json(Json(v): Json<serde_json::Value>) -> Json<serde_json::Value> {
-    Json(v)
-}
-
-async fn panics(_req: Request) -> &'static str {
-    panic!("boom")
-}
+use support::{app, get, h2_get, hello, raw, settings, status_of, trickle, SHORT};
 
 struct Flags {
     started: AtomicBool,
@@ -35,57 +27,6 @@ impl Drop for SetOnDrop {
         self.0.dropped.store(true, Ordering::SeqCst);
     }
 }
-
-fn settings(f: impl FnOnce(&mut ServerSettings)) -> Settings {
-    let mut s = Settings::for_tests();
-    f(&mut s.server);
-    s
-}
-
-fn app() -> App {
-    App::new().urls(vec![
-        path("", hello),
-        path("json/", echo_json),
-        path("panic/", panics),
-    ])
-}
-
-/// Sends raw bytes and reads until the server closes or `wait` passes.
-async fn raw(server: &LiveServer, bytes: &[u8], wait: Duration) -> String {
-    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
-    stream.write_all(bytes).await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut out)).await;
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn status_of(response: &str) -> u16 {
-    response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// `GET target` with the given Host, on a connection the client closes after the response.
-async fn get(server: &LiveServer, target: &str, host: &str) -> String {
-    let request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    raw(server, request.as_bytes(), SHORT).await
-}
-
-/// Writes `bytes` one at a time, `delay` apart; true if the server closed the connection
-/// before all were written.
-async fn trickle(stream: &mut TcpStream, bytes: &[u8], delay: Duration) -> bool {
-    for byte in bytes {
-        tokio::time::sleep(delay).await;
-        if stream.write_all(&[*byte]).await.is_err() {
-            return true;
-        }
-    }
-    false
-}
-
-const SHORT: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn serves_http1_with_keep_alive() {
@@ -261,6 +202,47 @@ async fn wrong_host_is_400() {
     )
     .await;
     assert_eq!(status_of(&r), 400, "no Host at all: {r}");
+}
+
+#[tokio::test]
+async fn two_hosts_or_a_host_with_a_malformed_port_are_400() {
+    let server = LiveServer::start(app()).await;
+    for host in ["localhost:abc", "localhost:", "localhost:99999", "[::1]:x"] {
+        let r = get(&server, "/", host).await;
+        assert_eq!(status_of(&r), 400, "Host: {host}: {r}");
+    }
+    let r = raw(
+        &server,
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        SHORT,
+    )
+    .await;
+    assert_eq!(status_of(&r), 400, "two Host headers: {r}");
+    // An absolute-form target names the host, and the Host header beside it is still checked.
+    let r = raw(
+        &server,
+        b"GET http://localhost/ HTTP/1.1\r\nHost: localhost:abc\r\nConnection: close\r\n\r\n",
+        SHORT,
+    )
+    .await;
+    assert_eq!(status_of(&r), 400, "absolute form, malformed Host: {r}");
+    for host in ["localhost", "localhost:8000", "localhost:0", "[::1]:65535"] {
+        let r = get(&server, "/", host).await;
+        assert_eq!(status_of(&r), 200, "Host: {host}: {r}");
+    }
+}
+
+#[tokio::test]
+async fn http2_authority_names_the_host_and_its_port_is_checked() {
+    let server = LiveServer::start(app()).await;
+    let port = server.addr().port();
+    assert_eq!(
+        h2_get(&server, &format!("http://localhost:{port}/")).await,
+        200
+    );
+    assert_eq!(h2_get(&server, "http://localhost/").await, 200);
+    assert_eq!(h2_get(&server, "http://localhost:abc/").await, 400);
+    assert_eq!(h2_get(&server, "http://evil.example/").await, 400);
 }
 
 #[tokio::test]

@@ -196,11 +196,15 @@ pub fn broker() -> Result<Arc<dyn Broker>, TaskError> {
 
 /// `url` fit for logs and error messages: a password (`redis://:secret@host`) is hidden.
 pub(crate) fn redacted(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
+    let Some(scheme) = url.find("://").map(|at| at + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    // The last `@` of the authority: a password may hold one (unencoded) too.
+    match authority.rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme], &rest[at..]),
+        None => url.to_owned(),
     }
 }
 

@@ -13,7 +13,7 @@
 //! metrics_addr = "127.0.0.1:9808"     # workers serve Prometheus metrics here (`worker --metrics`)
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use canter_core::management::{CommandContext, CommandError, ManagementCommand};
@@ -21,6 +21,8 @@ use canter_core::App;
 use clap::{Arg, ArgMatches};
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::broker::install;
 use crate::broker::Broker;
@@ -109,6 +111,9 @@ impl Tasks {
         let (registry, beat) = (self.registry, self.beat);
         move |app| {
             let for_startup = (registry.clone(), beat.clone());
+            // runserver's in-process worker: started at start-up, waited for at shutdown.
+            let in_process = InProcessWorker::default();
+            let for_shutdown = in_process.clone();
             app.command(WorkerCommand(registry, beat.clone()))
                 .command(BeatCommand(beat))
                 .command(crate::commands::InspectCommand)
@@ -117,41 +122,158 @@ impl Tasks {
                 .command(crate::commands::RetryDeadLettersCommand)
                 .command(crate::commands::EventsCommand)
                 .on_startup(move |settings, command| {
-                let (registry, beat) = for_startup.clone();
-                async move {
-                    let config: TaskSettings = settings.section("tasks")?;
-                    // The framework's own commands never enqueue: no broker file for `check`.
-                    if FRAMEWORK_COMMANDS_WITHOUT_TASKS.contains(&command.as_str()) {
-                        return Ok(());
-                    }
-                    let url = broker_url(config.broker.as_deref(), std::env::var("REDIS_URL").ok());
-                    let shown = crate::broker::redacted(&url);
-                    let broker = open_broker(&url).await.map_err(|e| format!("[tasks] broker {shown:?}: {e}"))?;
-                    tracing::info!(target: "canter::tasks", broker = %shown, "task broker");
-                    install(broker.clone());
-                    crate::broker::set_eager(config.always_eager);
-                    let in_runserver = config.worker_in_runserver.unwrap_or(url.starts_with("sqlite:"));
-                    if command == "runserver" && in_runserver && !config.always_eager {
-                        let worker_config = WorkerConfig {
-                            concurrency: config.concurrency,
-                            visibility_timeout: Duration::from_secs_f64(config.visibility_timeout),
-                            send_events: config.send_events,
-                            ..WorkerConfig::default()
-                        };
-                        let worker = Worker::new(registry, broker.clone(), worker_config);
-                        tokio::spawn(worker.run(std::future::pending()));
-                        if !beat.entries().is_empty() {
-                            tokio::spawn(async move {
-                                if let Err(e) = beat.run(broker, std::future::pending()).await {
-                                    tracing::error!(target: "canter::tasks", "beat stopped: {e}");
-                                }
-                            });
-                        }
-                        println!("Running an in-process task worker ([tasks] worker_in_runserver = false turns it off).");
-                    }
-                    Ok(())
+                    let (registry, beat) = for_startup.clone();
+                    start_up(settings, command, registry, beat, in_process.clone())
+                })
+                .on_shutdown(move |_settings, _command| {
+                    let in_process = for_shutdown.clone();
+                    async move { in_process.finish().await }
+                })
+        }
+    }
+}
+
+/// The start-up hook: the broker from settings, and under runserver the in-process worker (or
+/// a line saying where tasks go and what runs them, when there is none).
+async fn start_up(
+    settings: Arc<canter_core::settings::Settings>,
+    command: String,
+    registry: Registry,
+    beat: crate::beat::Beat,
+    in_process: InProcessWorker,
+) -> Result<(), CommandError> {
+    let config: TaskSettings = settings.section("tasks")?;
+    // The framework's own commands never enqueue: no broker file for `check`.
+    if FRAMEWORK_COMMANDS_WITHOUT_TASKS.contains(&command.as_str()) {
+        return Ok(());
+    }
+    let url = broker_url(config.broker.as_deref(), std::env::var("REDIS_URL").ok());
+    let shown = crate::broker::redacted(&url);
+    let broker = open_broker(&url)
+        .await
+        .map_err(|e| format!("[tasks] broker {shown:?}: {e}"))?;
+    tracing::info!(target: "canter::tasks", broker = %shown, "task broker");
+    install(broker.clone());
+    crate::broker::set_eager(config.always_eager);
+    if command != "runserver" || config.always_eager {
+        return Ok(());
+    }
+    let in_runserver = config
+        .worker_in_runserver
+        .unwrap_or(url.starts_with("sqlite:"));
+    if !in_runserver {
+        let program = std::env::args_os()
+            .next()
+            .as_deref()
+            .and_then(|arg0| std::path::Path::new(arg0).file_stem())
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "<your binary>".to_owned());
+        tracing::warn!(target: "canter::tasks", "{}", no_worker_notice(&shown, &program));
+        return Ok(());
+    }
+    // The server's grace, which the worker's runs beside.
+    let grace = Duration::from_secs_f64(settings.server.shutdown_timeout);
+    let worker_config = WorkerConfig {
+        concurrency: config.concurrency,
+        visibility_timeout: Duration::from_secs_f64(config.visibility_timeout),
+        send_events: config.send_events,
+        shutdown_timeout: grace,
+        ..WorkerConfig::default()
+    };
+    let worker = Worker::new(registry, broker.clone(), worker_config);
+    in_process.start(worker, grace, broker, beat);
+    println!(
+        "Running an in-process task worker ([tasks] worker_in_runserver = false turns it off)."
+    );
+    Ok(())
+}
+
+/// What runserver says when it runs no worker: where its tasks go (the URL's password
+/// redacted) and the command that runs them, so they are not left PENDING unawares.
+fn no_worker_notice(shown_url: &str, program: &str) -> String {
+    let place = if shown_url.starts_with("redis") {
+        format!("Redis at {shown_url}")
+    } else {
+        shown_url.to_owned()
+    };
+    format!(
+        "tasks go to {place} and this process runs no worker for them: run `{program} worker` to process them ([tasks] worker_in_runserver = true runs one in runserver)"
+    )
+}
+
+/// runserver's in-process worker, as `worker` runs one: the first SIGINT/SIGTERM (or
+/// runserver returning) starts a warm shutdown (running tasks finish and are acked within
+/// `server.shutdown_timeout`; nothing new is fetched), a second makes it cold (running tasks
+/// go back to the queue at once). The process waits for it before exiting.
+#[derive(Clone, Default)]
+struct InProcessWorker(Arc<Mutex<Option<StartedWorker>>>);
+
+struct StartedWorker {
+    /// Set when runserver has returned: a warm shutdown even without a signal.
+    stop: watch::Sender<bool>,
+    worker: JoinHandle<Result<(), TaskError>>,
+    grace: Duration,
+}
+
+impl InProcessWorker {
+    fn start(
+        &self,
+        worker: Worker,
+        grace: Duration,
+        broker: Arc<dyn Broker>,
+        beat: crate::beat::Beat,
+    ) {
+        let (stop, stopped) = watch::channel(false);
+        let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let (first_signal, second_signal) = canter_core::server::shutdown_phases();
+        let warm = {
+            let stopped = until_stopped(stopped.clone());
+            async move {
+                tokio::select! {
+                    () = first_signal => {}
+                    () = stopped => {}
                 }
-            })
+            }
+        };
+        let worker = tokio::spawn(worker.run_until(warm, second_signal));
+        if !beat.entries().is_empty() {
+            tokio::spawn(async move {
+                if let Err(e) = beat.run(broker, until_stopped(stopped)).await {
+                    tracing::error!(target: "canter::tasks", "beat stopped: {e}");
+                }
+            });
+        }
+        let started = StartedWorker {
+            stop,
+            worker,
+            grace,
+        };
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(started);
+    }
+
+    /// Shuts the worker down warmly (if no signal did) and waits for it: its running tasks
+    /// finish within the grace, or go back to the queue after it.
+    async fn finish(&self) {
+        let Some(started) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        let _ = started.stop.send(true);
+        // The worker bounds its own wait; this bounds the broker calls after it (requeueing
+        // the cut tasks) should the broker hang.
+        let limit = started.grace + Duration::from_secs(10);
+        match tokio::time::timeout(limit, started.worker).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => {
+                tracing::error!(target: "canter::tasks", "the in-process worker stopped with an error: {e}")
+            }
+            Ok(Err(e)) => {
+                tracing::error!(target: "canter::tasks", "the in-process worker panicked: {e}")
+            }
+            Err(_) => {
+                tracing::warn!(target: "canter::tasks", "the in-process worker did not stop within {limit:?}; exiting without it (its tasks come back after the visibility timeout)")
+            }
         }
     }
 }
@@ -289,13 +411,8 @@ impl ManagementCommand for WorkerCommand {
             }
             let worker = Worker::new(self.0.clone(), broker, config);
             // The first SIGINT/SIGTERM starts a warm shutdown; a second one makes it cold.
-            let cold = async {
-                canter_core::server::shutdown_signal().await;
-                canter_core::server::shutdown_signal().await;
-            };
-            worker
-                .run_until(canter_core::server::shutdown_signal(), cold)
-                .await?;
+            let (warm, cold) = canter_core::server::shutdown_phases();
+            worker.run_until(warm, cold).await?;
             Ok(())
         })
     }
@@ -337,7 +454,26 @@ impl ManagementCommand for BeatCommand {
 
 #[cfg(test)]
 mod tests {
-    use super::broker_url;
+    use super::{broker_url, no_worker_notice};
+
+    #[test]
+    fn without_a_worker_runserver_says_where_tasks_go_and_what_runs_them() {
+        let shown = crate::broker::redacted("redis://:s3cr@t@redis.example:6379/0");
+        let notice = no_worker_notice(&shown, "demo");
+        assert!(
+            !notice.contains("s3cr"),
+            "the password is redacted: {notice}"
+        );
+        assert!(
+            notice.contains("Redis at redis://***@redis.example:6379/0"),
+            "{notice}"
+        );
+        assert!(notice.contains("run `demo worker`"), "{notice}");
+        assert_eq!(
+            crate::broker::redacted("redis://host:6379/0?name=a@b"),
+            "redis://host:6379/0?name=a@b"
+        );
+    }
 
     #[test]
     fn the_broker_is_the_setting_else_redis_url_else_embedded() {

@@ -122,6 +122,7 @@ pub fn main(mut app: App, args: Vec<OsString>) -> ExitCode {
     };
     let (name, sub_matches) = matches.subcommand().expect("a subcommand is required");
     let startup = std::mem::take(&mut app.startup);
+    let shutdown = std::mem::take(&mut app.shutdown);
     let Some(command) = commands.iter().find(|c| c.name() == name) else {
         eprintln!("error: unknown command {name:?}");
         return ExitCode::FAILURE;
@@ -149,10 +150,17 @@ pub fn main(mut app: App, args: Vec<OsString>) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        for hook in &startup {
-            hook(ctx.settings.clone(), name.to_owned()).await?;
+        let result = async {
+            for hook in &startup {
+                hook(ctx.settings.clone(), name.to_owned()).await?;
+            }
+            command.run(&ctx, sub_matches).await
         }
-        command.run(&ctx, sub_matches).await
+        .await;
+        for hook in &shutdown {
+            hook(ctx.settings.clone(), name.to_owned()).await;
+        }
+        result
     });
     // Don't wait on leftover blocking tasks (a stuck sync_to_async) at exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -59,6 +59,9 @@ impl ManagementCommand for RunServer {
                 _ => format!("cannot listen on {addr}: {e}"),
             })?;
             let local = listener.local_addr()?;
+            // Listening for SIGINT/SIGTERM from here on, before the address is printed: a
+            // signal right after it is a graceful stop, not the default kill.
+            let serving = crate::server::serve_until_signal(listener, ctx.service.clone());
             let source = ctx
                 .settings_file
                 .as_ref()
@@ -71,7 +74,7 @@ impl ManagementCommand for RunServer {
             );
             println!("Starting server at http://{local}/");
             println!("Quit the server with CONTROL-C.");
-            crate::server::serve_until_signal(listener, ctx.service.clone()).await?;
+            serving.await?;
             Ok(())
         })
     }

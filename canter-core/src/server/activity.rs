@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::OwnedSemaphorePermit;
 
 pub(super) struct Activity {
     /// Bytes moved or a request ended since the connection's watchdog last looked: a flag
@@ -84,17 +85,23 @@ impl Drop for RequestGuard {
 }
 
 pin_project_lite::pin_project! {
-    /// The socket, noting activity on every read and write.
+    /// The socket, noting activity on every read and write. It holds the connection's slot
+    /// (`server.max_connections`) until it is dropped, after an upgrade (a WebSocket) too.
     pub(super) struct ActivityIo<T> {
         #[pin]
         inner: T,
         activity: Arc<Activity>,
+        slot: OwnedSemaphorePermit,
     }
 }
 
 impl<T> ActivityIo<T> {
-    pub(super) fn new(inner: T, activity: Arc<Activity>) -> Self {
-        Self { inner, activity }
+    pub(super) fn new(inner: T, activity: Arc<Activity>, slot: OwnedSemaphorePermit) -> Self {
+        Self {
+            inner,
+            activity,
+            slot,
+        }
     }
 }
 

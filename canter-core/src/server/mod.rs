@@ -8,16 +8,26 @@
 //! | idle kept-alive connection | `server.keep_alive_timeout` | 5 s | connection closed |
 //! | body size | `server.max_body_size` | 2.5 MiB | 413 |
 //! | query string fields | `server.max_number_fields` | 1000 | 400 |
+//! | wait for more body bytes | `server.body_read_timeout` | 10 s | 408, HTTP/1 connection closed |
+//! | body rate, past the first wait | `server.body_min_rate` | 500 B/s | 408, HTTP/1 connection closed |
+//! | connections at once | `server.max_connections` | open-file limit less ¼ (768 of 1,024) | stops accepting until one closes; WARN |
 //! | shutdown grace | `server.shutdown_timeout` | 30 s | in-flight requests cut after it |
 //!
 //! Both timeouts are checked by each connection's watchdog on its tick (at most 1 s apart), so
 //! they may act up to one tick late; the head read time counts from the end of the previous
 //! response (or the connection's start), as hyper's own header read timeout did.
 //!
+//! The body timeouts are the body's own (a read past them fails with [`BodyReadTimeout`]; the
+//! server answers 408); the connection cap and `accept` errors are the accept loop's (see
+//! [`max_connections`]).
+//!
 //! A client that disconnects mid-request drops the view's future (hyper stops polling it), so
 //! the view is cancelled at its next `.await`, as Django ≥ 5.0 cancels the view task.
 
+mod accept;
 mod activity;
+mod body_timeout;
+mod signals;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -32,13 +42,19 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio_util::task::TaskTracker;
 
 use crate::app::{AppContext, CanterService};
 use crate::settings::ServerSettings;
 
+use accept::{Accepted, Acceptor};
 use activity::{Activity, ActivityIo, TrackedBody};
+use body_timeout::{BodyTimeouts, TimedBody};
+
+pub use accept::max_connections;
+pub use body_timeout::BodyReadTimeout;
+pub use signals::{shutdown_phases, shutdown_signal};
 
 /// Serves `service` on `listener` until `shutdown` completes, then stops accepting and lets
 /// in-flight requests finish within `server.shutdown_timeout`.
@@ -47,78 +63,74 @@ pub async fn serve(
     service: CanterService,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    serve_until(listener, service, shutdown, std::future::pending()).await
+}
+
+/// As [`serve`], and `cut` ends the wait for in-flight requests early: they are cut at once
+/// (a second signal's cold shutdown).
+pub async fn serve_until(
+    listener: TcpListener,
+    service: CanterService,
+    shutdown: impl Future<Output = ()> + Send,
+    cut: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
     let limits = service.settings().server.clone();
     let builder = Arc::new(connection_builder(&limits));
     let timeouts = Timeouts {
         keep_alive: Duration::from_secs_f64(limits.keep_alive_timeout),
         header_read: Duration::from_secs_f64(limits.header_read_timeout),
+        body: BodyTimeouts {
+            between_reads: Duration::from_secs_f64(limits.body_read_timeout),
+            min_rate: limits.body_min_rate,
+        },
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let tracker = TaskTracker::new();
+    let mut acceptor = Acceptor::new(listener, &limits);
     tokio::pin!(shutdown);
 
     loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+        let Accepted { stream, peer, slot } = tokio::select! {
+            accepted = acceptor.next() => accepted,
             () = &mut shutdown => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(err) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(target: "canter::server", error = %err, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
         };
         let _ = stream.set_nodelay(true);
         let service = service.clone();
         let builder = builder.clone();
         let stop_rx = stop_rx.clone();
         tracker.spawn(serve_connection(
-            stream, peer, service, builder, timeouts, stop_rx,
+            stream, slot, peer, service, builder, timeouts, stop_rx,
         ));
     }
 
-    drop(listener);
+    drop(acceptor);
     tracker.close();
     let _ = stop_tx.send(true);
     let grace = Duration::from_secs_f64(limits.shutdown_timeout);
-    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-        tracing::warn!(target: "canter::server", "shutdown timeout ({grace:?}) passed; cutting the remaining connections");
+    tokio::select! {
+        finished = tokio::time::timeout(grace, tracker.wait()) => if finished.is_err() {
+            tracing::warn!(target: "canter::server", "shutdown timeout ({grace:?}) passed; cutting the remaining connections");
+        },
+        () = cut => if !tracker.is_empty() {
+            tracing::warn!(target: "canter::server", connections = tracker.len(), "cold shutdown (a second signal): cutting the remaining connections");
+        },
     }
     Ok(())
 }
 
-/// Serves until SIGINT or SIGTERM.
-pub async fn serve_until_signal(
+/// Serves until SIGINT or SIGTERM; a second signal cuts the in-flight requests' grace short.
+/// The signals are listened for from this call on (make it inside a tokio runtime, before
+/// saying the server is up: a signal before it would kill the process).
+pub fn serve_until_signal(
     listener: TcpListener,
     service: CanterService,
-) -> std::io::Result<()> {
-    serve(listener, service, shutdown_signal()).await
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+) -> impl Future<Output = std::io::Result<()>> + Send {
+    let (warm, cold) = shutdown_phases();
+    let warm = async {
+        warm.await;
+        tracing::info!(target: "canter::server", "shutting down: no new connections; finishing in-flight requests (a second Ctrl-C or SIGTERM cuts them)");
     };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!(target: "canter::server", "shutting down: no new connections; finishing in-flight requests");
+    serve_until(listener, service, warm, cold)
 }
 
 fn connection_builder(limits: &ServerSettings) -> auto::Builder<TokioExecutor> {
@@ -147,6 +159,7 @@ fn connection_builder(limits: &ServerSettings) -> auto::Builder<TokioExecutor> {
 struct Timeouts {
     keep_alive: Duration,
     header_read: Duration,
+    body: BodyTimeouts,
 }
 
 /// What a connection's watchdog decided.
@@ -163,10 +176,55 @@ struct Conn {
     context: Arc<AppContext>,
     activity: Arc<Activity>,
     peer: SocketAddr,
+    body_timeouts: BodyTimeouts,
+    debug: bool,
+}
+
+impl Conn {
+    /// One request: its body timed, the app called, the response's body tracked.
+    ///
+    /// No `async` block: the app's future borrows nothing, and hyper moves this one into place
+    /// on every request, so it is kept to the app's future, the request's guard and the body's
+    /// timeout flag.
+    fn call(
+        &self,
+        req: http::Request<Incoming>,
+    ) -> impl Future<Output = Result<http::Response<TrackedBody<crate::Body>>, Infallible>>
+           + Send
+           + 'static {
+        let http2 = req.version() == http::Version::HTTP_2;
+        if http2 {
+            self.activity.mark_http2();
+        }
+        let guard = self.activity.begin_request();
+        // A body is timed (no body: nothing to time, no allocation).
+        let mut body_timed_out = None;
+        let req = req.map(|body| {
+            if http_body::Body::is_end_stream(&body) {
+                return crate::Body::empty();
+            }
+            let body = TimedBody::new(body, self.body_timeouts);
+            body_timed_out = Some(body.timed_out_flag());
+            crate::Body::new(body)
+        });
+        let debug = self.debug;
+        self.service
+            .core
+            .handle_with(req, &self.context, Some(self.peer))
+            // The body stays the app's (boxed once), wrapped, not boxed again.
+            .map(move |response| {
+                let response = match body_timed_out {
+                    Some(flag) if flag.load(Ordering::Relaxed) => body_too_slow(debug, http2),
+                    _ => response,
+                };
+                Ok(response.map(|body| TrackedBody::new(body, guard)))
+            })
+    }
 }
 
 async fn serve_connection(
     stream: tokio::net::TcpStream,
+    slot: OwnedSemaphorePermit,
     peer: SocketAddr,
     service: CanterService,
     builder: Arc<auto::Builder<TokioExecutor>>,
@@ -174,32 +232,16 @@ async fn serve_connection(
     stop: watch::Receiver<bool>,
 ) {
     let activity = Arc::new(Activity::new());
-    let io = TokioIo::new(ActivityIo::new(stream, activity.clone()));
+    let io = TokioIo::new(ActivityIo::new(stream, activity.clone(), slot));
     let conn = Conn {
         context: service.core.context.for_connection(),
+        debug: service.settings().debug,
         service,
         activity: activity.clone(),
         peer,
+        body_timeouts: timeouts.body,
     };
-    // No `async` block: the app's future borrows nothing, and hyper moves this one into place
-    // on every request, so it is kept to the app's future and the request's guard.
-    let hyper_service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-        if req.version() == http::Version::HTTP_2 {
-            conn.activity.mark_http2();
-        }
-        let guard = conn.activity.begin_request();
-        conn.service
-            .core
-            .handle_with(
-                req.map(crate::request::into_body),
-                &conn.context,
-                Some(conn.peer),
-            )
-            // The body stays the app's (boxed once), wrapped, not boxed again.
-            .map(move |response| {
-                Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, guard)))
-            })
-    });
+    let hyper_service = hyper::service::service_fn(move |req| conn.call(req));
     let connection = builder.serve_connection_with_upgrades(io, hyper_service);
     tokio::pin!(connection);
     // The watchdog (shutdown signal, idle and header read timeouts) is polled only when one of
@@ -241,6 +283,26 @@ async fn serve_connection(
             tracing::debug!(target: "canter::server", %peer, "request head not read within server.header_read_timeout: connection closed");
         }
     }
+}
+
+/// The answer to a request whose body read timed out, whatever the view made of the failed
+/// read (it saw only part of the request): 408, and an HTTP/1 connection closes after it (its
+/// unread body is still on the wire). An HTTP/2 stream ends alone; its connection serves on.
+fn body_too_slow(debug: bool, http2: bool) -> crate::Response {
+    let report = crate::error::ErrorReport {
+        status: http::StatusCode::REQUEST_TIMEOUT,
+        message: BodyReadTimeout.to_string(),
+        causes: vec![],
+        panicked: false,
+    };
+    let mut response = crate::debug_page::render(&report, debug, None);
+    if !http2 {
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// The connection's timers, on one tick: returns when the connection should close.

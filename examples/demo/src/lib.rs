@@ -23,6 +23,7 @@ pub fn app() -> App {
         .install(
             Orm::new()
                 .model::<models::MyModel>()
+                .model::<models::Note>()
                 .migrations_dir(MIGRATIONS_DIR)
                 .plugin(),
         )

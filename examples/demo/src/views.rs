@@ -1,14 +1,13 @@
 //! The article's views, and a few more that show the rest of the HTTP core.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
 use canter::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::models::MyModel;
+use crate::models::{MyModel, Note};
 
 /// The article's `async_view`: awaits a 2-second sleep without holding up anyone else.
 ///
@@ -117,28 +116,39 @@ pub async fn echo(Json(body): Json<Value>) -> Json<Value> {
     Json(json!({"received": body}))
 }
 
-#[derive(Clone, Serialize, Deserialize)]
-pub struct Note {
+/// What a POST to `/api/notes/` carries.
+#[derive(Deserialize)]
+pub struct NewNote {
     pub text: String,
 }
 
-static NOTES: Mutex<Vec<Note>> = Mutex::new(Vec::new());
+/// How many notes `GET /api/notes/` lists (the newest).
+pub const NOTES_LISTED: u64 = 100;
 
-/// A class-based view: `GET` lists notes, `POST` adds one; other methods get 405.
+/// A class-based view: `GET` lists the newest notes, `POST` adds one (stored through the ORM;
+/// empty or longer than [`Note::MAX_LENGTH`] characters → 400); other methods get 405.
 pub struct Notes;
 
 #[view]
 impl Notes {
-    async fn get(&self, _req: Request) -> Json<Vec<Note>> {
-        Json(NOTES.lock().expect("notes lock").clone())
+    async fn get(&self, _req: Request) -> Result<Json<Vec<Note>>> {
+        let notes = Note::objects()
+            .order_by([Note::id.desc()])
+            .limit(NOTES_LISTED)
+            .await
+            .map_err(|e| e.into_http())?;
+        Ok(Json(notes))
     }
 
     async fn post(&self, mut req: Request) -> Result<(StatusCode, Json<Note>)> {
-        let note: Note = req.json().await?;
-        if note.text.trim().is_empty() {
+        let NewNote { text } = req.json().await?;
+        if text.trim().is_empty() {
             return Err(Error::bad_request("text must not be empty"));
         }
-        NOTES.lock().expect("notes lock").push(note.clone());
+        let note = Note::objects()
+            .create(Note { id: 0, text })
+            .await
+            .map_err(|e| e.into_http())?;
         Ok((StatusCode::CREATED, Json(note)))
     }
 }

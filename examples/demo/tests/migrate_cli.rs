@@ -73,8 +73,9 @@ fn migration_commands_on_postgres() {
         let (ok, stdout, stderr) = demo(url, &["runserver", "127.0.0.1:0"], env);
         assert!(!ok, "runserver started with pending migrations: {stdout}");
         assert!(
-            stderr.contains("1 unapplied migration(s) on database \"default\"")
+            stderr.contains("2 unapplied migration(s) on database \"default\"")
                 && stderr.contains("demo.0001_initial")
+                && stderr.contains("demo.0002_note")
                 && stderr.contains("run the `migrate` command first"),
             "{stderr}"
         );
@@ -94,7 +95,10 @@ fn migration_commands_on_postgres() {
         stdout.contains("Applying demo.0001_initial... OK"),
         "{stdout}"
     );
-    assert_eq!(pg_tables(url), ["canter_migrations", "demo_mymodel"]);
+    assert_eq!(
+        pg_tables(url),
+        ["canter_migrations", "demo_mymodel", "demo_note"]
+    );
     let (ok, stdout, stderr) = demo(url, &["showmigrations"], &[]);
     assert!(ok && stdout.contains("[X] 0001_initial"), "{stdout}");
     // Commands print only what they mean to: no PostgreSQL notice that the recorder's table

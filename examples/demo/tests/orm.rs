@@ -1,5 +1,5 @@
-//! The demo's ORM endpoints: the article's `filter(active=True).afirst()` and the list view
-//! that maps the query string onto lookups. Each test runs on an SQLite file of its own, then
+//! The demo's ORM endpoints: the article's `filter(active=True).afirst()`, the list view
+//! that maps the query string onto lookups, and the notes of `/api/notes/`. Each test runs on an SQLite file of its own, then
 //! on a PostgreSQL schema of its own when `CANTER_TEST_POSTGRES_URL` is set (skipped with a
 //! printed reason otherwise; a failure under `CANTER_REQUIRE_SERVICES=1`).
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use canter::orm::Databases;
 use canter::test::TestClient;
-use demo::models::MyModel;
+use demo::models::{MyModel, Note};
 use serde_json::{json, Value};
 
 use support::{PgSchema, SqliteFile};
@@ -202,6 +202,65 @@ async fn hostile_query_strings_are_answered_not_crashes() {
         }
         let r = client.get("/mymodel/?name__regex=%5Ea").await;
         assert_eq!(r.json::<Value>().as_array().unwrap().len(), 1, "{backend}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn notes_are_kept_in_the_database_not_in_the_process() {
+    on_every_database(|client, backend| async move {
+        let r = client
+            .post_json("/api/notes/", &json!({"text": "remember the milk"}))
+            .await;
+        assert_eq!(r.status(), 201, "{backend}: {}", r.text());
+        let created = r.json::<Value>();
+        assert_eq!(created["text"], "remember the milk", "{backend}");
+        // The row is in the table (the view kept every note in a static before).
+        let stored = Note::objects().all().await.unwrap();
+        assert_eq!(
+            stored,
+            [Note {
+                id: created["id"].as_i64().unwrap(),
+                text: "remember the milk".into()
+            }],
+            "{backend}"
+        );
+        let listed = client.get("/api/notes/").await.json::<Value>();
+        assert_eq!(listed, json!([created]), "{backend}");
+
+        for bad in [
+            json!({"text": "  "}),
+            json!({"wrong": 1}),
+            json!({"text": "x".repeat(Note::MAX_LENGTH + 1)}),
+        ] {
+            let r = client.post_json("/api/notes/", &bad).await;
+            assert_eq!(r.status(), 400, "{backend}: {}", r.text());
+        }
+        let r = client
+            .post_json(
+                "/api/notes/",
+                &json!({"text": "x".repeat(Note::MAX_LENGTH)}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{backend}: at most MAX_LENGTH is fine");
+        assert_eq!(Note::objects().count().await.unwrap(), 2, "{backend}");
+
+        // A GET lists the newest notes, a bounded number of them.
+        let many = (0..demo::views::NOTES_LISTED)
+            .map(|n| Note {
+                id: 0,
+                text: format!("note {n}"),
+            })
+            .collect();
+        Note::objects().bulk_create(many).await.unwrap();
+        let listed = client.get("/api/notes/").await.json::<Value>();
+        let listed = listed.as_array().unwrap();
+        assert_eq!(listed.len() as u64, demo::views::NOTES_LISTED, "{backend}");
+        assert_eq!(
+            listed[0]["text"],
+            format!("note {}", demo::views::NOTES_LISTED - 1),
+            "{backend}: newest first"
+        );
     })
     .await;
 }
