@@ -35,10 +35,8 @@ async fn connection(stream: TcpStream, stamps: broadcast::Sender<u64>) {
     let (mut sink, mut stream) = ws.split();
     if path == "/ws/echo/" {
         while let Some(Ok(frame)) = stream.next().await {
-            if frame.is_text() || frame.is_binary() {
-                if sink.send(frame).await.is_err() {
-                    return;
-                }
+            if (frame.is_text() || frame.is_binary()) && sink.send(frame).await.is_err() {
+                return;
             }
         }
         return;

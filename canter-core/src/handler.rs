@@ -141,6 +141,9 @@ impl Core {
     }
 
     /// What Django checks before any middleware: the Host, and that path and query decode.
+    // The Err is the response itself, answered at once; boxing it would allocate for every
+    // refused request and move nothing less.
+    #[allow(clippy::result_large_err)]
     fn check_request(&self, req: &Request) -> Result<(), Response> {
         let debug = self.context.settings.debug;
         self.check_host(req)

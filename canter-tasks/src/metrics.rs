@@ -103,7 +103,10 @@ pub(crate) fn ran(task: &str, runtime: f64) {
 pub fn render() -> String {
     let tasks = TASKS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut out = String::new();
-    let counters: [(&str, &str, fn(&TaskStats) -> u64); 5] = [
+    // (metric name, its help, how to read it from a task's stats)
+    type Counter = (&'static str, &'static str, fn(&TaskStats) -> u64);
+    type Histogram_ = (&'static str, &'static str, fn(&TaskStats) -> &Histogram);
+    let counters: [Counter; 5] = [
         ("received", "Tasks taken from the queue", |s| s.received),
         ("succeeded", "Tasks that succeeded", |s| s.succeeded),
         ("failed", "Tasks that failed for good", |s| s.failed),
@@ -124,7 +127,7 @@ pub fn render() -> String {
             );
         }
     }
-    let histograms: [(&str, &str, fn(&TaskStats) -> &Histogram); 2] = [
+    let histograms: [Histogram_; 2] = [
         ("runtime", "How long tasks ran", |s| &s.runtime),
         ("wait", "How long tasks waited from due to started", |s| {
             &s.wait

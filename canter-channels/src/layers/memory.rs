@@ -10,9 +10,14 @@ use tokio::sync::{mpsc, Mutex as AsyncMutex};
 
 use super::{valid_group_name, ChannelLayer, LayerError, Message};
 
+/// A channel's queue ends: messages with the time they were sent (for expiry), and the
+/// receiving end, shared by whoever receives on the channel.
+type QueueSender = mpsc::Sender<(Instant, Message)>;
+type SharedReceiver = Arc<AsyncMutex<mpsc::Receiver<(Instant, Message)>>>;
+
 struct Queue {
-    tx: mpsc::Sender<(Instant, Message)>,
-    rx: Arc<AsyncMutex<mpsc::Receiver<(Instant, Message)>>>,
+    tx: QueueSender,
+    rx: SharedReceiver,
 }
 
 /// See the module docs. `capacity` per channel (default 100), `expiry` of a queued message
@@ -42,13 +47,7 @@ impl InMemoryChannelLayer {
         }
     }
 
-    fn queue(
-        &self,
-        channel: &str,
-    ) -> (
-        mpsc::Sender<(Instant, Message)>,
-        Arc<AsyncMutex<mpsc::Receiver<(Instant, Message)>>>,
-    ) {
+    fn queue(&self, channel: &str) -> (QueueSender, SharedReceiver) {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         let queue = self.queue_in(&mut channels, channel);
         (queue.tx.clone(), queue.rx.clone())
@@ -158,7 +157,7 @@ impl ChannelLayer for InMemoryChannelLayer {
         Box::pin(async move {
             // Every member's sender under one lock of each map (not a lookup, a name copy and
             // a lock per member), then the sends.
-            let senders: Vec<(mpsc::Sender<(Instant, Message)>, String)> = {
+            let senders: Vec<(QueueSender, String)> = {
                 let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
                 let Some(members) = groups.get_mut(group) else {
                     return Ok(());

@@ -32,6 +32,8 @@ impl Middleware for BodyLimit {
 
 /// Applies the limit to the request's body in place (the request is not moved: this runs on
 /// every request), or answers 413.
+// As `Core::check_request`: the Err is the 413 itself, answered at once.
+#[allow(clippy::result_large_err)]
 pub(crate) fn limit_body(req: &mut Request, max: usize) -> Result<(), Response> {
     // A body known to fit (none, or a Content-Length within the limit, which the server holds
     // the client to) needs no header lookup and no counting wrapper.

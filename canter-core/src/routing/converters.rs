@@ -75,8 +75,11 @@ impl Converter for PathConverter {
 /// ```
 pub struct FnConverter {
     regex: String,
-    to_value: Box<dyn Fn(&str) -> Result<Value, String> + Send + Sync>,
+    to_value: ToValue,
 }
+
+/// A converter's parse: the matched text → its value, or why it does not convert.
+type ToValue = Box<dyn Fn(&str) -> Result<Value, String> + Send + Sync>;
 
 impl FnConverter {
     pub fn new(

@@ -91,9 +91,7 @@ impl Resolver {
 
     /// Every route in matching order: (pattern, name, view).
     pub fn routes(&self) -> impl Iterator<Item = (&str, Option<&str>, &'static str)> {
-        self.routes
-            .iter()
-            .map(|r| (&*r.pattern, r.name.as_deref(), r.view_name))
+        self.routes.iter().map(|r| (r.pattern, r.name, r.view_name))
     }
 
     pub(crate) fn route(&self, index: usize) -> &Route {
@@ -106,7 +104,7 @@ impl Resolver {
         'routes: for (index, route) in self.routes.iter().enumerate() {
             match &route.regex {
                 None => {
-                    if &*route.pattern == path {
+                    if route.pattern == path {
                         return Some((index, Vec::new()));
                     }
                 }
@@ -371,7 +369,7 @@ mod tests {
         ]);
         let (i, p) = r.resolve("a/42/").unwrap();
         assert_eq!(
-            (r.routes[i].name.as_deref(), p[0].1.clone()),
+            (r.routes[i].name, p[0].1.clone()),
             (Some("int"), Value::from(42))
         );
         assert!(r.resolve("a/x/").is_none());
@@ -403,19 +401,14 @@ mod tests {
             path("x/<int:n>/", view).name("first"),
             path("x/<str:s>/", view).name("second"),
         ]);
+        assert_eq!(r.routes[r.resolve("x/1/").unwrap().0].name, Some("first"));
         assert_eq!(
-            r.routes[r.resolve("x/1/").unwrap().0].name.as_deref(),
-            Some("first")
-        );
-        assert_eq!(
-            r.routes[r.resolve("x/abc/").unwrap().0].name.as_deref(),
+            r.routes[r.resolve("x/abc/").unwrap().0].name,
             Some("second")
         );
         // int's regex matches but the value overflows: the next pattern gets its chance.
         assert_eq!(
-            r.routes[r.resolve("x/99999999999999999999/").unwrap().0]
-                .name
-                .as_deref(),
+            r.routes[r.resolve("x/99999999999999999999/").unwrap().0].name,
             Some("second")
         );
     }

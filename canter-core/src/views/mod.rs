@@ -41,6 +41,8 @@ pub trait View: Send + Sync + 'static {
     /// Calls the handler for the request's method.
     fn dispatch(self: Arc<Self>, req: Request) -> BoxFuture<'static, Response>;
     /// The view as something [`path`](crate::routing::path) accepts (Django's `View.as_view()`).
+    // Django's name; it consumes the view, which becomes the route's.
+    #[allow(clippy::wrong_self_convention)]
     fn as_view(self) -> AsView<Self>
     where
         Self: Sized,

@@ -1,6 +1,6 @@
 //! Migrations generated from the model definitions (Django's `django.db.migrations`):
 //! [`state`] (what the files describe), [`autodetector`] (what changed), [`operations`],
-//! [`loader`] (files and their graph), [`recorder`] (what is applied), [`executor`] (applying,
+//! [`loader`] (files and their graph), `recorder` (what is applied), [`executor`] (applying,
 //! unapplying, locking), and the `makemigrations` / `migrate` / `showmigrations` /
 //! `sqlmigrate` commands.
 

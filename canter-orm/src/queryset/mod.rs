@@ -44,9 +44,12 @@ pub struct QuerySet<M> {
     pub(crate) query: Query,
     alias: Option<String>,
     /// `only()` / `defer()`: the fields loaded, and where the others' values come from.
-    partial: Option<(Vec<usize>, fn() -> M)>,
+    partial: Option<Partial<M>>,
     _model: PhantomData<fn() -> M>,
 }
+
+/// The fields a partial row loads, and the instance its other fields come from.
+type Partial<M> = (Vec<usize>, fn() -> M);
 
 impl<M> Clone for QuerySet<M> {
     fn clone(&self) -> Self {

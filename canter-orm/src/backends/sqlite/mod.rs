@@ -136,7 +136,7 @@ pub(crate) fn column_json(row: &SqliteRow, index: usize) -> serde_json::Value {
             .unwrap_or_default(),
         "BLOB" => row
             .try_get::<Vec<u8>, _>(index)
-            .map(|b| serde_json::Value::from(b))
+            .map(serde_json::Value::from)
             .unwrap_or_default(),
         _ => row
             .try_get::<String, _>(index)

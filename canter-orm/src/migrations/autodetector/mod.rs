@@ -192,15 +192,12 @@ impl<'a> Detector<'a> {
 
     /// Everything that changed on a kept model. Its removed fields are returned, not pushed:
     /// they go after every model's additions.
-    fn generate_model_changes(
-        &mut self,
-        new_name: &String,
-    ) -> Result<Vec<Operation>, MigrationError> {
+    fn generate_model_changes(&mut self, new_name: &str) -> Result<Vec<Operation>, MigrationError> {
         let old_name = self
             .renamed_models
             .iter()
             .find(|(_, n)| n == new_name)
-            .map_or(new_name.as_str(), |(o, _)| o.as_str());
+            .map_or(new_name, |(o, _)| o.as_str());
         let old = self
             .from
             .model(self.app, old_name)
@@ -208,8 +205,8 @@ impl<'a> Detector<'a> {
         let new = self.to.model(self.app, new_name).expect("listed");
         if old.table != new.table && old_name == new_name {
             self.ops.push(Operation::RenameModel {
-                old: new_name.clone(),
-                new: new_name.clone(),
+                old: new_name.to_owned(),
+                new: new_name.to_owned(),
                 table: new.table.clone(),
             });
         }
@@ -233,7 +230,7 @@ impl<'a> Detector<'a> {
             .gone
             .iter()
             .map(|field| Operation::RemoveField {
-                model: new_name.clone(),
+                model: new_name.to_owned(),
                 name: field.name.clone(),
             })
             .collect())
@@ -243,7 +240,7 @@ impl<'a> Detector<'a> {
     /// if the field changed beside its name; any other field both gone and added is refused.
     fn generate_renamed_fields(
         &mut self,
-        new_name: &String,
+        new_name: &str,
         diff: &mut FieldDiff<'_>,
     ) -> Result<(), MigrationError> {
         for hint in self.hints {
@@ -266,7 +263,7 @@ impl<'a> Detector<'a> {
             };
             let (was, now) = (diff.gone.remove(g), diff.added.remove(a));
             self.ops.push(Operation::RenameField {
-                model: new_name.clone(),
+                model: new_name.to_owned(),
                 old: was.name.clone(),
                 new: now.name.clone(),
             });
@@ -277,7 +274,7 @@ impl<'a> Detector<'a> {
             }
             if renamed != *now {
                 self.ops.push(Operation::AlterField {
-                    model: new_name.clone(),
+                    model: new_name.to_owned(),
                     field: now.clone(),
                 });
             }
@@ -300,7 +297,7 @@ impl<'a> Detector<'a> {
     /// New fields; a NOT NULL one needs a default for the rows already there.
     fn generate_added_fields(
         &mut self,
-        new_name: &String,
+        new_name: &str,
         added: &[&FieldState],
     ) -> Result<(), MigrationError> {
         for field in added {
@@ -311,7 +308,7 @@ impl<'a> Detector<'a> {
                 )));
             }
             self.ops.push(Operation::AddField {
-                model: new_name.clone(),
+                model: new_name.to_owned(),
                 field: (*field).clone(),
             });
         }
@@ -321,7 +318,7 @@ impl<'a> Detector<'a> {
     /// Fields on both sides that differ; one becoming NOT NULL needs a default.
     fn generate_altered_fields(
         &mut self,
-        new_name: &String,
+        new_name: &str,
         old_fields: &[FieldState],
         new_fields: &[FieldState],
     ) -> Result<(), MigrationError> {
@@ -339,7 +336,7 @@ impl<'a> Detector<'a> {
                 )));
             }
             self.ops.push(Operation::AlterField {
-                model: new_name.clone(),
+                model: new_name.to_owned(),
                 field: field.clone(),
             });
         }
@@ -349,14 +346,14 @@ impl<'a> Detector<'a> {
     /// Check constraints added (or changed: added anew) and removed.
     fn generate_check_changes(
         &mut self,
-        new_name: &String,
+        new_name: &str,
         old_checks: &[(String, String)],
         new_checks: &[(String, String)],
     ) {
         for (check, sql) in new_checks {
             if !old_checks.iter().any(|(n, q)| n == check && q == sql) {
                 self.ops.push(Operation::AddCheck {
-                    model: new_name.clone(),
+                    model: new_name.to_owned(),
                     name: check.clone(),
                     sql: sql.clone(),
                 });
@@ -365,7 +362,7 @@ impl<'a> Detector<'a> {
         for (check, _) in old_checks {
             if !new_checks.iter().any(|(n, _)| n == check) {
                 self.ops.push(Operation::RemoveCheck {
-                    model: new_name.clone(),
+                    model: new_name.to_owned(),
                     name: check.clone(),
                 });
             }
