@@ -6,10 +6,14 @@
 //! deployment.
 
 mod memory;
+#[cfg(feature = "orm")]
+mod on_commit;
 pub mod redis;
 
 pub use self::redis::{RedisChannelLayer, RedisLayerConfig};
 pub use memory::InMemoryChannelLayer;
+#[cfg(feature = "orm")]
+pub use on_commit::{group_send_on_commit, group_send_on_commit_using};
 
 use std::sync::{Arc, RwLock};
 
