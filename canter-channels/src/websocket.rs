@@ -23,6 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
+use tracing::Instrument;
 
 use crate::consumer::{Consumer, Context, Frame, Handshake, Outgoing, Scope};
 use crate::layers::{channel_layer, ChannelLayer};
@@ -234,7 +235,11 @@ where
                 .read_buffer_size(0)
                 .max_message_size(Some(limits.max_message_size))
                 .max_frame_size(Some(limits.max_message_size));
-            tokio::spawn(async move {
+            // The socket's span is attached to its task (instrumented), never entered: a guard
+            // held across an `.await` stays on whichever thread the task left, where it wraps
+            // unrelated work and, once the span closes, makes the subscriber's registry panic.
+            let span = tracing::info_span!(target: "canter::channels", "websocket", path = %scope.path, channel = %ctx.channel_name());
+            let socket_task = async move {
                 if let Some(socket) =
                     in_process.and_then(|s| s.0.lock().ok().and_then(|mut s| s.take()))
                 {
@@ -257,7 +262,8 @@ where
                         }
                     }
                 }
-            });
+            };
+            tokio::spawn(socket_task.instrument(span));
 
             let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
             let mut response = Response::new(Body::empty());
@@ -327,8 +333,6 @@ async fn run<S, C>(
 {
     let (mut sink, mut stream) = ws.split();
     let channel = ctx.channel_name().to_owned();
-    let span = tracing::info_span!(target: "canter::channels", "websocket", path = %ctx.scope().path, channel = %channel);
-    let _enter = span.enter();
     let mut last_seen = Instant::now();
     let idle = Duration::from_secs_f64(limits.idle_timeout);
     let mut ping = tokio::time::interval(Duration::from_secs_f64(limits.ping_interval));
