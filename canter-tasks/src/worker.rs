@@ -4,17 +4,20 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use serde_json::{json, Value};
 
-use crate::body::{failure, run_body};
+use crate::body::{failure, panic_message, run_body};
 use crate::broker::{now, Broker, Delivery, TaskMessage};
 use crate::control::{TaskInfo, WorkerInfo};
 use crate::error::TaskError;
@@ -50,6 +53,15 @@ impl Default for WorkerConfig {
             send_events: false,
         }
     }
+}
+
+/// The deliveries of running tasks a cut shutdown puts back, by lease.
+type InFlight = Arc<Mutex<HashMap<String, Delivery>>>;
+
+/// What a turn of the fetch loop decided.
+enum Turn {
+    Go,
+    Stop,
 }
 
 /// See the module docs.
@@ -127,24 +139,31 @@ impl Worker {
     }
 
     /// Announces this worker in the broker (and as an event) every
-    /// [`HEARTBEAT_EVERY`](crate::control::HEARTBEAT_EVERY), until dropped.
+    /// [`HEARTBEAT_EVERY`](crate::control::HEARTBEAT_EVERY), until dropped. A heartbeat that
+    /// panics is logged; the next one goes on.
     async fn announce(&self) {
         let mut kind = "worker-online";
         loop {
-            let info = self.snapshot();
-            if let Err(e) = self.broker.worker_heartbeat(&info).await {
-                tracing::debug!(target: "canter::tasks", "heartbeat not recorded: {e}");
+            if let Err(panic) = AssertUnwindSafe(self.heartbeat(kind)).catch_unwind().await {
+                tracing::error!(target: "canter::tasks", worker = %self.name, "a heartbeat panicked ({}); the next one goes on", panic_message(panic.as_ref()));
             }
-            let freq = crate::control::HEARTBEAT_EVERY.as_secs_f64();
-            self.events
-                .send(kind, || {
-                    json!({"freq": freq, "active": info.active.len(), "processed": info.processed,
-                           "pid": info.pid, "sw_ident": "canter-tasks", "sw_ver": env!("CARGO_PKG_VERSION")})
-                })
-                .await;
             kind = "worker-heartbeat";
             tokio::time::sleep(crate::control::HEARTBEAT_EVERY).await;
         }
+    }
+
+    async fn heartbeat(&self, kind: &str) {
+        let info = self.snapshot();
+        if let Err(e) = self.broker.worker_heartbeat(&info).await {
+            tracing::debug!(target: "canter::tasks", "heartbeat not recorded: {e}");
+        }
+        let freq = crate::control::HEARTBEAT_EVERY.as_secs_f64();
+        self.events
+            .send(kind, || {
+                json!({"freq": freq, "active": info.active.len(), "processed": info.processed,
+                       "pid": info.pid, "sw_ident": "canter-tasks", "sw_ver": env!("CARGO_PKG_VERSION")})
+            })
+            .await;
     }
 
     /// Works until `shutdown` completes, then shuts down warmly.
@@ -154,73 +173,42 @@ impl Worker {
 
     /// As [`run`](Self::run), and `cold` cuts the warm shutdown short (Celery's second Ctrl-C):
     /// running tasks stop at once and go back to the queue.
+    ///
+    /// A heartbeat means the worker fetches: a panic in the fetch loop is logged and the loop
+    /// goes on, and the heartbeats stop whenever this future ends (dropped or unwound).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send,
         cold: impl Future<Output = ()> + Send,
     ) -> Result<(), TaskError> {
         let this = Arc::new(self);
-        let announcer = tokio::spawn({
+        let mut presence = Presence {
+            broker: this.broker.clone(),
+            name: this.name.clone(),
+            armed: true,
+        };
+        // In a JoinSet, which aborts it when dropped, not a detached task.
+        let mut announcer = JoinSet::new();
+        announcer.spawn({
             let this = this.clone();
             async move { this.announce().await }
         });
         let slots = Arc::new(Semaphore::new(this.config.concurrency.max(1)));
-        let in_flight: Arc<Mutex<HashMap<String, Delivery>>> = Arc::default();
+        let in_flight: InFlight = Arc::default();
         let mut running = JoinSet::new();
         tracing::info!(target: "canter::tasks", worker = %this.name, queues = ?this.config.queues, concurrency = this.config.concurrency, "worker ready");
         tokio::pin!(shutdown);
         loop {
-            while running.try_join_next().is_some() {}
-            let permit = tokio::select! {
-                permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-                () = &mut shutdown => break,
-            };
-            // Listen for in-process publishes before fetching, so one that lands during an
-            // empty fetch still wakes this worker (rather than waiting for the next poll).
-            let published = crate::broker::PUBLISHED.notified();
-            tokio::pin!(published);
-            published.as_mut().enable();
-            let fetched = tokio::select! {
-                fetched = this.broker.fetch(&this.config.queues, &this.name, this.config.visibility_timeout) => fetched,
-                () = &mut shutdown => break,
-            };
-            match fetched {
-                Ok(Some(delivery)) => {
-                    // What a cut shutdown puts back; a task acked when it starts is not (its
-                    // message is gone: Celery's `acks_late = False`).
-                    let acks_late = this
-                        .registry
-                        .tasks
-                        .get(delivery.message.name.as_str())
-                        .is_none_or(|(_, options)| options.acks_late);
-                    if acks_late {
-                        in_flight
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(delivery.lease.clone(), delivery.clone());
-                    }
-                    let (worker, in_flight) = (this.clone(), in_flight.clone());
-                    running.spawn(async move {
-                        worker.execute(&delivery).await;
-                        in_flight
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .remove(&delivery.lease);
-                        drop(permit);
-                    });
-                }
-                Ok(None) => {
-                    drop(permit);
+            let turn = this.fetch_turn(&slots, &in_flight, &mut running, shutdown.as_mut());
+            match AssertUnwindSafe(turn).catch_unwind().await {
+                Ok(Turn::Go) => {}
+                Ok(Turn::Stop) => break,
+                Err(panic) => {
+                    tracing::error!(target: "canter::tasks", worker = %this.name, "the fetch loop panicked ({}); it goes on", panic_message(panic.as_ref()));
                     tokio::select! {
-                        () = tokio::time::sleep(this.config.poll_interval) => {}
-                        () = published => {}
+                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
                         () = &mut shutdown => break,
                     }
-                }
-                Err(e) => {
-                    drop(permit);
-                    tracing::warn!(target: "canter::tasks", "fetch failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
         }
@@ -253,9 +241,9 @@ impl Worker {
         if let Err(e) = this.broker.release(&this.name).await {
             tracing::warn!(target: "canter::tasks", "returning prefetched tasks failed (they come back after the visibility timeout): {e}");
         }
-        announcer.abort();
-        let _ = announcer.await;
+        announcer.shutdown().await;
         let _ = this.broker.worker_offline(&this.name).await;
+        presence.armed = false;
         this.events
             .send(
                 "worker-offline",
@@ -263,6 +251,71 @@ impl Worker {
             )
             .await;
         Ok(())
+    }
+
+    /// One turn of the fetch loop: waits for a free slot, fetches, and starts the task (or
+    /// waits for work). `Stop` once `shutdown` completes.
+    async fn fetch_turn(
+        self: &Arc<Self>,
+        slots: &Arc<Semaphore>,
+        in_flight: &InFlight,
+        running: &mut JoinSet<()>,
+        mut shutdown: Pin<&mut (impl Future<Output = ()> + Send)>,
+    ) -> Turn {
+        while running.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            () = &mut shutdown => return Turn::Stop,
+        };
+        // Listen for in-process publishes before fetching, so one that lands during an empty
+        // fetch still wakes this worker (rather than waiting for the next poll).
+        let published = crate::broker::PUBLISHED.notified();
+        tokio::pin!(published);
+        published.as_mut().enable();
+        let fetched = tokio::select! {
+            fetched = self.broker.fetch(&self.config.queues, &self.name, self.config.visibility_timeout) => fetched,
+            () = &mut shutdown => return Turn::Stop,
+        };
+        match fetched {
+            Ok(Some(delivery)) => {
+                // What a cut shutdown puts back; a task acked when it starts is not (its
+                // message is gone: Celery's `acks_late = False`).
+                let acks_late = self
+                    .registry
+                    .tasks
+                    .get(delivery.message.name.as_str())
+                    .is_none_or(|(_, options)| options.acks_late);
+                if acks_late {
+                    in_flight
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(delivery.lease.clone(), delivery.clone());
+                }
+                let (worker, in_flight) = (self.clone(), in_flight.clone());
+                running.spawn(async move {
+                    worker.execute(&delivery).await;
+                    in_flight
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&delivery.lease);
+                    drop(permit);
+                });
+            }
+            Ok(None) => {
+                drop(permit);
+                tokio::select! {
+                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                    () = published => {}
+                    () = &mut shutdown => return Turn::Stop,
+                }
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::warn!(target: "canter::tasks", "fetch failed: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        Turn::Go
     }
 
     /// Stores a result (unless ignored); false if the broker could not take it.
@@ -608,6 +661,31 @@ impl Worker {
             .forget(&crate::canvas::members_key(group_id))
             .await;
         Ok(())
+    }
+}
+
+/// Ends a worker's presence in the broker if its run ends early (dropped, or unwound by a
+/// panic), as a normal stop does (which disarms this): what the broker fetched ahead for it
+/// goes back to the queue (Redis: its hand-over list and alive key go), and its snapshot goes.
+struct Presence {
+    broker: Arc<dyn Broker>,
+    name: String,
+    armed: bool,
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // Async work from a drop: spawned, if the runtime is still there to run it.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (broker, name) = (self.broker.clone(), std::mem::take(&mut self.name));
+            runtime.spawn(async move {
+                let _ = broker.release(&name).await;
+                let _ = broker.worker_offline(&name).await;
+            });
+        }
     }
 }
 
