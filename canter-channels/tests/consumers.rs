@@ -341,6 +341,7 @@ impl canter_channels::BackgroundConsumer for Thumbnailer {
     type Event = Job;
     async fn handle(&mut self, event: Job) -> Result<(), String> {
         let Job::Make { name } = event;
+        assert_ne!(name, "panic.png", "the thumbnailer panicked (on purpose)");
         self.0
             .send(format!("made {name}"))
             .map_err(|e| e.to_string())
@@ -376,5 +377,35 @@ async fn background_consumers_take_work_from_a_named_channel() {
         "made cat.png",
         "an unknown type was skipped, not fatal"
     );
+    worker.abort();
+}
+
+#[tokio::test]
+async fn a_background_consumer_that_panicked_goes_on_with_the_next_message() {
+    let layer: std::sync::Arc<dyn canter_channels::ChannelLayer> =
+        std::sync::Arc::new(canter_channels::InMemoryChannelLayer::default());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let worker = tokio::spawn(canter_channels::run_worker(
+        layer.clone(),
+        "thumbnails".into(),
+        Thumbnailer(tx),
+    ));
+    for name in ["panic.png", "dog.png"] {
+        layer
+            .send(
+                "thumbnails",
+                Message::new("thumbnail.make").with("name", name),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("the worker went on after the panic")
+            .unwrap(),
+        "made dog.png"
+    );
+    assert!(!worker.is_finished());
     worker.abort();
 }
