@@ -1,7 +1,8 @@
 //! Thousands of sockets that vanish without a Close frame (a phone losing its network), under a
 //! real `tracing` subscriber: the socket tasks must not leave spans entered on the runtime's
-//! threads (they used to, and the subscriber's registry then panicked in every kind of task, or
-//! the process aborted). Its own binary: the subscriber and the panic hook are process-wide.
+//! threads (they used to: unrelated work was logged inside them, and the subscriber's registry
+//! then panicked in every kind of task, or the process aborted). Its own binary: the subscriber
+//! and the panic hook are process-wide.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 const SOCKETS: usize = 5_000;
-/// Sockets opened (and dropped) at once.
+/// Sockets opened at once.
 const BATCH: usize = 100;
 
 #[derive(Deserialize)]
@@ -84,9 +85,9 @@ fn count_panics() -> Arc<AtomicUsize> {
     panics
 }
 
-/// Opens a WebSocket (the handshake answered 101), then closes the TCP connection without a
-/// Close frame.
-async fn open_and_vanish(addr: std::net::SocketAddr, room: &str) {
+/// Opens a WebSocket (the handshake answered 101); dropping it closes the TCP connection
+/// without a Close frame.
+async fn open(addr: std::net::SocketAddr, room: String) -> tokio::net::TcpStream {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!(
         "GET /ws/room/{room}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
@@ -106,7 +107,7 @@ async fn open_and_vanish(addr: std::net::SocketAddr, room: &str) {
         "{}",
         String::from_utf8_lossy(&head)
     );
-    drop(stream);
+    stream
 }
 
 /// `SOCKETS` abrupt disconnects from one room, then: every socket has left the room, and the
@@ -116,14 +117,12 @@ async fn churn(layer: &Arc<dyn ChannelLayer>) {
     let addr = server.addr();
     let room = uuid::Uuid::new_v4().simple().to_string();
     for _ in 0..SOCKETS / BATCH {
-        let batch: Vec<_> = (0..BATCH)
-            .map(|_| {
-                let room = room.clone();
-                tokio::spawn(async move { open_and_vanish(addr, &room).await })
-            })
+        // All of a batch open (their server tasks waiting for a frame), then all gone at once.
+        let opening: Vec<_> = (0..BATCH)
+            .map(|_| tokio::spawn(open(addr, room.clone())))
             .collect();
-        for socket in batch {
-            socket.await.expect("a client task");
+        for socket in opening {
+            drop(socket.await.expect("a client task"));
         }
     }
     let group = format!("room_{room}");
@@ -168,10 +167,42 @@ async fn churn(layer: &Arc<dyn ChannelLayer>) {
     server.stop().await;
 }
 
+/// The log's sink: drops every line, counting those of a handshake (`joining …`, logged by
+/// `connect` in the handshake's request) that show a socket's span around them — a span left
+/// entered on the thread by another socket's task.
+#[derive(Clone)]
+struct LeakCounter(Arc<AtomicUsize>);
+
+impl std::io::Write for LeakCounter {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        let has = |needle: &[u8]| line.windows(needle.len()).any(|w| w == needle);
+        if has(b"joining") && has(b"websocket{") {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(line.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Neither a panic nor a handshake logged inside a socket's span, so far.
+fn assert_clean(panics: &AtomicUsize, leaks: &LeakCounter, layer: &str) {
+    assert_eq!(panics.load(Ordering::SeqCst), 0, "panics ({layer} layer)");
+    assert_eq!(
+        leaks.0.load(Ordering::SeqCst),
+        0,
+        "handshakes logged inside a socket's span ({layer} layer)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thousands_of_abrupt_disconnects_under_a_tracing_subscriber() {
+    let leaks = LeakCounter(Arc::new(AtomicUsize::new(0)));
+    let sink = leaks.clone();
     tracing_subscriber::fmt()
-        .with_writer(std::io::sink)
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
         .with_max_level(tracing::Level::DEBUG)
         .init();
     let panics = count_panics();
@@ -179,11 +210,7 @@ async fn thousands_of_abrupt_disconnects_under_a_tracing_subscriber() {
     let memory: Arc<dyn ChannelLayer> = Arc::new(canter_channels::InMemoryChannelLayer::default());
     canter_channels::layers::install(memory.clone());
     churn(&memory).await;
-    assert_eq!(
-        panics.load(Ordering::SeqCst),
-        0,
-        "panics with the in-memory layer"
-    );
+    assert_clean(&panics, &leaks, "in-memory");
 
     let Some(url) = canter_core::test::require_service("CANTER_TEST_REDIS_URL") else {
         return;
@@ -199,9 +226,5 @@ async fn thousands_of_abrupt_disconnects_under_a_tracing_subscriber() {
         .shared();
     canter_channels::layers::install(redis.clone());
     churn(&redis).await;
-    assert_eq!(
-        panics.load(Ordering::SeqCst),
-        0,
-        "panics with the Redis layer"
-    );
+    assert_clean(&panics, &leaks, "Redis");
 }
