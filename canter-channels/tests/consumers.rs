@@ -52,6 +52,26 @@ impl Consumer for Rejecting {
     }
 }
 
+/// Greets by the `name` query parameter.
+struct Greeter;
+
+impl Consumer for Greeter {
+    type Event = NoEvent;
+    async fn connect(&mut self, ctx: &mut Context) -> Result<(), ConsumerError> {
+        ctx.accept().await?;
+        let name = ctx.scope().query_param("name").unwrap_or_default();
+        ctx.send_text(name).await
+    }
+    async fn receive(&mut self, _ctx: &mut Context, _frame: Frame) -> Result<(), ConsumerError> {
+        Ok(())
+    }
+}
+
+/// The HTTP side of the same: the `name` query parameter.
+async fn name_param(req: Request) -> String {
+    req.query_param("name").unwrap_or_default()
+}
+
 static DISCONNECTS: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(Deserialize)]
@@ -94,6 +114,8 @@ fn app() -> App {
     App::new().urls(vec![
         path("ws/hello/", websocket(|_: &Scope| Hello)).name("hello"),
         path("ws/private/", websocket(|_: &Scope| Rejecting)),
+        path("ws/greet/", websocket(|_: &Scope| Greeter)),
+        path("name/", name_param),
         path(
             "ws/chat/<str:room>/",
             websocket(|scope: &Scope| {
@@ -159,6 +181,65 @@ async fn connect_can_reject_the_handshake() {
         client.get("/ws/hello/").await.status(),
         StatusCode::UPGRADE_REQUIRED
     );
+}
+
+#[tokio::test]
+async fn query_parameters_are_decoded_as_on_the_http_side() {
+    let client = TestClient::new(app());
+    for (query, decoded) in [
+        ("name=J%C3%B6rg", "Jörg"),
+        ("name=a+b", "a b"),
+        ("name=a%2Bb", "a+b"),
+        ("name=%ZZ", "%ZZ"),
+        ("other=1&name=x%20y", "x y"),
+    ] {
+        let mut ws =
+            WebsocketCommunicator::connect(client.service(), &format!("/ws/greet/?{query}"))
+                .await
+                .unwrap();
+        assert_eq!(ws.receive_text().await.unwrap(), decoded, "{query}");
+        ws.close(1000).await;
+        assert_eq!(client.get(&format!("/name/?{query}")).await.text(), decoded);
+    }
+    // Not UTF-8 once decoded: refused before any view, a handshake as any request.
+    assert_eq!(
+        WebsocketCommunicator::connect(client.service(), "/ws/greet/?name=%FF")
+            .await
+            .err(),
+        Some(StatusCode::BAD_REQUEST)
+    );
+    assert_eq!(
+        client.get("/name/?name=%FF").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    // Read off the request path (a scope or a request made by hand), both decode alike, bytes
+    // that are not UTF-8 as U+FFFD.
+    for query in [
+        "name=%FF",
+        "name=J%C3%B6rg%FF",
+        "name=%ZZ+%C3",
+        "name",
+        "x=1",
+    ] {
+        let scope = Scope {
+            query: Some(query.to_owned()),
+            ..Scope::default()
+        };
+        let req = http::Request::builder()
+            .uri(format!("/?{query}"))
+            .body(canter_core::Body::empty())
+            .unwrap();
+        assert_eq!(
+            scope.query_param("name"),
+            req.query_param("name"),
+            "{query}"
+        );
+    }
+    let scope = Scope {
+        query: Some("name=%FF".into()),
+        ..Scope::default()
+    };
+    assert_eq!(scope.query_param("name").as_deref(), Some("\u{FFFD}"));
 }
 
 #[tokio::test]
