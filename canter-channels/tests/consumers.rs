@@ -409,6 +409,83 @@ async fn over_a_real_socket() {
     assert!(status.unwrap().contains("403"));
 }
 
+/// The close code the server sends next (after any data frames).
+async fn close_code<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> Option<u16>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("the server answers within 5 s");
+        match next {
+            Some(Ok(WsMessage::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            // The connection ended without a Close frame.
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+/// A frame as is (the client would refuse to build a bad one otherwise).
+fn raw_frame(opcode: u8, payload: &[u8]) -> tokio_tungstenite::tungstenite::Message {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame as RawFrame;
+    let opcode = match opcode {
+        1 => OpCode::Data(Data::Text),
+        other => OpCode::Data(Data::Reserved(other)),
+    };
+    tokio_tungstenite::tungstenite::Message::Frame(RawFrame::message(
+        payload.to_vec(),
+        opcode,
+        true,
+    ))
+}
+
+/// A socket to the server's `/ws/hello/`, its greeting read.
+async fn hello_socket(
+    server: &LiveServer,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures_util::StreamExt;
+    let url = format!("ws://{}/ws/hello/", server.addr());
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    ws
+}
+
+#[tokio::test]
+async fn a_protocol_error_closes_with_1002() {
+    use futures_util::SinkExt;
+    let server = LiveServer::start(app()).await;
+    let mut ws = hello_socket(&server).await;
+    ws.send(raw_frame(3, b"?")).await.unwrap(); // an unknown data opcode
+    assert_eq!(close_code(&mut ws).await, Some(1002));
+}
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
+    use futures_util::SinkExt;
+    let server = LiveServer::start(app()).await;
+    let mut ws = hello_socket(&server).await;
+    ws.send(raw_frame(1, &[0x66, 0xff, 0xfe])).await.unwrap();
+    assert_eq!(close_code(&mut ws).await, Some(1007));
+}
+
+#[tokio::test]
+async fn the_server_shutting_down_closes_sockets_with_1001() {
+    let server = LiveServer::start(app()).await;
+    let mut ws = hello_socket(&server).await;
+    // The shutdown waits for the socket's closing handshake.
+    let stopped = tokio::spawn(server.stop());
+    assert_eq!(close_code(&mut ws).await, Some(1001));
+    tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .expect("the server stops")
+        .unwrap();
+}
+
 #[derive(Deserialize)]
 #[serde(tag = "type")]
 enum Job {

@@ -17,6 +17,9 @@
 //! the view is cancelled at its next `.await`, as Django ≥ 5.0 cancels the view task.
 
 mod activity;
+mod shutdown;
+
+pub use shutdown::Shutdown;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -73,9 +76,9 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let service = service.clone();
         let builder = builder.clone();
-        let stop_rx = stop_rx.clone();
+        let shutdown = Shutdown::new(stop_rx.clone(), tracker.clone());
         tracker.spawn(serve_connection(
-            stream, peer, service, builder, timeouts, stop_rx,
+            stream, peer, service, builder, timeouts, shutdown,
         ));
     }
 
@@ -170,12 +173,13 @@ async fn serve_connection(
     service: CanterService,
     builder: Arc<auto::Builder<TokioExecutor>>,
     timeouts: Timeouts,
-    stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(ActivityIo::new(stream, activity.clone()));
+    let stop = shutdown.stop_signal();
     let conn = Conn {
-        context: service.core.context.for_connection(),
+        context: service.core.context.for_connection(shutdown),
         service,
         activity: activity.clone(),
         peer,
