@@ -102,12 +102,10 @@ impl Scope {
             })
     }
 
-    /// A query-string parameter (not decoded beyond `+` → space).
+    /// A query-string parameter, decoded as the HTTP side's `req.query_param` decodes it
+    /// ([`canter_core::request::query_value`]: `+` and `%XX`).
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query.as_deref()?.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == name).then(|| v.replace('+', " "))
-        })
+        canter_core::request::query_value(self.query.as_deref()?, name)
     }
 }
 

@@ -6,7 +6,9 @@
 //! close 1009), `ping_interval` (20 s) and `idle_timeout` (60 s without any frame → close
 //! 1001), `outbound_queue` (256 frames a slow reader may have pending; more → close 1013), and
 //! `allowed_origins` (default: the hosts of `allowed_hosts`; a cross-site handshake → 403, as
-//! Channels' `AllowedHostsOriginValidator`).
+//! Channels' `AllowedHostsOriginValidator`). A protocol violation closes with 1002, a text frame
+//! that is not UTF-8 with 1007, and the server's graceful shutdown with 1001 (the server waits
+//! for the socket's task).
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -23,6 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
+use tracing::Instrument;
 
 use crate::consumer::{Consumer, Context, Frame, Handshake, Outgoing, Scope};
 use crate::layers::{channel_layer, ChannelLayer};
@@ -207,6 +210,9 @@ where
                 return error(StatusCode::FORBIDDEN, "origin not allowed");
             }
 
+            let shutdown = RequestContext::of(req.extensions())
+                .and_then(|context| context.app().shutdown())
+                .cloned();
             let scope = scope_of(&req);
             let (outbound_tx, outbound_rx) = mpsc::channel(limits.outbound_queue.max(1));
             let layer = channel_layer();
@@ -234,13 +240,18 @@ where
                 .read_buffer_size(0)
                 .max_message_size(Some(limits.max_message_size))
                 .max_frame_size(Some(limits.max_message_size));
-            tokio::spawn(async move {
+            let server = shutdown.clone();
+            // The socket's span is attached to its task (instrumented), never entered: a guard
+            // held across an `.await` stays on whichever thread the task left, where it wraps
+            // unrelated work and, once the span closes, makes the subscriber's registry panic.
+            let span = tracing::info_span!(target: "canter::channels", "websocket", path = %scope.path, channel = %ctx.channel_name());
+            let socket_task = async move {
                 if let Some(socket) =
                     in_process.and_then(|s| s.0.lock().ok().and_then(|mut s| s.take()))
                 {
                     let ws =
                         WebSocketStream::from_raw_socket(socket, Role::Server, Some(config)).await;
-                    run(ws, consumer, ctx, outbound_rx, layer, limits).await;
+                    run(ws, consumer, ctx, outbound_rx, layer, limits, shutdown).await;
                 } else if let Some(upgrade) = upgrade {
                     match upgrade.await {
                         Ok(upgraded) => {
@@ -250,14 +261,19 @@ where
                                 Some(config),
                             )
                             .await;
-                            run(ws, consumer, ctx, outbound_rx, layer, limits).await;
+                            run(ws, consumer, ctx, outbound_rx, layer, limits, shutdown).await;
                         }
                         Err(e) => {
                             tracing::debug!(target: "canter::channels", "upgrade failed: {e}")
                         }
                     }
                 }
-            });
+            };
+            // A server waits for its sockets on shutdown (they close with 1001 then).
+            match server {
+                Some(server) => server.spawn(socket_task.instrument(span)),
+                None => tokio::spawn(socket_task.instrument(span)),
+            };
 
             let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
             let mut response = Response::new(Body::empty());
@@ -312,8 +328,23 @@ where
     sink.flush().await.err().map(|_| 1006)
 }
 
-/// The socket's life: frames in, frames out, layer messages, pings; then `disconnect` and
-/// leaving the groups, however it ended.
+/// The close code and reason for a frame the socket could not read: too big (1009), a
+/// protocol violation (1002), a text frame that is not UTF-8 (1007); `None` when the connection
+/// itself is gone (1006: no Close frame can be sent).
+fn close_for(error: &tungstenite::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::ProtocolError;
+    match error {
+        tungstenite::Error::Capacity(_) => Some((1009, "message too big")),
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        tungstenite::Error::Protocol(_) => Some((1002, "protocol error")),
+        tungstenite::Error::Utf8(_) => Some((1007, "invalid UTF-8")),
+        _ => None,
+    }
+}
+
+/// The socket's life: frames in, frames out, layer messages, pings, the server's shutdown
+/// (1001); then `disconnect` and leaving the groups, however it ended. One function, over 80
+/// lines: the select's branches share the socket's halves, the consumer and its context.
 async fn run<S, C>(
     ws: WebSocketStream<S>,
     mut consumer: C,
@@ -321,14 +352,13 @@ async fn run<S, C>(
     mut outbound: mpsc::Receiver<Outgoing>,
     layer: Arc<dyn ChannelLayer>,
     limits: ChannelsSettings,
+    shutdown: Option<canter_core::server::Shutdown>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     C: Consumer,
 {
     let (mut sink, mut stream) = ws.split();
     let channel = ctx.channel_name().to_owned();
-    let span = tracing::info_span!(target: "canter::channels", "websocket", path = %ctx.scope().path, channel = %channel);
-    let _enter = span.enter();
     let mut last_seen = Instant::now();
     let idle = Duration::from_secs_f64(limits.idle_timeout);
     let mut ping = tokio::time::interval(Duration::from_secs_f64(limits.ping_interval));
@@ -336,6 +366,13 @@ async fn run<S, C>(
     // One receive from the layer, kept across turns of the loop (not made anew each turn: that
     // looked the channel up and locked its queue for every frame in or out).
     let mut incoming = layer.receive(&channel);
+    let stopping = async move {
+        match shutdown {
+            Some(server) => server.requested().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stopping);
     let code: u16 = loop {
         tokio::select! {
             frame = stream.next() => {
@@ -353,12 +390,15 @@ async fn run<S, C>(
                         let _ = sink.close().await;
                         break code;
                     }
-                    Some(Err(tungstenite::Error::Capacity(e))) => {
-                        tracing::warn!(target: "canter::channels", "message too big: {e}");
-                        let _ = sink.send(close_frame(1009, "message too big")).await;
-                        break 1009;
-                    }
-                    Some(Err(_)) | None => break 1006,
+                    Some(Err(e)) => match close_for(&e) {
+                        Some((code, reason)) => {
+                            tracing::debug!(target: "canter::channels", code, "closing: {e}");
+                            let _ = sink.send(close_frame(code, reason)).await;
+                            break code;
+                        }
+                        None => break 1006,
+                    },
+                    None => break 1006,
                 };
                 if let Err(e) = result {
                     if matches!(e, crate::ConsumerError::SlowClient) {
@@ -402,6 +442,10 @@ async fn run<S, C>(
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 }
+            }
+            () = &mut stopping => {
+                let _ = sink.send(close_frame(1001, "server shutting down")).await;
+                break 1001;
             }
             _ = ping.tick() => {
                 if last_seen.elapsed() > idle {

@@ -5,12 +5,14 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use canter_core::management::{CommandContext, CommandError, ManagementCommand};
 use canter_core::App;
 use clap::{Arg, ArgMatches};
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 
 use crate::layers::{channel_layer, ChannelLayer};
@@ -24,7 +26,9 @@ pub trait BackgroundConsumer: Send + 'static {
 
 type Runner = Arc<dyn Fn(Arc<dyn ChannelLayer>, String) -> BoxFuture<'static, ()> + Send + Sync>;
 
-/// Consumes `channel` forever with `consumer` (what `runworker` runs for each channel).
+/// Consumes `channel` forever with `consumer` (what `runworker` runs for each channel). A panic
+/// while taking or handling a message is logged and the loop goes on with the next message (the
+/// one being handled is lost, as with a handler's error).
 pub async fn run_worker<C: BackgroundConsumer>(
     layer: Arc<dyn ChannelLayer>,
     channel: String,
@@ -32,21 +36,40 @@ pub async fn run_worker<C: BackgroundConsumer>(
 ) {
     tracing::info!(target: "canter::channels", %channel, "worker listening");
     loop {
-        match layer.receive(&channel).await {
-            Ok(message) => match message.decode::<C::Event>() {
-                Ok(event) => {
-                    if let Err(e) = consumer.handle(event).await {
-                        tracing::error!(target: "canter::channels", %channel, kind = message.kind(), "worker failed: {e}");
-                    }
+        let turn = AssertUnwindSafe(handle_next(&*layer, &channel, &mut consumer));
+        if let Err(panic) = turn.catch_unwind().await {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(target: "canter::channels", %channel, "worker panicked ({message}); it goes on with the next message");
+            // Not a busy loop if every turn panics.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Takes `channel`'s next message and hands it to `consumer`.
+async fn handle_next<C: BackgroundConsumer>(
+    layer: &dyn ChannelLayer,
+    channel: &str,
+    consumer: &mut C,
+) {
+    match layer.receive(channel).await {
+        Ok(message) => match message.decode::<C::Event>() {
+            Ok(event) => {
+                if let Err(e) = consumer.handle(event).await {
+                    tracing::error!(target: "canter::channels", %channel, kind = message.kind(), "worker failed: {e}");
                 }
-                Err(e) => {
-                    tracing::warn!(target: "canter::channels", %channel, kind = message.kind(), "no handler ({e}); dropped")
-                }
-            },
-            Err(e) => {
-                tracing::warn!(target: "canter::channels", %channel, "receive failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             }
+            Err(e) => {
+                tracing::warn!(target: "canter::channels", %channel, kind = message.kind(), "no handler ({e}); dropped")
+            }
+        },
+        Err(e) => {
+            tracing::warn!(target: "canter::channels", %channel, "receive failed: {e}");
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
     }
 }

@@ -52,6 +52,26 @@ impl Consumer for Rejecting {
     }
 }
 
+/// Greets by the `name` query parameter.
+struct Greeter;
+
+impl Consumer for Greeter {
+    type Event = NoEvent;
+    async fn connect(&mut self, ctx: &mut Context) -> Result<(), ConsumerError> {
+        ctx.accept().await?;
+        let name = ctx.scope().query_param("name").unwrap_or_default();
+        ctx.send_text(name).await
+    }
+    async fn receive(&mut self, _ctx: &mut Context, _frame: Frame) -> Result<(), ConsumerError> {
+        Ok(())
+    }
+}
+
+/// The HTTP side of the same: the `name` query parameter.
+async fn name_param(req: Request) -> String {
+    req.query_param("name").unwrap_or_default()
+}
+
 static DISCONNECTS: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(Deserialize)]
@@ -94,6 +114,8 @@ fn app() -> App {
     App::new().urls(vec![
         path("ws/hello/", websocket(|_: &Scope| Hello)).name("hello"),
         path("ws/private/", websocket(|_: &Scope| Rejecting)),
+        path("ws/greet/", websocket(|_: &Scope| Greeter)),
+        path("name/", name_param),
         path(
             "ws/chat/<str:room>/",
             websocket(|scope: &Scope| {
@@ -159,6 +181,65 @@ async fn connect_can_reject_the_handshake() {
         client.get("/ws/hello/").await.status(),
         StatusCode::UPGRADE_REQUIRED
     );
+}
+
+#[tokio::test]
+async fn query_parameters_are_decoded_as_on_the_http_side() {
+    let client = TestClient::new(app());
+    for (query, decoded) in [
+        ("name=J%C3%B6rg", "Jörg"),
+        ("name=a+b", "a b"),
+        ("name=a%2Bb", "a+b"),
+        ("name=%ZZ", "%ZZ"),
+        ("other=1&name=x%20y", "x y"),
+    ] {
+        let mut ws =
+            WebsocketCommunicator::connect(client.service(), &format!("/ws/greet/?{query}"))
+                .await
+                .unwrap();
+        assert_eq!(ws.receive_text().await.unwrap(), decoded, "{query}");
+        ws.close(1000).await;
+        assert_eq!(client.get(&format!("/name/?{query}")).await.text(), decoded);
+    }
+    // Not UTF-8 once decoded: refused before any view, a handshake as any request.
+    assert_eq!(
+        WebsocketCommunicator::connect(client.service(), "/ws/greet/?name=%FF")
+            .await
+            .err(),
+        Some(StatusCode::BAD_REQUEST)
+    );
+    assert_eq!(
+        client.get("/name/?name=%FF").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    // Read off the request path (a scope or a request made by hand), both decode alike, bytes
+    // that are not UTF-8 as U+FFFD.
+    for query in [
+        "name=%FF",
+        "name=J%C3%B6rg%FF",
+        "name=%ZZ+%C3",
+        "name",
+        "x=1",
+    ] {
+        let scope = Scope {
+            query: Some(query.to_owned()),
+            ..Scope::default()
+        };
+        let req = http::Request::builder()
+            .uri(format!("/?{query}"))
+            .body(canter_core::Body::empty())
+            .unwrap();
+        assert_eq!(
+            scope.query_param("name"),
+            req.query_param("name"),
+            "{query}"
+        );
+    }
+    let scope = Scope {
+        query: Some("name=%FF".into()),
+        ..Scope::default()
+    };
+    assert_eq!(scope.query_param("name").as_deref(), Some("\u{FFFD}"));
 }
 
 #[tokio::test]
@@ -328,6 +409,83 @@ async fn over_a_real_socket() {
     assert!(status.unwrap().contains("403"));
 }
 
+/// The close code the server sends next (after any data frames).
+async fn close_code<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> Option<u16>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("the server answers within 5 s");
+        match next {
+            Some(Ok(WsMessage::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            // The connection ended without a Close frame.
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+/// A frame as is (the client would refuse to build a bad one otherwise).
+fn raw_frame(opcode: u8, payload: &[u8]) -> tokio_tungstenite::tungstenite::Message {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame as RawFrame;
+    let opcode = match opcode {
+        1 => OpCode::Data(Data::Text),
+        other => OpCode::Data(Data::Reserved(other)),
+    };
+    tokio_tungstenite::tungstenite::Message::Frame(RawFrame::message(
+        payload.to_vec(),
+        opcode,
+        true,
+    ))
+}
+
+/// A socket to the server's `/ws/hello/`, its greeting read.
+async fn hello_socket(
+    server: &LiveServer,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures_util::StreamExt;
+    let url = format!("ws://{}/ws/hello/", server.addr());
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    ws
+}
+
+#[tokio::test]
+async fn a_protocol_error_closes_with_1002() {
+    use futures_util::SinkExt;
+    let server = LiveServer::start(app()).await;
+    let mut ws = hello_socket(&server).await;
+    ws.send(raw_frame(3, b"?")).await.unwrap(); // an unknown data opcode
+    assert_eq!(close_code(&mut ws).await, Some(1002));
+}
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
+    use futures_util::SinkExt;
+    let server = LiveServer::start(app()).await;
+    let mut ws = hello_socket(&server).await;
+    ws.send(raw_frame(1, &[0x66, 0xff, 0xfe])).await.unwrap();
+    assert_eq!(close_code(&mut ws).await, Some(1007));
+}
+
+#[tokio::test]
+async fn the_server_shutting_down_closes_sockets_with_1001() {
+    let server = LiveServer::start(app()).await;
+    let mut ws = hello_socket(&server).await;
+    // The shutdown waits for the socket's closing handshake.
+    let stopped = tokio::spawn(server.stop());
+    assert_eq!(close_code(&mut ws).await, Some(1001));
+    tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .expect("the server stops")
+        .unwrap();
+}
+
 #[derive(Deserialize)]
 #[serde(tag = "type")]
 enum Job {
@@ -341,6 +499,7 @@ impl canter_channels::BackgroundConsumer for Thumbnailer {
     type Event = Job;
     async fn handle(&mut self, event: Job) -> Result<(), String> {
         let Job::Make { name } = event;
+        assert_ne!(name, "panic.png", "the thumbnailer panicked (on purpose)");
         self.0
             .send(format!("made {name}"))
             .map_err(|e| e.to_string())
@@ -376,5 +535,35 @@ async fn background_consumers_take_work_from_a_named_channel() {
         "made cat.png",
         "an unknown type was skipped, not fatal"
     );
+    worker.abort();
+}
+
+#[tokio::test]
+async fn a_background_consumer_that_panicked_goes_on_with_the_next_message() {
+    let layer: std::sync::Arc<dyn canter_channels::ChannelLayer> =
+        std::sync::Arc::new(canter_channels::InMemoryChannelLayer::default());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let worker = tokio::spawn(canter_channels::run_worker(
+        layer.clone(),
+        "thumbnails".into(),
+        Thumbnailer(tx),
+    ));
+    for name in ["panic.png", "dog.png"] {
+        layer
+            .send(
+                "thumbnails",
+                Message::new("thumbnail.make").with("name", name),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("the worker went on after the panic")
+            .unwrap(),
+        "made dog.png"
+    );
+    assert!(!worker.is_finished());
     worker.abort();
 }

@@ -34,17 +34,27 @@ pub struct AppContext {
     pub(crate) settings: Arc<Settings>,
     pub(crate) resolver: Arc<Resolver>,
     pub(crate) state: Arc<StateMap>,
+    /// The serving server's shutdown (`None` outside a server: the test client).
+    pub(crate) shutdown: Option<crate::server::Shutdown>,
 }
 
 impl AppContext {
-    /// A copy for one connection: its requests then count references on the connection's
-    /// own `Arc`, not on one that every request on every thread writes.
-    pub(crate) fn for_connection(&self) -> Arc<AppContext> {
+    /// A copy for one connection of a server shutting down with `shutdown`: its requests then
+    /// count references on the connection's own `Arc`, not on one that every request on every
+    /// thread writes.
+    pub(crate) fn for_connection(&self, shutdown: crate::server::Shutdown) -> Arc<AppContext> {
         Arc::new(AppContext {
             settings: self.settings.clone(),
             resolver: self.resolver.clone(),
             state: self.state.clone(),
+            shutdown: Some(shutdown),
         })
+    }
+
+    /// The server's graceful shutdown, for work that outlives its request (a WebSocket's
+    /// task); `None` when no server serves the request (the test client).
+    pub fn shutdown(&self) -> Option<&crate::server::Shutdown> {
+        self.shutdown.as_ref()
     }
 
     /// The app's settings.
@@ -296,6 +306,7 @@ impl App {
             settings,
             resolver,
             state: Arc::new(self.state),
+            shutdown: None,
         });
         let router = Arc::new(Router::new(context.clone()));
         let endpoint: middleware::Endpoint = {

@@ -155,8 +155,7 @@ where
     }
 
     fn query_param(&self, name: &str) -> Option<String> {
-        let query = self.uri().query()?;
-        url_pairs(query).find(|(k, _)| k == name).map(|(_, v)| v)
+        query_value(self.uri().query()?, name)
     }
 
     fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
@@ -227,19 +226,15 @@ pub(crate) fn body_error(err: Box<dyn std::error::Error + Send + Sync>) -> Error
     Error::bad_request(format!("could not read the request body: {err}"))
 }
 
-fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter(|s| !s.is_empty()).map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (form_decode(k), form_decode(v))
-    })
-}
-
-fn form_decode(s: &str) -> String {
-    let replaced = s.replace('+', " ");
-    match crate::routing::percent_decode(&replaced) {
-        Some(decoded) => decoded.into_owned(),
-        None => replaced,
-    }
+/// The value of `name` in a query string (the first, if repeated), decoded as
+/// `application/x-www-form-urlencoded` by `form_urlencoded`, as `req.query()` decodes: `+` is a
+/// space, `%XX` a byte, a `%` without two hex digits stays as it is, and bytes that are not UTF-8
+/// become U+FFFD. What `req.query_param` and a WebSocket scope's `query_param` read with. (The
+/// request path rejects, with 400, a query that is not UTF-8 once decoded, before any view.)
+pub fn query_value(query: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
 }
 
 fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, Error> {

@@ -272,7 +272,7 @@ pub async fn dispatch<T: Task>(args: Value, options: ApplyOptions) -> Result<Str
         install(memory.clone());
         memory
     });
-    crate::worker::run_eagerly(Arc::new(T::run), &task_options, &message, &*broker).await?;
+    crate::body::run_eagerly(Arc::new(T::run), &task_options, &message, &*broker).await?;
     Ok(message.id)
 }
 

@@ -14,6 +14,7 @@
 //! | `beat_schedule = {"hb": {"task": …, "schedule": 10.0}}` + `celery beat` | `Tasks::new().every::<heartbeat>("hb", 10 s, args)` + `demo beat` (or `worker -B`) |
 
 pub mod beat;
+mod body;
 pub mod broker;
 pub mod brokers;
 pub mod canvas;

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,13 +17,17 @@ use tracing::Instrument;
 
 use serde_json::{json, Value};
 
+use crate::body::{failure, panic_message, run_body};
 use crate::broker::{now, Broker, Delivery, TaskMessage};
-use crate::control::{TaskInfo, WorkerInfo};
+use crate::control::TaskInfo;
 use crate::error::TaskError;
 use crate::events::Emitter;
 use crate::metrics::{self, Outcome};
 use crate::result::{TaskResult, TaskStatus};
-use crate::task::{Registry, Runner, TaskOptions};
+use crate::task::Registry;
+
+mod presence;
+use presence::Presence;
 
 /// A worker's settings.
 #[derive(Debug, Clone)]
@@ -51,6 +56,15 @@ impl Default for WorkerConfig {
             send_events: false,
         }
     }
+}
+
+/// The deliveries of running tasks a cut shutdown puts back, by lease.
+type InFlight = Arc<Mutex<HashMap<String, Delivery>>>;
+
+/// What a turn of the fetch loop decided.
+enum Turn {
+    Go,
+    Stop,
 }
 
 /// See the module docs.
@@ -95,59 +109,6 @@ impl Worker {
         &self.name
     }
 
-    /// What this worker holds now, as it announces itself.
-    pub fn snapshot(&self) -> WorkerInfo {
-        let (ready, held) = self.broker.held(&self.config.queues);
-        let mut active: Vec<TaskInfo> = self
-            .active
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        active.sort_by(|a, b| {
-            a.started
-                .unwrap_or(0.0)
-                .total_cmp(&b.started.unwrap_or(0.0))
-        });
-        let info = |m: &TaskMessage| TaskInfo::of(m, Some(&self.name));
-        WorkerInfo {
-            name: self.name.clone(),
-            hostname: self.hostname.clone(),
-            pid: std::process::id(),
-            queues: self.config.queues.clone(),
-            concurrency: self.config.concurrency,
-            started: self.started,
-            heartbeat: now(),
-            processed: self.processed.load(Ordering::Relaxed),
-            active,
-            reserved: ready.iter().map(info).collect(),
-            scheduled: held.iter().map(info).collect(),
-            software: concat!("canter-tasks ", env!("CARGO_PKG_VERSION")).to_owned(),
-        }
-    }
-
-    /// Announces this worker in the broker (and as an event) every
-    /// [`HEARTBEAT_EVERY`](crate::control::HEARTBEAT_EVERY), until dropped.
-    async fn announce(&self) {
-        let mut kind = "worker-online";
-        loop {
-            let info = self.snapshot();
-            if let Err(e) = self.broker.worker_heartbeat(&info).await {
-                tracing::debug!(target: "canter::tasks", "heartbeat not recorded: {e}");
-            }
-            let freq = crate::control::HEARTBEAT_EVERY.as_secs_f64();
-            self.events
-                .send(kind, || {
-                    json!({"freq": freq, "active": info.active.len(), "processed": info.processed,
-                           "pid": info.pid, "sw_ident": "canter-tasks", "sw_ver": env!("CARGO_PKG_VERSION")})
-                })
-                .await;
-            kind = "worker-heartbeat";
-            tokio::time::sleep(crate::control::HEARTBEAT_EVERY).await;
-        }
-    }
-
     /// Works until `shutdown` completes, then shuts down warmly.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), TaskError> {
         self.run_until(shutdown, std::future::pending()).await
@@ -155,73 +116,42 @@ impl Worker {
 
     /// As [`run`](Self::run), and `cold` cuts the warm shutdown short (Celery's second Ctrl-C):
     /// running tasks stop at once and go back to the queue.
+    ///
+    /// A heartbeat means the worker fetches: a panic in the fetch loop is logged and the loop
+    /// goes on, and the heartbeats stop whenever this future ends (dropped or unwound).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send,
         cold: impl Future<Output = ()> + Send,
     ) -> Result<(), TaskError> {
         let this = Arc::new(self);
-        let announcer = tokio::spawn({
+        let mut presence = Presence {
+            broker: this.broker.clone(),
+            name: this.name.clone(),
+            armed: true,
+        };
+        // In a JoinSet, which aborts it when dropped, not a detached task.
+        let mut announcer = JoinSet::new();
+        announcer.spawn({
             let this = this.clone();
             async move { this.announce().await }
         });
         let slots = Arc::new(Semaphore::new(this.config.concurrency.max(1)));
-        let in_flight: Arc<Mutex<HashMap<String, Delivery>>> = Arc::default();
+        let in_flight: InFlight = Arc::default();
         let mut running = JoinSet::new();
         tracing::info!(target: "canter::tasks", worker = %this.name, queues = ?this.config.queues, concurrency = this.config.concurrency, "worker ready");
         tokio::pin!(shutdown);
         loop {
-            while running.try_join_next().is_some() {}
-            let permit = tokio::select! {
-                permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-                () = &mut shutdown => break,
-            };
-            // Listen for in-process publishes before fetching, so one that lands during an
-            // empty fetch still wakes this worker (rather than waiting for the next poll).
-            let published = crate::broker::PUBLISHED.notified();
-            tokio::pin!(published);
-            published.as_mut().enable();
-            let fetched = tokio::select! {
-                fetched = this.broker.fetch(&this.config.queues, &this.name, this.config.visibility_timeout) => fetched,
-                () = &mut shutdown => break,
-            };
-            match fetched {
-                Ok(Some(delivery)) => {
-                    // What a cut shutdown puts back; a task acked when it starts is not (its
-                    // message is gone: Celery's `acks_late = False`).
-                    let acks_late = this
-                        .registry
-                        .tasks
-                        .get(delivery.message.name.as_str())
-                        .is_none_or(|(_, options)| options.acks_late);
-                    if acks_late {
-                        in_flight
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(delivery.lease.clone(), delivery.clone());
-                    }
-                    let (worker, in_flight) = (this.clone(), in_flight.clone());
-                    running.spawn(async move {
-                        worker.execute(&delivery).await;
-                        in_flight
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .remove(&delivery.lease);
-                        drop(permit);
-                    });
-                }
-                Ok(None) => {
-                    drop(permit);
+            let turn = this.fetch_turn(&slots, &in_flight, &mut running, shutdown.as_mut());
+            match AssertUnwindSafe(turn).catch_unwind().await {
+                Ok(Turn::Go) => {}
+                Ok(Turn::Stop) => break,
+                Err(panic) => {
+                    tracing::error!(target: "canter::tasks", worker = %this.name, "the fetch loop panicked ({}); it goes on", panic_message(panic.as_ref()));
                     tokio::select! {
-                        () = tokio::time::sleep(this.config.poll_interval) => {}
-                        () = published => {}
+                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
                         () = &mut shutdown => break,
                     }
-                }
-                Err(e) => {
-                    drop(permit);
-                    tracing::warn!(target: "canter::tasks", "fetch failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
         }
@@ -254,9 +184,9 @@ impl Worker {
         if let Err(e) = this.broker.release(&this.name).await {
             tracing::warn!(target: "canter::tasks", "returning prefetched tasks failed (they come back after the visibility timeout): {e}");
         }
-        announcer.abort();
-        let _ = announcer.await;
+        announcer.shutdown().await;
         let _ = this.broker.worker_offline(&this.name).await;
+        presence.armed = false;
         this.events
             .send(
                 "worker-offline",
@@ -264,6 +194,71 @@ impl Worker {
             )
             .await;
         Ok(())
+    }
+
+    /// One turn of the fetch loop: waits for a free slot, fetches, and starts the task (or
+    /// waits for work). `Stop` once `shutdown` completes.
+    async fn fetch_turn(
+        self: &Arc<Self>,
+        slots: &Arc<Semaphore>,
+        in_flight: &InFlight,
+        running: &mut JoinSet<()>,
+        mut shutdown: Pin<&mut (impl Future<Output = ()> + Send)>,
+    ) -> Turn {
+        while running.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            () = &mut shutdown => return Turn::Stop,
+        };
+        // Listen for in-process publishes before fetching, so one that lands during an empty
+        // fetch still wakes this worker (rather than waiting for the next poll).
+        let published = crate::broker::PUBLISHED.notified();
+        tokio::pin!(published);
+        published.as_mut().enable();
+        let fetched = tokio::select! {
+            fetched = self.broker.fetch(&self.config.queues, &self.name, self.config.visibility_timeout) => fetched,
+            () = &mut shutdown => return Turn::Stop,
+        };
+        match fetched {
+            Ok(Some(delivery)) => {
+                // What a cut shutdown puts back; a task acked when it starts is not (its
+                // message is gone: Celery's `acks_late = False`).
+                let acks_late = self
+                    .registry
+                    .tasks
+                    .get(delivery.message.name.as_str())
+                    .is_none_or(|(_, options)| options.acks_late);
+                if acks_late {
+                    in_flight
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(delivery.lease.clone(), delivery.clone());
+                }
+                let (worker, in_flight) = (self.clone(), in_flight.clone());
+                running.spawn(async move {
+                    worker.execute(&delivery).await;
+                    in_flight
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&delivery.lease);
+                    drop(permit);
+                });
+            }
+            Ok(None) => {
+                drop(permit);
+                tokio::select! {
+                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                    () = published => {}
+                    () = &mut shutdown => return Turn::Stop,
+                }
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::warn!(target: "canter::tasks", "fetch failed: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        Turn::Go
     }
 
     /// Stores a result (unless ignored); false if the broker could not take it.
@@ -648,107 +643,5 @@ impl Drop for Running<'_> {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.id);
         self.worker.processed.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Runs a task body: a panic becomes a `Panic` failure, the hard time limit a `TimeLimit` one;
-/// the soft time limit is the body's to watch ([`crate::task::soft_time_limit`]), and logged
-/// when it passes.
-pub(crate) async fn run_body(
-    runner: &Runner,
-    args: Value,
-    options: &TaskOptions,
-) -> Result<Value, TaskError> {
-    let soft = options.soft_time_limit;
-    let body =
-        crate::task::with_soft_time_limit(soft, AssertUnwindSafe(runner(args)).catch_unwind());
-    let body = async {
-        let Some(soft) = soft else { return body.await };
-        tokio::pin!(body);
-        tokio::select! {
-            outcome = &mut body => return outcome,
-            () = tokio::time::sleep(Duration::from_secs_f64(soft)) => {}
-        }
-        tracing::warn!(target: "canter::tasks", soft_time_limit_s = soft, "soft time limit passed; the task goes on until it ends or reaches its hard limit");
-        body.await
-    };
-    let outcome = match options.time_limit {
-        Some(limit) => match tokio::time::timeout(Duration::from_secs_f64(limit), body).await {
-            Ok(outcome) => outcome,
-            Err(_) => Ok(Err(TaskError::TimeLimit(limit))),
-        },
-        None => body.await,
-    };
-    outcome.unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        Err(TaskError::Failed {
-            kind: "Panic".into(),
-            message,
-        })
-    })
-}
-
-/// The FAILURE result of a task that ends with `error` after `retries` retries.
-pub(crate) fn failure(error: &TaskError, retries: u32) -> TaskResult {
-    let (kind, message) = match error {
-        TaskError::Failed { kind, message } => (kind.clone(), message.clone()),
-        TaskError::Retry { .. } => (
-            "MaxRetriesExceeded".to_owned(),
-            format!("gave up after {retries} retries"),
-        ),
-        other => (
-            format!("{other:?}")
-                .split([' ', '(', '{'])
-                .next()
-                .unwrap_or("Error")
-                .to_owned(),
-            other.to_string(),
-        ),
-    };
-    TaskResult {
-        status: TaskStatus::Failure,
-        result: None,
-        error: Some((kind, message)),
-    }
-}
-
-/// Eager mode (Celery's `task_always_eager`): runs the task here and now, retries included
-/// (without their waits), and stores its result where `AsyncResult` looks.
-pub(crate) async fn run_eagerly(
-    runner: Runner,
-    options: &TaskOptions,
-    message: &TaskMessage,
-    broker: &dyn Broker,
-) -> Result<(), TaskError> {
-    let mut retries = 0;
-    loop {
-        let error = match run_body(&runner, message.args.clone(), options).await {
-            Ok(value) => {
-                if !options.ignore_result {
-                    broker
-                        .store_result(
-                            &message.id,
-                            TaskResult {
-                                status: TaskStatus::Success,
-                                result: Some(value),
-                                error: None,
-                            },
-                        )
-                        .await?;
-                }
-                return Ok(());
-            }
-            Err(error) => error,
-        };
-        if !(options.retries_on(&error) && retries < options.max_retries) {
-            return broker
-                .store_result(&message.id, failure(&error, retries))
-                .await;
-        }
-        retries += 1;
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, Mutex as AsyncMutex};
 
+use super::drops::Drops;
 use super::{valid_group_name, ChannelLayer, LayerError, Message};
 
 /// A channel's queue ends: messages with the time they were sent (for expiry), and the
@@ -28,6 +29,7 @@ pub struct InMemoryChannelLayer {
     group_expiry: Duration,
     channels: Mutex<HashMap<String, Queue>>,
     groups: Mutex<HashMap<String, HashMap<String, Instant>>>,
+    drops: Drops,
 }
 
 impl Default for InMemoryChannelLayer {
@@ -44,6 +46,7 @@ impl InMemoryChannelLayer {
             group_expiry,
             channels: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
+            drops: Drops::default(),
         }
     }
 
@@ -157,7 +160,7 @@ impl ChannelLayer for InMemoryChannelLayer {
         Box::pin(async move {
             // Every member's sender under one lock of each map (not a lookup, a name copy and
             // a lock per member), then the sends.
-            let senders: Vec<(QueueSender, String)> = {
+            let senders: Vec<QueueSender> = {
                 let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
                 let Some(members) = groups.get_mut(group) else {
                     return Ok(());
@@ -167,20 +170,17 @@ impl ChannelLayer for InMemoryChannelLayer {
                 let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
                 members
                     .keys()
-                    .map(|channel| {
-                        (
-                            self.queue_in(&mut channels, channel).tx.clone(),
-                            channel.clone(),
-                        )
-                    })
+                    .map(|channel| self.queue_in(&mut channels, channel).tx.clone())
                     .collect()
             };
             let now = Instant::now();
-            for (tx, channel) in senders {
+            let mut full = 0;
+            for tx in senders {
                 if tx.try_send((now, message.clone())).is_err() {
-                    tracing::warn!(target: "canter::channels", group, %channel, "group_send skipped a channel: it is full");
+                    full += 1;
                 }
             }
+            self.drops.record(full, || format!("group {group}"));
             Ok(())
         })
     }
@@ -196,6 +196,10 @@ impl ChannelLayer for InMemoryChannelLayer {
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(channel);
         })
+    }
+
+    fn dropped_messages(&self) -> u64 {
+        self.drops.total()
     }
 }
 

@@ -5,10 +5,13 @@
 //! wire format, for several processes and machines, and for Python Django processes sharing the
 //! deployment.
 
+mod drops;
 mod memory;
 #[cfg(feature = "orm")]
 mod on_commit;
 pub mod redis;
+
+pub use drops::REPORT_EVERY as DROP_REPORT_EVERY;
 
 pub use self::redis::{RedisChannelLayer, RedisLayerConfig};
 pub use memory::InMemoryChannelLayer;
@@ -105,8 +108,8 @@ pub trait ChannelLayer: Send + Sync + 'static {
         group: &'a str,
         channel: &'a str,
     ) -> BoxFuture<'a, Result<(), LayerError>>;
-    /// Sends to every channel of the group; full channels are skipped (and logged), as
-    /// channels_redis does.
+    /// Sends to every channel of the group; full channels are skipped (and counted: see
+    /// [`dropped_messages`](Self::dropped_messages)), as channels_redis does.
     fn group_send<'a>(
         &'a self,
         group: &'a str,
@@ -117,6 +120,12 @@ pub trait ChannelLayer: Send + Sync + 'static {
     /// Forgets a channel (its queue), when its consumer is gone.
     fn forget<'a>(&'a self, _channel: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async {})
+    }
+    /// Messages this layer dropped since it was made because their channel was full (a
+    /// `group_send` skipping a channel at capacity; Redis: also a full local buffer). Each is
+    /// counted; the log gets one WARN per [`DROP_REPORT_EVERY`] at most, with how many.
+    fn dropped_messages(&self) -> u64 {
+        0
     }
 }
 

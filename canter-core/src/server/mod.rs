@@ -27,7 +27,10 @@
 mod accept;
 mod activity;
 mod body_timeout;
+mod shutdown;
 mod signals;
+
+pub use shutdown::Shutdown;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -97,9 +100,9 @@ pub async fn serve_until(
         let _ = stream.set_nodelay(true);
         let service = service.clone();
         let builder = builder.clone();
-        let stop_rx = stop_rx.clone();
+        let shutdown = Shutdown::new(stop_rx.clone(), tracker.clone());
         tracker.spawn(serve_connection(
-            stream, slot, peer, service, builder, timeouts, stop_rx,
+            stream, slot, peer, service, builder, timeouts, shutdown,
         ));
     }
 
@@ -229,12 +232,13 @@ async fn serve_connection(
     service: CanterService,
     builder: Arc<auto::Builder<TokioExecutor>>,
     timeouts: Timeouts,
-    stop: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(ActivityIo::new(stream, activity.clone(), slot));
+    let stop = shutdown.stop_signal();
     let conn = Conn {
-        context: service.core.context.for_connection(),
+        context: service.core.context.for_connection(shutdown),
         debug: service.settings().debug,
         service,
         activity: activity.clone(),

@@ -19,6 +19,7 @@ use redis::aio::ConnectionManager;
 use serde::Deserialize;
 use tokio::sync::{mpsc, Mutex as AsyncMutex};
 
+use super::drops::Drops;
 use super::{valid_group_name, ChannelLayer, LayerError, Message};
 use wire::{
     backup_key, channel_key, consistent_hash, deserialize, group_key, non_local_name, serialize,
@@ -61,17 +62,19 @@ end
 redis.call('DEL', KEYS[2])
 ";
 
-/// group_send on one shard: ZADD each message to its key unless the key is at capacity.
-/// KEYS: channel keys; ARGV: messages, capacities, now, expiry. Returns how many were full.
+/// group_send on one shard: ZADD each message to its key unless the key is at capacity
+/// (channels_redis's script, returning which keys were full rather than how many).
+/// KEYS: channel keys; ARGV: messages, capacities, now, expiry. Returns the (1-based) indexes
+/// of the full keys.
 const GROUP_SEND: &str = r"
 local n = #KEYS
-local full = 0
+local full = {}
 for i = 1, n do
   if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[n + i]) then
     redis.call('ZADD', KEYS[i], ARGV[2 * n + 1], ARGV[i])
     redis.call('EXPIRE', KEYS[i], ARGV[2 * n + 2])
   else
-    full = full + 1
+    full[#full + 1] = i
   end
 end
 return full
@@ -91,6 +94,7 @@ pub struct RedisChannelLayer {
     round_robin: AtomicUsize,
     buffers: Mutex<HashMap<String, Buffer>>,
     receive_loop: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    drops: Drops,
 }
 
 fn now() -> f64 {
@@ -163,6 +167,7 @@ impl RedisChannelLayer {
             round_robin: AtomicUsize::new(0),
             buffers: Mutex::new(HashMap::new()),
             receive_loop: Mutex::new(None),
+            drops: Drops::default(),
         }))
     }
 
@@ -261,7 +266,7 @@ impl RedisChannelLayer {
                             let (tx, _) = layer.buffer(&destination);
                             // A full local buffer drops the message, as channels_redis does.
                             if tx.try_send(message.clone()).is_err() {
-                                tracing::warn!(target: "canter::channels", channel = %destination, "local buffer full; message dropped");
+                                layer.drops.record(1, || format!("channel {destination}"));
                             }
                         }
                     }
@@ -280,6 +285,11 @@ impl RedisChannelLayer {
     /// The layer as the process-wide one (`ChannelLayer` needs `self: &Arc` for the loop).
     pub fn shared(self: Arc<Self>) -> Arc<dyn ChannelLayer> {
         Arc::new(Shared(self))
+    }
+
+    /// See [`ChannelLayer::dropped_messages`].
+    pub fn dropped_messages(&self) -> u64 {
+        self.drops.total()
     }
 }
 
@@ -449,21 +459,24 @@ impl ChannelLayer for Shared {
                     None => by_key.push((channel_key, vec![channel])),
                 }
             }
-            let mut by_shard: HashMap<usize, Vec<(String, Vec<u8>)>> = HashMap::new();
+            // Per shard: (key, message, how many member channels it reaches).
+            let mut by_shard: HashMap<usize, Vec<(String, Vec<u8>, u64)>> = HashMap::new();
             for (channel_key, members) in by_key {
                 let mut map = message.0.clone();
                 let shard = layer.shard(non_local_name(&members[0]));
+                let reached = members.len() as u64;
                 map.insert(ASGI_CHANNEL.into(), serde_json::Value::from(members));
                 by_shard.entry(shard).or_default().push((
                     channel_key,
                     serialize(&map, layer.config.random_prefix_length),
+                    reached,
                 ));
             }
             let cutoff = now as i64 - layer.config.expiry as i64;
             for (shard, entries) in by_shard {
                 let mut conn = layer.conn(shard);
                 let mut pipe = redis::pipe();
-                for (k, _) in &entries {
+                for (k, _, _) in &entries {
                     pipe.cmd("ZREMRANGEBYSCORE")
                         .arg(k)
                         .arg(0)
@@ -475,23 +488,26 @@ impl ChannelLayer for Shared {
                     .map_err(unavailable)?;
                 let script = redis::Script::new(GROUP_SEND);
                 let mut invocation = script.prepare_invoke();
-                for (k, _) in &entries {
+                for (k, _, _) in &entries {
                     invocation.key(k);
                 }
-                for (_, bytes) in &entries {
+                for (_, bytes, _) in &entries {
                     invocation.arg(bytes.as_slice());
                 }
                 for _ in &entries {
                     invocation.arg(layer.config.capacity);
                 }
                 invocation.arg(now).arg(layer.config.expiry);
-                let full: usize = invocation
+                let full: Vec<usize> = invocation
                     .invoke_async(&mut conn)
                     .await
                     .map_err(unavailable)?;
-                if full > 0 {
-                    tracing::warn!(target: "canter::channels", group, "{full} of {} channels over capacity in group {group}", entries.len());
-                }
+                let missed: u64 = full
+                    .iter()
+                    .filter_map(|i| entries.get(i.wrapping_sub(1)))
+                    .map(|(_, _, reached)| reached)
+                    .sum();
+                layer.drops.record(missed, || format!("group {group}"));
             }
             Ok(())
         })
@@ -507,6 +523,10 @@ impl ChannelLayer for Shared {
                 .await
                 .map_err(unavailable)
         })
+    }
+
+    fn dropped_messages(&self) -> u64 {
+        self.0.dropped_messages()
     }
 
     fn forget<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, ()> {
