@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use canter_core::request::{RequestContext, RequestExt};
 use canter_core::settings::Settings;
+use canter_core::stall::StallDetector;
 use canter_core::{Body, BoxFuture, IntoResponse, Request, Response};
 use futures_util::{SinkExt, StreamExt};
 use http::{header, HeaderValue, Method, StatusCode};
@@ -154,6 +155,7 @@ where
     fn call(self, mut req: Request, _state: ()) -> Self::Future {
         Box::pin(async move {
             let app_settings: Option<Arc<Settings>> = req.settings();
+            let stall = app_settings.as_ref().and_then(|s| s.stall_threshold());
             let (limits, origins) = self
                 .settings
                 .get_or_init(|| {
@@ -268,6 +270,18 @@ where
                         }
                     }
                 }
+            };
+            // The consumer's code runs in this task's polls: the stall detector watches them as
+            // it watches views (a blocking consumer holds up every socket on its thread).
+            let socket_task = match stall {
+                Some(threshold) => futures_util::future::Either::Left(StallDetector::new(
+                    socket_task,
+                    threshold,
+                    "consumer",
+                    scope.path.clone(),
+                    std::any::type_name::<C>(),
+                )),
+                None => futures_util::future::Either::Right(socket_task),
             };
             // A server waits for its sockets on shutdown (they close with 1001 then).
             match server {

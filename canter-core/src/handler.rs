@@ -341,9 +341,7 @@ impl Router {
         Self {
             debug: settings.debug,
             append_slash: settings.append_slash,
-            stall_threshold: settings
-                .stall_enabled()
-                .then(|| Duration::from_millis(settings.stall.threshold_ms)),
+            stall_threshold: settings.stall_threshold(),
             context,
         }
     }

@@ -401,6 +401,12 @@ impl Settings {
         self.stall.enabled.unwrap_or(self.debug)
     }
 
+    /// The stall detector's threshold when it runs (views, consumers and task bodies).
+    pub fn stall_threshold(&self) -> Option<std::time::Duration> {
+        self.stall_enabled()
+            .then(|| std::time::Duration::from_millis(self.stall.threshold_ms))
+    }
+
     /// Another part's section (`[database]`, …) as its own type; absent → `T::default()`.
     pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, SettingsError> {
         match self.sections.get(name) {

@@ -178,6 +178,7 @@ async fn start_up(
         visibility_timeout: Duration::from_secs_f64(config.visibility_timeout),
         send_events: config.send_events,
         shutdown_timeout: grace,
+        stall_threshold: settings.stall_threshold(),
         ..WorkerConfig::default()
     };
     let worker = Worker::new(registry, broker.clone(), worker_config);
@@ -387,6 +388,7 @@ impl ManagementCommand for WorkerCommand {
                     .unwrap_or(settings.concurrency),
                 visibility_timeout: Duration::from_secs_f64(settings.visibility_timeout),
                 send_events: settings.send_events || args.get_flag("events"),
+                stall_threshold: ctx.settings.stall_threshold(),
                 ..WorkerConfig::default()
             };
             println!("Tasks: {}", self.0.names().join(", "));

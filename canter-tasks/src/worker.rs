@@ -25,6 +25,7 @@ use crate::events::Emitter;
 use crate::metrics::{self, Outcome};
 use crate::result::{TaskResult, TaskStatus};
 use crate::task::Registry;
+use canter_core::stall::StallDetector;
 
 mod presence;
 use presence::Presence;
@@ -43,6 +44,9 @@ pub struct WorkerConfig {
     pub shutdown_timeout: Duration,
     /// Send task and worker events (Celery's `-E`; see [`crate::events`]).
     pub send_events: bool,
+    /// Warn when one poll of a task body blocks the runtime longer than this (the app's
+    /// `[stall]` settings: `Settings::stall_threshold`); `None`: not watched.
+    pub stall_threshold: Option<Duration>,
 }
 
 impl Default for WorkerConfig {
@@ -54,6 +58,7 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_millis(20),
             shutdown_timeout: Duration::from_secs(30),
             send_events: false,
+            stall_threshold: None,
         }
     }
 }
@@ -282,6 +287,21 @@ impl Worker {
         self.execute_in_span(delivery).instrument(span).await
     }
 
+    /// A task body under the stall detector when the app's settings turn it on (a body that
+    /// blocks the runtime holds up every task and request on its thread).
+    fn watched<F: Future>(&self, name: &str, body: F) -> impl Future<Output = F::Output> {
+        match self.config.stall_threshold {
+            Some(threshold) => futures_util::future::Either::Left(StallDetector::new(
+                body,
+                threshold,
+                "task",
+                name.to_owned(),
+                "a task body",
+            )),
+            None => futures_util::future::Either::Right(body),
+        }
+    }
+
     async fn execute_in_span(&self, delivery: &Delivery) {
         let m = &delivery.message;
         metrics::record(&m.name, Outcome::Received);
@@ -382,7 +402,7 @@ impl Worker {
             }
         };
         let outcome = tokio::select! {
-            outcome = run_body(&runner, m.args.clone(), &options) => outcome,
+            outcome = self.watched(&m.name, run_body(&runner, m.args.clone(), &options)) => outcome,
             () = watch => {
                 self.release_unique(m).await;
                 self.store(&m.id, TaskResult::state(TaskStatus::Revoked), false).await;
