@@ -33,4 +33,5 @@ for target in "${targets[@]}"; do
   fi
   grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs)' "$log" || tail -n 3 "$log"
 done
-echo "fuzzing: ${#targets[@]} targets, ${seconds}s each, no crash"
+echo "fuzz targets run ${seconds}s each, no crash:"
+echo "fuzz: ${#targets[@]} passed, 0 failed"
