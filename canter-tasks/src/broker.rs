@@ -174,6 +174,18 @@ pub trait Broker: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(String, Vec<Value>), TaskError>>;
 }
 
+/// The largest message a broker takes by default (`[tasks] max_message_size`): 10 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 10 * 1024 * 1024;
+
+/// Refuses a message of `size` bytes (as the broker stores it) over `limit`.
+pub(crate) fn check_size(size: usize, limit: u64) -> Result<(), TaskError> {
+    let size = size as u64;
+    if size > limit {
+        return Err(TaskError::TooLarge { size, limit });
+    }
+    Ok(())
+}
+
 static BROKER: RwLock<Option<Arc<dyn Broker>>> = RwLock::new(None);
 
 /// Makes `broker` the process's broker.

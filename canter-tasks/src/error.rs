@@ -28,6 +28,9 @@ pub enum TaskError {
     /// running: its id.
     #[error("already queued or running as {0}")]
     Duplicate(String),
+    /// A message over the broker's size limit (`[tasks] max_message_size`): not enqueued.
+    #[error("the task message is {size} bytes, over the broker's limit of {limit} bytes ([tasks] max_message_size)")]
+    TooLarge { size: u64, limit: u64 },
     /// The broker cannot be reached or refused.
     #[error("broker: {0}")]
     Broker(String),

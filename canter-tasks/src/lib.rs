@@ -31,13 +31,14 @@ pub mod worker;
 pub use beat::Beat;
 pub use broker::{
     broker, enqueue, install, is_eager, set_eager, ApplyOptions, Broker, Delivery, TaskMessage,
+    DEFAULT_MAX_MESSAGE_SIZE,
 };
 #[cfg(feature = "redis")]
 pub use brokers::RedisBroker;
 pub use brokers::{MemoryBroker, SqliteBroker};
 pub use canter_macros::task;
 pub use error::TaskError;
-pub use plugin::{open_broker, Tasks};
+pub use plugin::{open_broker, open_broker_limited, Tasks};
 pub use result::{AsyncResult, TaskResult, TaskStatus};
 pub use task::{soft_time_limit, soft_time_limit_exceeded, Registry, Task, TaskOptions};
 pub use worker::{Worker, WorkerConfig};

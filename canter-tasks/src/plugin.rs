@@ -11,6 +11,8 @@
 //! always_eager = false                # true: `delay` runs the task at once (tests)
 //! send_events = false                 # true: workers send task/worker events (`worker -E`)
 //! metrics_addr = "127.0.0.1:9808"     # workers serve Prometheus metrics here (`worker --metrics`)
+//! max_message_size = 10485760         # bytes: larger messages fail at `delay`, and one found in
+//!                                     # a queue is dead-lettered unread (default 10 MiB)
 //! ```
 
 use std::sync::{Arc, Mutex};
@@ -41,6 +43,7 @@ struct TaskSettings {
     always_eager: bool,
     send_events: bool,
     metrics_addr: Option<std::net::SocketAddr>,
+    max_message_size: u64,
 }
 
 impl Default for TaskSettings {
@@ -53,6 +56,7 @@ impl Default for TaskSettings {
             always_eager: false,
             send_events: false,
             metrics_addr: None,
+            max_message_size: crate::broker::DEFAULT_MAX_MESSAGE_SIZE,
         }
     }
 }
@@ -149,7 +153,7 @@ async fn start_up(
     }
     let url = broker_url(config.broker.as_deref(), std::env::var("REDIS_URL").ok());
     let shown = crate::broker::redacted(&url);
-    let broker = open_broker(&url)
+    let broker = open_broker_limited(&url, config.max_message_size)
         .await
         .map_err(|e| format!("[tasks] broker {shown:?}: {e}"))?;
     tracing::info!(target: "canter::tasks", broker = %shown, "task broker");
@@ -292,13 +296,29 @@ fn broker_url(configured: Option<&str>, redis_url: Option<String>) -> String {
 /// (Celery's protocol, shared with Python; see [`RedisBroker`](crate::RedisBroker) for its
 /// options) or `memory://` (this process only, for tests).
 pub async fn open_broker(url: &str) -> Result<Arc<dyn Broker>, TaskError> {
+    open_broker_limited(url, crate::broker::DEFAULT_MAX_MESSAGE_SIZE).await
+}
+
+/// [`open_broker`] with messages limited to `max_message_size` bytes: larger ones are refused
+/// when enqueued, and dead-lettered unread when found in a queue.
+pub async fn open_broker_limited(
+    url: &str,
+    max_message_size: u64,
+) -> Result<Arc<dyn Broker>, TaskError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteBroker::open(url).await?))
+        let broker = SqliteBroker::open(url).await?;
+        Ok(Arc::new(broker.with_max_message_size(max_message_size)))
     } else if url == "memory://" {
-        Ok(Arc::new(MemoryBroker::new()))
+        Ok(Arc::new(
+            MemoryBroker::new().with_max_message_size(max_message_size),
+        ))
     } else if url.starts_with("redis://") || url.starts_with("rediss://") {
         #[cfg(feature = "redis")]
-        return Ok(Arc::new(crate::brokers::RedisBroker::connect(url).await?));
+        return Ok(Arc::new(
+            crate::brokers::RedisBroker::connect(url)
+                .await?
+                .with_max_message_size(max_message_size),
+        ));
         #[cfg(not(feature = "redis"))]
         Err(TaskError::Broker(
             "the Redis broker needs canter-tasks' `redis` feature".into(),

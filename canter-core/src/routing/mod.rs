@@ -151,10 +151,12 @@ pub fn percent_decode(input: &str) -> Option<std::borrow::Cow<'_, str>> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
+        // Two hex digits exactly (not `u8::from_str_radix`, which takes `%+0` as 0: a NUL
+        // where RFC 3986 and Python's `unquote` keep the text).
+        let hex = |b: u8| (b as char).to_digit(16);
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(value) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(value);
+            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((high * 16 + low) as u8);
                 i += 3;
                 continue;
             }
@@ -191,6 +193,9 @@ mod tests {
         assert_eq!(percent_decode("100%").as_deref(), Some("100%"));
         assert_eq!(percent_decode("%zz").as_deref(), Some("%zz"));
         assert_eq!(percent_decode("%ff%fe"), None);
+        // Found by fuzz/url_resolve: a sign is not a hex digit.
+        assert_eq!(percent_decode("a%+0b%+fc").as_deref(), Some("a%+0b%+fc"));
+        assert_eq!(percent_decode("%-1%41").as_deref(), Some("%-1A"));
     }
 
     #[test]

@@ -132,6 +132,18 @@ impl Resolver {
         None
     }
 
+    /// [`resolve`](Self::resolve) for the fuzz targets (`fuzz/`): the matching route's pattern
+    /// and name, and its parameters. Not API.
+    #[doc(hidden)]
+    pub fn resolve_for_fuzzing(
+        &self,
+        path: &str,
+    ) -> Option<(&'static str, Option<&'static str>, Vec<(String, Value)>)> {
+        let (index, params) = self.resolve(path)?;
+        let route = &self.routes[index];
+        Some((route.pattern, route.name, params))
+    }
+
     /// Django's `reverse(name, kwargs=...)`: the path (with its leading `/`) of the route named
     /// `name` (`"namespace:name"` inside an include) with these parameters.
     pub fn reverse(&self, name: &str, args: &[(&str, String)]) -> Result<String, NoReverseMatch> {

@@ -38,14 +38,30 @@ struct State {
 }
 
 /// See the module docs.
-#[derive(Default)]
 pub struct MemoryBroker {
     state: Mutex<State>,
+    /// Messages larger than this (their arguments and `embed` as JSON) are refused.
+    max_message_size: u64,
+}
+
+impl Default for MemoryBroker {
+    fn default() -> Self {
+        MemoryBroker {
+            state: Mutex::default(),
+            max_message_size: crate::broker::DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
 }
 
 impl MemoryBroker {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Refuses messages over `bytes` (default [`DEFAULT_MAX_MESSAGE_SIZE`](crate::broker::DEFAULT_MAX_MESSAGE_SIZE)).
+    pub fn with_max_message_size(mut self, bytes: u64) -> Self {
+        self.max_message_size = bytes;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -156,6 +172,11 @@ impl Broker for MemoryBroker {
     }
 
     fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
+        let size = message.args.to_string().len()
+            + message.embed.as_ref().map_or(0, |e| e.to_string().len());
+        if let Err(e) = crate::broker::check_size(size, self.max_message_size) {
+            return ready(Err(e));
+        }
         let mut state = self.lock();
         state.sequence += 1;
         let sequence = state.sequence;

@@ -108,6 +108,9 @@ pub struct SqliteBroker {
     /// Reads (results, revocations, inspection), beside the writer (WAL).
     reads: SqlitePool,
     result_expires: f64,
+    /// Messages larger than this (`args` and `embed` as stored) are refused by `publish` and
+    /// dead-lettered by `fetch` (a row written by other means), unread.
+    max_message_size: u64,
     /// When expired results were last deleted (seconds since the epoch, as bits): at most once
     /// a minute, not on every store.
     last_purge: std::sync::atomic::AtomicU64,
@@ -151,8 +154,46 @@ impl SqliteBroker {
             pool,
             reads,
             result_expires: 86_400.0,
+            max_message_size: crate::broker::DEFAULT_MAX_MESSAGE_SIZE,
             last_purge: std::sync::atomic::AtomicU64::new(0f64.to_bits()),
         })
+    }
+
+    /// Refuses messages over `bytes` (default [`DEFAULT_MAX_MESSAGE_SIZE`](crate::broker::DEFAULT_MAX_MESSAGE_SIZE)).
+    pub fn with_max_message_size(mut self, bytes: u64) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Moves the leased row `id`, over the size limit, to the dead letters without reading it
+    /// out of SQLite, and stores its FAILURE result (whoever waits on it learns why).
+    async fn bury_oversized(&self, id: &str, lease: &str, size: u64) -> Result<(), TaskError> {
+        let error = TaskError::TooLarge {
+            size,
+            limit: self.max_message_size,
+        };
+        let reason = error.to_string();
+        tracing::error!(target: "canter::tasks", id, "{reason}; moved to the dead letters");
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT OR REPLACE INTO canter_task_dead_letter (id, name, queue, args, reason, at, priority, embed) SELECT id, name, queue, args, ?, ?, priority, embed FROM canter_task_queue WHERE id = ? AND lease = ?")
+            .bind(&reason)
+            .bind(now())
+            .bind(id)
+            .bind(lease)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM canter_task_queue WHERE id = ? AND lease = ?")
+            .bind(id)
+            .bind(lease)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let failure = TaskResult {
+            status: TaskStatus::Failure,
+            result: None,
+            error: Some(("InvalidTaskError".into(), reason)),
+        };
+        self.store_result(id, failure).await
     }
 
     fn message(row: &sqlx::sqlite::SqliteRow) -> Result<TaskMessage, TaskError> {
@@ -312,17 +353,21 @@ impl Broker for SqliteBroker {
 
     fn publish<'a>(&'a self, m: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
+            let args = m.args.to_string();
+            let embed = m.embed.as_ref().map(Value::to_string);
+            let size = args.len() + embed.as_ref().map_or(0, String::len);
+            crate::broker::check_size(size, self.max_message_size)?;
             sqlx::query("INSERT INTO canter_task_queue (id, name, queue, priority, args, eta, expires, retries, created, embed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind(&m.id)
                 .bind(&m.name)
                 .bind(&m.queue)
                 .bind(m.priority)
-                .bind(m.args.to_string())
+                .bind(args)
                 .bind(m.eta)
                 .bind(m.expires)
                 .bind(i64::from(m.retries))
                 .bind(now())
-                .bind(m.embed.as_ref().map(Value::to_string))
+                .bind(embed)
                 .execute(&self.pool)
                 .await?;
             Ok(())
@@ -339,30 +384,48 @@ impl Broker for SqliteBroker {
             if queues.is_empty() {
                 return Ok(None);
             }
-            let now = now();
-            let lease = format!("{worker}:{}", uuid::Uuid::new_v4().simple());
-            let placeholders = vec!["?"; queues.len()].join(", ");
-            // One statement: the choice and the lease are atomic, whatever other workers do.
-            let sql = format!(
-                "UPDATE canter_task_queue SET lease = ?, lease_until = ? WHERE id = (
-                    SELECT id FROM canter_task_queue
-                    WHERE queue IN ({placeholders}) AND eta <= ? AND (lease_until IS NULL OR lease_until < ?)
-                    ORDER BY priority DESC, eta, created LIMIT 1)
-                 RETURNING *"
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(&lease)
-                .bind(now + visibility.as_secs_f64());
-            for queue in queues {
-                query = query.bind(queue);
-            }
-            let row = query.bind(now).bind(now).fetch_optional(&self.pool).await?;
-            match row {
-                Some(row) => Ok(Some(Delivery {
+            loop {
+                let now = now();
+                let lease = format!("{worker}:{}", uuid::Uuid::new_v4().simple());
+                let placeholders = vec!["?"; queues.len()].join(", ");
+                // One statement: the choice and the lease are atomic, whatever other workers
+                // do. A row over the size limit comes back without its arguments (never read
+                // out of SQLite) and goes to the dead letters; the next one is fetched at once.
+                let sql = format!(
+                    "UPDATE canter_task_queue SET lease = ?, lease_until = ? WHERE id = (
+                        SELECT id FROM canter_task_queue
+                        WHERE queue IN ({placeholders}) AND eta <= ? AND (lease_until IS NULL OR lease_until < ?)
+                        ORDER BY priority DESC, eta, created LIMIT 1)
+                     RETURNING id, name, queue, priority, eta, expires, retries,
+                       octet_length(args) + coalesce(octet_length(embed), 0) AS size,
+                       CASE WHEN octet_length(args) + coalesce(octet_length(embed), 0) > ? THEN '[]' ELSE args END AS args,
+                       CASE WHEN octet_length(args) + coalesce(octet_length(embed), 0) > ? THEN NULL ELSE embed END AS embed"
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(&lease)
+                    .bind(now + visibility.as_secs_f64());
+                for queue in queues {
+                    query = query.bind(queue);
+                }
+                let limit = i64::try_from(self.max_message_size).unwrap_or(i64::MAX);
+                let row = query
+                    .bind(now)
+                    .bind(now)
+                    .bind(limit)
+                    .bind(limit)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                let size: i64 = row.try_get("size")?;
+                if size > limit {
+                    let id: String = row.try_get("id")?;
+                    self.bury_oversized(&id, &lease, size as u64).await?;
+                    continue;
+                }
+                return Ok(Some(Delivery {
                     message: Self::message(&row)?,
                     lease,
-                })),
-                None => Ok(None),
+                }));
             }
         })
     }

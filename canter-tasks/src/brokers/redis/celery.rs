@@ -431,6 +431,20 @@ mod tests {
         assert_eq!(received.message, expected);
     }
 
+    /// Found by fuzz/celery_message: serde_json's default float parsing can land one ULP off,
+    /// so a float argument came out of an envelope other than it went in (and other than the
+    /// number Python sent: its `json` parses exactly).
+    #[test]
+    fn float_arguments_arrive_exactly() {
+        let float: f64 = "222222222222222.22".parse().unwrap();
+        let mut sent = message();
+        sent.args = json!([float, 0.1, 1e-300, 7.777777777777777e19]);
+        let (raw, _) = encode_message(&sent, "gen1@host", "reply");
+        let received = decode_message(&raw, "ignored").unwrap().message;
+        assert_eq!(received.args, sent.args);
+        assert_eq!(received.args[0].as_f64(), Some(float));
+    }
+
     #[test]
     fn a_python_envelope_is_read() {
         // As Celery 5 sent `add.apply_async((2, 3), countdown=10, expires=60, priority=5, link=...)`.

@@ -104,7 +104,9 @@ impl Inner {
         Ok(lengths.iter().sum())
     }
 
-    /// The dead-letter list's records (`{"reason", "at", "message": <envelope>}`), oldest first.
+    /// The dead-letter list's records (`{"reason", "at", "message": <envelope>}`, or for an
+    /// oversized message `{"reason", "at", "id", "size", "head": <its first KiB>}`), oldest
+    /// first.
     async fn dead_letter_records(&self) -> Result<Vec<String>, TaskError> {
         let mut raw: Vec<String> = redis::cmd("LRANGE")
             .arg(self.key("canter.dead_letter"))
@@ -270,7 +272,11 @@ fn read_dead_letter(record: &str) -> (DeadLetter, Option<String>) {
             (letter, Some(raw.to_owned()))
         }
         Err(invalid) => {
-            letter.id = invalid.id.unwrap_or_default();
+            // An oversized message's record has its id beside it, not the message.
+            letter.id = invalid
+                .id
+                .or_else(|| parsed["id"].as_str().map(str::to_owned))
+                .unwrap_or_default();
             letter.name = invalid.name.unwrap_or_default();
             (letter, None)
         }

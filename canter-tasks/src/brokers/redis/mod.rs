@@ -14,6 +14,10 @@
 //! URL: `redis://host:port/db`, with options as query parameters:
 //! `global_keyprefix` (kombu's, on every key), `prefetch` (messages taken per fetch, default
 //! 16), `result_expires` (seconds, default 86400, 0 keeps results forever).
+//!
+//! Messages over the size limit ([`RedisBroker::with_max_message_size`], `[tasks]
+//! max_message_size`) are refused by `publish`; one pushed by other means is measured by the
+//! fetch script and dead-lettered there, never transferred.
 
 pub mod celery;
 mod control;
@@ -87,6 +91,8 @@ struct Inner {
     reply_to: String,
     /// The visibility timeout workers fetch with, in ms (read by the maintenance loop).
     visibility_ms: AtomicU64,
+    /// Messages larger than this (the envelope, in bytes) are refused and dead-lettered.
+    max_message_size: AtomicU64,
     local: Mutex<Local>,
     /// Acks not yet sent: the flusher sends all that are waiting in one write (a worker does
     /// not wait for its ack; one lost with the process means the task runs again).
@@ -169,6 +175,7 @@ impl RedisBroker {
             origin: celery::origin(),
             reply_to: uuid::Uuid::new_v4().to_string(),
             visibility_ms: AtomicU64::new(3_600_000),
+            max_message_size: AtomicU64::new(crate::broker::DEFAULT_MAX_MESSAGE_SIZE),
             local: Mutex::new(Local::default()),
             acks: Mutex::new(Vec::new()),
             acks_waiting: tokio::sync::Notify::new(),
@@ -181,7 +188,18 @@ impl RedisBroker {
             ack_flusher,
         })
     }
+
+    /// Refuses messages over `bytes` (default [`DEFAULT_MAX_MESSAGE_SIZE`](crate::broker::DEFAULT_MAX_MESSAGE_SIZE)),
+    /// and dead-letters those found in the queues.
+    pub fn with_max_message_size(self, bytes: u64) -> Self {
+        self.inner.max_message_size.store(bytes, Ordering::Relaxed);
+        self
+    }
 }
+
+/// One message as the fetch script returns it: `(tag, envelope, key, revoked, dead, id)`
+/// (see [`scripts::FETCH`]).
+type Fetched = (String, String, String, String, String, String);
 
 impl Inner {
     fn key(&self, name: &str) -> String {
@@ -202,6 +220,11 @@ impl Inner {
 
     fn handover(&self, worker: &str) -> String {
         self.key(&format!("canter.handover.{worker}"))
+    }
+
+    /// The tags the worker's last fetch took (see [`scripts::FETCH`]).
+    fn batch(&self, worker: &str) -> String {
+        self.key(&format!("canter.fetching.{worker}"))
     }
 
     fn heartbeat(&self, worker: &str) -> String {
@@ -258,22 +281,29 @@ impl Inner {
     /// Files freshly fetched messages: runnable ones in the buffers, broken ones in the
     /// dead-letter list (with a FAILURE result when they have an id, so a caller waiting on
     /// them learns why).
-    async fn accept(&self, fetched: Vec<(String, String, String, String)>, fallback_queue: &str) {
-        for (tag, raw, key, revoked) in fetched {
+    async fn accept(&self, fetched: Vec<Fetched>, fallback_queue: &str) {
+        for (tag, raw, key, revoked, dead, oversized_id) in fetched {
             let queue = if key.is_empty() {
                 fallback_queue.to_owned()
             } else {
                 self.queue_of(&key)
             };
-            let decoded = celery::decode_message(&raw, &queue);
             if tag.is_empty() {
-                let reason = "no delivery tag: not a kombu envelope";
-                tracing::error!(target: "canter::tasks", queue, "{reason}; moved to the dead-letter list");
-                if let Err(invalid) = &decoded {
-                    self.fail_invalid(invalid).await;
+                // Dead-lettered by the script: an oversized one came without its envelope.
+                tracing::error!(target: "canter::tasks", queue, "{dead}; moved to the dead-letter list");
+                if raw.is_empty() {
+                    let oversized = celery::Invalid {
+                        id: Some(oversized_id).filter(|id| !id.is_empty()),
+                        name: None,
+                        reason: dead,
+                    };
+                    self.fail_invalid(&oversized).await;
+                } else if let Err(invalid) = celery::decode_message(&raw, &queue) {
+                    self.fail_invalid(&invalid).await;
                 }
                 continue;
             }
+            let decoded = celery::decode_message(&raw, &queue);
             match decoded {
                 Ok(received) => {
                     let delivery = Delivery {
@@ -351,21 +381,53 @@ impl Inner {
         &self,
         worker: &str,
         queues: &[String],
-    ) -> Result<Vec<(String, String, String, String)>, TaskError> {
+        token: &str,
+    ) -> Result<Vec<Fetched>, TaskError> {
         let mut invocation = self.fetch.prepare_invoke();
         invocation
             .key(self.handover(worker))
             .key(self.unacked())
             .key(self.unacked_index())
-            .key(self.key("canter.dead_letter"));
+            .key(self.key("canter.dead_letter"))
+            .key(self.batch(worker));
         for key in celery::consume_order(&self.options.prefix, queues) {
             invocation.key(key);
         }
         invocation
             .arg(now())
             .arg(self.options.prefetch)
-            .arg(self.key("canter.revoked."));
+            .arg(self.key("canter.revoked."))
+            .arg(self.max_message_size.load(Ordering::Relaxed))
+            .arg(token);
         Ok(invocation.invoke_async(&mut self.conn.clone()).await?)
+    }
+
+    /// After fetch `token` failed: what it took, if it ran (listed in the worker's batch key
+    /// after the token; never filed here), goes back to its queue now, not after the visibility
+    /// timeout.
+    async fn recover_batch(&self, worker: &str, token: &str) -> Result<usize, TaskError> {
+        let batch = self.batch(worker);
+        let listed: Vec<String> = redis::cmd("LRANGE")
+            .arg(&batch)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let Some((first, tags)) = listed.split_first() else {
+            return Ok(0);
+        };
+        if first != token {
+            return Ok(0); // the script did not run: the list is an earlier fetch's, filed
+        }
+        // Last taken first: each goes to its queue's consuming end, so the first is next again.
+        for tag in tags.iter().rev() {
+            self.restore_tag(tag, f64::INFINITY).await?;
+        }
+        redis::cmd("DEL")
+            .arg(&batch)
+            .query_async::<()>(&mut self.conn.clone())
+            .await?;
+        Ok(tags.len())
     }
 
     /// The connection in `slot`, made on first use: a blocking command (BLMOVE, XREAD BLOCK)
@@ -824,6 +886,10 @@ impl Broker for RedisBroker {
         Box::pin(async move {
             let inner = &self.inner;
             let (envelope, _) = celery::encode_message(&message, &inner.origin, &inner.reply_to);
+            crate::broker::check_size(
+                envelope.len(),
+                inner.max_message_size.load(Ordering::Relaxed),
+            )?;
             redis::cmd("LPUSH")
                 .arg(celery::queue_key(
                     &inner.options.prefix,
@@ -865,7 +931,22 @@ impl Broker for RedisBroker {
                 if let Some(delivery) = inner.take_local(queues) {
                     return Ok(Some(delivery));
                 }
-                let fetched = inner.run_fetch(worker, queues).await?;
+                let token = uuid::Uuid::new_v4().simple().to_string();
+                let fetched = match inner.run_fetch(worker, queues, &token).await {
+                    Ok(fetched) => fetched,
+                    Err(e) => {
+                        match inner.recover_batch(worker, &token).await {
+                            Ok(0) => {}
+                            Ok(restored) => {
+                                tracing::warn!(target: "canter::tasks", restored, "a fetch failed ({e}): what it took went back to the queue")
+                            }
+                            Err(again) => {
+                                tracing::warn!(target: "canter::tasks", "a fetch failed ({e}) and what it took stays unacked until the visibility timeout: {again}")
+                            }
+                        }
+                        return Err(e);
+                    }
+                };
                 if !fetched.is_empty() {
                     inner.accept(fetched, first).await;
                     continue;
@@ -1106,6 +1187,7 @@ impl Broker for RedisBroker {
                 }
                 redis::cmd("DEL")
                     .arg(inner.heartbeat(worker))
+                    .arg(inner.batch(worker))
                     .query_async::<()>(&mut inner.conn.clone())
                     .await?;
                 inner
@@ -1140,5 +1222,70 @@ mod tests {
         assert_eq!(options.result_expires, 86_400);
         let error = parse_url("redis://h/0?prefetch=many").err().unwrap();
         assert!(error.to_string().contains("prefetch"), "{error}");
+    }
+
+    /// A fetch whose reply never came (a timeout, a dropped connection) took messages into
+    /// `unacked`: they go back to the queue at once, not after the visibility timeout; a batch
+    /// list left by an earlier, answered fetch is not touched.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn what_a_failed_fetch_took_goes_back_at_once() {
+        let Some(url) = canter_core::test::require_service("CANTER_TEST_REDIS_URL") else {
+            return;
+        };
+        let prefix = format!("canter-test-{}:", uuid::Uuid::new_v4().simple());
+        let broker = RedisBroker::connect(&format!("{url}?global_keyprefix={prefix}"))
+            .await
+            .unwrap();
+        let inner = &broker.inner;
+        let queues = vec!["lost".to_owned()];
+        for id in ["a", "b"] {
+            let message = TaskMessage {
+                id: id.into(),
+                name: "t".into(),
+                queue: "lost".into(),
+                priority: 0,
+                args: serde_json::json!([]),
+                eta: 0.0,
+                expires: None,
+                retries: 0,
+                embed: None,
+            };
+            broker.publish(message).await.unwrap();
+        }
+        let taken = inner.run_fetch("w", &queues, "token-1").await.unwrap();
+        assert_eq!(taken.len(), 2);
+        let unacked = || async {
+            redis::cmd("HLEN")
+                .arg(inner.unacked())
+                .query_async::<u64>(&mut inner.conn.clone())
+                .await
+                .unwrap()
+        };
+        assert_eq!(unacked().await, 2);
+        // Another fetch's failure (its script never ran) leaves them alone.
+        assert_eq!(inner.recover_batch("w", "token-2").await.unwrap(), 0);
+        assert_eq!(unacked().await, 2);
+        // This fetch's failure: back on the queue, first one first.
+        assert_eq!(inner.recover_batch("w", "token-1").await.unwrap(), 2);
+        assert_eq!(
+            (unacked().await, broker.queue_length("lost").await.unwrap()),
+            (0, 2)
+        );
+        let again = inner.run_fetch("w", &queues, "token-3").await.unwrap();
+        let ids: Vec<String> = again
+            .iter()
+            .map(|(_, raw, ..)| celery::decode_message(raw, "lost").unwrap().message.id)
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query_async(&mut inner.conn.clone())
+            .await
+            .unwrap();
+        redis::cmd("DEL")
+            .arg(keys)
+            .query_async::<()>(&mut inner.conn.clone())
+            .await
+            .unwrap();
     }
 }

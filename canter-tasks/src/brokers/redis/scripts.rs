@@ -5,17 +5,52 @@
 /// then from the queue lists in the order given — and records each in `unacked` /
 /// `unacked_index` (kombu's format: `[envelope, exchange, routing_key]`, score ARGV[1]) in the
 /// same step. A message without a delivery tag cannot be acked: it goes to the dead-letter list.
+/// So does one over ARGV[4] bytes, measured here and never sent to the worker (a transfer that
+/// big outlasts the response timeout, and the fetch would fail forever): its record keeps its
+/// task id, size and first KiB, not the rest (JSON-encoding it into the record would stall
+/// Redis for as long again, and every read of the list would transfer it). The batch stops
+/// growing once it holds ARGV[4] bytes, so no fetch transfers much more than that.
+///
+/// The tags taken are listed in the worker's batch key after the fetch's token (ARGV[5]),
+/// replaced by each fetch: should the reply be lost (a timeout, a dropped connection), the
+/// worker puts them back on their queues at once instead of leaving them to the visibility
+/// timeout (the token tells it whether the script ran at all).
 ///
 /// Also says whether each message's task id was revoked (ARGV[3] is the revoked-key prefix),
 /// saving a round trip per task.
 ///
-/// KEYS: hand-over list, unacked, unacked_index, dead-letter list, queue lists…
-/// Returns `{tag, envelope, key, revoked}` per message (tag `""` for a dead-lettered one;
-/// revoked `"1"` or `"0"`).
+/// KEYS: hand-over list, unacked, unacked_index, dead-letter list, batch key, queue lists…
+/// Returns `{tag, envelope, key, revoked, dead, id}` per message: `revoked` is `"1"` or `"0"`;
+/// for a dead-lettered one, tag `""` and `dead` the reason (else `""`); for an oversized one,
+/// envelope `""` and `id` its task id if one was found (kombu's and canter's header spelling).
 pub const FETCH: &str = r#"
 local out = {}
 local limit = tonumber(ARGV[2])
+local max_size = tonumber(ARGV[4])
+local taken_bytes = 0
+redis.call('DEL', KEYS[5])
+redis.call('RPUSH', KEYS[5], ARGV[5])
+local function task_id(raw)
+  for _, mark in ipairs({'"id": "', '"id":"'}) do
+    local at = string.find(raw, mark, 1, true)
+    if at then
+      local last = string.find(raw, '"', at + #mark, true)
+      if last then return string.sub(raw, at + #mark, last - 1) end
+    end
+  end
+  return ''
+end
 local function take(key, raw)
+  if #raw > max_size then
+    local reason = 'the task message is ' .. #raw .. " bytes, over the broker's limit of "
+      .. ARGV[4] .. ' bytes ([tasks] max_message_size)'
+    local id = task_id(raw)
+    redis.call('LPUSH', KEYS[4], cjson.encode({reason = reason, at = tonumber(ARGV[1]), id = id,
+      size = #raw, head = string.sub(raw, 1, 1024)}))
+    table.insert(out, {'', '', key, '0', reason, id})
+    return
+  end
+  taken_bytes = taken_bytes + #raw
   local tag, exchange, routing_key, revoked = nil, '', '', '0'
   local ok, envelope = pcall(cjson.decode, raw)
   if ok and type(envelope) == 'table' and type(envelope.properties) == 'table' then
@@ -33,25 +68,29 @@ local function take(key, raw)
   if type(tag) == 'string' and tag ~= '' then
     redis.call('HSET', KEYS[2], tag, '[' .. raw .. ',' .. cjson.encode(exchange) .. ',' .. cjson.encode(routing_key) .. ']')
     redis.call('ZADD', KEYS[3], ARGV[1], tag)
+    redis.call('RPUSH', KEYS[5], tag)
+    table.insert(out, {tag, raw, key, revoked, '', ''})
   else
-    tag = ''
-    redis.call('LPUSH', KEYS[4], cjson.encode({reason = 'no delivery tag: not a kombu envelope', at = tonumber(ARGV[1]), message = raw}))
+    local reason = 'no delivery tag: not a kombu envelope'
+    redis.call('LPUSH', KEYS[4], cjson.encode({reason = reason, at = tonumber(ARGV[1]), message = raw}))
+    table.insert(out, {'', raw, key, revoked, reason, ''})
   end
-  table.insert(out, {tag, raw, key, revoked})
 end
-while #out < limit do
+local function more() return #out < limit and taken_bytes < max_size end
+while more() do
   local raw = redis.call('RPOP', KEYS[1])
   if not raw then break end
   take('', raw)
 end
-for i = 5, #KEYS do
-  while #out < limit do
+for i = 6, #KEYS do
+  while more() do
     local raw = redis.call('RPOP', KEYS[i])
     if not raw then break end
     take(KEYS[i], raw)
   end
-  if #out >= limit then break end
+  if not more() then break end
 end
+redis.call('PEXPIRE', KEYS[5], 600000)
 return out
 "#;
 
