@@ -76,6 +76,11 @@ pub struct Resolver {
     by_name: HashMap<String, Vec<usize>>,
 }
 
+/// What [`Resolver::resolve_for_fuzzing`] returns: the route's pattern and name, and its
+/// parameters.
+#[doc(hidden)]
+pub type FuzzMatch = (&'static str, Option<&'static str>, Vec<(String, Value)>);
+
 impl Resolver {
     pub fn new(patterns: Vec<UrlPattern>, converters: &Converters) -> Result<Self, UrlConfError> {
         let mut routes = Vec::new();
@@ -135,10 +140,7 @@ impl Resolver {
     /// [`resolve`](Self::resolve) for the fuzz targets (`fuzz/`): the matching route's pattern
     /// and name, and its parameters. Not API.
     #[doc(hidden)]
-    pub fn resolve_for_fuzzing(
-        &self,
-        path: &str,
-    ) -> Option<(&'static str, Option<&'static str>, Vec<(String, Value)>)> {
+    pub fn resolve_for_fuzzing(&self, path: &str) -> Option<FuzzMatch> {
         let (index, params) = self.resolve(path)?;
         let route = &self.routes[index];
         Some((route.pattern, route.name, params))
