@@ -3,7 +3,7 @@
 //! exactly 10,000. The in-memory layer, and the Redis one (`CANTER_TEST_REDIS_URL`; skipped
 //! with a printed reason when unset): `group_send` over capacity and a full local buffer.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use canter_channels::{
@@ -11,38 +11,7 @@ use canter_channels::{
 };
 
 /// The log lines written while it is the thread's subscriber (the tests run on one thread).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let sink = self.clone();
-        tracing::subscriber::set_default(
-            tracing_subscriber::fmt()
-                .with_writer(move || sink.clone())
-                .with_ansi(false)
-                .finish(),
-        )
-    }
-
-    fn warnings(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .filter(|l| l.contains(" WARN "))
-            .map(str::to_owned)
-            .collect()
-    }
-}
+use canter_core::test::CapturedLogs as Captured;
 
 /// A handful of WARN lines at most, each saying how many were dropped, for 10,000 drops.
 fn assert_reported_in_few_lines(log: &Captured) {

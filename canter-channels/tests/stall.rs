@@ -2,15 +2,13 @@
 //! the runtime (`std::thread::sleep` in `receive`) is named in a warning under DEBUG (the test
 //! settings), and nothing is said with `[stall] enabled = false`.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use canter_channels::testing::WebsocketCommunicator;
 use canter_channels::{websocket, Consumer, ConsumerError, Context, Frame, NoEvent, Scope};
 use canter_core::prelude::*;
 use canter_core::settings::Settings;
-use canter_core::test::TestClient;
+use canter_core::test::{CapturedLogs, TestClient};
 
 struct Blocking;
 
@@ -22,29 +20,11 @@ impl Consumer for Blocking {
     }
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// One message to the blocking consumer under `settings`; what was logged on this thread (the
 /// in-process socket's task runs on the test's current-thread runtime).
 async fn one_message(settings: Settings) -> String {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = CapturedLogs::default();
+    let _guard = captured.install();
     let app = App::new().urls(vec![path("ws/block/", websocket(|_: &Scope| Blocking))]);
     let client = TestClient::with_settings(app, settings);
     let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/block/")
@@ -53,8 +33,7 @@ async fn one_message(settings: Settings) -> String {
     ws.send_text("go").await;
     assert_eq!(ws.receive_text().await.as_deref(), Some("done"));
     ws.close(1000).await;
-    let text = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
-    text
+    captured.text()
 }
 
 #[tokio::test]

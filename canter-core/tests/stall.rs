@@ -2,32 +2,11 @@
 //! uses sync_to_async is not; it is off outside DEBUG unless enabled. Also the request span these
 //! warnings and a view's own log lines are logged in.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use canter_core::prelude::*;
 use canter_core::settings::Settings;
-use canter_core::test::TestClient;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+use canter_core::test::{CapturedLogs, TestClient};
 
 async fn blocks(_req: Request) -> &'static str {
     std::thread::sleep(Duration::from_millis(60)); // the mistake the detector exists for
@@ -49,13 +28,8 @@ fn app() -> App {
 /// Runs `f` with a subscriber capturing this thread's log output (the test client runs the
 /// view on the test's own current-thread runtime, so everything logs here).
 async fn capture<F: std::future::Future<Output = ()>>(f: F) -> String {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = CapturedLogs::default();
+    let _guard = captured.install();
     f.await;
     captured.text()
 }

@@ -3,10 +3,10 @@
 //! settings turn the detector on, and nothing is said when they do not. Its own binary: it sets
 //! the process's tracing subscriber and installed broker.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use canter_core::test::CapturedLogs;
 use canter_tasks::{task, MemoryBroker, Registry, TaskError, Worker, WorkerConfig};
 
 #[task(name = "stall.blocks", crate = canter_tasks)]
@@ -15,27 +15,8 @@ async fn blocks() -> Result<String, TaskError> {
     Ok("done".into())
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn take(&self) -> String {
-        String::from_utf8_lossy(&std::mem::take(&mut *self.0.lock().unwrap())).into_owned()
-    }
-}
-
 /// Runs one `blocks` task on a worker with `stall_threshold` and returns what was logged.
-async fn run_one(captured: &Captured, stall_threshold: Option<Duration>) -> String {
+async fn run_one(captured: &CapturedLogs, stall_threshold: Option<Duration>) -> String {
     let broker = Arc::new(MemoryBroker::default());
     canter_tasks::install(broker.clone());
     let config = WorkerConfig {
@@ -57,15 +38,8 @@ async fn run_one(captured: &Captured, stall_threshold: Option<Duration>) -> Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_body_that_blocks_the_runtime_is_named_when_the_detector_is_on() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish(),
-    )
-    .unwrap();
+    let captured = CapturedLogs::default();
+    captured.install_globally();
     let logs = run_one(&captured, None).await;
     assert!(!logs.contains("blocked the async runtime"), "off: {logs}");
     let logs = run_one(&captured, Some(Duration::from_millis(10))).await;

@@ -21,9 +21,11 @@
 //! ```
 
 mod live;
+mod logs;
 pub mod skips;
 
 pub use live::LiveServer;
+pub use logs::CapturedLogs;
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;

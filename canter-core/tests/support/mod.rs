@@ -1,9 +1,8 @@
 //! What the tests of the real server share: a small app, raw HTTP/1 over TCP, and a log
 //! capture.
 
-#![allow(dead_code)] // each test binary uses part of it
+#![allow(dead_code, unused_imports)] // each test binary uses part of it
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use canter_core::prelude::*;
@@ -97,33 +96,4 @@ pub async fn h2_get(server: &LiveServer, uri: &str) -> http::StatusCode {
 }
 
 /// A log writer for tests: what the server logged on this thread.
-#[derive(Clone, Default)]
-pub struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// Captures this thread's log lines (the server runs on the test's current-thread
-    /// runtime) until the guard is dropped.
-    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        tracing::subscriber::set_default(
-            tracing_subscriber::fmt()
-                .with_writer(move || writer.clone())
-                .with_ansi(false)
-                .finish(),
-        )
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+pub use canter_core::test::CapturedLogs as Captured;
