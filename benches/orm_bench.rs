@@ -473,238 +473,241 @@ async fn bench_backend(backend: Backend, base_url: &str, config: &Config) -> Vec
         }
     };
     eprintln!("== {}: {url}", backend.name());
-    Databases::single(&url).expect("ORM databases").install();
-    let raw = raw_pool(backend, &url);
+    let dbs = std::sync::Arc::new(Databases::single(&url).expect("ORM databases"));
+    dbs.scope(async move {
+        let raw = raw_pool(backend, &url);
 
-    // Fresh table, seeded.
-    drop_table::<MyModel>("default").await.expect("drop table");
-    create_table::<MyModel>("default")
-        .await
-        .expect("create table");
-    let seeded = MyModel::objects()
-        .bulk_create((1..=SEED_ROWS).map(|i| model(i, "seed")).collect())
-        .await
-        .expect("seed");
-    let seed_max = seeded.last().expect("seeded").id;
-    let delete_extra: &'static str = Box::leak(
-        format!(r#"DELETE FROM "bench_mymodel" WHERE "id" > {seed_max}"#).into_boxed_str(),
-    );
-    match &raw {
-        RawPool::Sqlite(_) => raw_execute(&raw, "ANALYZE").await,
-        RawPool::Postgres(_) => raw_execute(&raw, "ANALYZE \"bench_mymodel\"").await,
-    }
+        // Fresh table, seeded.
+        drop_table::<MyModel>("default").await.expect("drop table");
+        create_table::<MyModel>("default")
+            .await
+            .expect("create table");
+        let seeded = MyModel::objects()
+            .bulk_create((1..=SEED_ROWS).map(|i| model(i, "seed")).collect())
+            .await
+            .expect("seed");
+        let seed_max = seeded.last().expect("seeded").id;
+        let delete_extra: &'static str = Box::leak(
+            format!(r#"DELETE FROM "bench_mymodel" WHERE "id" > {seed_max}"#).into_boxed_str(),
+        );
+        match &raw {
+            RawPool::Sqlite(_) => raw_execute(&raw, "ANALYZE").await,
+            RawPool::Postgres(_) => raw_execute(&raw, "ANALYZE \"bench_mymodel\"").await,
+        }
 
-    // The raw SELECT is the ORM's SELECT.
-    let (first_sql, raw_first_sql) = (
-        MyModel::objects()
-            .filter(MyModel::active.eq(true))
-            .order_by([MyModel::id.asc()])
-            .limit(1)
-            .sql()
-            .expect("sql"),
-        match backend {
-            Backend::Sqlite => SQLITE_FIRST,
-            Backend::Postgres => PG_FIRST,
-        },
-    );
-    assert_eq!(first_sql.0, raw_first_sql, "first(): raw SQL differs");
-    let list_sql = MyModel::objects()
-        .filter(MyModel::active.eq(true))
-        .order_by([MyModel::id.asc()])
-        .limit(100)
-        .sql()
-        .expect("sql");
-    assert_eq!(list_sql.0, raw_first_sql, "list100: raw SQL differs");
-    eprintln!(
-        "SQL (ORM = raw, checked): {} -- values {:?} / {:?}",
-        first_sql.0, first_sql.1, list_sql.1
-    );
-
-    // The ORM's own CPU per query, without the database: building the queryset and compiling
-    // it (`sql()` also formats the bound values with Debug, which `first()` does not).
-    let iters = 20_000u32;
-    let start = Instant::now();
-    for _ in 0..iters {
-        std::hint::black_box(
+        // The raw SELECT is the ORM's SELECT.
+        let (first_sql, raw_first_sql) = (
             MyModel::objects()
                 .filter(MyModel::active.eq(true))
                 .order_by([MyModel::id.asc()])
                 .limit(1)
                 .sql()
                 .expect("sql"),
+            match backend {
+                Backend::Sqlite => SQLITE_FIRST,
+                Backend::Postgres => PG_FIRST,
+            },
         );
-    }
-    println!(
-        "COMPILE backend={} op=first_sql ns_per_call={:.0}",
-        backend.name(),
-        start.elapsed().as_nanos() as f64 / f64::from(iters)
-    );
-
-    // The third side: raw sqlx on the ORM's own pool.
-    let shared = match canter::orm::database("default")
-        .expect("ORM database")
-        .pool()
-        .clone()
-    {
-        canter::orm::backends::Pool::Sqlite(p) => RawPool::Sqlite(p),
-        canter::orm::backends::Pool::Postgres(p) => RawPool::Postgres(p),
-    };
-
-    let mut lines = Vec::new();
-
-    // (a) first
-    let s = interleave(
-        config.n,
-        config.warmup,
-        |_| async {
-            MyModel::objects()
-                .filter(MyModel::active.eq(true))
-                .first()
-                .await
-                .expect("orm first")
-        },
-        |_| raw_first(&raw),
-        |_| raw_first(&shared),
-        |a: &Option<MyModel>, b: &Option<MyModel>, c: &Option<MyModel>| {
-            assert!(a.is_some() && a == b && a == c, "first differs")
-        },
-    )
-    .await;
-    lines.push(report(backend, "first", &s));
-
-    // (b) 100 rows
-    let s = interleave(
-        config.n,
-        config.warmup,
-        |_| async {
-            MyModel::objects()
-                .filter(MyModel::active.eq(true))
-                .order_by([MyModel::id.asc()])
-                .limit(100)
-                .await
-                .expect("orm list")
-        },
-        |_| raw_fetch(&raw, 100),
-        |_| raw_fetch(&shared, 100),
-        |a: &Vec<MyModel>, b: &Vec<MyModel>, c: &Vec<MyModel>| {
-            assert_eq!(a.len(), 100);
-            assert!(a == b && a == c, "list differs")
-        },
-    )
-    .await;
-    lines.push(report(backend, "list100", &s));
-
-    // (c) insert one row
-    let s = interleave(
-        config.n,
-        config.warmup,
-        |i| {
-            let obj = model(i, "orm");
-            async move { MyModel::objects().create(obj).await.expect("orm create") }
-        },
-        |i| raw_create(&raw, model(i, "raw")),
-        |i| raw_create(&shared, model(i, "shared")),
-        |a: &MyModel, b: &MyModel, c: &MyModel| {
-            assert!(a.id > seed_max && b.id > seed_max && c.id > seed_max);
-            assert!(a.id != b.id && b.id != c.id && a.id != c.id);
-        },
-    )
-    .await;
-    lines.push(report(backend, "create", &s));
-    raw_execute(&raw, delete_extra).await;
-
-    // (d) bulk insert 10,000 rows (one untimed warm-up round)
-    let mut samples = Samples::default();
-    for rep in 0..config.bulk_reps + 1 {
-        let objs: Vec<MyModel> = (0..SEED_ROWS).map(|i| model(i, "bulk")).collect();
-        let mut t = [0.0; 3];
-        for side in ORDERS[rep % 6] {
-            // Each side first deletes the previous rows through its own pool (untimed): on
-            // SQLite a connection's page cache is dropped when another connection has written
-            // the file, so a side that ran right after another pool's DELETE would pay for
-            // re-reading pages that side had cached.
-            let (out, us) = match side {
-                0 => {
-                    MyModel::objects()
-                        .filter(MyModel::id.gt(seed_max))
-                        .delete()
-                        .await
-                        .expect("orm delete");
-                    let (out, us) = time(MyModel::objects().bulk_create(objs.clone())).await;
-                    (out.expect("orm bulk_create"), us)
-                }
-                1 => {
-                    raw_execute(&raw, delete_extra).await;
-                    time(raw_bulk_create(&raw, objs.clone())).await
-                }
-                _ => {
-                    raw_execute(&shared, delete_extra).await;
-                    time(raw_bulk_create(&shared, objs.clone())).await
-                }
-            };
-            assert!(out.iter().all(|o| o.id > seed_max) && out.len() == SEED_ROWS);
-            t[side] = us;
-        }
-        if rep > 0 {
-            samples.orm.push(t[0]);
-            samples.raw.push(t[1]);
-            samples.shared.push(t[2]);
-        }
-    }
-    raw_execute(&raw, delete_extra).await;
-    for (label, v) in [
-        ("orm", &samples.orm),
-        ("raw", &samples.raw),
-        ("shared", &samples.shared),
-    ] {
+        assert_eq!(first_sql.0, raw_first_sql, "first(): raw SQL differs");
+        let list_sql = MyModel::objects()
+            .filter(MyModel::active.eq(true))
+            .order_by([MyModel::id.asc()])
+            .limit(100)
+            .sql()
+            .expect("sql");
+        assert_eq!(list_sql.0, raw_first_sql, "list100: raw SQL differs");
         eprintln!(
-            "bulk10k {} runs (ms): {}",
-            label,
-            v.iter()
-                .map(|us| format!("{:.1}", us / 1000.0))
-                .collect::<Vec<_>>()
-                .join(" / ")
+            "SQL (ORM = raw, checked): {} -- values {:?} / {:?}",
+            first_sql.0, first_sql.1, list_sql.1
         );
-    }
-    lines.push(report(backend, "bulk10k", &samples));
 
-    // The raw INSERTs are the ORM's INSERTs (captured after timing).
-    let (created, captured) =
-        capture_sql(async { MyModel::objects().create(model(0, "check")).await }).await;
-    created.expect("check create");
-    let raw_insert = match backend {
-        Backend::Sqlite => SQLITE_INSERT,
-        Backend::Postgres => PG_INSERT,
-    };
-    assert_eq!(
-        captured,
-        vec![raw_insert.to_owned()],
-        "create: raw SQL differs"
-    );
-    let objs: Vec<MyModel> = (0..SEED_ROWS).map(|i| model(i, "check")).collect();
-    let (bulk, captured) =
-        capture_sql(async { MyModel::objects().bulk_create(objs.clone()).await }).await;
-    bulk.expect("check bulk");
-    let expected: Vec<String> = objs
-        .chunks(BULK_BATCH)
-        .map(|c| raw_bulk_sql(backend, c))
-        .collect();
-    assert_eq!(captured.len(), SEED_ROWS / BULK_BATCH, "bulk batch size");
-    assert!(captured == expected, "bulk_create: raw SQL differs");
-    eprintln!(
-        "SQL (ORM = raw, checked): {raw_insert}; bulk: {} statements of {BULK_BATCH} rows",
-        captured.len()
-    );
-    raw_execute(&raw, delete_extra).await;
+        // The ORM's own CPU per query, without the database: building the queryset and compiling
+        // it (`sql()` also formats the bound values with Debug, which `first()` does not).
+        let iters = 20_000u32;
+        let start = Instant::now();
+        for _ in 0..iters {
+            std::hint::black_box(
+                MyModel::objects()
+                    .filter(MyModel::active.eq(true))
+                    .order_by([MyModel::id.asc()])
+                    .limit(1)
+                    .sql()
+                    .expect("sql"),
+            );
+        }
+        println!(
+            "COMPILE backend={} op=first_sql ns_per_call={:.0}",
+            backend.name(),
+            start.elapsed().as_nanos() as f64 / f64::from(iters)
+        );
 
-    if backend == Backend::Postgres {
-        drop_table::<MyModel>("default").await.ok();
-    }
-    match raw {
-        RawPool::Sqlite(p) => p.close().await,
-        RawPool::Postgres(p) => p.close().await,
-    }
-    lines
+        // The third side: raw sqlx on the ORM's own pool.
+        let shared = match canter::orm::database("default")
+            .expect("ORM database")
+            .pool()
+            .clone()
+        {
+            canter::orm::backends::Pool::Sqlite(p) => RawPool::Sqlite(p),
+            canter::orm::backends::Pool::Postgres(p) => RawPool::Postgres(p),
+        };
+
+        let mut lines = Vec::new();
+
+        // (a) first
+        let s = interleave(
+            config.n,
+            config.warmup,
+            |_| async {
+                MyModel::objects()
+                    .filter(MyModel::active.eq(true))
+                    .first()
+                    .await
+                    .expect("orm first")
+            },
+            |_| raw_first(&raw),
+            |_| raw_first(&shared),
+            |a: &Option<MyModel>, b: &Option<MyModel>, c: &Option<MyModel>| {
+                assert!(a.is_some() && a == b && a == c, "first differs")
+            },
+        )
+        .await;
+        lines.push(report(backend, "first", &s));
+
+        // (b) 100 rows
+        let s = interleave(
+            config.n,
+            config.warmup,
+            |_| async {
+                MyModel::objects()
+                    .filter(MyModel::active.eq(true))
+                    .order_by([MyModel::id.asc()])
+                    .limit(100)
+                    .await
+                    .expect("orm list")
+            },
+            |_| raw_fetch(&raw, 100),
+            |_| raw_fetch(&shared, 100),
+            |a: &Vec<MyModel>, b: &Vec<MyModel>, c: &Vec<MyModel>| {
+                assert_eq!(a.len(), 100);
+                assert!(a == b && a == c, "list differs")
+            },
+        )
+        .await;
+        lines.push(report(backend, "list100", &s));
+
+        // (c) insert one row
+        let s = interleave(
+            config.n,
+            config.warmup,
+            |i| {
+                let obj = model(i, "orm");
+                async move { MyModel::objects().create(obj).await.expect("orm create") }
+            },
+            |i| raw_create(&raw, model(i, "raw")),
+            |i| raw_create(&shared, model(i, "shared")),
+            |a: &MyModel, b: &MyModel, c: &MyModel| {
+                assert!(a.id > seed_max && b.id > seed_max && c.id > seed_max);
+                assert!(a.id != b.id && b.id != c.id && a.id != c.id);
+            },
+        )
+        .await;
+        lines.push(report(backend, "create", &s));
+        raw_execute(&raw, delete_extra).await;
+
+        // (d) bulk insert 10,000 rows (one untimed warm-up round)
+        let mut samples = Samples::default();
+        for rep in 0..config.bulk_reps + 1 {
+            let objs: Vec<MyModel> = (0..SEED_ROWS).map(|i| model(i, "bulk")).collect();
+            let mut t = [0.0; 3];
+            for side in ORDERS[rep % 6] {
+                // Each side first deletes the previous rows through its own pool (untimed): on
+                // SQLite a connection's page cache is dropped when another connection has written
+                // the file, so a side that ran right after another pool's DELETE would pay for
+                // re-reading pages that side had cached.
+                let (out, us) = match side {
+                    0 => {
+                        MyModel::objects()
+                            .filter(MyModel::id.gt(seed_max))
+                            .delete()
+                            .await
+                            .expect("orm delete");
+                        let (out, us) = time(MyModel::objects().bulk_create(objs.clone())).await;
+                        (out.expect("orm bulk_create"), us)
+                    }
+                    1 => {
+                        raw_execute(&raw, delete_extra).await;
+                        time(raw_bulk_create(&raw, objs.clone())).await
+                    }
+                    _ => {
+                        raw_execute(&shared, delete_extra).await;
+                        time(raw_bulk_create(&shared, objs.clone())).await
+                    }
+                };
+                assert!(out.iter().all(|o| o.id > seed_max) && out.len() == SEED_ROWS);
+                t[side] = us;
+            }
+            if rep > 0 {
+                samples.orm.push(t[0]);
+                samples.raw.push(t[1]);
+                samples.shared.push(t[2]);
+            }
+        }
+        raw_execute(&raw, delete_extra).await;
+        for (label, v) in [
+            ("orm", &samples.orm),
+            ("raw", &samples.raw),
+            ("shared", &samples.shared),
+        ] {
+            eprintln!(
+                "bulk10k {} runs (ms): {}",
+                label,
+                v.iter()
+                    .map(|us| format!("{:.1}", us / 1000.0))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            );
+        }
+        lines.push(report(backend, "bulk10k", &samples));
+
+        // The raw INSERTs are the ORM's INSERTs (captured after timing).
+        let (created, captured) =
+            capture_sql(async { MyModel::objects().create(model(0, "check")).await }).await;
+        created.expect("check create");
+        let raw_insert = match backend {
+            Backend::Sqlite => SQLITE_INSERT,
+            Backend::Postgres => PG_INSERT,
+        };
+        assert_eq!(
+            captured,
+            vec![raw_insert.to_owned()],
+            "create: raw SQL differs"
+        );
+        let objs: Vec<MyModel> = (0..SEED_ROWS).map(|i| model(i, "check")).collect();
+        let (bulk, captured) =
+            capture_sql(async { MyModel::objects().bulk_create(objs.clone()).await }).await;
+        bulk.expect("check bulk");
+        let expected: Vec<String> = objs
+            .chunks(BULK_BATCH)
+            .map(|c| raw_bulk_sql(backend, c))
+            .collect();
+        assert_eq!(captured.len(), SEED_ROWS / BULK_BATCH, "bulk batch size");
+        assert!(captured == expected, "bulk_create: raw SQL differs");
+        eprintln!(
+            "SQL (ORM = raw, checked): {raw_insert}; bulk: {} statements of {BULK_BATCH} rows",
+            captured.len()
+        );
+        raw_execute(&raw, delete_extra).await;
+
+        if backend == Backend::Postgres {
+            drop_table::<MyModel>("default").await.ok();
+        }
+        match raw {
+            RawPool::Sqlite(p) => p.close().await,
+            RawPool::Postgres(p) => p.close().await,
+        }
+        lines
+    })
+    .await
 }
 
 // --- seeding the demo's table ---------------------------------------------------------------
@@ -712,27 +715,30 @@ async fn bench_backend(backend: Backend, base_url: &str, config: &Config) -> Vec
 /// Fills the demo's table (created by `demo migrate`) with `rows` rows, every second one active,
 /// after deleting what it held.
 async fn seed(url: &str, rows: usize) {
-    Databases::single(url).expect("ORM databases").install();
-    DemoModel::objects().delete().await.expect("delete");
-    let objs = (1..=rows)
-        .map(|i| DemoModel {
-            id: 0,
-            name: format!("item-{i}"),
-            active: (i & 1) == 0, // every second row
-        })
-        .collect();
-    DemoModel::objects().bulk_create(objs).await.expect("seed");
-    let count = DemoModel::objects().count().await.expect("count");
-    let first = DemoModel::objects()
-        .filter(DemoModel::active.eq(true))
-        .first()
-        .await
-        .expect("first");
-    println!(
-        "seeded {} with {count} rows; first active: {}",
-        DemoModel::meta().table,
-        serde_json::to_string(&first).expect("json")
-    );
+    let dbs = std::sync::Arc::new(Databases::single(url).expect("ORM databases"));
+    dbs.scope(async move {
+        DemoModel::objects().delete().await.expect("delete");
+        let objs = (1..=rows)
+            .map(|i| DemoModel {
+                id: 0,
+                name: format!("item-{i}"),
+                active: (i & 1) == 0, // every second row
+            })
+            .collect();
+        DemoModel::objects().bulk_create(objs).await.expect("seed");
+        let count = DemoModel::objects().count().await.expect("count");
+        let first = DemoModel::objects()
+            .filter(DemoModel::active.eq(true))
+            .first()
+            .await
+            .expect("first");
+        println!(
+            "seeded {} with {count} rows; first active: {}",
+            DemoModel::meta().table,
+            serde_json::to_string(&first).expect("json")
+        );
+    })
+    .await
 }
 
 /// Drops PostgreSQL schema `schema` (and all in it) and creates it empty.

@@ -115,20 +115,13 @@ fn main() {
         ..Settings::default()
     };
     settings.validate().expect("valid settings");
-    let service = App::new()
-        .urls(vec![
-            path("ws/echo/", websocket(|_| Echo)),
-            path("ws/group/", websocket(|_| Group)),
-        ])
-        .build(settings)
-        .expect("app builds");
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     runtime.block_on(async move {
-        let layer = match &redis {
+        let layer: std::sync::Arc<dyn canter::channels::ChannelLayer> = match &redis {
             Some(url) => {
                 let config = RedisLayerConfig {
                     hosts: vec![url.clone()],
@@ -147,7 +140,15 @@ fn main() {
                 Duration::from_secs(86_400),
             )),
         };
-        canter::channels::layers::install(layer);
+        // The app's channel layer, as the channels plugin would make it.
+        let service = App::new()
+            .state(layer)
+            .urls(vec![
+                path("ws/echo/", websocket(|_| Echo)),
+                path("ws/group/", websocket(|_| Group)),
+            ])
+            .build(settings)
+            .expect("app builds");
         let listener = canter::server::bind(addr.parse().expect("ADDR")).expect("bind");
         println!(
             "listening on {} layer={}",

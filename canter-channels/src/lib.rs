@@ -25,9 +25,11 @@ pub mod worker;
 
 pub use consumer::{Consumer, ConsumerError, Context, Frame, Json, JsonConsumer, NoEvent, Scope};
 pub use layers::{
-    channel_layer, ChannelLayer, InMemoryChannelLayer, LayerError, Message, RedisChannelLayer,
-    RedisLayerConfig,
+    channel_layer, layer_app, ChannelLayer, InMemoryChannelLayer, LayerError, LayerServices,
+    Message,
 };
-pub use plugin::plugin;
+#[cfg(feature = "redis")]
+pub use layers::{RedisChannelLayer, RedisLayerConfig};
+pub use plugin::Channels;
 pub use websocket::{websocket, ChannelsSettings, WebSocketView};
 pub use worker::{run_worker, BackgroundConsumer, Workers};

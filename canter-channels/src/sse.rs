@@ -9,13 +9,21 @@ use canter_core::response::StreamingResponse;
 use canter_core::{IntoResponse, Response};
 use http::HeaderValue;
 
-use crate::layers::{channel_layer, Message};
+use std::sync::Arc;
+
+use crate::layers::{channel_layer, ChannelLayer, Message};
 
 /// Streams every message sent to `group` as an SSE event (`event: <type>`, `data: <JSON>`),
 /// with a comment every 15 s to keep proxies from closing the stream. The subscription ends
 /// (the group is left) when the client goes away.
 pub async fn group_events(group: &str) -> Response {
-    let layer = channel_layer();
+    let layer = match channel_layer() {
+        Ok(layer) => layer,
+        Err(e) => {
+            tracing::error!(target: "canter::channels", group, "{e}");
+            return (http::StatusCode::INTERNAL_SERVER_ERROR, "no channel layer").into_response();
+        }
+    };
     let channel = layer.new_channel();
     if let Err(e) = layer.group_add(group, &channel).await {
         return (http::StatusCode::BAD_REQUEST, e.to_string()).into_response();
@@ -23,6 +31,7 @@ pub async fn group_events(group: &str) -> Response {
     let guard = Leave {
         group: group.to_owned(),
         channel: channel.clone(),
+        layer: layer.clone(),
     };
     let stream =
         futures_util::stream::unfold((guard, true), move |(guard, first)| async move {
@@ -32,7 +41,7 @@ pub async fn group_events(group: &str) -> Response {
                     (guard, false),
                 ));
             }
-            let layer = channel_layer();
+            let layer = guard.layer.clone();
             let chunk =
                 match tokio::time::timeout(Duration::from_secs(15), layer.receive(&guard.channel))
                     .await
@@ -62,6 +71,8 @@ fn event(message: &Message) -> Bytes {
 struct Leave {
     group: String,
     channel: String,
+    /// The app's layer, held: the body is polled (and dropped) outside the app's scope.
+    layer: Arc<dyn ChannelLayer>,
 }
 
 impl Drop for Leave {
@@ -71,8 +82,8 @@ impl Drop for Leave {
             std::mem::take(&mut self.channel),
         );
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let layer = self.layer.clone();
             handle.spawn(async move {
-                let layer = channel_layer();
                 let _ = layer.group_discard(&group, &channel).await;
                 layer.forget(&channel).await;
             });

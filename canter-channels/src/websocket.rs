@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use canter_core::request::{RequestContext, RequestExt};
+use canter_core::services;
 use canter_core::settings::Settings;
 use canter_core::stall::StallDetector;
 use canter_core::{Body, BoxFuture, IntoResponse, Request, Response};
@@ -217,7 +218,13 @@ where
                 .cloned();
             let scope = scope_of(&req);
             let (outbound_tx, outbound_rx) = mpsc::channel(limits.outbound_queue.max(1));
-            let layer = channel_layer();
+            let layer = match channel_layer() {
+                Ok(layer) => layer,
+                Err(e) => {
+                    tracing::error!(target: "canter::channels", path = %scope.path, "{e}");
+                    return error(StatusCode::INTERNAL_SERVER_ERROR, "no channel layer");
+                }
+            };
             let mut ctx = Context::new(scope.clone(), layer.clone(), outbound_tx);
             let mut consumer = (self.factory)(&scope);
             if let Err(e) = consumer.connect(&mut ctx).await {
@@ -285,8 +292,9 @@ where
             };
             // A server waits for its sockets on shutdown (they close with 1001 then).
             match server {
-                Some(server) => server.spawn(socket_task.instrument(span)),
-                None => tokio::spawn(socket_task.instrument(span)),
+                // The consumer's code runs in the app's scope, as the view's did.
+                Some(server) => server.spawn(services::carry(socket_task.instrument(span))),
+                None => tokio::spawn(services::carry(socket_task.instrument(span))),
             };
 
             let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());

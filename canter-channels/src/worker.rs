@@ -8,8 +8,9 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use canter_core::management::{CommandContext, CommandError, ManagementCommand};
-use canter_core::App;
+use canter_kernel::management::{CommandContext, CommandError, ManagementCommand};
+use canter_kernel::plugin::{Plugin, StartContext};
+use canter_kernel::Services;
 use clap::{Arg, ArgMatches};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -97,9 +98,25 @@ impl Workers {
         self.runners.insert(channel.to_owned(), runner);
         self
     }
+}
 
-    pub fn plugin(self) -> impl FnOnce(App) -> App {
-        move |app| app.command(RunWorker(Arc::new(self)))
+/// The background consumers' plugin: the `runworker` command.
+impl Plugin for Workers {
+    fn name(&self) -> &'static str {
+        "channel workers"
+    }
+
+    fn commands(&self) -> Vec<Arc<dyn ManagementCommand>> {
+        vec![Arc::new(RunWorker(Arc::new(Workers {
+            runners: self.runners.clone(),
+        })))]
+    }
+
+    fn start<'a>(
+        &'a self,
+        _ctx: &'a StartContext,
+    ) -> BoxFuture<'a, Result<Services, CommandError>> {
+        Box::pin(async { Ok(Services::new()) })
     }
 }
 
@@ -135,7 +152,7 @@ impl ManagementCommand for RunWorker {
                 .flatten()
                 .cloned()
                 .collect();
-            let layer = channel_layer();
+            let layer = channel_layer()?;
             let mut tasks = Vec::new();
             for channel in channels {
                 let runner = self
@@ -143,11 +160,14 @@ impl ManagementCommand for RunWorker {
                     .runners
                     .get(&channel)
                     .ok_or_else(|| format!("no background consumer for channel {channel:?}"))?;
-                tasks.push(tokio::spawn(runner(layer.clone(), channel)));
+                tasks.push(canter_kernel::services::spawn(runner(
+                    layer.clone(),
+                    channel,
+                )));
             }
             tokio::select! {
                 _ = futures_util::future::join_all(tasks) => {}
-                _ = canter_core::server::shutdown_signal() => {}
+                _ = canter_kernel::signals::shutdown_signal() => {}
             }
             Ok(())
         })

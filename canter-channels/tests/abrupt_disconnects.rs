@@ -208,8 +208,9 @@ async fn thousands_of_abrupt_disconnects_under_a_tracing_subscriber() {
     let panics = count_panics();
 
     let memory: Arc<dyn ChannelLayer> = Arc::new(canter_channels::InMemoryChannelLayer::default());
-    canter_channels::layers::install(memory.clone());
-    churn(&memory).await;
+    canter_channels::layer_app(memory.clone())
+        .scope(churn(&memory))
+        .await;
     assert_clean(&panics, &leaks, "in-memory");
 
     let Some(url) = canter_core::test::require_service("CANTER_TEST_REDIS_URL") else {
@@ -224,7 +225,8 @@ async fn thousands_of_abrupt_disconnects_under_a_tracing_subscriber() {
         .await
         .unwrap()
         .shared();
-    canter_channels::layers::install(redis.clone());
-    churn(&redis).await;
+    canter_channels::layer_app(redis.clone())
+        .scope(churn(&redis))
+        .await;
     assert_clean(&panics, &leaks, "Redis");
 }

@@ -111,7 +111,7 @@ impl JsonConsumer for Chat {
 }
 
 fn app() -> App {
-    App::new().urls(vec![
+    App::new().plugin(canter_channels::Channels).urls(vec![
         path("ws/hello/", websocket(|_: &Scope| Hello)).name("hello"),
         path("ws/private/", websocket(|_: &Scope| Rejecting)),
         path("ws/greet/", websocket(|_: &Scope| Greeter)),
@@ -137,7 +137,7 @@ fn settings(channels: &str) -> Settings {
 
 #[tokio::test]
 async fn the_articles_consumer_accepts_and_greets() {
-    let client = TestClient::new(app());
+    let client = TestClient::start(app()).await;
     let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/hello/")
         .await
         .unwrap();
@@ -158,7 +158,7 @@ async fn the_articles_consumer_accepts_and_greets() {
 
 #[tokio::test]
 async fn connect_can_reject_the_handshake() {
-    let client = TestClient::new(app());
+    let client = TestClient::start(app()).await;
     assert_eq!(
         WebsocketCommunicator::connect(client.service(), "/ws/private/")
             .await
@@ -185,7 +185,7 @@ async fn connect_can_reject_the_handshake() {
 
 #[tokio::test]
 async fn query_parameters_are_decoded_as_on_the_http_side() {
-    let client = TestClient::new(app());
+    let client = TestClient::start(app()).await;
     for (query, decoded) in [
         ("name=J%C3%B6rg", "Jörg"),
         ("name=a+b", "a b"),
@@ -244,7 +244,7 @@ async fn query_parameters_are_decoded_as_on_the_http_side() {
 
 #[tokio::test]
 async fn cross_site_handshakes_are_refused() {
-    let client = TestClient::new(app());
+    let client = TestClient::start(app()).await;
     let evil = WebsocketCommunicator::connect_with(
         client.service(),
         "/ws/hello/",
@@ -263,7 +263,7 @@ async fn cross_site_handshakes_are_refused() {
 
 #[tokio::test]
 async fn group_messages_reach_every_member_and_groups_are_left_on_disconnect() {
-    let client = TestClient::new(app());
+    let client = TestClient::start(app()).await;
     let mut alice = WebsocketCommunicator::connect(client.service(), "/ws/chat/lobby/")
         .await
         .unwrap();
@@ -288,7 +288,10 @@ async fn group_messages_reach_every_member_and_groups_are_left_on_disconnect() {
     );
 
     // From anywhere in the app (a view, a task): the layer, with the tutorial's message shape.
-    let layer = canter_channels::channel_layer();
+    let layer = client
+        .scope(async { canter_channels::channel_layer() })
+        .await
+        .unwrap();
     layer
         .group_send(
             "chat_lobby",
@@ -336,7 +339,7 @@ async fn group_messages_reach_every_member_and_groups_are_left_on_disconnect() {
 
 #[tokio::test]
 async fn oversized_messages_close_with_1009() {
-    let client = TestClient::with_settings(app(), settings("max_message_size = 1024"));
+    let client = TestClient::start_with_settings(app(), settings("max_message_size = 1024")).await;
     let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/hello/")
         .await
         .unwrap();
@@ -347,7 +350,7 @@ async fn oversized_messages_close_with_1009() {
 
 #[tokio::test]
 async fn a_slow_reader_is_closed_with_1013() {
-    let client = TestClient::with_settings(app(), settings("outbound_queue = 4"));
+    let client = TestClient::start_with_settings(app(), settings("outbound_queue = 4")).await;
     let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/hello/")
         .await
         .unwrap();
@@ -363,8 +366,11 @@ async fn a_slow_reader_is_closed_with_1013() {
 
 #[tokio::test]
 async fn idle_sockets_are_closed() {
-    let client =
-        TestClient::with_settings(app(), settings("ping_interval = 0.05\nidle_timeout = 0.2"));
+    let client = TestClient::start_with_settings(
+        app(),
+        settings("ping_interval = 0.05\nidle_timeout = 0.2"),
+    )
+    .await;
     let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/hello/")
         .await
         .unwrap();

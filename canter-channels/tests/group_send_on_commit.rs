@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use canter_channels::layers::{
-    channel_layer, group_send_on_commit, install, ChannelLayer, InMemoryChannelLayer, Message,
+    group_send_on_commit, layer_app, ChannelLayer, InMemoryChannelLayer, Message,
     RedisChannelLayer, RedisLayerConfig,
 };
 use canter_orm::transaction::atomic;
@@ -25,9 +25,14 @@ async fn heard(layer: &Arc<dyn ChannelLayer>, channel: &str) -> Option<String> {
     )
 }
 
-/// The three cases against whatever layer is installed.
-async fn commit_rollback_and_no_transaction(name: &str) {
-    let layer = channel_layer();
+/// The three cases against `layer`, the app's.
+async fn commit_rollback_and_no_transaction(name: &str, layer: Arc<dyn ChannelLayer>) {
+    layer_app(layer.clone())
+        .scope(the_three_cases(name, layer))
+        .await
+}
+
+async fn the_three_cases(name: &str, layer: Arc<dyn ChannelLayer>) {
     let channel = layer.new_channel();
     layer.group_add("on_commit_room", &channel).await.unwrap();
     let dbs = Arc::new(Databases::single("sqlite::memory:").unwrap());
@@ -81,11 +86,14 @@ async fn commit_rollback_and_no_transaction(name: &str) {
         .unwrap();
 }
 
-// One test for both layers: the installed layer is process-wide.
 #[tokio::test]
-async fn group_send_on_commit_waits_for_the_commit_on_both_layers() {
-    install(Arc::new(InMemoryChannelLayer::default()));
-    commit_rollback_and_no_transaction("in-memory").await;
+async fn group_send_on_commit_waits_for_the_commit_in_memory() {
+    let layer = Arc::new(InMemoryChannelLayer::default());
+    commit_rollback_and_no_transaction("in-memory", layer).await;
+}
+
+#[tokio::test]
+async fn group_send_on_commit_waits_for_the_commit_on_redis() {
     let Some(url) = canter_core::test::require_service("CANTER_TEST_REDIS_URL") else {
         return;
     };
@@ -95,8 +103,8 @@ async fn group_send_on_commit_waits_for_the_commit_on_both_layers() {
         prefix: prefix.clone(),
         ..RedisLayerConfig::default()
     };
-    install(RedisChannelLayer::connect(config).await.unwrap().shared());
-    commit_rollback_and_no_transaction("redis").await;
+    let layer = RedisChannelLayer::connect(config).await.unwrap().shared();
+    commit_rollback_and_no_transaction("redis", layer).await;
     let client = redis::Client::open(url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")

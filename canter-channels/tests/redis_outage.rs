@@ -36,49 +36,52 @@ async fn the_layer_survives_a_redis_restart() {
         ..RedisLayerConfig::default()
     };
     let layer = RedisChannelLayer::connect(config).await.unwrap().shared();
-    canter_channels::layers::install(layer.clone());
+    canter_channels::layer_app(layer.clone())
+        .scope(async move {
+            let client = TestClient::new(
+                App::new().urls(vec![path("ws/echo/", websocket(|_: &Scope| Echo))]),
+            );
+            let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/echo/")
+                .await
+                .unwrap();
+            let channel = layer.new_channel();
+            layer.group_add("g", &channel).await.unwrap();
+            layer.group_send("g", Message::new("before")).await.unwrap();
+            assert_eq!(
+                tokio::time::timeout(Duration::from_secs(5), layer.receive(&channel))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .kind(),
+                "before"
+            );
 
-    let client =
-        TestClient::new(App::new().urls(vec![path("ws/echo/", websocket(|_: &Scope| Echo))]));
-    let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/echo/")
-        .await
-        .unwrap();
-    let channel = layer.new_channel();
-    layer.group_add("g", &channel).await.unwrap();
-    layer.group_send("g", Message::new("before")).await.unwrap();
-    assert_eq!(
-        tokio::time::timeout(Duration::from_secs(5), layer.receive(&channel))
-            .await
-            .unwrap()
-            .unwrap()
-            .kind(),
-        "before"
-    );
+            drop(server);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            // Down: an error to the caller, no panic; the socket is untouched.
+            assert!(layer.group_send("g", Message::new("lost")).await.is_err());
+            ws.send_text("still here").await;
+            assert_eq!(ws.receive_text().await.as_deref(), Some("still here"));
 
-    drop(server);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    // Down: an error to the caller, no panic; the socket is untouched.
-    assert!(layer.group_send("g", Message::new("lost")).await.is_err());
-    ws.send_text("still here").await;
-    assert_eq!(ws.receive_text().await.as_deref(), Some("still here"));
-
-    let _server = RedisServer::start(port, &[]);
-    // Back (empty: this Redis keeps nothing): the layer reconnects by itself.
-    let mut delivered = false;
-    for _ in 0..50 {
-        if layer.group_add("g", &channel).await.is_ok()
-            && layer.group_send("g", Message::new("after")).await.is_ok()
-        {
-            if let Ok(Ok(message)) =
-                tokio::time::timeout(Duration::from_secs(2), layer.receive(&channel)).await
-            {
-                delivered = message.kind() == "after";
-                break;
+            let _server = RedisServer::start(port, &[]);
+            // Back (empty: this Redis keeps nothing): the layer reconnects by itself.
+            let mut delivered = false;
+            for _ in 0..50 {
+                if layer.group_add("g", &channel).await.is_ok()
+                    && layer.group_send("g", Message::new("after")).await.is_ok()
+                {
+                    if let Ok(Ok(message)) =
+                        tokio::time::timeout(Duration::from_secs(2), layer.receive(&channel)).await
+                    {
+                        delivered = message.kind() == "after";
+                        break;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(delivered, "messages flow again after the restart");
-    ws.send_text("and after").await;
-    assert_eq!(ws.receive_text().await.as_deref(), Some("and after"));
+            assert!(delivered, "messages flow again after the restart");
+            ws.send_text("and after").await;
+            assert_eq!(ws.receive_text().await.as_deref(), Some("and after"));
+        })
+        .await
 }

@@ -25,8 +25,10 @@ impl Consumer for Blocking {
 async fn one_message(settings: Settings) -> String {
     let captured = CapturedLogs::default();
     let _guard = captured.install();
-    let app = App::new().urls(vec![path("ws/block/", websocket(|_: &Scope| Blocking))]);
-    let client = TestClient::with_settings(app, settings);
+    let app = App::new()
+        .plugin(canter_channels::Channels)
+        .urls(vec![path("ws/block/", websocket(|_: &Scope| Blocking))]);
+    let client = TestClient::start_with_settings(app, settings).await;
     let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/block/")
         .await
         .unwrap();

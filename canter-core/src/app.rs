@@ -1,39 +1,27 @@
 //! The one [`App`] of a project: URL patterns, middleware, state, converters and management
 //! commands are registered here, then [`App::main`] hands over to the management CLI.
 
-use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use canter_kernel::plugin::{Plugin, StartContext};
+use canter_kernel::services::Services;
+
 use crate::handler::{Core, Router};
-use crate::management::{self, ManagementCommand};
+use crate::management::{self, CommandError, ManagementCommand};
 use crate::middleware::{self, Chain, DynMiddleware, Middleware, MiddlewareFactory};
 use crate::routing::{Converter, Converters, Resolver, UrlPattern};
 use crate::settings::{Settings, SettingsError};
 
-/// Values shared by every request, by type (`App::state(pool)`, then `State<Pool>`).
-#[derive(Default)]
-pub struct StateMap(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
-
-impl StateMap {
-    pub fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        self.0
-            .get(&TypeId::of::<T>())
-            .and_then(|v| v.clone().downcast::<T>().ok())
-    }
-    fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
-        self.0.insert(TypeId::of::<T>(), Arc::new(value));
-    }
-}
-
 /// What every request of an app carries (one extension, one reference count per request):
-/// its settings, URL resolver and state. Read it with [`RequestExt`](crate::request::RequestExt)'s
+/// its settings, URL resolver and services (the parts' and `App::state`'s). Read it with [`RequestExt`](crate::request::RequestExt)'s
 /// `settings()`, `reverse()` and `state()`, or the [`State`](crate::extract::State) extractor.
 pub struct AppContext {
     pub(crate) settings: Arc<Settings>,
     pub(crate) resolver: Arc<Resolver>,
-    pub(crate) state: Arc<StateMap>,
+    /// The app's services; every request runs inside their scope.
+    pub(crate) services: Arc<Services>,
     /// The serving server's shutdown (`None` outside a server: the test client).
     pub(crate) shutdown: Option<crate::server::Shutdown>,
 }
@@ -46,7 +34,9 @@ impl AppContext {
         Arc::new(AppContext {
             settings: self.settings.clone(),
             resolver: self.resolver.clone(),
-            state: self.state.clone(),
+            // The connection's own copy (a map of shared handles): its requests enter the app's
+            // scope counting references on it alone.
+            services: Arc::new((*self.services).clone()),
             shutdown: Some(shutdown),
         })
     }
@@ -65,9 +55,13 @@ impl AppContext {
     pub fn resolver(&self) -> &Arc<Resolver> {
         &self.resolver
     }
-    /// The app's state of type `T` (`App::state`).
+    /// The app's state (or service) of type `T` (`App::state`).
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        self.state.get::<T>()
+        self.services.get_shared::<T>()
+    }
+    /// The app's services: its parts' (databases, broker, channel layer) and its state.
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
     }
 }
 
@@ -98,7 +92,8 @@ pub struct App {
     converters: Converters,
     middleware: Vec<Arc<dyn DynMiddleware>>,
     named_middleware: HashMap<String, MiddlewareFactory>,
-    state: StateMap,
+    state: Services,
+    plugins: Vec<Arc<dyn Plugin>>,
     pub(crate) commands: Vec<Arc<dyn ManagementCommand>>,
     pub(crate) about: Option<String>,
     pub(crate) base_settings: String,
@@ -138,7 +133,8 @@ impl App {
             converters: Converters::default(),
             middleware: Vec::new(),
             named_middleware: HashMap::new(),
-            state: StateMap::default(),
+            state: Services::new(),
+            plugins: Vec::new(),
             commands: management::builtin_commands(),
             about: None,
             base_settings: String::new(),
@@ -257,7 +253,19 @@ impl App {
         self
     }
 
-    /// Applies a part's installer: `App::new().install(canter::orm::plugin)`.
+    /// Adds a part of canter (or of the project): its commands now, its services when the
+    /// app starts (`App::new().plugin(canter::orm::Orm)`). Plugins start in the order added.
+    pub fn plugin(mut self, plugin: impl Plugin) -> Self {
+        for command in plugin.commands() {
+            self.commands.retain(|c| c.name() != command.name());
+            self.commands.push(command);
+        }
+        self.plugins.push(Arc::new(plugin));
+        self
+    }
+
+    /// Applies an installer, a function that configures the app (a project's own grouping of
+    /// URLs, middleware and plugins).
     pub fn install(self, installer: impl FnOnce(App) -> App) -> Self {
         installer(self)
     }
@@ -275,9 +283,105 @@ impl App {
     }
 
     /// Compiles URL patterns and middleware against `settings` into the service the server
-    /// and the test client call.
+    /// and the test client call, with the app's state as its services: its plugins are not
+    /// started (see [`start`](Self::start)). Built inside a services scope (a test's
+    /// `Databases::scope`), the app takes that scope's services too.
     pub fn build(self, settings: Settings) -> Result<CanterService, BuildError> {
-        let settings = Arc::new(settings);
+        let mut services = self.state.clone();
+        services.extend(scope_services());
+        self.build_with(Arc::new(settings), Arc::new(services))
+    }
+
+    /// Starts the app as a test runs it (the command is `"test"`): every plugin's services,
+    /// then the built app. Started inside a services scope (a test's `Databases::scope`), the
+    /// app takes that scope's services over its plugins' (the test's own database). Requests through [`StartedApp::service`] run in the app's scope;
+    /// other code of the test does inside [`StartedApp::scope`].
+    pub async fn start(self, settings: Settings) -> Result<StartedApp, CommandError> {
+        self.start_as(Arc::new(settings), "test", true).await
+    }
+
+    /// Starts the plugins for `command` (in order; the services of each are seen by the
+    /// next), runs the start-up hooks and the plugins' `ready` inside the app's scope, and
+    /// builds the app. A plugin that fails stops those started before it.
+    pub(crate) async fn start_as(
+        mut self,
+        settings: Arc<Settings>,
+        command: &str,
+        needs_services: bool,
+    ) -> Result<StartedApp, CommandError> {
+        let plugins = std::mem::take(&mut self.plugins);
+        let mut services = self.state.clone();
+        let mut started = 0;
+        let mut failure = None;
+        for plugin in &plugins {
+            let ctx = StartContext {
+                settings: settings.clone(),
+                command: command.to_owned(),
+                needs_services,
+                services: Arc::new(services.clone()),
+            };
+            match plugin.start(&ctx).await {
+                Ok(more) => {
+                    services.extend(more);
+                    started += 1;
+                }
+                Err(e) => {
+                    failure = Some(format!("{}: {e}", plugin.name()).into());
+                    break;
+                }
+            }
+        }
+        // A test's scope (its own databases, broker) wins over what the plugins made.
+        services.extend(scope_services());
+        let services = Arc::new(services);
+        let mut app = StartedApp {
+            service: None,
+            services: services.clone(),
+            plugins: plugins[..started].to_vec(),
+            shutdown: std::mem::take(&mut self.shutdown),
+            settings: settings.clone(),
+            command: command.to_owned(),
+        };
+        if let Some(error) = failure {
+            app.stop().await;
+            return Err(error);
+        }
+        let ready = async {
+            for hook in &self.startup {
+                hook(settings.clone(), command.to_owned()).await?;
+            }
+            let ctx = StartContext {
+                settings: settings.clone(),
+                command: command.to_owned(),
+                needs_services,
+                services: services.clone(),
+            };
+            for plugin in &app.plugins {
+                plugin.ready(&ctx).await?;
+            }
+            Ok::<(), CommandError>(())
+        };
+        if let Err(e) = services.clone().scope(ready).await {
+            app.stop().await;
+            return Err(e);
+        }
+        match self.build_with(settings, services) {
+            Ok(service) => {
+                app.service = Some(service);
+                Ok(app)
+            }
+            Err(e) => {
+                app.stop().await;
+                Err(e.into())
+            }
+        }
+    }
+
+    fn build_with(
+        self,
+        settings: Arc<Settings>,
+        services: Arc<Services>,
+    ) -> Result<CanterService, BuildError> {
         let resolver = Arc::new(Resolver::new(self.urls, &self.converters)?);
         let mut chain_middleware: Vec<Arc<dyn DynMiddleware>> = Vec::new();
         for (i, name) in settings.middleware.iter().enumerate() {
@@ -305,7 +409,7 @@ impl App {
         let context = Arc::new(AppContext {
             settings,
             resolver,
-            state: Arc::new(self.state),
+            services,
             shutdown: None,
         });
         let router = Arc::new(Router::new(context.clone()));
@@ -320,6 +424,60 @@ impl App {
         Ok(CanterService {
             core: Arc::new(Core::new(context, chain, router)),
         })
+    }
+}
+
+/// The services of the scope this code runs in, if any (what an app built in a test's scope
+/// takes over its own).
+fn scope_services() -> Services {
+    canter_kernel::services::current()
+        .map(|scope| (*scope).clone())
+        .unwrap_or_default()
+}
+
+/// An app whose plugins have started: its built service and services, until [`stop`](Self::stop).
+pub struct StartedApp {
+    service: Option<CanterService>,
+    services: Arc<Services>,
+    plugins: Vec<Arc<dyn Plugin>>,
+    shutdown: Vec<ShutdownHook>,
+    settings: Arc<Settings>,
+    command: String,
+}
+
+impl StartedApp {
+    /// The built app (what the server and the test client call).
+    pub fn service(&self) -> &CanterService {
+        self.service
+            .as_ref()
+            .expect("a StartedApp is returned built")
+    }
+
+    /// The app's services.
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
+    /// Runs `future` inside the app's scope (a test's `delay()`, `channel_layer()`, queries).
+    pub fn scope<F: std::future::Future>(&self, future: F) -> canter_kernel::services::Scoped<F> {
+        self.services.clone().scope(future)
+    }
+
+    /// Stops the plugins (last started first) and runs the shutdown hooks, inside the app's
+    /// scope.
+    pub async fn stop(self) {
+        let services = self.services.clone();
+        services
+            .clone()
+            .scope(async {
+                for plugin in self.plugins.iter().rev() {
+                    plugin.stop(&services).await;
+                }
+                for hook in &self.shutdown {
+                    hook(self.settings.clone(), self.command.clone()).await;
+                }
+            })
+            .await;
     }
 }
 
@@ -342,6 +500,10 @@ impl CanterService {
     }
     pub fn resolver(&self) -> &Resolver {
         &self.core.context.resolver
+    }
+    /// The app's services (its requests run inside their scope).
+    pub fn services(&self) -> &Arc<Services> {
+        &self.core.context.services
     }
 }
 

@@ -51,13 +51,29 @@ impl Core {
 
     /// [`handle`](Self::handle) with the app's context as `context` (the server passes each
     /// connection's own copy, see [`AppContext::for_connection`]) and the client's address.
+    /// The whole request runs inside the app's scope (its services: `delay()`,
+    /// `channel_layer()` and the ORM find theirs there), its first steps at the call too.
+    pub(crate) fn handle_with(
+        &self,
+        req: Request,
+        context: &Arc<AppContext>,
+        client: Option<SocketAddr>,
+    ) -> canter_kernel::services::Scoped<impl Future<Output = Response> + Send + 'static> {
+        let services = &context.services;
+        let request = services
+            .clone()
+            .sync_scope(|| self.handle_in_app(req, context, client));
+        services.clone().scope(request)
+    }
+
+    /// The request's future, made inside the app's scope.
     ///
     /// What can be done before the first `.await` is done here, at the call, and the future
     /// returned is built from combinators rather than an `async` block: an `async` block keeps
     /// its argument (the 240-byte request) and what it is moved into side by side, and this
     /// future is moved into hyper whole on every request (it was 1.3 KB; see BENCHMARKS.md).
     /// It borrows nothing from the app, so the server needs no `async` block around it.
-    pub(crate) fn handle_with(
+    fn handle_in_app(
         &self,
         mut req: Request,
         context: &Arc<AppContext>,

@@ -38,8 +38,7 @@ pub mod request;
 pub mod response;
 pub mod routing;
 pub mod server;
-pub mod settings;
-pub mod stall;
+pub use canter_kernel::{plugin, services, settings, stall};
 pub mod test;
 pub mod views;
 

@@ -14,14 +14,15 @@
 //! lazily: start-up does not need the database up, and a query against one that is down fails
 //! with [`OrmError::Unavailable`] naming the alias (never the password).
 //!
-//! The databases in use are process-wide ([`Databases::install`]); a test can run a future
-//! against its own set with [`Databases::scope`], so tests stay isolated without passing
-//! handles around.
+//! The databases in use are the running app's (its `Orm` plugin puts them among the app's
+//! services); a test can run a future against its own set with [`Databases::scope`], so
+//! tests stay isolated without passing handles around.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
+use canter_kernel::services;
 use serde::Deserialize;
 
 use crate::backends::{display_url, Database, Vendor};
@@ -69,12 +70,6 @@ pub struct Databases {
     map: HashMap<String, Arc<Database>>,
 }
 
-static INSTALLED: RwLock<Option<Arc<Databases>>> = RwLock::new(None);
-
-tokio::task_local! {
-    static SCOPED: Arc<Databases>;
-}
-
 impl Databases {
     /// Connects (lazily) to every configured database. Call inside a tokio runtime.
     pub fn connect(config: &BTreeMap<String, DatabaseConfig>) -> Result<Self, OrmError> {
@@ -94,7 +89,7 @@ impl Databases {
     }
 
     /// From the `[databases]` settings section and `DATABASE_URL`.
-    pub fn from_settings(settings: &canter_core::settings::Settings) -> Result<Self, OrmError> {
+    pub fn from_settings(settings: &canter_kernel::Settings) -> Result<Self, OrmError> {
         let mut config: BTreeMap<String, DatabaseConfig> =
             settings
                 .section("databases")
@@ -138,39 +133,36 @@ impl Databases {
         aliases
     }
 
-    /// Makes these the process's databases.
-    pub fn install(self) -> Arc<Databases> {
-        let shared = Arc::new(self);
-        *INSTALLED.write().unwrap_or_else(|e| e.into_inner()) = Some(shared.clone());
-        shared
-    }
-
-    /// Runs `future` with these databases instead of the installed ones (for tests).
-    pub async fn scope<F: Future>(self: Arc<Self>, future: F) -> F::Output {
-        SCOPED.scope(self, future).await
+    /// Runs `future` with these databases instead of the current app's (the rest of the
+    /// app's services stay): a test's own set, or a set carried into a spawned task
+    /// (`tokio::spawn(current().unwrap().scope(work))`).
+    /// The rest are those of the app current where this is called (not where the future is
+    /// polled), so the future can be spawned.
+    pub fn scope<F: Future>(self: Arc<Self>, future: F) -> services::Scoped<F> {
+        let services = services::current()
+            .map(|app| (*app).clone())
+            .unwrap_or_default()
+            .with(self);
+        Arc::new(services).scope(future)
     }
 }
 
-/// The databases of the current scope, else the installed ones (to carry into a spawned task:
-/// `tokio::spawn(current().unwrap().scope(work))`).
+/// The databases of the current app (or of the current [`Databases::scope`]).
 pub fn current() -> Option<Arc<Databases>> {
-    SCOPED
-        .try_with(Arc::clone)
-        .ok()
-        .or_else(|| INSTALLED.read().unwrap_or_else(|e| e.into_inner()).clone())
+    services::with_current(|app| app.get::<Arc<Databases>>().cloned()).flatten()
 }
 
-/// The database `alias` of the current scope (or the installed set).
+/// The database `alias` of the current app (or of the current [`Databases::scope`]).
 pub fn database(alias: &str) -> Result<Arc<Database>, OrmError> {
-    if let Ok(found) = SCOPED.try_with(|dbs| dbs.get(alias)) {
-        return found;
-    }
-    let installed = INSTALLED.read().unwrap_or_else(|e| e.into_inner()).clone();
-    match installed {
-        Some(dbs) => dbs.get(alias),
+    match services::with_current(|app| app.get::<Arc<Databases>>().map(|dbs| dbs.get(alias))) {
+        Some(Some(found)) => found,
+        Some(None) => Err(OrmError::Config {
+            alias: alias.to_owned(),
+            message: "this app has no databases: add the ORM's plugin (App::plugin(canter::orm::Orm::new()))".into(),
+        }),
         None => Err(OrmError::Config {
             alias: alias.to_owned(),
-            message: "no databases are set up: call Databases::from_settings(..)?.install() at start-up (canter_orm::plugin does)".into(),
+            message: "no app is running here, so there are no databases: run this code inside the app (a view, a task, a command) or inside Databases::scope".into(),
         }),
     }
 }

@@ -133,7 +133,9 @@ impl std::error::Error for ValidationError {}
 impl OrmError {
     /// The HTTP error a view should answer with: `DoesNotExist` → 404, validation and bad
     /// lookups → 400, integrity → 409, the rest → 500. (`?` alone gives 500, as an uncaught
-    /// `DoesNotExist` does in Django; `QuerySet::get_or_404` is `get_object_or_404`.)
+    /// `DoesNotExist` does in Django; `QuerySet::get_or_404` is `get_object_or_404`.) The
+    /// `http` feature.
+    #[cfg(feature = "http")]
     pub fn into_http(self) -> canter_core::Error {
         let status = match &self {
             OrmError::DoesNotExist { .. } => 404,

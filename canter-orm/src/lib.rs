@@ -18,6 +18,9 @@
 //! representation) → `compiler` (SQL per backend, via sea-query) → [`backends`] (one folder per
 //! database: connection, `operations`, `schema`).
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("canter-orm needs a database: enable its `sqlite` or `postgres` feature (canter's facade forwards both)");
+
 pub mod aggregates;
 pub mod backends;
 mod compiler;
@@ -43,7 +46,7 @@ pub use error::{OrmError, ValidationError};
 pub use expressions::{Assignment, Column, ManyToManyField, OrderBy, F, Q};
 pub use fields::{AutoPk, FieldMeta, FieldType, Json, Operand, SqlType};
 pub use model::{HasState, Model, ModelExt, ModelMeta, ModelState};
-pub use plugin::plugin;
+pub use plugin::Orm;
 pub use queryset::{QuerySet, MAX_FILTER_DEPTH, MAX_FILTER_VALUES};
 pub use relations::{ForeignKey, ManyToMany, OnDelete, OneToOne};
 pub use sea_query::Value;

@@ -330,38 +330,43 @@ on_every_backend! {
     async fn sql_and_rust_data_migrations_with_their_reverse(vendor) {
         let dir = temp_dir();
         make(&dir, v2::Article::meta(), &[]);
-        canter_orm::migrations::register_rust_migration("evo.bump_views", || async {
-            v2::Article::objects().update([v2::Article::views.set(v2::Article::views.f() + 100)]).await?;
-            Ok(())
-        });
-        canter_orm::migrations::register_rust_migration("evo.unbump_views", || async {
-            v2::Article::objects().update([v2::Article::views.set(v2::Article::views.f() - 100)]).await?;
-            Ok(())
-        });
-        let data = canter_orm::migrations::Migration {
-            app: "evo".into(),
-            name: "0002_data".into(),
-            dependencies: vec![("evo".into(), "0001_initial".into())],
-            operations: vec![
-                canter_orm::migrations::Operation::RunSql {
-                    forward: vec!["INSERT INTO evo_article (title, views) VALUES ('seeded', 1)".into()],
-                    backward: Some(vec!["DELETE FROM evo_article WHERE title = 'seeded'".into()]),
-                },
-                canter_orm::migrations::Operation::RunRust { forward: "evo.bump_views".into(), backward: Some("evo.unbump_views".into()) },
-            ],
-        };
-        MigrationSet::load(&dir).unwrap().write(&data).unwrap();
-        migrate(&dir, Target::Latest).await;
-        let rows = v2::Article::objects().await.unwrap();
-        assert_eq!(rows.iter().map(|r| (r.title.as_str(), r.views)).collect::<Vec<_>>(), [("seeded", 101)]);
-        migrate(&dir, to("0001_initial")).await;
-        assert_eq!(v2::Article::objects().count().await.unwrap(), 0, "both data steps reversed on {vendor:?}");
+        let functions = canter_orm::migrations::RustMigrations::new()
+            .add("evo.bump_views", || async {
+                v2::Article::objects().update([v2::Article::views.set(v2::Article::views.f() + 100)]).await?;
+                Ok(())
+            })
+            .add("evo.unbump_views", || async {
+                v2::Article::objects().update([v2::Article::views.set(v2::Article::views.f() - 100)]).await?;
+                Ok(())
+            });
+        // The app's Rust migrations, beside the test's database.
+        let app = std::sync::Arc::new((*canter_core::services::current().unwrap()).clone().with(functions));
+        app.scope(async move {
+            let data = canter_orm::migrations::Migration {
+                app: "evo".into(),
+                name: "0002_data".into(),
+                dependencies: vec![("evo".into(), "0001_initial".into())],
+                operations: vec![
+                    canter_orm::migrations::Operation::RunSql {
+                        forward: vec!["INSERT INTO evo_article (title, views) VALUES ('seeded', 1)".into()],
+                        backward: Some(vec!["DELETE FROM evo_article WHERE title = 'seeded'".into()]),
+                    },
+                    canter_orm::migrations::Operation::RunRust { forward: "evo.bump_views".into(), backward: Some("evo.unbump_views".into()) },
+                ],
+            };
+            MigrationSet::load(&dir).unwrap().write(&data).unwrap();
+            migrate(&dir, Target::Latest).await;
+            let rows = v2::Article::objects().await.unwrap();
+            assert_eq!(rows.iter().map(|r| (r.title.as_str(), r.views)).collect::<Vec<_>>(), [("seeded", 101)]);
+            migrate(&dir, to("0001_initial")).await;
+            assert_eq!(v2::Article::objects().count().await.unwrap(), 0, "both data steps reversed on {vendor:?}");
 
-        // sqlmigrate-style SQL is available for review.
-        let set = MigrationSet::load(&dir).unwrap();
-        let steps = Executor::new(set, "default").steps(&("evo".into(), "0001_initial".into()), vendor, true).unwrap();
-        assert!(format!("{steps:?}").contains("CREATE TABLE \\\"evo_article\\\""), "{steps:?}");
-        std::fs::remove_dir_all(&dir).ok();
+            // sqlmigrate-style SQL is available for review.
+            let set = MigrationSet::load(&dir).unwrap();
+            let steps = Executor::new(set, "default").steps(&("evo".into(), "0001_initial".into()), vendor, true).unwrap();
+            assert!(format!("{steps:?}").contains("CREATE TABLE \\\"evo_article\\\""), "{steps:?}");
+            std::fs::remove_dir_all(&dir).ok();
+        }).await;
     }
 }
 
@@ -562,38 +567,43 @@ on_every_backend! {
         migrate(&dir, Target::Latest).await;
         every_pooled_connection_refuses_a_dangling_key().await;
 
-        canter_orm::migrations::register_rust_migration("evo.fk_guard_panics", || async {
-            v7::Category::objects().create(v7::Category { id: 0, label: "half".into() }).await?;
-            panic!("a data migration panics");
-        });
-        canter_orm::migrations::register_rust_migration("evo.fk_guard_fails", || async {
-            v7::Category::objects().create(v7::Category { id: 0, label: "half".into() }).await?;
-            Err(canter_orm::OrmError::InvalidLookup("a data migration fails".into()))
-        });
-        for (function, panics) in [("evo.fk_guard_panics", true), ("evo.fk_guard_fails", false)] {
-            let data = canter_orm::migrations::Migration {
-                app: "evo".into(),
-                name: "0002_data".into(),
-                dependencies: vec![("evo".into(), "0001_initial".into())],
-                operations: vec![canter_orm::migrations::Operation::RunRust { forward: function.into(), backward: None }],
-            };
-            MigrationSet::load(&dir).unwrap().write(&data).unwrap();
-            let scope = canter_orm::db::current().unwrap();
-            let dir2 = dir.clone();
-            let run = tokio::spawn(scope.scope(async move {
-                Executor::new(MigrationSet::load(&dir2).unwrap(), "default").migrate(&Target::Latest).await
-            }))
-            .await;
-            if panics {
-                assert!(run.unwrap_err().is_panic());
-            } else {
-                let err = run.unwrap().unwrap_err().to_string();
-                assert!(err.contains("a data migration fails"), "{err}");
+        let functions = canter_orm::migrations::RustMigrations::new()
+            .add("evo.fk_guard_panics", || async {
+                v7::Category::objects().create(v7::Category { id: 0, label: "half".into() }).await?;
+                panic!("a data migration panics");
+            })
+            .add("evo.fk_guard_fails", || async {
+                v7::Category::objects().create(v7::Category { id: 0, label: "half".into() }).await?;
+                Err(canter_orm::OrmError::InvalidLookup("a data migration fails".into()))
+            });
+        // The app's Rust migrations, beside the test's database.
+        let app = std::sync::Arc::new((*canter_core::services::current().unwrap()).clone().with(functions));
+        app.scope(async move {
+            for (function, panics) in [("evo.fk_guard_panics", true), ("evo.fk_guard_fails", false)] {
+                let data = canter_orm::migrations::Migration {
+                    app: "evo".into(),
+                    name: "0002_data".into(),
+                    dependencies: vec![("evo".into(), "0001_initial".into())],
+                    operations: vec![canter_orm::migrations::Operation::RunRust { forward: function.into(), backward: None }],
+                };
+                MigrationSet::load(&dir).unwrap().write(&data).unwrap();
+                let scope = canter_orm::db::current().unwrap();
+                let dir2 = dir.clone();
+                let run = tokio::spawn(scope.scope(async move {
+                    Executor::new(MigrationSet::load(&dir2).unwrap(), "default").migrate(&Target::Latest).await
+                }))
+                .await;
+                if panics {
+                    assert!(run.unwrap_err().is_panic());
+                } else {
+                    let err = run.unwrap().unwrap_err().to_string();
+                    assert!(err.contains("a data migration fails"), "{err}");
+                }
+                assert_eq!(v7::Category::objects().count().await.unwrap(), 0, "rolled back on {vendor:?}");
+                every_pooled_connection_refuses_a_dangling_key().await;
             }
-            assert_eq!(v7::Category::objects().count().await.unwrap(), 0, "rolled back on {vendor:?}");
-            every_pooled_connection_refuses_a_dangling_key().await;
-        }
-        std::fs::remove_dir_all(&dir).ok();
+            std::fs::remove_dir_all(&dir).ok();
+        }).await;
     }
 }
 

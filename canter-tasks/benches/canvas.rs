@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use canter_tasks::canvas::{chain, chord, group, Signature};
 use canter_tasks::{
-    task, Broker, MemoryBroker, Registry, SqliteBroker, TaskError, TaskStatus, Worker, WorkerConfig,
+    task, Broker, Registry, SqliteBroker, TaskError, TaskStatus, Worker, WorkerConfig,
 };
 use serde_json::{json, Value};
 
@@ -239,47 +239,50 @@ async fn run_form(form: Form, broker: &dyn Broker) -> Timing {
 /// Runs the rounds on `broker` (installed as the process's broker) with a worker of its own;
 /// per form, its timings in round order.
 async fn rounds(name: &str, broker: Arc<dyn Broker>) -> Vec<(Form, Vec<Timing>)> {
-    canter_tasks::install(broker.clone());
-    let config = WorkerConfig {
-        concurrency: 10,
-        ..WorkerConfig::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let registry = Registry::new().register::<add>().register::<total>();
-    let worker = tokio::spawn(
-        Worker::new(registry, broker.clone(), config).run(async move {
-            let _ = stopped.await;
-        }),
-    );
-    let mut timings: Vec<(Form, Vec<Timing>)> = FORMS.iter().map(|&f| (f, Vec::new())).collect();
-    for round in 0..=rounds_wanted() {
-        let mut line = Vec::new();
-        for k in 0..FORMS.len() {
-            let form = FORMS[(k + round) % FORMS.len()];
-            tokio::time::sleep(Duration::from_millis(50)).await; // an idle worker at the start
-            let t = run_form(form, &*broker).await;
-            line.push(format!("{form:?} {:.1}", t.wall));
-            if round > 0 {
-                // Round 0 warms up.
-                timings
-                    .iter_mut()
-                    .find(|(f, _)| *f == form)
-                    .unwrap()
-                    .1
-                    .push(t);
+    canter_tasks::tasks_app(broker.clone())
+        .scope(async move {
+            let config = WorkerConfig {
+                concurrency: 10,
+                ..WorkerConfig::default()
+            };
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let registry = Registry::new().register::<add>().register::<total>();
+            let worker = tokio::spawn(Worker::new(registry, broker.clone(), config).run(
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            let mut timings: Vec<(Form, Vec<Timing>)> =
+                FORMS.iter().map(|&f| (f, Vec::new())).collect();
+            for round in 0..=rounds_wanted() {
+                let mut line = Vec::new();
+                for k in 0..FORMS.len() {
+                    let form = FORMS[(k + round) % FORMS.len()];
+                    tokio::time::sleep(Duration::from_millis(50)).await; // an idle worker at the start
+                    let t = run_form(form, &*broker).await;
+                    line.push(format!("{form:?} {:.1}", t.wall));
+                    if round > 0 {
+                        // Round 0 warms up.
+                        timings
+                            .iter_mut()
+                            .find(|(f, _)| *f == form)
+                            .unwrap()
+                            .1
+                            .push(t);
+                    }
+                }
+                let label = if round == 0 {
+                    "warm-up".to_owned()
+                } else {
+                    format!("round {round}")
+                };
+                println!("{name} {label} (ms): {}", line.join(", "));
             }
-        }
-        let label = if round == 0 {
-            "warm-up".to_owned()
-        } else {
-            format!("round {round}")
-        };
-        println!("{name} {label} (ms): {}", line.join(", "));
-    }
-    let _ = stop.send(());
-    worker.await.unwrap().unwrap();
-    canter_tasks::install(Arc::new(MemoryBroker::new()));
-    timings
+            let _ = stop.send(());
+            worker.await.unwrap().unwrap();
+            timings
+        })
+        .await
 }
 
 fn median(values: impl IntoIterator<Item = f64>) -> f64 {
@@ -345,7 +348,8 @@ fn rows(name: &str, timings: &[(Form, Vec<Timing>)]) -> Vec<String> {
 /// What a chord's members weigh in the queue (no worker running): each carries the callback
 /// and every member's id.
 async fn chord_message_size(broker: Arc<dyn Broker>, file: &std::path::Path) {
-    canter_tasks::install(broker.clone());
+    canter_tasks::tasks_app(broker.clone())
+        .scope(async move {
     let n = members();
     let members = (0..n)
         .map(|i| Signature::new("bench.add", json!([i, 1])))
@@ -364,11 +368,12 @@ async fn chord_message_size(broker: Arc<dyn Broker>, file: &std::path::Path) {
     .await
     .unwrap();
     pool.close().await;
-    canter_tasks::install(Arc::new(MemoryBroker::new()));
     println!(
         "SQLite: a {n}-member chord queues {count} messages whose embed is {per} bytes each ({:.1} MB in all)",
         all as f64 / 1e6
     );
+        })
+        .await
 }
 
 fn temp_file() -> std::path::PathBuf {

@@ -63,47 +63,52 @@ async fn canter_run() -> (f64, f64, f64, f64, f64) {
             .await
             .unwrap(),
     );
-    canter_tasks::install(broker.clone());
-    RAN.store(0, Ordering::SeqCst);
-    LATENCIES.lock().unwrap().clear();
+    canter_tasks::tasks_app(broker.clone())
+        .scope(async move {
+            RAN.store(0, Ordering::SeqCst);
+            LATENCIES.lock().unwrap().clear();
 
-    let started = Instant::now();
-    for _ in 0..TASKS {
-        noop::delay().await.unwrap();
-    }
-    let enqueue = TASKS as f64 / started.elapsed().as_secs_f64();
+            let started = Instant::now();
+            for _ in 0..TASKS {
+                noop::delay().await.unwrap();
+            }
+            let enqueue = TASKS as f64 / started.elapsed().as_secs_f64();
 
-    let config = WorkerConfig {
-        concurrency: 10,
-        ..WorkerConfig::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let registry = Registry::new().register::<noop>().register::<stamp>();
-    let started = Instant::now();
-    let worker = tokio::spawn(
-        Worker::new(registry, broker.clone(), config).run(async move {
-            let _ = stopped.await;
-        }),
-    );
-    while RAN.load(Ordering::SeqCst) < TASKS || broker.queue_length("celery").await.unwrap() > 0 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let drain = TASKS as f64 / started.elapsed().as_secs_f64();
+            let config = WorkerConfig {
+                concurrency: 10,
+                ..WorkerConfig::default()
+            };
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let registry = Registry::new().register::<noop>().register::<stamp>();
+            let started = Instant::now();
+            let worker = tokio::spawn(Worker::new(registry, broker.clone(), config).run(
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            while RAN.load(Ordering::SeqCst) < TASKS
+                || broker.queue_length("celery").await.unwrap() > 0
+            {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let drain = TASKS as f64 / started.elapsed().as_secs_f64();
 
-    for _ in 0..PINGS {
-        tokio::time::sleep(Duration::from_millis(20)).await; // idle between pings
-        stamp::delay(now()).await.unwrap();
-    }
-    while LATENCIES.lock().unwrap().len() < PINGS {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let _ = stop.send(());
-    worker.await.unwrap().unwrap();
-    let mut latencies = LATENCIES.lock().unwrap().clone();
-    latencies.sort_by(f64::total_cmp);
-    let at = |q: f64| report::quantile(&latencies, q);
-    remove(&file);
-    (enqueue, drain, at(0.5), at(0.9), at(0.99))
+            for _ in 0..PINGS {
+                tokio::time::sleep(Duration::from_millis(20)).await; // idle between pings
+                stamp::delay(now()).await.unwrap();
+            }
+            while LATENCIES.lock().unwrap().len() < PINGS {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let _ = stop.send(());
+            worker.await.unwrap().unwrap();
+            let mut latencies = LATENCIES.lock().unwrap().clone();
+            latencies.sort_by(f64::total_cmp);
+            let at = |q: f64| report::quantile(&latencies, q);
+            remove(&file);
+            (enqueue, drain, at(0.5), at(0.9), at(0.99))
+        })
+        .await
 }
 
 /// The same rows and statements with raw sqlx: the floor.

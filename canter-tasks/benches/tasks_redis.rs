@@ -122,79 +122,85 @@ async fn canter_run(base: &str) -> (f64, f64, f64, f64, f64) {
     let prefix = format!("canter-bench-{}:", uuid::Uuid::new_v4().simple());
     let url = format!("{base}?global_keyprefix={prefix}");
     let broker: Arc<dyn Broker> = Arc::new(RedisBroker::connect(&url).await.unwrap());
-    canter_tasks::install(broker.clone());
-    let mut conn = redis::Client::open(base)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    canter_tasks::tasks_app(broker.clone())
+        .scope(async move {
+            let mut conn = redis::Client::open(base)
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap();
 
-    let started = Instant::now();
-    for _ in 0..TASKS {
-        noop::delay().await.unwrap();
-    }
-    let enqueue = TASKS as f64 / started.elapsed().as_secs_f64();
+            let started = Instant::now();
+            for _ in 0..TASKS {
+                noop::delay().await.unwrap();
+            }
+            let enqueue = TASKS as f64 / started.elapsed().as_secs_f64();
 
-    let queue = format!("{prefix}celery");
-    let unacked = format!("{prefix}unacked");
-    let _worker = Killed(
-        Command::new(std::env::current_exe().unwrap())
-            .env(WORKER_ENV, &url)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    redis::cmd("BLPOP")
-        .arg(format!("{prefix}ready"))
-        .arg(30)
-        .query_async::<()>(&mut conn)
-        .await
-        .unwrap();
-    let started = Instant::now();
-    redis::cmd("RPUSH")
-        .arg(format!("{prefix}go"))
-        .arg(1)
-        .query_async::<()>(&mut conn)
-        .await
-        .unwrap();
-    while int(&mut conn, "LLEN", &queue).await > 0 || int(&mut conn, "HLEN", &unacked).await > 0 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let drain = TASKS as f64 / started.elapsed().as_secs_f64();
+            let queue = format!("{prefix}celery");
+            let unacked = format!("{prefix}unacked");
+            let _worker = Killed(
+                Command::new(std::env::current_exe().unwrap())
+                    .env(WORKER_ENV, &url)
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
+            redis::cmd("BLPOP")
+                .arg(format!("{prefix}ready"))
+                .arg(30)
+                .query_async::<()>(&mut conn)
+                .await
+                .unwrap();
+            let started = Instant::now();
+            redis::cmd("RPUSH")
+                .arg(format!("{prefix}go"))
+                .arg(1)
+                .query_async::<()>(&mut conn)
+                .await
+                .unwrap();
+            while int(&mut conn, "LLEN", &queue).await > 0
+                || int(&mut conn, "HLEN", &unacked).await > 0
+            {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let drain = TASKS as f64 / started.elapsed().as_secs_f64();
 
-    let latency_key = format!("{prefix}latency");
-    let mut latencies = Vec::new();
-    for ping in 0..=PINGS {
-        tokio::time::sleep(Duration::from_millis(10)).await; // idle between pings
-        stamp::delay(now()).await.unwrap();
-        let (_, stamped): (String, String) = redis::cmd("BLPOP")
-            .arg(&latency_key)
-            .arg(10)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        let (sent, started) = stamped.split_once(' ').unwrap();
-        if ping > 0 {
-            // The first one warms up, as in the Celery bench.
-            latencies
-                .push((started.parse::<f64>().unwrap() - sent.parse::<f64>().unwrap()) * 1000.0);
-        }
-    }
-    latencies.sort_by(f64::total_cmp);
-    let at = |q: f64| report::quantile(&latencies, q);
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
+            let latency_key = format!("{prefix}latency");
+            let mut latencies = Vec::new();
+            for ping in 0..=PINGS {
+                tokio::time::sleep(Duration::from_millis(10)).await; // idle between pings
+                stamp::delay(now()).await.unwrap();
+                let (_, stamped): (String, String) = redis::cmd("BLPOP")
+                    .arg(&latency_key)
+                    .arg(10)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                let (sent, started) = stamped.split_once(' ').unwrap();
+                if ping > 0 {
+                    // The first one warms up, as in the Celery bench.
+                    latencies.push(
+                        (started.parse::<f64>().unwrap() - sent.parse::<f64>().unwrap()) * 1000.0,
+                    );
+                }
+            }
+            latencies.sort_by(f64::total_cmp);
+            let at = |q: f64| report::quantile(&latencies, q);
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}*"))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            if !keys.is_empty() {
+                redis::cmd("DEL")
+                    .arg(keys)
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            (enqueue, drain, at(0.5), at(0.9), at(0.99))
+        })
         .await
-        .unwrap();
-    if !keys.is_empty() {
-        redis::cmd("DEL")
-            .arg(keys)
-            .query_async::<()>(&mut conn)
-            .await
-            .unwrap();
-    }
-    (enqueue, drain, at(0.5), at(0.9), at(0.99))
 }
 
 /// Raw redis-rs: the same envelope pushed and popped, one at a time.

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::broker::{now, Broker, PUBLISHED};
+use crate::broker::{now, Broker};
 use crate::error::TaskError;
 use crate::task::{Task, TaskOptions};
 use crate::ApplyOptions;
@@ -209,6 +209,9 @@ impl Beat {
                 None if matches!(entry.schedule, Schedule::Crontab { .. }) => *handled = Some(due),
                 None => {}
             }
+            // Without crontabs, nothing above marks an entry handled.
+            #[cfg(not(feature = "cron"))]
+            let _ = handled;
         }
         tracing::info!(target: "canter::tasks", entries = self.entries.len(), "beat: scheduling");
         loop {
@@ -255,7 +258,6 @@ impl Beat {
             crate::broker::message(entry.task, &entry.options, entry.args.clone(), options);
         let id = message.id.clone();
         broker.publish(message).await?;
-        PUBLISHED.notify_waiters();
         tracing::info!(target: "canter::tasks", entry = %entry.name, task = entry.task, id, due, "beat: sent");
         Ok(())
     }

@@ -81,6 +81,29 @@ pub(crate) fn failure(error: &TaskError, retries: u32) -> TaskResult {
     }
 }
 
+/// An eager broker's `publish` ([`MemoryBroker::eager`](crate::MemoryBroker::eager)): the
+/// message's task from `tasks`, run here and now; a task not among them is stored as a
+/// `NotRegistered` failure, as a worker stores it.
+pub(crate) async fn run_published_eagerly(
+    tasks: &crate::task::Registry,
+    message: TaskMessage,
+    broker: &dyn Broker,
+) -> Result<(), TaskError> {
+    let Some((runner, options)) = tasks.tasks.get(message.name.as_str()).cloned() else {
+        let reason = format!(
+            "no task named {:?} is registered with the eager broker",
+            message.name
+        );
+        let failure = TaskResult {
+            status: TaskStatus::Failure,
+            result: None,
+            error: Some(("NotRegistered".into(), reason)),
+        };
+        return broker.store_result(&message.id, failure).await;
+    };
+    run_eagerly(runner, &options, &message, broker).await
+}
+
 /// Eager mode (Celery's `task_always_eager`): runs the task here and now, retries included
 /// (without their waits), and stores its result where `AsyncResult` looks.
 pub(crate) async fn run_eagerly(

@@ -2,8 +2,7 @@
 //! [`SqliteBroker`](crate::brokers::SqliteBroker) is the embedded, durable default;
 //! [`RedisBroker`](crate::brokers::RedisBroker) shares queues and results with Python Celery.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -125,6 +124,12 @@ pub trait Broker: Send + Sync + 'static {
         let _ = delivery;
         Box::pin(async { Ok(()) })
     }
+    /// What this process's idle workers on this broker wait on between polls: a broker that
+    /// workers poll (the embedded ones) notifies it on every publish through this object,
+    /// so a task published here starts at once. `None`: workers block on the broker itself.
+    fn published(&self) -> Option<&tokio::sync::Notify> {
+        None
+    }
     /// Worker `worker` stops: what the broker fetched ahead for it goes back to the queue.
     fn release<'a>(&'a self, worker: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
         let _ = worker;
@@ -186,39 +191,33 @@ pub(crate) fn check_size(size: usize, limit: u64) -> Result<(), TaskError> {
     Ok(())
 }
 
-static BROKER: RwLock<Option<Arc<dyn Broker>>> = RwLock::new(None);
-
-/// Makes `broker` the process's broker.
-pub fn install(broker: Arc<dyn Broker>) {
-    *BROKER.write().unwrap_or_else(|e| e.into_inner()) = Some(broker);
+/// Typed ways to put a broker among an app's services (a test's own app, a program without the
+/// tasks plugin): the handle's type is what the app looks it up by, so it is fixed here.
+pub trait BrokerServices {
+    /// These services with `broker` as the app's task broker.
+    fn with_broker(self, broker: Arc<dyn Broker>) -> Self;
 }
 
-/// The installed broker.
-pub fn broker() -> Result<Arc<dyn Broker>, TaskError> {
-    BROKER
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .ok_or_else(|| {
-            TaskError::Broker(
-                "no broker is set up: install one (canter_tasks::Tasks::plugin does)".into(),
-            )
-        })
-}
-
-/// `url` fit for logs and error messages: a password (`redis://:secret@host`) is hidden.
-pub(crate) fn redacted(url: &str) -> String {
-    let Some(scheme) = url.find("://").map(|at| at + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    // The last `@` of the authority: a password may hold one (unencoded) too.
-    match authority.rfind('@') {
-        Some(at) => format!("{}***{}", &url[..scheme], &rest[at..]),
-        None => url.to_owned(),
+impl BrokerServices for canter_kernel::Services {
+    fn with_broker(self, broker: Arc<dyn Broker>) -> Self {
+        self.with(broker)
     }
 }
+
+/// An app holding only `broker` (a test's, a script's): run code in it with
+/// `tasks_app(broker).scope(async { add::delay(2, 3).await })`.
+pub fn tasks_app(broker: Arc<dyn Broker>) -> Arc<canter_kernel::Services> {
+    Arc::new(canter_kernel::Services::new().with_broker(broker))
+}
+
+/// The current app's broker (the tasks plugin starts it; a test puts one among the services
+/// it runs with). Outside any app, or in an app without one, an error says which.
+pub fn broker() -> Result<Arc<dyn Broker>, TaskError> {
+    canter_kernel::services::require::<Arc<dyn Broker>>("task broker")
+        .map_err(|e| TaskError::Broker(e.to_string()))
+}
+
+pub(crate) use canter_kernel::urls::redacted;
 
 /// This machine's name (`localhost` if it cannot be read).
 pub(crate) fn hostname() -> String {
@@ -255,37 +254,11 @@ pub struct ApplyOptions {
     pub link_error: Vec<crate::canvas::Signature>,
 }
 
-/// Wakes this process's idle workers when a task is published here (other processes poll).
-pub(crate) static PUBLISHED: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
-static EAGER: AtomicBool = AtomicBool::new(false);
-
-/// Eager mode (Celery's `task_always_eager`, for tests): `delay` runs the task at once, in the
-/// caller, and stores its result (in the installed broker, or an in-memory one if none is).
-/// Off by default; `[tasks] always_eager = true` turns it on for an app.
-pub fn set_eager(on: bool) {
-    EAGER.store(on, Ordering::SeqCst);
-}
-
-pub fn is_eager() -> bool {
-    EAGER.load(Ordering::SeqCst)
-}
-
-/// Enqueues task `T` with `args`, or in eager mode runs it (used by `#[task]`'s `delay` and
-/// `apply_async`).
+/// Enqueues task `T` with `args` on the current app's broker (used by `#[task]`'s `delay`
+/// and `apply_async`); on an eager broker ([`MemoryBroker::eager`](crate::MemoryBroker::eager))
+/// that runs it at once.
 pub async fn dispatch<T: Task>(args: Value, options: ApplyOptions) -> Result<String, TaskError> {
-    if !is_eager() {
-        return enqueue(T::NAME, &T::options(), args, options).await;
-    }
-    let task_options = T::options();
-    let message = message(T::NAME, &task_options, args, options);
-    let broker = broker().unwrap_or_else(|_| {
-        let memory: Arc<dyn Broker> = Arc::new(crate::brokers::MemoryBroker::new());
-        install(memory.clone());
-        memory
-    });
-    crate::body::run_eagerly(Arc::new(T::run), &task_options, &message, &*broker).await?;
-    Ok(message.id)
+    enqueue(T::NAME, &T::options(), args, options).await
 }
 
 /// Enqueues task `name` with `args` (used by `#[task]`'s `delay` / `apply_async`).
@@ -316,7 +289,6 @@ pub async fn enqueue(
         }
         return Err(e);
     }
-    PUBLISHED.notify_waiters();
     Ok(id)
 }
 
@@ -360,7 +332,7 @@ pub fn enqueue_on_commit<T: Task>(args: Value, mut options: ApplyOptions) -> Str
     #[cfg(feature = "orm")]
     canter_orm::transaction::on_commit_async(send);
     #[cfg(not(feature = "orm"))]
-    tokio::spawn(send);
+    canter_kernel::services::spawn(send);
     id
 }
 

@@ -34,7 +34,7 @@
 
 use serde_json::{json, Value};
 
-use crate::broker::{broker, TaskMessage, PUBLISHED};
+use crate::broker::{broker, TaskMessage};
 use crate::error::TaskError;
 use crate::result::AsyncResult;
 use crate::task::TaskOptions;
@@ -91,7 +91,6 @@ impl Signature {
             .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
             .clone();
         broker()?.publish(member_message(&self, None)).await?;
-        PUBLISHED.notify_waiters();
         Ok(AsyncResult::new(id))
     }
 
@@ -225,7 +224,6 @@ impl Chain {
         broker()?
             .publish(member_message(&first, embed_of(&rest)))
             .await?;
-        PUBLISHED.notify_waiters();
         Ok(AsyncResult::new(last))
     }
 }
@@ -267,7 +265,6 @@ impl Group {
             children.push(AsyncResult::new(message.id.clone()));
             broker()?.publish(message).await?;
         }
-        PUBLISHED.notify_waiters();
         Ok(GroupResult { id, children })
     }
 }
@@ -404,7 +401,6 @@ impl Chord {
                 .publish(member_message(member, Some(embed.clone())))
                 .await?;
         }
-        PUBLISHED.notify_waiters();
         Ok(AsyncResult::new(callback_id))
     }
 }

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, Write};
 
-use canter_core::management::{CommandContext, CommandError, ManagementCommand};
+use canter_kernel::management::{CommandContext, CommandError, ManagementCommand};
 use clap::{Arg, ArgAction, ArgMatches};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
@@ -417,7 +417,7 @@ impl ManagementCommand for EventsCommand {
             };
             tokio::select! {
                 done = follow => done?,
-                () = canter_core::server::shutdown_signal() => {}
+                () = canter_kernel::signals::shutdown_signal() => {}
             }
             Ok(())
         })

@@ -30,7 +30,7 @@ pub mod worker;
 
 pub use beat::Beat;
 pub use broker::{
-    broker, enqueue, install, is_eager, set_eager, ApplyOptions, Broker, Delivery, TaskMessage,
+    broker, enqueue, tasks_app, ApplyOptions, Broker, BrokerServices, Delivery, TaskMessage,
     DEFAULT_MAX_MESSAGE_SIZE,
 };
 #[cfg(feature = "redis")]

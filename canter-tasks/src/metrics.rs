@@ -16,9 +16,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{LazyLock, Mutex};
 
-use canter_core::routing::path;
-use canter_core::{App, Body, Response};
-
 /// Histogram bucket bounds, seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -183,12 +180,14 @@ fn escape(value: &str) -> String {
 }
 
 /// Serves `GET /metrics` on `addr` until the process ends; returns the bound address (port 0
-/// picks a free one).
+/// picks a free one). The `http` feature.
+#[cfg(feature = "http")]
 pub async fn serve(addr: SocketAddr) -> Result<SocketAddr, std::io::Error> {
     let listener = canter_core::server::bind(addr)?;
     let bound = listener.local_addr()?;
     let settings = canter_core::settings::Settings::from_toml("allowed_hosts = [\"*\"]")
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+    use canter_core::{routing::path, App, Body, Response};
     let service = App::new()
         .urls(vec![path("metrics", |_req: canter_core::Request| async {
             let mut response = Response::new(Body::from(render()));

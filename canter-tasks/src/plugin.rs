@@ -18,15 +18,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use canter_core::management::{CommandContext, CommandError, ManagementCommand};
-use canter_core::App;
+use canter_kernel::management::{CommandContext, CommandError, ManagementCommand};
+use canter_kernel::plugin::{Plugin, StartContext};
+use canter_kernel::services::{self, Services};
 use clap::{Arg, ArgMatches};
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::broker::install;
 use crate::broker::Broker;
 use crate::brokers::{MemoryBroker, SqliteBroker};
 use crate::error::TaskError;
@@ -61,7 +61,7 @@ impl Default for TaskSettings {
     }
 }
 
-/// The app's tasks: `App::new().install(Tasks::new().task::<add>().plugin())`.
+/// The app's tasks, its plugin: `App::new().plugin(Tasks::new().task::<add>())`.
 #[derive(Clone, Default)]
 pub struct Tasks {
     registry: Registry,
@@ -110,87 +110,135 @@ impl Tasks {
     pub fn registry(&self) -> Registry {
         self.registry.clone()
     }
-
-    pub fn plugin(self) -> impl FnOnce(App) -> App {
-        let (registry, beat) = (self.registry, self.beat);
-        move |app| {
-            let for_startup = (registry.clone(), beat.clone());
-            // runserver's in-process worker: started at start-up, waited for at shutdown.
-            let in_process = InProcessWorker::default();
-            let for_shutdown = in_process.clone();
-            app.command(WorkerCommand(registry, beat.clone()))
-                .command(BeatCommand(beat))
-                .command(crate::commands::InspectCommand)
-                .command(crate::commands::PurgeCommand)
-                .command(crate::commands::RevokeCommand)
-                .command(crate::commands::RetryDeadLettersCommand)
-                .command(crate::commands::EventsCommand)
-                .on_startup(move |settings, command| {
-                    let (registry, beat) = for_startup.clone();
-                    start_up(settings, command, registry, beat, in_process.clone())
-                })
-                .on_shutdown(move |_settings, _command| {
-                    let in_process = for_shutdown.clone();
-                    async move { in_process.finish().await }
-                })
-        }
-    }
 }
 
-/// The start-up hook: the broker from settings, and under runserver the in-process worker (or
-/// a line saying where tasks go and what runs them, when there is none).
-async fn start_up(
-    settings: Arc<canter_core::settings::Settings>,
-    command: String,
-    registry: Registry,
-    beat: crate::beat::Beat,
-    in_process: InProcessWorker,
-) -> Result<(), CommandError> {
-    let config: TaskSettings = settings.section("tasks")?;
-    // The framework's own commands never enqueue: no broker file for `check`.
-    if FRAMEWORK_COMMANDS_WITHOUT_TASKS.contains(&command.as_str()) {
-        return Ok(());
+/// How long start-up waits for a configured broker before failing (the process must exit
+/// within 10 s when it is unreachable).
+const CONNECT_LIMIT: Duration = Duration::from_secs(8);
+
+impl Plugin for Tasks {
+    fn name(&self) -> &'static str {
+        "tasks"
     }
-    let url = broker_url(config.broker.as_deref(), std::env::var("REDIS_URL").ok());
-    let shown = crate::broker::redacted(&url);
-    let broker = open_broker_limited(&url, config.max_message_size)
-        .await
-        .map_err(|e| format!("[tasks] broker {shown:?}: {e}"))?;
-    tracing::info!(target: "canter::tasks", broker = %shown, "task broker");
-    install(broker.clone());
-    crate::broker::set_eager(config.always_eager);
-    if command != "runserver" || config.always_eager {
-        return Ok(());
+
+    fn commands(&self) -> Vec<Arc<dyn ManagementCommand>> {
+        vec![
+            Arc::new(WorkerCommand(self.registry.clone(), self.beat.clone())),
+            Arc::new(BeatCommand(self.beat.clone())),
+            Arc::new(crate::commands::InspectCommand),
+            Arc::new(crate::commands::PurgeCommand),
+            Arc::new(crate::commands::RevokeCommand),
+            Arc::new(crate::commands::RetryDeadLettersCommand),
+            Arc::new(crate::commands::EventsCommand),
+        ]
     }
-    let in_runserver = config
-        .worker_in_runserver
-        .unwrap_or(url.starts_with("sqlite:"));
-    if !in_runserver {
-        let program = std::env::args_os()
-            .next()
-            .as_deref()
-            .and_then(|arg0| std::path::Path::new(arg0).file_stem())
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "<your binary>".to_owned());
-        tracing::warn!(target: "canter::tasks", "{}", no_worker_notice(&shown, &program));
-        return Ok(());
+
+    /// The app's broker: `[tasks] always_eager` → an eager one; else the configured one
+    /// (`[tasks] broker`, else `REDIS_URL`, else the embedded SQLite file — in-memory for an
+    /// app a test starts), which must answer within 8 s or start-up fails naming the setting
+    /// and the address. None for commands
+    /// that need no services (`check`, `migrate`, …: no broker file is created for them).
+    fn start<'a>(&'a self, ctx: &'a StartContext) -> BoxFuture<'a, Result<Services, CommandError>> {
+        Box::pin(async move {
+            let config: TaskSettings = ctx.settings.section("tasks")?;
+            if !ctx.needs_services {
+                return Ok(Services::new());
+            }
+            let broker: Arc<dyn Broker> = if config.always_eager {
+                Arc::new(
+                    MemoryBroker::eager(self.registry.clone())
+                        .with_max_message_size(config.max_message_size),
+                )
+            } else {
+                let (mut url, setting) =
+                    broker_url(config.broker.as_deref(), std::env::var("REDIS_URL").ok());
+                // An app started by a test with no broker configured gets an in-memory one (as
+                // Django's test runner gets a test database): no broker file in the project.
+                if ctx.command == "test" && setting == "the default" {
+                    url = "memory://".to_owned();
+                }
+                let shown = crate::broker::redacted(&url);
+                let opened = tokio::time::timeout(
+                    CONNECT_LIMIT,
+                    open_broker_limited(&url, config.max_message_size),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(TaskError::Broker(format!(
+                        "no answer within {}s",
+                        CONNECT_LIMIT.as_secs()
+                    )))
+                });
+                let broker =
+                    opened.map_err(|e| format!("the task broker {shown} (from {setting}): {e}"))?;
+                tracing::info!(target: "canter::tasks", broker = %shown, "task broker");
+                broker
+            };
+            Ok(Services::new()
+                .with(broker)
+                .with(InProcessWorker::default()))
+        })
     }
-    // The server's grace, which the worker's runs beside.
-    let grace = Duration::from_secs_f64(settings.server.shutdown_timeout);
-    let worker_config = WorkerConfig {
-        concurrency: config.concurrency,
-        visibility_timeout: Duration::from_secs_f64(config.visibility_timeout),
-        send_events: config.send_events,
-        shutdown_timeout: grace,
-        stall_threshold: settings.stall_threshold(),
-        ..WorkerConfig::default()
-    };
-    let worker = Worker::new(registry, broker.clone(), worker_config);
-    in_process.start(worker, grace, broker, beat);
-    println!(
-        "Running an in-process task worker ([tasks] worker_in_runserver = false turns it off)."
-    );
-    Ok(())
+
+    /// Under `runserver`, the in-process worker (or a line saying where tasks go and what
+    /// runs them, when there is none).
+    fn ready<'a>(&'a self, ctx: &'a StartContext) -> BoxFuture<'a, Result<(), CommandError>> {
+        Box::pin(async move {
+            if ctx.command != "runserver" {
+                return Ok(());
+            }
+            let config: TaskSettings = ctx.settings.section("tasks")?;
+            let (Some(broker), Some(in_process)) = (
+                ctx.services.get::<Arc<dyn Broker>>(),
+                ctx.services.get::<InProcessWorker>(),
+            ) else {
+                return Ok(());
+            };
+            if config.always_eager {
+                return Ok(());
+            }
+            let (url, _) = broker_url(config.broker.as_deref(), std::env::var("REDIS_URL").ok());
+            let in_runserver = config
+                .worker_in_runserver
+                .unwrap_or(url.starts_with("sqlite:"));
+            if !in_runserver {
+                let program = std::env::args_os()
+                    .next()
+                    .as_deref()
+                    .and_then(|arg0| std::path::Path::new(arg0).file_stem())
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "<your binary>".to_owned());
+                let shown = crate::broker::redacted(&url);
+                tracing::warn!(target: "canter::tasks", "{}", no_worker_notice(&shown, &program));
+                return Ok(());
+            }
+            // The server's grace, which the worker's runs beside.
+            let grace = Duration::from_secs_f64(ctx.settings.server.shutdown_timeout);
+            let worker_config = WorkerConfig {
+                concurrency: config.concurrency,
+                visibility_timeout: Duration::from_secs_f64(config.visibility_timeout),
+                send_events: config.send_events,
+                shutdown_timeout: grace,
+                stall_threshold: ctx.settings.stall_threshold(),
+                ..WorkerConfig::default()
+            };
+            let worker = Worker::new(self.registry.clone(), broker.clone(), worker_config);
+            in_process.start(worker, grace, broker.clone(), self.beat.clone());
+            println!(
+                "Running an in-process task worker ([tasks] worker_in_runserver = false turns it off)."
+            );
+            Ok(())
+        })
+    }
+
+    /// runserver's in-process worker finishes its running tasks.
+    fn stop<'a>(&'a self, services: &'a Services) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(in_process) = services.get::<InProcessWorker>() {
+                in_process.finish().await;
+            }
+        })
+    }
 }
 
 /// What runserver says when it runs no worker: where its tasks go (the URL's password
@@ -232,7 +280,7 @@ impl InProcessWorker {
         let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
-        let (first_signal, second_signal) = canter_core::server::shutdown_phases();
+        let (first_signal, second_signal) = canter_kernel::signals::shutdown_phases();
         let warm = {
             let stopped = until_stopped(stopped.clone());
             async move {
@@ -242,9 +290,9 @@ impl InProcessWorker {
                 }
             }
         };
-        let worker = tokio::spawn(worker.run_until(warm, second_signal));
+        let worker = services::spawn(worker.run_until(warm, second_signal));
         if !beat.entries().is_empty() {
-            tokio::spawn(async move {
+            services::spawn(async move {
                 if let Err(e) = beat.run(broker, until_stopped(stopped)).await {
                     tracing::error!(target: "canter::tasks", "beat stopped: {e}");
                 }
@@ -283,12 +331,13 @@ impl InProcessWorker {
     }
 }
 
-/// The broker URL: `[tasks] broker` if set, else `REDIS_URL` if set, else the embedded default.
-fn broker_url(configured: Option<&str>, redis_url: Option<String>) -> String {
+/// The broker URL and the setting it came from: `[tasks] broker` if set, else `REDIS_URL` if
+/// set, else the embedded default.
+fn broker_url(configured: Option<&str>, redis_url: Option<String>) -> (String, &'static str) {
     match (configured, redis_url.filter(|u| !u.trim().is_empty())) {
-        (Some(url), _) => url.to_owned(),
-        (None, Some(redis)) => redis,
-        (None, None) => "sqlite://tasks.sqlite3".to_owned(),
+        (Some(url), _) => (url.to_owned(), "[tasks] broker"),
+        (None, Some(redis)) => (redis, "REDIS_URL"),
+        (None, None) => ("sqlite://tasks.sqlite3".to_owned(), "the default"),
     }
 }
 
@@ -329,15 +378,6 @@ pub async fn open_broker_limited(
         )))
     }
 }
-
-const FRAMEWORK_COMMANDS_WITHOUT_TASKS: &[&str] = &[
-    "check",
-    "routes",
-    "makemigrations",
-    "migrate",
-    "showmigrations",
-    "sqlmigrate",
-];
 
 struct WorkerCommand(Registry, crate::beat::Beat);
 
@@ -417,15 +457,23 @@ impl ManagementCommand for WorkerCommand {
                 .copied()
                 .or(settings.metrics_addr);
             if let Some(addr) = metrics {
-                let bound = crate::metrics::serve(addr)
-                    .await
-                    .map_err(|e| format!("metrics endpoint on {addr}: {e}"))?;
-                println!("Metrics: http://{bound}/metrics");
+                #[cfg(feature = "http")]
+                {
+                    let bound = crate::metrics::serve(addr)
+                        .await
+                        .map_err(|e| format!("metrics endpoint on {addr}: {e}"))?;
+                    println!("Metrics: http://{bound}/metrics");
+                }
+                #[cfg(not(feature = "http"))]
+                return Err(format!(
+                    "metrics endpoint on {addr}: canter-tasks is built without its `http` feature"
+                )
+                .into());
             }
             let broker = crate::broker::broker()?;
             if args.get_flag("beat") {
                 let (beat, broker) = (self.1.clone(), broker.clone());
-                tokio::spawn(async move {
+                services::spawn(async move {
                     if let Err(e) = beat.run(broker, std::future::pending()).await {
                         tracing::error!(target: "canter::tasks", "beat stopped: {e}");
                     }
@@ -433,7 +481,7 @@ impl ManagementCommand for WorkerCommand {
             }
             let worker = Worker::new(self.0.clone(), broker, config);
             // The first SIGINT/SIGTERM starts a warm shutdown; a second one makes it cold.
-            let (warm, cold) = canter_core::server::shutdown_phases();
+            let (warm, cold) = canter_kernel::signals::shutdown_phases();
             worker.run_until(warm, cold).await?;
             Ok(())
         })
@@ -466,7 +514,7 @@ impl ManagementCommand for BeatCommand {
                 .clone()
                 .run(
                     crate::broker::broker()?,
-                    canter_core::server::shutdown_signal(),
+                    canter_kernel::signals::shutdown_signal(),
                 )
                 .await?;
             Ok(())
@@ -502,10 +550,16 @@ mod tests {
         let redis = Some("redis://r:6379/0".to_owned());
         assert_eq!(
             broker_url(Some("sqlite://x.sqlite3"), redis.clone()),
-            "sqlite://x.sqlite3"
+            ("sqlite://x.sqlite3".to_owned(), "[tasks] broker")
         );
-        assert_eq!(broker_url(None, redis), "redis://r:6379/0");
-        assert_eq!(broker_url(None, Some(" ".into())), "sqlite://tasks.sqlite3");
-        assert_eq!(broker_url(None, None), "sqlite://tasks.sqlite3");
+        assert_eq!(
+            broker_url(None, redis),
+            ("redis://r:6379/0".to_owned(), "REDIS_URL")
+        );
+        assert_eq!(
+            broker_url(None, Some(" ".into())),
+            ("sqlite://tasks.sqlite3".to_owned(), "the default")
+        );
+        assert_eq!(broker_url(None, None).0, "sqlite://tasks.sqlite3");
     }
 }

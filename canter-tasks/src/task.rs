@@ -194,12 +194,19 @@ pub(crate) async fn with_soft_time_limit<F: std::future::Future>(
 pub async fn run_blocking<T: Send + 'static>(
     body: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, TaskError> {
-    // The soft deadline follows the body onto the blocking thread.
+    // The soft deadline and the app's scope follow the body onto the blocking thread.
     let deadline = SOFT_DEADLINE.try_with(|d| *d).ok().flatten();
-    tokio::task::spawn_blocking(move || SOFT_DEADLINE.sync_scope(deadline, body))
-        .await
-        .map_err(|e| TaskError::Failed {
-            kind: "Panic".into(),
-            message: e.to_string(),
-        })
+    let app = canter_kernel::services::current();
+    tokio::task::spawn_blocking(move || {
+        let body = move || SOFT_DEADLINE.sync_scope(deadline, body);
+        match app {
+            Some(app) => app.sync_scope(body),
+            None => body(),
+        }
+    })
+    .await
+    .map_err(|e| TaskError::Failed {
+        kind: "Panic".into(),
+        message: e.to_string(),
+    })
 }

@@ -25,7 +25,8 @@ use crate::events::Emitter;
 use crate::metrics::{self, Outcome};
 use crate::result::{TaskResult, TaskStatus};
 use crate::task::Registry;
-use canter_core::stall::StallDetector;
+use canter_kernel::services::{self, Services};
+use canter_kernel::stall::StallDetector;
 
 mod presence;
 use presence::Presence;
@@ -86,6 +87,9 @@ pub struct Worker {
     /// Task runs ended since the start (any outcome, a retried attempt included).
     processed: AtomicU64,
     events: Emitter,
+    /// The app its task bodies run in: the one it was made in (with this worker's broker if
+    /// that app has none), else one holding just the broker, so a body's `delay()` reaches it.
+    app: Arc<Services>,
 }
 
 impl Worker {
@@ -96,7 +100,14 @@ impl Worker {
             uuid::Uuid::new_v4().simple()
         );
         let events = Emitter::new(broker.clone(), &name, config.send_events);
+        let mut app = services::current()
+            .map(|app| (*app).clone())
+            .unwrap_or_default();
+        if app.get::<Arc<dyn Broker>>().is_none() {
+            app.insert(broker.clone());
+        }
         Worker {
+            app: Arc::new(app),
             registry,
             broker,
             config,
@@ -217,9 +228,14 @@ impl Worker {
         };
         // Listen for in-process publishes before fetching, so one that lands during an empty
         // fetch still wakes this worker (rather than waiting for the next poll).
-        let published = crate::broker::PUBLISHED.notified();
-        tokio::pin!(published);
-        published.as_mut().enable();
+        let published = self
+            .broker
+            .published()
+            .map(|publishes| publishes.notified());
+        let mut published = std::pin::pin!(published);
+        if let Some(notified) = published.as_mut().as_pin_mut() {
+            notified.enable();
+        }
         let fetched = tokio::select! {
             fetched = self.broker.fetch(&self.config.queues, &self.name, self.config.visibility_timeout) => fetched,
             () = &mut shutdown => return Turn::Stop,
@@ -240,20 +256,26 @@ impl Worker {
                         .insert(delivery.lease.clone(), delivery.clone());
                 }
                 let (worker, in_flight) = (self.clone(), in_flight.clone());
-                running.spawn(async move {
+                let app = worker.app.clone();
+                running.spawn(app.scope(async move {
                     worker.execute(&delivery).await;
                     in_flight
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .remove(&delivery.lease);
                     drop(permit);
-                });
+                }));
             }
             Ok(None) => {
                 drop(permit);
                 tokio::select! {
                     () = tokio::time::sleep(self.config.poll_interval) => {}
-                    () = published => {}
+                    () = async {
+                        match published.as_mut().as_pin_mut() {
+                            Some(notified) => notified.await,
+                            None => std::future::pending().await,
+                        }
+                    } => {}
                     () = &mut shutdown => return Turn::Stop,
                 }
             }
@@ -524,7 +546,6 @@ impl Worker {
                         if let Err(e) = self.broker.publish(errback).await {
                             tracing::error!(target: "canter::tasks", id = %m.id, "an error callback could not be sent: {e}");
                         }
-                        crate::broker::PUBLISHED.notify_waiters();
                     }
                     if !acked_early {
                         if stored {
@@ -580,7 +601,6 @@ impl Worker {
                 tracing::error!(target: "canter::tasks", id = %m.id, next = %next_id, "what follows the task (chain step or callback) could not be sent: {e}");
                 return false;
             }
-            crate::broker::PUBLISHED.notify_waiters();
         }
         true
     }
@@ -617,7 +637,6 @@ impl Worker {
         self.broker
             .publish(crate::canvas::chord_callback(callback, results))
             .await?;
-        crate::broker::PUBLISHED.notify_waiters();
         // Sent: a redelivered member is not counted again, so the record is done with.
         let _ = self
             .broker

@@ -112,167 +112,170 @@ async fn canter_and_python_celery_share_queues_and_results() {
             .await
             .unwrap(),
     );
-    canter_tasks::install(broker.clone());
-    let wait = Duration::from_secs(30);
+    canter_tasks::tasks_app(broker.clone())
+        .scope(async move {
+            let wait = Duration::from_secs(30);
 
-    // Python produces, canter's worker runs it, Python reads the result.
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(
-        Worker::new(
-            Registry::new().register::<add>(),
-            broker.clone(),
-            WorkerConfig::default(),
-        )
-        .run(async move {
-            let _ = stopped.await;
-        }),
-    );
-    assert_eq!(produce(&interpreter, &url, &prefix, "send_add").await, "5");
-    let _ = stop.send(());
-    worker.await.unwrap().unwrap();
+            // Python produces, canter's worker runs it, Python reads the result.
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(
+                Worker::new(
+                    Registry::new().register::<add>(),
+                    broker.clone(),
+                    WorkerConfig::default(),
+                )
+                .run(async move {
+                    let _ = stopped.await;
+                }),
+            );
+            assert_eq!(produce(&interpreter, &url, &prefix, "send_add").await, "5");
+            let _ = stop.send(());
+            worker.await.unwrap().unwrap();
 
-    // canter produces, a Python Celery worker runs it, canter reads the result.
-    let _python_worker = PythonWorker(
-        python(&interpreter, &url, &prefix)
-            .args([
-                "-m",
-                "celery",
-                "-A",
-                "celery_app",
-                "worker",
-                "-Q",
-                "celery,python",
-                "-P",
-                "solo",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "critical",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let product = canter_tasks::enqueue(
-        "py.mul",
-        &Default::default(),
-        json!([6, 7]),
-        ApplyOptions::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        AsyncResult::<i64>::new(&product).get(wait).await.unwrap(),
-        42
-    );
-
-    // With a countdown and a priority: Python honours canter's ETA and priority sub-queue.
-    let started = std::time::Instant::now();
-    let later = canter_tasks::enqueue(
-        "py.mul",
-        &Default::default(),
-        json!([2, 21]),
-        ApplyOptions {
-            countdown: Some(1.0),
-            priority: Some(6),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(AsyncResult::<i64>::new(&later).get(wait).await.unwrap(), 42);
-    assert!(
-        started.elapsed() >= Duration::from_millis(900),
-        "{:?}",
-        started.elapsed()
-    );
-
-    // A Python task's failure, read by canter with the exception's type and message.
-    let failing = canter_tasks::enqueue(
-        "py.fail",
-        &Default::default(),
-        json!([]),
-        ApplyOptions::default(),
-    )
-    .await
-    .unwrap();
-    match AsyncResult::<()>::new(&failing).get(wait).await {
-        Err(TaskError::Failed { kind, message }) => {
-            assert_eq!((kind.as_str(), message.as_str()), ("ValueError", "boom"))
-        }
-        other => panic!("expected Python's ValueError, got {other:?}"),
-    }
-
-    // A chain across both: canter's demo.add (queue `rust`) → Python's py.mul (queue
-    // `python`) → canter's demo.add again. Each worker sends the next step itself, from the
-    // message's `embed.chain`: (2 + 3) × 10 + 1.
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let rust_worker = tokio::spawn(
-        Worker::new(
-            Registry::new().register::<add>().register::<failed_id>(),
-            broker.clone(),
-            WorkerConfig {
-                queues: vec!["rust".into()],
-                ..WorkerConfig::default()
-            },
-        )
-        .run(async move {
-            let _ = stopped.await;
-        }),
-    );
-    let mixed = chain(vec![
-        Signature::new("demo.add", json!([2, 3])).queue("rust"),
-        Signature::new("py.mul", json!([10])).queue("python"),
-        Signature::new("demo.add", json!([1])).queue("rust"),
-    ])
-    .apply_async()
-    .await
-    .unwrap();
-    assert_eq!(mixed.get(wait).await.unwrap(), json!(51));
-
-    // Callbacks across both, in protocol v2's `embed.callbacks` / `embed.errbacks`: canter's
-    // task links to Python's, Python's failure calls canter's error callback with its id, and
-    // a Python producer's `link` is sent on by canter's worker.
-    let linked = Signature::new("demo.add", json!([4, 5]))
-        .queue("rust")
-        .link(
-            Signature::new("py.mul", json!([3]))
-                .queue("python")
-                .task_id("cb-mul"),
-        )
-        .apply_async()
-        .await
-        .unwrap();
-    assert_eq!(linked.get(wait).await.unwrap(), json!(9));
-    assert_eq!(
-        AsyncResult::<i64>::new("cb-mul").get(wait).await.unwrap(),
-        27
-    );
-    let failing = Signature::new("py.fail", json!([]))
-        .queue("python")
-        .link_error(
-            Signature::new("interop.failed_id", json!([]))
-                .queue("rust")
-                .task_id("cb-failed"),
-        )
-        .apply_async()
-        .await
-        .unwrap();
-    assert!(failing.get(wait).await.is_err());
-    assert_eq!(
-        AsyncResult::<String>::new("cb-failed")
-            .get(wait)
+            // canter produces, a Python Celery worker runs it, canter reads the result.
+            let _python_worker = PythonWorker(
+                python(&interpreter, &url, &prefix)
+                    .args([
+                        "-m",
+                        "celery",
+                        "-A",
+                        "celery_app",
+                        "worker",
+                        "-Q",
+                        "celery,python",
+                        "-P",
+                        "solo",
+                        "--without-heartbeat",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "-l",
+                        "critical",
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .unwrap(),
+            );
+            let product = canter_tasks::enqueue(
+                "py.mul",
+                &Default::default(),
+                json!([6, 7]),
+                ApplyOptions::default(),
+            )
             .await
-            .unwrap(),
-        failing.id,
-        "Python's worker sent canter's error callback with the failed task's id"
-    );
-    assert_eq!(
-        produce(&interpreter, &url, &prefix, "send_linked").await,
-        "50"
-    );
-    let _ = stop.send(());
-    rust_worker.await.unwrap().unwrap();
+            .unwrap();
+            assert_eq!(
+                AsyncResult::<i64>::new(&product).get(wait).await.unwrap(),
+                42
+            );
+
+            // With a countdown and a priority: Python honours canter's ETA and priority sub-queue.
+            let started = std::time::Instant::now();
+            let later = canter_tasks::enqueue(
+                "py.mul",
+                &Default::default(),
+                json!([2, 21]),
+                ApplyOptions {
+                    countdown: Some(1.0),
+                    priority: Some(6),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            assert_eq!(AsyncResult::<i64>::new(&later).get(wait).await.unwrap(), 42);
+            assert!(
+                started.elapsed() >= Duration::from_millis(900),
+                "{:?}",
+                started.elapsed()
+            );
+
+            // A Python task's failure, read by canter with the exception's type and message.
+            let failing = canter_tasks::enqueue(
+                "py.fail",
+                &Default::default(),
+                json!([]),
+                ApplyOptions::default(),
+            )
+            .await
+            .unwrap();
+            match AsyncResult::<()>::new(&failing).get(wait).await {
+                Err(TaskError::Failed { kind, message }) => {
+                    assert_eq!((kind.as_str(), message.as_str()), ("ValueError", "boom"))
+                }
+                other => panic!("expected Python's ValueError, got {other:?}"),
+            }
+
+            // A chain across both: canter's demo.add (queue `rust`) → Python's py.mul (queue
+            // `python`) → canter's demo.add again. Each worker sends the next step itself, from the
+            // message's `embed.chain`: (2 + 3) × 10 + 1.
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let rust_worker = tokio::spawn(
+                Worker::new(
+                    Registry::new().register::<add>().register::<failed_id>(),
+                    broker.clone(),
+                    WorkerConfig {
+                        queues: vec!["rust".into()],
+                        ..WorkerConfig::default()
+                    },
+                )
+                .run(async move {
+                    let _ = stopped.await;
+                }),
+            );
+            let mixed = chain(vec![
+                Signature::new("demo.add", json!([2, 3])).queue("rust"),
+                Signature::new("py.mul", json!([10])).queue("python"),
+                Signature::new("demo.add", json!([1])).queue("rust"),
+            ])
+            .apply_async()
+            .await
+            .unwrap();
+            assert_eq!(mixed.get(wait).await.unwrap(), json!(51));
+
+            // Callbacks across both, in protocol v2's `embed.callbacks` / `embed.errbacks`: canter's
+            // task links to Python's, Python's failure calls canter's error callback with its id, and
+            // a Python producer's `link` is sent on by canter's worker.
+            let linked = Signature::new("demo.add", json!([4, 5]))
+                .queue("rust")
+                .link(
+                    Signature::new("py.mul", json!([3]))
+                        .queue("python")
+                        .task_id("cb-mul"),
+                )
+                .apply_async()
+                .await
+                .unwrap();
+            assert_eq!(linked.get(wait).await.unwrap(), json!(9));
+            assert_eq!(
+                AsyncResult::<i64>::new("cb-mul").get(wait).await.unwrap(),
+                27
+            );
+            let failing = Signature::new("py.fail", json!([]))
+                .queue("python")
+                .link_error(
+                    Signature::new("interop.failed_id", json!([]))
+                        .queue("rust")
+                        .task_id("cb-failed"),
+                )
+                .apply_async()
+                .await
+                .unwrap();
+            assert!(failing.get(wait).await.is_err());
+            assert_eq!(
+                AsyncResult::<String>::new("cb-failed")
+                    .get(wait)
+                    .await
+                    .unwrap(),
+                failing.id,
+                "Python's worker sent canter's error callback with the failed task's id"
+            );
+            assert_eq!(
+                produce(&interpreter, &url, &prefix, "send_linked").await,
+                "50"
+            );
+            let _ = stop.send(());
+            rust_worker.await.unwrap().unwrap();
+        })
+        .await
 }

@@ -1,10 +1,12 @@
-//! Eager mode (Celery's `task_always_eager`): `delay` runs the task in the caller, retries
-//! included, and the handle has its result at once. Its own binary: eager mode is process-wide.
+//! Eager mode (Celery's `task_always_eager`): a broker of its own (`MemoryBroker::eager`), on
+//! which `delay` runs the task in the caller, retries included, and the handle has its result
+//! at once. It is an app's broker, so other apps (and other tests) are untouched.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use canter_tasks::{task, TaskError, TaskStatus};
+use canter_tasks::{task, tasks_app, MemoryBroker, Registry, TaskError, TaskStatus, Tasks};
 
 #[task(name = "eager.add", crate = canter_tasks)]
 async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
@@ -31,13 +33,53 @@ fn fails() -> Result<(), TaskError> {
 }
 
 #[tokio::test]
-async fn delay_runs_the_task_at_once() {
-    canter_tasks::set_eager(true);
+async fn outside_any_app_delay_is_an_error_not_a_private_broker() {
+    let error = add::delay(2, 3).await.unwrap_err().to_string();
     assert!(
-        canter_tasks::broker().is_err(),
-        "no broker installed: eager mode brings its own"
+        error.contains("no app is running here, so there is no task broker"),
+        "{error}"
     );
+}
 
+#[tokio::test]
+async fn a_task_the_eager_broker_does_not_know_is_stored_as_not_registered() {
+    let app = tasks_app(Arc::new(MemoryBroker::eager(Registry::new())));
+    let handle = app.scope(add::delay(2, 3)).await.unwrap();
+    match app.scope(handle.get(Duration::ZERO)).await {
+        Err(TaskError::Failed { kind, message }) => {
+            assert_eq!(kind, "NotRegistered");
+            assert!(message.contains("eager.add"), "{message}");
+        }
+        other => panic!("expected NotRegistered, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn always_eager_in_settings_makes_the_apps_broker_eager_with_its_tasks() {
+    let settings =
+        canter_core::settings::Settings::from_toml("[tasks]\nalways_eager = true").unwrap();
+    let app = canter_core::App::new()
+        .plugin(Tasks::new().task::<add>())
+        .start(settings)
+        .await
+        .unwrap();
+    let sum = app.scope(add::delay(20, 22)).await.unwrap();
+    assert_eq!(app.scope(sum.get(Duration::ZERO)).await.unwrap(), 42);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn delay_runs_the_task_at_once() {
+    let tasks = Registry::new()
+        .register::<add>()
+        .register::<flaky>()
+        .register::<fails>();
+    tasks_app(Arc::new(MemoryBroker::eager(tasks)))
+        .scope(runs_at_once())
+        .await
+}
+
+async fn runs_at_once() {
     let sum = add::delay(2, 3).await.unwrap();
     assert_eq!(
         sum.status().await.unwrap(),

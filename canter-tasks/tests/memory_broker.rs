@@ -17,72 +17,76 @@ async fn echo(text: String) -> Result<String, TaskError> {
 #[tokio::test]
 async fn a_worker_on_the_memory_broker() {
     let memory = Arc::new(MemoryBroker::new());
-    canter_tasks::install(memory.clone());
+    canter_tasks::tasks_app(memory.clone())
+        .scope(async move {
+            // Priority, then age: queued before any worker runs, fetched in order.
+            let low = echo::apply_async(
+                ("low".into(),),
+                ApplyOptions {
+                    priority: Some(0),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            let high = echo::apply_async(
+                ("high".into(),),
+                ApplyOptions {
+                    priority: Some(9),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            let first = memory
+                .fetch(&["celery".to_owned()], "probe", Duration::from_secs(30))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(first.message.id, high.id);
+            assert_eq!(
+                memory.queue_length("celery").await.unwrap(),
+                1,
+                "the leased one is not waiting"
+            );
+            memory.requeue(&first, 0.0, 0).await.unwrap();
 
-    // Priority, then age: queued before any worker runs, fetched in order.
-    let low = echo::apply_async(
-        ("low".into(),),
-        ApplyOptions {
-            priority: Some(0),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let high = echo::apply_async(
-        ("high".into(),),
-        ApplyOptions {
-            priority: Some(9),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let first = memory
-        .fetch(&["celery".to_owned()], "probe", Duration::from_secs(30))
+            let unknown = canter_tasks::enqueue(
+                "memory.nobody",
+                &Default::default(),
+                serde_json::json!([]),
+                ApplyOptions::default(),
+            )
+            .await
+            .unwrap();
+
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let config = WorkerConfig {
+                poll_interval: Duration::from_millis(5),
+                ..WorkerConfig::default()
+            };
+            let worker = tokio::spawn(
+                Worker::new(Registry::new().register::<echo>(), memory.clone(), config).run(
+                    async move {
+                        let _ = stopped.await;
+                    },
+                ),
+            );
+            assert_eq!(high.get(Duration::from_secs(5)).await.unwrap(), "high");
+            assert_eq!(low.get(Duration::from_secs(5)).await.unwrap(), "low");
+            assert!(AsyncResult::<()>::new(&unknown)
+                .get(Duration::from_secs(5))
+                .await
+                .is_err());
+            let dead = memory.dead_letters().await.unwrap();
+            assert_eq!(dead.len(), 1);
+            assert_eq!(dead[0].name, "memory.nobody");
+            assert_eq!(memory.queue_length("celery").await.unwrap(), 0);
+
+            let _ = stop.send(());
+            worker.await.unwrap().unwrap();
+        })
         .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(first.message.id, high.id);
-    assert_eq!(
-        memory.queue_length("celery").await.unwrap(),
-        1,
-        "the leased one is not waiting"
-    );
-    memory.requeue(&first, 0.0, 0).await.unwrap();
-
-    let unknown = canter_tasks::enqueue(
-        "memory.nobody",
-        &Default::default(),
-        serde_json::json!([]),
-        ApplyOptions::default(),
-    )
-    .await
-    .unwrap();
-
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = WorkerConfig {
-        poll_interval: Duration::from_millis(5),
-        ..WorkerConfig::default()
-    };
-    let worker = tokio::spawn(
-        Worker::new(Registry::new().register::<echo>(), memory.clone(), config).run(async move {
-            let _ = stopped.await;
-        }),
-    );
-    assert_eq!(high.get(Duration::from_secs(5)).await.unwrap(), "high");
-    assert_eq!(low.get(Duration::from_secs(5)).await.unwrap(), "low");
-    assert!(AsyncResult::<()>::new(&unknown)
-        .get(Duration::from_secs(5))
-        .await
-        .is_err());
-    let dead = memory.dead_letters().await.unwrap();
-    assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].name, "memory.nobody");
-    assert_eq!(memory.queue_length("celery").await.unwrap(), 0);
-
-    let _ = stop.send(());
-    worker.await.unwrap().unwrap();
 }
 
 #[tokio::test]

@@ -138,21 +138,24 @@ async fn oversized_tasks_fail_at_delay() {
     let dir = common::temp_dir("size-delay");
     let url = format!("sqlite://{}", dir.join("tasks.sqlite3").display());
     let broker = canter_tasks::open_broker_limited(&url, 1000).await.unwrap();
-    canter_tasks::install(broker);
-    let error = count::delay("y".repeat(2000)).await.unwrap_err();
-    assert!(
-        matches!(error, TaskError::TooLarge { limit: 1000, .. }),
-        "{error:?}"
-    );
-    assert!(error.to_string().contains("max_message_size"), "{error}");
-    count::delay("small".into()).await.unwrap();
+    canter_tasks::tasks_app(broker)
+        .scope(async move {
+            let error = count::delay("y".repeat(2000)).await.unwrap_err();
+            assert!(
+                matches!(error, TaskError::TooLarge { limit: 1000, .. }),
+                "{error:?}"
+            );
+            assert!(error.to_string().contains("max_message_size"), "{error}");
+            count::delay("small".into()).await.unwrap();
 
-    let memory = canter_tasks::MemoryBroker::new().with_max_message_size(1000);
-    let refused = memory.publish(message("m", "size", "z".repeat(2000))).await;
-    assert!(
-        matches!(refused, Err(TaskError::TooLarge { .. })),
-        "{refused:?}"
-    );
+            let memory = canter_tasks::MemoryBroker::new().with_max_message_size(1000);
+            let refused = memory.publish(message("m", "size", "z".repeat(2000))).await;
+            assert!(
+                matches!(refused, Err(TaskError::TooLarge { .. })),
+                "{refused:?}"
+            );
+        })
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

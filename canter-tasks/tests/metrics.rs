@@ -29,44 +29,47 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
 #[tokio::test]
 async fn the_metrics_endpoint_counts_outcomes_per_task() {
     let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::new());
-    canter_tasks::install(broker.clone());
-    let config = WorkerConfig {
-        queues: vec!["metrics".into()],
-        poll_interval: Duration::from_millis(5),
-        ..WorkerConfig::default()
-    };
-    let worker = Worker::new(Registry::new().register::<double>(), broker, config);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(worker.run(async move {
-        let _ = stopped.await;
-    }));
-    let ok = double::delay(21).await.unwrap();
-    let bad = double::delay(-1).await.unwrap();
-    assert_eq!(ok.get(Duration::from_secs(5)).await.unwrap(), 42);
-    assert!(bad.get(Duration::from_secs(5)).await.is_err());
+    canter_tasks::tasks_app(broker.clone())
+        .scope(async move {
+            let config = WorkerConfig {
+                queues: vec!["metrics".into()],
+                poll_interval: Duration::from_millis(5),
+                ..WorkerConfig::default()
+            };
+            let worker = Worker::new(Registry::new().register::<double>(), broker, config);
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let running = tokio::spawn(worker.run(async move {
+                let _ = stopped.await;
+            }));
+            let ok = double::delay(21).await.unwrap();
+            let bad = double::delay(-1).await.unwrap();
+            assert_eq!(ok.get(Duration::from_secs(5)).await.unwrap(), 42);
+            assert!(bad.get(Duration::from_secs(5)).await.is_err());
 
-    let addr = canter_tasks::metrics::serve("127.0.0.1:0".parse().unwrap())
+            let addr = canter_tasks::metrics::serve("127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
+            let response = get(addr, "/metrics").await;
+            assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+            assert!(
+                response.contains("content-type: text/plain; version=0.0.4"),
+                "{response}"
+            );
+            for line in [
+                "canter_tasks_received_total{task=\"metrics.double\"} 2",
+                "canter_tasks_succeeded_total{task=\"metrics.double\"} 1",
+                "canter_tasks_failed_total{task=\"metrics.double\"} 1",
+                "canter_task_runtime_seconds_count{task=\"metrics.double\"} 2",
+                "canter_task_wait_seconds_bucket{task=\"metrics.double\",le=\"+Inf\"} 2",
+                "# TYPE canter_task_runtime_seconds histogram",
+                "canter_tasks_active 0",
+            ] {
+                assert!(response.contains(line), "{line} missing from:\n{response}");
+            }
+            assert!(get(addr, "/nothing").await.starts_with("HTTP/1.1 404"));
+
+            let _ = stop.send(());
+            running.await.unwrap().unwrap();
+        })
         .await
-        .unwrap();
-    let response = get(addr, "/metrics").await;
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    assert!(
-        response.contains("content-type: text/plain; version=0.0.4"),
-        "{response}"
-    );
-    for line in [
-        "canter_tasks_received_total{task=\"metrics.double\"} 2",
-        "canter_tasks_succeeded_total{task=\"metrics.double\"} 1",
-        "canter_tasks_failed_total{task=\"metrics.double\"} 1",
-        "canter_task_runtime_seconds_count{task=\"metrics.double\"} 2",
-        "canter_task_wait_seconds_bucket{task=\"metrics.double\",le=\"+Inf\"} 2",
-        "# TYPE canter_task_runtime_seconds histogram",
-        "canter_tasks_active 0",
-    ] {
-        assert!(response.contains(line), "{line} missing from:\n{response}");
-    }
-    assert!(get(addr, "/nothing").await.starts_with("HTTP/1.1 404"));
-
-    let _ = stop.send(());
-    running.await.unwrap().unwrap();
 }

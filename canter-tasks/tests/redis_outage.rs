@@ -53,51 +53,56 @@ async fn tasks_survive_a_redis_restart() {
             .await
             .unwrap(),
     );
-    canter_tasks::install(broker.clone());
-    let config = WorkerConfig {
-        visibility_timeout: Duration::from_secs(2),
-        ..WorkerConfig::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(
-        Worker::new(
-            Registry::new().register::<add>().register::<slow>(),
-            broker.clone(),
-            config,
-        )
-        .run(async move {
-            let _ = stopped.await;
-        }),
-    );
-    let wait = Duration::from_secs(30);
-    assert_eq!(add::delay(1, 2).await.unwrap().get(wait).await.unwrap(), 3);
+    canter_tasks::tasks_app(broker.clone())
+        .scope(async move {
+            let config = WorkerConfig {
+                visibility_timeout: Duration::from_secs(2),
+                ..WorkerConfig::default()
+            };
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let worker = tokio::spawn(
+                Worker::new(
+                    Registry::new().register::<add>().register::<slow>(),
+                    broker.clone(),
+                    config,
+                )
+                .run(async move {
+                    let _ = stopped.await;
+                }),
+            );
+            let wait = Duration::from_secs(30);
+            assert_eq!(add::delay(1, 2).await.unwrap().get(wait).await.unwrap(), 3);
 
-    // A task runs; Redis goes away under it (SIGKILL: nothing flushed but the AOF).
-    let interrupted = slow::delay(800).await.unwrap();
-    let queued = add::delay(20, 22).await.unwrap();
-    while interrupted.status().await.unwrap() != TaskStatus::Started {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    drop(redis);
+            // A task runs; Redis goes away under it (SIGKILL: nothing flushed but the AOF).
+            let interrupted = slow::delay(800).await.unwrap();
+            let queued = add::delay(20, 22).await.unwrap();
+            while interrupted.status().await.unwrap() != TaskStatus::Started {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            drop(redis);
 
-    // While it is down: a clear error, not a panic or a hang.
-    match tokio::time::timeout(Duration::from_secs(10), add::delay(1, 1)).await {
-        Ok(Err(TaskError::Broker(message))) => assert!(message.contains("redis"), "{message}"),
-        other => panic!("expected a broker error while Redis is down, got {other:?}"),
-    }
-    tokio::time::sleep(Duration::from_millis(1500)).await; // the slow task ends meanwhile
+            // While it is down: a clear error, not a panic or a hang.
+            match tokio::time::timeout(Duration::from_secs(10), add::delay(1, 1)).await {
+                Ok(Err(TaskError::Broker(message))) => {
+                    assert!(message.contains("redis"), "{message}")
+                }
+                other => panic!("expected a broker error while Redis is down, got {other:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(1500)).await; // the slow task ends meanwhile
 
-    // Back, with what it had written: everything completes.
-    let _redis = RedisServer::start(port, &keep);
-    assert_eq!(queued.get(wait).await.unwrap(), 42);
-    assert_eq!(interrupted.get(wait).await.unwrap(), 800);
-    assert!(
-        SLOW_RUNS.load(Ordering::SeqCst) >= 2,
-        "its result could not be stored while Redis was down, so it ran again"
-    );
-    assert_eq!(add::delay(2, 2).await.unwrap().get(wait).await.unwrap(), 4);
+            // Back, with what it had written: everything completes.
+            let _redis = RedisServer::start(port, &keep);
+            assert_eq!(queued.get(wait).await.unwrap(), 42);
+            assert_eq!(interrupted.get(wait).await.unwrap(), 800);
+            assert!(
+                SLOW_RUNS.load(Ordering::SeqCst) >= 2,
+                "its result could not be stored while Redis was down, so it ran again"
+            );
+            assert_eq!(add::delay(2, 2).await.unwrap().get(wait).await.unwrap(), 4);
 
-    let _ = stop.send(());
-    worker.await.unwrap().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+            let _ = stop.send(());
+            worker.await.unwrap().unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
+        })
+        .await
 }

@@ -18,22 +18,25 @@ async fn blocks() -> Result<String, TaskError> {
 /// Runs one `blocks` task on a worker with `stall_threshold` and returns what was logged.
 async fn run_one(captured: &CapturedLogs, stall_threshold: Option<Duration>) -> String {
     let broker = Arc::new(MemoryBroker::default());
-    canter_tasks::install(broker.clone());
-    let config = WorkerConfig {
-        poll_interval: Duration::from_millis(5),
-        stall_threshold,
-        ..WorkerConfig::default()
-    };
-    let worker = Worker::new(Registry::new().register::<blocks>(), broker, config);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(worker.run(async move {
-        let _ = stopped.await;
-    }));
-    let handle = blocks::delay().await.unwrap();
-    assert_eq!(handle.get(Duration::from_secs(10)).await.unwrap(), "done");
-    let _ = stop.send(());
-    running.await.unwrap().unwrap();
-    captured.take()
+    canter_tasks::tasks_app(broker.clone())
+        .scope(async move {
+            let config = WorkerConfig {
+                poll_interval: Duration::from_millis(5),
+                stall_threshold,
+                ..WorkerConfig::default()
+            };
+            let worker = Worker::new(Registry::new().register::<blocks>(), broker, config);
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let running = tokio::spawn(worker.run(async move {
+                let _ = stopped.await;
+            }));
+            let handle = blocks::delay().await.unwrap();
+            assert_eq!(handle.get(Duration::from_secs(10)).await.unwrap(), "done");
+            let _ = stop.send(());
+            running.await.unwrap().unwrap();
+            captured.take()
+        })
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

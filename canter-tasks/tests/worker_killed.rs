@@ -48,30 +48,34 @@ async fn a_task_whose_worker_is_killed_runs_again() {
     let file = format!("sqlite://{}", dir.join("broker.sqlite3").display());
     let marker = dir.join("started").display().to_string();
     let broker = common::open(&file).await;
-    let handle = survives_its_worker::delay(marker.clone()).await.unwrap();
+    canter_tasks::tasks_app(broker.clone())
+        .scope(async move {
+            let handle = survives_its_worker::delay(marker.clone()).await.unwrap();
 
-    let child = common::Workers(vec![common::spawn_worker_process(
-        "a_task_whose_worker_is_killed_runs_again",
-        CHILD,
-        &file,
-    )]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !std::path::Path::new(&marker).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the child worker never started the task"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    drop(child); // SIGKILL: no warm shutdown, no requeue, the lease simply stops renewing.
+            let child = common::Workers(vec![common::spawn_worker_process(
+                "a_task_whose_worker_is_killed_runs_again",
+                CHILD,
+                &file,
+            )]);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !std::path::Path::new(&marker).exists() {
+                assert!(
+                    Instant::now() < deadline,
+                    "the child worker never started the task"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            drop(child); // SIGKILL: no warm shutdown, no requeue, the lease simply stops renewing.
 
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let survivor = tokio::spawn(worker(broker.clone()).run(async move {
-        let _ = stopped.await;
-    }));
-    let output = handle.get(Duration::from_secs(20)).await.unwrap();
-    assert_eq!(output, format!("ran again in {}", std::process::id()));
-    let _ = stop.send(());
-    survivor.await.unwrap().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let survivor = tokio::spawn(worker(broker.clone()).run(async move {
+                let _ = stopped.await;
+            }));
+            let output = handle.get(Duration::from_secs(20)).await.unwrap();
+            assert_eq!(output, format!("ran again in {}", std::process::id()));
+            let _ = stop.send(());
+            survivor.await.unwrap().unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
+        })
+        .await
 }

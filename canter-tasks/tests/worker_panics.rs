@@ -190,31 +190,36 @@ fn config() -> WorkerConfig {
 async fn a_worker_whose_fetch_loop_panicked_fetches_on() {
     let broker = Arc::new(Flaky::default());
     broker.fetch_panics.store(2, Ordering::SeqCst);
-    canter_tasks::install(broker.clone());
-    let worker = Worker::new(Registry::new().register::<echo>(), broker.clone(), config());
-    let name = worker.name().to_owned();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(worker.run(async move {
-        let _ = stopped.await;
-    }));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while broker.fetch_panics.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    canter_tasks::tasks_app(broker.clone())
+        .scope(async move {
+            let worker = Worker::new(Registry::new().register::<echo>(), broker.clone(), config());
+            let name = worker.name().to_owned();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let running = tokio::spawn(worker.run(async move {
+                let _ = stopped.await;
+            }));
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while broker.fetch_panics.load(Ordering::SeqCst) > 0
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
 
-    let sent = echo::delay("after the panics".into()).await.unwrap();
-    assert_eq!(
-        sent.get(Duration::from_secs(10)).await.unwrap(),
-        "after the panics",
-        "the worker still runs tasks"
-    );
-    let listed = broker.workers().await.unwrap();
-    assert!(
-        listed.iter().any(|w| w.name == name && w.alive()),
-        "alive, and rightly: it consumes"
-    );
-    let _ = stop.send(());
-    running.await.unwrap().unwrap();
+            let sent = echo::delay("after the panics".into()).await.unwrap();
+            assert_eq!(
+                sent.get(Duration::from_secs(10)).await.unwrap(),
+                "after the panics",
+                "the worker still runs tasks"
+            );
+            let listed = broker.workers().await.unwrap();
+            assert!(
+                listed.iter().any(|w| w.name == name && w.alive()),
+                "alive, and rightly: it consumes"
+            );
+            let _ = stop.send(());
+            running.await.unwrap().unwrap();
+        })
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

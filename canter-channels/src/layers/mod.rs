@@ -9,16 +9,18 @@ mod drops;
 mod memory;
 #[cfg(feature = "orm")]
 mod on_commit;
+#[cfg(feature = "redis")]
 pub mod redis;
 
 pub use drops::REPORT_EVERY as DROP_REPORT_EVERY;
 
+#[cfg(feature = "redis")]
 pub use self::redis::{RedisChannelLayer, RedisLayerConfig};
 pub use memory::InMemoryChannelLayer;
 #[cfg(feature = "orm")]
 pub use on_commit::{group_send_on_commit, group_send_on_commit_using};
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
@@ -129,21 +131,31 @@ pub trait ChannelLayer: Send + Sync + 'static {
     }
 }
 
-static LAYER: RwLock<Option<Arc<dyn ChannelLayer>>> = RwLock::new(None);
-
-/// Makes `layer` the process's channel layer (`channels.layers.get_channel_layer()`).
-pub fn install(layer: Arc<dyn ChannelLayer>) {
-    *LAYER.write().unwrap_or_else(|e| e.into_inner()) = Some(layer);
+/// Typed ways to put a channel layer among an app's services (a test's own app): the handle's
+/// type is what the app looks it up by, so it is fixed here.
+pub trait LayerServices {
+    /// These services with `layer` as the app's channel layer.
+    fn with_channel_layer(self, layer: Arc<dyn ChannelLayer>) -> Self;
 }
 
-/// The installed channel layer; an in-memory one is installed on first use if none was.
-pub fn channel_layer() -> Arc<dyn ChannelLayer> {
-    if let Some(layer) = LAYER.read().unwrap_or_else(|e| e.into_inner()).clone() {
-        return layer;
+impl LayerServices for canter_kernel::Services {
+    fn with_channel_layer(self, layer: Arc<dyn ChannelLayer>) -> Self {
+        self.with(layer)
     }
-    let mut slot = LAYER.write().unwrap_or_else(|e| e.into_inner());
-    slot.get_or_insert_with(|| Arc::new(InMemoryChannelLayer::default()))
-        .clone()
+}
+
+/// An app holding only `layer` (a test's): run code in it with
+/// `layer_app(layer).scope(async { channel_layer()?.group_send(..).await })`.
+pub fn layer_app(layer: Arc<dyn ChannelLayer>) -> Arc<canter_kernel::Services> {
+    Arc::new(canter_kernel::Services::new().with_channel_layer(layer))
+}
+
+/// The current app's channel layer (`channels.layers.get_channel_layer()`): the one the
+/// channels plugin started. Outside any app, or in an app without the plugin, an error says
+/// which — never a private in-memory layer that no other process would see.
+pub fn channel_layer() -> Result<Arc<dyn ChannelLayer>, LayerError> {
+    canter_kernel::services::require::<Arc<dyn ChannelLayer>>("channel layer")
+        .map_err(|e| LayerError::Unavailable(e.to_string()))
 }
 
 /// Group names may hold ASCII letters, digits, `-`, `_` and `.`, under 100 characters (Channels'

@@ -37,7 +37,7 @@ pub fn group_send_on_commit_using(
     if !valid_group_name(group) {
         return Err(LayerError::Invalid(format!("invalid group name {group:?}")));
     }
-    let layer = channel_layer();
+    let layer = channel_layer()?;
     let group = group.to_owned();
     canter_orm::transaction::on_commit_using(alias, async move {
         if let Err(e) = layer.group_send(&group, message).await {

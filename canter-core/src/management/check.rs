@@ -52,13 +52,18 @@ impl ManagementCommand for Check {
             )
     }
 
+    /// It looks at the project's code and settings only: no broker or layer is connected.
+    fn needs_services(&self) -> bool {
+        false
+    }
+
     fn run<'a>(
         &'a self,
         ctx: &'a CommandContext,
         args: &'a ArgMatches,
     ) -> BoxFuture<'a, Result<(), CommandError>> {
         Box::pin(async move {
-            let routes = ctx.service.resolver().routes().count();
+            let routes = super::app_service(ctx).resolver().routes().count();
             if routes == 0 {
                 println!("WARNING: no URL patterns are registered");
             }

@@ -17,53 +17,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Arg, ArgMatches};
-use futures_util::future::BoxFuture;
+use clap::Arg;
+
+pub use canter_kernel::management::{CommandContext, CommandError, ManagementCommand};
 
 use crate::app::{App, CanterService};
 use crate::settings::Settings;
-
-/// What a command can fail with; printed as `error: …` and exit status 1.
-pub type CommandError = Box<dyn std::error::Error + Send + Sync>;
-
-/// What a command runs with: the loaded settings and the built app.
-pub struct CommandContext {
-    pub settings: Arc<Settings>,
-    /// The settings file that was read, if any (for messages).
-    pub settings_file: Option<PathBuf>,
-    pub service: CanterService,
-}
-
-/// A management command. Its `command()` is a clap subcommand named `name()`.
-///
-/// ```
-/// use canter_core::management::{CommandContext, CommandError, ManagementCommand};
-/// use canter_core::BoxFuture;
-///
-/// struct Hello;
-///
-/// impl ManagementCommand for Hello {
-///     fn name(&self) -> &'static str { "hello" }
-///     fn command(&self) -> clap::Command {
-///         clap::Command::new("hello").about("Says hello").arg(clap::Arg::new("who").default_value("world"))
-///     }
-///     fn run<'a>(&'a self, _ctx: &'a CommandContext, args: &'a clap::ArgMatches) -> BoxFuture<'a, Result<(), CommandError>> {
-///         Box::pin(async move {
-///             println!("hello, {}", args.get_one::<String>("who").unwrap());
-///             Ok(())
-///         })
-///     }
-/// }
-/// ```
-pub trait ManagementCommand: Send + Sync + 'static {
-    fn name(&self) -> &'static str;
-    fn command(&self) -> clap::Command;
-    fn run<'a>(
-        &'a self,
-        ctx: &'a CommandContext,
-        args: &'a ArgMatches,
-    ) -> BoxFuture<'a, Result<(), CommandError>>;
-}
 
 pub(crate) fn builtin_commands() -> Vec<Arc<dyn ManagementCommand>> {
     vec![
@@ -73,7 +32,16 @@ pub(crate) fn builtin_commands() -> Vec<Arc<dyn ManagementCommand>> {
     ]
 }
 
-/// Parses `args` (with the program name first) and runs the command on `app`.
+/// The built app a command of this program runs with (`runserver` serves it).
+pub fn app_service(ctx: &CommandContext) -> &CanterService {
+    ctx.extensions
+        .get::<CanterService>()
+        .expect("App::main puts the built app into every command's context")
+}
+
+/// Parses `args` (with the program name first) and runs the command on `app`: loads the
+/// settings, starts the app's plugins (inside the one runtime of the process), builds the
+/// app, runs the command inside the app's scope, then stops the plugins.
 pub fn main(mut app: App, args: Vec<OsString>) -> ExitCode {
     let program = args
         .first()
@@ -114,30 +82,16 @@ pub fn main(mut app: App, args: Vec<OsString>) -> ExitCode {
     let settings_file =
         Settings::discover_file(matches.get_one::<PathBuf>("settings").map(PathBuf::as_path));
     let settings = match Settings::load_layered(&app.base_settings, settings_file.as_deref()) {
-        Ok(settings) => settings,
+        Ok(settings) => Arc::new(settings),
         Err(err) => {
             eprintln!("error: improperly configured: {err}");
             return ExitCode::FAILURE;
         }
     };
     let (name, sub_matches) = matches.subcommand().expect("a subcommand is required");
-    let startup = std::mem::take(&mut app.startup);
-    let shutdown = std::mem::take(&mut app.shutdown);
-    let Some(command) = commands.iter().find(|c| c.name() == name) else {
+    let Some(command) = commands.iter().find(|c| c.name() == name).cloned() else {
         eprintln!("error: unknown command {name:?}");
         return ExitCode::FAILURE;
-    };
-    let service = match app.build(settings.clone()) {
-        Ok(service) => service,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let ctx = CommandContext {
-        settings: Arc::new(settings),
-        settings_file,
-        service,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -150,16 +104,20 @@ pub fn main(mut app: App, args: Vec<OsString>) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let result = async {
-            for hook in &startup {
-                hook(ctx.settings.clone(), name.to_owned()).await?;
-            }
-            command.run(&ctx, sub_matches).await
-        }
-        .await;
-        for hook in &shutdown {
-            hook(ctx.settings.clone(), name.to_owned()).await;
-        }
+        let needs_services = command.needs_services();
+        let started = app.start_as(settings.clone(), name, needs_services).await?;
+        let ctx = CommandContext {
+            settings,
+            settings_file,
+            services: started.services().clone(),
+            extensions: canter_kernel::Services::new().with(started.service().clone()),
+        };
+        let result = started
+            .services()
+            .clone()
+            .scope(command.run(&ctx, sub_matches))
+            .await;
+        started.stop().await;
         result
     });
     // Don't wait on leftover blocking tasks (a stuck sync_to_async) at exit.

@@ -16,14 +16,18 @@ impl ManagementCommand for Routes {
         clap::Command::new("routes").about("Lists the URL patterns in matching order")
     }
 
+    /// It looks at the project's code and settings only: no broker or layer is connected.
+    fn needs_services(&self) -> bool {
+        false
+    }
+
     fn run<'a>(
         &'a self,
         ctx: &'a CommandContext,
         _args: &'a ArgMatches,
     ) -> BoxFuture<'a, Result<(), CommandError>> {
         Box::pin(async move {
-            let rows: Vec<(String, String, String)> = ctx
-                .service
+            let rows: Vec<(String, String, String)> = super::app_service(ctx)
                 .resolver()
                 .routes()
                 .map(|(pattern, name, view)| {

@@ -61,7 +61,8 @@ impl ManagementCommand for RunServer {
             let local = listener.local_addr()?;
             // Listening for SIGINT/SIGTERM from here on, before the address is printed: a
             // signal right after it is a graceful stop, not the default kill.
-            let serving = crate::server::serve_until_signal(listener, ctx.service.clone());
+            let serving =
+                crate::server::serve_until_signal(listener, super::app_service(ctx).clone());
             let source = ctx
                 .settings_file
                 .as_ref()

@@ -28,7 +28,6 @@ mod accept;
 mod activity;
 mod body_timeout;
 mod shutdown;
-mod signals;
 
 pub use shutdown::Shutdown;
 
@@ -57,7 +56,7 @@ use body_timeout::{BodyTimeouts, TimedBody};
 
 pub use accept::max_connections;
 pub use body_timeout::BodyReadTimeout;
-pub use signals::{shutdown_phases, shutdown_signal};
+pub use canter_kernel::signals::{shutdown_phases, shutdown_signal};
 
 /// Serves `service` on `listener` until `shutdown` completes, then stops accepting and lets
 /// in-flight requests finish within `server.shutdown_timeout`.

@@ -13,6 +13,7 @@ pub struct LiveServer {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    services: std::sync::Arc<canter_kernel::Services>,
 }
 
 impl LiveServer {
@@ -23,9 +24,13 @@ impl LiveServer {
     }
 
     pub async fn start_with_settings(app: App, settings: Settings) -> Self {
-        let service = app
-            .build(settings)
-            .unwrap_or_else(|e| panic!("the app does not build: {e}"));
+        // Started as a test runs it: its plugins' databases, broker and channel layer.
+        let started = app
+            .start(settings)
+            .await
+            .unwrap_or_else(|e| panic!("the app does not start: {e}"));
+        let service = started.service().clone();
+        let services = started.services().clone();
         let listener = crate::server::bind(([127, 0, 0, 1], 0).into())
             .expect("an ephemeral port on 127.0.0.1");
         let addr = listener.local_addr().expect("a bound address");
@@ -37,7 +42,13 @@ impl LiveServer {
             addr,
             stop: Some(stop),
             task: Some(task),
+            services,
         }
+    }
+
+    /// Runs `future` inside the served app's scope (a test's own `channel_layer()`, `delay()`).
+    pub fn scope<F: std::future::Future>(&self, future: F) -> canter_kernel::services::Scoped<F> {
+        self.services.scope(future)
     }
 
     pub fn addr(&self) -> SocketAddr {

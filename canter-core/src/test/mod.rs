@@ -62,8 +62,32 @@ impl TestClient {
         Self { service }
     }
 
+    /// Starts `app` as a test runs it ([`App::start`]: its plugins' databases, broker and
+    /// channel layer) with [`App::test_settings`]. Panics if it does not start.
+    pub async fn start(app: App) -> Self {
+        let settings = app.test_settings();
+        Self::start_with_settings(app, settings).await
+    }
+
+    /// [`start`](Self::start) with these settings (add `"testserver"` to `allowed_hosts`).
+    pub async fn start_with_settings(app: App, settings: Settings) -> Self {
+        let started = app
+            .start(settings)
+            .await
+            .unwrap_or_else(|e| panic!("the app does not start: {e}"));
+        Self {
+            service: started.service().clone(),
+        }
+    }
+
     pub fn service(&self) -> &CanterService {
         &self.service
+    }
+
+    /// Runs `future` inside the app's scope (a test's own `delay()`, `channel_layer()`,
+    /// queries, as the app's views run them).
+    pub fn scope<F: Future>(&self, future: F) -> canter_kernel::services::Scoped<F> {
+        self.service.services().scope(future)
     }
 
     pub fn request(&self, method: Method, path: &str) -> TestRequest {

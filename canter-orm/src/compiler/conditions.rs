@@ -55,7 +55,10 @@ impl Compiler {
                 ))
             }),
             #[allow(unreachable_patterns)]
-            _ => Ok(()),
+            _ => {
+                let _ = (field, pattern);
+                Ok(())
+            }
         }
     }
 

@@ -3,30 +3,23 @@
 
 use std::sync::Arc;
 
-use canter_core::management::{CommandContext, CommandError, ManagementCommand};
-use canter_core::App;
+use canter_kernel::management::{CommandContext, CommandError, ManagementCommand};
 use clap::{Arg, ArgAction, ArgMatches};
 use futures_util::future::BoxFuture;
 
-use super::{make_migrations, Executor, MakeOptions, MigrationSet, Orm, RenameHint, Target};
+use super::{make_migrations, Executor, MakeOptions, MigrationSet, RenameHint, Target};
 use crate::backends::Vendor;
 use crate::db::{database, DEFAULT_DB_ALIAS};
+use crate::Orm;
 
-pub(crate) fn install(app: App, orm: Arc<Orm>) -> App {
-    let startup = orm.clone();
-    app.command(MakeMigrations(orm.clone()))
-        .command(Migrate(orm.clone()))
-        .command(ShowMigrations(orm.clone()))
-        .command(SqlMigrate(orm))
-        .on_startup(move |settings, command| {
-            let orm = startup.clone();
-            async move {
-                if command == "runserver" {
-                    apply_on_runserver(&orm, &settings).await?;
-                }
-                Ok(())
-            }
-        })
+/// The ORM's commands, each holding the app's models and migration settings.
+pub(crate) fn commands(orm: Arc<Orm>) -> Vec<Arc<dyn ManagementCommand>> {
+    vec![
+        Arc::new(MakeMigrations(orm.clone())),
+        Arc::new(Migrate(orm.clone())),
+        Arc::new(ShowMigrations(orm.clone())),
+        Arc::new(SqlMigrate(orm)),
+    ]
 }
 
 #[derive(serde::Deserialize)]
@@ -46,9 +39,9 @@ impl Default for MigrationSettings {
     }
 }
 
-async fn apply_on_runserver(
+pub(crate) async fn apply_on_runserver(
     orm: &Orm,
-    settings: &canter_core::settings::Settings,
+    settings: &canter_kernel::Settings,
 ) -> Result<(), CommandError> {
     let options: MigrationSettings = settings.section("migrations")?;
     let _ = &options.dir;
@@ -130,6 +123,11 @@ impl ManagementCommand for MakeMigrations {
                     .help("Show what would be written"),
             )
     }
+    /// Schema work: no broker or channel layer is connected for it.
+    fn needs_services(&self) -> bool {
+        false
+    }
+
     fn run<'a>(
         &'a self,
         ctx: &'a CommandContext,
@@ -200,6 +198,11 @@ impl ManagementCommand for Migrate {
             .arg(Arg::new("database").long("database").default_value(DEFAULT_DB_ALIAS).help("Database alias"))
             .arg(Arg::new("plan").long("plan").action(ArgAction::SetTrue).help("Show the plan; change nothing"))
     }
+    /// Schema work: no broker or channel layer is connected for it.
+    fn needs_services(&self) -> bool {
+        false
+    }
+
     fn run<'a>(
         &'a self,
         ctx: &'a CommandContext,
@@ -270,6 +273,11 @@ impl ManagementCommand for ShowMigrations {
                     .default_value(DEFAULT_DB_ALIAS),
             )
     }
+    /// Schema work: no broker or channel layer is connected for it.
+    fn needs_services(&self) -> bool {
+        false
+    }
+
     fn run<'a>(
         &'a self,
         ctx: &'a CommandContext,
@@ -322,6 +330,11 @@ impl ManagementCommand for SqlMigrate {
                     .default_value(DEFAULT_DB_ALIAS),
             )
     }
+    /// Schema work: no broker or channel layer is connected for it.
+    fn needs_services(&self) -> bool {
+        false
+    }
+
     fn run<'a>(
         &'a self,
         ctx: &'a CommandContext,

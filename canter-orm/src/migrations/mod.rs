@@ -6,6 +6,7 @@
 
 pub mod autodetector;
 mod commands;
+pub(crate) use commands::{apply_on_runserver, commands};
 pub mod executor;
 pub mod loader;
 pub mod operations;
@@ -14,7 +15,7 @@ pub mod state;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
@@ -23,8 +24,11 @@ pub use executor::{Executor, PlanStep, Target};
 pub use loader::{Migration, MigrationSet};
 pub use operations::Operation;
 
+/// The ORM's plugin, which holds the models and migration settings (also at the crate root).
+pub use crate::Orm;
+
 use crate::error::OrmError;
-use crate::model::{Model, ModelMeta};
+use crate::model::ModelMeta;
 use state::{ModelState, ProjectState};
 
 /// What can go wrong with migrations; file problems name the file.
@@ -52,31 +56,42 @@ pub enum MigrationError {
 
 type RustMigration = Arc<dyn Fn() -> BoxFuture<'static, Result<(), OrmError>> + Send + Sync>;
 
-static RUST_MIGRATIONS: RwLock<Option<HashMap<String, RustMigration>>> = RwLock::new(None);
+/// Rust data-migration functions by name, for `{"op": "run_rust", "forward": name}`
+/// ([`Orm::rust_migration`](crate::Orm::rust_migration) adds them to an app; a test can put
+/// its own among the services it runs with). Each runs inside its migration's transaction:
+/// ORM calls in it join it.
+#[derive(Clone, Default)]
+pub struct RustMigrations(HashMap<String, RustMigration>);
 
-/// Registers a Rust data-migration function under `name`, for `{"op": "run_rust", "forward":
-/// name}`. It runs inside the migration's transaction: ORM calls in it join it.
-pub fn register_rust_migration<F, Fut>(name: &str, function: F)
-where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), OrmError>> + Send + 'static,
-{
-    let mut registry = RUST_MIGRATIONS.write().unwrap_or_else(|e| e.into_inner());
-    registry
-        .get_or_insert_with(HashMap::new)
-        .insert(name.to_owned(), Arc::new(move || Box::pin(function())));
+impl RustMigrations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `function` under `name`.
+    pub fn add<F, Fut>(mut self, name: &str, function: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), OrmError>> + Send + 'static,
+    {
+        self.0
+            .insert(name.to_owned(), Arc::new(move || Box::pin(function())));
+        self
+    }
 }
 
+/// The current app's Rust migration function `name`.
 pub(crate) fn rust_migration(name: &str) -> Result<RustMigration, MigrationError> {
-    let registry = RUST_MIGRATIONS.read().unwrap_or_else(|e| e.into_inner());
-    registry
-        .as_ref()
-        .and_then(|r| r.get(name).cloned())
-        .ok_or_else(|| {
-            MigrationError::Invalid(format!(
-                "no Rust migration function {name:?} is registered (register_rust_migration)"
-            ))
-        })
+    canter_kernel::services::with_current(|app| {
+        app.get::<RustMigrations>()
+            .and_then(|functions| functions.0.get(name).cloned())
+    })
+    .flatten()
+    .ok_or_else(|| {
+        MigrationError::Invalid(format!(
+            "no Rust migration function {name:?} is registered (Orm::rust_migration)"
+        ))
+    })
 }
 
 /// The models an app registers for migrations, by app.
@@ -263,66 +278,6 @@ fn refuse_cycles(made: &[Migration]) -> Result<(), MigrationError> {
             "the new migrations {} depend on each other (foreign keys between their apps both ways): make one app's migration first (makemigrations <app>), without the foreign key back, then the rest",
             stuck.join(", ")
         )))
-    }
-}
-
-/// The ORM in an [`App`](canter_core::App), with models and migrations:
-///
-/// ```no_run
-/// # #[derive(canter_orm::Model)]
-/// # #[model(crate = canter_orm, app = "demo")]
-/// # struct MyModel { id: i64 }
-/// let app = canter_core::App::new().install(
-///     canter_orm::migrations::Orm::new()
-///         .model::<MyModel>()
-///         .migrations_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
-///         .plugin(),
-/// );
-/// ```
-#[derive(Clone, Default)]
-pub struct Orm {
-    models: Vec<&'static ModelMeta>,
-    dir: Option<PathBuf>,
-}
-
-impl Orm {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Registers a model for `makemigrations`.
-    pub fn model<M: Model>(mut self) -> Self {
-        self.models.push(M::meta());
-        self
-    }
-
-    /// Where migration files live (`<dir>/<app>/<name>.json`). The settings key
-    /// `[migrations] dir` overrides it at run time (for a deployed binary).
-    pub fn migrations_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.dir = Some(dir.into());
-        self
-    }
-
-    /// Databases at start-up (as [`crate::plugin`]) plus the migration commands.
-    pub fn plugin(self) -> impl FnOnce(canter_core::App) -> canter_core::App {
-        move |app| commands::install(crate::plugin(app), Arc::new(self))
-    }
-
-    pub(crate) fn dir(&self, settings: &canter_core::settings::Settings) -> PathBuf {
-        #[derive(serde::Deserialize, Default)]
-        struct Section {
-            dir: Option<PathBuf>,
-        }
-        settings
-            .section::<Section>("migrations")
-            .ok()
-            .and_then(|s| s.dir)
-            .or_else(|| self.dir.clone())
-            .unwrap_or_else(|| PathBuf::from("migrations"))
-    }
-
-    pub(crate) fn models(&self) -> &[&'static ModelMeta] {
-        &self.models
     }
 }
 

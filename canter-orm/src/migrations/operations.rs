@@ -65,7 +65,7 @@ pub enum Operation {
         backward: Option<Vec<String>>,
     },
     /// Data migration in Rust: names of functions registered with
-    /// [`register_rust_migration`](super::register_rust_migration).
+    /// [`Orm::rust_migration`](crate::Orm::rust_migration).
     RunRust {
         forward: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

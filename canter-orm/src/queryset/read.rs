@@ -96,7 +96,9 @@ impl<M: Model> QuerySet<M> {
         }
     }
 
-    /// `get()`, with `DoesNotExist` as a 404 (Django's `get_object_or_404`).
+    /// `get()`, with `DoesNotExist` as a 404 (Django's `get_object_or_404`; the `http`
+    /// feature).
+    #[cfg(feature = "http")]
     pub async fn get_or_404(self) -> Result<M, canter_core::Error> {
         self.get().await.map_err(OrmError::into_http)
     }

@@ -11,6 +11,7 @@ use crate::broker::{now, Broker, Delivery, TaskMessage};
 use crate::control::{DeadLetter, TaskInfo, WorkerInfo, FORGET_AFTER};
 use crate::error::TaskError;
 use crate::result::TaskResult;
+use crate::task::Registry;
 use serde_json::Value;
 
 #[derive(Default)]
@@ -42,6 +43,10 @@ pub struct MemoryBroker {
     state: Mutex<State>,
     /// Messages larger than this (their arguments and `embed` as JSON) are refused.
     max_message_size: u64,
+    /// Notified on every publish: this process's idle workers wake at once.
+    published: tokio::sync::Notify,
+    /// Eager mode: the tasks that `publish` runs at once instead of queueing.
+    eager: Option<Registry>,
 }
 
 impl Default for MemoryBroker {
@@ -49,6 +54,8 @@ impl Default for MemoryBroker {
         MemoryBroker {
             state: Mutex::default(),
             max_message_size: crate::broker::DEFAULT_MAX_MESSAGE_SIZE,
+            published: tokio::sync::Notify::new(),
+            eager: None,
         }
     }
 }
@@ -56,6 +63,19 @@ impl Default for MemoryBroker {
 impl MemoryBroker {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Eager mode (Celery's `task_always_eager`, for tests): publishing a task runs it at
+    /// once, in the caller, retries included (their countdowns skipped), and stores its
+    /// result here, so `delay()` returns a finished handle. A failure is stored, not raised
+    /// (Celery's `task_eager_propagates = False`); a task missing from `tasks` is stored as a
+    /// `NotRegistered` failure, as a worker would. `[tasks] always_eager = true` makes this
+    /// the app's broker, with the app's tasks.
+    pub fn eager(tasks: Registry) -> Self {
+        MemoryBroker {
+            eager: Some(tasks),
+            ..Self::default()
+        }
     }
 
     /// Refuses messages over `bytes` (default [`DEFAULT_MAX_MESSAGE_SIZE`](crate::broker::DEFAULT_MAX_MESSAGE_SIZE)).
@@ -177,12 +197,21 @@ impl Broker for MemoryBroker {
         if let Err(e) = crate::broker::check_size(size, self.max_message_size) {
             return ready(Err(e));
         }
+        if let Some(tasks) = &self.eager {
+            return Box::pin(crate::body::run_published_eagerly(tasks, message, self));
+        }
         let mut state = self.lock();
         state.sequence += 1;
         let sequence = state.sequence;
         state.order.insert(message.id.clone(), sequence);
         state.queue.push((message, None));
+        drop(state);
+        self.published.notify_waiters();
         ready(Ok(()))
+    }
+
+    fn published(&self) -> Option<&tokio::sync::Notify> {
+        Some(&self.published)
     }
 
     fn fetch<'a>(

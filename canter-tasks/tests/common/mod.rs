@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use canter_tasks::{task, Broker, Registry, TaskError, Worker, WorkerConfig};
 
-/// Opens the broker at `url` (`sqlite://FILE`, `redis://…`) and installs it for this process.
+/// Opens the broker at `url` (`sqlite://FILE`, `redis://…`); the test runs its code in
+/// `canter_tasks::tasks_app(broker)`.
 pub async fn open(url: &str) -> Arc<dyn Broker> {
-    let broker = canter_tasks::open_broker(url).await.unwrap();
-    canter_tasks::install(broker.clone());
-    broker
+    canter_tasks::open_broker(url).await.unwrap()
 }
 
 /// A worker whose leases run out one second after it dies.

@@ -140,6 +140,7 @@ impl BackgroundConsumer for RoomNotices {
             RoomActivity::Left { room, user } => (room, format!("{user} left")),
         };
         channel_layer()
+            .map_err(|e| e.to_string())?
             .group_send(
                 &group_name(&room),
                 Message::new("chat.notice").with("notice", notice),

@@ -8,8 +8,8 @@ pub mod tasks;
 pub mod urls;
 pub mod views;
 
-use canter::channels::Workers;
-use canter::orm::migrations::Orm;
+use canter::channels::{Channels, Workers};
+use canter::orm::Orm;
 use canter::App;
 
 /// The whole project: settings, URL patterns, middleware and the ORM.
@@ -20,26 +20,21 @@ pub fn app() -> App {
         // The ORM: databases from settings, the demo's models and migrations, and the
         // makemigrations / migrate / showmigrations / sqlmigrate commands. `runserver` applies
         // pending migrations to the embedded SQLite database (and says so).
-        .install(
+        .plugin(
             Orm::new()
                 .model::<models::MyModel>()
                 .model::<models::Note>()
-                .migrations_dir(MIGRATIONS_DIR)
-                .plugin(),
+                .migrations_dir(MIGRATIONS_DIR),
         )
         // The channel layer: in-process, or Redis when REDIS_URL is set (or [channels] layer = "redis").
-        .install(canter::channels::plugin)
+        .plugin(Channels)
         // Background consumers and the `runworker` command: `demo runworker room-notices`
         // announces joins and leaves in the chat rooms (needs a layer shared with the server:
         // REDIS_URL).
-        .install(
-            Workers::new()
-                .channel(consumers::ROOM_NOTICES, || consumers::RoomNotices)
-                .plugin(),
-        )
+        .plugin(Workers::new().channel(consumers::ROOM_NOTICES, || consumers::RoomNotices))
         // Background tasks: the embedded durable broker (an SQLite file), the `worker` command,
         // and an in-process worker under runserver.
-        .install(tasks::tasks().plugin())
+        .plugin(tasks::tasks())
         .urls(urls::urlpatterns())
         .middleware(middleware::AsyncMiddleware)
 }

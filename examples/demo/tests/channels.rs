@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn ws_hello_is_the_articles_consumer() {
-    let client = TestClient::new(demo::app());
+    let client = TestClient::start(demo::app()).await;
     let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/hello/")
         .await
         .unwrap();
@@ -20,7 +20,7 @@ async fn ws_hello_is_the_articles_consumer() {
 
 #[tokio::test]
 async fn chat_rooms_broadcast_to_their_members() {
-    let client = TestClient::new(demo::app());
+    let client = TestClient::start(demo::app()).await;
     let mut ada = WebsocketCommunicator::connect(client.service(), "/ws/chat/demo-room/?user=ada")
         .await
         .unwrap();
@@ -37,7 +37,10 @@ async fn chat_rooms_broadcast_to_their_members() {
         json!({"message": "hello", "user": "ada"})
     );
     // The tutorial's message shape from elsewhere (a Python process would send the same).
-    channel_layer()
+    client
+        .scope(async { channel_layer() })
+        .await
+        .unwrap()
         .group_send(
             "chat_demo-room",
             Message::new("chat.message")
@@ -73,7 +76,10 @@ async fn chat_events_stream_over_sse() {
             seen.push_str(&String::from_utf8_lossy(&buf[..n]));
         }
         if seen.contains(": connected") && !sent {
-            channel_layer()
+            server
+                .scope(async { channel_layer() })
+                .await
+                .unwrap()
                 .group_send(
                     "chat_sse-room",
                     Message::new("chat.message")

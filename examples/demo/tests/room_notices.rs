@@ -18,12 +18,11 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 
 #[tokio::test]
 async fn the_worker_announces_joins_and_leaves_in_the_room() {
-    let client = TestClient::new(demo::app());
-    let worker = tokio::spawn(run_worker(
-        channel_layer(),
-        ROOM_NOTICES.to_owned(),
-        RoomNotices,
-    ));
+    let client = TestClient::start(demo::app()).await;
+    let layer = client.scope(async { channel_layer() }).await.unwrap();
+    // The worker's consumer sends to the room through the app's layer: it runs in the app.
+    let worker =
+        tokio::spawn(client.scope(run_worker(layer, ROOM_NOTICES.to_owned(), RoomNotices)));
 
     let mut ada = WebsocketCommunicator::connect(client.service(), "/ws/chat/notices/?user=ada")
         .await

@@ -269,8 +269,11 @@ fn a_second_sigterm_makes_demo_workers_shutdown_cold() {
     let url = format!("sqlite://{}", dir.join("tasks.sqlite3").display());
     let id = support::block_on(async move {
         let broker = std::sync::Arc::new(SqliteBroker::open(&url).await.unwrap());
-        canter::tasks::install(broker);
-        demo::tasks::long_running_task::delay(60).await.unwrap().id
+        canter::tasks::tasks_app(broker)
+            .scope(demo::tasks::long_running_task::delay(60))
+            .await
+            .unwrap()
+            .id
     });
     let mut worker = Demo::spawn(&["worker"], &[], Some(dir.clone()));
     let deadline = Instant::now() + Duration::from_secs(20);

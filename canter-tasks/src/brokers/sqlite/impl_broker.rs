@@ -159,8 +159,13 @@ impl Broker for SqliteBroker {
                 .bind(embed)
                 .execute(&self.pool)
                 .await?;
+            self.published.notify_waiters();
             Ok(())
         })
+    }
+
+    fn published(&self) -> Option<&tokio::sync::Notify> {
+        Some(&self.published)
     }
 
     fn fetch<'a>(

@@ -116,6 +116,9 @@ pub struct SqliteBroker {
     /// When expired results were last deleted (seconds since the epoch, as bits): at most once
     /// a minute, not on every store.
     last_purge: std::sync::atomic::AtomicU64,
+    /// Notified on every publish through this object: this process's idle workers wake at
+    /// once (others poll).
+    pub(super) published: tokio::sync::Notify,
 }
 
 /// How often expired results are deleted; reads ignore them in between.
@@ -158,6 +161,7 @@ impl SqliteBroker {
             result_expires: 86_400.0,
             max_message_size: crate::broker::DEFAULT_MAX_MESSAGE_SIZE,
             last_purge: std::sync::atomic::AtomicU64::new(0f64.to_bits()),
+            published: tokio::sync::Notify::new(),
         })
     }
 

@@ -1,7 +1,7 @@
 //! The runtime-stall detector: times every poll of a view's future and warns when one poll
 //! held the runtime thread longer than the threshold (default 10 ms), naming the route and
 //! view. A poll that long means blocking code ran on the async runtime; the fix is
-//! [`sync_to_async`](crate::blocking::sync_to_async).
+//! `sync_to_async` (canter-core's `blocking` module).
 //!
 //! On by default when `debug = true`; set `[stall] enabled` and `threshold_ms` to change it.
 //! Its cost is two clock reads per poll. Channels and tasks wrap their consumers and task
