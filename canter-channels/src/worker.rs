@@ -76,7 +76,7 @@ async fn handle_next<C: BackgroundConsumer>(
 }
 
 /// Registers background consumers and adds the `runworker` command:
-/// `App::new().install(Workers::new().channel("thumbnails", || Thumbnailer).plugin())`.
+/// `App::new().plugin(Workers::new().channel("thumbnails", || Thumbnailer))`.
 #[derive(Default, Clone)]
 pub struct Workers {
     runners: HashMap<String, Runner>,

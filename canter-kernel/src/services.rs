@@ -203,9 +203,11 @@ mod tests {
         let in_b = b.scope(async { require::<Name>("name").unwrap() });
         let ((a1, a2), b1) = tokio::join!(in_a, in_b);
         assert_eq!((a1, a2, b1), (Name("a"), Name("a"), Name("b")));
-        let plain = tokio::spawn(a.scope(async { tokio::spawn(async { current().is_none() }) }));
+        let outside = a
+            .scope(async { tokio::spawn(async { current().is_none() }).await })
+            .await;
         assert!(
-            plain.await.unwrap().await.unwrap(),
+            outside.unwrap(),
             "tokio::spawn does not carry the scope; spawn does"
         );
     }

@@ -275,8 +275,20 @@ async fn configuration_errors_are_clear() {
         err.contains("\"nope\"") && err.contains("no such database"),
         "{err}"
     );
+    // Outside any app: an error saying so, never a database from elsewhere.
     let err = canter_orm::database("default").unwrap_err().to_string();
-    assert!(err.contains("no databases are set up"), "{err}");
+    assert!(
+        err.contains("no app is running here, so there are no databases"),
+        "{err}"
+    );
+    // In an app without the ORM: an error naming the plugin.
+    let err = std::sync::Arc::new(canter_core::services::Services::new())
+        .scope(async { canter_orm::database("default").unwrap_err().to_string() })
+        .await;
+    assert!(
+        err.contains("this app has no databases: add the ORM's plugin"),
+        "{err}"
+    );
 }
 
 on_every_backend! {

@@ -115,7 +115,9 @@ pub async fn repeated_worker_kills(test: &str, url: &str, dir: &std::path::Path)
     const TASKS: u32 = 60;
     const KILLS: usize = 25;
     let log = dir.join("runs.log").display().to_string();
-    open(url).await;
+    let broker = open(url).await;
+    canter_tasks::tasks_app(broker)
+        .scope(async move {
     let mut handles = Vec::new();
     for n in 0..TASKS {
         handles.push(
@@ -165,6 +167,8 @@ pub async fn repeated_worker_kills(test: &str, url: &str, dir: &std::path::Path)
         duplicates += pids.len() - 1;
     }
     println!("{TASKS} tasks, {KILLS} worker kills: 0 lost, {duplicates} re-run after their worker was killed");
+        })
+        .await
 }
 
 /// Deletes the keys under the `global_keyprefix` of Redis broker URL `url`.
