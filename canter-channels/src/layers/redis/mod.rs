@@ -156,7 +156,17 @@ impl RedisChannelLayer {
         let mut connections = Vec::new();
         for host in &config.hosts {
             let client = redis::Client::open(host.as_str()).map_err(unavailable)?;
-            connections.push(client.get_connection_manager().await.map_err(unavailable)?);
+            // A few quick attempts: an unreachable server is reported as such at start-up
+            // (connection refused, say) rather than retried with backoff until a timeout.
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
+                .set_number_of_retries(2);
+            connections.push(
+                client
+                    .get_connection_manager_with_config(config)
+                    .await
+                    .map_err(unavailable)?,
+            );
             clients.push(client);
         }
         Ok(Arc::new(RedisChannelLayer {
