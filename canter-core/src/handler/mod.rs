@@ -24,6 +24,9 @@ use crate::response::Response;
 use crate::routing::{percent_decode, ResolvedRoute};
 use crate::stall::StallDetector;
 
+mod hosts;
+use hosts::{host_of, malformed_host, AllowedHosts};
+
 pub(crate) struct Core {
     /// Settings, resolver and state: one extension on every request.
     pub(crate) context: Arc<AppContext>,
@@ -236,13 +239,6 @@ impl Core {
     }
 }
 
-/// The 400's message for a `Host` (or request authority) that is not a host and an optional
-/// port.
-fn malformed_host(shown: &str) -> String {
-    tracing::warn!(target: "canter::security", host = %shown, "malformed Host header");
-    format!("Invalid Host header: {shown:?} is not a host name with an optional port (0 to 65535).")
-}
-
 /// The 500 for a panic in the chain outside a view (the view's own are caught around it).
 fn chain_panicked(
     payload: Box<dyn std::any::Any + Send>,
@@ -265,80 +261,6 @@ fn bad_request(message: impl Into<String>, debug: bool) -> Response {
         panicked: false,
     };
     debug_page::render(&report, debug, None)
-}
-
-/// The host of `host[:port]` (`[v6]` or `[v6]:port` too), or `None` when the port is not
-/// 1 to 5 digits up to 65535 (`example.com:abc`, `example.com:`, `example.com:99999`) or the
-/// authority holds user information (`user@host`, which RFC 9113 forbids in `:authority`).
-fn host_of(authority: &str) -> Option<&str> {
-    let (host, port) = match authority.strip_prefix('[') {
-        // [::1]:8000 → [::1]
-        Some(rest) => {
-            let end = rest.find(']')? + 2;
-            (&authority[..end], authority[end..].strip_prefix(':'))
-        }
-        // A plain backwards loop: `rsplit_once` goes through `memrchr`, slower on a short Host.
-        None => match authority.bytes().rposition(|b| b == b':') {
-            Some(colon) => (&authority[..colon], Some(&authority[colon + 1..])),
-            None => (authority, None),
-        },
-    };
-    if authority.len() > host.len() && port.is_none() {
-        return None; // `[::1]x`: something other than a port after the brackets
-    }
-    let port_ok = port.is_none_or(|port| {
-        (1..=5).contains(&port.len())
-            && port.bytes().all(|b| b.is_ascii_digit())
-            && port.parse::<u32>().is_ok_and(|n| n <= 65_535)
-    });
-    (port_ok && !host.contains('@')).then_some(host)
-}
-
-/// The bytes a Host may hold (letters, digits, `-._:[]`), as a table: this runs per byte of
-/// every request's Host.
-const HOST_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        table[i] =
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'[' | b']' | b':' | b'_');
-        i += 1;
-    }
-    table
-};
-
-/// Django's `validate_host`: exact names, `.example.com` for a domain and its subdomains, `*`.
-struct AllowedHosts {
-    patterns: Vec<String>,
-}
-
-impl AllowedHosts {
-    fn new(patterns: Vec<String>) -> Self {
-        Self {
-            patterns: patterns
-                .into_iter()
-                .map(|p| p.to_ascii_lowercase())
-                .collect(),
-        }
-    }
-
-    /// Without allocating: this runs on every request.
-    fn allows(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.');
-        let valid = !host.is_empty() && host.bytes().all(|b| HOST_BYTE[usize::from(b)]);
-        let ends_with = |suffix: &str| {
-            host.len() >= suffix.len()
-                && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-        };
-        valid
-            && self.patterns.iter().any(|pattern| {
-                pattern == "*"
-                    || pattern.eq_ignore_ascii_case(host)
-                    || (pattern.starts_with('.')
-                        && (ends_with(pattern) || pattern[1..].eq_ignore_ascii_case(host)))
-            })
-    }
 }
 
 /// The innermost link of the chain: resolves the path and calls the view.
@@ -536,53 +458,6 @@ fn render_if_pending(
         }
     }
     page
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn allowed_hosts_semantics() {
-        let hosts = AllowedHosts::new(vec!["example.com".into(), ".example.org".into()]);
-        assert!(hosts.allows("example.com"));
-        assert!(hosts.allows("EXAMPLE.com"));
-        assert!(hosts.allows("example.org"));
-        assert!(hosts.allows("api.example.org"));
-        assert!(!hosts.allows("evil-example.org"));
-        assert!(!hosts.allows("example.com.evil"));
-        assert!(!hosts.allows("exa mple.com"));
-        assert!(AllowedHosts::new(vec!["*".into()]).allows("anything.test"));
-        assert!(!AllowedHosts::new(vec!["*".into()]).allows("bad host"));
-    }
-
-    #[test]
-    fn ports_are_stripped() {
-        assert_eq!(host_of("example.com:8000"), Some("example.com"));
-        assert_eq!(host_of("example.com:0"), Some("example.com"));
-        assert_eq!(host_of("example.com:65535"), Some("example.com"));
-        assert_eq!(host_of("[::1]:8000"), Some("[::1]"));
-        assert_eq!(host_of("[::1]"), Some("[::1]"));
-        assert_eq!(host_of("localhost"), Some("localhost"));
-    }
-
-    #[test]
-    fn malformed_ports_are_refused() {
-        for authority in [
-            "example.com:abc",
-            "example.com:",
-            "example.com:99999",
-            "example.com:65536",
-            "example.com:+80",
-            "example.com:000080",
-            "[::1]:",
-            "[::1]x",
-            "[::1",
-            "user@example.com",
-        ] {
-            assert_eq!(host_of(authority), None, "{authority}");
-        }
-    }
 }
 
 #[cfg(test)]
