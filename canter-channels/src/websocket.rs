@@ -30,7 +30,7 @@ use tokio_tungstenite::WebSocketStream;
 use tracing::Instrument;
 
 use crate::consumer::{Consumer, Context, Frame, Handshake, Outgoing, Scope};
-use crate::layers::{channel_layer, ChannelLayer};
+use crate::layers::{channel_layer, ChannelLayer, LayerError, Message};
 
 #[doc(hidden)]
 pub struct WebSocketEndpoint;
@@ -146,6 +146,172 @@ fn scope_of(req: &Request) -> Scope {
     }
 }
 
+impl<F> WebSocketView<F> {
+    /// The `[channels]` limits and the allowed origins, read from the app's settings once.
+    fn limits(&self, app_settings: Option<&Arc<Settings>>) -> (ChannelsSettings, Vec<String>) {
+        self.settings
+            .get_or_init(|| {
+                let limits: ChannelsSettings = app_settings
+                    .and_then(|s| s.section("channels").ok())
+                    .unwrap_or_default();
+                let origins = if limits.allowed_origins.is_empty() {
+                    app_settings
+                        .map(|s| s.effective_allowed_hosts())
+                        .unwrap_or_else(|| vec!["*".into()])
+                } else {
+                    limits.allowed_origins.clone()
+                };
+                (limits, origins)
+            })
+            .clone()
+    }
+}
+
+/// Checks the handshake request (a GET upgrade to `websocket`, version 13, a key, an allowed
+/// `Origin`); returns its `Sec-WebSocket-Key`, or the response refusing it.
+fn check_handshake(req: &Request, origins: &[String]) -> Result<HeaderValue, Response> {
+    let headers = req.headers();
+    let is_upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+        && headers
+            .get(header::CONNECTION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|p| p.trim().eq_ignore_ascii_case("upgrade"))
+            });
+    if req.method() != Method::GET || !is_upgrade {
+        let mut response = error(
+            StatusCode::UPGRADE_REQUIRED,
+            "this URL is a WebSocket endpoint",
+        );
+        response
+            .headers_mut()
+            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        return Err(response);
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok())
+        != Some("13")
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Version must be 13",
+        ));
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
+        return Err(error(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key"));
+    };
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if !origin_allowed(origin, origins) {
+        tracing::warn!(target: "canter::channels", origin, "WebSocket handshake from a disallowed origin");
+        return Err(error(StatusCode::FORBIDDEN, "origin not allowed"));
+    }
+    Ok(key)
+}
+
+/// The 101 answering a handshake with `key`, naming the chosen subprotocol if any.
+fn switching_protocols(key: &HeaderValue, subprotocol: Option<String>) -> Response {
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(value) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, value);
+    }
+    if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
+        h.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    response
+}
+
+/// What a socket's task needs once the handshake is accepted.
+struct AcceptedSocket<C> {
+    consumer: C,
+    ctx: Context,
+    outbound: mpsc::Receiver<Outgoing>,
+    layer: Arc<dyn ChannelLayer>,
+    limits: ChannelsSettings,
+    scope: Scope,
+}
+
+/// Spawns the socket's task: the upgraded connection (or the test communicator's in-process
+/// one) driven by [`run`], under the stall detector when the app's settings turn it on, in the
+/// app's scope, on the server's task tracker when there is a server (a shutdown waits for it).
+fn spawn_socket_task<C: Consumer>(
+    accepted: AcceptedSocket<C>,
+    req: &mut Request,
+    stall: Option<Duration>,
+) {
+    let AcceptedSocket {
+        consumer,
+        ctx,
+        outbound,
+        layer,
+        limits,
+        scope,
+    } = accepted;
+    let shutdown = RequestContext::of(req.extensions())
+        .and_then(|context| context.app().shutdown())
+        .cloned();
+    let in_process = req.extensions_mut().remove::<InProcessSocket>();
+    let upgrade = in_process.is_none().then(|| hyper::upgrade::on(req));
+    // A 4 KiB read buffer, not tungstenite's default 128 KiB (allocated up front for every
+    // socket: 10,000 idle sockets would hold 1.25 GB); larger messages still arrive whole, in
+    // more reads.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(0)
+        .max_message_size(Some(limits.max_message_size))
+        .max_frame_size(Some(limits.max_message_size));
+    let server = shutdown.clone();
+    // The socket's span is attached to its task (instrumented), never entered: a guard held
+    // across an `.await` stays on whichever thread the task left, where it wraps unrelated work
+    // and, once the span closes, makes the subscriber's registry panic.
+    let span = tracing::info_span!(target: "canter::channels", "websocket", path = %scope.path, channel = %ctx.channel_name());
+    let socket_task = async move {
+        if let Some(socket) = in_process.and_then(|s| s.0.lock().ok().and_then(|mut s| s.take())) {
+            let ws = WebSocketStream::from_raw_socket(socket, Role::Server, Some(config)).await;
+            run(ws, consumer, ctx, outbound, layer, limits, shutdown).await;
+        } else if let Some(upgrade) = upgrade {
+            match upgrade.await {
+                Ok(upgraded) => {
+                    let ws = WebSocketStream::from_raw_socket(
+                        hyper_util::rt::TokioIo::new(upgraded),
+                        Role::Server,
+                        Some(config),
+                    )
+                    .await;
+                    run(ws, consumer, ctx, outbound, layer, limits, shutdown).await;
+                }
+                Err(e) => tracing::debug!(target: "canter::channels", "upgrade failed: {e}"),
+            }
+        }
+    };
+    // The consumer's code runs in this task's polls: the stall detector watches them as it
+    // watches views (a blocking consumer holds up every socket on its thread).
+    let socket_task = match stall {
+        Some(threshold) => futures_util::future::Either::Left(StallDetector::new(
+            socket_task,
+            threshold,
+            "consumer",
+            scope.path.clone(),
+            std::any::type_name::<C>(),
+        )),
+        None => futures_util::future::Either::Right(socket_task),
+    };
+    // The consumer's code runs in the app's scope, as the view's did.
+    let socket_task = services::carry(socket_task.instrument(span));
+    match server {
+        Some(server) => server.spawn(socket_task),
+        None => tokio::spawn(socket_task),
+    };
+}
+
 impl<C, F> axum::handler::Handler<WebSocketEndpoint, ()> for WebSocketView<F>
 where
     C: Consumer,
@@ -153,71 +319,18 @@ where
 {
     type Future = BoxFuture<'static, Response>;
 
+    /// The handshake: checks, the consumer's `connect` (accept or 403), the socket's task
+    /// spawned, then 101.
     fn call(self, mut req: Request, _state: ()) -> Self::Future {
         Box::pin(async move {
             let app_settings: Option<Arc<Settings>> = req.settings();
             let stall = app_settings.as_ref().and_then(|s| s.stall_threshold());
-            let (limits, origins) = self
-                .settings
-                .get_or_init(|| {
-                    let limits: ChannelsSettings = app_settings
-                        .as_ref()
-                        .and_then(|s| s.section("channels").ok())
-                        .unwrap_or_default();
-                    let origins = if limits.allowed_origins.is_empty() {
-                        app_settings
-                            .as_ref()
-                            .map(|s| s.effective_allowed_hosts())
-                            .unwrap_or_else(|| vec!["*".into()])
-                    } else {
-                        limits.allowed_origins.clone()
-                    };
-                    (limits, origins)
-                })
-                .clone();
-            let headers = req.headers();
-            let is_upgrade = headers
-                .get(header::UPGRADE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
-                && headers
-                    .get(header::CONNECTION)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| {
-                        v.split(',')
-                            .any(|p| p.trim().eq_ignore_ascii_case("upgrade"))
-                    });
-            if req.method() != Method::GET || !is_upgrade {
-                let mut response = error(
-                    StatusCode::UPGRADE_REQUIRED,
-                    "this URL is a WebSocket endpoint",
-                );
-                response
-                    .headers_mut()
-                    .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-                return response;
-            }
-            if headers
-                .get(header::SEC_WEBSOCKET_VERSION)
-                .and_then(|v| v.to_str().ok())
-                != Some("13")
-            {
-                return error(StatusCode::BAD_REQUEST, "Sec-WebSocket-Version must be 13");
-            }
-            let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
-                return error(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
+            let (limits, origins) = self.limits(app_settings.as_ref());
+            let key = match check_handshake(&req, &origins) {
+                Ok(key) => key,
+                Err(refused) => return refused,
             };
-            let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-            if !origin_allowed(origin, &origins) {
-                tracing::warn!(target: "canter::channels", origin, "WebSocket handshake from a disallowed origin");
-                return error(StatusCode::FORBIDDEN, "origin not allowed");
-            }
-
-            let shutdown = RequestContext::of(req.extensions())
-                .and_then(|context| context.app().shutdown())
-                .cloned();
             let scope = scope_of(&req);
-            let (outbound_tx, outbound_rx) = mpsc::channel(limits.outbound_queue.max(1));
             let layer = match channel_layer() {
                 Ok(layer) => layer,
                 Err(e) => {
@@ -225,6 +338,7 @@ where
                     return error(StatusCode::INTERNAL_SERVER_ERROR, "no channel layer");
                 }
             };
+            let (outbound_tx, outbound) = mpsc::channel(limits.outbound_queue.max(1));
             let mut ctx = Context::new(scope.clone(), layer.clone(), outbound_tx);
             let mut consumer = (self.factory)(&scope);
             if let Err(e) = consumer.connect(&mut ctx).await {
@@ -235,81 +349,16 @@ where
                 Handshake::Accepted { subprotocol } => subprotocol.clone(),
                 _ => return error(StatusCode::FORBIDDEN, "connection rejected"),
             };
-
-            let in_process = req.extensions_mut().remove::<InProcessSocket>();
-            let upgrade = if in_process.is_none() {
-                Some(hyper::upgrade::on(&mut req))
-            } else {
-                None
+            let accepted = AcceptedSocket {
+                consumer,
+                ctx,
+                outbound,
+                layer,
+                limits,
+                scope,
             };
-            // A 4 KiB read buffer, not tungstenite's default 128 KiB (allocated up front for
-            // every socket: 10,000 idle sockets would hold 1.25 GB); larger messages still
-            // arrive whole, in more reads.
-            let config = WebSocketConfig::default()
-                .read_buffer_size(0)
-                .max_message_size(Some(limits.max_message_size))
-                .max_frame_size(Some(limits.max_message_size));
-            let server = shutdown.clone();
-            // The socket's span is attached to its task (instrumented), never entered: a guard
-            // held across an `.await` stays on whichever thread the task left, where it wraps
-            // unrelated work and, once the span closes, makes the subscriber's registry panic.
-            let span = tracing::info_span!(target: "canter::channels", "websocket", path = %scope.path, channel = %ctx.channel_name());
-            let socket_task = async move {
-                if let Some(socket) =
-                    in_process.and_then(|s| s.0.lock().ok().and_then(|mut s| s.take()))
-                {
-                    let ws =
-                        WebSocketStream::from_raw_socket(socket, Role::Server, Some(config)).await;
-                    run(ws, consumer, ctx, outbound_rx, layer, limits, shutdown).await;
-                } else if let Some(upgrade) = upgrade {
-                    match upgrade.await {
-                        Ok(upgraded) => {
-                            let ws = WebSocketStream::from_raw_socket(
-                                hyper_util::rt::TokioIo::new(upgraded),
-                                Role::Server,
-                                Some(config),
-                            )
-                            .await;
-                            run(ws, consumer, ctx, outbound_rx, layer, limits, shutdown).await;
-                        }
-                        Err(e) => {
-                            tracing::debug!(target: "canter::channels", "upgrade failed: {e}")
-                        }
-                    }
-                }
-            };
-            // The consumer's code runs in this task's polls: the stall detector watches them as
-            // it watches views (a blocking consumer holds up every socket on its thread).
-            let socket_task = match stall {
-                Some(threshold) => futures_util::future::Either::Left(StallDetector::new(
-                    socket_task,
-                    threshold,
-                    "consumer",
-                    scope.path.clone(),
-                    std::any::type_name::<C>(),
-                )),
-                None => futures_util::future::Either::Right(socket_task),
-            };
-            // A server waits for its sockets on shutdown (they close with 1001 then).
-            match server {
-                // The consumer's code runs in the app's scope, as the view's did.
-                Some(server) => server.spawn(services::carry(socket_task.instrument(span))),
-                None => tokio::spawn(services::carry(socket_task.instrument(span))),
-            };
-
-            let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-            let mut response = Response::new(Body::empty());
-            *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-            let h = response.headers_mut();
-            h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-            h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-            if let Ok(value) = HeaderValue::from_str(&accept) {
-                h.insert(header::SEC_WEBSOCKET_ACCEPT, value);
-            }
-            if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
-                h.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
-            }
-            response
+            spawn_socket_task(accepted, &mut req, stall);
+            switching_protocols(&key, subprotocol)
         })
     }
 }
@@ -325,7 +374,7 @@ fn close_frame(code: u16, reason: &str) -> WsMessage {
 /// for a burst, not one per frame). Returns the code to end with: the consumer's close, or
 /// 1006 when the socket is gone.
 async fn write_pending<S>(
-    sink: &mut futures_util::stream::SplitSink<WebSocketStream<S>, WsMessage>,
+    sink: &mut Sink<S>,
     outbound: &mut mpsc::Receiver<Outgoing>,
     first: Option<Outgoing>,
 ) -> Option<u16>
@@ -396,88 +445,36 @@ async fn run<S, C>(
     };
     tokio::pin!(stopping);
     let code: u16 = loop {
-        tokio::select! {
+        let ended = tokio::select! {
             frame = stream.next() => {
                 last_seen = Instant::now();
-                let result = match frame {
-                    Some(Ok(WsMessage::Text(text))) => consumer.receive(&mut ctx, Frame::Text(text.as_str().to_owned())).await,
-                    Some(Ok(WsMessage::Binary(bytes))) => consumer.receive(&mut ctx, Frame::Binary(bytes)).await,
-                    Some(Ok(WsMessage::Ping(_))) | Some(Ok(WsMessage::Pong(_))) | Some(Ok(WsMessage::Frame(_))) => {
-                        // tungstenite queues the pong; flushing sends it.
-                        let _ = sink.flush().await;
-                        Ok(())
-                    }
-                    Some(Ok(WsMessage::Close(frame))) => {
-                        let code = frame.map(|f| u16::from(f.code)).unwrap_or(1005);
-                        let _ = sink.close().await;
-                        break code;
-                    }
-                    Some(Err(e)) => match close_for(&e) {
-                        Some((code, reason)) => {
-                            tracing::debug!(target: "canter::channels", code, "closing: {e}");
-                            let _ = sink.send(close_frame(code, reason)).await;
-                            break code;
-                        }
-                        None => break 1006,
-                    },
-                    None => break 1006,
-                };
-                if let Err(e) = result {
-                    if matches!(e, crate::ConsumerError::SlowClient) {
-                        let _ = sink.send(close_frame(1013, "client too slow")).await;
-                        break 1013;
-                    }
-                    tracing::warn!(target: "canter::channels", "consumer error: {e}");
-                }
-                // What the consumer sent in answer goes out now, in one write.
-                if let Some(code) = write_pending(&mut sink, &mut outbound, None).await {
-                    break code;
-                }
+                on_frame(frame, &mut consumer, &mut ctx, &mut sink, &mut outbound).await
             }
-            out = outbound.recv() => {
-                let Some(out) = out else { break 1000 };
-                if let Some(code) = write_pending(&mut sink, &mut outbound, Some(out)).await {
-                    break code;
-                }
-            }
+            out = outbound.recv() => match out {
+                Some(out) => write_pending(&mut sink, &mut outbound, Some(out)).await,
+                None => Some(1000),
+            },
             message = &mut incoming => {
                 incoming = layer.receive(&channel);
-                match message {
-                    Ok(message) => match message.into_event::<C::Event>() {
-                        Ok(event) => {
-                            if let Err(e) = consumer.event(&mut ctx, event).await {
-                                if matches!(e, crate::ConsumerError::SlowClient) {
-                                    let _ = sink.send(close_frame(1013, "client too slow")).await;
-                                    break 1013;
-                                }
-                                tracing::warn!(target: "canter::channels", "event handler error: {e}");
-                            }
-                            if let Some(code) = write_pending(&mut sink, &mut outbound, None).await {
-                                break code;
-                            }
-                        }
-                        // serde's error names the unknown `type`.
-                        Err(e) => tracing::warn!(target: "canter::channels", "no handler for this message ({e}); dropped"),
-                    },
-                    Err(e) => {
-                        tracing::warn!(target: "canter::channels", "channel layer error: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
+                on_layer_message(message, &mut consumer, &mut ctx, &mut sink, &mut outbound).await
             }
             () = &mut stopping => {
                 let _ = sink.send(close_frame(1001, "server shutting down")).await;
-                break 1001;
+                Some(1001)
             }
             _ = ping.tick() => {
                 if last_seen.elapsed() > idle {
                     let _ = sink.send(close_frame(1001, "idle timeout")).await;
-                    break 1001;
-                }
-                if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
-                    break 1006;
+                    Some(1001)
+                } else if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    Some(1006)
+                } else {
+                    None
                 }
             }
+        };
+        if let Some(code) = ended {
+            break code;
         }
     };
     drop(incoming);
@@ -500,6 +497,101 @@ async fn run<S, C>(
         let _ = layer.group_discard(&group, &channel).await;
     }
     layer.forget(&channel).await;
+}
+
+type Sink<S> = futures_util::stream::SplitSink<WebSocketStream<S>, WsMessage>;
+
+/// A frame from the client (or the stream's end) given to the consumer, then what it sent in
+/// answer written in one go; `Some(code)` when the socket ends.
+async fn on_frame<S, C>(
+    frame: Option<Result<WsMessage, tungstenite::Error>>,
+    consumer: &mut C,
+    ctx: &mut Context,
+    sink: &mut Sink<S>,
+    outbound: &mut mpsc::Receiver<Outgoing>,
+) -> Option<u16>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    C: Consumer,
+{
+    let result = match frame {
+        Some(Ok(WsMessage::Text(text))) => {
+            consumer
+                .receive(ctx, Frame::Text(text.as_str().to_owned()))
+                .await
+        }
+        Some(Ok(WsMessage::Binary(bytes))) => consumer.receive(ctx, Frame::Binary(bytes)).await,
+        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => {
+            // tungstenite queues the pong; flushing sends it.
+            let _ = sink.flush().await;
+            Ok(())
+        }
+        Some(Ok(WsMessage::Close(frame))) => {
+            let code = frame.map(|f| u16::from(f.code)).unwrap_or(1005);
+            let _ = sink.close().await;
+            return Some(code);
+        }
+        Some(Err(e)) => {
+            return match close_for(&e) {
+                Some((code, reason)) => {
+                    tracing::debug!(target: "canter::channels", code, "closing: {e}");
+                    let _ = sink.send(close_frame(code, reason)).await;
+                    Some(code)
+                }
+                None => Some(1006),
+            }
+        }
+        None => return Some(1006),
+    };
+    if let Err(e) = result {
+        if matches!(e, crate::ConsumerError::SlowClient) {
+            let _ = sink.send(close_frame(1013, "client too slow")).await;
+            return Some(1013);
+        }
+        tracing::warn!(target: "canter::channels", "consumer error: {e}");
+    }
+    // What the consumer sent in answer goes out now, in one write.
+    write_pending(sink, outbound, None).await
+}
+
+/// A channel-layer message for this socket's channel given to the consumer's `event` (one
+/// of an unknown `type` is logged and dropped), then what it sent written; `Some(code)` when
+/// the socket ends.
+async fn on_layer_message<S, C>(
+    message: Result<Message, LayerError>,
+    consumer: &mut C,
+    ctx: &mut Context,
+    sink: &mut Sink<S>,
+    outbound: &mut mpsc::Receiver<Outgoing>,
+) -> Option<u16>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    C: Consumer,
+{
+    let message = match message {
+        Ok(message) => message,
+        Err(e) => {
+            tracing::warn!(target: "canter::channels", "channel layer error: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return None;
+        }
+    };
+    let event = match message.into_event::<C::Event>() {
+        Ok(event) => event,
+        Err(e) => {
+            // serde's error names the unknown `type`.
+            tracing::warn!(target: "canter::channels", "no handler for this message ({e}); dropped");
+            return None;
+        }
+    };
+    if let Err(e) = consumer.event(ctx, event).await {
+        if matches!(e, crate::ConsumerError::SlowClient) {
+            let _ = sink.send(close_frame(1013, "client too slow")).await;
+            return Some(1013);
+        }
+        tracing::warn!(target: "canter::channels", "event handler error: {e}");
+    }
+    write_pending(sink, outbound, None).await
 }
 
 #[cfg(test)]
