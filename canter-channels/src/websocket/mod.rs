@@ -167,9 +167,39 @@ impl<F> WebSocketView<F> {
     }
 }
 
+/// Why a handshake request is refused.
+enum Refusal {
+    NotAnUpgrade,
+    BadVersion,
+    NoKey,
+    Origin,
+}
+
+impl Refusal {
+    fn response(self) -> Response {
+        match self {
+            Refusal::NotAnUpgrade => {
+                let mut response = error(
+                    StatusCode::UPGRADE_REQUIRED,
+                    "this URL is a WebSocket endpoint",
+                );
+                response
+                    .headers_mut()
+                    .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+                response
+            }
+            Refusal::BadVersion => {
+                error(StatusCode::BAD_REQUEST, "Sec-WebSocket-Version must be 13")
+            }
+            Refusal::NoKey => error(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key"),
+            Refusal::Origin => error(StatusCode::FORBIDDEN, "origin not allowed"),
+        }
+    }
+}
+
 /// Checks the handshake request (a GET upgrade to `websocket`, version 13, a key, an allowed
-/// `Origin`); returns its `Sec-WebSocket-Key`, or the response refusing it.
-fn check_handshake(req: &Request, origins: &[String]) -> Result<HeaderValue, Response> {
+/// `Origin`); returns its `Sec-WebSocket-Key`, or why it is refused.
+fn check_handshake(req: &Request, origins: &[String]) -> Result<HeaderValue, Refusal> {
     let headers = req.headers();
     let is_upgrade = headers
         .get(header::UPGRADE)
@@ -183,32 +213,22 @@ fn check_handshake(req: &Request, origins: &[String]) -> Result<HeaderValue, Res
                     .any(|p| p.trim().eq_ignore_ascii_case("upgrade"))
             });
     if req.method() != Method::GET || !is_upgrade {
-        let mut response = error(
-            StatusCode::UPGRADE_REQUIRED,
-            "this URL is a WebSocket endpoint",
-        );
-        response
-            .headers_mut()
-            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        return Err(response);
+        return Err(Refusal::NotAnUpgrade);
     }
     if headers
         .get(header::SEC_WEBSOCKET_VERSION)
         .and_then(|v| v.to_str().ok())
         != Some("13")
     {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "Sec-WebSocket-Version must be 13",
-        ));
+        return Err(Refusal::BadVersion);
     }
     let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
-        return Err(error(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key"));
+        return Err(Refusal::NoKey);
     };
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     if !origin_allowed(origin, origins) {
         tracing::warn!(target: "canter::channels", origin, "WebSocket handshake from a disallowed origin");
-        return Err(error(StatusCode::FORBIDDEN, "origin not allowed"));
+        return Err(Refusal::Origin);
     }
     Ok(key)
 }
@@ -328,7 +348,7 @@ where
             let (limits, origins) = self.limits(app_settings.as_ref());
             let key = match check_handshake(&req, &origins) {
                 Ok(key) => key,
-                Err(refused) => return refused,
+                Err(refusal) => return refusal.response(),
             };
             let scope = scope_of(&req);
             let layer = match channel_layer() {
