@@ -52,26 +52,11 @@ pub fn main(mut app: App, args: Vec<OsString>) -> ExitCode {
         })
         .unwrap_or_else(|| "canter".into());
     let commands = std::mem::take(&mut app.commands);
-    let mut cli = clap::Command::new(program)
-        .about(
-            app.about
-                .clone()
-                .unwrap_or_else(|| "Management commands of this canter project".into()),
-        )
-        .subcommand_required(true)
-        .arg_required_else_help(true)
-        .arg(
-            Arg::new("settings")
-                .long("settings")
-                .global(true)
-                .value_name("FILE")
-                .value_parser(clap::value_parser!(PathBuf))
-                .help("Settings file (default: $CANTER_SETTINGS, else ./canter.toml if present)"),
-        );
-    for command in &commands {
-        cli = cli.subcommand(command.command());
-    }
-    let matches = match cli.try_get_matches_from(args) {
+    let about = app
+        .about
+        .clone()
+        .unwrap_or_else(|| "Management commands of this canter project".into());
+    let matches = match cli(program, about, &commands).try_get_matches_from(args) {
         Ok(matches) => matches,
         Err(err) => {
             let _ = err.print();
@@ -129,6 +114,26 @@ pub fn main(mut app: App, args: Vec<OsString>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The command line: `--settings FILE` and a subcommand per management command.
+fn cli(program: String, about: String, commands: &[Arc<dyn ManagementCommand>]) -> clap::Command {
+    let mut cli = clap::Command::new(program)
+        .about(about)
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .arg(
+            Arg::new("settings")
+                .long("settings")
+                .global(true)
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Settings file (default: $CANTER_SETTINGS, else ./canter.toml if present)"),
+        );
+    for command in commands {
+        cli = cli.subcommand(command.command());
+    }
+    cli
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`). Colours only when stderr is a
