@@ -51,7 +51,7 @@ fn pg_tables(url: &str) -> Vec<String> {
 
 #[test]
 fn migration_commands_on_postgres() {
-    let Some(schema) = PgSchema::create() else {
+    let Some(schema) = PgSchema::create("demo_test") else {
         return;
     };
     let url = schema.url.as_str();
@@ -272,7 +272,7 @@ fn race(url: &str, backend: &str) {
 #[test]
 fn two_migrate_processes_at_once_on_sqlite() {
     for _ in 0..3 {
-        let file = SqliteFile::new();
+        let file = SqliteFile::new("demo-test");
         race(&file.url, "SQLite");
     }
 }
@@ -280,7 +280,7 @@ fn two_migrate_processes_at_once_on_sqlite() {
 #[test]
 fn two_migrate_processes_at_once_on_postgres() {
     for _ in 0..3 {
-        let Some(schema) = PgSchema::create() else {
+        let Some(schema) = PgSchema::create("demo_test") else {
             return;
         };
         race(&schema.url, "PostgreSQL");

@@ -31,9 +31,9 @@ async fn on_database<F: std::future::Future<Output = ()>>(
 async fn on_every_database<F: std::future::Future<Output = ()>>(
     test: impl Fn(TestClient, &'static str) -> F,
 ) {
-    let file = SqliteFile::new();
+    let file = SqliteFile::new("demo-test");
     on_database(&file.url, |client| test(client, "SQLite")).await;
-    if let Some(schema) = PgSchema::create() {
+    if let Some(schema) = PgSchema::create("demo_test") {
         on_database(&schema.url, |client| test(client, "PostgreSQL")).await;
     }
 }

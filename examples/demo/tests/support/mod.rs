@@ -6,7 +6,6 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -96,20 +95,6 @@ pub fn demo_command() -> Command {
     command
 }
 
-/// Unique within this machine: process id, a counter, and the time.
-pub fn unique() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos();
-    format!(
-        "{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 /// Whether CI asked for every service to be present (then a missing one fails the test).
 pub fn services_required() -> bool {
     std::env::var("CANTER_REQUIRE_SERVICES").is_ok_and(|v| v == "1" || v == "true")
@@ -124,136 +109,9 @@ pub fn missing(what: &str) {
     canter::test::skips::record(what);
 }
 
-/// Runs `future` to completion on a runtime of its own, on a thread of its own: callable from
-/// sync tests and from inside async ones alike.
-pub fn block_on<F>(future: F) -> F::Output
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-            .block_on(future)
-    })
-    .join()
-    .expect("the database helper thread")
-}
-
-/// Runs raw SQL (any number of statements) on the database at `url`, SQLite or PostgreSQL.
-pub fn execute(url: &str, sql: &str) {
-    let (url, sql) = (url.to_owned(), sql.to_owned());
-    block_on(async move {
-        if url.starts_with("sqlite:") {
-            let pool = sqlx::SqlitePool::connect(&url).await.expect("connects");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&pool)
-                .await
-                .expect("the statement runs");
-            pool.close().await;
-        } else {
-            let pool = sqlx::PgPool::connect(&url).await.expect("connects");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&pool)
-                .await
-                .expect("the statement runs");
-            pool.close().await;
-        }
-    })
-}
-
-/// The rows of a query whose columns are all text, on the database at `url`.
-pub fn text_rows(url: &str, sql: &str) -> Vec<Vec<String>> {
-    use sqlx::Row;
-    let (url, sql) = (url.to_owned(), sql.to_owned());
-    block_on(async move {
-        if url.starts_with("sqlite:") {
-            let pool = sqlx::SqlitePool::connect(&url).await.expect("connects");
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .fetch_all(&pool)
-                .await
-                .expect("the query runs");
-            pool.close().await;
-            rows.iter()
-                .map(|r| (0..r.len()).map(|i| r.get::<String, _>(i)).collect())
-                .collect()
-        } else {
-            let pool = sqlx::PgPool::connect(&url).await.expect("connects");
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .fetch_all(&pool)
-                .await
-                .expect("the query runs");
-            pool.close().await;
-            rows.iter()
-                .map(|r| (0..r.len()).map(|i| r.get::<String, _>(i)).collect())
-                .collect()
-        }
-    })
-}
-
-/// A PostgreSQL schema of the test's own on `CANTER_TEST_POSTGRES_URL`, dropped (with all it
-/// holds) when this is dropped. [`url`](Self::url) puts it first on the search path, so the
-/// demo's tables land in it.
-pub struct PgSchema {
-    admin: String,
-    pub name: String,
-    pub url: String,
-}
-
-impl PgSchema {
-    /// `None` (the test skips, printing why) when `CANTER_TEST_POSTGRES_URL` is unset; a panic
-    /// then under `CANTER_REQUIRE_SERVICES=1`.
-    pub fn create() -> Option<PgSchema> {
-        let admin = canter::test::require_service("CANTER_TEST_POSTGRES_URL")?;
-        let name = format!(
-            "demo_test_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        execute(&admin, &format!("CREATE SCHEMA {name}"));
-        let separator = if admin.contains('?') { '&' } else { '?' };
-        let url = format!("{admin}{separator}options=-c%20search_path%3D{name}");
-        Some(PgSchema { admin, name, url })
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        execute(
-            &self.admin,
-            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
-        );
-    }
-}
-
-/// A fresh SQLite file's URL (the file does not exist yet); its files are removed on drop.
-pub struct SqliteFile {
-    pub path: PathBuf,
-    pub url: String,
-}
-
-impl SqliteFile {
-    pub fn new() -> SqliteFile {
-        let path = std::env::temp_dir().join(format!("demo-test-{}.sqlite3", unique()));
-        let url = format!("sqlite://{}", path.display());
-        SqliteFile { path, url }
-    }
-}
-
-impl Default for SqliteFile {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Drop for SqliteFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
-        }
-    }
-}
+// The workspace's shared fixtures (canter-test-kit); each test binary uses some of them.
+#[allow(unused_imports)]
+pub use canter_test_kit::{block_on, execute, text_rows, unique, PgSchema, SqliteFile};
 
 /// `GET path` over a fresh HTTP/1.1 connection to `addr` (closed after the response): the raw
 /// response, status line and headers included.

@@ -1,0 +1,55 @@
+//! The fixtures canter's own tests share (a dev-dependency of the workspace's crates, never
+//! published): each makes something of the test's own on the machine's services or disk and
+//! removes it when dropped, so tests run side by side without seeing each other.
+//!
+//! | fixture | what it makes | removed on drop |
+//! |---|---|---|
+//! | [`PgSchema`] | a schema on `CANTER_TEST_POSTGRES_URL`, first on its URL's search path | the schema, cascading |
+//! | [`RedisKeys`] | a key prefix on `CANTER_TEST_REDIS_URL` | every key under it |
+//! | [`TempDir`] | a fresh directory under the system's temp dir | the directory |
+//! | [`SqliteFile`] | a fresh SQLite file's URL (the file made on first connect) | the file and its `-wal`/`-shm` |
+//!
+//! A service's fixture is `None` when its variable is unset (the test skips, saying why), and a
+//! panic under `CANTER_REQUIRE_SERVICES=1` (CI), through [`canter_core::test::require_service`].
+
+mod postgres;
+mod redis_keys;
+mod temp;
+
+pub use postgres::{execute, text_rows, PgSchema};
+pub use redis_keys::RedisKeys;
+pub use temp::{SqliteFile, TempDir};
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A name no other test of any process uses: process id, a counter, nanoseconds.
+pub fn unique() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    format!(
+        "{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs `future` to completion on a runtime of its own, on a thread of its own: callable from
+/// sync tests, from inside async ones, and from `Drop`.
+pub fn block_on<F>(future: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(future)
+    })
+    .join()
+    .expect("the fixture's helper thread")
+}
