@@ -1,11 +1,10 @@
-//! The Redis broker: the task scenarios (tests/suite) on it, and what is particular to it —
+//! The Redis broker: what is particular to it (the task scenarios of tests/suite run on it too) —
 //! kombu's keys and entries on the wire, recovery of what dead workers left (hand-over lists
 //! and `unacked` entries past the visibility timeout), and broken messages. Against
 //! `CANTER_TEST_REDIS_URL` (skipped without it; a failure under `CANTER_REQUIRE_SERVICES=1`),
 //! each test under its own key prefix, deleted at the end.
 
 mod common;
-mod suite;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,15 +53,6 @@ impl Drop for Scope {
     fn drop(&mut self) {
         common::delete_keys(&self.url, &self.prefix);
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tasks_end_to_end_on_the_redis_broker() {
-    let Some(scope) = Scope::new() else { return };
-    let broker: Arc<dyn Broker> = Arc::new(scope.broker().await);
-    let scratch =
-        std::env::temp_dir().join(format!("canter-redis-{}", uuid::Uuid::new_v4().simple()));
-    suite::end_to_end(broker, &scratch.display().to_string()).await;
 }
 
 #[task(name = "wire.echo", crate = canter_tasks, queue = "wire")]

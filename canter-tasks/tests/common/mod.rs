@@ -37,6 +37,53 @@ pub fn temp_dir(tag: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A fresh directory for one test's files, removed when dropped (however the test ends).
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        TempDir(temp_dir(tag))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A Redis key prefix of one test's own on the Redis at `url`, its keys deleted when dropped
+/// (however the test ends).
+pub struct RedisKeys {
+    url: String,
+    prefix: String,
+}
+
+impl RedisKeys {
+    pub fn new(url: &str, tag: &str) -> Self {
+        let prefix = format!("{tag}-{}:", uuid::Uuid::new_v4().simple());
+        RedisKeys {
+            url: url.to_owned(),
+            prefix,
+        }
+    }
+
+    /// The URL of a Redis broker under this prefix.
+    pub fn broker_url(&self) -> String {
+        format!("{}?global_keyprefix={}", self.url, self.prefix)
+    }
+}
+
+impl Drop for RedisKeys {
+    fn drop(&mut self) {
+        delete_keys(&self.url, &self.prefix);
+    }
+}
+
 /// Re-runs this test binary's `test` alone, with `env_key=url` (the broker's): the child takes
 /// that branch and runs as a worker.
 pub fn spawn_worker_process(test: &str, env_key: &str, url: &str) -> Child {
