@@ -2,9 +2,8 @@
 //! fails at `delay`, and one found in a queue (pushed by another producer) is dead-lettered at
 //! once, unread, without holding up the messages fetched beside it. On the embedded broker, and
 //! on Redis against `CANTER_TEST_REDIS_URL` (skipped without it), under a key prefix of its own.
-//! Its own binary: the process-wide broker is the embedded one here.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

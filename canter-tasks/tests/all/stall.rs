@@ -1,7 +1,7 @@
 //! The stall detector watches task bodies as it watches views: a body that blocks the runtime
 //! (`std::thread::sleep` in an `async fn`) is named in a warning when the app's `[stall]`
-//! settings turn the detector on, and nothing is said when they do not. Its own binary: it sets
-//! the process's tracing subscriber and installed broker.
+//! settings turn the detector on, and nothing is said when they do not. On a current-thread
+//! runtime, so the worker and the body run on the test's thread, whose log lines it captures.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,10 +39,10 @@ async fn run_one(captured: &CapturedLogs, stall_threshold: Option<Duration>) -> 
         .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn a_task_body_that_blocks_the_runtime_is_named_when_the_detector_is_on() {
     let captured = CapturedLogs::default();
-    captured.install_globally();
+    let _this_thread = captured.install();
     let logs = run_one(&captured, None).await;
     assert!(!logs.contains("blocked the async runtime"), "off: {logs}");
     let logs = run_one(&captured, Some(Duration::from_millis(10))).await;

@@ -1,10 +1,10 @@
-//! The Redis broker: what is particular to it (the task scenarios of tests/suite run on it too) —
+//! The Redis broker: what is particular to it (the task scenarios of `suite` run on it too) —
 //! kombu's keys and entries on the wire, recovery of what dead workers left (hand-over lists
 //! and `unacked` entries past the visibility timeout), and broken messages. Against
 //! `CANTER_TEST_REDIS_URL` (skipped without it; a failure under `CANTER_REQUIRE_SERVICES=1`),
 //! each test under its own key prefix, deleted at the end.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

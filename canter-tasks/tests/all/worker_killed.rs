@@ -4,7 +4,7 @@
 //! The test re-runs its own binary as the doomed worker (`CANTER_TASKS_CHILD` set), so the
 //! kill is of a real process, not a cancelled future.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,7 +53,7 @@ async fn a_task_whose_worker_is_killed_runs_again() {
             let handle = survives_its_worker::delay(marker.clone()).await.unwrap();
 
             let child = common::Workers(vec![common::spawn_worker_process(
-                "a_task_whose_worker_is_killed_runs_again",
+                &common::test_name(module_path!(), "a_task_whose_worker_is_killed_runs_again"),
                 CHILD,
                 &file,
             )]);

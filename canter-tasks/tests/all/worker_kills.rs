@@ -1,8 +1,7 @@
 //! The crash test on the embedded broker: many tasks, worker processes SIGKILLed over and
-//! over (the scenario is `common::repeated_worker_kills`). Its own test binary: the broker is
-//! process-wide, so it must not share a process with another test's broker.
+//! over (the scenario is `common::repeated_worker_kills`).
 
-mod common;
+use crate::common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_worker_kills_lose_no_task() {
@@ -11,6 +10,7 @@ async fn repeated_worker_kills_lose_no_task() {
     }
     let dir = common::temp_dir("kills");
     let url = format!("sqlite://{}", dir.join("broker.sqlite3").display());
-    common::repeated_worker_kills("repeated_worker_kills_lose_no_task", &url, &dir).await;
+    let test = common::test_name(module_path!(), "repeated_worker_kills_lose_no_task");
+    common::repeated_worker_kills(&test, &url, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
 }

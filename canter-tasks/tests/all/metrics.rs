@@ -1,10 +1,14 @@
-//! The worker's Prometheus endpoint: counts and histograms per task name over real HTTP.
+//! The worker's Prometheus endpoint: counts and histograms per task name over real HTTP. The
+//! counters are the process's (as a Celery worker's are), so the test runs in a process of its
+//! own, where no other test's tasks are counted.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use canter_tasks::{task, Broker, MemoryBroker, Registry, TaskError, Worker, WorkerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common;
 
 #[task(name = "metrics.double", crate = canter_tasks, queue = "metrics")]
 async fn double(n: i64) -> Result<i64, TaskError> {
@@ -28,6 +32,13 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
 
 #[tokio::test]
 async fn the_metrics_endpoint_counts_outcomes_per_task() {
+    let test = common::test_name(
+        module_path!(),
+        "the_metrics_endpoint_counts_outcomes_per_task",
+    );
+    if !common::in_a_process_of_its_own(&test) {
+        return;
+    }
     let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::new());
     canter_tasks::tasks_app(broker.clone())
         .scope(async move {

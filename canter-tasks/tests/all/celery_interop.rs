@@ -7,7 +7,7 @@
 //! `.ci/run` makes one); skipped with a printed reason otherwise. Both sides use the test's own
 //! kombu `global_keyprefix`, so the default queue `celery` is the test's alone.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

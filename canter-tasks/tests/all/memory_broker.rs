@@ -1,5 +1,5 @@
 //! The in-memory broker behaves as the embedded one: a worker runs what is enqueued, retries,
-//! sets unknown names aside, honours priority. Its own binary: the broker is process-wide.
+//! sets unknown names aside, honours priority.
 
 use std::sync::Arc;
 use std::time::Duration;

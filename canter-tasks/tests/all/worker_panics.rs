@@ -1,7 +1,6 @@
 //! A heartbeat means the worker fetches: a panic in its fetch loop does not leave a worker
 //! that announces itself alive while tasks wait forever (the loop goes on), and a worker whose
-//! run has ended (aborted, unwound) announces nothing more. Its own binary: the installed
-//! broker is process-wide.
+//! run has ended (aborted, unwound) announces nothing more.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! Against `CANTER_TEST_REDIS_URL` (skipped without it; a failure under
 //! `CANTER_REQUIRE_SERVICES=1`).
 
-mod common;
+use crate::common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_worker_kills_lose_no_task_on_redis() {
@@ -16,7 +16,11 @@ async fn repeated_worker_kills_lose_no_task_on_redis() {
     let prefix = format!("canter-kills-{}:", uuid::Uuid::new_v4().simple());
     let url = format!("{redis}?global_keyprefix={prefix}");
     let dir = common::temp_dir("kills-redis");
-    common::repeated_worker_kills("repeated_worker_kills_lose_no_task_on_redis", &url, &dir).await;
+    let test = common::test_name(
+        module_path!(),
+        "repeated_worker_kills_lose_no_task_on_redis",
+    );
+    common::repeated_worker_kills(&test, &url, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
     common::delete_redis_keys(&url);
 }

@@ -2,7 +2,7 @@
 //! time once; a restarted scheduler fires the latest missed run once, and never again what
 //! already fired.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;
