@@ -1,8 +1,8 @@
 //! Thousands of sockets that vanish without a Close frame (a phone losing its network), under a
 //! real `tracing` subscriber: the socket tasks must not leave spans entered on the runtime's
 //! threads (they used to: unrelated work was logged inside them, and the subscriber's registry
-//! then panicked in every kind of task, or the process aborted). Its own binary: the subscriber
-//! and the panic hook are process-wide.
+//! then panicked in every kind of task, or the process aborted). The subscriber and the panic hook
+//! are process-wide, so it runs in a process of its own.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -15,6 +15,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::common;
 
 const SOCKETS: usize = 5_000;
 /// Sockets opened at once.
@@ -198,6 +200,13 @@ fn assert_clean(panics: &AtomicUsize, leaks: &LeakCounter, layer: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thousands_of_abrupt_disconnects_under_a_tracing_subscriber() {
+    let test = common::test_name(
+        module_path!(),
+        "thousands_of_abrupt_disconnects_under_a_tracing_subscriber",
+    );
+    if !common::in_a_process_of_its_own(&test) {
+        return;
+    }
     let leaks = LeakCounter(Arc::new(AtomicUsize::new(0)));
     let sink = leaks.clone();
     tracing_subscriber::fmt()
