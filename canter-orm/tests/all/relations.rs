@@ -1,7 +1,7 @@
 //! Relations on every backend: foreign keys and one-to-one, lookups spanning relations, reverse
 //! accessors, select_related / prefetch_related without N+1 queries, and on_delete.
 
-mod common;
+use crate::common;
 
 use canter_orm::schema::create_table;
 use canter_orm::{ForeignKey, Model, OneToOne, OrmError, Q};

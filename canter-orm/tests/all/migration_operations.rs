@@ -3,7 +3,7 @@
 //! RemoveCheck (a violating insert is refused after the add and accepted after the remove;
 //! rolling back restores each).
 
-mod common;
+use crate::common;
 
 use canter_orm::migrations::{
     make_migrations, Executor, MakeOptions, MigrationSet, Operation, RenameHint, Target,

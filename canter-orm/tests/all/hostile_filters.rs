@@ -3,7 +3,7 @@
 //! reaches SQL, and a bad `__regex` pattern is a typed error naming it. Every test runs on a
 //! tokio worker thread (2 MiB of stack, as the server's) on every backend.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -1,7 +1,7 @@
 //! `atomic` and `on_commit` on every backend: commit, rollback on error and on panic, nested
 //! savepoints, callbacks that run only after the outermost commit, and a dropped block.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

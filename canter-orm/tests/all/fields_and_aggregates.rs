@@ -1,7 +1,7 @@
 //! More field types (decimal, duration, typed JSON, bytes, time, UUID), column options
 //! (`db_column`), model validators, aggregates, `values_list`, `in_bulk`, `bulk_update`, `raw`.
 
-mod common;
+use crate::common;
 
 use canter_orm::aggregates::{Avg, Count, Max, Min, Sum};
 use canter_orm::chrono::{NaiveTime, TimeDelta};

@@ -3,7 +3,7 @@
 //! add many-to-many) with rows at
 //! every step, data surviving every step and every rollback; concurrent `migrate`; bad files.
 
-mod common;
+use crate::common;
 
 use canter_orm::chrono::NaiveDate;
 use canter_orm::migrations::{

@@ -2,8 +2,8 @@
 //! assignments and loaders refuse it at compile time, see the `Column` docs); `in_` with `F`
 //! items; `eq(None)`; instances remember their database and what `only()`/`defer()` loaded.
 
-mod aliases;
-mod common;
+use crate::aliases;
+use crate::common;
 
 use canter_orm::aggregates::{Avg, Count, Max, Min, Sum};
 use canter_orm::chrono::NaiveDate;

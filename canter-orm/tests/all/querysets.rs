@@ -1,7 +1,7 @@
 //! Querysets on every backend: creation, retrieval, every lookup, Q/F, ordering, slicing,
 //! updates and deletes, bulk operations, values, streaming.
 
-mod common;
+use crate::common;
 
 use canter_orm::chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use canter_orm::schema::create_table;

@@ -1,8 +1,8 @@
 //! Hostile input: SQL-injection payloads through every lookup and ordering name on every
 //! backend; bad values; an unreachable database; an exhausted pool.
 
-mod aliases;
-mod common;
+use crate::aliases;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! statement with more than 65,535 bound parameters, SQLite one with more than 32,766), on every
 //! backend. The keys go in batches; the results come back whole and in order.
 
-mod common;
+use crate::common;
 
 use canter_orm::schema::create_table;
 use canter_orm::{ForeignKey, ManyToMany, Model};
