@@ -217,9 +217,12 @@ async fn an_oversized_message_is_dead_lettered_at_once_on_redis() {
 
     // Pushed raw by another producer (Celery's envelope), between two good ones: the fetch
     // that meets it takes the first good one with it.
+    // No response timeout (redis-rs' default is 500 ms): a 53 MB push takes longer than that
+    // on a busy machine.
+    let unhurried = redis::AsyncConnectionConfig::new().set_response_timeout(None);
     let mut redis = redis::Client::open(url.as_str())
         .unwrap()
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&unhurried)
         .await
         .unwrap();
     let envelopes = [

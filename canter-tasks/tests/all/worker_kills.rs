@@ -8,9 +8,8 @@ async fn repeated_worker_kills_lose_no_task() {
     if common::is_doomed_worker() {
         return common::repeated_worker_kills("", "", std::path::Path::new("")).await;
     }
-    let dir = common::temp_dir("kills");
-    let url = format!("sqlite://{}", dir.join("broker.sqlite3").display());
+    let dir = common::TempDir::new("kills");
+    let url = format!("sqlite://{}", dir.path().join("broker.sqlite3").display());
     let test = common::test_name(module_path!(), "repeated_worker_kills_lose_no_task");
-    common::repeated_worker_kills(&test, &url, &dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    common::repeated_worker_kills(&test, &url, dir.path()).await;
 }

@@ -13,14 +13,12 @@ async fn repeated_worker_kills_lose_no_task_on_redis() {
     let Some(redis) = canter_core::test::require_service("CANTER_TEST_REDIS_URL") else {
         return;
     };
-    let prefix = format!("canter-kills-{}:", uuid::Uuid::new_v4().simple());
-    let url = format!("{redis}?global_keyprefix={prefix}");
-    let dir = common::temp_dir("kills-redis");
+    // Its keys and files go however the test ends (a failure leaves nothing behind).
+    let keys = common::RedisKeys::new(&redis, "canter-kills");
+    let dir = common::TempDir::new("kills-redis");
     let test = common::test_name(
         module_path!(),
         "repeated_worker_kills_lose_no_task_on_redis",
     );
-    common::repeated_worker_kills(&test, &url, &dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    common::delete_redis_keys(&url);
+    common::repeated_worker_kills(&test, &keys.broker_url(), dir.path()).await;
 }

@@ -253,13 +253,6 @@ pub async fn repeated_worker_kills(test: &str, url: &str, dir: &std::path::Path)
         .await
 }
 
-/// Deletes the keys under the `global_keyprefix` of Redis broker URL `url`.
-pub fn delete_redis_keys(url: &str) {
-    if let Some((base, prefix)) = url.split_once("?global_keyprefix=") {
-        delete_keys(base, prefix);
-    }
-}
-
 /// Deletes the keys starting with `prefix` on the Redis at `url` (a test's own prefix).
 pub fn delete_keys(url: &str, prefix: &str) {
     let Ok(mut conn) = redis::Client::open(url).and_then(|c| c.get_connection()) else {
