@@ -9,6 +9,7 @@ use crate::common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use canter_tasks::broker::Delivery;
 use canter_tasks::brokers::redis::celery;
 use canter_tasks::{
     task, Broker, RedisBroker, Registry, TaskError, TaskMessage, Worker, WorkerConfig,
@@ -78,8 +79,20 @@ fn message(id: &str, queue: &str, priority: i64) -> TaskMessage {
 async fn messages_sit_where_kombu_keeps_them() {
     let Some(scope) = Scope::new() else { return };
     let broker = scope.broker().await;
-    let mut redis = scope.redis().await;
+    let redis = scope.redis().await;
+    let envelope = published_where_kombu_keeps_them(&scope, &broker, redis.clone()).await;
+    let first = fetched_into_unacked(&scope, &broker, redis.clone(), &envelope).await;
+    acked_in_the_background_and_requeued(&scope, &broker, redis, first).await;
+    an_idle_fetch_waits_until_a_push(&scope, &broker).await;
+}
 
+/// Published: priority 0 on the queue's list, priority 5 on kombu's step-3 list; the envelope
+/// of the first.
+async fn published_where_kombu_keeps_them(
+    scope: &Scope,
+    broker: &RedisBroker,
+    mut redis: redis::aio::MultiplexedConnection,
+) -> Value {
     broker.publish(message("low", "wire", 5)).await.unwrap();
     broker.publish(message("first", "wire", 0)).await.unwrap();
     let main: Vec<String> = redis::cmd("LRANGE")
@@ -108,7 +121,15 @@ async fn messages_sit_where_kombu_keeps_them() {
         "wire"
     );
     assert_eq!(broker.queue_length("wire").await.unwrap(), 2);
+    envelope
+}
 
+async fn fetched_into_unacked(
+    scope: &Scope,
+    broker: &RedisBroker,
+    mut redis: redis::aio::MultiplexedConnection,
+    envelope: &Value,
+) -> Delivery {
     // Fetched: lower number first (as BRPOP serves kombu's lists), and recorded in `unacked`
     // as [envelope, exchange, routing_key] with its time in `unacked_index`.
     let queues = vec!["wire".to_owned()];
@@ -125,7 +146,7 @@ async fn messages_sit_where_kombu_keeps_them() {
         .await
         .unwrap();
     let entry: Value = serde_json::from_str(&entry).unwrap();
-    assert_eq!(entry[0], envelope);
+    assert_eq!(&entry[0], envelope);
     assert_eq!(
         (entry[1].as_str(), entry[2].as_str()),
         (Some(""), Some("wire"))
@@ -137,7 +158,16 @@ async fn messages_sit_where_kombu_keeps_them() {
         .await
         .unwrap();
     assert!((score - now()).abs() < 60.0, "{score}");
+    first
+}
 
+async fn acked_in_the_background_and_requeued(
+    scope: &Scope,
+    broker: &RedisBroker,
+    mut redis: redis::aio::MultiplexedConnection,
+    first: Delivery,
+) {
+    let queues = vec!["wire".to_owned()];
     // Acks are sent in the background, batched: gone from `unacked` and its index shortly.
     // (The other message stays there: the fetch took it too, prefetched, as kombu's QoS does.)
     broker.ack(&first).await.unwrap();
@@ -168,7 +198,10 @@ async fn messages_sit_where_kombu_keeps_them() {
     );
     assert_ne!(again.lease, second.lease, "a fresh delivery tag");
     broker.ack(&again).await.unwrap();
+}
 
+async fn an_idle_fetch_waits_until_a_push(scope: &Scope, broker: &RedisBroker) {
+    let queues = vec!["wire".to_owned()];
     // An idle fetch waits (blocking, not polling) and returns nothing.
     let started = std::time::Instant::now();
     assert!(broker
