@@ -12,6 +12,7 @@ mod hostile;
 mod hostile_filters;
 mod migration_operations;
 mod migrations;
+mod migrations_relations;
 mod paths_and_state;
 mod prefetch_batches;
 mod querysets;
