@@ -6,8 +6,9 @@
 #![no_main]
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
+use canter_core::services::Services;
 use canter_orm::chrono::{DateTime, NaiveDate, Utc};
 use canter_orm::rust_decimal::Decimal;
 use canter_orm::uuid::Uuid;
@@ -43,12 +44,13 @@ struct Item {
 
 /// The aliases compiled for: an in-memory SQLite database and a PostgreSQL one never reached
 /// (pools connect lazily).
-static DATABASES: LazyLock<(tokio::runtime::Runtime, ())> = LazyLock::new(|| {
+/// They are an app's services: queries find their database in the app's scope.
+static DATABASES: LazyLock<(tokio::runtime::Runtime, Arc<Services>)> = LazyLock::new(|| {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
+    let app = runtime.block_on(async {
         let config = BTreeMap::from([
             ("default".to_owned(), DatabaseConfig::new("sqlite::memory:")),
             (
@@ -56,9 +58,9 @@ static DATABASES: LazyLock<(tokio::runtime::Runtime, ())> = LazyLock::new(|| {
                 DatabaseConfig::new("postgres://fuzz@127.0.0.1:1/never"),
             ),
         ]);
-        Databases::connect(&config).unwrap().install();
+        Arc::new(Services::new().with(Arc::new(Databases::connect(&config).unwrap())))
     });
-    (runtime, ())
+    (runtime, app)
 });
 
 fuzz_target!(|data: &[u8]| {
@@ -71,6 +73,11 @@ fuzz_target!(|data: &[u8]| {
         .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
         .collect();
     let _guard = DATABASES.0.enter();
+    DATABASES.1.sync_scope(|| check(&pairs));
+});
+
+/// Every alias: the lookups are refused as `InvalidLookup`, or they compile to SQL.
+fn check(pairs: &[(&str, &str)]) {
     for alias in ["default", "pg"] {
         let filtered = Item::objects()
             .using(alias)
@@ -85,4 +92,4 @@ fuzz_target!(|data: &[u8]| {
             Err(other) => panic!("{pairs:?} on {alias}: accepted, but its SQL fails: {other:?}"),
         }
     }
-});
+}
