@@ -34,9 +34,9 @@ impl AppContext {
         Arc::new(AppContext {
             settings: self.settings.clone(),
             resolver: self.resolver.clone(),
-            // The connection's own copy (a map of shared handles): its requests enter the app's
-            // scope counting references on it alone.
-            services: Arc::new((*self.services).clone()),
+            // The same handle, not a copy: the connection's task runs in the app's scope, and
+            // `services::is_current` compares handles.
+            services: self.services.clone(),
             shutdown: Some(shutdown),
         })
     }

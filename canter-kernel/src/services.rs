@@ -113,6 +113,14 @@ pub fn current() -> Option<Arc<Services>> {
     CURRENT.try_with(Arc::clone).ok()
 }
 
+/// Whether `services` are the current app's (the same handle, not an equal map): code that
+/// already runs in them need not enter them again.
+pub fn is_current(services: &Arc<Services>) -> bool {
+    CURRENT
+        .try_with(|current| Arc::ptr_eq(current, services))
+        .unwrap_or(false)
+}
+
 /// `f` applied to the current app's services, without cloning their handle; `None` outside
 /// any app.
 pub fn with_current<R>(f: impl FnOnce(&Services) -> R) -> Option<R> {
@@ -169,6 +177,20 @@ pin_project_lite::pin_project! {
     pub enum Carried<F: Future> {
         Scoped { #[pin] future: Scoped<F> },
         Plain { #[pin] future: F },
+    }
+}
+
+impl<F: Future> Carried<F> {
+    /// `future`, to run in `services`' scope wherever it is polled.
+    pub fn in_scope(services: &Arc<Services>, future: F) -> Self {
+        Carried::Scoped {
+            future: services.scope(future),
+        }
+    }
+
+    /// `future` as it is: for one polled where the scope it needs is already current.
+    pub fn as_is(future: F) -> Self {
+        Carried::Plain { future }
     }
 }
 

@@ -14,6 +14,8 @@ use futures_util::FutureExt;
 use http::{header, HeaderValue, Method, StatusCode};
 use tower::{Layer, ServiceExt};
 
+use canter_kernel::services::{self, Carried};
+
 use crate::app::AppContext;
 use crate::blocking::panic_message;
 use crate::debug_page;
@@ -49,24 +51,36 @@ impl Core {
 
     pub(crate) fn handle(&self, req: Request) -> impl Future<Output = Response> + Send + 'static {
         let client = req.extensions().get::<ClientAddr>().map(|addr| addr.0);
-        self.handle_with(req, &self.context, client)
+        self.handle_with(req, &self.context, client, false)
     }
 
     /// [`handle`](Self::handle) with the app's context as `context` (the server passes each
-    /// connection's own copy, see [`AppContext::for_connection`]) and the client's address.
+    /// connection's, see [`AppContext::for_connection`]) and the client's address.
     /// The whole request runs inside the app's scope (its services: `delay()`,
     /// `channel_layer()` and the ORM find theirs there), its first steps at the call too.
+    ///
+    /// `polled_here`: the returned future is polled by the task that calls this (an HTTP/1
+    /// connection's; HTTP/2 spawns each stream). The server runs each connection's task in the
+    /// app's scope, so such a request enters nothing again: no scope per request, no reference
+    /// counting on the services (issue 14's instruction budget, see BENCHMARKS.md).
     pub(crate) fn handle_with(
         &self,
         req: Request,
         context: &Arc<AppContext>,
         client: Option<SocketAddr>,
-    ) -> canter_kernel::services::Scoped<impl Future<Output = Response> + Send + 'static> {
+        polled_here: bool,
+    ) -> Carried<impl Future<Output = Response> + Send + 'static> {
         let services = &context.services;
-        let request = services
-            .clone()
-            .sync_scope(|| self.handle_in_app(req, context, client));
-        services.clone().scope(request)
+        if services::is_current(services) {
+            let request = self.handle_in_app(req, context, client);
+            return if polled_here {
+                Carried::as_is(request)
+            } else {
+                Carried::in_scope(services, request)
+            };
+        }
+        let request = services.sync_scope(|| self.handle_in_app(req, context, client));
+        Carried::in_scope(services, request)
     }
 
     /// The request's future, made inside the app's scope. Over 80 lines: its steps share the
@@ -493,7 +507,7 @@ mod future_size {
         };
         let sizes = [
             std::mem::size_of_val(&core.router.route(request())),
-            std::mem::size_of_val(&core.handle_with(request(), &core.context, None)),
+            std::mem::size_of_val(&core.handle_with(request(), &core.context, None, false)),
             std::mem::size_of_val(&service.handle(request())),
         ];
         assert!(

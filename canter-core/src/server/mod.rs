@@ -100,9 +100,12 @@ pub async fn serve_until(
         let service = service.clone();
         let builder = builder.clone();
         let shutdown = Shutdown::new(stop_rx.clone(), tracker.clone());
-        tracker.spawn(serve_connection(
+        // The connection's task runs in the app's scope: its HTTP/1 requests, polled in it,
+        // need not enter it each (see `Core::handle_with`).
+        let app = service.core.context.services.clone();
+        tracker.spawn(app.scope(serve_connection(
             stream, slot, peer, service, builder, timeouts, shutdown,
-        ));
+        )));
     }
 
     drop(acceptor);
@@ -212,7 +215,7 @@ impl Conn {
         let debug = self.debug;
         self.service
             .core
-            .handle_with(req, &self.context, Some(self.peer))
+            .handle_with(req, &self.context, Some(self.peer), !http2)
             // The body stays the app's (boxed once), wrapped, not boxed again.
             .map(move |response| {
                 let response = match body_timed_out {
