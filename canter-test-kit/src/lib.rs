@@ -8,15 +8,18 @@
 //! | [`RedisKeys`] | a key prefix on `CANTER_TEST_REDIS_URL` | every key under it |
 //! | [`TempDir`] | a fresh directory under the system's temp dir | the directory |
 //! | [`SqliteFile`] | a fresh SQLite file's URL (the file made on first connect) | the file and its `-wal`/`-shm` |
+//! | [`Children`] | processes (often this test binary re-run: [`spawn_test_process`]) | killed and reaped |
 //!
 //! A service's fixture is `None` when its variable is unset (the test skips, saying why), and a
 //! panic under `CANTER_REQUIRE_SERVICES=1` (CI), through [`canter_core::test::require_service`].
 
 mod postgres;
+mod processes;
 mod redis_keys;
 mod temp;
 
 pub use postgres::{execute, text_rows, PgSchema};
+pub use processes::{in_a_process_of_its_own, spawn_test_process, test_name, Children};
 pub use redis_keys::RedisKeys;
 pub use temp::{SqliteFile, TempDir};
 

@@ -16,8 +16,6 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::common;
-
 const SOCKETS: usize = 5_000;
 /// Sockets opened at once.
 const BATCH: usize = 100;
@@ -200,11 +198,11 @@ fn assert_clean(panics: &AtomicUsize, leaks: &LeakCounter, layer: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thousands_of_abrupt_disconnects_under_a_tracing_subscriber() {
-    let test = common::test_name(
+    let test = canter_test_kit::test_name(
         module_path!(),
         "thousands_of_abrupt_disconnects_under_a_tracing_subscriber",
     );
-    if !common::in_a_process_of_its_own(&test) {
+    if !canter_test_kit::in_a_process_of_its_own(&test) {
         return;
     }
     let leaks = LeakCounter(Arc::new(AtomicUsize::new(0)));
@@ -222,12 +220,12 @@ async fn thousands_of_abrupt_disconnects_under_a_tracing_subscriber() {
         .await;
     assert_clean(&panics, &leaks, "in-memory");
 
-    let Some(url) = canter_core::test::require_service("CANTER_TEST_REDIS_URL") else {
+    let Some(keys) = canter_test_kit::RedisKeys::create("asgitest") else {
         return;
     };
     let config = canter_channels::RedisLayerConfig {
-        hosts: vec![url],
-        prefix: format!("asgitest{}", uuid::Uuid::new_v4().simple()),
+        hosts: vec![keys.url.clone()],
+        prefix: keys.prefix.clone(),
         ..Default::default()
     };
     let redis = canter_channels::RedisChannelLayer::connect(config)

@@ -12,6 +12,7 @@ use canter_channels::{
 
 /// The log lines written while it is the thread's subscriber (the tests run on one thread).
 use canter_core::test::CapturedLogs as Captured;
+use canter_test_kit::RedisKeys;
 
 /// A handful of WARN lines at most, each saying how many were dropped, for 10,000 drops.
 fn assert_reported_in_few_lines(log: &Captured) {
@@ -53,44 +54,22 @@ async fn the_memory_layer_counts_what_group_send_skips_and_logs_it_a_few_times()
     assert_reported_in_few_lines(&log);
 }
 
-async fn redis_layer(capacity: usize) -> Option<(Arc<RedisChannelLayer>, RedisLayerConfig)> {
-    let url = canter_core::test::require_service("CANTER_TEST_REDIS_URL")?;
+/// A Redis layer under a key prefix of the test's own (its keys deleted when the returned
+/// `RedisKeys` is dropped, however the test ends).
+async fn redis_layer(capacity: usize) -> Option<(Arc<RedisChannelLayer>, RedisKeys)> {
+    let keys = RedisKeys::create("asgitest")?;
     let config = RedisLayerConfig {
-        hosts: vec![url],
-        prefix: format!("asgitest{}", uuid::Uuid::new_v4().simple()),
+        hosts: vec![keys.url.clone()],
+        prefix: keys.prefix.clone(),
         capacity,
         ..RedisLayerConfig::default()
     };
-    Some((
-        RedisChannelLayer::connect(config.clone()).await.unwrap(),
-        config,
-    ))
-}
-
-/// Deletes the test's keys (its prefix is unique).
-async fn cleanup(config: &RedisLayerConfig) {
-    let mut conn = redis::Client::open(config.hosts[0].as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", config.prefix))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        redis::cmd("DEL")
-            .arg(keys)
-            .query_async::<()>(&mut conn)
-            .await
-            .unwrap();
-    }
+    Some((RedisChannelLayer::connect(config).await.unwrap(), keys))
 }
 
 #[tokio::test]
 async fn the_redis_layer_counts_group_sends_over_capacity_and_logs_them_a_few_times() {
-    let Some((redis, config)) = redis_layer(5).await else {
+    let Some((redis, _keys)) = redis_layer(5).await else {
         return;
     };
     let log = Captured::default();
@@ -114,12 +93,11 @@ async fn the_redis_layer_counts_group_sends_over_capacity_and_logs_them_a_few_ti
     assert_eq!(layer.dropped_messages(), 10_000);
     assert_eq!(redis.dropped_messages(), 10_000);
     assert_reported_in_few_lines(&log);
-    cleanup(&config).await;
 }
 
 #[tokio::test]
 async fn the_redis_layer_counts_what_a_full_local_buffer_drops() {
-    let Some((redis, config)) = redis_layer(5).await else {
+    let Some((redis, _keys)) = redis_layer(5).await else {
         return;
     };
     let layer = redis.clone().shared();
@@ -141,5 +119,4 @@ async fn the_redis_layer_counts_what_a_full_local_buffer_drops() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(layer.dropped_messages(), 20);
-    cleanup(&config).await;
 }

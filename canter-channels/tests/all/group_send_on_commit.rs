@@ -94,29 +94,15 @@ async fn group_send_on_commit_waits_for_the_commit_in_memory() {
 
 #[tokio::test]
 async fn group_send_on_commit_waits_for_the_commit_on_redis() {
-    let Some(url) = canter_core::test::require_service("CANTER_TEST_REDIS_URL") else {
+    // A prefix of the test's own, its keys deleted however the test ends.
+    let Some(keys) = canter_test_kit::RedisKeys::create("oncommit") else {
         return;
     };
-    let prefix = format!("oncommit{}", uuid::Uuid::new_v4().simple());
     let config = RedisLayerConfig {
-        hosts: vec![url.clone()],
-        prefix: prefix.clone(),
+        hosts: vec![keys.url.clone()],
+        prefix: keys.prefix.clone(),
         ..RedisLayerConfig::default()
     };
     let layer = RedisChannelLayer::connect(config).await.unwrap().shared();
     commit_rollback_and_no_transaction("redis", layer).await;
-    let client = redis::Client::open(url).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-    }
 }

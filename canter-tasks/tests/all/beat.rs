@@ -100,14 +100,13 @@ async fn sqlite(file: &std::path::Path) -> Arc<dyn Broker> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beat_on_the_embedded_broker() {
-    let dir = common::temp_dir("beat");
+    let dir = common::TempDir::new("beat");
     let (a, b) = (
         sqlite(&dir.join("one.sqlite3")).await,
         sqlite(&dir.join("one.sqlite3")).await,
     );
     two_schedulers_fire_each_due_time_once(a, b).await;
     a_restart_catches_up_once(sqlite(&dir.join("two.sqlite3")).await).await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A crontab firing every second, two schedulers for about 2.5 s: one message per second, and
@@ -115,7 +114,7 @@ async fn beat_on_the_embedded_broker() {
 /// next occurrence).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crontab_fires_once_per_occurrence() {
-    let dir = common::temp_dir("beat-cron");
+    let dir = common::TempDir::new("beat-cron");
     let file = dir.join("cron.sqlite3");
     let (a, b) = (sqlite(&file).await, sqlite(&file).await);
     let every_second = Schedule::crontab("* * * * * *", "Europe/Paris").unwrap();
@@ -132,30 +131,25 @@ async fn a_crontab_fires_once_per_occurrence() {
         fired == expected || fired + 1 == expected,
         "{fired} fires for {expected} occurrences"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beat_on_the_redis_broker() {
-    let Some(redis) = canter_core::test::require_service("CANTER_TEST_REDIS_URL") else {
+    // Two prefixes of the test's own, their keys deleted however the test ends.
+    let (Some(first), Some(second)) = (
+        common::RedisKeys::create("canter-beat"),
+        common::RedisKeys::create("canter-beat"),
+    ) else {
         return;
     };
-    let connect = |prefix: String| {
-        let url = format!("{redis}?global_keyprefix={prefix}");
+    let connect = |keys: &common::RedisKeys| {
+        let url = keys.broker_url();
         async move {
             let broker: Arc<dyn Broker> =
                 Arc::new(canter_tasks::RedisBroker::connect(&url).await.unwrap());
             broker
         }
     };
-    let first = format!("canter-beat-{}:", uuid::Uuid::new_v4().simple());
-    two_schedulers_fire_each_due_time_once(
-        connect(first.clone()).await,
-        connect(first.clone()).await,
-    )
-    .await;
-    let second = format!("canter-beat-{}:", uuid::Uuid::new_v4().simple());
-    a_restart_catches_up_once(connect(second.clone()).await).await;
-    common::delete_keys(&redis, &first);
-    common::delete_keys(&redis, &second);
+    two_schedulers_fire_each_due_time_once(connect(&first).await, connect(&first).await).await;
+    a_restart_catches_up_once(connect(&second).await).await;
 }

@@ -73,18 +73,6 @@ impl Drop for PythonWorker {
     }
 }
 
-/// The test's keys, deleted when dropped.
-struct Keys {
-    url: String,
-    prefix: String,
-}
-
-impl Drop for Keys {
-    fn drop(&mut self) {
-        common::delete_keys(&self.url, &self.prefix);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canter_and_python_celery_share_queues_and_results() {
     let (Some(url), Some(interpreter)) = (
@@ -102,16 +90,10 @@ async fn canter_and_python_celery_share_queues_and_results() {
         "CANTER_TEST_PYTHON={interpreter} lacks celery[redis] (pip install 'celery[redis]'): {}",
         String::from_utf8_lossy(&check.stderr)
     );
-    let prefix = format!("canter-interop-{}:", uuid::Uuid::new_v4().simple());
-    let _keys = Keys {
-        url: url.clone(),
-        prefix: prefix.clone(),
-    };
-    let broker: Arc<dyn Broker> = Arc::new(
-        RedisBroker::connect(&format!("{url}?global_keyprefix={prefix}"))
-            .await
-            .unwrap(),
-    );
+    // The test's keys, deleted however it ends.
+    let keys = common::RedisKeys::create("canter-interop").expect("the Redis URL is set");
+    let prefix = keys.prefix.clone();
+    let broker: Arc<dyn Broker> = Arc::new(RedisBroker::connect(&keys.broker_url()).await.unwrap());
     canter_tasks::tasks_app(broker.clone())
         .scope(async move {
             let wait = Duration::from_secs(30);

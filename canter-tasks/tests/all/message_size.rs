@@ -37,15 +37,6 @@ fn runs_of(text: &str) -> u32 {
         .unwrap_or(0)
 }
 
-/// Deletes a test's Redis keys (its own prefix) however the test ends.
-struct DeleteKeys(String, String);
-
-impl Drop for DeleteKeys {
-    fn drop(&mut self) {
-        common::delete_keys(&self.0, &self.1);
-    }
-}
-
 /// An argument that makes a message of about 53 MB (its envelope carries it twice: base64 in
 /// the body, and as `argsrepr`): the size of the one found on a real `celery` list.
 fn huge() -> String {
@@ -134,8 +125,8 @@ async fn settle_and_check(broker: Arc<dyn Broker>, queue: &str, good: [(&str, &s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_tasks_fail_at_delay() {
-    let dir = common::temp_dir("size-delay");
-    let url = format!("sqlite://{}", dir.join("tasks.sqlite3").display());
+    let dir = common::TempDir::new("size-delay");
+    let url = dir.sqlite_url("tasks.sqlite3");
     let broker = canter_tasks::open_broker_limited(&url, 1000).await.unwrap();
     canter_tasks::tasks_app(broker)
         .scope(async move {
@@ -159,8 +150,8 @@ async fn oversized_tasks_fail_at_delay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_row_is_dead_lettered_at_once_on_the_embedded_broker() {
-    let dir = common::temp_dir("size-sqlite");
-    let url = format!("sqlite://{}", dir.join("tasks.sqlite3").display());
+    let dir = common::TempDir::new("size-sqlite");
+    let url = dir.sqlite_url("tasks.sqlite3");
     let broker = Arc::new(SqliteBroker::open(&url).await.unwrap());
     let refused = broker.publish(message("big", "size-sqlite", huge())).await;
     assert!(
@@ -200,14 +191,11 @@ async fn an_oversized_row_is_dead_lettered_at_once_on_the_embedded_broker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_message_is_dead_lettered_at_once_on_redis() {
-    let Some(url) = canter_core::test::require_service("CANTER_TEST_REDIS_URL") else {
+    // A prefix of the test's own, its keys deleted however the test ends.
+    let Some(keys) = common::RedisKeys::create("canter-test") else {
         return;
     };
-    let prefix = format!("canter-test-{}:", uuid::Uuid::new_v4().simple());
-    let _cleanup = DeleteKeys(url.clone(), prefix.clone());
-    let broker = RedisBroker::connect(&format!("{url}?global_keyprefix={prefix}"))
-        .await
-        .unwrap();
+    let broker = RedisBroker::connect(&keys.broker_url()).await.unwrap();
     assert_eq!(DEFAULT_MAX_MESSAGE_SIZE, 10 * 1024 * 1024);
     let refused = broker.publish(message("big", "size-redis", huge())).await;
     assert!(
@@ -220,7 +208,7 @@ async fn an_oversized_message_is_dead_lettered_at_once_on_redis() {
     // No response timeout (redis-rs' default is 500 ms): a 53 MB push takes longer than that
     // on a busy machine.
     let unhurried = redis::AsyncConnectionConfig::new().set_response_timeout(None);
-    let mut redis = redis::Client::open(url.as_str())
+    let mut redis = redis::Client::open(keys.url.as_str())
         .unwrap()
         .get_multiplexed_async_connection_with_config(&unhurried)
         .await
@@ -234,7 +222,7 @@ async fn an_oversized_message_is_dead_lettered_at_once_on_redis() {
     assert!(envelopes[1].len() > 53_000_000, "{}", envelopes[1].len());
     for envelope in envelopes {
         let _: () = redis::cmd("LPUSH")
-            .arg(format!("{prefix}size-redis"))
+            .arg(format!("{}size-redis", keys.prefix))
             .arg(envelope)
             .query_async(&mut redis)
             .await

@@ -16,21 +16,19 @@ use canter_tasks::{
 };
 use serde_json::{json, Value};
 
-/// A key prefix of its own, and its keys deleted when dropped.
+/// The test's key prefix on the machine's Redis (its keys deleted however the test ends).
 struct Scope {
-    url: String,
-    prefix: String,
+    keys: common::RedisKeys,
 }
 
 impl Scope {
     fn new() -> Option<Scope> {
-        let url = canter_core::test::require_service("CANTER_TEST_REDIS_URL")?;
-        let prefix = format!("canter-test-{}:", uuid::Uuid::new_v4().simple());
-        Some(Scope { url, prefix })
+        let keys = common::RedisKeys::create("canter-test")?;
+        Some(Scope { keys })
     }
 
     fn broker_url(&self, extra: &str) -> String {
-        format!("{}?global_keyprefix={}{extra}", self.url, self.prefix)
+        format!("{}{extra}", self.keys.broker_url())
     }
 
     async fn broker(&self) -> RedisBroker {
@@ -38,7 +36,7 @@ impl Scope {
     }
 
     async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url.as_str())
+        redis::Client::open(self.keys.url.as_str())
             .unwrap()
             .get_multiplexed_async_connection()
             .await
@@ -46,13 +44,7 @@ impl Scope {
     }
 
     fn key(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
-    }
-}
-
-impl Drop for Scope {
-    fn drop(&mut self) {
-        common::delete_keys(&self.url, &self.prefix);
+        format!("{}{name}", self.keys.prefix)
     }
 }
 

@@ -44,8 +44,8 @@ async fn a_task_whose_worker_is_killed_runs_again() {
             .unwrap();
         return;
     }
-    let dir = common::temp_dir("crash");
-    let file = format!("sqlite://{}", dir.join("broker.sqlite3").display());
+    let dir = common::TempDir::new("crash");
+    let file = dir.sqlite_url("broker.sqlite3");
     let marker = dir.join("started").display().to_string();
     let broker = common::open(&file).await;
     canter_tasks::tasks_app(broker.clone())
@@ -75,7 +75,6 @@ async fn a_task_whose_worker_is_killed_runs_again() {
             assert_eq!(output, format!("ran again in {}", std::process::id()));
             let _ = stop.send(());
             survivor.await.unwrap().unwrap();
-            let _ = std::fs::remove_dir_all(&dir);
         })
         .await
 }

@@ -10,11 +10,10 @@ async fn repeated_worker_kills_lose_no_task_on_redis() {
     if common::is_doomed_worker() {
         return common::repeated_worker_kills("", "", std::path::Path::new("")).await;
     }
-    let Some(redis) = canter_core::test::require_service("CANTER_TEST_REDIS_URL") else {
+    // Its keys and files go however the test ends (a failure leaves nothing behind).
+    let Some(keys) = common::RedisKeys::create("canter-kills") else {
         return;
     };
-    // Its keys and files go however the test ends (a failure leaves nothing behind).
-    let keys = common::RedisKeys::new(&redis, "canter-kills");
     let dir = common::TempDir::new("kills-redis");
     let test = common::test_name(
         module_path!(),

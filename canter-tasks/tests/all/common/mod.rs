@@ -3,11 +3,15 @@
 
 #![allow(dead_code)]
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use canter_tasks::{task, Broker, Registry, TaskError, Worker, WorkerConfig};
+
+pub use canter_test_kit::{
+    in_a_process_of_its_own, spawn_test_process as spawn_worker_process, test_name,
+    Children as Workers, RedisKeys, TempDir,
+};
 
 /// Opens the broker at `url` (`sqlite://FILE`, `redis://…`); the test runs its code in
 /// `canter_tasks::tasks_app(broker)`.
@@ -24,122 +28,6 @@ pub fn short_lease(queue: &str, concurrency: usize) -> WorkerConfig {
         poll_interval: Duration::from_millis(10),
         shutdown_timeout: Duration::from_secs(1),
         ..WorkerConfig::default()
-    }
-}
-
-/// A fresh directory for one test's files.
-pub fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "canter-tasks-{tag}-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A fresh directory for one test's files, removed when dropped (however the test ends).
-pub struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> Self {
-        TempDir(temp_dir(tag))
-    }
-
-    pub fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A Redis key prefix of one test's own on the Redis at `url`, its keys deleted when dropped
-/// (however the test ends).
-pub struct RedisKeys {
-    url: String,
-    prefix: String,
-}
-
-impl RedisKeys {
-    pub fn new(url: &str, tag: &str) -> Self {
-        let prefix = format!("{tag}-{}:", uuid::Uuid::new_v4().simple());
-        RedisKeys {
-            url: url.to_owned(),
-            prefix,
-        }
-    }
-
-    /// The URL of a Redis broker under this prefix.
-    pub fn broker_url(&self) -> String {
-        format!("{}?global_keyprefix={}", self.url, self.prefix)
-    }
-}
-
-impl Drop for RedisKeys {
-    fn drop(&mut self) {
-        delete_keys(&self.url, &self.prefix);
-    }
-}
-
-/// The name libtest knows test `function` of module `module` (its `module_path!()`) by:
-/// the module path without the crate, then the function.
-pub fn test_name(module: &str, function: &str) -> String {
-    match module.split_once("::") {
-        Some((_crate, path)) => format!("{path}::{function}"),
-        None => function.to_owned(),
-    }
-}
-
-/// Re-runs this test binary's `test` alone, with `env_key=url` (the broker's): the child takes
-/// that branch and runs as a worker.
-pub fn spawn_worker_process(test: &str, env_key: &str, url: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture"])
-        .env(env_key, url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-const ALONE: &str = "CANTER_TASKS_ALONE";
-
-/// For a test of something process-wide (the worker's metrics, counted per process as in
-/// Celery): true in a process of its own, where the test goes on; elsewhere it re-runs this
-/// binary filtered to `test` (its full name, [`test_name`]), checks that it ran and passed,
-/// and returns false.
-pub fn in_a_process_of_its_own(test: &str) -> bool {
-    if std::env::var(ALONE).as_deref() == Ok(test) {
-        return true;
-    }
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(ALONE, test)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-    );
-    assert!(
-        output.status.success() && stdout.contains("test result: ok. 1 passed"),
-        "{test}, in a process of its own:\n{stdout}\n{stderr}"
-    );
-    false
-}
-
-/// Worker processes, killed when the test ends however it ends (no orphans).
-pub struct Workers(pub Vec<Child>);
-
-impl Drop for Workers {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
@@ -251,18 +139,4 @@ pub async fn repeated_worker_kills(test: &str, url: &str, dir: &std::path::Path)
     println!("{TASKS} tasks, {KILLS} worker kills: 0 lost, {duplicates} re-run after their worker was killed");
         })
         .await
-}
-
-/// Deletes the keys starting with `prefix` on the Redis at `url` (a test's own prefix).
-pub fn delete_keys(url: &str, prefix: &str) {
-    let Ok(mut conn) = redis::Client::open(url).and_then(|c| c.get_connection()) else {
-        return;
-    };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query(&mut conn)
-        .unwrap_or_default();
-    if !keys.is_empty() {
-        let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
-    }
 }

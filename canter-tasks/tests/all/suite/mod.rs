@@ -71,10 +71,9 @@ where
     F: FnOnce(Arc<dyn Broker>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let Some(url) = canter_core::test::require_service("CANTER_TEST_REDIS_URL") else {
+    let Some(keys) = crate::common::RedisKeys::create("canter-suite") else {
         return;
     };
-    let keys = crate::common::RedisKeys::new(&url, "canter-suite");
     let broker: Arc<dyn Broker> = Arc::new(RedisBroker::connect(&keys.broker_url()).await.unwrap());
     canter_tasks::tasks_app(broker.clone())
         .scope(scenario(broker))
