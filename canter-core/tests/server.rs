@@ -544,3 +544,35 @@ async fn views_see_the_client_settings_state_and_route() {
     assert_eq!(seen["link"], "/about/7/");
     server.stop().await;
 }
+
+/// A service of the app's, found through the task-local scope (as `delay()` and the ORM find
+/// theirs): 200 when the view sees it after an await, 500 when not.
+#[derive(Clone)]
+struct ScopeMarker;
+
+async fn sees_the_app_scope(_req: Request) -> http::StatusCode {
+    tokio::task::yield_now().await;
+    match canter_core::services::require::<ScopeMarker>("the marker") {
+        Ok(ScopeMarker) => http::StatusCode::OK,
+        Err(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+// HTTP/1 requests run in their connection's task, which is in the app's scope; HTTP/2 streams
+// are spawned by hyper, so each carries the scope itself (see `Core::handle_with`).
+#[tokio::test]
+async fn requests_run_in_the_app_scope_over_http1_and_http2() {
+    let app = App::new()
+        .state(ScopeMarker)
+        .urls(vec![path("scope/", sees_the_app_scope)]);
+    let server = LiveServer::start(app).await;
+    let port = server.addr().port();
+    let seen = get(&server, "/scope/", "localhost").await;
+    assert_eq!(status_of(&seen), 200, "HTTP/1: {seen}");
+    assert_eq!(
+        h2_get(&server, &format!("http://localhost:{port}/scope/")).await,
+        200,
+        "HTTP/2"
+    );
+    server.stop().await;
+}
