@@ -48,8 +48,17 @@ use crate::TaskMessage;
 const HEARTBEAT_TTL: Duration = Duration::from_secs(5);
 /// The longest an idle fetch blocks before returning `None`.
 const BLOCK: Duration = Duration::from_secs(1);
-/// kombu's `unacked_mutex_expire`.
-const MUTEX_EXPIRE_MS: u64 = 300_000;
+/// How long the `unacked_mutex` lock (kombu's key and token protocol) lives. kombu holds it for
+/// 300 s, so a worker killed inside a restore pass stops every restore for five minutes; canter
+/// holds it for 15 s and ends its pass after half of that ([`RESTORE_BUDGET`]), so the lock never
+/// lapses under a live holder and a dead one's lapses soon.
+const MUTEX_EXPIRE_MS: u64 = 15_000;
+/// The longest one restore pass runs (what is left waits for the next pass).
+const RESTORE_BUDGET: Duration = Duration::from_millis(MUTEX_EXPIRE_MS / 2);
+/// How long a command may wait for Redis's answer before it fails. redis-rs's default (500 ms)
+/// failed fetch scripts and restores on a loaded server; a dead connection is noticed by its
+/// socket, so this only bounds a server that accepts commands and never answers.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl From<redis::RedisError> for TaskError {
     fn from(e: redis::RedisError) -> Self {
@@ -161,6 +170,7 @@ impl RedisBroker {
             .map_err(|e| TaskError::Broker(format!("broker URL {shown:?}: {e}")))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(2);
         let conn = client
             .get_connection_manager_with_config(config)

@@ -117,8 +117,12 @@ impl Inner {
             .await;
         let mut restored = 0;
         let mut outcome = Ok(());
+        let started = std::time::Instant::now();
         if let Ok(tags) = &stale {
             for tag in tags {
+                if started.elapsed() > RESTORE_BUDGET {
+                    break; // the rest in the next pass, under a fresh lock
+                }
                 if let Err(e) = self.restore_tag(tag, ceiling).await {
                     outcome = Err(e);
                     break;
