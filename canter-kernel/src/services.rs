@@ -58,6 +58,12 @@ impl Services {
         self.map.insert(TypeId::of::<T>(), Arc::new(value));
     }
 
+    /// Adds a value already shared elsewhere (the same `Arc`, not a copy), replacing the one of
+    /// its type; [`get_shared`](Self::get_shared) returns this very handle.
+    pub fn insert_shared<T: Send + Sync + 'static>(&mut self, value: Arc<T>) {
+        self.map.insert(TypeId::of::<T>(), value);
+    }
+
     /// These services with `value` added (or replacing the one of its type).
     pub fn with<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         self.insert(value);

@@ -56,6 +56,11 @@ pub(crate) enum Message {
     TaskMethod,
     /// A task argument that is a pattern, not a name.
     TaskArgumentPattern,
+
+    /// `embed_dir!` given an absolute path, an empty one, or one with `..`.
+    EmbedPath,
+    /// `embed_dir!` given a path that is not a folder of the crate.
+    EmbedNotAFolder,
 }
 
 impl Message {
@@ -116,6 +121,12 @@ impl fmt::Display for Message {
             Seconds => "expected seconds, as 30 or 2.5",
             TaskMethod => "a task is a free function, not a method",
             TaskArgumentPattern => "task arguments need plain names",
+
+            EmbedPath => {
+                "embed_dir! takes a folder of this crate, relative to its Cargo.toml, without `..`: \
+                 embed_dir!(\"templates\")"
+            }
+            EmbedNotAFolder => "embed_dir!: no such folder next to this crate's Cargo.toml",
         };
         f.write_str(text)
     }
@@ -139,7 +150,7 @@ mod tests {
     use super::Message::{self, *};
 
     /// Every message, with the handler name its UI test uses.
-    const ALL: [Message; 23] = [
+    const ALL: [Message; 25] = [
         ViewOption,
         ViewHandlerNotAsync("post"),
         ViewWithoutHandler,
@@ -163,6 +174,8 @@ mod tests {
         Seconds,
         TaskMethod,
         TaskArgumentPattern,
+        EmbedPath,
+        EmbedNotAFolder,
     ];
 
     #[test]
@@ -185,6 +198,7 @@ mod tests {
                 NoPrimaryKey | SecondPrimaryKey => {}
                 TaskOption | AutoretryForNotStrings | UniqueChoice | RateLimit | Seconds => {}
                 TaskMethod | TaskArgumentPattern => {}
+                EmbedPath | EmbedNotAFolder => {}
             }
             let line = format!("error: {message}\n");
             assert!(

@@ -7,6 +7,7 @@
 use proc_macro::TokenStream;
 use syn::parse_macro_input;
 
+mod embed;
 mod errors;
 mod model;
 mod task;
@@ -18,6 +19,18 @@ mod view;
 /// The block's `async fn get(&self, req: Request)` (and `post`, `put`, `patch`, `delete`,
 /// `head`; HEAD falls back to `get`) answer their HTTP methods. `#[view]` refers to the
 /// `canter` crate; inside canter's own crates use `#[view(crate = canter_core)]`.
+/// A folder of the calling crate (`templates`, `static`), embedded in the binary: its
+/// absolute path at build time and each file's name and bytes, for `canter_pages::AppFiles`.
+/// See `canter-macros/src/embed.rs`.
+#[proc_macro]
+pub fn embed_dir(input: TokenStream) -> TokenStream {
+    let path = parse_macro_input!(input as syn::LitStr);
+    match embed::expand(path) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
+
 #[proc_macro_attribute]
 pub fn view(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = parse_macro_input!(item as syn::ItemImpl);

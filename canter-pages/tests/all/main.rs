@@ -1,0 +1,7 @@
+//! canter-pages' tests, one binary: templates, static files served in DEBUG and in
+//! production, collectstatic (and Django's own collectstatic on the same files).
+
+mod collect;
+mod common;
+mod static_files;
+mod templates;
