@@ -1,5 +1,5 @@
 //! Static files: found in the project's and apps' folders in DEBUG, collected into
-//! `STATIC_ROOT` with content-hashed names by [`collectstatic`](collect), and served by canter
+//! `STATIC_ROOT` with content-hashed names by [`collectstatic`], and served by canter
 //! itself in production with far-future cache headers (WhiteNoise's way: no front server
 //! needed). `static("site.css")` in a template names the hashed file once collected.
 
