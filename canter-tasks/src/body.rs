@@ -18,11 +18,14 @@ use crate::task::{Runner, TaskOptions};
 pub(crate) async fn run_body(
     runner: &Runner,
     args: Value,
+    kwargs: Value,
     options: &TaskOptions,
 ) -> Result<Value, TaskError> {
     let soft = options.soft_time_limit;
-    let body =
-        crate::task::with_soft_time_limit(soft, AssertUnwindSafe(runner(args)).catch_unwind());
+    let body = crate::task::with_soft_time_limit(
+        soft,
+        AssertUnwindSafe(runner(args, kwargs)).catch_unwind(),
+    );
     let body = async {
         let Some(soft) = soft else { return body.await };
         tokio::pin!(body);
@@ -114,7 +117,14 @@ pub(crate) async fn run_eagerly(
 ) -> Result<(), TaskError> {
     let mut retries = 0;
     loop {
-        let error = match run_body(&runner, message.args.clone(), options).await {
+        let error = match run_body(
+            &runner,
+            message.args.clone(),
+            message.kwargs.clone(),
+            options,
+        )
+        .await
+        {
             Ok(value) => {
                 if !options.ignore_result {
                     broker

@@ -46,6 +46,8 @@ pub struct Signature {
     pub task: String,
     /// Positional arguments, a JSON array (in a chain, the previous result comes first).
     pub args: Value,
+    /// Keyword arguments, a JSON object (`{}`: none).
+    pub kwargs: Value,
     /// The queue to send it to (default `celery`).
     pub queue: Option<String>,
     /// Immutable (`add.si(…)`): the previous result is not passed in.
@@ -62,12 +64,20 @@ impl Signature {
         Signature {
             task: task.to_owned(),
             args,
+            kwargs: json!({}),
             queue: None,
             immutable: false,
             task_id: None,
             link: Vec::new(),
             link_error: Vec::new(),
         }
+    }
+
+    /// Passes these keyword arguments (a JSON object; Celery's `add.s(2, b=3)`), besides the
+    /// positional ones.
+    pub fn kwargs(mut self, kwargs: Value) -> Self {
+        self.kwargs = kwargs;
+        self
     }
 
     /// Adds a callback: `callback` runs with this task's result first in its arguments once
@@ -129,7 +139,7 @@ impl Signature {
         json!({
             "task": self.task,
             "args": self.args,
-            "kwargs": {},
+            "kwargs": self.kwargs,
             "options": options,
             "subtask_type": null,
             "immutable": self.immutable,
@@ -152,6 +162,11 @@ impl Signature {
                 .cloned()
                 .filter(Value::is_array)
                 .unwrap_or(json!([])),
+            kwargs: value
+                .get("kwargs")
+                .cloned()
+                .filter(Value::is_object)
+                .unwrap_or(json!({})),
             queue: option("queue"),
             immutable: value
                 .get("immutable")
@@ -281,6 +296,7 @@ fn member_message(member: &Signature, embed: Option<Value>) -> TaskMessage {
             ..Default::default()
         },
     );
+    message.kwargs = member.kwargs.clone();
     message.embed = with_callbacks(embed, &member.link, &member.link_error);
     message
 }

@@ -13,6 +13,7 @@
 //! | `celery -A proj worker -Q q -c 10` | `demo worker -Q q -c 10` |
 //! | `beat_schedule = {"hb": {"task": …, "schedule": 10.0}}` + `celery beat` | `Tasks::new().every::<heartbeat>("hb", 10 s, args)` + `demo beat` (or `worker -B`) |
 
+pub(crate) mod arguments;
 pub mod beat;
 mod body;
 pub mod broker;
@@ -30,8 +31,8 @@ pub mod worker;
 
 pub use beat::Beat;
 pub use broker::{
-    broker, enqueue, tasks_app, ApplyOptions, Broker, BrokerServices, Delivery, TaskMessage,
-    DEFAULT_MAX_MESSAGE_SIZE,
+    broker, enqueue, send_task, tasks_app, ApplyOptions, Broker, BrokerServices, Delivery,
+    TaskMessage, DEFAULT_MAX_MESSAGE_SIZE,
 };
 #[cfg(feature = "redis")]
 pub use brokers::RedisBroker;

@@ -62,6 +62,10 @@ impl Worker {
             self.skip_revoked(delivery, expired).await;
             return None;
         }
+        if !m.kwargs.is_object() {
+            self.refuse_invalid(delivery).await;
+            return None;
+        }
         let Some((runner, options)) = self.registry.tasks.get(m.name.as_str()).cloned() else {
             self.refuse_unknown(delivery).await;
             return None;
@@ -89,6 +93,29 @@ impl Worker {
             )
             .await;
         tracing::info!(target: "canter::tasks", id = %m.id, name = %m.name, status = "REVOKED", expired, "skipped");
+    }
+
+    /// A message whose keyword arguments are not a mapping (Celery's `InvalidTaskError`):
+    /// dead-lettered, its FAILURE stored.
+    async fn refuse_invalid(&self, delivery: &Delivery) {
+        let m = &delivery.message;
+        let reason = format!(
+            "InvalidTaskError: the keyword arguments of {} are not a mapping: {}",
+            m.name, m.kwargs
+        );
+        tracing::error!(target: "canter::tasks", id = %m.id, name = %m.name, "{reason}: moved to the dead-letter record");
+        let _ = self.broker.dead_letter(delivery, &reason).await;
+        let failure = TaskResult {
+            status: TaskStatus::Failure,
+            result: None,
+            error: Some(("InvalidTaskError".into(), reason.clone())),
+        };
+        self.store(&m.id, failure, false).await;
+        self.processed.fetch_add(1, Ordering::Relaxed);
+        metrics::record(&m.name, Outcome::Failed);
+        self.events
+            .task("task-failed", m, || json!({"exception": reason}))
+            .await;
     }
 
     /// A task no task of this worker's registry answers to: dead-lettered, stored as a
@@ -169,7 +196,12 @@ impl Worker {
         cleared: &Cleared,
     ) -> Option<Result<Value, TaskError>> {
         let m = &delivery.message;
-        let body = run_body(&cleared.runner, m.args.clone(), &cleared.options);
+        let body = run_body(
+            &cleared.runner,
+            m.args.clone(),
+            m.kwargs.clone(),
+            &cleared.options,
+        );
         tokio::select! {
             outcome = self.watched(&m.name, body) => Some(outcome),
             () = self.lease_and_revoke_watch(delivery) => {

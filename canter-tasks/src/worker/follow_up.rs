@@ -16,7 +16,7 @@ impl Worker {
             .get(m.name.as_str())
             .is_some_and(|(_, options)| options.unique.is_some());
         if unique {
-            let key = crate::task::unique_key(&m.name, &m.args);
+            let key = crate::task::unique_key(m);
             if let Err(e) = self.broker.release_unique(&key, &m.id).await {
                 tracing::warn!(target: "canter::tasks", id = %m.id, "releasing the unique claim failed (it lapses after an hour): {e}");
             }

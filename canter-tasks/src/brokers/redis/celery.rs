@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::broker::TaskMessage;
 use crate::result::{TaskResult, TaskStatus};
@@ -83,7 +83,7 @@ pub fn encode_message(m: &TaskMessage, origin: &str, reply_to: &str) -> (String,
     let embed = m.embed.clone().unwrap_or_else(
         || json!({"callbacks": null, "errbacks": null, "chain": null, "chord": null}),
     );
-    let body = json!([m.args, {}, embed]);
+    let body = json!([m.args, m.kwargs, embed]);
     let tag = delivery_tag();
     let envelope = json!({
         "body": base64::engine::general_purpose::STANDARD.encode(body.to_string()),
@@ -103,7 +103,7 @@ pub fn encode_message(m: &TaskMessage, origin: &str, reply_to: &str) -> (String,
             "root_id": m.id,
             "parent_id": null,
             "argsrepr": m.args.to_string(),
-            "kwargsrepr": "{}",
+            "kwargsrepr": m.kwargs.to_string(),
             "origin": origin,
             "ignore_result": false,
             "replaced_task_nesting": 0,
@@ -198,12 +198,6 @@ pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
     if !args.is_array() {
         return Err(bad("args is not a list".into()));
     }
-    if kwargs.as_object().is_some_and(|k| !k.is_empty()) {
-        let names: Vec<&String> = kwargs.as_object().into_iter().flat_map(Map::keys).collect();
-        return Err(bad(format!(
-            "keyword arguments {names:?}: canter tasks take positional arguments (send_task(name, args=(...)))"
-        )));
-    }
     let time = |key: &str| -> Result<Option<f64>, Invalid> {
         match headers.get(key) {
             None | Some(Value::Null) => Ok(None),
@@ -229,6 +223,8 @@ pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
                 .and_then(Value::as_i64)
                 .unwrap_or(0),
             args: args.clone(),
+            // Passed on as sent: one that is not a mapping is refused by the worker.
+            kwargs: kwargs.clone(),
             eta: time("eta")?.unwrap_or(0.0),
             expires: time("expires")?,
             retries: headers.get("retries").and_then(Value::as_u64).unwrap_or(0) as u32,
@@ -369,6 +365,7 @@ mod tests {
             queue: "celery".into(),
             priority: 5,
             args: json!([2, 3]),
+            kwargs: json!({"c": [1, "x"]}),
             eta: 1_795_605_240.5,
             expires: Some(1_795_605_300.0),
             retries: 1,
@@ -414,7 +411,8 @@ mod tests {
             .unwrap();
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body[0], json!([2, 3]));
-        assert_eq!(body[1], json!({}));
+        assert_eq!(body[1], json!({"c": [1, "x"]}));
+        assert_eq!(h["kwargsrepr"], r#"{"c":[1,"x"]}"#);
         assert!(
             body[2].is_object(),
             "three elements: a Celery worker unpacks exactly three"
@@ -494,9 +492,12 @@ mod tests {
         assert!(reason(&body("[[2, 3], {}]"))
             .reason
             .contains("[args, kwargs, embed]"));
-        assert!(reason(&body(r#"[[], {"a": 1}, {}]"#))
-            .reason
-            .contains("keyword arguments"));
+        // Keyword arguments are read as sent, a mapping or not (the worker refuses the latter).
+        for kwargs in [r#"{"a": 1}"#, "[1]"] {
+            let raw = body(&format!("[[], {kwargs}, {{}}]"));
+            let m = decode_message(&raw, "celery").unwrap().message;
+            assert_eq!(m.kwargs, serde_json::from_str::<Value>(kwargs).unwrap());
+        }
         let pickle = json!({"body": "gAN9cQAu", "content-type": "application/x-python-serialize",
             "headers": {"id": "x", "task": "t"}, "properties": {"delivery_tag": "d"}})
         .to_string();

@@ -29,6 +29,7 @@ macro_rules! on_every_broker {
     };
 }
 
+mod arguments;
 mod canvas;
 mod failures;
 mod limits;

@@ -54,6 +54,12 @@ pub async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
     Ok(a + b)
 }
 
+/// A greeting; `greeting` may be left out (Python's `greeting=None`).
+#[task(name = "test.greet", crate = canter_tasks)]
+pub async fn greet(name: String, greeting: Option<String>) -> String {
+    format!("{}, {name}", greeting.as_deref().unwrap_or("Hello"))
+}
+
 /// Fails twice, then succeeds.
 #[task(name = "test.flaky", crate = canter_tasks, queue = "retries", retry_backoff = 0.05)]
 pub async fn flaky(key: String) -> Result<String, TaskError> {
@@ -212,6 +218,7 @@ pub fn registry() -> Registry {
         .register::<early>()
         .register::<early_nap>()
         .register::<add>()
+        .register::<greet>()
         .register::<flaky>()
         .register::<hopeless>()
         .register::<boom>()
