@@ -222,6 +222,7 @@ async fn raw_run(base: &str) -> (f64, f64) {
         expires: None,
         retries: 0,
         embed: None,
+        ..Default::default()
     };
     let (envelope, _) =
         canter_tasks::brokers::redis::celery::encode_message(&message, "gen0@bench", "r");

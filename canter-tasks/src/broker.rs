@@ -14,7 +14,7 @@ use crate::result::{TaskResult, TaskStatus};
 use crate::task::Task;
 
 /// One enqueued task.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TaskMessage {
     pub id: String,
     pub name: String,
@@ -35,6 +35,12 @@ pub struct TaskMessage {
     /// What runs after it (Celery protocol v2's `embed`: `{"chain": [signatures, last first],
     /// …}`), or `None`.
     pub embed: Option<Value>,
+    /// The task that sent it, if a task did (Celery's `parent_id` header).
+    pub parent_id: Option<String>,
+    /// The first task of its workflow (Celery's `root_id` header); `None`: itself.
+    pub root_id: Option<String>,
+    /// Delivered before to a worker that did not finish it (the broker says so when it can).
+    pub redelivered: bool,
 }
 
 /// A task taken from a queue, leased to this worker until acked, released or the lease runs out
@@ -345,7 +351,7 @@ pub(crate) fn message(
     options: ApplyOptions,
 ) -> TaskMessage {
     let now = now();
-    TaskMessage {
+    let mut message = TaskMessage {
         id: options
             .task_id
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
@@ -360,7 +366,10 @@ pub(crate) fn message(
         expires: options.expires.map(|e| now + e),
         retries: 0,
         embed: crate::canvas::with_callbacks(None, &options.link, &options.link_error),
-    }
+        ..Default::default()
+    };
+    crate::request::descend_from_current(&mut message);
+    message
 }
 
 /// Enqueues only once the surrounding `atomic` block commits (nothing if it rolls back);

@@ -332,6 +332,7 @@ pub(crate) fn callbacks(finished: &TaskMessage, result: &Value) -> Vec<TaskMessa
     signatures(embed.and_then(|e| e.get("callbacks")))
         .into_iter()
         .map(|callback| member_message(&prepend(callback, result.clone()), None))
+        .map(|message| child_of(message, finished))
         .collect()
 }
 
@@ -342,7 +343,14 @@ pub(crate) fn errbacks(failed: &TaskMessage) -> Vec<TaskMessage> {
     signatures(embed.and_then(|e| e.get("errbacks")))
         .into_iter()
         .map(|errback| member_message(&prepend(errback, json!(failed.id)), None))
+        .map(|message| child_of(message, failed))
         .collect()
+}
+
+/// `message` sent by the worker after `parent`: `parent` is its parent, their root the same.
+fn child_of(mut message: TaskMessage, parent: &TaskMessage) -> TaskMessage {
+    crate::request::descend_from(&mut message, parent);
+    message
 }
 
 /// `sig` with `value` first in its arguments, unless it is immutable.
@@ -437,18 +445,22 @@ pub(crate) fn chord_of(finished: &TaskMessage) -> Option<(String, u64, Signature
 
 /// The chord callback's message, with the members' `results` (in order) first in its arguments
 /// (unless it is immutable).
-pub(crate) fn chord_callback(callback: &Signature, results: Vec<Value>) -> TaskMessage {
-    member_message(&prepend(callback.clone(), Value::Array(results)), None)
+/// (`last` is the member that finished last: the callback's parent.)
+pub(crate) fn chord_callback(
+    callback: &Signature,
+    results: Vec<Value>,
+    last: &TaskMessage,
+) -> TaskMessage {
+    let message = member_message(&prepend(callback.clone(), Value::Array(results)), None);
+    child_of(message, last)
 }
 
 /// The chain's next message once `finished` returned `result`, if its embed carries a chain.
 pub(crate) fn next_in_chain(finished: &TaskMessage, result: &Value) -> Option<TaskMessage> {
     let mut rest = finished.embed.as_ref()?.get("chain")?.as_array()?.clone();
     let next = Signature::from_celery(&rest.pop()?)?;
-    Some(member_message(
-        &prepend(next, result.clone()),
-        embed_of(&rest),
-    ))
+    let message = member_message(&prepend(next, result.clone()), embed_of(&rest));
+    Some(child_of(message, finished))
 }
 
 #[cfg(test)]

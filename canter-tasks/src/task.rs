@@ -192,11 +192,16 @@ pub(crate) async fn with_soft_time_limit<F: std::future::Future>(
 pub async fn run_blocking<T: Send + 'static>(
     body: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, TaskError> {
-    // The soft deadline and the app's scope follow the body onto the blocking thread.
+    // The soft deadline, the task's request and the app's scope follow the body onto the
+    // blocking thread.
     let deadline = SOFT_DEADLINE.try_with(|d| *d).ok().flatten();
+    let request = crate::request::current();
     let app = canter_kernel::services::current();
     tokio::task::spawn_blocking(move || {
-        let body = move || SOFT_DEADLINE.sync_scope(deadline, body);
+        let body = move || {
+            let body = move || crate::request::with_request_sync(request, body);
+            SOFT_DEADLINE.sync_scope(deadline, body)
+        };
         match app {
             Some(app) => app.sync_scope(body),
             None => body(),

@@ -82,10 +82,18 @@ fn task_impl(task: &TaskDesc) -> TokenStream {
     let options = options_literal(task);
     let arg_names: Vec<_> = task.arguments.iter().map(|(name, _)| name).collect();
     let decode = decode_arguments(task);
+    // A bound task's request comes first (the running task's, from the worker).
+    let (request_decl, request_arg) = match &task.request {
+        Some((name, ty)) => (
+            quote!(let #name: #ty = #krate::request::bound_request();),
+            quote!(#name,),
+        ),
+        None => (quote!(), quote!()),
+    };
     let call = if task.function.sig.asyncness.is_some() {
-        quote!(#fn_name(#(#arg_names),*).await)
+        quote!(#fn_name(#request_arg #(#arg_names),*).await)
     } else {
-        quote!(#krate::task::run_blocking(move || #fn_name(#(#arg_names),*)).await?)
+        quote!(#krate::task::run_blocking(move || #fn_name(#request_arg #(#arg_names),*)).await?)
     };
     let call = if task.returns_result {
         quote!(#call?)
@@ -103,6 +111,7 @@ fn task_impl(task: &TaskDesc) -> TokenStream {
             fn run(args: #krate::__private::serde_json::Value, kwargs: #krate::__private::serde_json::Value) -> #krate::__private::BoxFuture<'static, ::std::result::Result<#krate::__private::serde_json::Value, #krate::TaskError>> {
                 ::std::boxed::Box::pin(async move {
                     #decode
+                    #request_decl
                     let output = #call;
                     #krate::__private::serde_json::to_value(&output).map_err(|e| #krate::TaskError::Serialization(e.to_string()))
                 })

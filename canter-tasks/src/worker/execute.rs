@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -16,6 +17,7 @@ use crate::broker::{now, Delivery, TaskMessage};
 use crate::control::TaskInfo;
 use crate::error::TaskError;
 use crate::metrics::{self, Outcome};
+use crate::request::Request;
 use crate::result::{TaskResult, TaskStatus};
 use crate::task::{Runner, TaskOptions};
 use canter_kernel::stall::StallDetector;
@@ -196,12 +198,8 @@ impl Worker {
         cleared: &Cleared,
     ) -> Option<Result<Value, TaskError>> {
         let m = &delivery.message;
-        let body = run_body(
-            &cleared.runner,
-            m.args.clone(),
-            m.kwargs.clone(),
-            &cleared.options,
-        );
+        let request = Request::of(m, &cleared.options, &self.name, false);
+        let body = run_body(&cleared.runner, Arc::new(request), &cleared.options);
         tokio::select! {
             outcome = self.watched(&m.name, body) => Some(outcome),
             () = self.lease_and_revoke_watch(delivery) => {

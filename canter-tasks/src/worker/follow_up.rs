@@ -33,10 +33,7 @@ impl Worker {
         next: Vec<TaskMessage>,
     ) -> bool {
         if let Some((group_id, size, callback)) = chord {
-            if let Err(e) = self
-                .finish_chord_part(&group_id, &m.id, size, &callback)
-                .await
-            {
+            if let Err(e) = self.finish_chord_part(&group_id, m, size, &callback).await {
                 tracing::error!(target: "canter::tasks", id = %m.id, group_id, "the chord's callback could not be sent: {e}");
                 return false;
             }
@@ -56,11 +53,11 @@ impl Worker {
     async fn finish_chord_part(
         &self,
         group_id: &str,
-        member: &str,
+        m: &TaskMessage,
         size: u64,
         callback: &crate::canvas::Signature,
     ) -> Result<(), TaskError> {
-        let done = self.broker.chord_part_done(group_id, member).await?;
+        let done = self.broker.chord_part_done(group_id, &m.id).await?;
         if done != Some(size) {
             return Ok(());
         }
@@ -81,7 +78,7 @@ impl Worker {
             results.push(stored.and_then(|r| r.result).unwrap_or(Value::Null));
         }
         self.broker
-            .publish(crate::canvas::chord_callback(callback, results))
+            .publish(crate::canvas::chord_callback(callback, results, m))
             .await?;
         // Sent: a redelivered member is not counted again, so the record is done with.
         let _ = self

@@ -27,6 +27,15 @@ async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
     Ok(a + b)
 }
 
+/// Its request's parent and root ids (a chain step: the previous result is ignored).
+#[task(name = "interop.lineage", bind, crate = canter_tasks)]
+async fn lineage(
+    request: canter_tasks::Request,
+    _previous: serde_json::Value,
+) -> (Option<String>, String) {
+    (request.parent_id, request.root_id)
+}
+
 /// An error callback: the failed task's id it was given.
 #[task(name = "interop.failed_id", crate = canter_tasks)]
 async fn failed_id(id: String) -> Result<String, TaskError> {
@@ -211,7 +220,10 @@ async fn canter_and_python_celery_share_queues_and_results() {
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let rust_worker = tokio::spawn(
                 Worker::new(
-                    Registry::new().register::<add>().register::<failed_id>(),
+                    Registry::new()
+                        .register::<add>()
+                        .register::<failed_id>()
+                        .register::<lineage>(),
                     broker.clone(),
                     WorkerConfig {
                         queues: vec!["rust".into()],
@@ -231,6 +243,24 @@ async fn canter_and_python_celery_share_queues_and_results() {
             .await
             .unwrap();
             assert_eq!(mixed.get(wait).await.unwrap(), json!(51));
+            // Parent and root ids cross both ways as Celery's headers: the Python step read the
+            // root canter sent, and sent the last step as its parent with that root.
+            let traced = chain(vec![
+                Signature::new("demo.add", json!([2, 3]))
+                    .queue("rust")
+                    .task_id(format!("root-{prefix}")),
+                Signature::new("py.mul", json!([10]))
+                    .queue("python")
+                    .task_id(format!("middle-{prefix}")),
+                Signature::new("interop.lineage", json!([])).queue("rust"),
+            ])
+            .apply_async()
+            .await
+            .unwrap();
+            assert_eq!(
+                traced.get(wait).await.unwrap(),
+                json!([format!("middle-{prefix}"), format!("root-{prefix}")])
+            );
 
             // Callbacks across both, in protocol v2's `embed.callbacks` / `embed.errbacks`: canter's
             // task links to Python's, Python's failure calls canter's error callback with its id, and

@@ -55,6 +55,7 @@ fn message(id: &str, queue: &str, text: String) -> TaskMessage {
         expires: None,
         retries: 0,
         embed: None,
+        ..Default::default()
     }
 }
 

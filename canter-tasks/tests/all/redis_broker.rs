@@ -65,6 +65,7 @@ fn message(id: &str, queue: &str, priority: i64) -> TaskMessage {
         expires: None,
         retries: 0,
         embed: None,
+        ..Default::default()
     }
 }
 

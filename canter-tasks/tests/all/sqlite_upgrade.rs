@@ -61,6 +61,7 @@ async fn a_file_of_an_earlier_version_opens_with_its_tasks() {
             expires: None,
             retries: 0,
             embed: None,
+            ..Default::default()
         })
         .await
         .unwrap();

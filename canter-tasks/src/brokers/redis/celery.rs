@@ -100,8 +100,8 @@ pub fn encode_message(m: &TaskMessage, origin: &str, reply_to: &str) -> (String,
             "group_index": null,
             "retries": m.retries,
             "timelimit": [null, null],
-            "root_id": m.id,
-            "parent_id": null,
+            "root_id": m.root_id.as_deref().unwrap_or(&m.id),
+            "parent_id": m.parent_id,
             "argsrepr": m.args.to_string(),
             "kwargsrepr": m.kwargs.to_string(),
             "origin": origin,
@@ -207,6 +207,7 @@ pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
             Some(other) => Err(bad(format!("{key} {other} is not an ISO 8601 time"))),
         }
     };
+    let text = |key: &str| headers.get(key).and_then(Value::as_str).map(str::to_owned);
     let routing_key = properties
         .get("delivery_info")
         .and_then(|d| d.get("routing_key"))
@@ -230,6 +231,18 @@ pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
             retries: headers.get("retries").and_then(Value::as_u64).unwrap_or(0) as u32,
             // Kept whole when it carries a chain, a chord or callbacks (what canter acts on);
             // Python's other embed fields travel with it.
+            parent_id: text("parent_id"),
+            // Python sets it to the task's own id when nothing sent it: kept as `None` then.
+            root_id: text("root_id").filter(|root| root != id),
+            redelivered: headers
+                .get("redelivered")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+                || properties
+                    .get("delivery_info")
+                    .and_then(|d| d.get("redelivered"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             embed: (["chain", "callbacks", "errbacks"].iter().any(|key| {
                 embed
                     .get(key)
@@ -370,6 +383,7 @@ mod tests {
             expires: Some(1_795_605_300.0),
             retries: 1,
             embed: None,
+            ..Default::default()
         }
     }
 
@@ -473,6 +487,31 @@ mod tests {
         assert_eq!(m.priority, 5);
         assert!((m.eta - 1_795_605_228.335_227).abs() < 1e-3, "{}", m.eta);
         assert!((m.expires.unwrap() - 1_795_605_278.335_227).abs() < 1e-3);
+        // Its own root, nothing before it.
+        assert_eq!((m.root_id, m.parent_id, m.redelivered), (None, None, false));
+    }
+
+    #[test]
+    fn parent_and_root_travel_as_celerys_headers() {
+        let child = TaskMessage {
+            parent_id: Some("p".into()),
+            root_id: Some("r".into()),
+            ..message()
+        };
+        let (raw, _) = encode_message(&child, "gen1@host", "reply");
+        let envelope: Value = serde_json::from_str(&raw).unwrap();
+        assert_eq!(
+            (
+                &envelope["headers"]["parent_id"],
+                &envelope["headers"]["root_id"]
+            ),
+            (&json!("p"), &json!("r"))
+        );
+        let read = decode_message(&raw, "celery").unwrap().message;
+        assert_eq!(
+            (read.parent_id, read.root_id),
+            (child.parent_id, child.root_id)
+        );
     }
 
     #[test]

@@ -295,6 +295,7 @@ mod tests {
                 expires: None,
                 retries: 0,
                 embed: None,
+                ..Default::default()
             };
             broker.publish(message).await.unwrap();
         }

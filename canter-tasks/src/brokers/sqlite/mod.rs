@@ -98,6 +98,9 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     // Keyword arguments, JSON; NULL (a row of an older version): none.
     ("canter_task_queue", "kwargs", "TEXT"),
     ("canter_task_dead_letter", "kwargs", "TEXT"),
+    // The task that sent it and its workflow's first task (Celery's parent_id / root_id).
+    ("canter_task_queue", "parent_id", "TEXT"),
+    ("canter_task_queue", "root_id", "TEXT"),
 ];
 
 /// A queued row's size as the size limit counts it: its arguments and embed as stored.
@@ -217,6 +220,9 @@ impl SqliteBroker {
             priority: row.try_get("priority")?,
             args: serde_json::from_str(&row.try_get::<String, _>("args")?)?,
             kwargs: kwargs_of(row)?,
+            parent_id: row.try_get("parent_id")?,
+            root_id: row.try_get("root_id")?,
+            redelivered: false,
             eta: row.try_get("eta")?,
             expires: row.try_get("expires")?,
             retries: row.try_get::<i64, _>("retries")? as u32,

@@ -131,6 +131,7 @@ async fn kwargs_that_are_not_a_mapping_are_dead_lettered(broker: Arc<dyn Broker>
         expires: None,
         retries: 0,
         embed: None,
+        ..Default::default()
     };
     broker.publish(message).await.unwrap();
     match AsyncResult::<i64>::new(&id).get(WAIT).await {

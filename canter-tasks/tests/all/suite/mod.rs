@@ -31,6 +31,7 @@ macro_rules! on_every_broker {
 
 mod arguments;
 mod canvas;
+mod context;
 mod failures;
 mod limits;
 mod on_commit;
