@@ -56,6 +56,8 @@ pub(crate) enum Message {
     TaskMethod,
     /// A task argument that is a pattern, not a name.
     TaskArgumentPattern,
+    /// `#[task(bind)]` on a function without parameters (the first receives the request).
+    TaskBindWithoutRequest,
 
     /// `embed_dir!` given an absolute path, an empty one, or one with `..`.
     EmbedPath,
@@ -128,7 +130,7 @@ impl fmt::Display for Message {
             TaskOption => {
                 "expected name, queue, priority, max_retries, retry_backoff, retry_backoff_max, \
                  time_limit, soft_time_limit, acks_late, autoretry, autoretry_for, ignore_result, \
-                 rate_limit, unique or crate"
+                 rate_limit, unique, bind or crate"
             }
             AutoretryForNotStrings => {
                 "expected error kinds as strings: autoretry_for = [\"Timeout\"]"
@@ -138,6 +140,10 @@ impl fmt::Display for Message {
             Seconds => "expected seconds, as 30 or 2.5",
             TaskMethod => "a task is a free function, not a method",
             TaskArgumentPattern => "task arguments need plain names",
+            TaskBindWithoutRequest => {
+                "a bound task (`bind`) takes its request as its first parameter: \
+                 `async fn send(request: Request, to: String)`"
+            }
 
             EmbedPath => {
                 "embed_dir! takes a folder of this crate, relative to its Cargo.toml, without `..`: \
@@ -182,7 +188,7 @@ mod tests {
     use super::Message::{self, *};
 
     /// Every message, with the handler name its UI test uses.
-    const ALL: [Message; 33] = [
+    const ALL: [Message; 34] = [
         ViewOption,
         ViewHandlerNotAsync("post"),
         ViewWithoutHandler,
@@ -206,6 +212,7 @@ mod tests {
         Seconds,
         TaskMethod,
         TaskArgumentPattern,
+        TaskBindWithoutRequest,
         EmbedPath,
         EmbedNotAFolder,
         FormOption,
@@ -237,7 +244,7 @@ mod tests {
                 UnknownOnDelete | OnDeleteWithoutRelation | RelatedNameWithoutRelation => {}
                 NoPrimaryKey | SecondPrimaryKey => {}
                 TaskOption | AutoretryForNotStrings | UniqueChoice | RateLimit | Seconds => {}
-                TaskMethod | TaskArgumentPattern => {}
+                TaskMethod | TaskArgumentPattern | TaskBindWithoutRequest => {}
                 EmbedPath | EmbedNotAFolder => {}
                 FormOption | FormFieldOption | FormNotStruct | FormFieldsNotNamed => {}
                 FormGenerics | FormWidget | FormChoices | FormNumber => {}

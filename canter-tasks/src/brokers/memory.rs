@@ -193,6 +193,7 @@ impl Broker for MemoryBroker {
 
     fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
         let size = message.args.to_string().len()
+            + message.kwargs.to_string().len()
             + message.embed.as_ref().map_or(0, |e| e.to_string().len());
         if let Err(e) = crate::broker::check_size(size, self.max_message_size) {
             return ready(Err(e));
@@ -401,6 +402,7 @@ impl Broker for MemoryBroker {
                 name: m.name.clone(),
                 queue: m.queue.clone(),
                 args: m.args.clone(),
+                kwargs: m.kwargs.clone(),
                 reason: reason.clone(),
                 at: *at,
                 retriable: true,

@@ -29,7 +29,9 @@ macro_rules! on_every_broker {
     };
 }
 
+mod arguments;
 mod canvas;
+mod context;
 mod failures;
 mod limits;
 mod on_commit;
