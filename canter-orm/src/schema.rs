@@ -257,101 +257,159 @@ pub fn alter_field_sql(
     if vendor == Vendor::Sqlite {
         return rebuild_sql(vendor, before, after, &[]);
     }
-    let table = quote_name(&after.table);
-    let column = quote_name(&new.column);
+    let change = FieldChange {
+        vendor,
+        table: &after.table,
+        old,
+        new,
+    };
     let mut statements = Vec::new();
     // A foreign key that changes (its target, its on_delete, or none before or after): the old
     // constraint goes first (before any type change), the new one comes last.
-    let same_target = |a: &References, b: &References| {
-        (&a.table, &a.column, a.on_delete) == (&b.table, &b.column, b.on_delete)
-    };
-    let references_change = match (&old.references, &new.references) {
-        (Some(a), Some(b)) => !same_target(a, b),
-        (None, None) => false,
-        _ => true,
-    };
+    let references_change = change.references_change();
     if references_change && old.references.is_some() {
         statements.push(drop_foreign_key_sql(&before.table, &old.column));
     }
     if old.column != new.column {
         statements.extend(rename_column_sql(&after.table, &old.column, &new.column));
     }
-    if old.sql_type != new.sql_type {
-        let ty = column_type(vendor, new);
-        statements.push(format!(
-            "ALTER TABLE {table} ALTER COLUMN {column} TYPE {ty} USING {column}::{ty}"
-        ));
-    } else if old.max_length != new.max_length {
-        // No USING cast: an explicit cast would cut longer values silently; without it
-        // PostgreSQL refuses ("value too long") and the migration rolls back whole.
-        let ty = column_type(vendor, new);
-        statements.push(format!(
-            "ALTER TABLE {table} ALTER COLUMN {column} TYPE {ty}"
-        ));
+    statements.extend(change.type_sql());
+    statements.extend(change.default_sql());
+    statements.extend(change.null_sql());
+    statements.extend(change.unique_sql());
+    statements.extend(change.index_sql(after));
+    if references_change {
+        statements.extend(change.add_foreign_key_sql());
     }
-    if old.default != new.default {
-        match default_literal(vendor, new) {
-            Some(d) => statements.push(format!(
-                "ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {d}"
-            )),
-            None => statements.push(format!(
-                "ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT"
-            )),
+    statements
+}
+
+/// One column changing from `old` to `new` on `table`, with ALTER TABLE (PostgreSQL).
+struct FieldChange<'a> {
+    vendor: Vendor,
+    table: &'a str,
+    old: &'a FieldState,
+    new: &'a FieldState,
+}
+
+impl FieldChange<'_> {
+    fn alter_column(&self, action: &str) -> String {
+        format!(
+            "ALTER TABLE {} ALTER COLUMN {} {action}",
+            quote_name(self.table),
+            quote_name(&self.new.column)
+        )
+    }
+
+    fn references_change(&self) -> bool {
+        let same_target = |a: &References, b: &References| {
+            (&a.table, &a.column, a.on_delete) == (&b.table, &b.column, b.on_delete)
+        };
+        match (&self.old.references, &self.new.references) {
+            (Some(a), Some(b)) => !same_target(a, b),
+            (None, None) => false,
+            _ => true,
         }
     }
-    if old.null != new.null {
+
+    fn type_sql(&self) -> Option<String> {
+        let (old, new) = (self.old, self.new);
+        let ty = column_type(self.vendor, new);
+        if old.sql_type != new.sql_type {
+            let column = quote_name(&new.column);
+            Some(self.alter_column(&format!("TYPE {ty} USING {column}::{ty}")))
+        } else if old.max_length != new.max_length {
+            // No USING cast: an explicit cast would cut longer values silently; without it
+            // PostgreSQL refuses ("value too long") and the migration rolls back whole.
+            Some(self.alter_column(&format!("TYPE {ty}")))
+        } else {
+            None
+        }
+    }
+
+    fn default_sql(&self) -> Option<String> {
+        if self.old.default == self.new.default {
+            return None;
+        }
+        Some(match default_literal(self.vendor, self.new) {
+            Some(d) => self.alter_column(&format!("SET DEFAULT {d}")),
+            None => self.alter_column("DROP DEFAULT"),
+        })
+    }
+
+    fn null_sql(&self) -> Vec<String> {
+        let (old, new) = (self.old, self.new);
+        if old.null == new.null {
+            return Vec::new();
+        }
+        let mut statements = Vec::new();
         if !new.null {
             // Rows holding NULL get the default first, as Django does when a field loses null=True.
-            if let Some(d) = default_literal(vendor, new) {
+            if let Some(d) = default_literal(self.vendor, new) {
+                let (table, column) = (quote_name(self.table), quote_name(&new.column));
                 statements.push(format!(
                     "UPDATE {table} SET {column} = {d} WHERE {column} IS NULL"
                 ));
             }
         }
-        let action = if new.null {
+        statements.push(self.alter_column(if new.null {
             "DROP NOT NULL"
         } else {
             "SET NOT NULL"
-        };
-        statements.push(format!(
-            "ALTER TABLE {table} ALTER COLUMN {column} {action}"
-        ));
+        }));
+        statements
     }
-    let constraint = quote_name(&format!("{}_{}_uniq", after.table, new.column));
-    if old.unique && !new.unique {
-        // The inline UNIQUE of CREATE TABLE is named <table>_<column>_key by PostgreSQL.
-        let implicit = quote_name(&format!("{}_{}_key", after.table, old.column));
-        statements.push(format!(
-            "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {implicit}"
-        ));
-        statements.push(format!(
-            "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"
-        ));
+
+    fn unique_sql(&self) -> Vec<String> {
+        let (old, new) = (self.old, self.new);
+        let table = quote_name(self.table);
+        let constraint = quote_name(&format!("{}_{}_uniq", self.table, new.column));
+        let mut statements = Vec::new();
+        if old.unique && !new.unique {
+            // The inline UNIQUE of CREATE TABLE is named <table>_<column>_key by PostgreSQL.
+            let implicit = quote_name(&format!("{}_{}_key", self.table, old.column));
+            statements.push(format!(
+                "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {implicit}"
+            ));
+            statements.push(format!(
+                "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}"
+            ));
+        }
+        if !old.unique && new.unique {
+            statements.push(format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {constraint} UNIQUE ({})",
+                quote_name(&new.column)
+            ));
+        }
+        statements
     }
-    if !old.unique && new.unique {
-        statements.push(format!(
-            "ALTER TABLE {table} ADD CONSTRAINT {constraint} UNIQUE ({column})"
-        ));
+
+    fn index_sql(&self, after: &ModelState) -> Option<String> {
+        let (old, new) = (self.old, self.new);
+        if wants_index(old) && !wants_index(new) {
+            Some(format!(
+                "DROP INDEX IF EXISTS {}",
+                quote_name(&index_name(self.table, &old.column))
+            ))
+        } else if !wants_index(old) && wants_index(new) {
+            Some(create_index(after, new, true))
+        } else {
+            None
+        }
     }
-    if wants_index(old) && !wants_index(new) {
-        statements.push(format!(
-            "DROP INDEX IF EXISTS {}",
-            quote_name(&index_name(&after.table, &old.column))
-        ));
-    }
-    if !wants_index(old) && wants_index(new) {
-        statements.push(create_index(after, new, true));
-    }
-    if let (true, Some(target)) = (references_change, &new.references) {
-        statements.push(format!(
-            "ALTER TABLE {table} ADD CONSTRAINT {} FOREIGN KEY ({column}) REFERENCES {} ({}) {}",
-            quote_name(&format!("{}_{}_fkey", after.table, new.column)),
+
+    fn add_foreign_key_sql(&self) -> Option<String> {
+        let target = self.new.references.as_ref()?;
+        Some(format!(
+            "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) {}",
+            quote_name(self.table),
+            quote_name(&format!("{}_{}_fkey", self.table, self.new.column)),
+            quote_name(&self.new.column),
             quote_name(&target.table),
             quote_name(&target.column),
             target.on_delete.sql()
-        ));
+        ))
     }
-    statements
 }
 
 /// A string literal (for names PostgreSQL looks up at run time).
