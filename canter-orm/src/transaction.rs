@@ -58,37 +58,17 @@ pub fn in_atomic(alias: &str) -> bool {
 
 async fn raw(conn: &Mutex<Connection>, db: &Database, sql: &str) -> Result<(), OrmError> {
     let mut guard = conn.lock().await;
-    let result = match &mut *guard {
-        #[cfg(feature = "sqlite")]
-        Connection::Sqlite(c) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut **c)
-            .await
-            .map(|_| ()),
-        #[cfg(feature = "postgres")]
-        Connection::Postgres(c) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut **c)
-            .await
-            .map(|_| ()),
-    };
-    result.map_err(|e| db.err(e))
+    guard.execute_raw(sql).await.map_err(|e| db.err(e))
 }
 
-/// SQLite: how many rows point at rows that do not exist.
+/// After a schema change with foreign keys off: how many rows point at rows that do not
+/// exist (none where the backend enforces references throughout).
 async fn dangling_references(conn: &Mutex<Connection>, db: &Database) -> Result<usize, OrmError> {
+    let Some(sql) = db.backend().dangling_references_sql() else {
+        return Ok(0);
+    };
     let mut guard = conn.lock().await;
-    match &mut *guard {
-        #[cfg(feature = "sqlite")]
-        Connection::Sqlite(c) => sqlx::query("PRAGMA foreign_key_check")
-            .fetch_all(&mut **c)
-            .await
-            .map(|rows| rows.len())
-            .map_err(|e| db.err(e)),
-        #[allow(unreachable_patterns)]
-        _ => {
-            let _ = db;
-            Ok(0)
-        }
-    }
+    guard.count_rows(sql).await.map_err(|e| db.err(e))
 }
 
 /// Closes the connection instead of pooling it if the transaction did not finish (the block's
@@ -107,16 +87,11 @@ impl Drop for Unfinished {
 /// its lock by now: the transaction is over, or was abandoned.
 fn close_instead_of_pooling(conn: &Mutex<Connection>) {
     if let Ok(mut guard) = conn.try_lock() {
-        match &mut *guard {
-            #[cfg(feature = "sqlite")]
-            Connection::Sqlite(c) => c.close_on_drop(),
-            #[cfg(feature = "postgres")]
-            Connection::Postgres(c) => c.close_on_drop(),
-        }
+        guard.close_on_drop();
     }
 }
 
-/// SQLite, during a schema change: foreign-key enforcement is off on this connection until
+/// During a schema change (SQLite): foreign-key enforcement is off on this connection until
 /// [`ForeignKeysOff::restore`] turns it back on. If that never happens (an early return, a
 /// failed `PRAGMA`, the future dropped), the connection is closed instead of going back to the
 /// pool, so no later query can run on a connection that lets dangling references through.
@@ -125,7 +100,10 @@ struct ForeignKeysOff(Option<Arc<Mutex<Connection>>>);
 impl ForeignKeysOff {
     async fn restore(&mut self, db: &Database) {
         if let Some(conn) = &self.0 {
-            if raw(conn, db, "PRAGMA foreign_keys = ON").await.is_ok() {
+            if raw(conn, db, db.backend().foreign_keys_sql(true))
+                .await
+                .is_ok()
+            {
                 self.0 = None;
             }
         }
@@ -216,7 +194,7 @@ where
         return savepoint(&db, ctx, block).await;
     }
     let conn = Arc::new(Mutex::new(db.acquire().await?));
-    let relax_fks = schema_change && db.vendor == crate::backends::Vendor::Sqlite;
+    let relax_fks = schema_change && db.features().schema_changes_unenforce_foreign_keys;
     let mut foreign_keys_off = ForeignKeysOff(None);
     begin(
         &conn,
@@ -269,33 +247,16 @@ async fn begin(
     isolation: Option<Isolation>,
     foreign_keys_off: Option<&mut ForeignKeysOff>,
 ) -> Result<(), OrmError> {
-    let begin = match db.vendor {
-        // IMMEDIATE takes the write lock up front, so two transactions never deadlock
-        // upgrading a read lock (SQLITE_BUSY), they queue on busy_timeout instead.
-        crate::backends::Vendor::Sqlite => "BEGIN IMMEDIATE",
-        crate::backends::Vendor::Postgres => "BEGIN",
-    };
     let mut unfinished_begin = Unfinished(Some(conn.clone()));
     // (A PRAGMA foreign_keys is a no-op inside a transaction: it goes before BEGIN.)
     if let Some(guard) = foreign_keys_off {
         // Armed before the PRAGMA: whatever happens from here, the connection goes back to
         // the pool with foreign keys on, or not at all.
         guard.0 = Some(conn.clone());
-        raw(conn, db, "PRAGMA foreign_keys = OFF").await?;
+        raw(conn, db, db.backend().foreign_keys_sql(false)).await?;
     }
-    raw(conn, db, begin).await?;
-    if let (Some(level), crate::backends::Vendor::Postgres) = (isolation, db.vendor) {
-        let level = match level {
-            Isolation::ReadCommitted => "READ COMMITTED",
-            Isolation::RepeatableRead => "REPEATABLE READ",
-            Isolation::Serializable => "SERIALIZABLE",
-        };
-        raw(
-            conn,
-            db,
-            &format!("SET TRANSACTION ISOLATION LEVEL {level}"),
-        )
-        .await?;
+    for statement in db.backend().begin_statements(isolation) {
+        raw(conn, db, &statement).await?;
     }
     unfinished_begin.0 = None;
     Ok(())

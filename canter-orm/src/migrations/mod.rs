@@ -11,7 +11,8 @@ pub mod executor;
 pub mod loader;
 pub mod operations;
 mod recorder;
-pub mod state;
+/// The model states migrations replay (they live with the schema: [`crate::schema::state`]).
+pub use crate::schema::state;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::{FieldState, ModelState, ProjectState};
 use super::MigrationError;
-use crate::backends::Vendor;
-use crate::schema;
+use crate::schema::SchemaEditor;
 
 /// One step of a migration, as written in the migration file (`"op": "add_field"`, …). A key
 /// an operation does not know is an error (a misspelt `"backwards"` would otherwise make a
@@ -243,7 +242,7 @@ impl Operation {
     /// What the database must do to go from `before` to `after` (forwards), or back.
     pub fn database_steps(
         &self,
-        vendor: Vendor,
+        editor: &dyn SchemaEditor,
         app: &str,
         before: &ProjectState,
         after: &ProjectState,
@@ -256,7 +255,7 @@ impl Operation {
             (after, before)
         };
         let change = Change {
-            vendor,
+            editor,
             app,
             from,
             to,
@@ -273,7 +272,7 @@ impl Operation {
             Operation::AddCheck { model: name, .. }
             | Operation::RemoveCheck { model: name, .. } => {
                 let (a, b) = (change.model_before(name)?, change.model_after(name)?);
-                sql(schema::alter_checks_sql(vendor, &a, &b))
+                sql(editor.alter_checks_sql(&a, &b))
             }
             Operation::RunSql { .. } | Operation::RunRust { .. } => self.data_steps(forwards),
         }
@@ -285,13 +284,11 @@ impl Operation {
             Operation::CreateModel { name, .. } | Operation::DeleteModel { name } => {
                 let creating = matches!(self, Operation::CreateModel { .. }) == change.forwards;
                 if creating {
-                    sql(schema::create_table_sql(
-                        change.vendor,
-                        &change.model_after(name)?,
-                        false,
-                    ))
+                    sql(change
+                        .editor
+                        .create_table_sql(&change.model_after(name)?, false))
                 } else {
-                    sql(schema::drop_table_sql(&change.model_before(name)?))
+                    sql(change.editor.drop_table_sql(&change.model_before(name)?))
                 }
             }
             Operation::RenameModel { old, new, .. } => {
@@ -303,7 +300,7 @@ impl Operation {
                 if a.table == b.table {
                     Ok(Vec::new())
                 } else {
-                    sql(schema::rename_table_sql(&a.table, &b.table))
+                    sql(change.editor.rename_table_sql(&a.table, &b.table))
                 }
             }
             _ => unreachable!("not a model operation"),
@@ -322,7 +319,7 @@ impl Operation {
                 let (a, b) = (change.model_before(name)?, change.model_after(name)?);
                 let old = field_of(&a, &field.name)?;
                 let new = field_of(&b, &field.name)?;
-                sql(schema::alter_field_sql(change.vendor, &a, &b, old, new))
+                sql(change.editor.alter_field_sql(&a, &b, old, new))
             }
             Operation::RenameField {
                 model: name,
@@ -335,11 +332,9 @@ impl Operation {
                 if old_field.column == new_field.column {
                     return Ok(Vec::new());
                 }
-                sql(schema::rename_column_sql(
-                    &a.table,
-                    &old_field.column,
-                    &new_field.column,
-                ))
+                sql(change
+                    .editor
+                    .rename_column_sql(&a.table, &old_field.column, &new_field.column))
             }
             _ => unreachable!("not a field operation"),
         }
@@ -371,9 +366,9 @@ impl Operation {
 }
 
 /// One operation's way through the states of app `app`: from `from` to `to` (already mirrored
-/// when unapplying), on `vendor`'s database.
+/// when unapplying), in the SQL of `editor`'s database.
 struct Change<'a> {
-    vendor: Vendor,
+    editor: &'a dyn SchemaEditor,
     app: &'a str,
     from: &'a ProjectState,
     to: &'a ProjectState,
@@ -459,9 +454,13 @@ fn add_or_remove(
 ) -> Result<Vec<Step>, MigrationError> {
     let (a, b) = (change.model_before(model)?, change.model_after(model)?);
     let statements = if adding {
-        schema::add_field_sql(change.vendor, &a, &b, field_of(&b, field_name)?)
+        change
+            .editor
+            .add_field_sql(&a, &b, field_of(&b, field_name)?)
     } else {
-        schema::remove_field_sql(change.vendor, &a, &b, field_of(&a, field_name)?)
+        change
+            .editor
+            .remove_field_sql(&a, &b, field_of(&a, field_name)?)
     };
     sql(statements)
 }
