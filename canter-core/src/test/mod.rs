@@ -40,6 +40,13 @@ use crate::app::{App, CanterService};
 use crate::settings::Settings;
 use crate::Body;
 
+/// [`App::start`] for a test: the app as its plugins start it, or a panic saying why not.
+async fn start_or_panic(app: App, settings: Settings) -> crate::app::StartedApp {
+    app.start(settings)
+        .await
+        .unwrap_or_else(|e| panic!("the app does not start: {e}"))
+}
+
 /// Calls the app in-process, through host checks, middleware, routing and error pages.
 #[derive(Clone)]
 pub struct TestClient {
@@ -71,10 +78,7 @@ impl TestClient {
 
     /// [`start`](Self::start) with these settings (add `"testserver"` to `allowed_hosts`).
     pub async fn start_with_settings(app: App, settings: Settings) -> Self {
-        let started = app
-            .start(settings)
-            .await
-            .unwrap_or_else(|e| panic!("the app does not start: {e}"));
+        let started = start_or_panic(app, settings).await;
         Self {
             service: started.service().clone(),
         }
