@@ -1,7 +1,7 @@
 //! The demo's HTML pages: templates (`templates/`) with one base layout and a stylesheet from
 //! `static/`, a form that adds notes, and a file upload.
 
-use canter::pages::forms::{BoundForm, Form};
+use canter::pages::forms::{BoundForm, Form, SaveError};
 use canter::pages::{default_storage, minijinja, render, UploadedFile};
 use canter::prelude::*;
 use serde_json::json;
@@ -77,36 +77,27 @@ pub async fn chat_room(req: Request) -> Result<Html<String>> {
     render(&req, "chat.html", minijinja::context! { room })
 }
 
-/// The form that adds a note: a title (required, at most 100 characters) and a body.
+/// The form that adds a note: a model form over [`Note`] (Django's `ModelForm` with
+/// `fields = ["title", "text"]`): a title (required; the model holds it to 100 characters) and
+/// the note's text.
 #[derive(Form)]
+#[form(model = Note)]
 pub struct NoteForm {
     #[form(max_length = 100)]
     pub title: String,
     #[form(widget = "textarea", max_length = 1000, label = "Note")]
-    pub body: Option<String>,
+    pub text: String,
 }
 
 /// `/notes/`: the notes, newest first, and the form; a valid POST adds one and redirects (303),
 /// an invalid one shows the form again with its errors (400).
 pub async fn notes_page(mut req: Request) -> Result<Response> {
     let form = if req.method() == Method::POST {
-        match BoundForm::<NoteForm>::from_request(&mut req)
-            .await?
-            .into_valid()
-        {
-            Ok(valid) => {
-                let note = Note {
-                    id: 0,
-                    title: valid.title,
-                    text: valid.body.unwrap_or_default(),
-                };
-                Note::objects()
-                    .create(note)
-                    .await
-                    .map_err(|e| e.into_http())?;
-                return Ok(Redirect::to(&req.reverse("notes-page", &[])?).into_response());
-            }
-            Err(form) => form,
+        let form = BoundForm::<NoteForm>::from_request(&mut req).await?;
+        match form.create().await {
+            Ok(_) => return Ok(Redirect::to(&req.reverse("notes-page", &[])?).into_response()),
+            Err(SaveError::Invalid(form)) => form,
+            Err(SaveError::Database(e)) => return Err(e.into_http()),
         }
     } else {
         BoundForm::unbound()

@@ -87,7 +87,7 @@ async fn the_notes_form_refuses_bad_titles_and_redirects_after_adding() {
         assert!(page.contains("No notes yet"), "{page}");
         assert!(page.contains("<input type=\"text\" name=\"title\" id=\"id_title\" required maxlength=\"100\" value=\"\">"), "{page}");
 
-        let r = client.post("/notes/").form(&[("title", "  "), ("body", "kept")]).await;
+        let r = client.post("/notes/").form(&[("title", "  "), ("text", "kept")]).await;
         assert_eq!(r.status(), 400);
         assert!(r.text().contains("<li>This field is required.</li>"), "{}", r.text());
         assert!(r.text().contains(">\nkept</textarea>"), "the body is shown again: {}", r.text());
@@ -98,7 +98,7 @@ async fn the_notes_form_refuses_bad_titles_and_redirects_after_adding() {
 
         let r = client
             .post("/notes/")
-            .form(&[("title", "<script>alert(1)</script>"), ("body", "\" onmouseover=\"x")])
+            .form(&[("title", "<script>alert(1)</script>"), ("text", "\" onmouseover=\"x")])
             .await;
         assert_eq!(r.status(), 303, "{}", r.text());
         assert_eq!(r.header("location"), Some("/notes/"));
@@ -266,6 +266,17 @@ fn collectstatic_writes_hashed_files_that_production_serves_for_a_year() {
     let addr = server.server_addr();
     let page = support::http_get(&addr, "/");
     assert!(page.contains(&format!("href=\"/static/{css}\"")), "{page}");
+    // The demo's own 404 page, on the same layout (the path escaped).
+    let missing = support::http_get(&addr, "/no/%3Cb%3Ehere%3C/b%3E/");
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert!(
+        missing.contains("Nothing lives at <code>/no/&lt;b&gt;here&lt;/b&gt;/</code>"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains(&format!("href=\"/static/{css}\"")),
+        "{missing}"
+    );
     let served = support::http_get(&addr, &format!("/static/{css}"));
     assert!(served.starts_with("HTTP/1.1 200"), "{served}");
     assert!(

@@ -41,10 +41,10 @@ try {
   await page.goto(`${base}/notes/`);
   // Spaces pass the browser's `required`; the server strips them and says what is wrong.
   await page.fill("#id_title", "   ");
-  await page.fill("#id_body", "a body kept across the error");
+  await page.fill("#id_text", "a body kept across the error");
   await page.click("form.form button");
   await page.locator(".field.error .errorlist li", { hasText: "This field is required." }).waitFor();
-  check((await page.inputValue("#id_body")) === "a body kept across the error", "the body was lost");
+  check((await page.inputValue("#id_text")) === "a body kept across the error", "the body was lost");
   await shot(page, "notes-error");
   await page.fill("#id_title", "Buy <milk> & bread");
   await page.click("form.form button");
