@@ -63,6 +63,23 @@ pub(crate) enum Message {
     EmbedPath,
     /// `embed_dir!` given a path that is not a folder of the crate.
     EmbedNotAFolder,
+
+    /// An unknown key in a form's `#[form(...)]`.
+    FormOption,
+    /// An unknown key in a form field's `#[form(...)]`.
+    FormFieldOption,
+    /// `#[derive(Form)]` on an enum or a union.
+    FormNotStruct,
+    /// `#[derive(Form)]` on a tuple or unit struct.
+    FormFieldsNotNamed,
+    /// `#[derive(Form)]` on a generic struct.
+    FormGenerics,
+    /// `widget = "..."` naming no widget.
+    FormWidget,
+    /// `choices` that are not strings or `(value, label)` pairs of strings.
+    FormChoices,
+    /// `min` / `max` that is no number.
+    FormNumber,
 }
 
 impl Message {
@@ -133,6 +150,21 @@ impl fmt::Display for Message {
                  embed_dir!(\"templates\")"
             }
             EmbedNotAFolder => "embed_dir!: no such folder next to this crate's Cargo.toml",
+
+            FormOption => "expected crate or validate",
+            FormFieldOption => {
+                "expected label, widget, max_length, min_length, min, max, choices, email or \
+                 help_text"
+            }
+            FormNotStruct => "#[derive(Form)] is for structs",
+            FormFieldsNotNamed => "#[derive(Form)] needs named fields",
+            FormGenerics => "a form cannot be generic",
+            FormWidget => {
+                "widget must be one of text, email, password, number, checkbox, textarea, select, \
+                 date, file, hidden"
+            }
+            FormChoices => "expected choices = [\"a\", \"b\"] or [(\"a\", \"Label A\"), ...]",
+            FormNumber => "expected a number, as 0, -1 or 2.5",
         };
         f.write_str(text)
     }
@@ -156,7 +188,7 @@ mod tests {
     use super::Message::{self, *};
 
     /// Every message, with the handler name its UI test uses.
-    const ALL: [Message; 26] = [
+    const ALL: [Message; 34] = [
         ViewOption,
         ViewHandlerNotAsync("post"),
         ViewWithoutHandler,
@@ -183,6 +215,14 @@ mod tests {
         TaskBindWithoutRequest,
         EmbedPath,
         EmbedNotAFolder,
+        FormOption,
+        FormFieldOption,
+        FormNotStruct,
+        FormFieldsNotNamed,
+        FormGenerics,
+        FormWidget,
+        FormChoices,
+        FormNumber,
     ];
 
     #[test]
@@ -206,6 +246,8 @@ mod tests {
                 TaskOption | AutoretryForNotStrings | UniqueChoice | RateLimit | Seconds => {}
                 TaskMethod | TaskArgumentPattern | TaskBindWithoutRequest => {}
                 EmbedPath | EmbedNotAFolder => {}
+                FormOption | FormFieldOption | FormNotStruct | FormFieldsNotNamed => {}
+                FormGenerics | FormWidget | FormChoices | FormNumber => {}
             }
             let line = format!("error: {message}\n");
             assert!(

@@ -144,6 +144,7 @@ impl Plugin for Tasks {
             if !ctx.needs_services {
                 return Ok(Services::new());
             }
+            let mut opened_from = None;
             let broker: Arc<dyn Broker> = if config.always_eager {
                 Arc::new(
                     MemoryBroker::eager(self.registry.clone())
@@ -172,11 +173,16 @@ impl Plugin for Tasks {
                 let broker =
                     opened.map_err(|e| format!("the task broker {shown} (from {setting}): {e}"))?;
                 tracing::info!(target: "canter::tasks", broker = %shown, "task broker");
+                opened_from = Some(BrokerUrl(url));
                 broker
             };
-            Ok(Services::new()
+            let services = Services::new()
                 .with(broker)
-                .with(InProcessWorker::default()))
+                .with(InProcessWorker::default());
+            Ok(match opened_from {
+                Some(url) => services.with(url),
+                None => services,
+            })
         })
     }
 
@@ -188,16 +194,14 @@ impl Plugin for Tasks {
                 return Ok(());
             }
             let config: TaskSettings = ctx.settings.section("tasks")?;
-            let (Some(broker), Some(in_process)) = (
+            // No URL among the services: an eager broker, which needs no worker.
+            let (Some(broker), Some(in_process), Some(BrokerUrl(url))) = (
                 ctx.services.get::<Arc<dyn Broker>>(),
                 ctx.services.get::<InProcessWorker>(),
+                ctx.services.get::<BrokerUrl>(),
             ) else {
                 return Ok(());
             };
-            if config.always_eager {
-                return Ok(());
-            }
-            let (url, _) = broker_url(config.broker.as_deref(), std::env::var("REDIS_URL").ok());
             let in_runserver = config
                 .worker_in_runserver
                 .unwrap_or(url.starts_with("sqlite:"));
@@ -208,7 +212,7 @@ impl Plugin for Tasks {
                     .and_then(|arg0| std::path::Path::new(arg0).file_stem())
                     .map(|name| name.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "<your binary>".to_owned());
-                let shown = crate::broker::redacted(&url);
+                let shown = crate::broker::redacted(url);
                 tracing::warn!(target: "canter::tasks", "{}", no_worker_notice(&shown, &program));
                 return Ok(());
             }
@@ -333,6 +337,10 @@ impl InProcessWorker {
 
 /// The broker URL and the setting it came from: `[tasks] broker` if set, else `REDIS_URL` if
 /// set, else the embedded default.
+/// The URL `start` opened the app's broker from, kept among its services for `ready`.
+#[derive(Clone)]
+struct BrokerUrl(String);
+
 fn broker_url(configured: Option<&str>, redis_url: Option<String>) -> (String, &'static str) {
     match (configured, redis_url.filter(|u| !u.trim().is_empty())) {
         (Some(url), _) => (url.to_owned(), "[tasks] broker"),

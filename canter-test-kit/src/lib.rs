@@ -10,6 +10,8 @@
 //! | [`SqliteFile`] | a fresh SQLite file's URL (the file made on first connect) | the file and its `-wal`/`-shm` |
 //! | [`Children`] | processes (often this test binary re-run: [`spawn_test_process`]) | killed and reaped |
 //!
+//! [`churn_websockets`] opens and drops thousands of sockets without a Close frame.
+//!
 //! A service's fixture is `None` when its variable is unset (the test skips, saying why), and a
 //! panic under `CANTER_REQUIRE_SERVICES=1` (CI), through [`canter_core::test::require_service`].
 
@@ -17,11 +19,13 @@ mod postgres;
 mod processes;
 mod redis_keys;
 mod temp;
+mod websockets;
 
 pub use postgres::{execute, text_rows, PgSchema};
 pub use processes::{in_a_process_of_its_own, spawn_test_process, test_name, Children};
 pub use redis_keys::RedisKeys;
 pub use temp::{SqliteFile, TempDir};
+pub use websockets::{churn_websockets, open_raw_websocket};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

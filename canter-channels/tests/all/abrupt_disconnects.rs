@@ -85,46 +85,19 @@ fn count_panics() -> Arc<AtomicUsize> {
     panics
 }
 
-/// Opens a WebSocket (the handshake answered 101); dropping it closes the TCP connection
-/// without a Close frame.
-async fn open(addr: std::net::SocketAddr, room: String) -> tokio::net::TcpStream {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "GET /ws/room/{room}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    let mut buf = [0u8; 512];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "the server closed during the handshake");
-        head.extend_from_slice(&buf[..n]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    stream
-}
-
 /// `SOCKETS` abrupt disconnects from one room, then: every socket has left the room, and the
 /// server still serves HTTP and WebSockets (a socket in the room gets a group message).
 async fn churn(layer: &Arc<dyn ChannelLayer>) {
     let server = LiveServer::start(app()).await;
     let addr = server.addr();
     let room = uuid::Uuid::new_v4().simple().to_string();
-    for _ in 0..SOCKETS / BATCH {
-        // All of a batch open (their server tasks waiting for a frame), then all gone at once.
-        let opening: Vec<_> = (0..BATCH)
-            .map(|_| tokio::spawn(open(addr, room.clone())))
-            .collect();
-        for socket in opening {
-            drop(socket.await.expect("a client task"));
-        }
-    }
+    canter_test_kit::churn_websockets(
+        &addr.to_string(),
+        &format!("/ws/room/{room}/"),
+        SOCKETS,
+        BATCH,
+    )
+    .await;
     let group = format!("room_{room}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while layer.group_size(&group).await.unwrap() > 0 {

@@ -102,7 +102,8 @@ impl Core {
         if let Err(response) = self.check_request(&req) {
             return Either::Left(std::future::ready(response));
         }
-        if let Err(response) = limit_body(&mut req, self.context.settings.server.max_body_size) {
+        let server = &self.context.settings.server;
+        if let Err(response) = limit_body(&mut req, server.max_body_size, server.max_upload_size) {
             return Either::Left(std::future::ready(render_if_pending(response, debug, None)));
         }
         req.extensions_mut().insert(RequestContext {

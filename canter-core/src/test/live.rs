@@ -25,10 +25,7 @@ impl LiveServer {
 
     pub async fn start_with_settings(app: App, settings: Settings) -> Self {
         // Started as a test runs it: its plugins' databases, broker and channel layer.
-        let started = app
-            .start(settings)
-            .await
-            .unwrap_or_else(|e| panic!("the app does not start: {e}"));
+        let started = super::start_or_panic(app, settings).await;
         let service = started.service().clone();
         let services = started.services().clone();
         let listener = crate::server::bind(([127, 0, 0, 1], 0).into())

@@ -40,6 +40,13 @@ use crate::app::{App, CanterService};
 use crate::settings::Settings;
 use crate::Body;
 
+/// [`App::start`] for a test: the app as its plugins start it, or a panic saying why not.
+async fn start_or_panic(app: App, settings: Settings) -> crate::app::StartedApp {
+    app.start(settings)
+        .await
+        .unwrap_or_else(|e| panic!("the app does not start: {e}"))
+}
+
 /// Calls the app in-process, through host checks, middleware, routing and error pages.
 #[derive(Clone)]
 pub struct TestClient {
@@ -71,10 +78,7 @@ impl TestClient {
 
     /// [`start`](Self::start) with these settings (add `"testserver"` to `allowed_hosts`).
     pub async fn start_with_settings(app: App, settings: Settings) -> Self {
-        let started = app
-            .start(settings)
-            .await
-            .unwrap_or_else(|e| panic!("the app does not start: {e}"));
+        let started = start_or_panic(app, settings).await;
         Self {
             service: started.service().clone(),
         }
@@ -165,6 +169,39 @@ impl TestRequest {
             .collect();
         self.header("content-type", "application/x-www-form-urlencoded")
             .body(encoded.join("&"))
+    }
+
+    /// A `multipart/form-data` body, as a browser sends a form with files: `fields` as text
+    /// parts, `files` as `(field, file name, content)` parts (Django's test client posts this
+    /// way by default).
+    pub fn multipart(self, fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> Self {
+        const BOUNDARY: &str = "canter-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (name, file_name, content) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+        self.header(
+            "content-type",
+            &format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
     }
 
     async fn send(self) -> TestResponse {

@@ -49,18 +49,13 @@ fn django_escaping(
     if !html || value.is_safe() || value.is_undefined() || value.is_none() {
         return minijinja::escape_formatter(out, state, value);
     }
+    // A form or a field writes its own HTML, every value in it escaped.
     let text = value.to_string();
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#x27;"),
-            c => escaped.push(c),
-        }
-    }
+    let escaped = if crate::forms::is_rendered_html(value) {
+        text
+    } else {
+        crate::forms::escape(&text)
+    };
     out.write_str(&escaped)
         .map_err(|e| TemplateError::new(ErrorKind::WriteFailure, e.to_string()))
 }

@@ -3,5 +3,7 @@
 
 mod collect;
 mod common;
+mod forms;
 mod static_files;
 mod templates;
+mod uploads;

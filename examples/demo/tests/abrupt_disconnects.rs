@@ -83,31 +83,6 @@ fn start(env: &[(&str, &str)]) -> Server {
     }
 }
 
-/// Opens a chat socket (the handshake answered 101); dropping it closes the TCP connection
-/// without a Close frame.
-async fn open(addr: String, room: String) -> tokio::net::TcpStream {
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let request = format!(
-        "GET /ws/chat/{room}/?user=gone HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    let mut buf = [0u8; 512];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "the server closed during the handshake");
-        head.extend_from_slice(&buf[..n]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    stream
-}
-
 /// A request on a connection of its own; the response's body.
 async fn http(addr: &str, method: &str, path: &str) -> (String, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -123,17 +98,8 @@ async fn http(addr: &str, method: &str, path: &str) -> (String, String) {
 
 async fn churn_then_check(server: &mut Server) {
     let room = format!("churn{}", support::unique().replace('-', ""));
-    for _ in 0..SOCKETS / BATCH {
-        // All of a batch open (their server tasks waiting for a frame), then all gone at once.
-        let opening: Vec<_> = (0..BATCH)
-            .map(|_| tokio::spawn(open(server.addr.clone(), room.clone())))
-            .collect();
-        let mut batch = Vec::with_capacity(BATCH);
-        for socket in opening {
-            batch.push(socket.await.expect("a client task"));
-        }
-        drop(batch);
-    }
+    let chat = format!("/ws/chat/{room}/?user=gone");
+    canter_test_kit::churn_websockets(&server.addr, &chat, SOCKETS, BATCH).await;
     assert!(
         server.child.try_wait().unwrap().is_none(),
         "the server exited: {}",
