@@ -54,7 +54,8 @@ pub struct Delivery {
 /// A broker and result store.
 pub trait Broker: Send + Sync + 'static {
     fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>>;
-    /// Leases the next due task of these queues (highest priority, then oldest), for `visibility`.
+    /// Leases the next due task of these queues (the lowest priority number, then the oldest:
+    /// see [`clamp_priority`]), for `visibility`.
     fn fetch<'a>(
         &'a self,
         queues: &'a [String],
@@ -187,6 +188,14 @@ pub trait Broker: Send + Sync + 'static {
         cursor: Option<&'a str>,
         wait: Duration,
     ) -> BoxFuture<'a, Result<(String, Vec<Value>), TaskError>>;
+}
+
+/// A task's priority as every canter broker reads it: 0 to 9, **0 first** (Celery's order on
+/// Redis, where a lower number is served first; the default, 0, is served first too). Out of
+/// range is clamped. Redis serves priorities in kombu's steps (0–2, 3–5, 6–8, 9), each step in
+/// arrival order; the embedded and memory brokers serve each number apart.
+pub fn clamp_priority(priority: i64) -> i64 {
+    priority.clamp(0, 9)
 }
 
 /// The largest message a broker takes by default (`[tasks] max_message_size`): 10 MiB.
@@ -357,7 +366,7 @@ pub(crate) fn message(
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         name: name.to_owned(),
         queue: options.queue.unwrap_or_else(|| defaults.queue.to_owned()),
-        priority: options.priority.unwrap_or(defaults.priority),
+        priority: clamp_priority(options.priority.unwrap_or(defaults.priority)),
         args,
         kwargs: Value::Object(Default::default()),
         eta: options

@@ -32,8 +32,8 @@ pub mod worker;
 
 pub use beat::Beat;
 pub use broker::{
-    broker, enqueue, send_task, tasks_app, ApplyOptions, Broker, BrokerServices, Delivery,
-    TaskMessage, DEFAULT_MAX_MESSAGE_SIZE,
+    broker, clamp_priority, enqueue, send_task, tasks_app, ApplyOptions, Broker, BrokerServices,
+    Delivery, TaskMessage, DEFAULT_MAX_MESSAGE_SIZE,
 };
 #[cfg(feature = "redis")]
 pub use brokers::RedisBroker;

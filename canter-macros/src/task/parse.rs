@@ -383,8 +383,9 @@ mod message_tests {
         let mut keys = Vec::new();
         for option in options {
             keys.push(option.clone().into_iter().next().unwrap().to_string());
+            // A parameter, for `bind` to take as the request.
             let function = syn::parse_quote!(
-                async fn send() {}
+                async fn send(request: Request) {}
             );
             if let Err(err) = TaskDesc::parse(option.clone(), function) {
                 panic!("{option}: {err}");

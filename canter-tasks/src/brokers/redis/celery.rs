@@ -222,7 +222,7 @@ pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
             priority: properties
                 .get("priority")
                 .and_then(Value::as_i64)
-                .unwrap_or(0),
+                .map_or(0, crate::broker::clamp_priority),
             args: args.clone(),
             // Passed on as sent: one that is not a mapping is refused by the worker.
             kwargs: kwargs.clone(),

@@ -151,7 +151,7 @@ impl Broker for SqliteBroker {
                 .bind(&m.id)
                 .bind(&m.name)
                 .bind(&m.queue)
-                .bind(m.priority)
+                .bind(crate::broker::clamp_priority(m.priority))
                 .bind(args)
                 .bind(m.eta)
                 .bind(m.expires)
@@ -193,7 +193,7 @@ impl Broker for SqliteBroker {
                     "UPDATE canter_task_queue SET lease = ?, lease_until = ? WHERE id = (
                         SELECT id FROM canter_task_queue
                         WHERE queue IN ({placeholders}) AND eta <= ? AND (lease_until IS NULL OR lease_until < ?)
-                        ORDER BY priority DESC, eta, created LIMIT 1)
+                        ORDER BY priority, eta, created LIMIT 1)
                      RETURNING id, name, queue, priority, eta, expires, retries, parent_id, root_id,
                        {SIZE} AS size,
                        CASE WHEN {SIZE} > ? THEN '[]' ELSE args END AS args,

@@ -36,6 +36,7 @@ mod failures;
 mod limits;
 mod on_commit;
 mod operations;
+mod priorities;
 mod results;
 mod shutdown;
 mod tasks;

@@ -12,6 +12,26 @@ use canter_tasks::{task, Registry, Request, TaskError};
 /// Calls and start times of the counting tasks, per test key.
 static CALLS: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
 static STARTS: Mutex<Option<HashMap<String, Vec<f64>>>> = Mutex::new(None);
+static RUNS: Mutex<Option<HashMap<String, Vec<String>>>> = Mutex::new(None);
+
+/// The labels `record` ran with under `key`, in the order it ran them.
+pub fn runs(key: &str) -> Vec<String> {
+    let runs = RUNS.lock().unwrap();
+    runs.as_ref()
+        .and_then(|r| r.get(key))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Notes that it ran, with `label`, under `key`.
+#[task(name = "test.record", crate = canter_tasks, queue = "priorities")]
+pub fn record(key: String, label: String) {
+    let mut runs = RUNS.lock().unwrap();
+    runs.get_or_insert_with(HashMap::new)
+        .entry(key)
+        .or_default()
+        .push(label);
+}
 
 /// A key of the calling test's own, for the counting tasks.
 pub fn fresh_key() -> String {
@@ -252,6 +272,7 @@ pub fn registry() -> Registry {
         .register::<early_nap>()
         .register::<add>()
         .register::<greet>()
+        .register::<record>()
         .register::<whoami>()
         .register::<blocking_whoami>()
         .register::<descend>()
