@@ -44,27 +44,29 @@ echo "## a 100 KB static file (user-space instructions per request, callgrind, $
 echo "server | instructions per request | ratio to ServeDir"
 mkdir -p "$WORK/static"
 head -c 102400 /dev/urandom | base64 -w 100 | head -c 102400 >"$WORK/static/app.js"
-start() { # name, args… → the address it prints
+# Starts a server under callgrind in this shell (so it can be waited for): sets PID and ADDR.
+start() { # name, args…
   local name=$1
   shift
   valgrind --tool=callgrind --callgrind-out-file="$WORK/cg-$name.%p" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-  PIDS+=($!)
-  local pid=$!
-  for _ in $(seq 1 300); do
+  PID=$!
+  PIDS+=("$PID")
+  for _ in $(seq 1 600); do
     if grep -q "listening on" "$WORK/$name.out" 2>/dev/null; then break; fi
     sleep 0.1
   done
-  echo "$pid $(sed -n 's/listening on //p' "$WORK/$name.out")"
+  ADDR=$(sed -n 's/listening on //p' "$WORK/$name.out")
 }
 ref=""
 for name in servedir canter; do
   if [ "$name" = canter ]; then
-    read -r pid addr < <(start "$name" "$BIN/pages_bench" serve-canter "$WORK/static")
+    start "$name" "$BIN/pages_bench" serve-canter "$WORK/static"
     path=/static/$(python3 -c "import json,sys; print(json.load(open('$WORK/static/collected/staticfiles.json'))['paths']['app.js'])")
   else
-    read -r pid addr < <(start "$name" "$BIN/pages_bench" serve-servedir "$WORK/static")
+    start "$name" "$BIN/pages_bench" serve-servedir "$WORK/static"
     path=/static/app.js
   fi
+  pid=$PID addr=$ADDR
   "$BIN/load" --addr "$addr" --path "$path" --conns 1 --requests 200 --total-timeout 120 >/dev/null
   callgrind_control -z "$pid" >/dev/null 2>&1
   "$BIN/load" --addr "$addr" --path "$path" --conns 1 --requests "$REQUESTS" --total-timeout 300 >"$WORK/load-$name.txt"
