@@ -60,6 +60,16 @@ pub trait Operations: Send + Sync {
         Ok(())
     }
 
+    /// The type a `CAST` to a 64-bit integer names.
+    fn integer_cast_type(&self) -> &'static str {
+        "BIGINT"
+    }
+
+    /// The type a `CAST` to a double names.
+    fn float_cast_type(&self) -> &'static str {
+        "DOUBLE PRECISION"
+    }
+
     /// `ORDER BY ?`: a random order.
     fn random_function(&self) -> &'static str {
         "RANDOM()"
@@ -82,6 +92,11 @@ pub trait Operations: Send + Sync {
     /// Takes the migration lock, held until the surrounding transaction ends (none where the
     /// transaction's own lock already serializes migrations).
     fn migration_lock_sql(&self) -> Option<String> {
+        None
+    }
+
+    /// Releases the migration lock, for backends whose lock outlives transactions.
+    fn migration_unlock_sql(&self) -> Option<String> {
         None
     }
 

@@ -358,7 +358,7 @@ impl Compiler {
                     Some((quote(&table, field.column), field.sql_type))
                 }
             };
-            select.expr(Expr::cust(aggregate.sql(target)));
+            select.expr(Expr::cust(aggregate.sql(target, self.backend)));
         }
         for &i in group_by {
             select.order_by_expr(self.column(i), Order::Asc);
