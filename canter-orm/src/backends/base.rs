@@ -48,6 +48,15 @@ pub trait Operations: Send + Sync {
     /// Appends the placeholder of the `number`th bound value (from 1) to `sql`.
     fn push_placeholder(&self, sql: &mut String, number: usize);
 
+    /// An INSERT of one row of defaults into `table`, returning its `pk`.
+    fn insert_defaults_sql(&self, table: &str, pk: &str) -> String {
+        format!(
+            "INSERT INTO {} DEFAULT VALUES RETURNING {}",
+            crate::schema::quote_name(table),
+            crate::schema::quote_name(pk)
+        )
+    }
+
     /// A text lookup (`contains`, `iexact`, `regex`, …) of `column` against `value`.
     fn text_lookup(&self, op: Op, column: Expr, value: &str) -> Expr;
 

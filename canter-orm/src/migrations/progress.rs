@@ -67,10 +67,11 @@ pub(crate) async fn ensure_table(db: &Arc<Database>) -> Result<(), OrmError> {
 
 /// The migrations part-way through, by key (none where DDL is transactional).
 pub(crate) async fn all(db: &Arc<Database>) -> Result<BTreeMap<Key, Progress>, OrmError> {
-    if db.features().transactional_ddl {
+    // No DDL here: this runs inside the migration's transaction, which a CREATE TABLE would
+    // commit on MariaDB. The table is made by `ensure_table`, before the transaction.
+    if db.features().transactional_ddl || !table_exists(db).await? {
         return Ok(BTreeMap::new());
     }
-    ensure_table(db).await?;
     let rows = db
         .fetch_all(
             &format!("SELECT app, name, forwards, steps FROM {TABLE}"),
@@ -87,6 +88,18 @@ pub(crate) async fn all(db: &Arc<Database>) -> Result<BTreeMap<Key, Progress>, O
             Ok((key, progress))
         })
         .collect()
+}
+
+async fn table_exists(db: &Arc<Database>) -> Result<bool, OrmError> {
+    let rows = db
+        .fetch_all(db.backend().table_exists_sql(), Values(vec![TABLE.into()]))
+        .await?;
+    Ok(rows
+        .first()
+        .map(|row| row.get::<i64>(0))
+        .transpose()?
+        .unwrap_or(0)
+        > 0)
 }
 
 /// Records that `steps_done` steps of `key` are done, going `forwards` (or back).

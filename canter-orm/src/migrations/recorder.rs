@@ -105,14 +105,20 @@ pub(crate) async fn locked<T, E: From<OrmError>>(
             }));
         }
     }
-    let result = work.await;
+    // A panic in `work` (a Rust data migration) releases the lock too: the connection may go
+    // back to the pool after the rollback.
+    use futures_util::FutureExt as _;
+    let outcome = std::panic::AssertUnwindSafe(work).catch_unwind().await;
     if let Some(sql) = db.backend().migration_unlock_sql() {
         let released = db.execute(&sql, Values(Vec::new())).await;
-        if result.is_ok() {
+        if matches!(outcome, Ok(Ok(_))) {
             released?;
         }
     }
-    result
+    match outcome {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 pub(crate) async fn applied(db: &Arc<Database>) -> Result<BTreeSet<Key>, OrmError> {

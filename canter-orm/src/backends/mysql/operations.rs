@@ -13,8 +13,9 @@ use crate::expressions::{Op, Transform};
 use crate::fields::SqlType;
 use crate::transaction::Isolation;
 
-/// The name of the lock `migrate` holds (`GET_LOCK`: a named lock of the connection).
-pub(crate) const MIGRATION_LOCK: &str = "canter_migrate";
+/// The name of the lock `migrate` holds (`GET_LOCK`: a named lock of the connection, server-
+/// wide; the database's name is added, so migrations of different databases do not wait).
+pub(crate) const MIGRATION_LOCK: &str = "CONCAT('canter_migrate.', DATABASE())";
 
 /// Seconds `migrate` waits for another process's migration lock.
 const MIGRATION_LOCK_WAIT: u32 = 300;
@@ -46,6 +47,14 @@ impl Operations for MysqlBackend {
 
     fn push_placeholder(&self, sql: &mut String, _number: usize) {
         sql.push('?');
+    }
+
+    fn insert_defaults_sql(&self, table: &str, pk: &str) -> String {
+        format!(
+            "INSERT INTO {} () VALUES () RETURNING {}",
+            crate::schema::quote_name(table),
+            crate::schema::quote_name(pk)
+        )
     }
 
     fn text_lookup(&self, op: Op, column: Expr, value: &str) -> Expr {
@@ -107,12 +116,12 @@ impl Operations for MysqlBackend {
     /// with a transaction; [`Operations::migration_unlock_sql`] releases it.
     fn migration_lock_sql(&self) -> Option<String> {
         Some(format!(
-            "SELECT GET_LOCK('{MIGRATION_LOCK}', {MIGRATION_LOCK_WAIT})"
+            "SELECT GET_LOCK({MIGRATION_LOCK}, {MIGRATION_LOCK_WAIT})"
         ))
     }
 
     fn migration_unlock_sql(&self) -> Option<String> {
-        Some(format!("SELECT RELEASE_LOCK('{MIGRATION_LOCK}')"))
+        Some(format!("SELECT RELEASE_LOCK({MIGRATION_LOCK})"))
     }
 }
 

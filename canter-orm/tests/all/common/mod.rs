@@ -53,6 +53,17 @@ pub async fn mysql() -> Option<TestDb> {
     None
 }
 
+/// Whether `vendor` is MariaDB (never without the `mysql` feature).
+pub fn is_mysql(vendor: Vendor) -> bool {
+    #[cfg(feature = "mysql")]
+    return vendor == Vendor::Mysql;
+    #[cfg(not(feature = "mysql"))]
+    {
+        let _ = vendor;
+        false
+    }
+}
+
 /// Runs a raw statement on the current default database.
 pub async fn raw(sql: &str) {
     let db = canter_orm::database("default").unwrap();
