@@ -326,6 +326,33 @@ async fn body_limits() {
     );
     let r = client.post("/body/").body(vec![b'a'; 1001]).await;
     assert_eq!(r.status(), 413);
+    // A multipart body (file uploads) is held to server.max_upload_size instead.
+    let multipart = "multipart/form-data; boundary=x";
+    let r = client
+        .post("/body/")
+        .header("content-type", multipart)
+        .body(vec![b'a'; 5000])
+        .await;
+    assert_eq!(r.text(), "5000 bytes");
+    let settings = Settings {
+        server: canter_core::settings::ServerSettings {
+            max_body_size: 1000,
+            max_upload_size: 100,
+            ..Default::default()
+        },
+        ..Settings::for_tests()
+    };
+    let client = TestClient::with_settings(App::new().urls(urls()), settings);
+    let r = client
+        .post("/body/")
+        .header("content-type", multipart)
+        .body(vec![b'a'; 101])
+        .await;
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        client.post("/body/").body(vec![b'a'; 101]).await.status(),
+        200
+    );
 
     let strict = TestClient::new(App::new().urls(urls()).middleware(BodyLimit::new(10)));
     assert_eq!(strict.post("/body/").body("0123456789").await.status(), 200);

@@ -56,11 +56,30 @@ pub(crate) enum Message {
     TaskMethod,
     /// A task argument that is a pattern, not a name.
     TaskArgumentPattern,
+    /// `#[task(bind)]` on a function without parameters (the first receives the request).
+    TaskBindWithoutRequest,
 
     /// `embed_dir!` given an absolute path, an empty one, or one with `..`.
     EmbedPath,
     /// `embed_dir!` given a path that is not a folder of the crate.
     EmbedNotAFolder,
+
+    /// An unknown key in a form's `#[form(...)]`.
+    FormOption,
+    /// An unknown key in a form field's `#[form(...)]`.
+    FormFieldOption,
+    /// `#[derive(Form)]` on an enum or a union.
+    FormNotStruct,
+    /// `#[derive(Form)]` on a tuple or unit struct.
+    FormFieldsNotNamed,
+    /// `#[derive(Form)]` on a generic struct.
+    FormGenerics,
+    /// `widget = "..."` naming no widget.
+    FormWidget,
+    /// `choices` that are not strings or `(value, label)` pairs of strings.
+    FormChoices,
+    /// `min` / `max` that is no number.
+    FormNumber,
 }
 
 impl Message {
@@ -111,7 +130,7 @@ impl fmt::Display for Message {
             TaskOption => {
                 "expected name, queue, priority, max_retries, retry_backoff, retry_backoff_max, \
                  time_limit, soft_time_limit, acks_late, autoretry, autoretry_for, ignore_result, \
-                 rate_limit, unique or crate"
+                 rate_limit, unique, bind or crate"
             }
             AutoretryForNotStrings => {
                 "expected error kinds as strings: autoretry_for = [\"Timeout\"]"
@@ -121,12 +140,31 @@ impl fmt::Display for Message {
             Seconds => "expected seconds, as 30 or 2.5",
             TaskMethod => "a task is a free function, not a method",
             TaskArgumentPattern => "task arguments need plain names",
+            TaskBindWithoutRequest => {
+                "a bound task (`bind`) takes its request as its first parameter: \
+                 `async fn send(request: Request, to: String)`"
+            }
 
             EmbedPath => {
                 "embed_dir! takes a folder of this crate, relative to its Cargo.toml, without `..`: \
                  embed_dir!(\"templates\")"
             }
             EmbedNotAFolder => "embed_dir!: no such folder next to this crate's Cargo.toml",
+
+            FormOption => "expected crate, validate or model",
+            FormFieldOption => {
+                "expected label, widget, max_length, min_length, min, max, choices, email or \
+                 help_text"
+            }
+            FormNotStruct => "#[derive(Form)] is for structs",
+            FormFieldsNotNamed => "#[derive(Form)] needs named fields",
+            FormGenerics => "a form cannot be generic",
+            FormWidget => {
+                "widget must be one of text, email, password, number, checkbox, textarea, select, \
+                 date, file, hidden"
+            }
+            FormChoices => "expected choices = [\"a\", \"b\"] or [(\"a\", \"Label A\"), ...]",
+            FormNumber => "expected a number, as 0, -1 or 2.5",
         };
         f.write_str(text)
     }
@@ -150,7 +188,7 @@ mod tests {
     use super::Message::{self, *};
 
     /// Every message, with the handler name its UI test uses.
-    const ALL: [Message; 25] = [
+    const ALL: [Message; 34] = [
         ViewOption,
         ViewHandlerNotAsync("post"),
         ViewWithoutHandler,
@@ -174,8 +212,17 @@ mod tests {
         Seconds,
         TaskMethod,
         TaskArgumentPattern,
+        TaskBindWithoutRequest,
         EmbedPath,
         EmbedNotAFolder,
+        FormOption,
+        FormFieldOption,
+        FormNotStruct,
+        FormFieldsNotNamed,
+        FormGenerics,
+        FormWidget,
+        FormChoices,
+        FormNumber,
     ];
 
     #[test]
@@ -197,8 +244,10 @@ mod tests {
                 UnknownOnDelete | OnDeleteWithoutRelation | RelatedNameWithoutRelation => {}
                 NoPrimaryKey | SecondPrimaryKey => {}
                 TaskOption | AutoretryForNotStrings | UniqueChoice | RateLimit | Seconds => {}
-                TaskMethod | TaskArgumentPattern => {}
+                TaskMethod | TaskArgumentPattern | TaskBindWithoutRequest => {}
                 EmbedPath | EmbedNotAFolder => {}
+                FormOption | FormFieldOption | FormNotStruct | FormFieldsNotNamed => {}
+                FormGenerics | FormWidget | FormChoices | FormNumber => {}
             }
             let line = format!("error: {message}\n");
             assert!(

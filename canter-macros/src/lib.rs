@@ -9,6 +9,7 @@ use syn::parse_macro_input;
 
 mod embed;
 mod errors;
+mod form;
 mod model;
 mod task;
 mod types;
@@ -54,6 +55,23 @@ pub fn view(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn derive_model(item: TokenStream) -> TokenStream {
     let input = parse_macro_input!(item as syn::DeriveInput);
     match model::expand(input) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
+
+/// `#[derive(Form)]`: a struct becomes a form (see `canter::pages::forms`).
+///
+/// Struct options: `#[form(crate = path, validate = path::to::fn, model = Type)]` (`validate`
+/// may repeat; a `fn(&Self) -> Result<(), FormErrors>` run once every field is valid; `model`
+/// makes it a `ModelForm` whose fields are the model's of the same names and types). Field options:
+/// `#[form(label = "...", widget = "textarea", max_length = N, min_length = N, min = N,
+/// max = N, choices = [("value", "Label"), ...], email, help_text = "...")]`. A field's type
+/// says whether it is required (`Option<_>` and `bool` are not) and how it is read.
+#[proc_macro_derive(Form, attributes(form))]
+pub fn derive_form(item: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(item as syn::DeriveInput);
+    match form::expand(input) {
         Ok(tokens) => tokens.into(),
         Err(err) => err.to_compile_error().into(),
     }

@@ -26,9 +26,11 @@
 //! `collectstatic` writes `STATIC_ROOT`. See `docs/pages.md`.
 
 mod files;
+pub mod forms;
 mod settings;
 pub mod staticfiles;
 pub mod templates;
+pub mod uploads;
 
 use std::sync::Arc;
 
@@ -45,6 +47,7 @@ pub use settings::{StaticSettings, TemplateSettings};
 pub use staticfiles::serve::StaticFilesMiddleware;
 pub use staticfiles::{StaticError, StaticFiles};
 pub use templates::{render, render_to_string, Templates};
+pub use uploads::{default_storage, FileSystemStorage, Storage, UploadedFile};
 
 use files::Folder;
 use templates::EnvironmentSetup;
@@ -114,8 +117,7 @@ impl Plugin for Pages {
         Box::pin(async move {
             let template_settings: TemplateSettings = ctx.settings.section("templates")?;
             let static_settings: StaticSettings = ctx.settings.section("staticfiles")?;
-            let url = static_settings
-                .checked_url()
+            let url = settings::checked_prefix(&static_settings.url)
                 .map_err(|e| format!("setting `staticfiles.url`: {e}"))?;
             let debug = ctx.settings.debug;
             let static_folders = static_settings
@@ -144,9 +146,29 @@ impl Plugin for Pages {
                 Some(statics.clone()),
                 self.setup.clone(),
             );
+            let upload_settings: uploads::UploadSettings = ctx.settings.section("uploads")?;
+            let media: uploads::MediaSettings = ctx.settings.section("media")?;
+            let media_url = settings::checked_prefix(&media.url)
+                .map_err(|e| format!("setting `media.url`: {e}"))?;
+            let storage: Arc<dyn Storage> = Arc::new(FileSystemStorage::new(
+                media.root.clone(),
+                media_url.clone(),
+            ));
+            let templates = Arc::new(templates);
+            let error_pages: Arc<dyn canter_core::ErrorPages> =
+                Arc::new(templates::TemplateErrorPages(templates.clone()));
             let mut services = Services::new();
             services.insert_shared(statics);
-            services.insert(templates);
+            services.insert_shared(templates);
+            services.insert(error_pages);
+            services.insert_shared(Arc::new(uploads::Uploads {
+                settings: upload_settings,
+            }));
+            services.insert(storage);
+            services.insert(staticfiles::serve::Media {
+                url: media_url,
+                root: media.root,
+            });
             Ok(services)
         })
     }

@@ -34,15 +34,13 @@ impl Default for StaticSettings {
     }
 }
 
-impl StaticSettings {
-    /// The URL prefix, checked: a local path (`/static/`), not a full URL or a bare `/`.
-    pub(crate) fn checked_url(&self) -> Result<String, String> {
-        let url = self.url.trim();
-        if !url.starts_with('/') || !url.ends_with('/') || url == "/" || url.contains(['?', '#']) {
-            return Err(format!(
-                "{url:?} must be a path of its own that starts and ends with `/`, like \"/static/\""
-            ));
-        }
-        Ok(url.to_owned())
+/// A URL prefix, checked: a local path (`/static/`), not a full URL or a bare `/`.
+pub(crate) fn checked_prefix(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    if !url.starts_with('/') || !url.ends_with('/') || url == "/" || url.contains(['?', '#']) {
+        return Err(format!(
+            "{url:?} must be a path of its own that starts and ends with `/`, like \"/static/\""
+        ));
     }
+    Ok(url.to_owned())
 }

@@ -217,10 +217,12 @@ async fn raw_run(base: &str) -> (f64, f64) {
         queue: "celery".into(),
         priority: 0,
         args: serde_json::json!([]),
+        kwargs: serde_json::json!({}),
         eta: 0.0,
         expires: None,
         retries: 0,
         embed: None,
+        ..Default::default()
     };
     let (envelope, _) =
         canter_tasks::brokers::redis::celery::encode_message(&message, "gen0@bench", "r");

@@ -7,22 +7,28 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use serde_json::Value;
 
+use std::sync::Arc;
+
 use crate::broker::{Broker, TaskMessage};
 use crate::error::TaskError;
+use crate::request::Request;
 use crate::result::{TaskResult, TaskStatus};
 use crate::task::{Runner, TaskOptions};
 
-/// Runs a task body: a panic becomes a `Panic` failure, the hard time limit a `TimeLimit` one;
+/// Runs a task body as the task of `request` (its arguments are the request's): a panic becomes a `Panic` failure, the hard time limit a `TimeLimit` one;
 /// the soft time limit is the body's to watch ([`crate::task::soft_time_limit`]), and logged
 /// when it passes.
 pub(crate) async fn run_body(
     runner: &Runner,
-    args: Value,
+    request: Arc<Request>,
     options: &TaskOptions,
 ) -> Result<Value, TaskError> {
     let soft = options.soft_time_limit;
-    let body =
-        crate::task::with_soft_time_limit(soft, AssertUnwindSafe(runner(args)).catch_unwind());
+    let call = runner(request.args.clone(), request.kwargs.clone());
+    let body = crate::task::with_soft_time_limit(
+        soft,
+        crate::request::with_request(request, AssertUnwindSafe(call).catch_unwind()),
+    );
     let body = async {
         let Some(soft) = soft else { return body.await };
         tokio::pin!(body);
@@ -113,8 +119,14 @@ pub(crate) async fn run_eagerly(
     broker: &dyn Broker,
 ) -> Result<(), TaskError> {
     let mut retries = 0;
+    let hostname = crate::broker::hostname();
     loop {
-        let error = match run_body(&runner, message.args.clone(), options).await {
+        let attempt = TaskMessage {
+            retries,
+            ..message.clone()
+        };
+        let request = Arc::new(Request::of(&attempt, options, &hostname, true));
+        let error = match run_body(&runner, request, options).await {
             Ok(value) => {
                 if !options.ignore_result {
                     broker

@@ -14,7 +14,7 @@ use crate::result::{TaskResult, TaskStatus};
 use crate::task::Task;
 
 /// One enqueued task.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TaskMessage {
     pub id: String,
     pub name: String,
@@ -22,6 +22,10 @@ pub struct TaskMessage {
     pub priority: i64,
     /// Positional arguments, a JSON array.
     pub args: Value,
+    /// Keyword arguments, a JSON object (Celery's `kwargs`; `{}` when there are none). Anything
+    /// else (a Python producer's mistake) is refused by the worker: an `InvalidTaskError`
+    /// FAILURE and a dead letter.
+    pub kwargs: Value,
     /// Not before this time (seconds since the epoch).
     pub eta: f64,
     /// Not after this time: skipped as REVOKED when it comes due later.
@@ -31,6 +35,12 @@ pub struct TaskMessage {
     /// What runs after it (Celery protocol v2's `embed`: `{"chain": [signatures, last first],
     /// …}`), or `None`.
     pub embed: Option<Value>,
+    /// The task that sent it, if a task did (Celery's `parent_id` header).
+    pub parent_id: Option<String>,
+    /// The first task of its workflow (Celery's `root_id` header); `None`: itself.
+    pub root_id: Option<String>,
+    /// Delivered before to a worker that did not finish it (the broker says so when it can).
+    pub redelivered: bool,
 }
 
 /// A task taken from a queue, leased to this worker until acked, released or the lease runs out
@@ -44,7 +54,8 @@ pub struct Delivery {
 /// A broker and result store.
 pub trait Broker: Send + Sync + 'static {
     fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>>;
-    /// Leases the next due task of these queues (highest priority, then oldest), for `visibility`.
+    /// Leases the next due task of these queues (the lowest priority number, then the oldest:
+    /// see [`clamp_priority`]), for `visibility`.
     fn fetch<'a>(
         &'a self,
         queues: &'a [String],
@@ -179,6 +190,14 @@ pub trait Broker: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(String, Vec<Value>), TaskError>>;
 }
 
+/// A task's priority as every canter broker reads it: 0 to 9, **0 first** (Celery's order on
+/// Redis, where a lower number is served first; the default, 0, is served first too). Out of
+/// range is clamped. Redis serves priorities in kombu's steps (0–2, 3–5, 6–8, 9), each step in
+/// arrival order; the embedded and memory brokers serve each number apart.
+pub fn clamp_priority(priority: i64) -> i64 {
+    priority.clamp(0, 9)
+}
+
 /// The largest message a broker takes by default (`[tasks] max_message_size`): 10 MiB.
 pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 10 * 1024 * 1024;
 
@@ -268,12 +287,54 @@ pub async fn enqueue(
     args: Value,
     options: ApplyOptions,
 ) -> Result<String, TaskError> {
-    let message = message(name, defaults, args, options);
+    enqueue_message(defaults, message(name, defaults, args, options)).await
+}
+
+/// Sends task `name` by its name, with positional and keyword arguments (Celery's
+/// `app.send_task(name, args, kwargs, **options)`): for tasks this program does not define
+/// (a Python worker's, another service's), or to pass arguments by name.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), canter_tasks::TaskError> {
+/// use serde_json::json;
+/// let sum = canter_tasks::send_task("demo.add", json!([]), json!({"a": 2, "b": 3}), Default::default()).await?;
+/// assert_eq!(sum.get(std::time::Duration::from_secs(10)).await?, json!(5));
+/// # Ok(()) }
+/// ```
+pub async fn send_task(
+    name: &str,
+    args: Value,
+    kwargs: Value,
+    options: ApplyOptions,
+) -> Result<crate::AsyncResult<Value>, TaskError> {
+    if !args.is_array() {
+        return Err(TaskError::Serialization(format!(
+            "args of {name} must be a list, not {args}"
+        )));
+    }
+    if !kwargs.is_object() {
+        return Err(TaskError::Serialization(format!(
+            "kwargs of {name} must be a mapping, not {kwargs}"
+        )));
+    }
+    let defaults = crate::task::TaskOptions::default();
+    let mut message = message(name, &defaults, args, options);
+    message.kwargs = kwargs;
+    let id = enqueue_message(&defaults, message).await?;
+    Ok(crate::AsyncResult::new(id))
+}
+
+/// Publishes `message` on the current app's broker, claiming its unique key first if its task
+/// is unique.
+async fn enqueue_message(
+    defaults: &crate::task::TaskOptions,
+    message: TaskMessage,
+) -> Result<String, TaskError> {
     let id = message.id.clone();
     let broker = broker()?;
     let unique = defaults
         .unique
-        .map(|choice| (choice, crate::task::unique_key(name, &message.args)));
+        .map(|choice| (choice, crate::task::unique_key(&message)));
     if let Some((choice, key)) = &unique {
         let ttl = crate::task::UNIQUE_FOR.as_secs_f64();
         if let Some(existing) = broker.claim_unique(key, &id, ttl).await? {
@@ -299,21 +360,25 @@ pub(crate) fn message(
     options: ApplyOptions,
 ) -> TaskMessage {
     let now = now();
-    TaskMessage {
+    let mut message = TaskMessage {
         id: options
             .task_id
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         name: name.to_owned(),
         queue: options.queue.unwrap_or_else(|| defaults.queue.to_owned()),
-        priority: options.priority.unwrap_or(defaults.priority),
+        priority: clamp_priority(options.priority.unwrap_or(defaults.priority)),
         args,
+        kwargs: Value::Object(Default::default()),
         eta: options
             .eta
             .unwrap_or(now + options.countdown.unwrap_or(0.0)),
         expires: options.expires.map(|e| now + e),
         retries: 0,
         embed: crate::canvas::with_callbacks(None, &options.link, &options.link_error),
-    }
+        ..Default::default()
+    };
+    crate::request::descend_from_current(&mut message);
+    message
 }
 
 /// Enqueues only once the surrounding `atomic` block commits (nothing if it rolls back);

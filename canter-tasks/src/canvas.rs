@@ -46,6 +46,8 @@ pub struct Signature {
     pub task: String,
     /// Positional arguments, a JSON array (in a chain, the previous result comes first).
     pub args: Value,
+    /// Keyword arguments, a JSON object (`{}`: none).
+    pub kwargs: Value,
     /// The queue to send it to (default `celery`).
     pub queue: Option<String>,
     /// Immutable (`add.si(…)`): the previous result is not passed in.
@@ -62,12 +64,20 @@ impl Signature {
         Signature {
             task: task.to_owned(),
             args,
+            kwargs: json!({}),
             queue: None,
             immutable: false,
             task_id: None,
             link: Vec::new(),
             link_error: Vec::new(),
         }
+    }
+
+    /// Passes these keyword arguments (a JSON object; Celery's `add.s(2, b=3)`), besides the
+    /// positional ones.
+    pub fn kwargs(mut self, kwargs: Value) -> Self {
+        self.kwargs = kwargs;
+        self
     }
 
     /// Adds a callback: `callback` runs with this task's result first in its arguments once
@@ -129,7 +139,7 @@ impl Signature {
         json!({
             "task": self.task,
             "args": self.args,
-            "kwargs": {},
+            "kwargs": self.kwargs,
             "options": options,
             "subtask_type": null,
             "immutable": self.immutable,
@@ -152,6 +162,11 @@ impl Signature {
                 .cloned()
                 .filter(Value::is_array)
                 .unwrap_or(json!([])),
+            kwargs: value
+                .get("kwargs")
+                .cloned()
+                .filter(Value::is_object)
+                .unwrap_or(json!({})),
             queue: option("queue"),
             immutable: value
                 .get("immutable")
@@ -281,6 +296,7 @@ fn member_message(member: &Signature, embed: Option<Value>) -> TaskMessage {
             ..Default::default()
         },
     );
+    message.kwargs = member.kwargs.clone();
     message.embed = with_callbacks(embed, &member.link, &member.link_error);
     message
 }
@@ -316,6 +332,7 @@ pub(crate) fn callbacks(finished: &TaskMessage, result: &Value) -> Vec<TaskMessa
     signatures(embed.and_then(|e| e.get("callbacks")))
         .into_iter()
         .map(|callback| member_message(&prepend(callback, result.clone()), None))
+        .map(|message| child_of(message, finished))
         .collect()
 }
 
@@ -326,7 +343,14 @@ pub(crate) fn errbacks(failed: &TaskMessage) -> Vec<TaskMessage> {
     signatures(embed.and_then(|e| e.get("errbacks")))
         .into_iter()
         .map(|errback| member_message(&prepend(errback, json!(failed.id)), None))
+        .map(|message| child_of(message, failed))
         .collect()
+}
+
+/// `message` sent by the worker after `parent`: `parent` is its parent, their root the same.
+fn child_of(mut message: TaskMessage, parent: &TaskMessage) -> TaskMessage {
+    crate::request::descend_from(&mut message, parent);
+    message
 }
 
 /// `sig` with `value` first in its arguments, unless it is immutable.
@@ -421,18 +445,22 @@ pub(crate) fn chord_of(finished: &TaskMessage) -> Option<(String, u64, Signature
 
 /// The chord callback's message, with the members' `results` (in order) first in its arguments
 /// (unless it is immutable).
-pub(crate) fn chord_callback(callback: &Signature, results: Vec<Value>) -> TaskMessage {
-    member_message(&prepend(callback.clone(), Value::Array(results)), None)
+/// (`last` is the member that finished last: the callback's parent.)
+pub(crate) fn chord_callback(
+    callback: &Signature,
+    results: Vec<Value>,
+    last: &TaskMessage,
+) -> TaskMessage {
+    let message = member_message(&prepend(callback.clone(), Value::Array(results)), None);
+    child_of(message, last)
 }
 
 /// The chain's next message once `finished` returned `result`, if its embed carries a chain.
 pub(crate) fn next_in_chain(finished: &TaskMessage, result: &Value) -> Option<TaskMessage> {
     let mut rest = finished.embed.as_ref()?.get("chain")?.as_array()?.clone();
     let next = Signature::from_celery(&rest.pop()?)?;
-    Some(member_message(
-        &prepend(next, result.clone()),
-        embed_of(&rest),
-    ))
+    let message = member_message(&prepend(next, result.clone()), embed_of(&rest));
+    Some(child_of(message, finished))
 }
 
 #[cfg(test)]

@@ -76,6 +76,9 @@ pub struct TaskInfo {
     pub name: String,
     pub queue: String,
     pub args: Value,
+    /// Keyword arguments (a snapshot written before they existed has none).
+    #[serde(default)]
+    pub kwargs: Value,
     /// Not before (seconds since the epoch).
     pub eta: f64,
     pub retries: u32,
@@ -92,6 +95,7 @@ impl TaskInfo {
             name: message.name.clone(),
             queue: message.queue.clone(),
             args: message.args.clone(),
+            kwargs: message.kwargs.clone(),
             eta: message.eta,
             retries: message.retries,
             started: None,
@@ -108,6 +112,9 @@ pub struct DeadLetter {
     pub name: String,
     pub queue: String,
     pub args: Value,
+    /// Keyword arguments (`null` where the record has none).
+    #[serde(default)]
+    pub kwargs: Value,
     pub reason: String,
     /// When it was set aside, seconds since the epoch.
     pub at: f64,

@@ -13,6 +13,7 @@
 //! | `celery -A proj worker -Q q -c 10` | `demo worker -Q q -c 10` |
 //! | `beat_schedule = {"hb": {"task": …, "schedule": 10.0}}` + `celery beat` | `Tasks::new().every::<heartbeat>("hb", 10 s, args)` + `demo beat` (or `worker -B`) |
 
+pub(crate) mod arguments;
 pub mod beat;
 mod body;
 pub mod broker;
@@ -24,14 +25,15 @@ mod error;
 pub mod events;
 pub mod metrics;
 mod plugin;
+pub mod request;
 mod result;
 pub mod task;
 pub mod worker;
 
 pub use beat::Beat;
 pub use broker::{
-    broker, enqueue, tasks_app, ApplyOptions, Broker, BrokerServices, Delivery, TaskMessage,
-    DEFAULT_MAX_MESSAGE_SIZE,
+    broker, clamp_priority, enqueue, send_task, tasks_app, ApplyOptions, Broker, BrokerServices,
+    Delivery, TaskMessage, DEFAULT_MAX_MESSAGE_SIZE,
 };
 #[cfg(feature = "redis")]
 pub use brokers::RedisBroker;
@@ -39,6 +41,7 @@ pub use brokers::{MemoryBroker, SqliteBroker};
 pub use canter_macros::task;
 pub use error::TaskError;
 pub use plugin::{open_broker, open_broker_limited, Tasks};
+pub use request::{request, Request};
 pub use result::{AsyncResult, TaskResult, TaskStatus};
 pub use task::{soft_time_limit, soft_time_limit_exceeded, Registry, Task, TaskOptions};
 pub use worker::{Worker, WorkerConfig};

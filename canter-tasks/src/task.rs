@@ -74,9 +74,14 @@ pub enum OnDuplicate {
 /// How long a unique task's claim lasts at most (should its worker never release it).
 pub const UNIQUE_FOR: Duration = Duration::from_secs(3600);
 
-/// The key a unique task's claim is held under: its name and its arguments.
-pub(crate) fn unique_key(name: &str, args: &Value) -> String {
-    format!("{name}:{args}")
+/// The key a unique task's claim is held under: its name and its arguments (the keyword
+/// ones only when there are some, so keys made before them stay the same).
+pub(crate) fn unique_key(m: &crate::broker::TaskMessage) -> String {
+    let (name, args, kwargs) = (&m.name, &m.args, &m.kwargs);
+    match kwargs.as_object() {
+        Some(named) if named.is_empty() => format!("{name}:{args}"),
+        _ => format!("{name}:{args}:{kwargs}"),
+    }
 }
 
 impl TaskOptions {
@@ -101,17 +106,18 @@ impl TaskOptions {
     }
 }
 
-/// A task: a name, options, and a body taking JSON positional arguments.
+/// A task: a name, options, and a body taking JSON arguments.
 pub trait Task: Send + Sync + 'static {
     /// The stable name (`demo.add`); Python Celery workers and producers use the same.
     const NAME: &'static str;
     fn options() -> TaskOptions;
-    /// Runs the body with `args` (a JSON array of positional arguments).
-    fn run(args: Value) -> BoxFuture<'static, Result<Value, TaskError>>;
+    /// Runs the body with `args` (a JSON array of positional arguments) and `kwargs` (a JSON
+    /// object of keyword arguments), bound to its parameters as Python binds a call.
+    fn run(args: Value, kwargs: Value) -> BoxFuture<'static, Result<Value, TaskError>>;
 }
 
 pub(crate) type Runner =
-    Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, TaskError>> + Send + Sync>;
+    Arc<dyn Fn(Value, Value) -> BoxFuture<'static, Result<Value, TaskError>> + Send + Sync>;
 
 /// Registered tasks, by name.
 #[derive(Clone, Default)]
@@ -136,15 +142,7 @@ impl Registry {
     }
 }
 
-/// Turns a task's positional JSON arguments into its parameters (used by `#[task]`).
-#[doc(hidden)]
-pub fn decode_args<T: serde::de::DeserializeOwned>(
-    name: &str,
-    args: Value,
-) -> Result<T, TaskError> {
-    serde_json::from_value(args)
-        .map_err(|e| TaskError::Serialization(format!("arguments of {name}: {e}")))
-}
+pub use crate::arguments::{bind_arguments, decode_argument, Parameter};
 
 tokio::task_local! {
     /// When the running task's soft time limit passes.
@@ -194,11 +192,16 @@ pub(crate) async fn with_soft_time_limit<F: std::future::Future>(
 pub async fn run_blocking<T: Send + 'static>(
     body: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, TaskError> {
-    // The soft deadline and the app's scope follow the body onto the blocking thread.
+    // The soft deadline, the task's request and the app's scope follow the body onto the
+    // blocking thread.
     let deadline = SOFT_DEADLINE.try_with(|d| *d).ok().flatten();
+    let request = crate::request::current();
     let app = canter_kernel::services::current();
     tokio::task::spawn_blocking(move || {
-        let body = move || SOFT_DEADLINE.sync_scope(deadline, body);
+        let body = move || {
+            let body = move || crate::request::with_request_sync(request, body);
+            SOFT_DEADLINE.sync_scope(deadline, body)
+        };
         match app {
             Some(app) => app.sync_scope(body),
             None => body(),

@@ -23,7 +23,7 @@ impl BodyLimit {
 
 impl Middleware for BodyLimit {
     async fn call(&self, mut req: Request, next: Next) -> Response {
-        match limit_body(&mut req, self.max) {
+        match limit_body(&mut req, self.max, self.max) {
             Ok(()) => next.run(req).await,
             Err(response) => response,
         }
@@ -31,12 +31,17 @@ impl Middleware for BodyLimit {
 }
 
 /// Applies the limit to the request's body in place (the request is not moved: this runs on
-/// every request), or answers 413.
+/// every request), or answers 413. A `multipart/form-data` body (file uploads) is held to
+/// `max_upload` instead of `max`.
 // As `Core::check_request`: the Err is the 413 itself, answered at once.
 #[allow(clippy::result_large_err)]
-pub(crate) fn limit_body(req: &mut Request, max: usize) -> Result<(), Response> {
+pub(crate) fn limit_body(req: &mut Request, max: usize, max_upload: usize) -> Result<(), Response> {
     // A body known to fit (none, or a Content-Length within the limit, which the server holds
     // the client to) needs no header lookup and no counting wrapper.
+    if crate::handler::body_within(req, max.min(max_upload) as u64) {
+        return Ok(());
+    }
+    let max = if is_multipart(req) { max_upload } else { max };
     if crate::handler::body_within(req, max as u64) {
         return Ok(());
     }
@@ -56,4 +61,16 @@ pub(crate) fn limit_body(req: &mut Request, max: usize) -> Result<(), Response> 
     let body = std::mem::take(req.body_mut());
     *req.body_mut() = Body::new(http_body_util::Limited::new(body, max));
     Ok(())
+}
+
+/// A `multipart/form-data` body: the form of a file upload.
+fn is_multipart(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .get(..19)
+                .is_some_and(|t| t.eq_ignore_ascii_case("multipart/form-data"))
+        })
 }

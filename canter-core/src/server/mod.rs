@@ -7,6 +7,7 @@
 //! | head read time (slowloris), HTTP/1 | `server.header_read_timeout` | 10 s | connection closed |
 //! | idle kept-alive connection | `server.keep_alive_timeout` | 5 s | connection closed |
 //! | body size | `server.max_body_size` | 2.5 MiB | 413 |
+//! | `multipart/form-data` body size (uploads) | `server.max_upload_size` | 10 MiB | 413 |
 //! | query string fields | `server.max_number_fields` | 1000 | 400 |
 //! | wait for more body bytes | `server.body_read_timeout` | 10 s | 408, HTTP/1 connection closed |
 //! | body rate, past the first wait | `server.body_min_rate` | 500 B/s | 408, HTTP/1 connection closed |

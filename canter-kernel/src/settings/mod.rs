@@ -95,6 +95,11 @@ pub struct ServerSettings {
     pub bind: String,
     /// Largest request body in bytes; larger → 413 (Django's `DATA_UPLOAD_MAX_MEMORY_SIZE`).
     pub max_body_size: usize,
+    /// Largest `multipart/form-data` body in bytes (file uploads), which takes the place of
+    /// `max_body_size` for such a body; larger → 413. The non-file fields inside it are still
+    /// held to `max_body_size` by the form parser (Django's `DATA_UPLOAD_MAX_MEMORY_SIZE` does
+    /// not count files either).
+    pub max_upload_size: usize,
     /// Most fields a query string may have (`a=1&b=2` has two); more → 400 before any view
     /// runs (Django's `DATA_UPLOAD_MAX_NUMBER_FIELDS`).
     pub max_number_fields: usize,
@@ -125,6 +130,7 @@ impl Default for ServerSettings {
         Self {
             bind: "127.0.0.1:8000".into(),
             max_body_size: 2_621_440,
+            max_upload_size: 10 * 1024 * 1024,
             max_number_fields: 1000,
             max_header_size: 16 * 1024,
             header_read_timeout: 10.0,

@@ -81,16 +81,19 @@ fn task_impl(task: &TaskDesc) -> TokenStream {
     };
     let options = options_literal(task);
     let arg_names: Vec<_> = task.arguments.iter().map(|(name, _)| name).collect();
-    let arg_types = task.arguments.iter().map(|(_, ty)| ty);
-    let decode = if arg_names.is_empty() {
-        quote!(let _ = args;)
-    } else {
-        quote!(let (#(#arg_names,)*): (#(#arg_types,)*) = #krate::task::decode_args(<Self as #krate::Task>::NAME, args)?;)
+    let decode = decode_arguments(task);
+    // A bound task's request comes first (the running task's, from the worker).
+    let (request_decl, request_arg) = match &task.request {
+        Some((name, ty)) => (
+            quote!(let #name: #ty = #krate::request::bound_request();),
+            quote!(#name,),
+        ),
+        None => (quote!(), quote!()),
     };
     let call = if task.function.sig.asyncness.is_some() {
-        quote!(#fn_name(#(#arg_names),*).await)
+        quote!(#fn_name(#request_arg #(#arg_names),*).await)
     } else {
-        quote!(#krate::task::run_blocking(move || #fn_name(#(#arg_names),*)).await?)
+        quote!(#krate::task::run_blocking(move || #fn_name(#request_arg #(#arg_names),*)).await?)
     };
     let call = if task.returns_result {
         quote!(#call?)
@@ -105,15 +108,51 @@ fn task_impl(task: &TaskDesc) -> TokenStream {
                 #options
             }
 
-            fn run(args: #krate::__private::serde_json::Value) -> #krate::__private::BoxFuture<'static, ::std::result::Result<#krate::__private::serde_json::Value, #krate::TaskError>> {
+            fn run(args: #krate::__private::serde_json::Value, kwargs: #krate::__private::serde_json::Value) -> #krate::__private::BoxFuture<'static, ::std::result::Result<#krate::__private::serde_json::Value, #krate::TaskError>> {
                 ::std::boxed::Box::pin(async move {
                     #decode
+                    #request_decl
                     let output = #call;
                     #krate::__private::serde_json::to_value(&output).map_err(|e| #krate::TaskError::Serialization(e.to_string()))
                 })
             }
         }
     }
+}
+
+/// The start of `run`: the call's `args` and `kwargs` bound to the parameters as Python binds
+/// them (positions, then names; an `Option` may be left out), each decoded into its type.
+fn decode_arguments(task: &TaskDesc) -> TokenStream {
+    let krate = &task.options.krate;
+    let function = task.function.sig.ident.to_string();
+    let parameters = task.arguments.iter().map(|(name, ty)| {
+        let (name, optional) = (name.to_string(), is_option(ty));
+        quote!(#krate::task::Parameter { name: #name, optional: #optional })
+    });
+    let decoded = task.arguments.iter().map(|(name, ty)| {
+        let text = name.to_string();
+        quote! {
+            let #name: #ty = #krate::task::decode_argument(
+                <Self as #krate::Task>::NAME,
+                #text,
+                bound.next().unwrap_or_default(),
+            )?;
+        }
+    });
+    let bound = if task.arguments.is_empty() {
+        quote!(_)
+    } else {
+        quote!(mut bound)
+    };
+    quote! {
+        let #bound = #krate::task::bind_arguments(#function, &[#(#parameters),*], args, kwargs)?.into_iter();
+        #(#decoded)*
+    }
+}
+
+/// An `Option<…>` parameter (a call may leave it out).
+fn is_option(ty: &syn::Type) -> bool {
+    crate::types::last_segment(ty).is_some_and(|last| last.ident == "Option")
 }
 
 /// The `TaskOptions` literal, every field set.

@@ -12,6 +12,8 @@ pub(crate) struct TaskDesc {
     pub options: TaskOptions,
     /// The arguments, by name and type (they become `delay`'s).
     pub arguments: Vec<(Ident, Type)>,
+    /// With `bind`: the first parameter, which receives the task's request (not an argument).
+    pub request: Option<(Ident, Type)>,
     /// What the task gives its caller: `T` of `Result<T, _>`, else the return type.
     pub output: Type,
     /// The function returns a `Result`: its `Err` is the task's failure.
@@ -37,6 +39,8 @@ pub(crate) struct TaskOptions {
     pub ignore_result: bool,
     pub rate_limit: Option<RateLimit>,
     pub unique: Option<OnDuplicate>,
+    /// `bind`: the function's first parameter is the task's request (Celery's `bind=True`).
+    pub bind: bool,
 }
 
 /// `rate_limit = "100/m"`: `count` runs per `seconds`.
@@ -71,6 +75,7 @@ impl Default for TaskOptions {
             ignore_result: false,
             rate_limit: None,
             unique: None,
+            bind: false,
         }
     }
 }
@@ -90,11 +95,20 @@ impl TaskDesc {
             };
             arguments.push((ident.ident.clone(), (*typed.ty).clone()));
         }
+        let request = if options.bind {
+            if arguments.is_empty() {
+                return Err(Message::TaskBindWithoutRequest.spanned(&function.sig));
+            }
+            Some(arguments.remove(0))
+        } else {
+            None
+        };
         let (output, returns_result) = output_of(&function.sig.output);
         Ok(TaskDesc {
             function,
             options,
             arguments,
+            request,
             output,
             returns_result,
         })
@@ -123,6 +137,7 @@ impl TaskOptions {
             "autoretry" => self.autoretry = true,
             "autoretry_for" => self.autoretry_for.extend(error_kinds(&meta)?),
             "ignore_result" => self.ignore_result = true,
+            "bind" => self.bind = true,
             "unique" => self.unique = Some(on_duplicate(&meta.value()?.parse()?)?),
             "rate_limit" => self.rate_limit = Some(rate_limit(&meta.value()?.parse()?)?),
             "crate" => self.krate = absolute(meta.value()?.parse()?),
@@ -362,13 +377,15 @@ mod message_tests {
             quote!(ignore_result),
             quote!(rate_limit = "1/s"),
             quote!(unique = "fold"),
+            quote!(bind),
             quote!(crate = canter_tasks),
         ];
         let mut keys = Vec::new();
         for option in options {
             keys.push(option.clone().into_iter().next().unwrap().to_string());
+            // A parameter, for `bind` to take as the request.
             let function = syn::parse_quote!(
-                async fn send() {}
+                async fn send(request: Request) {}
             );
             if let Err(err) = TaskDesc::parse(option.clone(), function) {
                 panic!("{option}: {err}");

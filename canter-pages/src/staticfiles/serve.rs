@@ -26,34 +26,79 @@ const A_MINUTE: &str = "max-age=60, public";
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StaticFilesMiddleware;
 
+/// Uploaded files' folder and URL (`[media]`), served here in DEBUG only (Django's
+/// `static(settings.MEDIA_URL, ...)` in a development URL conf); in production a front server
+/// or the storage's own URLs serve them.
+#[derive(Debug, Clone)]
+pub struct Media {
+    pub(crate) url: String,
+    pub(crate) root: std::path::PathBuf,
+}
+
 impl Middleware for StaticFilesMiddleware {
     fn call(&self, req: Request, next: Next) -> impl std::future::Future<Output = Response> + Send {
-        let files =
-            canter_core::services::with_current(|s| s.get_shared::<StaticFiles>()).flatten();
+        let found = canter_core::services::with_current(|s| {
+            (s.get_shared::<StaticFiles>(), s.get::<Media>().cloned())
+        });
         async move {
-            let Some(files) = files else {
+            let Some((Some(files), media)) = found else {
                 return next.run(req).await;
             };
-            let Some(rest) = req.uri().path().strip_prefix(files.prefix()) else {
+            let path = req.uri().path();
+            let served = if let Some(rest) = path.strip_prefix(files.prefix()) {
+                Served::Static(rest.to_owned())
+            } else if let Some(rest) = media
+                .as_ref()
+                .filter(|_| files.debug())
+                .and_then(|m| path.strip_prefix(m.url.as_str()))
+            {
+                Served::Media(rest.to_owned())
+            } else {
                 return next.run(req).await;
             };
             if req.method() != Method::GET && req.method() != Method::HEAD {
                 return Error::new(
                     StatusCode::METHOD_NOT_ALLOWED,
-                    "static files answer GET and HEAD",
+                    "static and media files answer GET and HEAD",
                 )
                 .into_response();
             }
-            let name = rest.to_owned();
             let head = req.method() == Method::HEAD;
             let headers = req.headers().clone();
-            match tokio::task::spawn_blocking(move || respond(&files, &name, &headers)).await {
+            let reply = tokio::task::spawn_blocking(move || match served {
+                Served::Static(name) => respond(&files, &name, &headers),
+                Served::Media(name) => respond_media(&media?.root, &name, &headers),
+            });
+            match reply.await {
                 Ok(Some(reply)) => reply.into_response(head),
-                Ok(None) => Error::not_found("no such static file").into_response(),
+                Ok(None) => Error::not_found("no such file").into_response(),
                 Err(e) => Error::internal(e).into_response(),
             }
         }
     }
+}
+
+/// Which folder a request's path is under, and the rest of the path (still percent-encoded).
+enum Served {
+    Static(String),
+    Media(String),
+}
+
+/// An uploaded file from `[media] root` (DEBUG only), checked as static names are.
+fn respond_media(root: &std::path::Path, raw: &str, request: &HeaderMap) -> Option<Reply> {
+    let decoded = percent_decode(raw)?;
+    let name = safe_name(&decoded)?;
+    let path = root.join(name);
+    let meta = std::fs::metadata(&path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let file = File {
+        bytes: Cow::Owned(std::fs::read(&path).ok()?),
+        modified: meta.modified().ok(),
+        encoding: None,
+    };
+    Some(reply(file, name, "no-cache", false, request))
 }
 
 /// What to send for one request.
@@ -93,6 +138,12 @@ fn respond(files: &Arc<StaticFiles>, raw: &str, request: &HeaderMap) -> Option<R
         };
         (collected(files, name, request)?, cache)
     };
+    Some(reply(file, name, cache, !files.debug(), request))
+}
+
+/// The answer for `file` (named `name`): its type, caching, validators, and a 304 or a range
+/// when the request asks for one.
+fn reply(file: File, name: &str, cache: &'static str, vary: bool, request: &HeaderMap) -> Reply {
     let mut headers = HeaderMap::new();
     let content_type = mime_guess::from_path(name).first_or_octet_stream();
     let content_type = match content_type.type_() {
@@ -113,28 +164,28 @@ fn respond(files: &Arc<StaticFiles>, raw: &str, request: &HeaderMap) -> Option<R
     if let Some(encoding) = file.encoding {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
     }
-    if !files.debug() {
+    if vary {
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
     if not_modified(request, &etag, file.modified) {
-        return Some(Reply {
+        return Reply {
             status: StatusCode::NOT_MODIFIED,
             headers,
             body: Cow::Borrowed(&[]),
-        });
+        };
     }
     // Ranges of the file as stored; a precompressed copy is sent whole.
     if file.encoding.is_none() {
         headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         if let Some(range) = request.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-            return Some(ranged(range, file.bytes, headers));
+            return ranged(range, file.bytes, headers);
         }
     }
-    Some(Reply {
+    Reply {
         status: StatusCode::OK,
         headers,
         body: file.bytes,
-    })
+    }
 }
 
 /// A file to send: its bytes, when it changed, and its encoding if precompressed.

@@ -49,18 +49,13 @@ fn django_escaping(
     if !html || value.is_safe() || value.is_undefined() || value.is_none() {
         return minijinja::escape_formatter(out, state, value);
     }
+    // A form or a field writes its own HTML, every value in it escaped.
     let text = value.to_string();
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#x27;"),
-            c => escaped.push(c),
-        }
-    }
+    let escaped = if crate::forms::is_rendered_html(value) {
+        text
+    } else {
+        crate::forms::escape(&text)
+    };
     out.write_str(&escaped)
         .map_err(|e| TemplateError::new(ErrorKind::WriteFailure, e.to_string()))
 }
@@ -135,5 +130,31 @@ impl Templates {
             setup(&mut environment);
         }
         environment
+    }
+}
+
+/// The app's `404.html`, `500.html`, `403.html` and `400.html` templates as its error pages
+/// outside DEBUG (Django's handlers render the same names); a status without its template, or a
+/// template that fails, leaves canter's generic page.
+pub(crate) struct TemplateErrorPages(pub Arc<Templates>);
+
+impl canter_core::ErrorPages for TemplateErrorPages {
+    fn render(&self, status: http::StatusCode, path: Option<&str>) -> Option<String> {
+        let name = if status.is_server_error() {
+            "500.html".to_owned()
+        } else {
+            format!("{}.html", status.as_u16())
+        };
+        if !self.0.exists(&name) {
+            return None;
+        }
+        let context = minijinja::context! { request_path => path, status => status.as_u16() };
+        match self.0.render(&name, context) {
+            Ok(html) => Some(html),
+            Err(e) => {
+                tracing::error!(target: "canter::pages", template = %name, error = %e, "the error page's template failed");
+                None
+            }
+        }
     }
 }

@@ -3,5 +3,9 @@
 
 mod collect;
 mod common;
+mod forms;
+#[cfg(feature = "orm")]
+mod model_forms;
 mod static_files;
 mod templates;
+mod uploads;

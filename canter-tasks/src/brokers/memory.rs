@@ -191,8 +191,10 @@ impl Broker for MemoryBroker {
         })
     }
 
-    fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
+    fn publish<'a>(&'a self, mut message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
+        message.priority = crate::broker::clamp_priority(message.priority);
         let size = message.args.to_string().len()
+            + message.kwargs.to_string().len()
             + message.embed.as_ref().map_or(0, |e| e.to_string().len());
         if let Err(e) = crate::broker::check_size(size, self.max_message_size) {
             return ready(Err(e));
@@ -230,9 +232,10 @@ impl Broker for MemoryBroker {
                     && m.eta <= now
                     && lease.as_ref().is_none_or(|(_, until)| *until < now)
             })
+            // The lowest priority number first (see `crate::broker::PRIORITIES`).
             .max_by(|(a, _), (b, _)| {
-                a.priority
-                    .cmp(&b.priority)
+                b.priority
+                    .cmp(&a.priority)
                     .then(b.eta.total_cmp(&a.eta))
                     .then(order.get(&b.id).cmp(&order.get(&a.id)))
             });
@@ -401,6 +404,7 @@ impl Broker for MemoryBroker {
                 name: m.name.clone(),
                 queue: m.queue.clone(),
                 args: m.args.clone(),
+                kwargs: m.kwargs.clone(),
                 reason: reason.clone(),
                 at: *at,
                 retriable: true,

@@ -1,7 +1,8 @@
 //! Interop with real Python Celery (from PyPI) on one Redis: a Python `send_task("demo.add",
-//! (2, 3))` runs on a canter worker and Python's `AsyncResult.get()` returns 5; canter enqueues
-//! tasks a Python Celery worker runs, and canter's result handle returns their value — or their
-//! failure, with the Python exception's type and message.
+//! (2, 3))` — or with `kwargs={"a": 2, "b": 3}` — runs on a canter worker and Python's
+//! `AsyncResult.get()` returns 5; canter enqueues tasks a Python Celery worker runs (keyword
+//! arguments included), and canter's result handle returns their value — or their failure, with
+//! the Python exception's type and message.
 //!
 //! Needs `CANTER_TEST_REDIS_URL` and `CANTER_TEST_PYTHON` (a Python with `celery[redis]`;
 //! `.ci/run` makes one); skipped with a printed reason otherwise. Both sides use the test's own
@@ -24,6 +25,15 @@ use serde_json::json;
 #[task(name = "demo.add", crate = canter_tasks)]
 async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
     Ok(a + b)
+}
+
+/// Its request's parent and root ids (a chain step: the previous result is ignored).
+#[task(name = "interop.lineage", bind, crate = canter_tasks)]
+async fn lineage(
+    request: canter_tasks::Request,
+    _previous: serde_json::Value,
+) -> (Option<String>, String) {
+    (request.parent_id, request.root_id)
 }
 
 /// An error callback: the failed task's id it was given.
@@ -111,6 +121,12 @@ async fn canter_and_python_celery_share_queues_and_results() {
                 }),
             );
             assert_eq!(produce(&interpreter, &url, &prefix, "send_add").await, "5");
+            // Keyword arguments from Python: by name, mixed, and a call that does not fit,
+            // whose FAILURE Python rebuilds as a TypeError worded as its own.
+            assert_eq!(
+                produce(&interpreter, &url, &prefix, "send_kwargs").await,
+                "5\n23\nTypeError: add() got an unexpected keyword argument 'c'"
+            );
             let _ = stop.send(());
             worker.await.unwrap().unwrap();
 
@@ -150,6 +166,16 @@ async fn canter_and_python_celery_share_queues_and_results() {
                 AsyncResult::<i64>::new(&product).get(wait).await.unwrap(),
                 42
             );
+            // Keyword arguments to Python: `mul(a=6, b=7)` and `mul(6, b=8)`.
+            for (args, kwargs, expected) in [
+                (json!([]), json!({"a": 6, "b": 7}), 42),
+                (json!([6]), json!({"b": 8}), 48),
+            ] {
+                let sent = canter_tasks::send_task("py.mul", args, kwargs, ApplyOptions::default())
+                    .await
+                    .unwrap();
+                assert_eq!(sent.get(wait).await.unwrap(), json!(expected));
+            }
 
             // With a countdown and a priority: Python honours canter's ETA and priority sub-queue.
             let started = std::time::Instant::now();
@@ -194,7 +220,10 @@ async fn canter_and_python_celery_share_queues_and_results() {
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let rust_worker = tokio::spawn(
                 Worker::new(
-                    Registry::new().register::<add>().register::<failed_id>(),
+                    Registry::new()
+                        .register::<add>()
+                        .register::<failed_id>()
+                        .register::<lineage>(),
                     broker.clone(),
                     WorkerConfig {
                         queues: vec!["rust".into()],
@@ -214,6 +243,24 @@ async fn canter_and_python_celery_share_queues_and_results() {
             .await
             .unwrap();
             assert_eq!(mixed.get(wait).await.unwrap(), json!(51));
+            // Parent and root ids cross both ways as Celery's headers: the Python step read the
+            // root canter sent, and sent the last step as its parent with that root.
+            let traced = chain(vec![
+                Signature::new("demo.add", json!([2, 3]))
+                    .queue("rust")
+                    .task_id(format!("root-{prefix}")),
+                Signature::new("py.mul", json!([10]))
+                    .queue("python")
+                    .task_id(format!("middle-{prefix}")),
+                Signature::new("interop.lineage", json!([])).queue("rust"),
+            ])
+            .apply_async()
+            .await
+            .unwrap();
+            assert_eq!(
+                traced.get(wait).await.unwrap(),
+                json!([format!("middle-{prefix}"), format!("root-{prefix}")])
+            );
 
             // Callbacks across both, in protocol v2's `embed.callbacks` / `embed.errbacks`: canter's
             // task links to Python's, Python's failure calls canter's error callback with its id, and

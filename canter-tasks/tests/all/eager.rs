@@ -24,6 +24,11 @@ async fn flaky() -> Result<u32, TaskError> {
     Ok(call)
 }
 
+#[task(name = "eager.whoami", bind, crate = canter_tasks)]
+async fn whoami(request: canter_tasks::Request) -> (String, bool, u32) {
+    (request.id, request.is_eager, request.retries)
+}
+
 #[task(name = "eager.fails", crate = canter_tasks)]
 fn fails() -> Result<(), TaskError> {
     Err(TaskError::Failed {
@@ -73,6 +78,7 @@ async fn delay_runs_the_task_at_once() {
     let tasks = Registry::new()
         .register::<add>()
         .register::<flaky>()
+        .register::<whoami>()
         .register::<fails>();
     tasks_app(Arc::new(MemoryBroker::eager(tasks)))
         .scope(runs_at_once())
@@ -99,6 +105,13 @@ async fn runs_at_once() {
         2
     );
     assert_eq!(CALLS.load(Ordering::SeqCst), 3);
+
+    // A bound task's request says it ran eagerly.
+    let me = whoami::delay().await.unwrap();
+    assert_eq!(
+        me.get(Duration::ZERO).await.unwrap(),
+        (me.id.clone(), true, 0)
+    );
 
     // A failure is stored, not raised at `delay` (Celery's task_eager_propagates = False).
     let failed = fails::delay().await.unwrap();

@@ -13,6 +13,7 @@ mod message_size;
 mod metrics;
 mod redis_broker;
 mod redis_outage;
+mod sqlite_upgrade;
 mod stall;
 mod suite;
 mod worker_killed;

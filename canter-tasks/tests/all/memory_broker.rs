@@ -19,11 +19,12 @@ async fn a_worker_on_the_memory_broker() {
     let memory = Arc::new(MemoryBroker::new());
     canter_tasks::tasks_app(memory.clone())
         .scope(async move {
-            // Priority, then age: queued before any worker runs, fetched in order.
+            // Priority (0 first, as on every broker), then age: queued before any worker
+            // runs, fetched in order.
             let low = echo::apply_async(
                 ("low".into(),),
                 ApplyOptions {
-                    priority: Some(0),
+                    priority: Some(9),
                     ..Default::default()
                 },
             )
@@ -32,7 +33,7 @@ async fn a_worker_on_the_memory_broker() {
             let high = echo::apply_async(
                 ("high".into(),),
                 ApplyOptions {
-                    priority: Some(9),
+                    priority: Some(0),
                     ..Default::default()
                 },
             )

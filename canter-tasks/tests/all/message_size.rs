@@ -50,10 +50,12 @@ fn message(id: &str, queue: &str, text: String) -> TaskMessage {
         queue: queue.into(),
         priority: 0,
         args: json!([text]),
+        kwargs: json!({}),
         eta: 0.0,
         expires: None,
         retries: 0,
         embed: None,
+        ..Default::default()
     }
 }
 

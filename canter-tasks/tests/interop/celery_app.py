@@ -37,6 +37,17 @@ def send_add():
     print(result.get(timeout=30), flush=True)
 
 
+def send_kwargs():
+    """canter's `demo.add` with keyword arguments: by name, mixed, and a call that does not fit
+    (its TypeError rebuilt here from canter's FAILURE); prints one line each."""
+    print(app.send_task("demo.add", kwargs={"a": 2, "b": 3}).get(timeout=30), flush=True)
+    print(app.send_task("demo.add", (20,), {"b": 3}).get(timeout=30), flush=True)
+    try:
+        app.send_task("demo.add", kwargs={"a": 1, "c": 2}).get(timeout=30)
+    except Exception as e:  # noqa: BLE001 - the rebuilt exception is what is checked
+        print(f"{type(e).__name__}: {e}", flush=True)
+
+
 def send_linked():
     """canter's `demo.add` on queue `rust`, linked to Python's `py.mul` on queue `python`: canter's
     worker reads the callback from the message's embed and sends it; prints the callback's
@@ -47,4 +58,4 @@ def send_linked():
 
 
 if __name__ == "__main__":
-    {"send_add": send_add, "send_linked": send_linked}[sys.argv[1]]()
+    {"send_add": send_add, "send_kwargs": send_kwargs, "send_linked": send_linked}[sys.argv[1]]()

@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::broker::TaskMessage;
 use crate::result::{TaskResult, TaskStatus};
@@ -83,7 +83,7 @@ pub fn encode_message(m: &TaskMessage, origin: &str, reply_to: &str) -> (String,
     let embed = m.embed.clone().unwrap_or_else(
         || json!({"callbacks": null, "errbacks": null, "chain": null, "chord": null}),
     );
-    let body = json!([m.args, {}, embed]);
+    let body = json!([m.args, m.kwargs, embed]);
     let tag = delivery_tag();
     let envelope = json!({
         "body": base64::engine::general_purpose::STANDARD.encode(body.to_string()),
@@ -100,10 +100,10 @@ pub fn encode_message(m: &TaskMessage, origin: &str, reply_to: &str) -> (String,
             "group_index": null,
             "retries": m.retries,
             "timelimit": [null, null],
-            "root_id": m.id,
-            "parent_id": null,
+            "root_id": m.root_id.as_deref().unwrap_or(&m.id),
+            "parent_id": m.parent_id,
             "argsrepr": m.args.to_string(),
-            "kwargsrepr": "{}",
+            "kwargsrepr": m.kwargs.to_string(),
             "origin": origin,
             "ignore_result": false,
             "replaced_task_nesting": 0,
@@ -198,12 +198,6 @@ pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
     if !args.is_array() {
         return Err(bad("args is not a list".into()));
     }
-    if kwargs.as_object().is_some_and(|k| !k.is_empty()) {
-        let names: Vec<&String> = kwargs.as_object().into_iter().flat_map(Map::keys).collect();
-        return Err(bad(format!(
-            "keyword arguments {names:?}: canter tasks take positional arguments (send_task(name, args=(...)))"
-        )));
-    }
     let time = |key: &str| -> Result<Option<f64>, Invalid> {
         match headers.get(key) {
             None | Some(Value::Null) => Ok(None),
@@ -213,6 +207,7 @@ pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
             Some(other) => Err(bad(format!("{key} {other} is not an ISO 8601 time"))),
         }
     };
+    let text = |key: &str| headers.get(key).and_then(Value::as_str).map(str::to_owned);
     let routing_key = properties
         .get("delivery_info")
         .and_then(|d| d.get("routing_key"))
@@ -227,13 +222,27 @@ pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
             priority: properties
                 .get("priority")
                 .and_then(Value::as_i64)
-                .unwrap_or(0),
+                .map_or(0, crate::broker::clamp_priority),
             args: args.clone(),
+            // Passed on as sent: one that is not a mapping is refused by the worker.
+            kwargs: kwargs.clone(),
             eta: time("eta")?.unwrap_or(0.0),
             expires: time("expires")?,
             retries: headers.get("retries").and_then(Value::as_u64).unwrap_or(0) as u32,
             // Kept whole when it carries a chain, a chord or callbacks (what canter acts on);
             // Python's other embed fields travel with it.
+            parent_id: text("parent_id"),
+            // Python sets it to the task's own id when nothing sent it: kept as `None` then.
+            root_id: text("root_id").filter(|root| root != id),
+            redelivered: headers
+                .get("redelivered")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+                || properties
+                    .get("delivery_info")
+                    .and_then(|d| d.get("redelivered"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             embed: (["chain", "callbacks", "errbacks"].iter().any(|key| {
                 embed
                     .get(key)
@@ -369,10 +378,12 @@ mod tests {
             queue: "celery".into(),
             priority: 5,
             args: json!([2, 3]),
+            kwargs: json!({"c": [1, "x"]}),
             eta: 1_795_605_240.5,
             expires: Some(1_795_605_300.0),
             retries: 1,
             embed: None,
+            ..Default::default()
         }
     }
 
@@ -414,7 +425,8 @@ mod tests {
             .unwrap();
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body[0], json!([2, 3]));
-        assert_eq!(body[1], json!({}));
+        assert_eq!(body[1], json!({"c": [1, "x"]}));
+        assert_eq!(h["kwargsrepr"], r#"{"c":[1,"x"]}"#);
         assert!(
             body[2].is_object(),
             "three elements: a Celery worker unpacks exactly three"
@@ -475,6 +487,31 @@ mod tests {
         assert_eq!(m.priority, 5);
         assert!((m.eta - 1_795_605_228.335_227).abs() < 1e-3, "{}", m.eta);
         assert!((m.expires.unwrap() - 1_795_605_278.335_227).abs() < 1e-3);
+        // Its own root, nothing before it.
+        assert_eq!((m.root_id, m.parent_id, m.redelivered), (None, None, false));
+    }
+
+    #[test]
+    fn parent_and_root_travel_as_celerys_headers() {
+        let child = TaskMessage {
+            parent_id: Some("p".into()),
+            root_id: Some("r".into()),
+            ..message()
+        };
+        let (raw, _) = encode_message(&child, "gen1@host", "reply");
+        let envelope: Value = serde_json::from_str(&raw).unwrap();
+        assert_eq!(
+            (
+                &envelope["headers"]["parent_id"],
+                &envelope["headers"]["root_id"]
+            ),
+            (&json!("p"), &json!("r"))
+        );
+        let read = decode_message(&raw, "celery").unwrap().message;
+        assert_eq!(
+            (read.parent_id, read.root_id),
+            (child.parent_id, child.root_id)
+        );
     }
 
     #[test]
@@ -494,9 +531,12 @@ mod tests {
         assert!(reason(&body("[[2, 3], {}]"))
             .reason
             .contains("[args, kwargs, embed]"));
-        assert!(reason(&body(r#"[[], {"a": 1}, {}]"#))
-            .reason
-            .contains("keyword arguments"));
+        // Keyword arguments are read as sent, a mapping or not (the worker refuses the latter).
+        for kwargs in [r#"{"a": 1}"#, "[1]"] {
+            let raw = body(&format!("[[], {kwargs}, {{}}]"));
+            let m = decode_message(&raw, "celery").unwrap().message;
+            assert_eq!(m.kwargs, serde_json::from_str::<Value>(kwargs).unwrap());
+        }
         let pickle = json!({"body": "gAN9cQAu", "content-type": "application/x-python-serialize",
             "headers": {"id": "x", "task": "t"}, "properties": {"delivery_tag": "d"}})
         .to_string();

@@ -257,6 +257,7 @@ fn read_dead_letter(record: &str) -> (DeadLetter, Option<String>) {
         name: String::new(),
         queue: "celery".into(),
         args: Value::Null,
+        kwargs: Value::Null,
         reason: parsed["reason"].as_str().unwrap_or("unknown").to_owned(),
         at: parsed["at"].as_f64().unwrap_or(0.0),
         retriable: false,
@@ -268,6 +269,7 @@ fn read_dead_letter(record: &str) -> (DeadLetter, Option<String>) {
             letter.name = m.name;
             letter.queue = m.queue;
             letter.args = m.args;
+            letter.kwargs = m.kwargs;
             letter.retriable = true;
             (letter, Some(raw.to_owned()))
         }

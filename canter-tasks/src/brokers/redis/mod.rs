@@ -290,10 +290,12 @@ mod tests {
                 queue: "lost".into(),
                 priority: 0,
                 args: serde_json::json!([]),
+                kwargs: serde_json::json!({}),
                 eta: 0.0,
                 expires: None,
                 retries: 0,
                 embed: None,
+                ..Default::default()
             };
             broker.publish(message).await.unwrap();
         }

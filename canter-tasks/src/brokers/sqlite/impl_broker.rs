@@ -143,20 +143,24 @@ impl Broker for SqliteBroker {
     fn publish<'a>(&'a self, m: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
             let args = m.args.to_string();
+            let kwargs = m.kwargs.to_string();
             let embed = m.embed.as_ref().map(Value::to_string);
-            let size = args.len() + embed.as_ref().map_or(0, String::len);
+            let size = args.len() + kwargs.len() + embed.as_ref().map_or(0, String::len);
             crate::broker::check_size(size, self.max_message_size)?;
-            sqlx::query("INSERT INTO canter_task_queue (id, name, queue, priority, args, eta, expires, retries, created, embed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO canter_task_queue (id, name, queue, priority, args, eta, expires, retries, created, embed, kwargs, parent_id, root_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind(&m.id)
                 .bind(&m.name)
                 .bind(&m.queue)
-                .bind(m.priority)
+                .bind(crate::broker::clamp_priority(m.priority))
                 .bind(args)
                 .bind(m.eta)
                 .bind(m.expires)
                 .bind(i64::from(m.retries))
                 .bind(now())
                 .bind(embed)
+                .bind(kwargs)
+                .bind(&m.parent_id)
+                .bind(&m.root_id)
                 .execute(&self.pool)
                 .await?;
             self.published.notify_waiters();
@@ -189,11 +193,12 @@ impl Broker for SqliteBroker {
                     "UPDATE canter_task_queue SET lease = ?, lease_until = ? WHERE id = (
                         SELECT id FROM canter_task_queue
                         WHERE queue IN ({placeholders}) AND eta <= ? AND (lease_until IS NULL OR lease_until < ?)
-                        ORDER BY priority DESC, eta, created LIMIT 1)
-                     RETURNING id, name, queue, priority, eta, expires, retries,
-                       octet_length(args) + coalesce(octet_length(embed), 0) AS size,
-                       CASE WHEN octet_length(args) + coalesce(octet_length(embed), 0) > ? THEN '[]' ELSE args END AS args,
-                       CASE WHEN octet_length(args) + coalesce(octet_length(embed), 0) > ? THEN NULL ELSE embed END AS embed"
+                        ORDER BY priority, eta, created LIMIT 1)
+                     RETURNING id, name, queue, priority, eta, expires, retries, parent_id, root_id,
+                       {SIZE} AS size,
+                       CASE WHEN {SIZE} > ? THEN '[]' ELSE args END AS args,
+                       CASE WHEN {SIZE} > ? THEN NULL ELSE kwargs END AS kwargs,
+                       CASE WHEN {SIZE} > ? THEN NULL ELSE embed END AS embed"
                 );
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(&lease)
@@ -205,6 +210,7 @@ impl Broker for SqliteBroker {
                 let row = query
                     .bind(now)
                     .bind(now)
+                    .bind(limit)
                     .bind(limit)
                     .bind(limit)
                     .fetch_optional(&self.pool)
@@ -379,7 +385,7 @@ impl Broker for SqliteBroker {
         Box::pin(async move {
             let m = &delivery.message;
             let mut tx = self.pool.begin().await?;
-            sqlx::query("INSERT OR REPLACE INTO canter_task_dead_letter (id, name, queue, args, reason, at, priority, embed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            sqlx::query("INSERT OR REPLACE INTO canter_task_dead_letter (id, name, queue, args, reason, at, priority, embed, kwargs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind(&m.id)
                 .bind(&m.name)
                 .bind(&m.queue)
@@ -388,6 +394,7 @@ impl Broker for SqliteBroker {
                 .bind(now())
                 .bind(m.priority)
                 .bind(m.embed.as_ref().map(Value::to_string))
+                .bind(m.kwargs.to_string())
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("DELETE FROM canter_task_queue WHERE id = ? AND lease = ?")
@@ -491,7 +498,7 @@ impl Broker for SqliteBroker {
     fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, TaskError>> {
         Box::pin(async move {
             let rows = sqlx::query(
-                "SELECT id, name, queue, args, reason, at FROM canter_task_dead_letter ORDER BY at",
+                "SELECT id, name, queue, args, kwargs, reason, at FROM canter_task_dead_letter ORDER BY at",
             )
             .fetch_all(&self.reads)
             .await?;
@@ -502,6 +509,7 @@ impl Broker for SqliteBroker {
                         name: row.try_get("name")?,
                         queue: row.try_get("queue")?,
                         args: serde_json::from_str(&row.try_get::<String, _>("args")?)?,
+                        kwargs: super::kwargs_of(row)?,
                         reason: row.try_get("reason")?,
                         at: row.try_get("at")?,
                         retriable: true,
@@ -517,8 +525,8 @@ impl Broker for SqliteBroker {
             let now = now();
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let sent = sqlx::query(
-                "INSERT OR IGNORE INTO canter_task_queue (id, name, queue, priority, args, eta, retries, created, embed)
-                 SELECT id, name, queue, priority, args, ?, 0, ?, embed FROM canter_task_dead_letter",
+                "INSERT OR IGNORE INTO canter_task_queue (id, name, queue, priority, args, eta, retries, created, embed, kwargs)
+                 SELECT id, name, queue, priority, args, ?, 0, ?, embed, kwargs FROM canter_task_dead_letter",
             )
             .bind(now)
             .bind(now)

@@ -95,7 +95,17 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
         "INTEGER NOT NULL DEFAULT 0",
     ),
     ("canter_task_dead_letter", "embed", "TEXT"),
+    // Keyword arguments, JSON; NULL (a row of an older version): none.
+    ("canter_task_queue", "kwargs", "TEXT"),
+    ("canter_task_dead_letter", "kwargs", "TEXT"),
+    // The task that sent it and its workflow's first task (Celery's parent_id / root_id).
+    ("canter_task_queue", "parent_id", "TEXT"),
+    ("canter_task_queue", "root_id", "TEXT"),
 ];
+
+/// A queued row's size as the size limit counts it: its arguments and embed as stored.
+const SIZE: &str =
+    "octet_length(args) + coalesce(octet_length(kwargs), 0) + coalesce(octet_length(embed), 0)";
 
 /// Events kept in the stream; older ones go.
 const EVENTS_KEPT: i64 = 10_000;
@@ -181,7 +191,7 @@ impl SqliteBroker {
         let reason = error.to_string();
         tracing::error!(target: "canter::tasks", id, "{reason}; moved to the dead letters");
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT OR REPLACE INTO canter_task_dead_letter (id, name, queue, args, reason, at, priority, embed) SELECT id, name, queue, args, ?, ?, priority, embed FROM canter_task_queue WHERE id = ? AND lease = ?")
+        sqlx::query("INSERT OR REPLACE INTO canter_task_dead_letter (id, name, queue, args, reason, at, priority, embed, kwargs) SELECT id, name, queue, args, ?, ?, priority, embed, kwargs FROM canter_task_queue WHERE id = ? AND lease = ?")
             .bind(&reason)
             .bind(now())
             .bind(id)
@@ -209,6 +219,10 @@ impl SqliteBroker {
             queue: row.try_get("queue")?,
             priority: row.try_get("priority")?,
             args: serde_json::from_str(&row.try_get::<String, _>("args")?)?,
+            kwargs: kwargs_of(row)?,
+            parent_id: row.try_get("parent_id")?,
+            root_id: row.try_get("root_id")?,
+            redelivered: false,
             eta: row.try_get("eta")?,
             expires: row.try_get("expires")?,
             retries: row.try_get::<i64, _>("retries")? as u32,
@@ -217,5 +231,13 @@ impl SqliteBroker {
                 .map(|e| serde_json::from_str(&e))
                 .transpose()?,
         })
+    }
+}
+
+/// A row's keyword arguments (`{}` for a row written before they were stored).
+fn kwargs_of(row: &sqlx::sqlite::SqliteRow) -> Result<Value, TaskError> {
+    match row.try_get::<Option<String>, _>("kwargs")? {
+        Some(kwargs) => Ok(serde_json::from_str(&kwargs)?),
+        None => Ok(Value::Object(Default::default())),
     }
 }

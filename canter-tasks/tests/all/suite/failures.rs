@@ -145,7 +145,7 @@ async fn arguments_of_the_wrong_shape_are_a_clear_failure(broker: Arc<dyn Broker
     match AsyncResult::<i64>::new(&bad).get(WAIT).await {
         Err(TaskError::Failed { kind, message }) => {
             assert_eq!(kind, "Serialization");
-            assert!(message.contains("arguments of test.add"), "{message}");
+            assert!(message.contains("argument 'a' of test.add"), "{message}");
         }
         other => panic!("expected a serialization failure, got {other:?}"),
     }

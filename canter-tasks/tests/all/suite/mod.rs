@@ -29,11 +29,14 @@ macro_rules! on_every_broker {
     };
 }
 
+mod arguments;
 mod canvas;
+mod context;
 mod failures;
 mod limits;
 mod on_commit;
 mod operations;
+mod priorities;
 mod results;
 mod shutdown;
 mod tasks;

@@ -7,11 +7,31 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use canter_tasks::{task, Registry, TaskError};
+use canter_tasks::{task, Registry, Request, TaskError};
 
 /// Calls and start times of the counting tasks, per test key.
 static CALLS: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
 static STARTS: Mutex<Option<HashMap<String, Vec<f64>>>> = Mutex::new(None);
+static RUNS: Mutex<Option<HashMap<String, Vec<String>>>> = Mutex::new(None);
+
+/// The labels `record` ran with under `key`, in the order it ran them.
+pub fn runs(key: &str) -> Vec<String> {
+    let runs = RUNS.lock().unwrap();
+    runs.as_ref()
+        .and_then(|r| r.get(key))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Notes that it ran, with `label`, under `key`.
+#[task(name = "test.record", crate = canter_tasks, queue = "priorities")]
+pub fn record(key: String, label: String) {
+    let mut runs = RUNS.lock().unwrap();
+    runs.get_or_insert_with(HashMap::new)
+        .entry(key)
+        .or_default()
+        .push(label);
+}
 
 /// A key of the calling test's own, for the counting tasks.
 pub fn fresh_key() -> String {
@@ -52,6 +72,45 @@ pub fn starts(key: &str) -> Vec<f64> {
 #[task(name = "test.add", crate = canter_tasks)]
 pub async fn add(a: i64, b: i64) -> Result<i64, TaskError> {
     Ok(a + b)
+}
+
+/// A greeting; `greeting` may be left out (Python's `greeting=None`).
+#[task(name = "test.greet", crate = canter_tasks)]
+pub async fn greet(name: String, greeting: Option<String>) -> String {
+    format!("{}, {name}", greeting.as_deref().unwrap_or("Hello"))
+}
+
+/// Its own request, as JSON (whatever a chain step before it passed in is ignored).
+#[task(name = "test.whoami", bind, crate = canter_tasks)]
+pub async fn whoami(request: Request, _previous: Option<serde_json::Value>) -> serde_json::Value {
+    serde_json::to_value(request).unwrap()
+}
+
+/// A blocking body's request, from `canter_tasks::request()`.
+#[task(name = "test.blocking_whoami", crate = canter_tasks)]
+pub fn blocking_whoami() -> Option<String> {
+    canter_tasks::request().map(|r| r.id)
+}
+
+/// Sends itself `levels` deep and returns the deepest one's request.
+#[task(name = "test.descend", crate = canter_tasks)]
+pub async fn descend(levels: u32) -> Result<serde_json::Value, TaskError> {
+    if levels == 0 {
+        return Ok(serde_json::to_value(canter_tasks::request()).unwrap());
+    }
+    let child = descend::delay(levels - 1).await?;
+    child.get(Duration::from_secs(10)).await
+}
+
+/// Retries itself (`request.retry`) until its retries are spent, then fails with its own error.
+#[task(name = "test.retry_with_exc", bind, crate = canter_tasks, queue = "retries", max_retries = 2)]
+pub async fn retry_with_exc(request: Request, key: String) -> Result<(), TaskError> {
+    count_call(&key);
+    let exc = TaskError::Failed {
+        kind: "SMTPError".into(),
+        message: format!("attempt {}", request.retries + 1),
+    };
+    Err(request.retry(Some(0.01), Some(exc)))
 }
 
 /// Fails twice, then succeeds.
@@ -212,6 +271,12 @@ pub fn registry() -> Registry {
         .register::<early>()
         .register::<early_nap>()
         .register::<add>()
+        .register::<greet>()
+        .register::<record>()
+        .register::<whoami>()
+        .register::<blocking_whoami>()
+        .register::<descend>()
+        .register::<retry_with_exc>()
         .register::<flaky>()
         .register::<hopeless>()
         .register::<boom>()
