@@ -41,6 +41,8 @@ pub(crate) enum Message {
     NoPrimaryKey,
     /// More than one field marked `primary_key`.
     SecondPrimaryKey,
+    /// A primary key of a type the ORM cannot key rows by.
+    PrimaryKeyType,
 
     /// An unknown key in `#[task(...)]`.
     TaskOption,
@@ -126,6 +128,10 @@ impl fmt::Display for Message {
                  #[field(primary_key)]"
             }
             SecondPrimaryKey => "a model has one primary key",
+            PrimaryKeyType => {
+                "a primary key is i64, i32, String or Uuid; an `id` the database numbers (no \
+                 #[field(primary_key)]) is i64 or i32"
+            }
 
             TaskOption => {
                 "expected name, queue, priority, max_retries, retry_backoff, retry_backoff_max, \
@@ -188,7 +194,7 @@ mod tests {
     use super::Message::{self, *};
 
     /// Every message, with the handler name its UI test uses.
-    const ALL: [Message; 34] = [
+    const ALL: [Message; 35] = [
         ViewOption,
         ViewHandlerNotAsync("post"),
         ViewWithoutHandler,
@@ -205,6 +211,7 @@ mod tests {
         RelatedNameWithoutRelation,
         NoPrimaryKey,
         SecondPrimaryKey,
+        PrimaryKeyType,
         TaskOption,
         AutoretryForNotStrings,
         UniqueChoice,
@@ -242,7 +249,7 @@ mod tests {
                 ModelOption | CheckOption | CheckIncomplete | ModelNotStruct => {}
                 ModelFieldsNotNamed | SecondModelState | ManyToManyOption | FieldOption => {}
                 UnknownOnDelete | OnDeleteWithoutRelation | RelatedNameWithoutRelation => {}
-                NoPrimaryKey | SecondPrimaryKey => {}
+                NoPrimaryKey | SecondPrimaryKey | PrimaryKeyType => {}
                 TaskOption | AutoretryForNotStrings | UniqueChoice | RateLimit | Seconds => {}
                 TaskMethod | TaskArgumentPattern | TaskBindWithoutRequest => {}
                 EmbedPath | EmbedNotAFolder => {}

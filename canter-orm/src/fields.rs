@@ -192,39 +192,6 @@ pub(crate) fn null_of(sql_type: SqlType) -> Value {
     }
 }
 
-/// The auto-incrementing primary key's type: `0` means "not saved yet" (Django's `pk is None`).
-pub trait AutoPk {
-    fn from_i64(id: i64) -> Self;
-    fn is_unset(&self) -> bool;
-}
-
-impl AutoPk for i64 {
-    fn from_i64(id: i64) -> Self {
-        id
-    }
-    fn is_unset(&self) -> bool {
-        *self == 0
-    }
-}
-
-impl AutoPk for i32 {
-    fn from_i64(id: i64) -> Self {
-        id as i32
-    }
-    fn is_unset(&self) -> bool {
-        *self == 0
-    }
-}
-
-impl AutoPk for Option<i64> {
-    fn from_i64(id: i64) -> Self {
-        Some(id)
-    }
-    fn is_unset(&self) -> bool {
-        self.is_none()
-    }
-}
-
 /// Converts a value for a lookup on a column of type `T` (`"x"` for `String`, `5` for `i64`…),
 /// or an `F` expression naming another column.
 pub trait Operand<T> {

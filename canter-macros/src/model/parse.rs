@@ -335,13 +335,31 @@ impl PrimaryKey {
     /// The field marked `primary_key`, else `id` (auto-incrementing).
     fn find(model: &Ident, fields: &[FieldDesc]) -> syn::Result<Self> {
         let mut marked = (fields.iter().enumerate()).filter(|(_, field)| field.primary_key);
-        match (marked.next(), marked.next()) {
-            (Some((index, _)), None) => Ok(PrimaryKey { index, auto: false }),
-            (Some(_), Some((_, second))) => Err(Message::SecondPrimaryKey.spanned(&second.ident)),
+        let key = match (marked.next(), marked.next()) {
+            (Some((index, _)), None) => PrimaryKey { index, auto: false },
+            (Some(_), Some((_, second))) => {
+                return Err(Message::SecondPrimaryKey.spanned(&second.ident))
+            }
             (None, _) => match fields.iter().position(|field| field.ident == "id") {
-                Some(index) => Ok(PrimaryKey { index, auto: true }),
-                None => Err(Message::NoPrimaryKey.spanned(model)),
+                Some(index) => PrimaryKey { index, auto: true },
+                None => return Err(Message::NoPrimaryKey.spanned(model)),
             },
+        };
+        let ty = &fields[key.index].ty;
+        let supported: &[&str] = if key.auto {
+            &["i64", "i32"]
+        } else {
+            &["i64", "i32", "String", "Uuid"]
+        };
+        // Read from the type as written (a type alias is refused too): the error then points at
+        // the field instead of at a trait bound in generated code.
+        match last_segment(ty) {
+            Some(last)
+                if last.arguments.is_empty() && supported.iter().any(|s| last.ident == s) =>
+            {
+                Ok(key)
+            }
+            _ => Err(Message::PrimaryKeyType.spanned(ty)),
         }
     }
 }

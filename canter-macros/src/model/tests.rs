@@ -240,11 +240,16 @@ mod messages {
             quote!(related_name = "books"),
         ];
         assert_named(Message::FieldOption, &options, |option| {
+            // A foreign key is no primary key type: that option goes on an integer.
+            let ty: syn::Type = match option.to_string().as_str() {
+                "primary_key" => syn::parse_quote!(i64),
+                _ => syn::parse_quote!(ForeignKey<Author>),
+            };
             syn::parse_quote!(
                 struct Book {
                     id: i64,
                     #[field(#option)]
-                    author: ForeignKey<Author>,
+                    author: #ty,
                 }
             )
         });

@@ -29,7 +29,7 @@ pub trait SchemaEditor: Operations {
     fn column_type(&self, field: &FieldState) -> String;
 
     /// The definition of an auto-incrementing primary key column, after its name.
-    fn auto_pk_definition(&self) -> &'static str;
+    fn auto_pk_definition(&self, field: &FieldState) -> String;
 
     /// Whether a column's definition carries its `REFERENCES` clause (else the table has a
     /// `FOREIGN KEY` constraint per reference: MySQL ignores the inline form).
@@ -73,7 +73,7 @@ pub trait SchemaEditor: Operations {
     fn column_definition(&self, field: &FieldState) -> String {
         let name = quote_name(&field.column);
         if field.auto_increment {
-            return format!("{name} {}", self.auto_pk_definition());
+            return format!("{name} {}", self.auto_pk_definition(field));
         }
         let mut out = format!("{name} {}", self.column_type(field));
         out.push_str(if field.null { " NULL" } else { " NOT NULL" });

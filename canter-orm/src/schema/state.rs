@@ -87,7 +87,11 @@ impl ModelState {
                     auto_increment: f.auto_increment,
                     unique: f.unique && !f.primary_key,
                     db_index: f.db_index,
-                    max_length: f.max_length,
+                    // A foreign key's column is the target key's: its length too.
+                    max_length: match f.related {
+                        Some(target) => target().pk_field().max_length,
+                        None => f.max_length,
+                    },
                     default: f.default.map(|d| value_to_json(&d())),
                     references: f.related.map(|target| {
                         let target = target();
@@ -122,13 +126,14 @@ impl ModelState {
                 let key = |name: &str, model: &ModelMeta| FieldState {
                     name: name.to_owned(),
                     column: name.to_owned(),
-                    sql_type: SqlType::BigInteger,
+                    // Each side's column has the type of that side's primary key.
+                    sql_type: model.pk_field().sql_type,
                     null: false,
                     primary_key: false,
                     auto_increment: false,
                     unique: false,
                     db_index: true,
-                    max_length: None,
+                    max_length: model.pk_field().max_length,
                     default: None,
                     references: Some(References {
                         model: format!("{}.{}", model.app, model.name),

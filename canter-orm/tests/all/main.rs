@@ -10,6 +10,7 @@ mod fields_and_aggregates;
 mod filter_properties;
 mod hostile;
 mod hostile_filters;
+mod keys;
 mod migration_operations;
 mod migrations;
 mod migrations_relations;

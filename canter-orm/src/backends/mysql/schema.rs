@@ -34,8 +34,11 @@ impl SchemaEditor for MysqlBackend {
         }
     }
 
-    fn auto_pk_definition(&self) -> &'static str {
-        "bigint NOT NULL PRIMARY KEY AUTO_INCREMENT"
+    fn auto_pk_definition(&self, field: &FieldState) -> String {
+        format!(
+            "{} NOT NULL PRIMARY KEY AUTO_INCREMENT",
+            self.column_type(field)
+        )
     }
 
     fn inline_references(&self) -> bool {

@@ -26,8 +26,8 @@ impl SchemaEditor for SqliteBackend {
         }
     }
 
-    fn auto_pk_definition(&self) -> &'static str {
-        "integer NOT NULL PRIMARY KEY AUTOINCREMENT"
+    fn auto_pk_definition(&self, _field: &FieldState) -> String {
+        "integer NOT NULL PRIMARY KEY AUTOINCREMENT".into()
     }
 
     fn add_field_sql(
