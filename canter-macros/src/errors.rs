@@ -21,6 +21,12 @@ pub(crate) enum Message {
     CheckOption,
     /// `#[model(check(...))]` without its name or its SQL.
     CheckIncomplete,
+    /// An unknown key in `#[model(index(...))]` or `#[model(unique(...))]`.
+    IndexOption,
+    /// `index(...)` or `unique(...)` without its fields.
+    IndexWithoutFields,
+    /// `index(fields = [...])` naming no column field of the model.
+    IndexUnknownField,
     /// `#[derive(Model)]` on an enum or a union.
     ModelNotStruct,
     /// `#[derive(Model)]` on a tuple or unit struct.
@@ -106,7 +112,13 @@ impl fmt::Display for Message {
                 "a class-based view needs at least one of get, post, put, patch, delete or head"
             }
 
-            ModelOption => "expected table, app, name, crate, validate or check",
+            ModelOption => "expected table, app, name, crate, validate, check, index or unique",
+            IndexOption => {
+                "index takes fields = [\"...\"] and name = \"...\"; unique also takes \
+                 condition = \"...\""
+            }
+            IndexWithoutFields => "index and unique need fields = [\"field\", ...]",
+            IndexUnknownField => "no field of this model is named so (a ManyToMany is no column)",
             CheckOption => "check takes name = \"...\" and sql = \"...\"",
             CheckIncomplete => "check needs name = \"...\" and sql = \"...\"",
             ModelNotStruct => "#[derive(Model)] is for structs",
@@ -194,13 +206,16 @@ mod tests {
     use super::Message::{self, *};
 
     /// Every message, with the handler name its UI test uses.
-    const ALL: [Message; 35] = [
+    const ALL: [Message; 38] = [
         ViewOption,
         ViewHandlerNotAsync("post"),
         ViewWithoutHandler,
         ModelOption,
         CheckOption,
         CheckIncomplete,
+        IndexOption,
+        IndexWithoutFields,
+        IndexUnknownField,
         ModelNotStruct,
         ModelFieldsNotNamed,
         SecondModelState,
@@ -247,6 +262,7 @@ mod tests {
             match message {
                 ViewOption | ViewHandlerNotAsync(_) | ViewWithoutHandler => {}
                 ModelOption | CheckOption | CheckIncomplete | ModelNotStruct => {}
+                IndexOption | IndexWithoutFields | IndexUnknownField => {}
                 ModelFieldsNotNamed | SecondModelState | ManyToManyOption | FieldOption => {}
                 UnknownOnDelete | OnDeleteWithoutRelation | RelatedNameWithoutRelation => {}
                 NoPrimaryKey | SecondPrimaryKey | PrimaryKeyType => {}

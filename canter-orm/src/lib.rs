@@ -47,7 +47,7 @@ pub use error::{OrmError, ValidationError};
 pub use expressions::{Assignment, Column, ManyToManyField, OrderBy, F, Q};
 pub use fields::{FieldMeta, FieldType, Json, Operand, SqlType};
 pub use keys::{AutoPk, PrimaryKey};
-pub use model::{HasState, Model, ModelExt, ModelMeta, ModelState};
+pub use model::{HasState, IndexMeta, Model, ModelExt, ModelMeta, ModelState};
 pub use plugin::Orm;
 pub use queryset::{QuerySet, MAX_FILTER_DEPTH, MAX_FILTER_VALUES};
 pub use relations::{ForeignKey, ManyToMany, OnDelete, OneToOne};

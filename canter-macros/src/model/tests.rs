@@ -215,6 +215,8 @@ mod messages {
             quote!(crate = canter_orm),
             quote!(validate = rules::check),
             quote!(check(name = "pages_positive", sql = "pages > 0")),
+            quote!(index(fields = ["id"], name = "book_id_idx")),
+            quote!(unique(fields = ["id"], condition = "id > 0")),
         ];
         assert_named(Message::ModelOption, &options, |option| {
             syn::parse_quote!(

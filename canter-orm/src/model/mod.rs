@@ -25,6 +25,21 @@ pub struct ModelMeta {
     pub many_to_many: &'static [crate::relations::ManyToManyMeta],
     /// Check constraints: (name, SQL condition), Django's `CheckConstraint`.
     pub checks: &'static [(&'static str, &'static str)],
+    /// `#[model(index(...))]` and `#[model(unique(...))]`, in order.
+    pub indexes: &'static [IndexMeta],
+}
+
+/// An index or unique constraint over fields of a model (Django's `Index` and
+/// `UniqueConstraint`), made by `#[derive(Model)]`.
+#[derive(Debug)]
+pub struct IndexMeta {
+    /// `name = "..."`; else one is made from the table and the fields.
+    pub name: Option<&'static str>,
+    /// Field names.
+    pub fields: &'static [&'static str],
+    pub unique: bool,
+    /// `condition = "..."` (a unique constraint's SQL condition: a partial unique index).
+    pub condition: Option<&'static str>,
 }
 
 impl ModelMeta {

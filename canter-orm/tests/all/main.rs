@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 mod aliases;
+mod constraints;
 mod fields_and_aggregates;
 mod filter_properties;
 mod hostile;
