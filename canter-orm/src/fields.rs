@@ -11,7 +11,7 @@
 //! | `chrono::NaiveDate` | `DateField` | TEXT | date |
 //! | `chrono::NaiveTime` | `TimeField` | TEXT | time |
 //! | `chrono::DateTime<Utc>` | `DateTimeField` (USE_TZ) | TEXT | timestamptz |
-//! | `uuid::Uuid` | `UUIDField` | BLOB | uuid |
+//! | `uuid::Uuid` | `UUIDField` | char(32) | uuid |
 //! | `serde_json::Value`, `Json<T>` (any serde type) | `JSONField` | TEXT | jsonb |
 //! | `rust_decimal::Decimal` | `DecimalField` | decimal (REAL, ~15 digits, as Django) | numeric (exact) |
 //! | `chrono::TimeDelta` | `DurationField` | INTEGER (µs) | bigint (µs) |

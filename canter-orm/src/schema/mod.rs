@@ -3,6 +3,7 @@
 //! backend. Migrations build on this module; it knows nothing of them.
 
 pub mod editor;
+pub mod inspect;
 pub mod state;
 
 pub use editor::{index_name, quote_name, wants_index, SchemaEditor};

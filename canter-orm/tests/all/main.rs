@@ -11,6 +11,7 @@ mod fields_and_aggregates;
 mod filter_properties;
 mod hostile;
 mod hostile_filters;
+mod inspectdb;
 mod keys;
 mod migration_operations;
 mod migrations;
