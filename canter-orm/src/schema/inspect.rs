@@ -68,9 +68,9 @@ pub async fn inspect_tables(alias: &str, tables: &[String], app: &str) -> Result
 async fn read_columns(db: &Arc<Database>, table: &str) -> Result<Vec<Column>, OrmError> {
     let bound = || Values(vec![sea_query::Value::String(Some(table.to_owned()))]);
     let mut columns = Vec::new();
-    // SQLite's integers are 64-bit whatever they are declared as; its UUIDs are `char(32)`
-    // (Django's, and the ORM's).
-    let sqlite = db.backend().vendor() == crate::backends::Vendor::Sqlite;
+    // SQLite (the embedded database)'s integers are 64-bit whatever they are declared as; its
+    // UUIDs are `char(32)` (Django's, and the ORM's).
+    let sqlite = db.backend().features().embedded;
     for row in db.fetch_all(db.backend().columns_sql(), bound()).await? {
         let text = |i: usize| row.get::<String>(i);
         let db_type = text(1)?.to_lowercase();
