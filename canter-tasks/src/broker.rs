@@ -177,6 +177,13 @@ pub trait Broker: Send + Sync + 'static {
     /// of the record; returns how many.
     fn retry_dead_letters(&self) -> BoxFuture<'_, Result<u64, TaskError>>;
 
+    /// Celery's remote control and events wire on this transport (see [`crate::mailbox`]);
+    /// `None` where there is none (the embedded brokers: their workers are inspected through
+    /// their snapshots).
+    fn mailbox(&self) -> Option<Arc<dyn crate::mailbox::Mailbox>> {
+        None
+    }
+
     // Events (see `crate::events`).
 
     /// Appends `event` to the event stream (bounded: the oldest go first).

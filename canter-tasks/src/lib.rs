@@ -23,6 +23,7 @@ mod commands;
 pub mod control;
 mod error;
 pub mod events;
+pub mod mailbox;
 pub mod metrics;
 mod plugin;
 pub mod request;

@@ -21,6 +21,7 @@ use crate::broker::{now, Broker, Delivery};
 use crate::control::TaskInfo;
 use crate::error::TaskError;
 use crate::events::Emitter;
+use crate::mailbox::Clock;
 use crate::result::{TaskResult, TaskStatus};
 use crate::task::Registry;
 use canter_kernel::services::{self, Services};
@@ -28,6 +29,7 @@ use canter_kernel::services::{self, Services};
 mod execute;
 mod follow_up;
 mod presence;
+mod remote;
 mod settle;
 use presence::Presence;
 
@@ -87,6 +89,10 @@ pub struct Worker {
     /// Task runs ended since the start (any outcome, a retried attempt included).
     processed: AtomicU64,
     events: Emitter,
+    /// Celery's Lamport clock, for its events and remote-control replies.
+    clock: Arc<Clock>,
+    /// What remote control changed or recorded: see `worker/remote.rs`.
+    remote: remote::RemoteState,
     /// The app its task bodies run in: the one it was made in (with this worker's broker if
     /// that app has none), else one holding just the broker, so a body's `delay()` reaches it.
     app: Arc<Services>,
@@ -99,7 +105,8 @@ impl Worker {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         );
-        let events = Emitter::new(broker.clone(), &name, config.send_events);
+        let clock = Arc::new(Clock::default());
+        let events = Emitter::new(broker.clone(), &name, config.send_events, clock.clone());
         let mut app = services::current()
             .map(|app| (*app).clone())
             .unwrap_or_default();
@@ -117,6 +124,8 @@ impl Worker {
             active: Mutex::default(),
             processed: AtomicU64::new(0),
             events,
+            clock,
+            remote: remote::RemoteState::default(),
         }
     }
 
@@ -152,6 +161,17 @@ impl Worker {
             let this = this.clone();
             async move { this.announce().await }
         });
+        announcer.spawn({
+            let this = this.clone();
+            async move { this.serve_remote_control().await }
+        });
+        // A remote `shutdown` ends the run as `shutdown` does.
+        let shutdown = async {
+            tokio::select! {
+                () = shutdown => {}
+                () = this.remote.shutdown.notified() => {}
+            }
+        };
         let slots = Arc::new(Semaphore::new(this.config.concurrency.max(1)));
         let in_flight: InFlight = Arc::default();
         let mut running = JoinSet::new();

@@ -148,7 +148,7 @@ impl Worker {
     /// not counted). True if so.
     async fn over_rate_limit(&self, delivery: &Delivery, options: &TaskOptions) -> bool {
         let m = &delivery.message;
-        let Some((limit, per)) = options.rate_limit else {
+        let Some((limit, per)) = self.rate_limit_of(&m.name, options) else {
             return false;
         };
         let window = (now() / per).floor();
@@ -288,6 +288,7 @@ impl<'a> Running<'a> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(m.id.clone(), info);
+        worker.remote.count(&m.name);
         Running {
             worker,
             id: m.id.clone(),

@@ -42,12 +42,12 @@ async fn failed_id(id: String) -> Result<String, TaskError> {
     Ok(id)
 }
 
-fn interop_dir() -> PathBuf {
+pub(crate) fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
 /// A Python command in the interop directory, with the test's Redis and prefix.
-fn python(python: &str, url: &str, prefix: &str) -> Command {
+pub(crate) fn python(python: &str, url: &str, prefix: &str) -> Command {
     let mut command = Command::new(python);
     command
         .current_dir(interop_dir())
@@ -74,7 +74,7 @@ async fn produce(interpreter: &str, url: &str, prefix: &str, producer: &str) -> 
 }
 
 /// A Python Celery worker, stopped when dropped.
-struct PythonWorker(Child);
+pub(crate) struct PythonWorker(pub(crate) Child);
 
 impl Drop for PythonWorker {
     fn drop(&mut self) {

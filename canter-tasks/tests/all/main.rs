@@ -5,6 +5,7 @@
 //! binary, filtered to their own test, as worker processes (`common::spawn_worker_process`).
 
 mod beat;
+mod celery_control;
 mod celery_interop;
 mod common;
 mod eager;

@@ -45,6 +45,10 @@ impl Broker for RedisBroker {
         Box::pin(self.inner.retry_dead_letters())
     }
 
+    fn mailbox(&self) -> Option<Arc<dyn crate::mailbox::Mailbox>> {
+        Some(self.mailbox.clone())
+    }
+
     fn send_event<'a>(
         &'a self,
         event: &'a serde_json::Value,
