@@ -1,5 +1,8 @@
 //! Error pages: Django's technical pages in DEBUG (the message, its causes, the routes tried),
-//! and short generic pages otherwise, which never show internals.
+//! and short generic pages otherwise, which never show internals — or the app's own pages
+//! there (Django's `404.html`, `500.html`), when it holds an [`ErrorPages`] service.
+
+use std::sync::Arc;
 
 use axum::response::{Html, IntoResponse};
 
@@ -20,6 +23,26 @@ pub(crate) fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// The app's own error pages outside DEBUG: a service (`Arc<dyn ErrorPages>` among the app's
+/// services) that draws the page for a status, or declines (`None`: canter's generic page).
+/// canter-pages renders `404.html`, `500.html`, `403.html` and `400.html` templates this way.
+pub trait ErrorPages: Send + Sync + 'static {
+    /// The page for `status`; `path` is the request's path when known (Django's
+    /// `request_path` of `404.html`).
+    fn render(&self, status: http::StatusCode, path: Option<&str>) -> Option<String>;
+}
+
+/// The current app's page for `status`, if it has one. Looked up only when an error page is
+/// drawn outside DEBUG, never on a request that succeeds.
+fn custom_page(status: http::StatusCode, path: Option<&str>) -> Option<Response> {
+    let pages = crate::services::with_current(|s| s.get::<Arc<dyn ErrorPages>>().cloned())??;
+    // A page that fails to draw must not take the error page down with it.
+    let html =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pages.render(status, path)))
+            .ok()??;
+    Some((status, Html(html)).into_response())
 }
 
 fn page(title: &str, body: &str) -> String {
@@ -73,6 +96,8 @@ pub(crate) fn render(
         }
         body.push_str("<p class=\"hint\">You see this page because <code>debug = true</code>. With debug off, a short generic page is shown instead.</p>");
         page(reason, &body)
+    } else if let Some(custom) = custom_page(report.status, None) {
+        return custom;
     } else {
         page(
             reason,
@@ -85,6 +110,9 @@ pub(crate) fn render(
 pub(crate) fn not_found(path: &str, resolver: &Resolver, debug: bool) -> Response {
     let status = http::StatusCode::NOT_FOUND;
     if !debug {
+        if let Some(custom) = custom_page(status, Some(path)) {
+            return custom;
+        }
         return (
             status,
             Html(page(

@@ -43,6 +43,7 @@ pub mod test;
 pub mod views;
 
 mod debug_page;
+pub use debug_page::ErrorPages;
 mod handler;
 
 pub use app::App;

@@ -151,7 +151,7 @@ impl fmt::Display for Message {
             }
             EmbedNotAFolder => "embed_dir!: no such folder next to this crate's Cargo.toml",
 
-            FormOption => "expected crate or validate",
+            FormOption => "expected crate, validate or model",
             FormFieldOption => {
                 "expected label, widget, max_length, min_length, min, max, choices, email or \
                  help_text"

@@ -62,8 +62,9 @@ pub fn derive_model(item: TokenStream) -> TokenStream {
 
 /// `#[derive(Form)]`: a struct becomes a form (see `canter::pages::forms`).
 ///
-/// Struct options: `#[form(crate = path, validate = path::to::fn)]` (`validate` may repeat; a
-/// `fn(&Self) -> Result<(), FormErrors>` run once every field is valid). Field options:
+/// Struct options: `#[form(crate = path, validate = path::to::fn, model = Type)]` (`validate`
+/// may repeat; a `fn(&Self) -> Result<(), FormErrors>` run once every field is valid; `model`
+/// makes it a `ModelForm` whose fields are the model's of the same names and types). Field options:
 /// `#[form(label = "...", widget = "textarea", max_length = N, min_length = N, min = N,
 /// max = N, choices = [("value", "Label"), ...], email, help_text = "...")]`. A field's type
 /// says whether it is required (`Option<_>` and `bool` are not) and how it is read.

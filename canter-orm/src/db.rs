@@ -25,7 +25,7 @@ use std::sync::Arc;
 use canter_kernel::services;
 use serde::Deserialize;
 
-use crate::backends::{display_url, Database, Vendor};
+use crate::backends::{display_url, Database};
 use crate::error::OrmError;
 
 /// The alias used when none is given (`.using(...)` picks another).
@@ -177,28 +177,8 @@ fn connect_one(alias: &str, config: &DatabaseConfig) -> Result<Database, OrmErro
     if url.is_empty() {
         return Err(bad("url is empty".into()));
     }
-    let vendor = if url.starts_with("sqlite:") {
-        Vendor::Sqlite
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Vendor::Postgres
-    } else {
-        return Err(bad(format!(
-            "unsupported URL {shown} (use sqlite://… or postgres://…)"
-        )));
-    };
-    let pool = match vendor {
-        #[cfg(feature = "sqlite")]
-        Vendor::Sqlite => crate::backends::sqlite::connect(config),
-        #[cfg(feature = "postgres")]
-        Vendor::Postgres => crate::backends::postgres::connect(config),
-        #[allow(unreachable_patterns)]
-        _ => {
-            return Err(bad(format!(
-                "{vendor:?} support is not compiled in (cargo feature)"
-            )))
-        }
-    }
-    .map_err(|e| bad(format!("{shown}: {e}")))?;
+    let (vendor, pool) =
+        crate::backends::connect(config).map_err(|e| bad(format!("{shown}: {e}")))?;
     Ok(Database {
         alias: alias.to_owned(),
         vendor,

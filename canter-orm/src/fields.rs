@@ -101,26 +101,7 @@ impl FieldType for rust_decimal::Decimal {
         Value::Decimal(Some(*self))
     }
     fn decode(row: &Row, index: usize) -> Result<Self, String> {
-        match row.vendor() {
-            // SQLite has no decimal type: the column's NUMERIC affinity stores a REAL (or an
-            // INTEGER), as with Django on SQLite; it reads back through its shortest decimal
-            // text, so 1.99 stays 1.99 (precision is that of a double, ~15 digits).
-            crate::Vendor::Sqlite => {
-                let text = match row.try_get_raw::<i64>(index) {
-                    Ok(n) => n.to_string(),
-                    Err(_) => match row.try_get_raw::<f64>(index) {
-                        Ok(f) => f.to_string(),
-                        Err(_) => row.try_get_raw::<String>(index)?,
-                    },
-                };
-                text.parse()
-                    .map_err(|e| format!("{text:?} is not a decimal: {e}"))
-            }
-            #[cfg(feature = "postgres")]
-            crate::Vendor::Postgres => row.try_get_pg::<rust_decimal::Decimal>(index),
-            #[cfg(not(feature = "postgres"))]
-            crate::Vendor::Postgres => Err("PostgreSQL support is not compiled in".into()),
-        }
+        row.try_get_decimal(index)
     }
 }
 

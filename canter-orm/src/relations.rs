@@ -458,10 +458,7 @@ impl<T: Model> ManyToMany<T> {
                 .values([sea_query::Expr::val(owner), sea_query::Expr::val(target)])
                 .map_err(|e| OrmError::InvalidLookup(e.to_string()))?;
         }
-        let (sql, values) = match db.vendor {
-            crate::Vendor::Sqlite => insert.build(sea_query::SqliteQueryBuilder),
-            crate::Vendor::Postgres => insert.build(sea_query::PostgresQueryBuilder),
-        };
+        let (sql, values) = db.backend().build_insert(&insert);
         db.execute(&sql, values).await.map(|_| ())
     }
 
@@ -518,10 +515,7 @@ impl<T: Model> ManyToMany<T> {
                 sea_query::Expr::col(sea_query::Alias::new(meta.target_column())).is_in(ids),
             );
         }
-        let (sql, values) = match db.vendor {
-            crate::Vendor::Sqlite => delete.build(sea_query::SqliteQueryBuilder),
-            crate::Vendor::Postgres => delete.build(sea_query::PostgresQueryBuilder),
-        };
+        let (sql, values) = db.backend().build_delete(&delete);
         db.execute(&sql, values).await
     }
 }

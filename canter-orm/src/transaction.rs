@@ -58,37 +58,17 @@ pub fn in_atomic(alias: &str) -> bool {
 
 async fn raw(conn: &Mutex<Connection>, db: &Database, sql: &str) -> Result<(), OrmError> {
     let mut guard = conn.lock().await;
-    let result = match &mut *guard {
-        #[cfg(feature = "sqlite")]
-        Connection::Sqlite(c) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut **c)
-            .await
-            .map(|_| ()),
-        #[cfg(feature = "postgres")]
-        Connection::Postgres(c) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut **c)
-            .await
-            .map(|_| ()),
-    };
-    result.map_err(|e| db.err(e))
+    guard.execute_raw(sql).await.map_err(|e| db.err(e))
 }
 
-/// SQLite: how many rows point at rows that do not exist.
+/// After a schema change with foreign keys off: how many rows point at rows that do not
+/// exist (none where the backend enforces references throughout).
 async fn dangling_references(conn: &Mutex<Connection>, db: &Database) -> Result<usize, OrmError> {
+    let Some(sql) = db.backend().dangling_references_sql() else {
+        return Ok(0);
+    };
     let mut guard = conn.lock().await;
-    match &mut *guard {
-        #[cfg(feature = "sqlite")]
-        Connection::Sqlite(c) => sqlx::query("PRAGMA foreign_key_check")
-            .fetch_all(&mut **c)
-            .await
-            .map(|rows| rows.len())
-            .map_err(|e| db.err(e)),
-        #[allow(unreachable_patterns)]
-        _ => {
-            let _ = db;
-            Ok(0)
-        }
-    }
+    guard.count_rows(sql).await.map_err(|e| db.err(e))
 }
 
 /// Closes the connection instead of pooling it if the transaction did not finish (the block's
@@ -107,16 +87,11 @@ impl Drop for Unfinished {
 /// its lock by now: the transaction is over, or was abandoned.
 fn close_instead_of_pooling(conn: &Mutex<Connection>) {
     if let Ok(mut guard) = conn.try_lock() {
-        match &mut *guard {
-            #[cfg(feature = "sqlite")]
-            Connection::Sqlite(c) => c.close_on_drop(),
-            #[cfg(feature = "postgres")]
-            Connection::Postgres(c) => c.close_on_drop(),
-        }
+        guard.close_on_drop();
     }
 }
 
-/// SQLite, during a schema change: foreign-key enforcement is off on this connection until
+/// During a schema change (SQLite): foreign-key enforcement is off on this connection until
 /// [`ForeignKeysOff::restore`] turns it back on. If that never happens (an early return, a
 /// failed `PRAGMA`, the future dropped), the connection is closed instead of going back to the
 /// pool, so no later query can run on a connection that lets dangling references through.
@@ -125,7 +100,10 @@ struct ForeignKeysOff(Option<Arc<Mutex<Connection>>>);
 impl ForeignKeysOff {
     async fn restore(&mut self, db: &Database) {
         if let Some(conn) = &self.0 {
-            if raw(conn, db, "PRAGMA foreign_keys = ON").await.is_ok() {
+            if raw(conn, db, db.backend().foreign_keys_sql(true))
+                .await
+                .is_ok()
+            {
                 self.0 = None;
             }
         }
@@ -216,95 +194,28 @@ where
         return savepoint(&db, ctx, block).await;
     }
     let conn = Arc::new(Mutex::new(db.acquire().await?));
-    let begin = match db.vendor {
-        // IMMEDIATE takes the write lock up front, so two transactions never deadlock
-        // upgrading a read lock (SQLITE_BUSY), they queue on busy_timeout instead.
-        crate::backends::Vendor::Sqlite => "BEGIN IMMEDIATE",
-        crate::backends::Vendor::Postgres => "BEGIN",
-    };
-    let mut unfinished_begin = Unfinished(Some(conn.clone()));
-    // (A PRAGMA foreign_keys is a no-op inside a transaction: it goes before BEGIN.)
-    let relax_fks = schema_change && db.vendor == crate::backends::Vendor::Sqlite;
+    let relax_fks = schema_change && db.features().schema_changes_unenforce_foreign_keys;
     let mut foreign_keys_off = ForeignKeysOff(None);
-    if relax_fks {
-        // Armed before the PRAGMA: whatever happens from here, the connection goes back to
-        // the pool with foreign keys on, or not at all.
-        foreign_keys_off.0 = Some(conn.clone());
-        raw(&conn, &db, "PRAGMA foreign_keys = OFF").await?;
-    }
-    raw(&conn, &db, begin).await?;
-    if let (Some(level), crate::backends::Vendor::Postgres) = (isolation, db.vendor) {
-        let level = match level {
-            Isolation::ReadCommitted => "READ COMMITTED",
-            Isolation::RepeatableRead => "REPEATABLE READ",
-            Isolation::Serializable => "SERIALIZABLE",
-        };
-        raw(
-            &conn,
-            &db,
-            &format!("SET TRANSACTION ISOLATION LEVEL {level}"),
-        )
-        .await?;
-    }
-    unfinished_begin.0 = None;
+    begin(
+        &conn,
+        &db,
+        isolation,
+        relax_fks.then_some(&mut foreign_keys_off),
+    )
+    .await?;
     let mut unfinished = Unfinished(Some(conn.clone()));
     let ctx = Arc::new(TxContext {
         conn: conn.clone(),
         savepoints: AtomicUsize::new(0),
         on_commit: StdMutex::new(Vec::new()),
     });
-    let mut map: HashMap<String, Arc<TxContext>> =
-        TRANSACTIONS.try_with(|m| (**m).clone()).unwrap_or_default();
-    map.insert(alias.to_owned(), ctx.clone());
-    let outcome = TRANSACTIONS
-        .scope(
-            Arc::new(map),
-            AssertUnwindSafe(Box::pin(block)).catch_unwind(),
-        )
-        .await;
+    let outcome = run_block(alias, ctx.clone(), block).await;
     let outcome = match outcome {
-        Ok(Ok(value)) if relax_fks => match dangling_references(&conn, &db).await {
-            Ok(0) => Ok(Ok(value)),
-            Ok(n) => Ok(Err(E::from(OrmError::Integrity {
-                alias: db.alias.clone(),
-                message: format!(
-                    "{n} row(s) would point at rows that do not exist (PRAGMA foreign_key_check)"
-                ),
-            }))),
-            Err(e) => Ok(Err(E::from(e))),
-        },
+        Ok(Ok(value)) if relax_fks => Ok(check_references(&conn, &db, value).await),
         other => other,
     };
     // No early return from here on: every path goes through the foreign-key restore below.
-    // `unfinished` stays armed (the connection is closed, not pooled) unless the transaction
-    // ended cleanly with a COMMIT or a ROLLBACK.
-    let finished = match outcome {
-        Ok(Ok(value)) => match raw(&conn, &db, "COMMIT").await {
-            Ok(()) => {
-                unfinished.0 = None;
-                Ok(Ok(value))
-            }
-            Err(err) => {
-                if raw(&conn, &db, "ROLLBACK").await.is_ok() {
-                    unfinished.0 = None;
-                }
-                Ok(Err(err.into()))
-            }
-        },
-        Ok(Err(err)) => match raw(&conn, &db, "ROLLBACK").await {
-            Ok(()) => {
-                unfinished.0 = None;
-                Ok(Err(err))
-            }
-            Err(rollback) => Ok(Err(rollback.into())),
-        },
-        Err(panic) => {
-            if raw(&conn, &db, "ROLLBACK").await.is_ok() {
-                unfinished.0 = None;
-            }
-            Err(panic)
-        }
-    };
+    let finished = end(&conn, &db, outcome, &mut unfinished).await;
     if relax_fks {
         foreign_keys_off.restore(&db).await;
     }
@@ -323,6 +234,104 @@ where
         }
     }
     result
+}
+
+/// A block's outcome: its result, or the panic it raised.
+type Outcome<T, E> = Result<Result<T, E>, Box<dyn std::any::Any + Send>>;
+
+/// Starts the transaction on `conn` (with its isolation level). With `foreign_keys_off`
+/// (SQLite's schema changes), foreign keys go off first, and that guard is armed.
+async fn begin(
+    conn: &Arc<Mutex<Connection>>,
+    db: &Database,
+    isolation: Option<Isolation>,
+    foreign_keys_off: Option<&mut ForeignKeysOff>,
+) -> Result<(), OrmError> {
+    let mut unfinished_begin = Unfinished(Some(conn.clone()));
+    // (A PRAGMA foreign_keys is a no-op inside a transaction: it goes before BEGIN.)
+    if let Some(guard) = foreign_keys_off {
+        // Armed before the PRAGMA: whatever happens from here, the connection goes back to
+        // the pool with foreign keys on, or not at all.
+        guard.0 = Some(conn.clone());
+        raw(conn, db, db.backend().foreign_keys_sql(false)).await?;
+    }
+    for statement in db.backend().begin_statements(isolation) {
+        raw(conn, db, &statement).await?;
+    }
+    unfinished_begin.0 = None;
+    Ok(())
+}
+
+/// Runs `block` with the transaction `ctx` current for `alias` (the others stay current).
+async fn run_block<T, E, F>(alias: &str, ctx: Arc<TxContext>, block: F) -> Outcome<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    let mut map: HashMap<String, Arc<TxContext>> =
+        TRANSACTIONS.try_with(|m| (**m).clone()).unwrap_or_default();
+    map.insert(alias.to_owned(), ctx);
+    TRANSACTIONS
+        .scope(
+            Arc::new(map),
+            AssertUnwindSafe(Box::pin(block)).catch_unwind(),
+        )
+        .await
+}
+
+/// After a schema change with foreign keys off: `value` if every reference still holds, else
+/// an integrity error counting those that do not.
+async fn check_references<T, E: From<OrmError>>(
+    conn: &Mutex<Connection>,
+    db: &Database,
+    value: T,
+) -> Result<T, E> {
+    match dangling_references(conn, db).await {
+        Ok(0) => Ok(value),
+        Ok(n) => Err(E::from(OrmError::Integrity {
+            alias: db.alias.clone(),
+            message: format!(
+                "{n} row(s) would point at rows that do not exist (PRAGMA foreign_key_check)"
+            ),
+        })),
+        Err(e) => Err(E::from(e)),
+    }
+}
+
+/// COMMIT after `Ok`, else ROLLBACK; `unfinished` is disarmed (the connection may go back to
+/// the pool) only when the transaction ended cleanly with one of them.
+async fn end<T, E: From<OrmError>>(
+    conn: &Mutex<Connection>,
+    db: &Database,
+    outcome: Outcome<T, E>,
+    unfinished: &mut Unfinished,
+) -> Outcome<T, E> {
+    match outcome {
+        Ok(Ok(value)) => match raw(conn, db, "COMMIT").await {
+            Ok(()) => {
+                unfinished.0 = None;
+                Ok(Ok(value))
+            }
+            Err(err) => {
+                if raw(conn, db, "ROLLBACK").await.is_ok() {
+                    unfinished.0 = None;
+                }
+                Ok(Err(err.into()))
+            }
+        },
+        Ok(Err(err)) => match raw(conn, db, "ROLLBACK").await {
+            Ok(()) => {
+                unfinished.0 = None;
+                Ok(Err(err))
+            }
+            Err(rollback) => Ok(Err(rollback.into())),
+        },
+        Err(panic) => {
+            if raw(conn, db, "ROLLBACK").await.is_ok() {
+                unfinished.0 = None;
+            }
+            Err(panic)
+        }
+    }
 }
 
 async fn savepoint<T, E, F>(db: &Database, ctx: Arc<TxContext>, block: F) -> Result<T, E>

@@ -154,9 +154,13 @@ impl Plugin for Pages {
                 media.root.clone(),
                 media_url.clone(),
             ));
+            let templates = Arc::new(templates);
+            let error_pages: Arc<dyn canter_core::ErrorPages> =
+                Arc::new(templates::TemplateErrorPages(templates.clone()));
             let mut services = Services::new();
             services.insert_shared(statics);
-            services.insert(templates);
+            services.insert_shared(templates);
+            services.insert(error_pages);
             services.insert_shared(Arc::new(uploads::Uploads {
                 settings: upload_settings,
             }));

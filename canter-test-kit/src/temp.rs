@@ -30,6 +30,15 @@ impl TempDir {
     }
 }
 
+/// The directory's path, so a `&TempDir` goes where a `&Path` is taken.
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);

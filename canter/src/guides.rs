@@ -17,3 +17,6 @@ pub mod channels {}
 
 #[doc = include_str!("../../docs/tasks.md")]
 pub mod tasks {}
+
+#[doc = include_str!("../../docs/pages.md")]
+pub mod pages {}

@@ -39,3 +39,10 @@ pub mod channels {
 pub mod tasks {
     pub use canter_tasks::*;
 }
+
+/// Pages (`canter_pages`): templates, static files, forms (`#[derive(canter::pages::forms::Form)]`)
+/// and file uploads.
+#[cfg(feature = "pages")]
+pub mod pages {
+    pub use canter_pages::*;
+}

@@ -19,7 +19,22 @@ pub fn expand(input: syn::DeriveInput) -> syn::Result<TokenStream> {
     let texts: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let indexes = 0..count;
     let validators = &desc.validators;
+    let model_form = desc.model.as_ref().map(|model| {
+        quote! {
+            impl #krate::forms::ModelForm for #ident {
+                type Model = #model;
+                fn apply(self, row: &mut #model) {
+                    #( row.#names = self.#names; )*
+                }
+                fn from_model(row: &#model) -> Self {
+                    Self { #( #names: ::core::clone::Clone::clone(&row.#names) ),* }
+                }
+            }
+        }
+    });
     Ok(quote! {
+        #model_form
+
         impl #krate::forms::Form for #ident {
             fn fields() -> &'static [#krate::forms::FieldSpec] {
                 static FIELDS: [#krate::forms::FieldSpec; #count] = [#(#specs),*];

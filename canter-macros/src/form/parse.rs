@@ -14,6 +14,9 @@ pub(crate) struct FormDesc {
     pub krate: Path,
     /// `validate = path`: `fn(&Self) -> Result<(), FormErrors>`, run once the fields are valid.
     pub validators: Vec<Path>,
+    /// `model = Type`: a model form over that model (its fields are the model's of the same
+    /// names).
+    pub model: Option<Type>,
     pub fields: Vec<FieldDesc>,
 }
 
@@ -60,6 +63,7 @@ impl FormDesc {
             ident: input.ident.clone(),
             krate: syn::parse_quote!(::canter::pages),
             validators: Vec::new(),
+            model: None,
             fields: Vec::new(),
         };
         for attr in input.attrs.iter().filter(|a| a.path().is_ident("form")) {
@@ -76,6 +80,8 @@ impl FormDesc {
             self.krate = absolute(meta.value()?.parse()?);
         } else if meta.path.is_ident("validate") {
             self.validators.push(meta.value()?.parse()?);
+        } else if meta.path.is_ident("model") {
+            self.model = Some(meta.value()?.parse()?);
         } else {
             return Err(Message::FormOption.spanned(&meta.path));
         }

@@ -1,4 +1,4 @@
-// A form's own `#[form(...)]` takes `crate` and `validate`.
+// A form's own `#[form(...)]` takes `crate`, `validate` and `model`.
 #[derive(canter_macros::Form)]
 #[form(table = "notes")]
 struct NoteForm {

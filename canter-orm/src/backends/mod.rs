@@ -1,7 +1,9 @@
 //! Database backends, one folder each (Django's `db/backends/<vendor>/`): connecting, binding
-//! values, running statements, and each vendor's `operations` (how lookups are spelled) and
-//! `schema` (column types, CREATE TABLE). Statements run on the current transaction's
-//! connection when inside `atomic` for that database, else on the pool.
+//! values and running statements (here), and behind the [`Backend`] trait ([`base`]) each
+//! vendor's `operations` (how statements and lookups are spelled), `features`, `schema` (its
+//! schema editor) and `introspection`. Generic code asks a database's [`Database::backend`];
+//! only this module and its folders name a vendor. Statements run on the current
+//! transaction's connection when inside `atomic` for that database, else on the pool.
 
 /// Adds sea-query values to a backend's sqlx arguments (the same code for each backend; the
 /// argument types differ).
@@ -46,23 +48,79 @@ macro_rules! bind_values {
     }};
 }
 
+pub mod base;
 #[cfg(feature = "postgres")]
-pub mod postgres;
+mod postgres;
+mod row;
 #[cfg(feature = "sqlite")]
-pub mod sqlite;
+mod sqlite;
+
+pub use base::{Backend, Features, Introspection, Operations};
+pub use row::Row;
+#[doc(hidden)]
+pub use row::{PgDecode, SqliteDecode};
 
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use sea_query::Values;
 
+use crate::db::DatabaseConfig;
 use crate::error::OrmError;
-use crate::fields::FieldType;
+use row::RowInner;
 
-/// Which SQL dialect a database speaks.
+/// Which database a backend is (those compiled in: the crate's `sqlite` and `postgres`
+/// features).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Vendor {
+    #[cfg(feature = "sqlite")]
     Sqlite,
+    #[cfg(feature = "postgres")]
     Postgres,
+}
+
+impl Vendor {
+    /// The backend of this vendor.
+    pub fn backend(self) -> &'static dyn Backend {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Vendor::Sqlite => &sqlite::BACKEND,
+            #[cfg(feature = "postgres")]
+            Vendor::Postgres => &postgres::BACKEND,
+        }
+    }
+
+    /// The vendor a database URL names (`sqlite:…`, `postgres://…`), if compiled in.
+    pub fn from_url(url: &str) -> Result<Vendor, String> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            #[cfg(feature = "sqlite")]
+            "sqlite" => Ok(Vendor::Sqlite),
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => Ok(Vendor::Postgres),
+            #[allow(unreachable_patterns)]
+            "sqlite" | "postgres" | "postgresql" => Err(format!(
+                "{scheme} support is not compiled in (canter-orm's `{}` feature)",
+                if scheme == "sqlite" {
+                    "sqlite"
+                } else {
+                    "postgres"
+                }
+            )),
+            _ => Err("unsupported URL (use sqlite://… or postgres://…)".into()),
+        }
+    }
+}
+
+/// A lazily connecting pool for `config`, on the backend its URL names.
+pub(crate) fn connect(config: &DatabaseConfig) -> Result<(Vendor, Pool), String> {
+    let vendor = Vendor::from_url(config.url.trim())?;
+    let pool = match vendor {
+        #[cfg(feature = "sqlite")]
+        Vendor::Sqlite => sqlite::connect(config),
+        #[cfg(feature = "postgres")]
+        Vendor::Postgres => postgres::connect(config),
+    }?;
+    Ok((vendor, pool))
 }
 
 /// A connection pool of one backend.
@@ -80,136 +138,6 @@ pub(crate) enum Connection {
     Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
-}
-
-/// A result row.
-pub struct Row {
-    inner: RowInner,
-}
-
-enum RowInner {
-    #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::sqlite::SqliteRow),
-    #[cfg(feature = "postgres")]
-    Postgres(sqlx::postgres::PgRow),
-}
-
-#[cfg(feature = "sqlite")]
-#[doc(hidden)]
-pub trait SqliteDecode: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> {}
-#[cfg(feature = "sqlite")]
-impl<T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>> SqliteDecode for T {}
-#[cfg(not(feature = "sqlite"))]
-#[doc(hidden)]
-pub trait SqliteDecode {}
-#[cfg(not(feature = "sqlite"))]
-impl<T> SqliteDecode for T {}
-
-#[cfg(feature = "postgres")]
-#[doc(hidden)]
-pub trait PgDecode: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> {}
-#[cfg(feature = "postgres")]
-impl<T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>> PgDecode for T {}
-#[cfg(not(feature = "postgres"))]
-#[doc(hidden)]
-pub trait PgDecode {}
-#[cfg(not(feature = "postgres"))]
-impl<T> PgDecode for T {}
-
-impl Row {
-    /// Column `index` as field type `T`.
-    pub fn get<T: FieldType>(&self, index: usize) -> Result<T, OrmError> {
-        T::decode(self, index).map_err(|message| OrmError::Decode {
-            model: "",
-            column: self.column_name(index),
-            message,
-        })
-    }
-
-    #[doc(hidden)]
-    pub fn try_get_raw<T: SqliteDecode + PgDecode>(&self, index: usize) -> Result<T, String> {
-        use sqlx::Row as _;
-        match &self.inner {
-            #[cfg(feature = "sqlite")]
-            RowInner::Sqlite(row) => row.try_get::<T, _>(index).map_err(|e| e.to_string()),
-            #[cfg(feature = "postgres")]
-            RowInner::Postgres(row) => row.try_get::<T, _>(index).map_err(|e| e.to_string()),
-        }
-    }
-
-    /// A PostgreSQL-only type (decimals, …).
-    #[cfg(feature = "postgres")]
-    #[doc(hidden)]
-    pub fn try_get_pg<T: PgDecode>(&self, index: usize) -> Result<T, String> {
-        use sqlx::Row as _;
-        match &self.inner {
-            RowInner::Postgres(row) => row.try_get::<T, _>(index).map_err(|e| e.to_string()),
-            #[allow(unreachable_patterns)]
-            _ => Err("not a PostgreSQL row".into()),
-        }
-    }
-
-    /// Which backend produced this row.
-    pub fn vendor(&self) -> Vendor {
-        match &self.inner {
-            #[cfg(feature = "sqlite")]
-            RowInner::Sqlite(_) => Vendor::Sqlite,
-            #[cfg(feature = "postgres")]
-            RowInner::Postgres(_) => Vendor::Postgres,
-        }
-    }
-
-    pub fn is_null(&self, index: usize) -> bool {
-        use sqlx::{Row as _, ValueRef};
-        match &self.inner {
-            #[cfg(feature = "sqlite")]
-            RowInner::Sqlite(row) => row.try_get_raw(index).map(|v| v.is_null()).unwrap_or(true),
-            #[cfg(feature = "postgres")]
-            RowInner::Postgres(row) => row.try_get_raw(index).map(|v| v.is_null()).unwrap_or(true),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        use sqlx::Row as _;
-        match &self.inner {
-            #[cfg(feature = "sqlite")]
-            RowInner::Sqlite(row) => row.len(),
-            #[cfg(feature = "postgres")]
-            RowInner::Postgres(row) => row.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn column_name(&self, index: usize) -> String {
-        use sqlx::{Column as _, Row as _};
-        match &self.inner {
-            #[cfg(feature = "sqlite")]
-            RowInner::Sqlite(row) => row
-                .columns()
-                .get(index)
-                .map(|c| c.name().to_owned())
-                .unwrap_or_default(),
-            #[cfg(feature = "postgres")]
-            RowInner::Postgres(row) => row
-                .columns()
-                .get(index)
-                .map(|c| c.name().to_owned())
-                .unwrap_or_default(),
-        }
-    }
-
-    /// Column `index` as JSON, whatever its type (for `values()`).
-    pub fn get_json(&self, index: usize) -> serde_json::Value {
-        match &self.inner {
-            #[cfg(feature = "sqlite")]
-            RowInner::Sqlite(row) => sqlite::column_json(row, index),
-            #[cfg(feature = "postgres")]
-            RowInner::Postgres(row) => postgres::column_json(row, index),
-        }
-    }
 }
 
 /// Runs a backend function on the current transaction's connection for this database (inside
@@ -240,6 +168,40 @@ macro_rules! on_connection {
     }};
 }
 
+impl Connection {
+    /// Runs SQL without parameters (transaction control, `PRAGMA`, …).
+    pub(crate) async fn execute_raw(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            #[cfg(feature = "sqlite")]
+            Connection::Sqlite(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(drop),
+            #[cfg(feature = "postgres")]
+            Connection::Postgres(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(drop),
+        }
+    }
+
+    /// How many rows a query without parameters returns.
+    pub(crate) async fn count_rows(&mut self, sql: &str) -> Result<usize, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            #[cfg(feature = "sqlite")]
+            Connection::Sqlite(c) => sqlx::query(sql).fetch_all(&mut **c).await.map(|r| r.len()),
+            #[cfg(feature = "postgres")]
+            Connection::Postgres(c) => sqlx::query(sql).fetch_all(&mut **c).await.map(|r| r.len()),
+        }
+    }
+
+    /// Closes the connection when it is dropped instead of returning it to the pool.
+    pub(crate) fn close_on_drop(&mut self) {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Connection::Sqlite(c) => c.close_on_drop(),
+            #[cfg(feature = "postgres")]
+            Connection::Postgres(c) => c.close_on_drop(),
+        }
+    }
+}
+
 /// A configured database: alias, pool and the URL with its password hidden.
 #[derive(Debug)]
 pub struct Database {
@@ -259,6 +221,16 @@ impl Database {
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// How this database spells SQL, what it can do, its schema editor and introspection.
+    pub fn backend(&self) -> &'static dyn Backend {
+        self.vendor.backend()
+    }
+
+    /// What this database can do.
+    pub fn features(&self) -> &'static Features {
+        self.backend().features()
     }
 
     /// How many statements this database has run (Django's `assertNumQueries` counts these).

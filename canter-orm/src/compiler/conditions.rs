@@ -5,61 +5,25 @@
 use super::*;
 
 impl Compiler {
-    pub(super) fn text_lookup(&self, op: Op, column: Expr, value: &str) -> Expr {
-        match self.vendor {
-            #[cfg(feature = "sqlite")]
-            Vendor::Sqlite => crate::backends::sqlite::operations::text_lookup(op, column, value),
-            #[cfg(feature = "postgres")]
-            Vendor::Postgres => {
-                crate::backends::postgres::operations::text_lookup(op, column, value)
-            }
-            #[allow(unreachable_patterns)]
-            _ => unreachable!("backend compiled out"),
-        }
-    }
-
     pub(super) fn lhs(&self, lookup: &Lookup) -> Result<Expr, OrmError> {
         let (column, field) = self.path_column(&lookup.path, lookup.field)?;
         Ok(match lookup.transform {
             None => column,
-            Some(transform) => {
-                let sql_type = field.sql_type;
-                match self.vendor {
-                    #[cfg(feature = "sqlite")]
-                    Vendor::Sqlite => {
-                        crate::backends::sqlite::operations::transform(transform, column, sql_type)
-                    }
-                    #[cfg(feature = "postgres")]
-                    Vendor::Postgres => crate::backends::postgres::operations::transform(
-                        transform, column, sql_type,
-                    ),
-                    #[allow(unreachable_patterns)]
-                    _ => unreachable!("backend compiled out"),
-                }
-            }
+            Some(transform) => self.backend.date_part(transform, column, field.sql_type),
         })
     }
 
     /// A `__regex` pattern the database would refuse is an error naming it, before any SQL is
-    /// sent. SQLite's `REGEXP` is sqlx's, built on the `regex` crate, so the same crate checks
-    /// the pattern exactly (sqlx reports a bad one as a misleading "constraint failed").
-    /// PostgreSQL's own syntax differs (it has backreferences, for one), so there the
-    /// server's "invalid regular expression" error is translated instead (`OrmError::from_sqlx`).
+    /// sent, where the backend can tell (SQLite's `REGEXP` checks with the crate that runs it).
+    /// PostgreSQL's own syntax differs (it has backreferences, for one), so there the server's
+    /// "invalid regular expression" error is translated instead (`OrmError::from_sqlx`).
     pub(super) fn check_regex(&self, field: &FieldMeta, pattern: &str) -> Result<(), OrmError> {
-        match self.vendor {
-            #[cfg(feature = "sqlite")]
-            Vendor::Sqlite => regex::Regex::new(pattern).map(drop).map_err(|e| {
-                OrmError::InvalidLookup(format!(
-                    "{}: invalid regular expression {pattern:?}: {e}",
-                    field.name
-                ))
-            }),
-            #[allow(unreachable_patterns)]
-            _ => {
-                let _ = (field, pattern);
-                Ok(())
-            }
-        }
+        self.backend.check_regex(pattern).map_err(|e| {
+            OrmError::InvalidLookup(format!(
+                "{}: invalid regular expression {pattern:?}: {e}",
+                field.name
+            ))
+        })
     }
 
     pub(crate) fn f_expr(&self, node: &FNode) -> Expr {
@@ -102,7 +66,7 @@ impl Compiler {
             if matches!(lookup.op, Op::Regex | Op::IRegex) {
                 self.check_regex(field, text)?;
             }
-            return Ok(self.text_lookup(lookup.op, lhs, text));
+            return Ok(self.backend.text_lookup(lookup.op, lhs, text));
         }
         Ok(match (&lookup.op, &lookup.rhs) {
             (Op::Exact, Operand::Value(v)) if value_is_null(v) => lhs.is_null(),
@@ -141,7 +105,7 @@ impl Compiler {
             (Op::InSubquery, Operand::Related { m2m, condition }) => {
                 let target = (m2m.target)();
                 let inner = Compiler {
-                    vendor: self.vendor,
+                    backend: self.backend,
                     meta: target,
                 };
                 let mut targets = Sql::select();

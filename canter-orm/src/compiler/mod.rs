@@ -3,12 +3,12 @@
 //! `operations` module spells what differs (text lookups, date parts, random order).
 
 use sea_query::{
-    Alias, Condition, Expr, ExprTrait, JoinType, LockBehavior, LockType, Order,
-    PostgresQueryBuilder, Query as Sql, SelectStatement, SqliteQueryBuilder, Values,
+    Alias, Condition, Expr, ExprTrait, JoinType, LockBehavior, LockType, Order, Query as Sql,
+    SelectStatement, Values,
 };
 
 use crate::aggregates::Aggregate;
-use crate::backends::Vendor;
+use crate::backends::Backend;
 use crate::error::OrmError;
 use crate::expressions::{Arith, FNode, Lookup, Node, Op, Operand, OrderKind, RelPath};
 use crate::fields::FieldMeta;
@@ -20,7 +20,7 @@ use crate::schema::quote_name;
 mod conditions;
 
 pub(crate) struct Compiler {
-    pub(crate) vendor: Vendor,
+    pub(crate) backend: &'static dyn Backend,
     pub(crate) meta: &'static ModelMeta,
 }
 
@@ -28,15 +28,6 @@ pub(crate) struct Compiler {
 pub(crate) struct Compiled {
     pub(crate) sql: String,
     pub(crate) values: Values,
-}
-
-macro_rules! build {
-    ($vendor:expr, $statement:expr) => {
-        match $vendor {
-            Vendor::Sqlite => $statement.build(SqliteQueryBuilder),
-            Vendor::Postgres => $statement.build(PostgresQueryBuilder),
-        }
-    };
 }
 
 impl Compiler {
@@ -187,9 +178,9 @@ impl Compiler {
         if query.distinct {
             select.distinct();
         }
-        // SQLite has no row locks; its transactions take the database's write lock up front
-        // (BEGIN IMMEDIATE), which already serializes what FOR UPDATE would.
-        if let (Some(lock), Vendor::Postgres) = (query.lock, self.vendor) {
+        // Without row locks (SQLite), the transaction's own lock serializes what FOR UPDATE
+        // would.
+        if let (Some(lock), true) = (query.lock, self.backend.features().has_select_for_update) {
             match lock {
                 RowLock::Wait => select.lock(LockType::Update),
                 RowLock::NoWait => {
@@ -209,7 +200,7 @@ impl Compiler {
                     );
                 }
                 OrderKind::Random => {
-                    select.order_by_expr(Expr::cust(self.random()), Order::Asc);
+                    select.order_by_expr(Expr::cust(self.backend.random_function()), Order::Asc);
                 }
             }
         }
@@ -229,17 +220,6 @@ impl Compiler {
         Ok(select)
     }
 
-    fn random(&self) -> &'static str {
-        match self.vendor {
-            #[cfg(feature = "sqlite")]
-            Vendor::Sqlite => crate::backends::sqlite::operations::RANDOM,
-            #[cfg(feature = "postgres")]
-            Vendor::Postgres => crate::backends::postgres::operations::RANDOM,
-            #[allow(unreachable_patterns)]
-            _ => "RANDOM()",
-        }
-    }
-
     /// `SELECT <every field> ...`.
     pub(crate) fn select(&self, query: &Query) -> Result<Compiled, OrmError> {
         let mut select = self.base_select(query)?;
@@ -253,7 +233,7 @@ impl Compiler {
                 select.column((Self::alias(&path), Alias::new(field.column)));
             }
         }
-        let (sql, values) = build!(self.vendor, select);
+        let (sql, values) = self.backend.build_select(&select);
         Ok(Compiled { sql, values })
     }
 
@@ -272,7 +252,7 @@ impl Compiler {
         for (path, index) in columns {
             select.expr(self.path_column(path, *index)?.0);
         }
-        let (sql, values) = build!(self.vendor, select);
+        let (sql, values) = self.backend.build_select(&select);
         Ok(Compiled { sql, values })
     }
 
@@ -297,7 +277,7 @@ impl Compiler {
                 quote_name(self.meta.pk_field().column)
             )));
         }
-        let (sql, values) = build!(self.vendor, select);
+        let (sql, values) = self.backend.build_select(&select);
         Ok(Compiled { sql, values })
     }
 
@@ -311,7 +291,7 @@ impl Compiler {
         for &index in fields {
             select.column((self.table(), Alias::new(self.meta.fields[index].column)));
         }
-        let (sql, values) = build!(self.vendor, select);
+        let (sql, values) = self.backend.build_select(&select);
         Ok(Compiled { sql, values })
     }
 
@@ -332,7 +312,7 @@ impl Compiler {
                 .cond_where(self.condition(&query.filter)?);
             self.add_joins(&mut select, query)?;
         }
-        let (sql, values) = build!(self.vendor, select);
+        let (sql, values) = self.backend.build_select(&select);
         Ok(Compiled { sql, values })
     }
 
@@ -383,7 +363,7 @@ impl Compiler {
         for &i in group_by {
             select.order_by_expr(self.column(i), Order::Asc);
         }
-        let (sql, values) = build!(self.vendor, select);
+        let (sql, values) = self.backend.build_select(&select);
         Ok(Compiled { sql, values })
     }
 
@@ -394,7 +374,7 @@ impl Compiler {
         q.lock = None;
         let mut select = self.base_select(&q)?;
         select.expr(Expr::cust("1")).limit(1);
-        let (sql, values) = build!(self.vendor, select);
+        let (sql, values) = self.backend.build_select(&select);
         Ok(Compiled { sql, values })
     }
 
@@ -441,7 +421,7 @@ impl Compiler {
                 self.operand(operand)?,
             );
         }
-        let (sql, values) = build!(self.vendor, update);
+        let (sql, values) = self.backend.build_update(&update);
         Ok(Compiled { sql, values })
     }
 
@@ -452,7 +432,7 @@ impl Compiler {
         delete
             .from_table(self.table())
             .cond_where(self.write_condition(query)?);
-        let (sql, values) = build!(self.vendor, delete);
+        let (sql, values) = self.backend.build_delete(&delete);
         Ok(Compiled { sql, values })
     }
 
@@ -472,7 +452,7 @@ impl Compiler {
             let mut insert = Sql::insert();
             insert.into_table(self.table()).or_default_values();
             insert.returning_col(Alias::new(self.meta.pk_field().column));
-            let (sql, values) = build!(self.vendor, insert);
+            let (sql, values) = self.backend.build_insert(&insert);
             return Ok(Compiled { sql, values });
         }
         // Rendered here, not through sea-query's InsertStatement: an INSERT is a fixed shape
@@ -512,13 +492,7 @@ impl Compiler {
                 }
                 first = false;
                 values.push(value);
-                match self.vendor {
-                    Vendor::Sqlite => sql.push('?'),
-                    Vendor::Postgres => {
-                        use std::fmt::Write as _;
-                        let _ = write!(sql, "${}", values.len());
-                    }
-                }
+                self.backend.push_placeholder(&mut sql, values.len());
             }
             sql.push(')');
         }

@@ -8,7 +8,6 @@ use clap::{Arg, ArgAction, ArgMatches};
 use futures_util::future::BoxFuture;
 
 use super::{make_migrations, Executor, MakeOptions, MigrationSet, RenameHint, Target};
-use crate::backends::Vendor;
 use crate::db::{database, DEFAULT_DB_ALIAS};
 use crate::Orm;
 
@@ -56,7 +55,7 @@ pub(crate) async fn apply_on_runserver(
         .map(|s| format!("{}.{}", s.key.0, s.key.1))
         .collect();
     let db = database(DEFAULT_DB_ALIAS)?;
-    if db.vendor == Vendor::Sqlite && options.auto_apply {
+    if db.features().embedded && options.auto_apply {
         for line in executor.migrate(&Target::Latest).await? {
             println!("{line}");
         }
@@ -72,7 +71,7 @@ pub(crate) async fn apply_on_runserver(
             names.len(),
             DEFAULT_DB_ALIAS,
             names.join(", "),
-            if db.vendor == Vendor::Sqlite {
+            if db.features().embedded {
                 " (or set [migrations] auto_apply = true)"
             } else {
                 ""

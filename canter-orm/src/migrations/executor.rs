@@ -13,7 +13,7 @@ use super::loader::{Key, MigrationSet};
 use super::operations::Step;
 use super::state::ProjectState;
 use super::{recorder, rust_migration, MigrationError};
-use crate::backends::{Database, Vendor};
+use crate::backends::{Backend, Database, Vendor};
 use crate::db::database;
 use crate::error::OrmError;
 use crate::transaction::atomic_for_schema_change;
@@ -134,8 +134,8 @@ impl Executor {
     /// Runs the plan; returns one line per migration applied or unapplied.
     pub async fn migrate(&self, target: &Target) -> Result<Vec<String>, MigrationError> {
         let mut log = Vec::new();
-        let sqlite = self.db()?.vendor == Vendor::Sqlite;
-        let plan = retry_when_locked(sqlite, || Box::pin(self.plan(target))).await?;
+        let backend = self.db()?.backend();
+        let plan = retry_when_locked(backend, || Box::pin(self.plan(target))).await?;
         for step in plan {
             // Boxed: keeps the caller's future small (debug builds nest futures inline).
             let done = Box::pin(self.run_one(&step)).await?;
@@ -189,7 +189,7 @@ impl Executor {
         };
         for i in indexes {
             steps.extend(migration.operations[i].database_steps(
-                vendor,
+                vendor.backend(),
                 &migration.app,
                 &states[i],
                 &states[i + 1],
@@ -200,8 +200,7 @@ impl Executor {
     }
 
     async fn run_one(&self, step: &PlanStep) -> Result<bool, MigrationError> {
-        let sqlite = self.db()?.vendor == Vendor::Sqlite;
-        retry_when_locked(sqlite, || self.try_one(step)).await
+        retry_when_locked(self.db()?.backend(), || self.try_one(step)).await
     }
 
     async fn try_one(&self, step: &PlanStep) -> Result<bool, MigrationError> {
@@ -242,12 +241,15 @@ impl Executor {
     }
 }
 
-/// Runs `attempt` again when SQLite answers "database is locked" at once, without waiting out
+/// Runs `attempt` again when the database answers it is locked at once (SQLite's "database is locked"), without waiting out
 /// busy_timeout (a connection being opened while another process migrates, or a lock it cannot
 /// wait for without risking a deadlock). Safe for migration steps: each is one transaction that
 /// reads the recorder again under the lock, so another process's work is found done and ours is
 /// never applied twice.
-async fn retry_when_locked<T, F, Fut>(sqlite: bool, mut attempt: F) -> Result<T, MigrationError>
+async fn retry_when_locked<T, F, Fut>(
+    backend: &dyn Backend,
+    mut attempt: F,
+) -> Result<T, MigrationError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, MigrationError>>,
@@ -255,7 +257,7 @@ where
     let mut tries = 0;
     loop {
         match attempt().await {
-            Err(e) if sqlite && tries < 10 && e.to_string().contains("database is locked") => {
+            Err(e) if tries < 10 && backend.is_retryable_lock_error(&e.to_string()) => {
                 tries += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(20 * tries)).await;
             }

@@ -11,7 +11,8 @@ pub mod executor;
 pub mod loader;
 pub mod operations;
 mod recorder;
-pub mod state;
+/// The model states migrations replay (they live with the schema: [`crate::schema::state`]).
+pub use crate::schema::state;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -128,6 +129,45 @@ pub fn make_migrations(
     let to = state_of(models);
     // A model renamed (or moved to another table) takes the keys pointing at it along, as the
     // RenameModel operation does to the state: compared after that, they need no AlterField.
+    for (old, new, table) in &model_moves(&from, &to, options)? {
+        from.rename_references(old, new, table);
+    }
+    let mut apps: Vec<String> = to
+        .models
+        .values()
+        .map(|m| m.app.clone())
+        .chain(from.models.values().map(|m| m.app.clone()))
+        .collect();
+    apps.sort();
+    apps.dedup();
+    if !options.apps.is_empty() {
+        apps.retain(|a| options.apps.contains(a));
+    }
+    // First every app's operations, then the dependencies: an app's migration may point at
+    // another app's model whose new migration comes later in the alphabet.
+    let mut made: Vec<Migration> = Vec::new();
+    for app in apps {
+        let operations =
+            autodetector::changes(&app, &from, &to, &options.renames, options.no_rename)?;
+        if !operations.is_empty() {
+            made.push(new_migration(set, options, app, operations));
+        }
+    }
+    let all_dependencies: Vec<_> = made.iter().map(|m| dependencies(set, &made, m)).collect();
+    for (migration, dependencies) in made.iter_mut().zip(all_dependencies) {
+        migration.dependencies = dependencies;
+    }
+    refuse_cycles(&made)?;
+    Ok(made)
+}
+
+/// The models that move (renamed by a `--rename` hint, or given another table): for each, its
+/// old key, its new key and its new table.
+fn model_moves(
+    from: &ProjectState,
+    to: &ProjectState,
+    options: &MakeOptions,
+) -> Result<Vec<(String, String, String)>, MigrationError> {
     let mut moves: Vec<(String, String, String)> = Vec::new();
     for hint in &options.renames {
         if let RenameHint::Model { old, new } = hint {
@@ -155,81 +195,65 @@ pub fn make_migrations(
             }
         }
     }
-    for (old, new, table) in &moves {
-        from.rename_references(old, new, table);
+    Ok(moves)
+}
+
+/// App `app`'s next migration, numbered after the files' and named after its operations (or
+/// `options.name`); its dependencies come later.
+fn new_migration(
+    set: &MigrationSet,
+    options: &MakeOptions,
+    app: String,
+    operations: Vec<Operation>,
+) -> Migration {
+    let number = set.next_number(&app);
+    let suffix = match &options.name {
+        Some(name) => name.clone(),
+        None if number == 1 => "initial".into(),
+        None if operations.len() == 1 => operations[0].name_fragment(),
+        None => format!("auto_{}", chrono::Utc::now().format("%Y%m%d_%H%M")),
+    };
+    Migration {
+        app,
+        name: format!("{number:04}_{suffix}"),
+        dependencies: Vec::new(),
+        operations,
     }
-    let mut apps: Vec<String> = to
-        .models
-        .values()
-        .map(|m| m.app.clone())
-        .chain(from.models.values().map(|m| m.app.clone()))
-        .collect();
-    apps.sort();
-    apps.dedup();
-    if !options.apps.is_empty() {
-        apps.retain(|a| options.apps.contains(a));
-    }
-    // First every app's operations, then the dependencies: an app's migration may point at
-    // another app's model whose new migration comes later in the alphabet.
-    let mut planned: Vec<(String, Vec<Operation>)> = Vec::new();
-    for app in apps {
-        let operations =
-            autodetector::changes(&app, &from, &to, &options.renames, options.no_rename)?;
-        if !operations.is_empty() {
-            planned.push((app, operations));
-        }
-    }
-    let mut made: Vec<Migration> = Vec::new();
-    for (app, operations) in &planned {
-        let number = set.next_number(app);
-        let suffix = match &options.name {
-            Some(name) => name.clone(),
-            None if number == 1 => "initial".into(),
-            None if operations.len() == 1 => operations[0].name_fragment(),
-            None => format!("auto_{}", chrono::Utc::now().format("%Y%m%d_%H%M")),
-        };
-        made.push(Migration {
-            app: app.clone(),
-            name: format!("{number:04}_{suffix}"),
-            dependencies: Vec::new(),
-            operations: operations.clone(),
-        });
-    }
-    // The latest migration of each app once these are written: the new one, else the leaf.
+}
+
+/// What new migration `migration` depends on: its app's leaves, and the latest migration of
+/// each other app one of its foreign keys points into (among `made`, else the files').
+fn dependencies(
+    set: &MigrationSet,
+    made: &[Migration],
+    migration: &Migration,
+) -> Vec<(String, String)> {
     let latest = |app: &str| -> Option<String> {
         made.iter()
             .find(|m| m.app == app)
             .map(|m| m.name.clone())
             .or_else(|| set.leaves(app).into_iter().next())
     };
-    let mut all_dependencies = Vec::new();
-    for migration in &made {
-        let mut dependencies: Vec<(String, String)> = set
-            .leaves(&migration.app)
-            .into_iter()
-            .map(|leaf| (migration.app.clone(), leaf))
-            .collect();
-        // Django's dependency on another app: a foreign key (or a join table's key) to one of
-        // its models needs that app's migrations applied first, for the table to exist.
-        let mut other_apps: Vec<String> = referenced_models(&migration.operations)
-            .filter_map(|model| model.split_once('.').map(|(app, _)| app.to_owned()))
-            .filter(|app| *app != migration.app)
-            .collect();
-        other_apps.sort();
-        other_apps.dedup();
-        for other in other_apps {
-            // An app without migrations (its tables made another way) is no dependency.
-            if let Some(name) = latest(&other) {
-                dependencies.push((other, name));
-            }
+    let mut dependencies: Vec<(String, String)> = set
+        .leaves(&migration.app)
+        .into_iter()
+        .map(|leaf| (migration.app.clone(), leaf))
+        .collect();
+    // Django's dependency on another app: a foreign key (or a join table's key) to one of
+    // its models needs that app's migrations applied first, for the table to exist.
+    let mut other_apps: Vec<String> = referenced_models(&migration.operations)
+        .filter_map(|model| model.split_once('.').map(|(app, _)| app.to_owned()))
+        .filter(|app| *app != migration.app)
+        .collect();
+    other_apps.sort();
+    other_apps.dedup();
+    for other in other_apps {
+        // An app without migrations (its tables made another way) is no dependency.
+        if let Some(name) = latest(&other) {
+            dependencies.push((other, name));
         }
-        all_dependencies.push(dependencies);
     }
-    for (migration, dependencies) in made.iter_mut().zip(all_dependencies) {
-        migration.dependencies = dependencies;
-    }
-    refuse_cycles(&made)?;
-    Ok(made)
+    dependencies
 }
 
 /// The `app.Model`s the foreign keys of these operations point at.

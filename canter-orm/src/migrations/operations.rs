@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::{FieldState, ModelState, ProjectState};
 use super::MigrationError;
-use crate::backends::Vendor;
-use crate::schema;
+use crate::schema::SchemaEditor;
 
 /// One step of a migration, as written in the migration file (`"op": "add_field"`, …). A key
 /// an operation does not know is an error (a misspelt `"backwards"` would otherwise make a
@@ -174,77 +173,19 @@ impl Operation {
                     .ok_or_else(|| missing(&format!("model {app}.{name}")))?;
             }
             Operation::RenameModel { old, new, table } => {
-                let mut model = state
-                    .models
-                    .remove(&format!("{app}.{old}"))
-                    .ok_or_else(|| missing(&format!("model {app}.{old}")))?;
-                model.name = new.clone();
-                model.table = table.clone();
-                state.models.insert(model.key(), model);
-                // The keys pointing at it follow it (to its new table): a later operation on
-                // such a model (an SQLite rebuild, a PostgreSQL constraint) must name the table
-                // as it is now.
-                state.rename_references(&format!("{app}.{old}"), &format!("{app}.{new}"), table);
+                rename_model_state(state, app, old, new, table)?
             }
-            Operation::AddField { model, field } => {
-                let m = state
-                    .model_mut(app, model)
-                    .ok_or_else(|| missing(&format!("model {app}.{model}")))?;
-                if m.field(&field.name).is_some() {
-                    return Err(MigrationError::Invalid(format!(
-                        "field {} of {app}.{model} is added twice",
-                        field.name
-                    )));
-                }
-                m.fields.push(field.clone());
-            }
-            Operation::RemoveField { model, name } => {
-                let m = state
-                    .model_mut(app, model)
-                    .ok_or_else(|| missing(&format!("model {app}.{model}")))?;
-                let before = m.fields.len();
-                m.fields.retain(|f| f.name != *name);
-                if m.fields.len() == before {
-                    return Err(missing(&format!("field {name} of {app}.{model}")));
-                }
-            }
-            Operation::AlterField { model, field } => {
-                let m = state
-                    .model_mut(app, model)
-                    .ok_or_else(|| missing(&format!("model {app}.{model}")))?;
-                let slot = m
-                    .fields
-                    .iter_mut()
-                    .find(|f| f.name == field.name)
-                    .ok_or_else(|| missing(&format!("field {} of {app}.{model}", field.name)))?;
-                *slot = field.clone();
-            }
-            Operation::RenameField { model, old, new } => {
-                let m = state
-                    .model_mut(app, model)
-                    .ok_or_else(|| missing(&format!("model {app}.{model}")))?;
-                let slot = m
-                    .fields
-                    .iter_mut()
-                    .find(|f| f.name == *old)
-                    .ok_or_else(|| missing(&format!("field {old} of {app}.{model}")))?;
-                // The column follows the field's name unless it was set explicitly.
-                if slot.column == *old {
-                    slot.column = new.clone();
-                }
-                slot.name = new.clone();
-            }
+            Operation::AddField { .. }
+            | Operation::RemoveField { .. }
+            | Operation::AlterField { .. }
+            | Operation::RenameField { .. } => self.field_state_forwards(app, state)?,
             Operation::AddCheck { model, name, sql } => {
-                let m = state
-                    .model_mut(app, model)
-                    .ok_or_else(|| missing(&format!("model {app}.{model}")))?;
+                let m = model_in(state, app, model)?;
                 m.checks.retain(|(n, _)| n != name);
                 m.checks.push((name.clone(), sql.clone()));
             }
             Operation::RemoveCheck { model, name } => {
-                let m = state
-                    .model_mut(app, model)
-                    .ok_or_else(|| missing(&format!("model {app}.{model}")))?;
+                let m = model_in(state, app, model)?;
                 let before = m.checks.len();
                 m.checks.retain(|(n, _)| n != name);
                 if m.checks.len() == before {
@@ -256,114 +197,160 @@ impl Operation {
         Ok(())
     }
 
+    /// `state_forwards` of the four field operations.
+    fn field_state_forwards(
+        &self,
+        app: &str,
+        state: &mut ProjectState,
+    ) -> Result<(), MigrationError> {
+        match self {
+            Operation::AddField { model, field } => {
+                let m = model_in(state, app, model)?;
+                if m.field(&field.name).is_some() {
+                    return Err(MigrationError::Invalid(format!(
+                        "field {} of {app}.{model} is added twice",
+                        field.name
+                    )));
+                }
+                m.fields.push(field.clone());
+            }
+            Operation::RemoveField { model, name } => {
+                let m = model_in(state, app, model)?;
+                let before = m.fields.len();
+                m.fields.retain(|f| f.name != *name);
+                if m.fields.len() == before {
+                    return Err(missing(&format!("field {name} of {app}.{model}")));
+                }
+            }
+            Operation::AlterField { model, field } => {
+                let slot = field_in(state, app, model, &field.name)?;
+                *slot = field.clone();
+            }
+            Operation::RenameField { model, old, new } => {
+                let slot = field_in(state, app, model, old)?;
+                // The column follows the field's name unless it was set explicitly.
+                if slot.column == *old {
+                    slot.column = new.clone();
+                }
+                slot.name = new.clone();
+            }
+            _ => unreachable!("not a field operation"),
+        }
+        Ok(())
+    }
+
     /// What the database must do to go from `before` to `after` (forwards), or back.
     pub fn database_steps(
         &self,
-        vendor: Vendor,
+        editor: &dyn SchemaEditor,
         app: &str,
         before: &ProjectState,
         after: &ProjectState,
         forwards: bool,
     ) -> Result<Vec<Step>, MigrationError> {
-        let sql = |statements: Vec<String>| Ok(statements.into_iter().map(Step::Sql).collect());
-        let model = |state: &ProjectState, name: &str| {
-            state
-                .model(app, name)
-                .cloned()
-                .ok_or_else(|| missing(&format!("model {app}.{name}")))
-        };
         // Backwards runs the mirror operation from `after` to `before`.
         let (from, to) = if forwards {
             (before, after)
         } else {
             (after, before)
         };
+        let change = Change {
+            editor,
+            app,
+            from,
+            to,
+            forwards,
+        };
+        match self {
+            Operation::CreateModel { .. }
+            | Operation::DeleteModel { .. }
+            | Operation::RenameModel { .. } => self.model_steps(&change),
+            Operation::AddField { .. }
+            | Operation::RemoveField { .. }
+            | Operation::AlterField { .. }
+            | Operation::RenameField { .. } => self.field_steps(&change),
+            Operation::AddCheck { model: name, .. }
+            | Operation::RemoveCheck { model: name, .. } => {
+                let (a, b) = (change.model_before(name)?, change.model_after(name)?);
+                sql(editor.alter_checks_sql(&a, &b))
+            }
+            Operation::RunSql { .. } | Operation::RunRust { .. } => self.data_steps(forwards),
+        }
+    }
+
+    /// `database_steps` of the operations on whole models.
+    fn model_steps(&self, change: &Change) -> Result<Vec<Step>, MigrationError> {
         match self {
             Operation::CreateModel { name, .. } | Operation::DeleteModel { name } => {
-                let creating = matches!(self, Operation::CreateModel { .. }) == forwards;
+                let creating = matches!(self, Operation::CreateModel { .. }) == change.forwards;
                 if creating {
-                    sql(schema::create_table_sql(vendor, &model(to, name)?, false))
+                    sql(change
+                        .editor
+                        .create_table_sql(&change.model_after(name)?, false))
                 } else {
-                    sql(schema::drop_table_sql(&model(from, name)?))
+                    sql(change.editor.drop_table_sql(&change.model_before(name)?))
                 }
             }
             Operation::RenameModel { old, new, .. } => {
-                let (a, b) = if forwards {
-                    (model(from, old)?, model(to, new)?)
+                let (a, b) = if change.forwards {
+                    (change.model_before(old)?, change.model_after(new)?)
                 } else {
-                    (model(from, new)?, model(to, old)?)
+                    (change.model_before(new)?, change.model_after(old)?)
                 };
                 if a.table == b.table {
                     Ok(Vec::new())
                 } else {
-                    sql(schema::rename_table_sql(&a.table, &b.table))
+                    sql(change.editor.rename_table_sql(&a.table, &b.table))
                 }
             }
-            Operation::AddField { model: name, field } => add_or_remove(
-                vendor,
-                &model(from, name)?,
-                &model(to, name)?,
-                &field.name,
-                forwards,
-            ),
-            Operation::RemoveField {
-                model: name,
-                name: field_name,
-            } => add_or_remove(
-                vendor,
-                &model(from, name)?,
-                &model(to, name)?,
-                field_name,
-                !forwards,
-            ),
+            _ => unreachable!("not a model operation"),
+        }
+    }
+
+    /// `database_steps` of the four field operations.
+    fn field_steps(&self, change: &Change) -> Result<Vec<Step>, MigrationError> {
+        let forwards = change.forwards;
+        match self {
+            Operation::AddField { model, field } => {
+                add_or_remove(change, model, &field.name, forwards)
+            }
+            Operation::RemoveField { model, name } => add_or_remove(change, model, name, !forwards),
             Operation::AlterField { model: name, field } => {
-                let (a, b) = (model(from, name)?, model(to, name)?);
-                let old = a
-                    .field(&field.name)
-                    .ok_or_else(|| missing(&format!("field {}", field.name)))?
-                    .clone();
-                let new = b
-                    .field(&field.name)
-                    .ok_or_else(|| missing(&format!("field {}", field.name)))?
-                    .clone();
-                sql(schema::alter_field_sql(vendor, &a, &b, &old, &new))
+                let (a, b) = (change.model_before(name)?, change.model_after(name)?);
+                let old = field_of(&a, &field.name)?;
+                let new = field_of(&b, &field.name)?;
+                sql(change.editor.alter_field_sql(&a, &b, old, new))
             }
             Operation::RenameField {
                 model: name,
                 old,
                 new,
             } => {
-                let (a, b) = (model(from, name)?, model(to, name)?);
+                let (a, b) = (change.model_before(name)?, change.model_after(name)?);
                 let (old, new) = if forwards { (old, new) } else { (new, old) };
-                let old_field = a
-                    .field(old)
-                    .ok_or_else(|| missing(&format!("field {old}")))?;
-                let new_field = b
-                    .field(new)
-                    .ok_or_else(|| missing(&format!("field {new}")))?;
+                let (old_field, new_field) = (field_of(&a, old)?, field_of(&b, new)?);
                 if old_field.column == new_field.column {
                     return Ok(Vec::new());
                 }
-                sql(schema::rename_column_sql(
-                    &a.table,
-                    &old_field.column,
-                    &new_field.column,
-                ))
+                sql(change
+                    .editor
+                    .rename_column_sql(&a.table, &old_field.column, &new_field.column))
             }
-            Operation::AddCheck { model: name, .. }
-            | Operation::RemoveCheck { model: name, .. } => {
-                let (a, b) = (model(from, name)?, model(to, name)?);
-                sql(schema::alter_checks_sql(vendor, &a, &b))
-            }
+            _ => unreachable!("not a field operation"),
+        }
+    }
+
+    /// `database_steps` of the data migrations (SQL or Rust, one way or the other).
+    fn data_steps(&self, forwards: bool) -> Result<Vec<Step>, MigrationError> {
+        let irreversible = || MigrationError::Irreversible(self.describe());
+        match self {
             Operation::RunSql { forward, backward } => {
                 let statements = if forwards {
                     Some(forward.clone())
                 } else {
                     backward.clone()
                 };
-                let statements =
-                    statements.ok_or_else(|| MigrationError::Irreversible(self.describe()))?;
-                sql(statements)
+                sql(statements.ok_or_else(irreversible)?)
             }
             Operation::RunRust { forward, backward } => {
                 let name = if forwards {
@@ -371,32 +358,109 @@ impl Operation {
                 } else {
                     backward.clone()
                 };
-                Ok(vec![Step::Rust(name.ok_or_else(|| {
-                    MigrationError::Irreversible(self.describe())
-                })?)])
+                Ok(vec![Step::Rust(name.ok_or_else(irreversible)?)])
             }
+            _ => unreachable!("not a data operation"),
         }
     }
 }
 
-/// Adds (`adding`) or removes the field `field_name` going from model state `a` to `b`.
+/// One operation's way through the states of app `app`: from `from` to `to` (already mirrored
+/// when unapplying), in the SQL of `editor`'s database.
+struct Change<'a> {
+    editor: &'a dyn SchemaEditor,
+    app: &'a str,
+    from: &'a ProjectState,
+    to: &'a ProjectState,
+    forwards: bool,
+}
+
+impl Change<'_> {
+    fn model_before(&self, name: &str) -> Result<ModelState, MigrationError> {
+        model_of(self.from, self.app, name)
+    }
+
+    fn model_after(&self, name: &str) -> Result<ModelState, MigrationError> {
+        model_of(self.to, self.app, name)
+    }
+}
+
+fn sql(statements: Vec<String>) -> Result<Vec<Step>, MigrationError> {
+    Ok(statements.into_iter().map(Step::Sql).collect())
+}
+
+fn model_of(state: &ProjectState, app: &str, name: &str) -> Result<ModelState, MigrationError> {
+    state
+        .model(app, name)
+        .cloned()
+        .ok_or_else(|| missing(&format!("model {app}.{name}")))
+}
+
+fn field_of<'m>(model: &'m ModelState, name: &str) -> Result<&'m FieldState, MigrationError> {
+    model
+        .field(name)
+        .ok_or_else(|| missing(&format!("field {name}")))
+}
+
+fn model_in<'s>(
+    state: &'s mut ProjectState,
+    app: &str,
+    model: &str,
+) -> Result<&'s mut ModelState, MigrationError> {
+    state
+        .model_mut(app, model)
+        .ok_or_else(|| missing(&format!("model {app}.{model}")))
+}
+
+fn field_in<'s>(
+    state: &'s mut ProjectState,
+    app: &str,
+    model: &str,
+    field: &str,
+) -> Result<&'s mut FieldState, MigrationError> {
+    model_in(state, app, model)?
+        .fields
+        .iter_mut()
+        .find(|f| f.name == field)
+        .ok_or_else(|| missing(&format!("field {field} of {app}.{model}")))
+}
+
+fn rename_model_state(
+    state: &mut ProjectState,
+    app: &str,
+    old: &str,
+    new: &str,
+    table: &str,
+) -> Result<(), MigrationError> {
+    let mut model = state
+        .models
+        .remove(&format!("{app}.{old}"))
+        .ok_or_else(|| missing(&format!("model {app}.{old}")))?;
+    model.name = new.to_owned();
+    model.table = table.to_owned();
+    state.models.insert(model.key(), model);
+    // The keys pointing at it follow it (to its new table): a later operation on such a model
+    // (an SQLite rebuild, a PostgreSQL constraint) must name the table as it is now.
+    state.rename_references(&format!("{app}.{old}"), &format!("{app}.{new}"), table);
+    Ok(())
+}
+
+/// Adds (`adding`) or removes the field `field_name` of model `model` on the way of `change`.
 fn add_or_remove(
-    vendor: Vendor,
-    a: &ModelState,
-    b: &ModelState,
+    change: &Change,
+    model: &str,
     field_name: &str,
     adding: bool,
 ) -> Result<Vec<Step>, MigrationError> {
+    let (a, b) = (change.model_before(model)?, change.model_after(model)?);
     let statements = if adding {
-        let field = b
-            .field(field_name)
-            .ok_or_else(|| missing(&format!("field {field_name}")))?;
-        schema::add_field_sql(vendor, a, b, field)
+        change
+            .editor
+            .add_field_sql(&a, &b, field_of(&b, field_name)?)
     } else {
-        let field = a
-            .field(field_name)
-            .ok_or_else(|| missing(&format!("field {field_name}")))?;
-        schema::remove_field_sql(vendor, a, b, field)
+        change
+            .editor
+            .remove_field_sql(&a, &b, field_of(&a, field_name)?)
     };
-    Ok(statements.into_iter().map(Step::Sql).collect())
+    sql(statements)
 }

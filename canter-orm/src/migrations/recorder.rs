@@ -3,11 +3,11 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use sea_query::{Alias, Expr, ExprTrait, PostgresQueryBuilder, Query, SqliteQueryBuilder, Values};
+use sea_query::{Alias, Expr, ExprTrait, Query, Values};
 
 use super::loader::Key;
 use super::state::{FieldState, ModelState};
-use crate::backends::{Database, Vendor};
+use crate::backends::Database;
 use crate::error::OrmError;
 use crate::fields::SqlType;
 
@@ -65,7 +65,7 @@ pub(crate) async fn ensure_table(db: &Arc<Database>) -> Result<(), OrmError> {
         if table_exists(db).await? {
             return Ok(());
         }
-        for statement in crate::schema::create_table_sql(db.vendor, &model(), true) {
+        for statement in db.backend().create_table_sql(&model(), true) {
             db.execute(&statement, Values(Vec::new())).await?;
         }
         Ok::<_, OrmError>(())
@@ -74,14 +74,7 @@ pub(crate) async fn ensure_table(db: &Arc<Database>) -> Result<(), OrmError> {
 }
 
 async fn table_exists(db: &Arc<Database>) -> Result<bool, OrmError> {
-    let sql = match db.vendor {
-        #[cfg(feature = "sqlite")]
-        Vendor::Sqlite => crate::backends::sqlite::operations::TABLE_EXISTS,
-        #[cfg(feature = "postgres")]
-        Vendor::Postgres => crate::backends::postgres::operations::TABLE_EXISTS,
-        #[allow(unreachable_patterns)]
-        _ => unreachable!("backend compiled out"),
-    };
+    let sql = db.backend().table_exists_sql();
     let rows = db.fetch_all(sql, Values(vec![TABLE.into()])).await?;
     Ok(rows
         .first()
@@ -91,17 +84,11 @@ async fn table_exists(db: &Arc<Database>) -> Result<bool, OrmError> {
         > 0)
 }
 
-const ADVISORY_LOCK: i64 = 0x63616e746572; // "canter"
-
 /// The migration lock, held until the surrounding transaction ends. PostgreSQL: an advisory
 /// lock; SQLite: the transaction's `BEGIN IMMEDIATE` already holds the write lock.
 pub(crate) async fn lock(db: &Arc<Database>) -> Result<(), OrmError> {
-    if db.vendor == Vendor::Postgres {
-        db.execute(
-            &format!("SELECT pg_advisory_xact_lock({ADVISORY_LOCK})"),
-            Values(Vec::new()),
-        )
-        .await?;
+    if let Some(sql) = db.backend().migration_lock_sql() {
+        db.execute(&sql, Values(Vec::new())).await?;
     }
     Ok(())
 }
@@ -132,10 +119,7 @@ pub(crate) async fn record(db: &Arc<Database>, key: &Key) -> Result<(), OrmError
             Expr::val(chrono::Utc::now()),
         ])
         .map_err(|e| OrmError::InvalidLookup(e.to_string()))?;
-    let (sql, values) = match db.vendor {
-        Vendor::Sqlite => insert.build(SqliteQueryBuilder),
-        Vendor::Postgres => insert.build(PostgresQueryBuilder),
-    };
+    let (sql, values) = db.backend().build_insert(&insert);
     db.execute(&sql, values).await.map(|_| ())
 }
 
@@ -145,9 +129,6 @@ pub(crate) async fn unrecord(db: &Arc<Database>, key: &Key) -> Result<(), OrmErr
         .from_table(Alias::new(TABLE))
         .and_where(Expr::col(Alias::new("app")).eq(key.0.clone()))
         .and_where(Expr::col(Alias::new("name")).eq(key.1.clone()));
-    let (sql, values) = match db.vendor {
-        Vendor::Sqlite => delete.build(SqliteQueryBuilder),
-        Vendor::Postgres => delete.build(PostgresQueryBuilder),
-    };
+    let (sql, values) = db.backend().build_delete(&delete);
     db.execute(&sql, values).await.map(|_| ())
 }

@@ -12,7 +12,7 @@ pub(crate) async fn insert_instance<M: Model>(obj: &mut M, alias: &str) -> Resul
     obj.validate()?;
     let db = database(alias)?;
     let compiler = Compiler {
-        vendor: db.vendor,
+        backend: db.backend(),
         meta: M::meta(),
     };
     let compiled = compiler.insert(vec![obj.to_values()], false)?;
@@ -54,7 +54,7 @@ pub(crate) async fn save_instance<M: Model>(
     let meta = M::meta();
     let db = database(alias)?;
     let compiler = Compiler {
-        vendor: db.vendor,
+        backend: db.backend(),
         meta,
     };
     let loaded: Option<Vec<usize>> = obj

@@ -107,7 +107,7 @@ impl<M: Model> QuerySet<M> {
     fn db(&self) -> Result<(Arc<Database>, Compiler), OrmError> {
         let db = database(self.alias())?;
         let compiler = Compiler {
-            vendor: db.vendor,
+            backend: db.backend(),
             meta: M::meta(),
         };
         Ok((db, compiler))
@@ -276,10 +276,7 @@ impl<M: Model> QuerySet<M> {
     pub async fn explain(self) -> Result<String, OrmError> {
         let (db, compiler) = self.db()?;
         let compiled = compiler.select(&self.query)?;
-        let prefix = match db.vendor {
-            crate::backends::Vendor::Sqlite => "EXPLAIN QUERY PLAN ",
-            crate::backends::Vendor::Postgres => "EXPLAIN ",
-        };
+        let prefix = db.backend().explain_prefix();
         let rows = db
             .fetch_all(&format!("{prefix}{}", compiled.sql), compiled.values)
             .await?;

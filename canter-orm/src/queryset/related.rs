@@ -105,10 +105,7 @@ impl<M: Model> QuerySet<M> {
                     sea_query::Expr::col(sea_query::Alias::new(m2m.owner_column()))
                         .is_in(batch.iter().copied()),
                 );
-            let (sql, values) = match db.vendor {
-                crate::Vendor::Sqlite => links.build(sea_query::SqliteQueryBuilder),
-                crate::Vendor::Postgres => links.build(sea_query::PostgresQueryBuilder),
-            };
+            let (sql, values) = db.backend().build_select(&links);
             for row in db.fetch_all(&sql, values).await? {
                 let (owner, target) = (row.get::<i64>(0)?, row.get::<i64>(1)?);
                 links_of.entry(owner).or_default().push(target);

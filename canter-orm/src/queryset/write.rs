@@ -21,11 +21,8 @@ impl<M: Model> QuerySet<M> {
         }
         let (db, compiler) = self.db()?;
         let fields = M::meta().fields.len().max(1);
-        // Stay under SQLite's and PostgreSQL's bound-parameter limits.
-        let limit = match db.vendor {
-            crate::backends::Vendor::Sqlite => 32_766,
-            crate::backends::Vendor::Postgres => 65_535,
-        };
+        // Stay under the database's bound-parameter limit.
+        let limit = db.features().max_query_params;
         let batch = (limit / fields).clamp(1, 1000);
         let auto = M::meta().has_auto_pk();
         for chunk in objs.chunks_mut(batch) {

@@ -73,15 +73,6 @@ mod rename_v3 {
     }
 }
 
-fn temp_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "canter-migration-ops-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// makemigrations for `metas` into `dir`; returns the new migration's name and operations.
 fn make(
     dir: &std::path::Path,
@@ -297,7 +288,7 @@ async fn author_keys_work(vendor: canter_orm::Vendor) {
 
 on_every_backend! {
     async fn rename_model_keeps_rows_and_the_keys_pointing_at_it(vendor) {
-        let dir = temp_dir();
+        let dir = canter_test_kit::TempDir::new("migration-ops");
         let (initial, _) = make(&dir, &[rename_v1::Author::meta(), rename_v1::Book::meta()], &[]);
         migrate(&dir, Target::Latest).await;
         for (name, title) in [("Le Guin", "Earthsea"), ("Herbert", "Dune")] {
@@ -339,7 +330,6 @@ on_every_backend! {
         migrate(&dir, Target::Latest).await;
         writer_keys_work!(rename_v3, vendor);
         let _ = checked;
-        std::fs::remove_dir_all(&dir).ok();
     }
 }
 
@@ -407,7 +397,7 @@ async fn skus() -> Vec<(String, i64)> {
 
 on_every_backend! {
     async fn add_and_remove_check_refuse_and_accept_and_roll_back(vendor) {
-        let dir = temp_dir();
+        let dir = canter_test_kit::TempDir::new("migration-ops");
         let (initial, _) = make(&dir, &[check_v1::Stock::meta()], &[]);
         migrate(&dir, Target::Latest).await;
         for (sku, quantity) in [("bolt", 10), ("nut", 0)] {
@@ -464,6 +454,5 @@ on_every_backend! {
         assert_eq!(skus().await.len(), 3, "no row lost on {vendor:?}");
         assert!(accepts_negative_stock().await, "still no check on {vendor:?}");
         let _ = removed;
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

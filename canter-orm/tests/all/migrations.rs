@@ -120,15 +120,6 @@ mod v8 {
     }
 }
 
-pub(crate) fn temp_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "canter-migrations-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// makemigrations for `meta` into `dir`; returns the new migration's name.
 fn make(dir: &std::path::Path, meta: &'static ModelMeta, renames: &[&str]) -> String {
     make_all(dir, &[meta], renames)
@@ -192,10 +183,9 @@ fn to(name: &str) -> Target {
 
 on_every_backend! {
     async fn a_model_evolves_through_eight_versions_and_back(vendor) {
-        let dir = temp_dir();
+        let dir = canter_test_kit::TempDir::new("migrations");
         let evolved = evolve_forward(&dir, vendor).await;
         roll_back_one_version_at_a_time(&dir, vendor, evolved).await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 }
 
@@ -540,13 +530,13 @@ async fn back_to_nothing_and_forward_again(dir: &std::path::Path, names: &[Strin
 
 on_every_backend! {
     async fn two_migrate_runs_at_once_apply_each_migration_once(vendor) {
-        let dir = temp_dir();
+        let dir = canter_test_kit::TempDir::new("migrations");
         make(&dir, v1::Article::meta(), &[]);
         make(&dir, v2::Article::meta(), &[]);
         let scope = canter_orm::db::current().unwrap();
         let runs: Vec<_> = (0..2)
             .map(|_| {
-                let dir = dir.clone();
+                let dir = dir.to_path_buf();
                 tokio::spawn(scope.clone().scope(async move {
                     Executor::new(MigrationSet::load(&dir).unwrap(), "default").migrate(&Target::Latest).await
                 }))
@@ -560,13 +550,12 @@ on_every_backend! {
         assert_eq!(applied_lines, 2, "each migration applied exactly once on {vendor:?}");
         let set = MigrationSet::load(&dir).unwrap();
         assert_eq!(Executor::new(set, "default").applied().await.unwrap().len(), 2);
-        std::fs::remove_dir_all(&dir).ok();
     }
 }
 
 on_every_backend! {
     async fn sql_and_rust_data_migrations_with_their_reverse(vendor) {
-        let dir = temp_dir();
+        let dir = canter_test_kit::TempDir::new("migrations");
         make(&dir, v2::Article::meta(), &[]);
         let functions = canter_orm::migrations::RustMigrations::new()
             .add("evo.bump_views", || async {
@@ -603,14 +592,13 @@ on_every_backend! {
             let set = MigrationSet::load(&dir).unwrap();
             let steps = Executor::new(set, "default").steps(&("evo".into(), "0001_initial".into()), vendor, true).unwrap();
             assert!(format!("{steps:?}").contains("CREATE TABLE \\\"evo_article\\\""), "{steps:?}");
-            std::fs::remove_dir_all(&dir).ok();
         }).await;
     }
 }
 
 #[test]
 fn a_hand_edited_invalid_file_is_named_in_the_error() {
-    let dir = temp_dir();
+    let dir = canter_test_kit::TempDir::new("migrations");
     std::fs::create_dir_all(dir.join("evo")).unwrap();
     let file = dir.join("evo/0001_initial.json");
     std::fs::write(&file, r#"{"app": "evo", "name": "0001_initial", "operations": [{"op": "add_feild", "model": "X"}]}"#).unwrap();
@@ -658,5 +646,4 @@ fn a_hand_edited_invalid_file_is_named_in_the_error() {
     std::fs::write(&file, r#"{"app": "evo", "name": "0001_initial", "dependencies": [["evo", "0000_missing"]], "operations": []}"#).unwrap();
     let err = MigrationSet::load(&dir).unwrap_err().to_string();
     assert!(err.contains("0000_missing"), "{err}");
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -3,7 +3,7 @@
 //! a many-to-many deleted and restored; a foreign key altered.
 
 use crate::common;
-use crate::migrations::{make_all, migrate, temp_dir, v7};
+use crate::migrations::{make_all, migrate, v7};
 
 use canter_orm::migrations::{make_migrations, Executor, MakeOptions, MigrationSet, Target};
 use canter_orm::Model;
@@ -59,7 +59,7 @@ fn app_target(app: &str, name: Option<&str>) -> Target {
 
 on_every_backend! {
     async fn a_foreign_key_to_another_app_depends_on_its_migration(vendor) {
-        let dir = temp_dir();
+        let dir = canter_test_kit::TempDir::new("migrations-rel");
         let set = MigrationSet::load(&dir).unwrap();
         let made = make_migrations(&set, &[two_apps::Item::meta(), two_apps::Owner::meta()], &MakeOptions::default()).unwrap();
         assert_eq!(made.iter().map(|m| (m.app.as_str(), m.name.as_str())).collect::<Vec<_>>(), [("ax", "0001_initial"), ("zy", "0001_initial")]);
@@ -103,7 +103,6 @@ on_every_backend! {
         let log = migrate(&dir, Target::Latest).await;
         assert_eq!(log.len(), 4);
         assert!(log[0].contains("zy.0001") && log[3].contains("ax.0002"), "{log:?}");
-        std::fs::remove_dir_all(&dir).ok();
     }
 }
 
@@ -147,7 +146,7 @@ async fn every_pooled_connection_refuses_a_dangling_key() {
 
 on_every_backend! {
     async fn a_failed_data_migration_leaves_foreign_keys_enforced(vendor) {
-        let dir = temp_dir();
+        let dir = canter_test_kit::TempDir::new("migrations-rel");
         make_all(&dir, &[v7::Category::meta(), v7::Article::meta()], &[]);
         migrate(&dir, Target::Latest).await;
         every_pooled_connection_refuses_a_dangling_key().await;
@@ -173,7 +172,7 @@ on_every_backend! {
                 };
                 MigrationSet::load(&dir).unwrap().write(&data).unwrap();
                 let scope = canter_orm::db::current().unwrap();
-                let dir2 = dir.clone();
+                let dir2 = dir.to_path_buf();
                 let run = tokio::spawn(scope.scope(async move {
                     Executor::new(MigrationSet::load(&dir2).unwrap(), "default").migrate(&Target::Latest).await
                 }))
@@ -187,7 +186,6 @@ on_every_backend! {
                 assert_eq!(v7::Category::objects().count().await.unwrap(), 0, "rolled back on {vendor:?}");
                 every_pooled_connection_refuses_a_dangling_key().await;
             }
-            std::fs::remove_dir_all(&dir).ok();
         }).await;
     }
 }
@@ -213,7 +211,7 @@ mod with_tags {
 
 on_every_backend! {
     async fn a_model_with_a_many_to_many_is_deleted_and_restored(vendor) {
-        let dir = temp_dir();
+        let dir = canter_test_kit::TempDir::new("migrations-rel");
         make_all(&dir, &[with_tags::Tag::meta(), with_tags::Post::meta()], &[]);
         migrate(&dir, Target::Latest).await;
         let tag = with_tags::Tag::objects().create(with_tags::Tag { id: 0, name: "t".into() }).await.unwrap();
@@ -240,7 +238,6 @@ on_every_backend! {
         // And the whole app back to zero and forwards again.
         migrate(&dir, Target::App { app: "blog".into(), name: None }).await;
         migrate(&dir, Target::Latest).await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 }
 
@@ -309,7 +306,7 @@ async fn accepts_a_dangling_child() -> bool {
 
 on_every_backend! {
     async fn altering_a_foreign_key_changes_the_constraint(vendor) {
-        let dir = temp_dir();
+        let dir = canter_test_kit::TempDir::new("migrations-rel");
         let v0 = make_all(&dir, &[fk_v0::Parent::meta(), fk_v0::Child::meta()], &[]);
         migrate(&dir, Target::Latest).await;
         assert!(accepts_a_dangling_child().await, "a plain integer on {vendor:?}");
@@ -341,6 +338,5 @@ on_every_backend! {
         assert!(matches!(protected, Err(canter_orm::OrmError::Integrity { .. })), "PROTECT again on {vendor:?}");
         migrate(&dir, app_target("fk", Some(&v0))).await;
         assert!(accepts_a_dangling_child().await, "the constraint is gone on {vendor:?}");
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

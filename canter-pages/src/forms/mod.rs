@@ -25,12 +25,16 @@
 pub(crate) mod data;
 mod errors;
 mod fields;
+#[cfg(feature = "orm")]
+mod model_form;
 mod render;
 
 pub use canter_macros::Form;
 pub use data::FormData;
 pub use errors::FormErrors;
 pub use fields::{FieldSpec, FormValue, Widget, REQUIRED};
+#[cfg(feature = "orm")]
+pub use model_form::{ModelForm, SaveError};
 pub(crate) use render::{escape, is_rendered_html, FormView};
 
 use canter_core::{Error, Request};
@@ -49,10 +53,10 @@ pub trait Form: Sized + Send + 'static {
 /// A form with what was submitted (or its initial values), its errors, and its typed value
 /// once valid (Django's bound form).
 pub struct BoundForm<F: Form> {
-    shown: FormData,
+    pub(crate) shown: FormData,
     errors: FormErrors,
     value: Option<F>,
-    bound: bool,
+    pub(crate) bound: bool,
 }
 
 impl<F: Form> BoundForm<F> {

@@ -132,3 +132,29 @@ impl Templates {
         environment
     }
 }
+
+/// The app's `404.html`, `500.html`, `403.html` and `400.html` templates as its error pages
+/// outside DEBUG (Django's handlers render the same names); a status without its template, or a
+/// template that fails, leaves canter's generic page.
+pub(crate) struct TemplateErrorPages(pub Arc<Templates>);
+
+impl canter_core::ErrorPages for TemplateErrorPages {
+    fn render(&self, status: http::StatusCode, path: Option<&str>) -> Option<String> {
+        let name = if status.is_server_error() {
+            "500.html".to_owned()
+        } else {
+            format!("{}.html", status.as_u16())
+        };
+        if !self.0.exists(&name) {
+            return None;
+        }
+        let context = minijinja::context! { request_path => path, status => status.as_u16() };
+        match self.0.render(&name, context) {
+            Ok(html) => Some(html),
+            Err(e) => {
+                tracing::error!(target: "canter::pages", template = %name, error = %e, "the error page's template failed");
+                None
+            }
+        }
+    }
+}

@@ -4,6 +4,8 @@
 mod collect;
 mod common;
 mod forms;
+#[cfg(feature = "orm")]
+mod model_forms;
 mod static_files;
 mod templates;
 mod uploads;

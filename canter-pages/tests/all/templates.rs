@@ -140,3 +140,37 @@ async fn debug_reloads_an_edited_template_and_production_keeps_the_compiled_one(
         "project's own"
     );
 }
+
+#[tokio::test]
+async fn outside_debug_404_html_and_500_html_are_the_error_pages() {
+    let client = client(false, "[staticfiles]\nroot = \"/nonexistent\"").await;
+    let page = client.get("/no/%3Cscript%3Ealert(1)%3C/script%3E/").await;
+    assert_eq!(page.status(), 404);
+    let html = page.text();
+    assert!(html.contains("<h1>Nothing here</h1>"), "{html}");
+    assert!(
+        html.contains("No page at /no/&lt;script&gt;alert(1)&lt;/script&gt;/."),
+        "the path is escaped: {html}"
+    );
+    // A view's own 404 and a failing template's 500.
+    let page = client.get("/t/missing.html").await;
+    assert_eq!(page.status(), 500);
+    assert!(
+        page.text().contains("Something broke on our side"),
+        "{}",
+        page.text()
+    );
+    // DEBUG keeps the technical pages.
+    let debug = client_debug().await;
+    let page = debug.get("/no/such/").await;
+    assert_eq!(page.status(), 404);
+    assert!(
+        page.text().contains("Page not found (404)"),
+        "{}",
+        page.text()
+    );
+}
+
+async fn client_debug() -> canter_core::test::TestClient {
+    client(true, "").await
+}

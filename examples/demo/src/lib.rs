@@ -4,6 +4,7 @@
 pub mod consumers;
 pub mod middleware;
 pub mod models;
+pub mod pages;
 pub mod tasks;
 pub mod urls;
 pub mod views;
@@ -35,6 +36,13 @@ pub fn app() -> App {
         // Background tasks: the embedded durable broker (an SQLite file), the `worker` command,
         // and an in-process worker under runserver.
         .plugin(tasks::tasks())
+        // Pages: the demo's templates and static files (read from disk in DEBUG, embedded in
+        // the binary), the `canter.static` middleware and `collectstatic`.
+        .install(canter::pages::install(canter::pages::Pages::new().app(
+            "demo",
+            canter::pages::embed_dir!("templates"),
+            canter::pages::embed_dir!("static"),
+        )))
         .urls(urls::urlpatterns())
         .middleware(middleware::AsyncMiddleware)
 }

@@ -25,6 +25,9 @@ pub struct MyModel {
 #[model(app = "demo")]
 pub struct Note {
     pub id: i64,
+    /// Given by the notes page's form; notes posted to the API have none.
+    #[field(max_length = 100, default = "")]
+    pub title: String,
     #[field(max_length = 1000)]
     pub text: String,
 }

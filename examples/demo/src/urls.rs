@@ -5,11 +5,11 @@ use canter::prelude::*;
 use canter::routing::UrlPattern;
 
 use crate::consumers::{ChatConsumer, MyConsumer};
-use crate::views;
+use crate::{pages, views};
 
 pub fn urlpatterns() -> Vec<UrlPattern> {
     vec![
-        path("", views::index).name("index"),
+        path("", pages::index).name("index"),
         path("async/", views::async_view)
             .name("async")
             .methods([Method::GET]),
@@ -23,12 +23,18 @@ pub fn urlpatterns() -> Vec<UrlPattern> {
             websocket(|scope: &Scope| Json(ChatConsumer::new(scope))),
         )
         .name("ws-chat"),
-        path("chat/<str:room>/", views::chat_room)
+        path("chat/<str:room>/", pages::chat_room)
             .name("chat-room")
             .methods([Method::GET]),
         path("chat/<str:room>/events/", views::chat_events)
             .name("chat-events")
             .methods([Method::GET]),
+        path("notes/", pages::notes_page)
+            .name("notes-page")
+            .methods([Method::GET, Method::POST]),
+        path("upload/", pages::upload_page)
+            .name("upload-page")
+            .methods([Method::GET, Method::POST]),
         path("mymodel/", views::mymodel_list)
             .name("mymodel-list")
             .methods([Method::GET]),

@@ -26,58 +26,6 @@ pub async fn hello(_req: Request) -> JsonResponse {
     JsonResponse::new(json!({"message": "Hello"}))
 }
 
-/// The index page, linking every feature (URLs built with `reverse`).
-pub async fn index(req: Request) -> Result<Html<String>> {
-    let article = req.reverse(
-        "article-detail",
-        &[("year", "2026".into()), ("slug", "async-django".into())],
-    )?;
-    let links = [
-        (
-            req.reverse("async", &[])?,
-            "GET /async/: the article's async view (2 s sleep that blocks nobody)",
-        ),
-        (req.reverse("hello", &[])?, "GET /hello/: hello JSON"),
-        (
-            article,
-            "GET /articles/&lt;int:year&gt;/&lt;slug:slug&gt;/: typed path converters",
-        ),
-        (
-            req.reverse("blocking", &[])?,
-            "GET /blocking/: blocking work through sync_to_async",
-        ),
-        (
-            req.reverse("stream", &[])?,
-            "GET /stream/: a streaming response",
-        ),
-        (
-            req.reverse("api:notes", &[])?,
-            "GET/POST /api/notes/: a class-based view",
-        ),
-        (
-            req.reverse("mymodel-first-active", &[])?,
-            "GET /mymodel/first-active/: the article's async ORM query",
-        ),
-        (
-            req.reverse("mymodel-list", &[])?,
-            "GET /mymodel/?active=true: a queryset filtered by the query string",
-        ),
-        (
-            req.reverse("chat-room", &[("room", "lobby".into())])?,
-            "GET /chat/lobby/: a chat room over a WebSocket consumer and a channel-layer group",
-        ),
-    ];
-    let items: String = links
-        .iter()
-        .map(|(href, text)| format!("<li><a href=\"{href}\">{text}</a></li>"))
-        .collect();
-    Ok(Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>canter demo</title></head>\
-         <body><h1>canter demo</h1><p>The article <em>Asynchronous Programming in Django</em>, in Rust.</p>\
-         <ul>{items}</ul><p>POST JSON to <code>/api/echo/</code> to have it echoed. POST to <code>/tasks/long-running/</code> to enqueue the article's Celery task, then GET the <code>status_url</code> it answers with; <code>/tasks/pipeline/</code> runs a chain and a chord.</p></body></html>"
-    )))
-}
-
 /// Typed path parameters: `articles/<int:year>/<slug:slug>/`.
 pub async fn article(Path((year, slug)): Path<(i64, String)>) -> Result<JsonResponse> {
     if year < 1900 {
@@ -146,7 +94,11 @@ impl Notes {
             return Err(Error::bad_request("text must not be empty"));
         }
         let note = Note::objects()
-            .create(Note { id: 0, text })
+            .create(Note {
+                id: 0,
+                title: String::new(),
+                text,
+            })
             .await
             .map_err(|e| e.into_http())?;
         Ok((StatusCode::CREATED, Json(note)))
@@ -282,47 +234,6 @@ pub async fn task_status(req: Request) -> Result<Json<Value>> {
 
 fn bad_request(message: String) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": message}))).into_response()
-}
-
-/// A chat room page: a WebSocket to `ws/chat/<room>/`, messages shown as they arrive
-/// (`?user=NAME` picks the name; otherwise a random one). The ids (`status`, `log`, `text`,
-/// `send`) are what the browser test drives.
-pub async fn chat_room(req: Request) -> Result<Html<String>> {
-    let room: String = req.param("room")?;
-    let escaped: String = room
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    Ok(Html(format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Chat: {escaped}</title>
-<style>.notice {{ color: #666; font-style: italic; }}</style></head>
-<body><h1>Room {escaped}</h1>
-<p id="status">connecting…</p>
-<ul id="log"></ul>
-<form id="form"><input id="text" autocomplete="off" autofocus><button id="send">Send</button></form>
-<script>
-const user = new URLSearchParams(location.search).get("user") || "user" + Math.floor(Math.random() * 1000);
-const socket = new WebSocket(`${{location.protocol === "https:" ? "wss" : "ws"}}://${{location.host}}/ws/chat/{escaped}/?user=${{encodeURIComponent(user)}}`);
-const status = document.getElementById("status");
-socket.onopen = () => {{ status.textContent = `connected as ${{user}}`; }};
-socket.onclose = () => {{ status.textContent = "disconnected"; }};
-socket.onmessage = (e) => {{
-  const data = JSON.parse(e.data);
-  const li = document.createElement("li");
-  if (data.error) li.textContent = `error: ${{data.error}}`;
-  else if (data.notice) {{ li.textContent = data.notice; li.className = "notice"; }}
-  else li.textContent = `${{data.user}}: ${{data.message}}`;
-  document.getElementById("log").appendChild(li);
-}};
-document.getElementById("form").onsubmit = (e) => {{
-  e.preventDefault();
-  const input = document.getElementById("text");
-  if (socket.readyState !== WebSocket.OPEN || !input.value) return;
-  socket.send(JSON.stringify({{message: input.value}}));
-  input.value = "";
-}};
-</script></body></html>"#
-    )))
 }
 
 /// The room's messages as server-sent events (for clients without WebSockets).

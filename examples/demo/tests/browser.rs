@@ -1,8 +1,9 @@
-//! The chat page in a real browser: headless Chromium (`CANTER_TEST_CHROMIUM`, default
-//! /usr/bin/chromium) opens `/chat/<room>/` of a `demo runserver` in two tabs, and a message
-//! sent in one shows up in the other. Driven by `tests/browser/chat.mjs` (playwright-core,
-//! `npm ci` in tests/browser). Without Chromium, node or node_modules it is skipped with a
-//! printed reason; under CANTER_REQUIRE_SERVICES=1 it fails instead.
+//! The demo in a real browser: headless Chromium (`CANTER_TEST_CHROMIUM`, default
+//! /usr/bin/chromium) driven by playwright-core scripts in `tests/browser` (`npm ci` there)
+//! against a `demo runserver`. `chat.mjs` opens `/chat/<room>/` in two tabs and a message sent
+//! in one shows up in the other; `pages.mjs` checks the stylesheet applies, the notes form's
+//! error and redirect, and an upload. Without Chromium, node or node_modules they are skipped
+//! with a printed reason; under CANTER_REQUIRE_SERVICES=1 they fail instead.
 
 mod support;
 
@@ -55,12 +56,36 @@ fn a_message_typed_in_one_tab_appears_in_the_other() {
     };
     let mut server = DemoProcess::spawn(&["runserver", "127.0.0.1:0"], &[]);
     let base = format!("http://{}", server.server_addr());
+    let stdout = run_script(&chromium, "chat.mjs", &[&base]);
+    assert!(stdout.contains("ok: two tabs chatted"), "{stdout}");
+    drop(server);
+}
 
+/// The pages in a browser: styled, the notes form's error and redirect, an upload, the chat.
+/// `CANTER_SCREENSHOTS=DIR` keeps a screenshot of each page there (how docs/screenshots/ was
+/// made).
+#[test]
+fn the_pages_are_styled_and_their_forms_work_in_a_browser() {
+    let chromium = match browser_tools() {
+        Ok(path) => path,
+        Err(reason) => return missing(&reason),
+    };
+    let mut server = DemoProcess::spawn(&["runserver", "127.0.0.1:0"], &[]);
+    let base = format!("http://{}", server.server_addr());
+    let shots = std::env::var("CANTER_SCREENSHOTS").unwrap_or_default();
+    let stdout = run_script(&chromium, "pages.mjs", &[&base, &shots]);
+    assert!(stdout.contains("ok: pages styled"), "{stdout}");
+    drop(server);
+}
+
+/// Runs `node tests/browser/<script> <args>` to its end (at most [`NODE_LIMIT`]); its stdout.
+/// Panics with both outputs when it fails.
+fn run_script(chromium: &Path, script: &str, args: &[&str]) -> String {
     let started = Instant::now();
     let mut node = Command::new("node")
-        .arg(Path::new(BROWSER_DIR).join("chat.mjs"))
-        .arg(&base)
-        .env("CANTER_TEST_CHROMIUM", &chromium)
+        .arg(Path::new(BROWSER_DIR).join(script))
+        .args(args.iter().filter(|a| !a.is_empty()))
+        .env("CANTER_TEST_CHROMIUM", chromium)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -86,23 +111,19 @@ fn a_message_typed_in_one_tab_appears_in_the_other() {
         if started.elapsed() > NODE_LIMIT {
             let _ = node.kill();
             let _ = node.wait();
-            panic!("chat.mjs still running after {NODE_LIMIT:?}; killed");
+            panic!("{script} still running after {NODE_LIMIT:?}; killed");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     let (stdout, stderr) = (stdout(), stderr());
     eprintln!(
-        "chat.mjs took {:.1} s: {}",
+        "{script} took {:.1} s: {}",
         started.elapsed().as_secs_f64(),
         stdout.trim()
     );
     assert!(
         status.success(),
-        "chat.mjs failed ({status}):\n{stdout}\n{stderr}"
+        "{script} failed ({status}):\n{stdout}\n{stderr}"
     );
-    assert!(
-        stdout.contains("ok: two tabs chatted"),
-        "{stdout}\n{stderr}"
-    );
-    drop(server);
+    stdout
 }

@@ -6,13 +6,15 @@ use std::time::Duration;
 use canter::test::TestClient;
 use serde_json::{json, Value};
 
-fn client() -> TestClient {
-    TestClient::new(demo::app())
+/// The demo as a test starts it: its plugins' services (the templates the pages need among
+/// them), an in-memory task broker.
+async fn client() -> TestClient {
+    TestClient::start(demo::app()).await
 }
 
 #[tokio::test(start_paused = true)]
 async fn async_view_sleeps_two_seconds_and_answers() {
-    let client = client();
+    let client = client().await;
     let start = tokio::time::Instant::now();
     let r = client.get("/async/").await;
     assert!(start.elapsed() >= Duration::from_secs(2));
@@ -28,7 +30,7 @@ async fn async_view_sleeps_two_seconds_and_answers() {
 async fn sleeping_views_hold_up_nobody() {
     // 500 requests that each sleep 2 s finish together in 2 s of (virtual) time: the sleeps
     // overlap instead of queueing.
-    let client = client();
+    let client = client().await;
     let start = tokio::time::Instant::now();
     let requests = (0..500).map(|_| {
         let client = client.clone();
@@ -45,7 +47,7 @@ async fn sleeping_views_hold_up_nobody() {
 
 #[tokio::test]
 async fn async_middleware_adds_server_timing_everywhere() {
-    let client = client();
+    let client = client().await;
     for (path, status) in [
         ("/", 200),
         ("/hello/", 200),
@@ -68,11 +70,13 @@ async fn async_middleware_adds_server_timing_everywhere() {
 
 #[tokio::test]
 async fn index_links_the_features() {
-    let r = client().get("/").await;
+    let r = client().await.get("/").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     let html = r.text();
     for href in [
+        "/notes/",
+        "/upload/",
         "/async/",
         "/hello/",
         "/articles/2026/async-django/",
@@ -93,6 +97,7 @@ async fn index_links_the_features() {
 #[tokio::test]
 async fn the_demo_middleware_stack_is_on() {
     let r = client()
+        .await
         .get("/hello/")
         .header("accept-encoding", "gzip")
         .await;
@@ -107,7 +112,7 @@ async fn the_demo_middleware_stack_is_on() {
 
 #[tokio::test]
 async fn other_example_views() {
-    let client = client();
+    let client = client().await;
     let r = client.get("/articles/2024/hello-world/").await;
     assert_eq!(
         r.json::<Value>(),

@@ -221,6 +221,7 @@ async fn notes_are_kept_in_the_database_not_in_the_process() {
             stored,
             [Note {
                 id: created["id"].as_i64().unwrap(),
+                title: String::new(),
                 text: "remember the milk".into()
             }],
             "{backend}"
@@ -249,6 +250,7 @@ async fn notes_are_kept_in_the_database_not_in_the_process() {
         let many = (0..demo::views::NOTES_LISTED)
             .map(|n| Note {
                 id: 0,
+                title: String::new(),
                 text: format!("note {n}"),
             })
             .collect();

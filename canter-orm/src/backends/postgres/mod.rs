@@ -1,8 +1,10 @@
 //! PostgreSQL, for production: a pool with an acquire timeout, so an exhausted pool or a
 //! database that went away gives a clear error instead of hanging.
 
-pub(crate) mod operations;
-pub(crate) mod schema;
+mod features;
+mod introspection;
+mod operations;
+mod schema;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -13,8 +15,19 @@ use sea_query::Values;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection as _, PgConnection, Row as _, TypeInfo, ValueRef};
 
-use super::{Database, Pool, Row, RowInner};
+use super::{Backend, Database, Features, Pool, Row, RowInner};
 use crate::db::DatabaseConfig;
+
+/// The PostgreSQL backend.
+pub(crate) struct PostgresBackend;
+
+pub(crate) static BACKEND: PostgresBackend = PostgresBackend;
+
+impl Backend for PostgresBackend {
+    fn features(&self) -> &'static Features {
+        &features::FEATURES
+    }
+}
 
 pub(crate) fn connect(config: &DatabaseConfig) -> Result<Pool, String> {
     let options = PgConnectOptions::from_str(&config.url).map_err(|e| e.to_string())?;

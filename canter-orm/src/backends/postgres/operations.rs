@@ -2,10 +2,86 @@
 //! the case-insensitive ones, `~` / `~*` for regexes, `EXTRACT` for date parts (in UTC for
 //! time-zone-aware columns).
 
-use sea_query::Expr;
+use sea_query::{
+    DeleteStatement, Expr, InsertStatement, PostgresQueryBuilder, QueryBuilder, SelectStatement,
+    UpdateStatement, Values,
+};
 
+use super::PostgresBackend;
+use crate::backends::{Operations, Vendor};
 use crate::expressions::{Op, Transform};
 use crate::fields::SqlType;
+use crate::transaction::Isolation;
+
+/// The key of the advisory lock `migrate` holds (any constant; "canter" in ASCII).
+const MIGRATION_LOCK: i64 = 0x63616e746572;
+
+impl Operations for PostgresBackend {
+    fn vendor(&self) -> Vendor {
+        Vendor::Postgres
+    }
+
+    fn build_select(&self, statement: &SelectStatement) -> (String, Values) {
+        statement.build(PostgresQueryBuilder)
+    }
+
+    fn build_insert(&self, statement: &InsertStatement) -> (String, Values) {
+        statement.build(PostgresQueryBuilder)
+    }
+
+    fn build_update(&self, statement: &UpdateStatement) -> (String, Values) {
+        statement.build(PostgresQueryBuilder)
+    }
+
+    fn build_delete(&self, statement: &DeleteStatement) -> (String, Values) {
+        statement.build(PostgresQueryBuilder)
+    }
+
+    fn value_literal(&self, value: &sea_query::Value) -> String {
+        PostgresQueryBuilder.value_to_string(value)
+    }
+
+    fn push_placeholder(&self, sql: &mut String, number: usize) {
+        use std::fmt::Write as _;
+        let _ = write!(sql, "${number}");
+    }
+
+    fn text_lookup(&self, op: Op, column: Expr, value: &str) -> Expr {
+        text_lookup(op, column, value)
+    }
+
+    fn date_part(&self, transform: Transform, column: Expr, sql_type: SqlType) -> Expr {
+        let part = match transform {
+            Transform::Year => "YEAR",
+            Transform::Month => "MONTH",
+            Transform::Day => "DAY",
+        };
+        let template = if sql_type == SqlType::DateTime {
+            format!("CAST(EXTRACT({part} FROM $1 AT TIME ZONE 'UTC') AS BIGINT)")
+        } else {
+            format!("CAST(EXTRACT({part} FROM $1) AS BIGINT)")
+        };
+        Expr::cust_with_exprs(template, [column])
+    }
+
+    fn begin_statements(&self, isolation: Option<Isolation>) -> Vec<String> {
+        let mut statements = vec!["BEGIN".to_owned()];
+        if let Some(level) = isolation {
+            let level = match level {
+                Isolation::ReadCommitted => "READ COMMITTED",
+                Isolation::RepeatableRead => "REPEATABLE READ",
+                Isolation::Serializable => "SERIALIZABLE",
+            };
+            statements.push(format!("SET TRANSACTION ISOLATION LEVEL {level}"));
+        }
+        statements
+    }
+
+    /// A transaction-level advisory lock: released when the migration's transaction ends.
+    fn migration_lock_sql(&self) -> Option<String> {
+        Some(format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+    }
+}
 
 fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
@@ -13,7 +89,7 @@ fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
-pub(crate) fn text_lookup(op: Op, column: Expr, value: &str) -> Expr {
+fn text_lookup(op: Op, column: Expr, value: &str) -> Expr {
     let (template, pattern) = match op {
         Op::IExact => ("UPPER($1::text) = UPPER($2)", value.to_owned()),
         Op::Contains => ("$1::text LIKE $2", format!("%{}%", escape_like(value))),
@@ -37,24 +113,3 @@ pub(crate) fn text_lookup(op: Op, column: Expr, value: &str) -> Expr {
     };
     Expr::cust_with_exprs(template, [column, Expr::val(pattern)])
 }
-
-pub(crate) fn transform(transform: Transform, column: Expr, sql_type: SqlType) -> Expr {
-    let part = match transform {
-        Transform::Year => "YEAR",
-        Transform::Month => "MONTH",
-        Transform::Day => "DAY",
-    };
-    let template = if sql_type == SqlType::DateTime {
-        format!("CAST(EXTRACT({part} FROM $1 AT TIME ZONE 'UTC') AS BIGINT)")
-    } else {
-        format!("CAST(EXTRACT({part} FROM $1) AS BIGINT)")
-    };
-    Expr::cust_with_exprs(template, [column])
-}
-
-pub(crate) const RANDOM: &str = "RANDOM()";
-
-/// Whether a table exists on the search path (one bound value: its name).
-pub(crate) const TABLE_EXISTS: &str = "SELECT COUNT(*) FROM pg_catalog.pg_class c \
-     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-     WHERE c.relname = $1 AND c.relkind IN ('r', 'p') AND n.nspname = ANY (current_schemas(false))";

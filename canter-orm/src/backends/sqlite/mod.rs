@@ -1,8 +1,10 @@
 //! SQLite, the embedded default: WAL mode, foreign keys on, a `REGEXP` function, a busy
 //! timeout so concurrent writers wait instead of failing.
 
-pub(crate) mod operations;
-pub(crate) mod schema;
+mod features;
+mod introspection;
+mod operations;
+mod schema;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -16,8 +18,19 @@ use sqlx::sqlite::{
 };
 use sqlx::{Column, Row as _, Sqlite, TypeInfo, ValueRef};
 
-use super::{Database, Pool, Row, RowInner};
+use super::{Backend, Database, Features, Pool, Row, RowInner};
 use crate::db::DatabaseConfig;
+
+/// The SQLite backend.
+pub(crate) struct SqliteBackend;
+
+pub(crate) static BACKEND: SqliteBackend = SqliteBackend;
+
+impl Backend for SqliteBackend {
+    fn features(&self) -> &'static Features {
+        &features::FEATURES
+    }
+}
 
 pub(crate) fn connect(config: &DatabaseConfig) -> Result<Pool, String> {
     let options = SqliteConnectOptions::from_str(&config.url)

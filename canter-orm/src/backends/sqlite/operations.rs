@@ -2,10 +2,96 @@
 //! so the case-sensitive lookups use GLOB (Django uses LIKE there and is case-insensitive on
 //! SQLite; canter is not). `REGEXP` is sqlx's, with Rust regex syntax.
 
-use sea_query::Expr;
+use sea_query::{
+    DeleteStatement, Expr, InsertStatement, QueryBuilder, SelectStatement, SqliteQueryBuilder,
+    UpdateStatement, Values,
+};
 
+use super::SqliteBackend;
+use crate::backends::{Operations, Vendor};
 use crate::expressions::{Op, Transform};
 use crate::fields::SqlType;
+use crate::transaction::Isolation;
+
+impl Operations for SqliteBackend {
+    fn vendor(&self) -> Vendor {
+        Vendor::Sqlite
+    }
+
+    fn build_select(&self, statement: &SelectStatement) -> (String, Values) {
+        statement.build(SqliteQueryBuilder)
+    }
+
+    fn build_insert(&self, statement: &InsertStatement) -> (String, Values) {
+        statement.build(SqliteQueryBuilder)
+    }
+
+    fn build_update(&self, statement: &UpdateStatement) -> (String, Values) {
+        statement.build(SqliteQueryBuilder)
+    }
+
+    fn build_delete(&self, statement: &DeleteStatement) -> (String, Values) {
+        statement.build(SqliteQueryBuilder)
+    }
+
+    fn value_literal(&self, value: &sea_query::Value) -> String {
+        SqliteQueryBuilder.value_to_string(value)
+    }
+
+    fn push_placeholder(&self, sql: &mut String, _number: usize) {
+        sql.push('?');
+    }
+
+    fn text_lookup(&self, op: Op, column: Expr, value: &str) -> Expr {
+        text_lookup(op, column, value)
+    }
+
+    fn date_part(&self, transform: Transform, column: Expr, _sql_type: SqlType) -> Expr {
+        let format = match transform {
+            Transform::Year => "%Y",
+            Transform::Month => "%m",
+            Transform::Day => "%d",
+        };
+        Expr::cust_with_exprs(
+            format!("CAST(strftime('{format}', ?) AS INTEGER)"),
+            [column],
+        )
+    }
+
+    /// SQLite's `REGEXP` is sqlx's, built on the `regex` crate, so the same crate checks the
+    /// pattern exactly (sqlx reports a bad one as a misleading "constraint failed").
+    fn check_regex(&self, pattern: &str) -> Result<(), String> {
+        regex::Regex::new(pattern)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn foreign_keys_sql(&self, enforced: bool) -> &'static str {
+        if enforced {
+            "PRAGMA foreign_keys = ON"
+        } else {
+            "PRAGMA foreign_keys = OFF"
+        }
+    }
+
+    fn explain_prefix(&self) -> &'static str {
+        "EXPLAIN QUERY PLAN "
+    }
+
+    /// IMMEDIATE takes the write lock up front, so two transactions never deadlock upgrading a
+    /// read lock (SQLITE_BUSY), they queue on busy_timeout instead. (SQLite transactions are
+    /// always serializable: there is no level to set.)
+    fn begin_statements(&self, _isolation: Option<Isolation>) -> Vec<String> {
+        vec!["BEGIN IMMEDIATE".into()]
+    }
+
+    /// "database is locked" at once, without waiting out busy_timeout: a connection being
+    /// opened while another process writes, or a lock it cannot wait for without risking a
+    /// deadlock.
+    fn is_retryable_lock_error(&self, message: &str) -> bool {
+        message.contains("database is locked")
+    }
+}
 
 fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
@@ -26,7 +112,7 @@ fn escape_glob(text: &str) -> String {
     out
 }
 
-pub(crate) fn text_lookup(op: Op, column: Expr, value: &str) -> Expr {
+fn text_lookup(op: Op, column: Expr, value: &str) -> Expr {
     let (template, pattern) = match op {
         Op::IExact => ("? LIKE ? ESCAPE '\\'", escape_like(value)),
         Op::Contains => ("? GLOB ?", format!("*{}*", escape_glob(value))),
@@ -41,24 +127,6 @@ pub(crate) fn text_lookup(op: Op, column: Expr, value: &str) -> Expr {
     };
     Expr::cust_with_exprs(template, [column, Expr::val(pattern)])
 }
-
-pub(crate) fn transform(transform: Transform, column: Expr, _sql_type: SqlType) -> Expr {
-    let format = match transform {
-        Transform::Year => "%Y",
-        Transform::Month => "%m",
-        Transform::Day => "%d",
-    };
-    Expr::cust_with_exprs(
-        format!("CAST(strftime('{format}', ?) AS INTEGER)"),
-        [column],
-    )
-}
-
-pub(crate) const RANDOM: &str = "RANDOM()";
-
-/// Whether a table exists (one bound value: its name).
-pub(crate) const TABLE_EXISTS: &str =
-    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?";
 
 #[cfg(test)]
 mod tests {

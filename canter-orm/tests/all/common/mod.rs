@@ -1,54 +1,39 @@
 //! Test databases: a fresh SQLite file per test, always; a fresh PostgreSQL schema per test
 //! when `CANTER_TEST_POSTGRES_URL` is set (skipped with a printed reason otherwise, a failure
-//! under `CANTER_REQUIRE_SERVICES=1`).
+//! under `CANTER_REQUIRE_SERVICES=1`). The places themselves are canter-test-kit's fixtures,
+//! removed when the `TestDb` is dropped (also when the test panicked).
 
 #![allow(dead_code)]
 
+use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 
 use canter_orm::{Databases, Vendor};
+use canter_test_kit::{PgSchema, SqliteFile};
 
 pub struct TestDb {
     pub vendor: Vendor,
     pub dbs: Arc<Databases>,
-    cleanup: Option<(String, String)>,
-    file: Option<std::path::PathBuf>,
-}
-
-fn unique() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+    /// The fixture holding the database (a file, a schema): removed when dropped.
+    _place: Box<dyn Any + Send>,
 }
 
 pub async fn sqlite() -> TestDb {
-    let file = std::env::temp_dir().join(format!("canter-orm-{}.sqlite3", unique()));
-    let dbs = Databases::single(&format!("sqlite://{}", file.display())).unwrap();
+    let file = SqliteFile::new("canter-orm");
     TestDb {
         vendor: Vendor::Sqlite,
-        dbs: Arc::new(dbs),
-        cleanup: None,
-        file: Some(file),
+        dbs: Arc::new(Databases::single(&file.url).unwrap()),
+        _place: Box::new(file),
     }
 }
 
 pub async fn postgres() -> Option<TestDb> {
-    let url = canter_core::test::require_service("CANTER_TEST_POSTGRES_URL")?;
-    let schema = format!("canter_test_{}", unique());
-    let admin = Arc::new(Databases::single(&url).unwrap());
-    admin
-        .clone()
-        .scope(async {
-            raw(&format!("CREATE SCHEMA {schema}")).await;
-        })
-        .await;
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let scoped = format!("{url}{separator}options=-c%20search_path%3D{schema}");
-    let dbs = Databases::single(&scoped).unwrap();
+    let schema = PgSchema::create("canter_test")?;
     Some(TestDb {
         vendor: Vendor::Postgres,
-        dbs: Arc::new(dbs),
-        cleanup: Some((url, schema)),
-        file: None,
+        dbs: Arc::new(Databases::single(&schema.url).unwrap()),
+        _place: Box::new(schema),
     })
 }
 
@@ -76,45 +61,9 @@ impl TestDb {
         self.dbs.clone().scope(future).await
     }
 
-    pub async fn finish(mut self) {
-        if let Some((url, schema)) = self.cleanup.take() {
-            drop_schema(&url, &schema).await;
-        }
-        self.remove_file();
-    }
-
-    fn remove_file(&self) {
-        if let Some(file) = &self.file {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-            }
-        }
-    }
-}
-
-async fn drop_schema(url: &str, schema: &str) {
-    let admin = Arc::new(Databases::single(url).unwrap());
-    admin
-        .scope(async { raw(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await })
-        .await;
-}
-
-/// A test that panicked never reaches `finish`: its schema and file go here, on a thread and
-/// runtime of their own (the test's runtime is unwinding).
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((url, schema)) = self.cleanup.take() {
-            let _ = std::thread::spawn(move || {
-                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    runtime.block_on(drop_schema(&url, &schema));
-                }
-            })
-            .join();
-        }
-        self.remove_file();
+    /// Ends the test's use of the database; the fixture removes it.
+    pub async fn finish(self) {
+        drop(self);
     }
 }
 

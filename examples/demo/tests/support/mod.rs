@@ -13,6 +13,8 @@ use std::time::Duration;
 pub struct DemoProcess {
     child: Child,
     dir: PathBuf,
+    /// Whether the directory is the process's own (removed on drop) or the test's.
+    owns_dir: bool,
     lines: mpsc::Receiver<String>,
 }
 
@@ -22,6 +24,14 @@ impl DemoProcess {
     pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(format!("demo-proc-{}", unique()));
         std::fs::create_dir_all(&dir).unwrap();
+        let mut process = Self::spawn_in(&dir, args, env);
+        process.owns_dir = true;
+        process
+    }
+
+    /// `demo <args>` in the test's directory `dir` (left in place on drop).
+    pub fn spawn_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let dir = dir.to_owned();
         let mut child = demo_command()
             .args(args)
             .envs(env.iter().copied())
@@ -39,7 +49,16 @@ impl DemoProcess {
                 let _ = tx.send(line);
             }
         });
-        DemoProcess { child, dir, lines }
+        DemoProcess {
+            child,
+            dir,
+            owns_dir: false,
+            lines,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The `host:port` runserver serves on, once it says so (panics after 30 s or if it exits).
@@ -79,7 +98,9 @@ impl Drop for DemoProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -1,6 +1,6 @@
-//! The state of the models as migrations describe them (Django's `ProjectState`): rebuilt by
-//! replaying migration files, and made from the compiled models, so the autodetector can
-//! compare the two.
+//! The state of the models as the schema holds them (Django's `ProjectState`): made from the
+//! compiled models, and rebuilt by replaying migration files, so the autodetector can compare
+//! the two and the schema editor can turn a change into SQL.
 
 use std::collections::BTreeMap;
 
