@@ -2,6 +2,8 @@
 //! (Celery's protocol on Redis, shared with Python workers and producers) and [`MemoryBroker`]
 //! (tests).
 
+#[cfg(any(feature = "redis", feature = "amqp"))]
+pub mod celery;
 mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;

@@ -19,7 +19,8 @@
 //! max_message_size`) are refused by `publish`; one pushed by other means is measured by the
 //! fetch script and dead-lettered there, never transferred.
 
-pub mod celery;
+/// The wire format (moved to [`crate::brokers::celery`], shared with RabbitMQ).
+pub use super::celery;
 mod control;
 mod fetch;
 mod impl_broker;

@@ -1,11 +1,13 @@
-//! The wire contract with Python Celery: message protocol v2 in kombu's Redis envelope, kombu's
-//! queue keys and priority sub-queues, and the Redis result backend's `celery-task-meta-<id>`
-//! records. Kept apart from the broker logic: this is what a Python process must read back.
-//! (Facts from `django-async-spec.md` §4, read from celery/kombu and observed on the wire.)
+//! The wire contract with Python Celery: message protocol v2 (its headers and its
+//! `[args, kwargs, embed]` body, shared by the Redis and RabbitMQ transports), kombu's Redis
+//! envelope, queue keys and priority sub-queues, and the Redis result backend's
+//! `celery-task-meta-<id>` records. Kept apart from the broker logic: this is what a Python
+//! process must read back. (Facts from `django-async-spec.md` §4 and `interop-formats.md` §7,
+//! read from celery/kombu and observed on the wire.)
 
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::broker::TaskMessage;
 use crate::result::{TaskResult, TaskStatus};
@@ -78,18 +80,29 @@ pub fn delivery_tag() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// The kombu envelope of a protocol v2 message for `m`, with a fresh delivery tag (returned too).
-pub fn encode_message(m: &TaskMessage, origin: &str, reply_to: &str) -> (String, String) {
+/// Celery cuts `argsrepr` / `kwargsrepr` at this many characters (its `saferepr` limit), so
+/// a header stays small (AMQP cannot split a header frame).
+const REPR_MAX: usize = 1024;
+
+fn repr(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(REPR_MAX) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
+}
+
+/// A protocol v2 message's body: `[args, kwargs, embed]`.
+pub fn task_body(m: &TaskMessage) -> Value {
     let embed = m.embed.clone().unwrap_or_else(
         || json!({"callbacks": null, "errbacks": null, "chain": null, "chord": null}),
     );
-    let body = json!([m.args, m.kwargs, embed]);
-    let tag = delivery_tag();
-    let envelope = json!({
-        "body": base64::engine::general_purpose::STANDARD.encode(body.to_string()),
-        "content-encoding": "utf-8",
-        "content-type": "application/json",
-        "headers": {
+    json!([m.args, m.kwargs, embed])
+}
+
+/// A protocol v2 message's headers for `m`, sent by `origin`.
+pub fn task_headers(m: &TaskMessage, origin: &str) -> Value {
+    json!({
             "lang": "rs",
             "task": m.name,
             "id": m.id,
@@ -102,14 +115,25 @@ pub fn encode_message(m: &TaskMessage, origin: &str, reply_to: &str) -> (String,
             "timelimit": [null, null],
             "root_id": m.root_id.as_deref().unwrap_or(&m.id),
             "parent_id": m.parent_id,
-            "argsrepr": m.args.to_string(),
-            "kwargsrepr": m.kwargs.to_string(),
+            "argsrepr": repr(&m.args),
+            "kwargsrepr": repr(&m.kwargs),
             "origin": origin,
             "ignore_result": false,
             "replaced_task_nesting": 0,
             "stamped_headers": null,
             "stamps": {},
-        },
+    })
+}
+
+/// The kombu envelope of a protocol v2 message for `m`, with a fresh delivery tag (returned too).
+pub fn encode_message(m: &TaskMessage, origin: &str, reply_to: &str) -> (String, String) {
+    let body = task_body(m);
+    let tag = delivery_tag();
+    let envelope = json!({
+        "body": base64::engine::general_purpose::STANDARD.encode(body.to_string()),
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": task_headers(m, origin),
         "properties": {
             "correlation_id": m.id,
             "reply_to": reply_to,
@@ -142,51 +166,103 @@ pub struct Invalid {
 /// Reads a kombu envelope holding a protocol v2 message (`queue` is where it was popped from,
 /// used when `delivery_info` lacks a routing key).
 pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
-    let invalid = |id: Option<&str>, name: Option<&str>, reason: String| Invalid {
-        id: id.map(str::to_owned),
-        name: name.map(str::to_owned),
-        reason,
-    };
-    let envelope: Value = serde_json::from_str(raw)
-        .map_err(|e| invalid(None, None, format!("the message is not JSON: {e}")))?;
+    let envelope: Value = serde_json::from_str(raw).map_err(|e| Invalid {
+        id: None,
+        name: None,
+        reason: format!("the message is not JSON: {e}"),
+    })?;
     let headers = envelope.get("headers").and_then(Value::as_object);
     let properties = envelope.get("properties").and_then(Value::as_object);
     let (Some(headers), Some(properties)) = (headers, properties) else {
-        return Err(invalid(
-            None,
-            None,
-            "no headers/properties: not a kombu envelope".into(),
-        ));
+        return Err(Invalid {
+            id: None,
+            name: None,
+            reason: "no headers/properties: not a kombu envelope".into(),
+        });
     };
+    let tag = properties.get("delivery_tag").and_then(Value::as_str);
+    let info = properties.get("delivery_info");
+    let routing_key = info
+        .and_then(|d| d.get("routing_key"))
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
+        .unwrap_or(queue);
+    let content_type = envelope.get("content-type").and_then(Value::as_str);
+    let body = envelope.get("body").and_then(Value::as_str).unwrap_or("");
+    let base64 = properties.get("body_encoding").and_then(Value::as_str) == Some("base64");
+    let delivered = Delivered {
+        routing_key,
+        priority: properties.get("priority").and_then(Value::as_i64),
+        redelivered: headers
+            .get("redelivered")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            || info
+                .and_then(|d| d.get("redelivered"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+    };
+    let message = read_message(
+        headers,
+        content_type,
+        |bad| {
+            let Some(_) = tag else {
+                return Err(bad("no properties.delivery_tag".into()));
+            };
+            if !base64 {
+                return Ok(body.as_bytes().to_vec());
+            }
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .map_err(|e| bad(format!("the body is not base64: {e}")))
+        },
+        &delivered,
+    )?;
+    Ok(Received {
+        message,
+        delivery_tag: tag.unwrap_or_default().to_owned(),
+    })
+}
+
+/// How a message was delivered, as its transport tells (what the message itself does not).
+pub struct Delivered<'a> {
+    /// Its queue (the routing key it was published with).
+    pub routing_key: &'a str,
+    /// Its priority, in canter's order (0 first; see [`crate::broker::clamp_priority`]).
+    pub priority: Option<i64>,
+    pub redelivered: bool,
+}
+
+/// A protocol v2 message from its `headers`, its content type (`None`: JSON) and its body
+/// (`body` gives the bytes, or an error made with the `bad` it is given, which names the
+/// message). An error names the message when its headers do.
+pub fn read_message(
+    headers: &Map<String, Value>,
+    content_type: Option<&str>,
+    body: impl FnOnce(&dyn Fn(String) -> Invalid) -> Result<Vec<u8>, Invalid>,
+    delivered: &Delivered,
+) -> Result<TaskMessage, Invalid> {
     let id = headers.get("id").and_then(Value::as_str);
     let name = headers.get("task").and_then(Value::as_str);
     let (Some(id), Some(name)) = (id, name) else {
-        return Err(invalid(
-            id,
-            name,
-            "no `task`/`id` header: not Celery message protocol v2".into(),
-        ));
+        return Err(Invalid {
+            id: id.map(str::to_owned),
+            name: name.map(str::to_owned),
+            reason: "no `task`/`id` header: not Celery message protocol v2".into(),
+        });
     };
-    let bad = |reason: String| invalid(Some(id), Some(name), reason);
-    let Some(tag) = properties.get("delivery_tag").and_then(Value::as_str) else {
-        return Err(bad("no properties.delivery_tag".into()));
+    let bad = |reason: String| Invalid {
+        id: Some(id.to_owned()),
+        name: Some(name.to_owned()),
+        reason,
     };
-    let content_type = envelope
-        .get("content-type")
-        .and_then(Value::as_str)
-        .unwrap_or("application/json");
+    let content_type = content_type.unwrap_or("application/json");
     if content_type != "application/json" {
         return Err(bad(format!(
             "content type {content_type:?} is not supported: canter speaks JSON (Celery's default `task_serializer = \"json\"`)"
         )));
     }
-    let body = envelope.get("body").and_then(Value::as_str).unwrap_or("");
-    let body = match properties.get("body_encoding").and_then(Value::as_str) {
-        Some("base64") => base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .map_err(|e| bad(format!("the body is not base64: {e}")))?,
-        _ => body.as_bytes().to_vec(),
-    };
+    let body = body(&bad)?;
     let body: Value =
         serde_json::from_slice(&body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
     let Some([args, kwargs, embed]) = body
@@ -208,50 +284,30 @@ pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
         }
     };
     let text = |key: &str| headers.get(key).and_then(Value::as_str).map(str::to_owned);
-    let routing_key = properties
-        .get("delivery_info")
-        .and_then(|d| d.get("routing_key"))
-        .and_then(Value::as_str)
-        .filter(|k| !k.is_empty())
-        .unwrap_or(queue);
-    Ok(Received {
-        message: TaskMessage {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            queue: routing_key.to_owned(),
-            priority: properties
-                .get("priority")
-                .and_then(Value::as_i64)
-                .map_or(0, crate::broker::clamp_priority),
-            args: args.clone(),
-            // Passed on as sent: one that is not a mapping is refused by the worker.
-            kwargs: kwargs.clone(),
-            eta: time("eta")?.unwrap_or(0.0),
-            expires: time("expires")?,
-            retries: headers.get("retries").and_then(Value::as_u64).unwrap_or(0) as u32,
-            // Kept whole when it carries a chain, a chord or callbacks (what canter acts on);
-            // Python's other embed fields travel with it.
-            parent_id: text("parent_id"),
-            // Python sets it to the task's own id when nothing sent it: kept as `None` then.
-            root_id: text("root_id").filter(|root| root != id),
-            redelivered: headers
-                .get("redelivered")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-                || properties
-                    .get("delivery_info")
-                    .and_then(|d| d.get("redelivered"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-            embed: (["chain", "callbacks", "errbacks"].iter().any(|key| {
-                embed
-                    .get(key)
-                    .and_then(Value::as_array)
-                    .is_some_and(|c| !c.is_empty())
-            }) || embed.get("chord").is_some_and(Value::is_object))
-            .then(|| embed.clone()),
-        },
-        delivery_tag: tag.to_owned(),
+    Ok(TaskMessage {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        queue: delivered.routing_key.to_owned(),
+        priority: delivered.priority.map_or(0, crate::broker::clamp_priority),
+        args: args.clone(),
+        // Passed on as sent: one that is not a mapping is refused by the worker.
+        kwargs: kwargs.clone(),
+        eta: time("eta")?.unwrap_or(0.0),
+        expires: time("expires")?,
+        retries: headers.get("retries").and_then(Value::as_u64).unwrap_or(0) as u32,
+        parent_id: text("parent_id"),
+        // Python sets it to the task's own id when nothing sent it: kept as `None` then.
+        root_id: text("root_id").filter(|root| root != id),
+        redelivered: delivered.redelivered,
+        // Kept whole when it carries a chain, a chord or callbacks (what canter acts on);
+        // Python's other embed fields travel with it.
+        embed: (["chain", "callbacks", "errbacks"].iter().any(|key| {
+            embed
+                .get(key)
+                .and_then(Value::as_array)
+                .is_some_and(|c| !c.is_empty())
+        }) || embed.get("chord").is_some_and(Value::is_object))
+        .then(|| embed.clone()),
     })
 }
 
