@@ -36,6 +36,8 @@ pub use broker::{
     broker, clamp_priority, enqueue, send_task, tasks_app, ApplyOptions, Broker, BrokerServices,
     Delivery, TaskMessage, DEFAULT_MAX_MESSAGE_SIZE,
 };
+#[cfg(feature = "amqp")]
+pub use brokers::AmqpBroker;
 #[cfg(feature = "redis")]
 pub use brokers::RedisBroker;
 pub use brokers::{MemoryBroker, SqliteBroker};

@@ -167,8 +167,12 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 
 /// A transport's remote-control and events wire (the broker's [`mailbox`](crate::Broker::mailbox)).
 pub trait Mailbox: Send + Sync + 'static {
-    /// The requests broadcast from now on (every one: [`ControlRequest::is_for`] filters).
-    fn listen(&self) -> BoxFuture<'_, Result<BoxStream<'static, ControlRequest>, TaskError>>;
+    /// The requests broadcast from now on to node `node` (every one: [`ControlRequest::is_for`]
+    /// filters).
+    fn listen<'a>(
+        &'a self,
+        node: &'a str,
+    ) -> BoxFuture<'a, Result<BoxStream<'static, ControlRequest>, TaskError>>;
     /// Sends `reply` (`{"<node>": …}`) for the request with `ticket` to `to`.
     fn reply<'a>(
         &'a self,
@@ -272,10 +276,26 @@ pub(crate) fn python_set(ids: &[String]) -> String {
     format!("{{{}}}", quoted.join(", "))
 }
 
-/// A canter event made Celery's: the standard fields (`utcoffset`, `pid`, `clock`), and a task
-/// event's arguments as the repr strings Celery sends.
+/// A canter event made Celery's: the standard fields (`utcoffset`, `pid`, `clock`), a task
+/// event's arguments as the repr strings Celery sends, and its times in ISO 8601 (no ETA for a
+/// task due at once).
 pub(crate) fn celery_event(event: &Value, clock: u64) -> Value {
     let mut event = event.as_object().cloned().unwrap_or_else(Map::new);
+    let sent_at = event
+        .get("timestamp")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    for key in ["eta", "expires"] {
+        if let Some(at) = event.get(key).and_then(Value::as_f64) {
+            let later = key == "expires" || at > sent_at;
+            let shown = if later {
+                json!(iso8601_utc(at))
+            } else {
+                Value::Null
+            };
+            event.insert(key.into(), shown);
+        }
+    }
     event.insert("utcoffset".into(), json!(0));
     event.insert("pid".into(), json!(std::process::id()));
     event.insert("clock".into(), json!(clock));

@@ -1,7 +1,9 @@
-//! Broker implementations: [`SqliteBroker`] (embedded, durable, the default), [`RedisBroker`]
-//! (Celery's protocol on Redis, shared with Python workers and producers) and [`MemoryBroker`]
-//! (tests).
+//! Broker implementations: [`SqliteBroker`] (embedded, durable, the default), `RedisBroker`
+//! (Celery's protocol on Redis, shared with Python workers and producers), `AmqpBroker`
+//! (Celery's protocol on RabbitMQ, feature `amqp`) and [`MemoryBroker`] (tests).
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
 #[cfg(any(feature = "redis", feature = "amqp"))]
 pub mod celery;
 mod memory;
@@ -9,6 +11,8 @@ mod memory;
 pub mod redis;
 mod sqlite;
 
+#[cfg(feature = "amqp")]
+pub use self::amqp::AmqpBroker;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisBroker;
 pub use memory::MemoryBroker;

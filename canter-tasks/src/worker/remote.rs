@@ -61,7 +61,7 @@ impl Worker {
             return std::future::pending().await;
         };
         loop {
-            match mailbox.listen().await {
+            match mailbox.listen(&self.name).await {
                 Ok(mut requests) => {
                     while let Some(request) = requests.next().await {
                         self.clock.adjust(request.clock);

@@ -141,7 +141,10 @@ impl RedisMailbox {
 }
 
 impl Mailbox for RedisMailbox {
-    fn listen(&self) -> BoxFuture<'_, Result<BoxStream<'static, ControlRequest>, TaskError>> {
+    fn listen<'a>(
+        &'a self,
+        _node: &'a str,
+    ) -> BoxFuture<'a, Result<BoxStream<'static, ControlRequest>, TaskError>> {
         Box::pin(async move {
             let mut pubsub = self.client.get_async_pubsub().await?;
             pubsub.subscribe(self.channel(EXCHANGE, "")).await?;
@@ -223,20 +226,6 @@ impl Mailbox for RedisMailbox {
     fn send_event<'a>(&'a self, event: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
             let kind = event["type"].as_str().unwrap_or("unknown");
-            // Times as Celery sends them: ISO 8601, and no ETA for a task due at once.
-            let mut event = event.clone();
-            let sent_at = event["timestamp"].as_f64().unwrap_or(0.0);
-            for key in ["eta", "expires"] {
-                if let Some(at) = event.get(key).and_then(Value::as_f64) {
-                    let due_later = key == "expires" || at > sent_at;
-                    event[key] = if due_later {
-                        json!(super::celery::iso8601(at))
-                    } else {
-                        Value::Null
-                    };
-                }
-            }
-            let event = &event;
             let routing_key = kind.replace('-', ".");
             let headers = json!({"hostname": event["hostname"]});
             let raw = envelope(event, headers, EVENT_EXCHANGE, &routing_key, 1);

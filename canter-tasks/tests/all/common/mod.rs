@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use canter_tasks::{task, Broker, Registry, TaskError, Worker, WorkerConfig};
 
+#[cfg(feature = "amqp")]
+pub use canter_test_kit::AmqpVhost;
 pub use canter_test_kit::{
     in_a_process_of_its_own, spawn_test_process as spawn_worker_process, test_name,
     Children as Workers, RedisKeys, TempDir,
