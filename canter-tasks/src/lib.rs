@@ -43,7 +43,7 @@ pub use brokers::RedisBroker;
 pub use brokers::{MemoryBroker, SqliteBroker};
 pub use canter_macros::task;
 pub use error::TaskError;
-pub use plugin::{open_broker, open_broker_limited, Tasks};
+pub use plugin::{open_broker, open_broker_limited, open_broker_with_backend, Tasks};
 pub use request::{request, Request};
 pub use result::{AsyncResult, TaskResult, TaskStatus};
 pub use task::{soft_time_limit, soft_time_limit_exceeded, Registry, Task, TaskOptions};

@@ -4,7 +4,10 @@
 //! ```toml
 //! [tasks]
 //! broker = "sqlite://tasks.sqlite3"   # the default: the embedded, durable broker;
-//!                                     # unset and REDIS_URL set: that Redis (Celery's protocol)
+//!                                     # unset: BROKER_URL, else REDIS_URL if set (Celery's
+//!                                     # protocol on Redis, or on RabbitMQ: amqp://…)
+//! result_backend = "redis://…"        # RabbitMQ keeps no results: where they go (unset:
+//!                                     # RESULT_BACKEND, else REDIS_URL, else tasks.sqlite3)
 //! worker_in_runserver = true          # runserver also runs a worker (default: true on the
 //!                                     # embedded broker, false on Redis, where workers are
 //!                                     # deployed apart, as Celery's are)
@@ -37,6 +40,7 @@ use crate::worker::{Worker, WorkerConfig};
 #[serde(default, deny_unknown_fields)]
 struct TaskSettings {
     broker: Option<String>,
+    result_backend: Option<String>,
     worker_in_runserver: Option<bool>,
     concurrency: usize,
     visibility_timeout: f64,
@@ -50,6 +54,7 @@ impl Default for TaskSettings {
     fn default() -> Self {
         TaskSettings {
             broker: None,
+            result_backend: None,
             worker_in_runserver: None,
             concurrency: 10,
             visibility_timeout: 60.0,
@@ -151,8 +156,17 @@ impl Plugin for Tasks {
                         .with_max_message_size(config.max_message_size),
                 )
             } else {
-                let (mut url, setting) =
-                    broker_url(config.broker.as_deref(), std::env::var("REDIS_URL").ok());
+                let env = |name: &str| std::env::var(name).ok();
+                let (mut url, setting) = broker_url(
+                    config.broker.as_deref(),
+                    env("BROKER_URL"),
+                    env("REDIS_URL"),
+                );
+                let backend = result_backend_url(
+                    config.result_backend.as_deref(),
+                    env("RESULT_BACKEND"),
+                    env("REDIS_URL"),
+                );
                 // An app started by a test with no broker configured gets an in-memory one (as
                 // Django's test runner gets a test database): no broker file in the project.
                 if ctx.command == "test" && setting == "the default" {
@@ -161,7 +175,7 @@ impl Plugin for Tasks {
                 let shown = crate::broker::redacted(&url);
                 let opened = tokio::time::timeout(
                     CONNECT_LIMIT,
-                    open_broker_limited(&url, config.max_message_size),
+                    open_broker_with_backend(&url, &backend, config.max_message_size),
                 )
                 .await
                 .unwrap_or_else(|_| {
@@ -335,18 +349,39 @@ impl InProcessWorker {
     }
 }
 
-/// The broker URL and the setting it came from: `[tasks] broker` if set, else `REDIS_URL` if
-/// set, else the embedded default.
 /// The URL `start` opened the app's broker from, kept among its services for `ready`.
 #[derive(Clone)]
 struct BrokerUrl(String);
 
-fn broker_url(configured: Option<&str>, redis_url: Option<String>) -> (String, &'static str) {
-    match (configured, redis_url.filter(|u| !u.trim().is_empty())) {
-        (Some(url), _) => (url.to_owned(), "[tasks] broker"),
-        (None, Some(redis)) => (redis, "REDIS_URL"),
-        (None, None) => ("sqlite://tasks.sqlite3".to_owned(), "the default"),
+/// The broker URL and the setting it came from: `[tasks] broker` if set, else `BROKER_URL`,
+/// else `REDIS_URL` if set, else the embedded default.
+fn broker_url(
+    configured: Option<&str>,
+    broker_env: Option<String>,
+    redis_url: Option<String>,
+) -> (String, &'static str) {
+    let set = |value: Option<String>| value.filter(|u| !u.trim().is_empty());
+    match (configured, set(broker_env), set(redis_url)) {
+        (Some(url), ..) => (url.to_owned(), "[tasks] broker"),
+        (None, Some(url), _) => (url, "BROKER_URL"),
+        (None, None, Some(redis)) => (redis, "REDIS_URL"),
+        (None, None, None) => ("sqlite://tasks.sqlite3".to_owned(), "the default"),
     }
+}
+
+/// Where a broker that keeps no results (RabbitMQ) keeps them: `[tasks] result_backend`, else
+/// `RESULT_BACKEND`, else `REDIS_URL`, else the embedded SQLite file.
+fn result_backend_url(
+    configured: Option<&str>,
+    backend_env: Option<String>,
+    redis_url: Option<String>,
+) -> String {
+    let set = |value: Option<String>| value.filter(|u| !u.trim().is_empty());
+    configured
+        .map(str::to_owned)
+        .or_else(|| set(backend_env))
+        .or_else(|| set(redis_url))
+        .unwrap_or_else(|| "sqlite://tasks.sqlite3".to_owned())
 }
 
 /// The broker a URL names: `sqlite://FILE` (embedded, durable), `redis://HOST:PORT/DB`
@@ -354,6 +389,43 @@ fn broker_url(configured: Option<&str>, redis_url: Option<String>) -> (String, &
 /// options) or `memory://` (this process only, for tests).
 pub async fn open_broker(url: &str) -> Result<Arc<dyn Broker>, TaskError> {
     open_broker_limited(url, crate::broker::DEFAULT_MAX_MESSAGE_SIZE).await
+}
+
+/// The broker `url` names, with `backend` (a broker URL: Redis or SQLite) keeping results and
+/// coordination when the broker keeps none (RabbitMQ's `amqp://`; ignored for the others),
+/// messages limited to `max_message_size` bytes.
+pub async fn open_broker_with_backend(
+    url: &str,
+    backend: &str,
+    max_message_size: u64,
+) -> Result<Arc<dyn Broker>, TaskError> {
+    if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+        return open_broker_limited(url, max_message_size).await;
+    }
+    #[cfg(feature = "amqp")]
+    {
+        if backend.starts_with("amqp") {
+            return Err(TaskError::Broker(
+                "RabbitMQ keeps no results: the result backend must be redis://… or sqlite://…"
+                    .into(),
+            ));
+        }
+        let results = Box::pin(open_broker_limited(backend, max_message_size))
+            .await
+            .map_err(|e| {
+                let shown = crate::broker::redacted(backend);
+                TaskError::Broker(format!("the result backend {shown}: {e}"))
+            })?;
+        let broker = crate::brokers::AmqpBroker::connect(url, results).await?;
+        Ok(Arc::new(broker.with_max_message_size(max_message_size)))
+    }
+    #[cfg(not(feature = "amqp"))]
+    {
+        let _ = backend;
+        Err(TaskError::Broker(
+            "the RabbitMQ broker needs canter-tasks' `amqp` feature (canter's `amqp`)".into(),
+        ))
+    }
 }
 
 /// [`open_broker`] with messages limited to `max_message_size` bytes: larger ones are refused
@@ -365,6 +437,11 @@ pub async fn open_broker_limited(
     if url.starts_with("sqlite:") {
         let broker = SqliteBroker::open(url).await?;
         Ok(Arc::new(broker.with_max_message_size(max_message_size)))
+    } else if url.starts_with("amqp://") || url.starts_with("amqps://") {
+        // Results where the environment says (see `result_backend_url`).
+        let env = |name: &str| std::env::var(name).ok();
+        let backend = result_backend_url(None, env("RESULT_BACKEND"), env("REDIS_URL"));
+        Box::pin(open_broker_with_backend(url, &backend, max_message_size)).await
     } else if url == "memory://" {
         Ok(Arc::new(
             MemoryBroker::new().with_max_message_size(max_message_size),
@@ -382,7 +459,7 @@ pub async fn open_broker_limited(
         ))
     } else {
         Err(TaskError::Broker(format!(
-            "unknown broker URL {url:?}: expected sqlite://FILE, redis://HOST:PORT/DB or memory://"
+            "unknown broker URL {url:?}: expected sqlite://FILE, redis://HOST:PORT/DB, amqp://HOST:PORT/VHOST or memory://"
         )))
     }
 }
@@ -532,7 +609,7 @@ impl ManagementCommand for BeatCommand {
 
 #[cfg(test)]
 mod tests {
-    use super::{broker_url, no_worker_notice};
+    use super::{broker_url, no_worker_notice, result_backend_url};
 
     #[test]
     fn without_a_worker_runserver_says_where_tasks_go_and_what_runs_them() {
@@ -556,18 +633,33 @@ mod tests {
     #[test]
     fn the_broker_is_the_setting_else_redis_url_else_embedded() {
         let redis = Some("redis://r:6379/0".to_owned());
+        let amqp = Some("amqp://guest:guest@h:5672/%2f".to_owned());
         assert_eq!(
-            broker_url(Some("sqlite://x.sqlite3"), redis.clone()),
+            broker_url(Some("sqlite://x.sqlite3"), amqp.clone(), redis.clone()),
             ("sqlite://x.sqlite3".to_owned(), "[tasks] broker")
         );
         assert_eq!(
-            broker_url(None, redis),
+            broker_url(None, amqp.clone(), redis.clone()),
+            (amqp.clone().unwrap(), "BROKER_URL"),
+            "BROKER_URL wins over REDIS_URL"
+        );
+        assert_eq!(
+            broker_url(None, None, redis.clone()),
             ("redis://r:6379/0".to_owned(), "REDIS_URL")
         );
         assert_eq!(
-            broker_url(None, Some(" ".into())),
+            broker_url(None, None, Some(" ".into())),
             ("sqlite://tasks.sqlite3".to_owned(), "the default")
         );
-        assert_eq!(broker_url(None, None).0, "sqlite://tasks.sqlite3");
+        assert_eq!(broker_url(None, None, None).0, "sqlite://tasks.sqlite3");
+        assert_eq!(
+            result_backend_url(None, Some("sqlite://r.sqlite3".into()), redis.clone()),
+            "sqlite://r.sqlite3"
+        );
+        assert_eq!(result_backend_url(None, None, redis), "redis://r:6379/0");
+        assert_eq!(
+            result_backend_url(None, None, None),
+            "sqlite://tasks.sqlite3"
+        );
     }
 }

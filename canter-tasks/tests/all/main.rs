@@ -7,6 +7,8 @@
 mod beat;
 mod celery_control;
 mod celery_interop;
+#[cfg(feature = "amqp")]
+mod celery_interop_amqp;
 mod common;
 mod eager;
 mod memory_broker;

@@ -1,8 +1,10 @@
-"""The Python side of the Celery interop tests (tests/celery_interop.rs): a Celery app on the
-Redis broker and result backend under the test's key prefix, with tasks a Python worker runs,
-and a producer that sends canter's `demo.add` by name.
+"""The Python side of the Celery interop tests (tests/all/celery_*.rs): a Celery app on the
+Redis broker and result backend under the test's key prefix (or, with CANTER_AMQP, on that
+RabbitMQ vhost with results in the Redis backend), with tasks a Python worker runs, and
+producers that send canter's `demo.add` by name.
 
-Environment: CANTER_REDIS (the Redis URL) and CANTER_PREFIX (kombu's global_keyprefix).
+Environment: CANTER_REDIS (the Redis URL), CANTER_PREFIX (kombu's global_keyprefix) and
+optionally CANTER_AMQP (a RabbitMQ URL: the broker).
 """
 import os
 import sys
@@ -11,10 +13,11 @@ from celery import Celery
 
 URL = os.environ["CANTER_REDIS"]
 PREFIX = os.environ["CANTER_PREFIX"]
+AMQP = os.environ.get("CANTER_AMQP")
 
-app = Celery("interop", broker=URL, backend=URL)
+app = Celery("interop", broker=AMQP or URL, backend=URL)
 app.conf.update(
-    broker_transport_options={"global_keyprefix": PREFIX, "visibility_timeout": 3600},
+    broker_transport_options={} if AMQP else {"global_keyprefix": PREFIX, "visibility_timeout": 3600},
     result_backend_transport_options={"global_keyprefix": PREFIX},
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
