@@ -21,5 +21,7 @@ mod stall;
 mod suite;
 mod worker_killed;
 mod worker_kills;
+#[cfg(feature = "amqp")]
+mod worker_kills_amqp;
 mod worker_kills_redis;
 mod worker_panics;
