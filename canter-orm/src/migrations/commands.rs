@@ -133,7 +133,7 @@ impl ManagementCommand for MakeMigrations {
         args: &'a ArgMatches,
     ) -> BoxFuture<'a, Result<(), CommandError>> {
         Box::pin(async move {
-            let dir = self.0.dir(&ctx.settings);
+            let dir = self.0.writable_dir(&ctx.settings)?;
             let set = MigrationSet::load(&dir)?;
             let renames = args
                 .get_many::<String>("rename")

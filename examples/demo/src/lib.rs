@@ -25,7 +25,8 @@ pub fn app() -> App {
             Orm::new()
                 .model::<models::MyModel>()
                 .model::<models::Note>()
-                .migrations_dir(MIGRATIONS_DIR),
+                // Compiled into the binary: `demo migrate` works from the binary alone.
+                .migrations(canter::pages::embed_dir!("migrations")),
         )
         // The channel layer: in-process, or Redis when REDIS_URL is set (or [channels] layer = "redis").
         .plugin(Channels)
@@ -47,7 +48,8 @@ pub fn app() -> App {
         .middleware(middleware::AsyncMiddleware)
 }
 
-/// Where the demo's migration files live (`migrations/demo/*.json`, committed).
+/// Where the demo's migration files live (`migrations/demo/*.json`, committed; also compiled
+/// into the binary).
 pub const MIGRATIONS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
 
 /// Applies the demo's migrations to the default database (tests use it on their own database).
