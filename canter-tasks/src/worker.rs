@@ -191,32 +191,7 @@ impl Worker {
                 }
             }
         }
-        // Warm shutdown: no more fetching; running tasks get shutdown_timeout.
-        tracing::info!(target: "canter::tasks", running = running.len(), "warm shutdown");
-        let finished = tokio::select! {
-            () = async { while running.join_next().await.is_some() {} } => true,
-            () = tokio::time::sleep(this.config.shutdown_timeout) => false,
-            () = cold => {
-                tracing::warn!(target: "canter::tasks", running = running.len(), "cold shutdown: running tasks go back to the queue");
-                false
-            }
-        };
-        if !finished {
-            running.abort_all();
-            let left: Vec<Delivery> = in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .drain()
-                .map(|(_, d)| d)
-                .collect();
-            for delivery in left {
-                // Back to the queue at once, the attempt not counted: it was cut, not failed.
-                let _ = this
-                    .broker
-                    .requeue(&delivery, now(), delivery.message.retries)
-                    .await;
-            }
-        }
+        this.wind_down(&mut running, &in_flight, cold).await;
         if let Err(e) = this.broker.release(&this.name).await {
             tracing::warn!(target: "canter::tasks", "returning prefetched tasks failed (they come back after the visibility timeout): {e}");
         }
@@ -230,6 +205,42 @@ impl Worker {
             )
             .await;
         Ok(())
+    }
+
+    /// Warm shutdown: no more fetching; running tasks get `shutdown_timeout` (or until `cold`),
+    /// then those still running are cut and go back to the queue at once.
+    async fn wind_down(
+        &self,
+        running: &mut JoinSet<()>,
+        in_flight: &InFlight,
+        cold: impl Future<Output = ()> + Send,
+    ) {
+        tracing::info!(target: "canter::tasks", running = running.len(), "warm shutdown");
+        let finished = tokio::select! {
+            () = async { while running.join_next().await.is_some() {} } => true,
+            () = tokio::time::sleep(self.config.shutdown_timeout) => false,
+            () = cold => {
+                tracing::warn!(target: "canter::tasks", running = running.len(), "cold shutdown: running tasks go back to the queue");
+                false
+            }
+        };
+        if finished {
+            return;
+        }
+        running.abort_all();
+        let left: Vec<Delivery> = in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, d)| d)
+            .collect();
+        for delivery in left {
+            // Back to the queue at once, the attempt not counted: it was cut, not failed.
+            let _ = self
+                .broker
+                .requeue(&delivery, now(), delivery.message.retries)
+                .await;
+        }
     }
 
     /// One turn of the fetch loop: waits for a free slot, fetches, and starts the task (or
