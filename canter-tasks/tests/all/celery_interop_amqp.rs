@@ -30,6 +30,14 @@ async fn lineage(request: canter_tasks::Request, _previous: Value) -> (Option<St
     (request.parent_id, request.root_id)
 }
 
+static RECORDED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Notes that it ran, with `label`.
+#[task(name = "interop.record", crate = canter_tasks, queue = "prio")]
+fn record(label: String) {
+    RECORDED.lock().unwrap().push(label);
+}
+
 /// The interop app's command, on the test's vhost.
 fn on_amqp(interpreter: &str, redis: &str, prefix: &str, amqp: &str) -> Command {
     let mut command = python(interpreter, redis, prefix);
@@ -224,4 +232,70 @@ async fn canter_and_python_celery_share_rabbitmq() {
             worker.await.unwrap().unwrap();
         })
         .await
+}
+
+/// One priority order across both on RabbitMQ priority queues (`x-max-priority` 10 on both
+/// sides): Python's `priority=9` and canter's 0 run first, in arrival order; Python's 0 and
+/// canter's 9 last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_and_canter_priorities_agree_on_rabbitmq() {
+    let Some(interpreter) = canter_core::test::require_service("CANTER_TEST_PYTHON") else {
+        return;
+    };
+    let (Some(vhost), Some(keys)) = (
+        common::AmqpVhost::create("canter-priorities"),
+        common::RedisKeys::create("canter-priorities"),
+    ) else {
+        return;
+    };
+    let results: Arc<dyn Broker> =
+        Arc::new(RedisBroker::connect(&keys.broker_url()).await.unwrap());
+    let url = format!("{}?max_priority=10", vhost.url);
+    let broker: Arc<dyn Broker> = Arc::new(AmqpBroker::connect(&url, results).await.unwrap());
+    let mut producer = on_amqp(&interpreter, &keys.url, &keys.prefix, &vhost.url);
+    producer
+        .env("CANTER_MAX_PRIORITY", "10")
+        .args(["celery_app.py", "send_priorities"]);
+    output(producer).await;
+    canter_tasks::tasks_app(broker.clone())
+        .scope(async move {
+            for (label, priority) in [("rs-0", 0), ("rs-9", 9)] {
+                let options = ApplyOptions {
+                    priority: Some(priority),
+                    ..Default::default()
+                };
+                record::apply_async((label.to_owned(),), options)
+                    .await
+                    .unwrap();
+            }
+            let worker = Worker::new(
+                Registry::new().register::<record>(),
+                broker.clone(),
+                WorkerConfig {
+                    queues: vec!["prio".into()],
+                    concurrency: 1,
+                    ..WorkerConfig::default()
+                },
+            );
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let running = tokio::spawn(worker.run(async move {
+                let _ = stopped.await;
+            }));
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while RECORDED.lock().unwrap().len() < 5 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "ran {:?}",
+                    RECORDED.lock().unwrap()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = stop.send(());
+            running.await.unwrap().unwrap();
+        })
+        .await;
+    assert_eq!(
+        *RECORDED.lock().unwrap(),
+        ["py-9", "rs-0", "py-5", "py-0", "rs-9"]
+    );
 }

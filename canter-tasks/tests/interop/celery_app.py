@@ -20,6 +20,7 @@ app.conf.update(
     broker_transport_options={} if AMQP else {"global_keyprefix": PREFIX, "visibility_timeout": 3600},
     result_backend_transport_options={"global_keyprefix": PREFIX},
     broker_connection_retry_on_startup=True,
+    task_queue_max_priority=int(os.environ["CANTER_MAX_PRIORITY"]) if "CANTER_MAX_PRIORITY" in os.environ else None,
     worker_hijack_root_logger=False,
 )
 
@@ -51,6 +52,13 @@ def send_kwargs():
         print(f"{type(e).__name__}: {e}", flush=True)
 
 
+def send_priorities():
+    """canter's `interop.record` on queue `prio` with AMQP priorities 0, 9 and 5 (RabbitMQ: the
+    higher first), not waiting."""
+    for label, priority in [("py-0", 0), ("py-9", 9), ("py-5", 5)]:
+        app.send_task("interop.record", (label,), queue="prio", priority=priority)
+
+
 def send_linked():
     """canter's `demo.add` on queue `rust`, linked to Python's `py.mul` on queue `python`: canter's
     worker reads the callback from the message's embed and sends it; prints the callback's
@@ -61,4 +69,9 @@ def send_linked():
 
 
 if __name__ == "__main__":
-    {"send_add": send_add, "send_kwargs": send_kwargs, "send_linked": send_linked}[sys.argv[1]]()
+    {
+        "send_add": send_add,
+        "send_kwargs": send_kwargs,
+        "send_linked": send_linked,
+        "send_priorities": send_priorities,
+    }[sys.argv[1]]()

@@ -195,7 +195,9 @@ impl Inner {
             .await?;
         let mut arguments = FieldTable::default();
         if let (Some(max), false) = (self.options.max_priority, queue == DEAD_LETTER_QUEUE) {
-            arguments.insert("x-max-priority".into(), AMQPValue::ShortShortUInt(max));
+            // A 32-bit signed int, as py-amqp writes Python's int: RabbitMQ compares the two
+            // declarations' arguments.
+            arguments.insert("x-max-priority".into(), AMQPValue::LongInt(i32::from(max)));
         }
         let options = QueueDeclareOptions {
             durable: true,
