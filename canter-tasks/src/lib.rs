@@ -41,7 +41,7 @@ pub use broker::{
 pub use brokers::AmqpBroker;
 #[cfg(feature = "redis")]
 pub use brokers::RedisBroker;
-pub use brokers::{MemoryBroker, SqliteBroker};
+pub use brokers::{MemoryBroker, SqliteBroker, WithResultBackend};
 pub use canter_macros::task;
 pub use error::TaskError;
 pub use open::{open_broker, open_broker_limited, open_broker_with_backend};

@@ -46,37 +46,50 @@ pub async fn open_broker(url: &str) -> Result<Arc<dyn Broker>, TaskError> {
     open_broker_limited(url, crate::broker::DEFAULT_MAX_MESSAGE_SIZE).await
 }
 
-/// The broker `url` names, with `backend` (a broker URL: Redis or SQLite) keeping results and
-/// coordination when the broker keeps none (RabbitMQ's `amqp://`; ignored for the others),
-/// messages limited to `max_message_size` bytes.
+/// The broker `url` names, with `backend` (a broker URL: Redis or SQLite) keeping its results
+/// (Celery's `result_backend`): RabbitMQ's `amqp://`, which keeps none, needs one (`None`: the
+/// environment's, see `result_backend_url`); another broker keeps its own unless `backend`
+/// names a different store. Messages are limited to `max_message_size` bytes.
 pub async fn open_broker_with_backend(
     url: &str,
-    backend: &str,
+    backend: Option<&str>,
     max_message_size: u64,
 ) -> Result<Arc<dyn Broker>, TaskError> {
-    if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
-        return open_broker_limited(url, max_message_size).await;
+    let amqp = url.starts_with("amqp://") || url.starts_with("amqps://");
+    let backend = match backend {
+        Some(backend) if backend != url => backend.to_owned(),
+        _ if amqp => {
+            let env = |name: &str| std::env::var(name).ok();
+            result_backend_url(None, env("RESULT_BACKEND"), env("REDIS_URL"))
+        }
+        _ => return open_broker_limited(url, max_message_size).await,
+    };
+    if backend.starts_with("amqp") {
+        return Err(TaskError::Broker(format!(
+            "the result backend {}: expected redis://… or sqlite://… (RabbitMQ keeps no results)",
+            crate::broker::redacted(&backend)
+        )));
+    }
+    let results = Box::pin(open_broker_limited(&backend, max_message_size))
+        .await
+        .map_err(|e| {
+            let shown = crate::broker::redacted(&backend);
+            TaskError::Broker(format!("the result backend {shown}: {e}"))
+        })?;
+    if !amqp {
+        let transport = open_broker_limited(url, max_message_size).await?;
+        return Ok(Arc::new(crate::brokers::WithResultBackend::new(
+            transport, results,
+        )));
     }
     #[cfg(feature = "amqp")]
     {
-        if backend.starts_with("amqp") {
-            return Err(TaskError::Broker(
-                "RabbitMQ keeps no results: the result backend must be redis://… or sqlite://…"
-                    .into(),
-            ));
-        }
-        let results = Box::pin(open_broker_limited(backend, max_message_size))
-            .await
-            .map_err(|e| {
-                let shown = crate::broker::redacted(backend);
-                TaskError::Broker(format!("the result backend {shown}: {e}"))
-            })?;
         let broker = crate::brokers::AmqpBroker::connect(url, results).await?;
         Ok(Arc::new(broker.with_max_message_size(max_message_size)))
     }
     #[cfg(not(feature = "amqp"))]
     {
-        let _ = backend;
+        let _ = results;
         Err(TaskError::Broker(
             "the RabbitMQ broker needs canter-tasks' `amqp` feature (canter's `amqp`)".into(),
         ))
@@ -94,9 +107,7 @@ pub async fn open_broker_limited(
         Ok(Arc::new(broker.with_max_message_size(max_message_size)))
     } else if url.starts_with("amqp://") || url.starts_with("amqps://") {
         // Results where the environment says (see `result_backend_url`).
-        let env = |name: &str| std::env::var(name).ok();
-        let backend = result_backend_url(None, env("RESULT_BACKEND"), env("REDIS_URL"));
-        Box::pin(open_broker_with_backend(url, &backend, max_message_size)).await
+        Box::pin(open_broker_with_backend(url, None, max_message_size)).await
     } else if url == "memory://" {
         Ok(Arc::new(
             MemoryBroker::new().with_max_message_size(max_message_size),

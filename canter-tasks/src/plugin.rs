@@ -6,8 +6,9 @@
 //! broker = "sqlite://tasks.sqlite3"   # the default: the embedded, durable broker;
 //!                                     # unset: BROKER_URL, else REDIS_URL if set (Celery's
 //!                                     # protocol on Redis, or on RabbitMQ: amqp://…)
-//! result_backend = "redis://…"        # RabbitMQ keeps no results: where they go (unset:
-//!                                     # RESULT_BACKEND, else REDIS_URL, else tasks.sqlite3)
+//! result_backend = "redis://…"        # results apart from the broker (Celery's), or unset:
+//!                                     # RESULT_BACKEND, else the broker's own; RabbitMQ keeps
+//!                                     # none: then REDIS_URL, else tasks.sqlite3
 //! worker_in_runserver = true          # runserver also runs a worker (default: true on the
 //!                                     # embedded broker, false on Redis, where workers are
 //!                                     # deployed apart, as Celery's are)
@@ -33,7 +34,7 @@ use tokio::task::JoinHandle;
 use crate::broker::Broker;
 use crate::brokers::MemoryBroker;
 use crate::error::TaskError;
-use crate::open::{broker_url, open_broker_with_backend, result_backend_url};
+use crate::open::{broker_url, open_broker_with_backend};
 use crate::task::{Registry, Task};
 use crate::worker::{Worker, WorkerConfig};
 
@@ -163,11 +164,11 @@ impl Plugin for Tasks {
                     env("BROKER_URL"),
                     env("REDIS_URL"),
                 );
-                let backend = result_backend_url(
-                    config.result_backend.as_deref(),
-                    env("RESULT_BACKEND"),
-                    env("REDIS_URL"),
-                );
+                // Results apart only when asked for (RabbitMQ: always; see `open`).
+                let backend = config
+                    .result_backend
+                    .clone()
+                    .or_else(|| env("RESULT_BACKEND"));
                 // An app started by a test with no broker configured gets an in-memory one (as
                 // Django's test runner gets a test database): no broker file in the project.
                 if ctx.command == "test" && setting == "the default" {
@@ -176,7 +177,7 @@ impl Plugin for Tasks {
                 let shown = crate::broker::redacted(&url);
                 let opened = tokio::time::timeout(
                     CONNECT_LIMIT,
-                    open_broker_with_backend(&url, &backend, config.max_message_size),
+                    open_broker_with_backend(&url, backend.as_deref(), config.max_message_size),
                 )
                 .await
                 .unwrap_or_else(|_| {

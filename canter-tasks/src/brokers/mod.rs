@@ -9,6 +9,7 @@ pub mod celery;
 mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod split;
 mod sqlite;
 
 #[cfg(feature = "amqp")]
@@ -16,4 +17,5 @@ pub use self::amqp::AmqpBroker;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisBroker;
 pub use memory::MemoryBroker;
+pub use split::WithResultBackend;
 pub use sqlite::SqliteBroker;

@@ -16,6 +16,7 @@ mod message_size;
 mod metrics;
 mod redis_broker;
 mod redis_outage;
+mod result_backend;
 mod sqlite_upgrade;
 mod stall;
 mod suite;

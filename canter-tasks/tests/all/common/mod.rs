@@ -22,7 +22,7 @@ pub async fn open(url: &str) -> Arc<dyn Broker> {
     match url.split_once('|') {
         Some((broker, backend)) => {
             let limit = canter_tasks::DEFAULT_MAX_MESSAGE_SIZE;
-            canter_tasks::open_broker_with_backend(broker, backend, limit)
+            canter_tasks::open_broker_with_backend(broker, Some(backend), limit)
                 .await
                 .unwrap()
         }
