@@ -41,7 +41,16 @@ pub struct TaskMessage {
     pub root_id: Option<String>,
     /// Delivered before to a worker that did not finish it (the broker says so when it can).
     pub redelivered: bool,
+    /// The group (chord header) it is a member of, in Celery's chord protocol (the `group`
+    /// header; carried by the Redis and RabbitMQ wire only).
+    pub group: Option<String>,
+    /// Its place in that group (`group_index`).
+    pub group_index: Option<u64>,
 }
+
+/// One member's outcome as a Celery chord records it: its id, state and value (a failure's
+/// value is Celery's exception record).
+pub type ChordPart = (String, TaskStatus, Value);
 
 /// A task taken from a queue, leased to this worker until acked, released or the lease runs out
 /// (then any worker gets it again: a worker dying mid-task loses nothing).
@@ -101,6 +110,35 @@ pub trait Broker: Send + Sync + 'static {
     /// epoch). Atomic: of any number of schedulers, exactly one gets `true` for a due time.
     fn claim_fire<'a>(&'a self, entry: &'a str, due: f64)
         -> BoxFuture<'a, Result<bool, TaskError>>;
+    /// Whether chords go by Celery's protocol here (its Redis result backend's counter, so
+    /// Python workers count members too): [`set_chord_size`](Self::set_chord_size) and
+    /// [`celery_chord_part`](Self::celery_chord_part) work.
+    fn celery_chords(&self) -> bool {
+        false
+    }
+    /// Celery's `set_chord_size`: chord `group_id` has `size` members.
+    fn set_chord_size<'a>(
+        &'a self,
+        group_id: &'a str,
+        size: u64,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        let _ = (group_id, size);
+        Box::pin(async { Err(TaskError::Broker("no Celery chords on this broker".into())) })
+    }
+    /// Celery's `on_chord_part_return`: records member `member` (at `index`) of chord
+    /// `group_id` finishing with `state` and `value`; every member's outcome, in the group's
+    /// order, for the one that completes the chord (then the record goes), else `None`.
+    fn celery_chord_part<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+        index: Option<u64>,
+        state: TaskStatus,
+        value: Value,
+    ) -> BoxFuture<'a, Result<Option<Vec<ChordPart>>, TaskError>> {
+        let _ = (group_id, member, index, state, value);
+        Box::pin(async { Err(TaskError::Broker("no Celery chords on this broker".into())) })
+    }
     /// Records that `member` of chord `group_id` finished and returns how many members have,
     /// or `None` if this member was already recorded (a redelivery). Atomic: of the members
     /// finishing at once, exactly one sees the full count.

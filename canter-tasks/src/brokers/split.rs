@@ -58,6 +58,30 @@ impl Broker for WithResultBackend {
         self.results.chord_part_done(group_id, member)
     }
 
+    fn celery_chords(&self) -> bool {
+        self.results.celery_chords()
+    }
+
+    fn set_chord_size<'a>(
+        &'a self,
+        group_id: &'a str,
+        size: u64,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.results.set_chord_size(group_id, size)
+    }
+
+    fn celery_chord_part<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+        index: Option<u64>,
+        state: crate::result::TaskStatus,
+        value: Value,
+    ) -> BoxFuture<'a, Result<Option<Vec<crate::broker::ChordPart>>, TaskError>> {
+        self.results
+            .celery_chord_part(group_id, member, index, state, value)
+    }
+
     // The transport's part.
 
     fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {

@@ -82,6 +82,8 @@ impl Worker {
     async fn skip_revoked(&self, delivery: &Delivery, expired: bool) {
         let m = &delivery.message;
         self.release_unique(m).await;
+        self.count_chord_part(m, TaskStatus::Revoked, &revoked_exception())
+            .await;
         self.store(&m.id, TaskResult::state(TaskStatus::Revoked), false)
             .await;
         let _ = self.broker.ack(delivery).await;
@@ -236,6 +238,8 @@ impl Worker {
     async fn stop_revoked(&self, delivery: &Delivery, options: &TaskOptions) {
         let m = &delivery.message;
         self.release_unique(m).await;
+        self.count_chord_part(m, TaskStatus::Revoked, &revoked_exception())
+            .await;
         self.store(&m.id, TaskResult::state(TaskStatus::Revoked), false)
             .await;
         if options.acks_late {
@@ -266,6 +270,11 @@ impl Worker {
             None => futures_util::future::Either::Right(body),
         }
     }
+}
+
+/// A revoked task's value in a chord record (Celery's `TaskRevokedError`).
+fn revoked_exception() -> Value {
+    json!({"exc_type": "TaskRevokedError", "exc_message": ["revoked"], "exc_module": "celery.exceptions"})
 }
 
 /// A task that is running: listed as active and counted in the gauge until dropped (however

@@ -30,6 +30,11 @@ def mul(a, b):
     return a * b
 
 
+@app.task(name="py.sum")
+def total(values):
+    return sum(values)
+
+
 @app.task(name="py.fail")
 def fail():
     raise ValueError("boom")
@@ -52,6 +57,19 @@ def send_kwargs():
         print(f"{type(e).__name__}: {e}", flush=True)
 
 
+def send_chord():
+    """A chord with a Python member (queue `python`) and a canter one (queue `rust`), its
+    callback canter's `interop.total` (queue `rust`); prints the callback's result."""
+    from celery import chord
+
+    members = [
+        app.signature("py.mul", (2, 3), queue="python"),
+        app.signature("demo.add", (1, 1), queue="rust"),
+    ]
+    callback = app.signature("interop.total", queue="rust")
+    print(chord(members)(callback).get(timeout=30), flush=True)
+
+
 def send_priorities():
     """canter's `interop.record` on queue `prio` with AMQP priorities 0, 9 and 5 (RabbitMQ: the
     higher first), not waiting."""
@@ -71,6 +89,7 @@ def send_linked():
 if __name__ == "__main__":
     {
         "send_add": send_add,
+        "send_chord": send_chord,
         "send_kwargs": send_kwargs,
         "send_linked": send_linked,
         "send_priorities": send_priorities,

@@ -308,6 +308,31 @@ impl Broker for AmqpBroker {
         self.inner.backend.is_revoked(id)
     }
 
+    fn celery_chords(&self) -> bool {
+        self.inner.backend.celery_chords()
+    }
+
+    fn set_chord_size<'a>(
+        &'a self,
+        group_id: &'a str,
+        size: u64,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.inner.backend.set_chord_size(group_id, size)
+    }
+
+    fn celery_chord_part<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+        index: Option<u64>,
+        state: crate::result::TaskStatus,
+        value: Value,
+    ) -> BoxFuture<'a, Result<Option<Vec<crate::broker::ChordPart>>, TaskError>> {
+        self.inner
+            .backend
+            .celery_chord_part(group_id, member, index, state, value)
+    }
+
     fn claim_fire<'a>(
         &'a self,
         entry: &'a str,

@@ -47,6 +47,20 @@ pub fn consume_order(prefix: &str, queues: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The key of Celery's chord record `suffix` for group `group_id` (its Redis backend's
+/// `celery-taskset-meta-<group>.j` member outcomes, `.t` extra count, `.s` size).
+pub fn chord_key(group_id: &str, suffix: &str) -> String {
+    format!("celery-taskset-meta-{group_id}.{suffix}")
+}
+
+/// A chord member's outcome as Celery records it: `[1, id, state, value]`.
+pub fn chord_part(entry: &str) -> Option<crate::broker::ChordPart> {
+    let entry: Value = serde_json::from_str(entry).ok()?;
+    let [_, id, state, value] = <&[Value; 4]>::try_from(entry.as_array()?.as_slice()).ok()?;
+    let state = crate::result::TaskStatus::parse(state.as_str()?);
+    Some((id.as_str()?.to_owned(), state, value.clone()))
+}
+
 /// The redis key holding task `id`'s result.
 pub fn result_key(prefix: &str, id: &str) -> String {
     format!("{prefix}celery-task-meta-{id}")
@@ -111,8 +125,8 @@ pub fn task_headers(m: &TaskMessage, origin: &str) -> Value {
             "shadow": null,
             "eta": (m.eta > 0.0).then(|| iso8601(m.eta)),
             "expires": m.expires.map(iso8601),
-            "group": null,
-            "group_index": null,
+            "group": m.group,
+            "group_index": m.group_index,
             "retries": m.retries,
             "timelimit": [null, null],
             "root_id": m.root_id.as_deref().unwrap_or(&m.id),
@@ -301,6 +315,8 @@ pub fn read_message(
         // Python sets it to the task's own id when nothing sent it: kept as `None` then.
         root_id: text("root_id").filter(|root| root != id),
         redelivered: delivered.redelivered,
+        group: text("group"),
+        group_index: headers.get("group_index").and_then(Value::as_u64),
         // Kept whole when it carries a chain, a chord or callbacks (what canter acts on);
         // Python's other embed fields travel with it.
         embed: (["chain", "callbacks", "errbacks"].iter().any(|key| {

@@ -9,9 +9,9 @@ use crate::result::{TaskResult, TaskStatus};
 
 /// The module Python rebuilds canter's errors in (unknown there: Celery makes an exception
 /// class of the name, so `except` by name and `str(exc)` work).
-const ERROR_MODULE: &str = "canter";
+pub(crate) const ERROR_MODULE: &str = "canter";
 
-fn exception(kind: &str, message: &str, module: &str) -> Value {
+pub(crate) fn exception(kind: &str, message: &str, module: &str) -> Value {
     json!({"exc_type": kind, "exc_message": [message], "exc_module": module})
 }
 

@@ -115,6 +115,92 @@ impl Broker for RedisBroker {
         })
     }
 
+    fn celery_chords(&self) -> bool {
+        true
+    }
+
+    fn set_chord_size<'a>(
+        &'a self,
+        group_id: &'a str,
+        size: u64,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            let key = self.inner.key(&celery::chord_key(group_id, "s"));
+            redis::cmd("SET")
+                .arg(key)
+                .arg(size)
+                .query_async::<()>(&mut self.inner.conn.clone())
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// As Celery's Redis backend counts (`on_chord_part_return`, with its default
+    /// `result_chord_ordered`): the member's `[1, id, state, value]` in the sorted set `.j`
+    /// scored by its index, the count and the size (`.s`, plus `.t`) read in one transaction, so
+    /// of members finishing at once (canter's or Python's) exactly one sees the chord complete;
+    /// a redelivered member adds nothing.
+    fn celery_chord_part<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+        index: Option<u64>,
+        state: TaskStatus,
+        value: serde_json::Value,
+    ) -> BoxFuture<'a, Result<Option<Vec<crate::broker::ChordPart>>, TaskError>> {
+        Box::pin(async move {
+            let key = |suffix: &str| self.inner.key(&celery::chord_key(group_id, suffix));
+            let (jkey, tkey, skey) = (key("j"), key("t"), key("s"));
+            let encoded = serde_json::json!([1, member, state.as_str(), value]).to_string();
+            let score = index.map_or("+inf".to_owned(), |i| i.to_string());
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .cmd("ZADD")
+                .arg(&jkey)
+                .arg(&score)
+                .arg(&encoded)
+                .cmd("ZCOUNT")
+                .arg(&jkey)
+                .arg("-inf")
+                .arg("+inf")
+                .cmd("GET")
+                .arg(&tkey)
+                .cmd("GET")
+                .arg(&skey);
+            let expires = self.inner.options.result_expires;
+            if expires > 0 {
+                for k in [&jkey, &tkey, &skey] {
+                    pipe.cmd("EXPIRE").arg(k).arg(expires).ignore();
+                }
+            }
+            let mut conn = self.inner.conn.clone();
+            let (_, ready, extra, size): (i64, u64, Option<i64>, Option<i64>) =
+                pipe.query_async(&mut conn).await?;
+            let Some(size) = size else { return Ok(None) };
+            if ready as i64 != size + extra.unwrap_or(0) {
+                return Ok(None);
+            }
+            let entries: Vec<String> = redis::cmd("ZRANGE")
+                .arg(&jkey)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut conn)
+                .await?;
+            redis::cmd("DEL")
+                .arg(&jkey)
+                .arg(&tkey)
+                .arg(&skey)
+                .query_async::<()>(&mut conn)
+                .await?;
+            Ok(Some(
+                entries
+                    .iter()
+                    .filter_map(|e| celery::chord_part(e))
+                    .collect(),
+            ))
+        })
+    }
+
     fn claim_unique<'a>(
         &'a self,
         key: &'a str,

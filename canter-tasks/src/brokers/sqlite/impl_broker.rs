@@ -147,7 +147,7 @@ impl Broker for SqliteBroker {
             let embed = m.embed.as_ref().map(Value::to_string);
             let size = args.len() + kwargs.len() + embed.as_ref().map_or(0, String::len);
             crate::broker::check_size(size, self.max_message_size)?;
-            sqlx::query("INSERT INTO canter_task_queue (id, name, queue, priority, args, eta, expires, retries, created, embed, kwargs, parent_id, root_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO canter_task_queue (id, name, queue, priority, args, eta, expires, retries, created, embed, kwargs, parent_id, root_id, group_id, group_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind(&m.id)
                 .bind(&m.name)
                 .bind(&m.queue)
@@ -161,6 +161,8 @@ impl Broker for SqliteBroker {
                 .bind(kwargs)
                 .bind(&m.parent_id)
                 .bind(&m.root_id)
+                .bind(&m.group)
+                .bind(m.group_index.map(|i| i as i64))
                 .execute(&self.pool)
                 .await?;
             self.published.notify_waiters();
@@ -194,7 +196,7 @@ impl Broker for SqliteBroker {
                         SELECT id FROM canter_task_queue
                         WHERE queue IN ({placeholders}) AND eta <= ? AND (lease_until IS NULL OR lease_until < ?)
                         ORDER BY priority, eta, created LIMIT 1)
-                     RETURNING id, name, queue, priority, eta, expires, retries, parent_id, root_id,
+                     RETURNING id, name, queue, priority, eta, expires, retries, parent_id, root_id, group_id, group_index,
                        {SIZE} AS size,
                        CASE WHEN {SIZE} > ? THEN '[]' ELSE args END AS args,
                        CASE WHEN {SIZE} > ? THEN NULL ELSE kwargs END AS kwargs,
