@@ -4,6 +4,7 @@
 //!
 //! | fixture | what it makes | removed on drop |
 //! |---|---|---|
+//! | `MysqlDatabase` (feature `mysql`) | a database on `CANTER_TEST_MYSQL_URL`'s MariaDB | the database |
 //! | [`PgSchema`] | a schema on `CANTER_TEST_POSTGRES_URL`, first on its URL's search path | the schema, cascading |
 //! | [`RedisKeys`] | a key prefix on `CANTER_TEST_REDIS_URL` | every key under it |
 //! | [`AmqpVhost`] | a RabbitMQ virtual host on `CANTER_TEST_AMQP_URL`'s server (`rabbitmqctl`) | the vhost |
@@ -17,6 +18,8 @@
 //! panic under `CANTER_REQUIRE_SERVICES=1` (CI), through [`canter_core::test::require_service`].
 
 mod amqp_vhost;
+#[cfg(feature = "mysql")]
+mod mysql;
 mod postgres;
 mod processes;
 mod redis_keys;
@@ -24,6 +27,8 @@ mod temp;
 mod websockets;
 
 pub use amqp_vhost::AmqpVhost;
+#[cfg(feature = "mysql")]
+pub use mysql::{execute_mysql, MysqlDatabase};
 pub use postgres::{execute, text_rows, PgSchema};
 pub use processes::{in_a_process_of_its_own, spawn_test_process, test_name, Children};
 pub use redis_keys::RedisKeys;
