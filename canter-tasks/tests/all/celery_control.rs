@@ -83,7 +83,7 @@ fn http_get_blocking(port: u16, path: &str) -> Option<String> {
     head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -92,7 +92,7 @@ fn free_port() -> u16 {
 }
 
 /// What Flower's `path` answers as JSON, once `ready` accepts it (at most `within`).
-async fn flower_json(
+pub(crate) async fn flower_json(
     port: u16,
     path: &str,
     within: Duration,

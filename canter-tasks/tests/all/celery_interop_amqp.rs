@@ -1,8 +1,8 @@
 //! Interop with real Python Celery (from PyPI) on RabbitMQ, results in one Redis (issue 18):
 //! Python's `send_task("demo.add", kwargs=…)` runs on a canter worker; canter's tasks, keyword
 //! arguments included, run on a Python worker; a chain crosses both and keeps one root;
-//! `celery inspect` reaches the canter worker over AMQP's pidbox and canter's broadcast reaches
-//! the Python worker.
+//! `celery inspect` reaches the canter worker over AMQP's pidbox, Flower lists it and sees it
+//! alive, and canter's broadcast reaches the Python worker.
 //!
 //! Needs `CANTER_TEST_AMQP_URL` (with `rabbitmqctl`: a vhost of the test's own),
 //! `CANTER_TEST_REDIS_URL` and `CANTER_TEST_PYTHON`; skipped with a printed reason otherwise.
@@ -141,6 +141,41 @@ async fn canter_and_python_celery_share_rabbitmq() {
             ]);
             let replies: Value = serde_json::from_str(&output(registered).await).unwrap();
             assert_eq!(replies[&node], json!(["demo.add", "interop.lineage"]));
+
+            // Flower lists the canter worker (from its replies) and sees it alive (from its
+            // heartbeats on `celeryev`).
+            let port = crate::celery_control::free_port();
+            let _flower = PythonWorker(
+                on_amqp(i, r, p, a)
+                    .args(["-m", "celery", "-A", "celery_app", "flower"])
+                    .arg(format!("--port={port}"))
+                    .arg("--address=127.0.0.1")
+                    .env("FLOWER_UNAUTHENTICATED_API", "true")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
+            let listed = |w: &Value| w.get(&node).is_some();
+            let workers = crate::celery_control::flower_json(
+                port,
+                "/api/workers?refresh=1",
+                Duration::from_secs(90),
+                listed,
+            )
+            .await;
+            assert_eq!(
+                workers[&node]["stats"]["broker"]["transport"], "amqp",
+                "{workers}"
+            );
+            let alive = |s: &Value| s[&node] == json!(true);
+            crate::celery_control::flower_json(
+                port,
+                "/api/workers?status=1",
+                Duration::from_secs(30),
+                alive,
+            )
+            .await;
 
             // A Python worker runs canter's tasks, keyword arguments included.
             let python_node = format!("pyamqp@{}", vname);
