@@ -60,32 +60,9 @@ pub struct Delivery {
     pub lease: String,
 }
 
-/// A broker and result store.
-pub trait Broker: Send + Sync + 'static {
-    fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>>;
-    /// Leases the next due task of these queues (the lowest priority number, then the oldest:
-    /// see [`clamp_priority`]), for `visibility`.
-    fn fetch<'a>(
-        &'a self,
-        queues: &'a [String],
-        worker: &'a str,
-        visibility: Duration,
-    ) -> BoxFuture<'a, Result<Option<Delivery>, TaskError>>;
-    /// Keeps a running task's lease alive.
-    fn extend<'a>(
-        &'a self,
-        delivery: &'a Delivery,
-        visibility: Duration,
-    ) -> BoxFuture<'a, Result<(), TaskError>>;
-    /// Done with it: removed for good.
-    fn ack<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), TaskError>>;
-    /// Back to the queue, due at `eta`, with `retries` attempts counted.
-    fn requeue<'a>(
-        &'a self,
-        delivery: &'a Delivery,
-        eta: f64,
-        retries: u32,
-    ) -> BoxFuture<'a, Result<(), TaskError>>;
+/// Where results are kept (Celery's result backend), and what chords count: a broker's own
+/// store, or one apart (see [`WithResultBackend`](crate::WithResultBackend)).
+pub trait ResultBackend: Send + Sync + 'static {
     fn store_result<'a>(
         &'a self,
         id: &'a str,
@@ -96,20 +73,6 @@ pub trait Broker: Send + Sync + 'static {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>>;
     fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>>;
-    fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>>;
-    fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>>;
-    /// A task no worker knows: kept aside (with why) rather than dropped or retried forever.
-    fn dead_letter<'a>(
-        &'a self,
-        delivery: &'a Delivery,
-        reason: &'a str,
-    ) -> BoxFuture<'a, Result<(), TaskError>>;
-    /// Tasks waiting in a queue (not leased).
-    fn queue_length<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>>;
-    /// Records that periodic entry `entry` fired for its due time `due` (seconds since the
-    /// epoch). Atomic: of any number of schedulers, exactly one gets `true` for a due time.
-    fn claim_fire<'a>(&'a self, entry: &'a str, due: f64)
-        -> BoxFuture<'a, Result<bool, TaskError>>;
     /// Whether chords go by Celery's protocol here (its Redis result backend's counter, so
     /// Python workers count members too): [`set_chord_size`](Self::set_chord_size) and
     /// [`celery_chord_part`](Self::celery_chord_part) work.
@@ -147,6 +110,48 @@ pub trait Broker: Send + Sync + 'static {
         group_id: &'a str,
         member: &'a str,
     ) -> BoxFuture<'a, Result<Option<u64>, TaskError>>;
+}
+
+/// A broker and result store.
+pub trait Broker: ResultBackend {
+    fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>>;
+    /// Leases the next due task of these queues (the lowest priority number, then the oldest:
+    /// see [`clamp_priority`]), for `visibility`.
+    fn fetch<'a>(
+        &'a self,
+        queues: &'a [String],
+        worker: &'a str,
+        visibility: Duration,
+    ) -> BoxFuture<'a, Result<Option<Delivery>, TaskError>>;
+    /// Keeps a running task's lease alive.
+    fn extend<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        visibility: Duration,
+    ) -> BoxFuture<'a, Result<(), TaskError>>;
+    /// Done with it: removed for good.
+    fn ack<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), TaskError>>;
+    /// Back to the queue, due at `eta`, with `retries` attempts counted.
+    fn requeue<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        eta: f64,
+        retries: u32,
+    ) -> BoxFuture<'a, Result<(), TaskError>>;
+    fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>>;
+    fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>>;
+    /// A task no worker knows: kept aside (with why) rather than dropped or retried forever.
+    fn dead_letter<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), TaskError>>;
+    /// Tasks waiting in a queue (not leased).
+    fn queue_length<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>>;
+    /// Records that periodic entry `entry` fired for its due time `due` (seconds since the
+    /// epoch). Atomic: of any number of schedulers, exactly one gets `true` for a due time.
+    fn claim_fire<'a>(&'a self, entry: &'a str, due: f64)
+        -> BoxFuture<'a, Result<bool, TaskError>>;
     /// Claims unique-task key `key` for task `id` for at most `ttl` seconds; `Some(holder)` if
     /// another task holds it (atomic: of concurrent claims, one wins).
     fn claim_unique<'a>(

@@ -35,7 +35,7 @@ pub mod worker;
 pub use beat::Beat;
 pub use broker::{
     broker, clamp_priority, enqueue, send_task, tasks_app, ApplyOptions, Broker, BrokerServices,
-    Delivery, TaskMessage, DEFAULT_MAX_MESSAGE_SIZE,
+    Delivery, ResultBackend, TaskMessage, DEFAULT_MAX_MESSAGE_SIZE,
 };
 #[cfg(feature = "amqp")]
 pub use brokers::AmqpBroker;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
-use crate::broker::{Broker, Delivery, TaskMessage};
+use crate::broker::{Broker, Delivery, ResultBackend, TaskMessage};
 use crate::control::{DeadLetter, TaskInfo, WorkerInfo};
 use crate::error::TaskError;
 use crate::result::TaskResult;
@@ -18,19 +18,18 @@ use crate::result::TaskResult;
 /// See the module docs.
 pub struct WithResultBackend {
     transport: Arc<dyn Broker>,
-    results: Arc<dyn Broker>,
+    results: Arc<dyn ResultBackend>,
 }
 
 impl WithResultBackend {
-    /// `transport`'s queues with `results` keeping the results.
-    pub fn new(transport: Arc<dyn Broker>, results: Arc<dyn Broker>) -> Self {
+    /// `transport`'s queues with `results` keeping the results (any [`ResultBackend`]: a
+    /// broker's store, `Arc<dyn Broker>` coerces).
+    pub fn new(transport: Arc<dyn Broker>, results: Arc<dyn ResultBackend>) -> Self {
         WithResultBackend { transport, results }
     }
 }
 
-impl Broker for WithResultBackend {
-    // The result backend's part.
-
+impl ResultBackend for WithResultBackend {
     fn store_result<'a>(
         &'a self,
         id: &'a str,
@@ -81,6 +80,10 @@ impl Broker for WithResultBackend {
         self.results
             .celery_chord_part(group_id, member, index, state, value)
     }
+}
+
+impl Broker for WithResultBackend {
+    // The result backend's part.
 
     // The transport's part.
 

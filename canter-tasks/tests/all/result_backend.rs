@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use canter_tasks::canvas::{chord, group, Signature};
 use canter_tasks::{
-    task, Broker, RedisBroker, Registry, SqliteBroker, TaskError, TaskStatus, Worker, WorkerConfig,
+    task, Broker, RedisBroker, Registry, ResultBackend, SqliteBroker, TaskError, TaskStatus,
+    Worker, WorkerConfig,
 };
 use serde_json::json;
 

@@ -12,6 +12,7 @@ use lapin::types::FieldTable;
 use serde_json::Value;
 
 use super::{lock, wire, AmqpBroker, DEAD_LETTER_QUEUE};
+use crate::broker::ResultBackend;
 use crate::broker::{now, Broker, Delivery, TaskMessage};
 use crate::control::{DeadLetter, TaskInfo, WorkerInfo};
 use crate::error::TaskError;
@@ -69,6 +70,60 @@ impl AmqpBroker {
             letters.push((letter, message, delivery.delivery_tag));
         }
         Ok(letters)
+    }
+}
+
+impl ResultBackend for AmqpBroker {
+    fn store_result<'a>(
+        &'a self,
+        id: &'a str,
+        result: TaskResult,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.inner.backend.store_result(id, result)
+    }
+
+    fn get_result<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
+        self.inner.backend.get_result(id)
+    }
+
+    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.inner.backend.forget(id)
+    }
+
+    fn celery_chords(&self) -> bool {
+        self.inner.backend.celery_chords()
+    }
+
+    fn set_chord_size<'a>(
+        &'a self,
+        group_id: &'a str,
+        size: u64,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.inner.backend.set_chord_size(group_id, size)
+    }
+
+    fn celery_chord_part<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+        index: Option<u64>,
+        state: crate::result::TaskStatus,
+        value: Value,
+    ) -> BoxFuture<'a, Result<Option<Vec<crate::broker::ChordPart>>, TaskError>> {
+        self.inner
+            .backend
+            .celery_chord_part(group_id, member, index, state, value)
+    }
+
+    fn chord_part_done<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
+        self.inner.backend.chord_part_done(group_id, member)
     }
 }
 
@@ -281,25 +336,6 @@ impl Broker for AmqpBroker {
 
     // The result backend's part.
 
-    fn store_result<'a>(
-        &'a self,
-        id: &'a str,
-        result: TaskResult,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.backend.store_result(id, result)
-    }
-
-    fn get_result<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
-        self.inner.backend.get_result(id)
-    }
-
-    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.backend.forget(id)
-    }
-
     fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
         self.inner.backend.revoke(id)
     }
@@ -308,45 +344,12 @@ impl Broker for AmqpBroker {
         self.inner.backend.is_revoked(id)
     }
 
-    fn celery_chords(&self) -> bool {
-        self.inner.backend.celery_chords()
-    }
-
-    fn set_chord_size<'a>(
-        &'a self,
-        group_id: &'a str,
-        size: u64,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.backend.set_chord_size(group_id, size)
-    }
-
-    fn celery_chord_part<'a>(
-        &'a self,
-        group_id: &'a str,
-        member: &'a str,
-        index: Option<u64>,
-        state: crate::result::TaskStatus,
-        value: Value,
-    ) -> BoxFuture<'a, Result<Option<Vec<crate::broker::ChordPart>>, TaskError>> {
-        self.inner
-            .backend
-            .celery_chord_part(group_id, member, index, state, value)
-    }
-
     fn claim_fire<'a>(
         &'a self,
         entry: &'a str,
         due: f64,
     ) -> BoxFuture<'a, Result<bool, TaskError>> {
         self.inner.backend.claim_fire(entry, due)
-    }
-
-    fn chord_part_done<'a>(
-        &'a self,
-        group_id: &'a str,
-        member: &'a str,
-    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
-        self.inner.backend.chord_part_done(group_id, member)
     }
 
     fn claim_unique<'a>(

@@ -2,94 +2,9 @@
 //! commands call.
 
 use super::*;
+use crate::broker::ResultBackend;
 
-impl Broker for RedisBroker {
-    fn worker_heartbeat<'a>(
-        &'a self,
-        info: &'a WorkerInfo,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(self.inner.worker_heartbeat(info))
-    }
-
-    fn worker_offline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(self.inner.worker_offline(name))
-    }
-
-    fn workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, TaskError>> {
-        Box::pin(self.inner.workers())
-    }
-
-    fn queues(&self) -> BoxFuture<'_, Result<Vec<String>, TaskError>> {
-        Box::pin(self.inner.queues())
-    }
-
-    fn held(&self, queues: &[String]) -> (Vec<TaskMessage>, Vec<TaskMessage>) {
-        let local = self.inner.lock();
-        let of = |list: &mut dyn Iterator<Item = &Delivery>| -> Vec<TaskMessage> {
-            list.filter(|d| queues.contains(&d.message.queue))
-                .map(|d| d.message.clone())
-                .collect()
-        };
-        (of(&mut local.ready.iter()), of(&mut local.held.iter()))
-    }
-
-    fn purge<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>> {
-        Box::pin(self.inner.purge(queue))
-    }
-
-    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, TaskError>> {
-        Box::pin(self.inner.dead_letters())
-    }
-
-    fn retry_dead_letters(&self) -> BoxFuture<'_, Result<u64, TaskError>> {
-        Box::pin(self.inner.retry_dead_letters())
-    }
-
-    fn mailbox(&self) -> Option<Arc<dyn crate::mailbox::Mailbox>> {
-        Some(self.mailbox.clone())
-    }
-
-    fn send_event<'a>(
-        &'a self,
-        event: &'a serde_json::Value,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(self.inner.send_event(event))
-    }
-
-    fn events<'a>(
-        &'a self,
-        cursor: Option<&'a str>,
-        wait: Duration,
-    ) -> BoxFuture<'a, Result<(String, Vec<serde_json::Value>), TaskError>> {
-        Box::pin(self.inner.events(cursor, wait))
-    }
-
-    fn claim_fire<'a>(
-        &'a self,
-        entry: &'a str,
-        due: f64,
-    ) -> BoxFuture<'a, Result<bool, TaskError>> {
-        Box::pin(async move {
-            // A sorted set of the entry's fired due times: ZADD NX adds a due time once, for
-            // exactly one of any number of schedulers; the last hundred are kept.
-            let key = self.inner.key(&format!("canter.beat.{entry}"));
-            let (added, _): (i64, i64) = redis::pipe()
-                .atomic()
-                .cmd("ZADD")
-                .arg(&key)
-                .arg("NX")
-                .arg(due)
-                .arg(due.to_string())
-                .cmd("ZREMRANGEBYRANK")
-                .arg(&key)
-                .arg(0)
-                .arg(-101)
-                .query_async(&mut self.inner.conn.clone())
-                .await?;
-            Ok(added == 1)
-        })
-    }
-
+impl ResultBackend for RedisBroker {
     fn chord_part_done<'a>(
         &'a self,
         group_id: &'a str,
@@ -198,6 +113,125 @@ impl Broker for RedisBroker {
                     .filter_map(|e| celery::chord_part(e))
                     .collect(),
             ))
+        })
+    }
+
+    fn store_result<'a>(
+        &'a self,
+        id: &'a str,
+        result: TaskResult,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move { self.inner.store(id, &result).await })
+    }
+
+    fn get_result<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
+        Box::pin(async move {
+            let raw: Option<String> = redis::cmd("GET")
+                .arg(celery::result_key(&self.inner.options.prefix, id))
+                .query_async(&mut self.inner.conn.clone())
+                .await?;
+            Ok(raw.as_deref().and_then(celery::decode_result))
+        })
+    }
+
+    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            redis::cmd("DEL")
+                .arg(celery::result_key(&self.inner.options.prefix, id))
+                .query_async::<()>(&mut self.inner.conn.clone())
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+impl Broker for RedisBroker {
+    fn worker_heartbeat<'a>(
+        &'a self,
+        info: &'a WorkerInfo,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(self.inner.worker_heartbeat(info))
+    }
+
+    fn worker_offline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(self.inner.worker_offline(name))
+    }
+
+    fn workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, TaskError>> {
+        Box::pin(self.inner.workers())
+    }
+
+    fn queues(&self) -> BoxFuture<'_, Result<Vec<String>, TaskError>> {
+        Box::pin(self.inner.queues())
+    }
+
+    fn held(&self, queues: &[String]) -> (Vec<TaskMessage>, Vec<TaskMessage>) {
+        let local = self.inner.lock();
+        let of = |list: &mut dyn Iterator<Item = &Delivery>| -> Vec<TaskMessage> {
+            list.filter(|d| queues.contains(&d.message.queue))
+                .map(|d| d.message.clone())
+                .collect()
+        };
+        (of(&mut local.ready.iter()), of(&mut local.held.iter()))
+    }
+
+    fn purge<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>> {
+        Box::pin(self.inner.purge(queue))
+    }
+
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, TaskError>> {
+        Box::pin(self.inner.dead_letters())
+    }
+
+    fn retry_dead_letters(&self) -> BoxFuture<'_, Result<u64, TaskError>> {
+        Box::pin(self.inner.retry_dead_letters())
+    }
+
+    fn mailbox(&self) -> Option<Arc<dyn crate::mailbox::Mailbox>> {
+        Some(self.mailbox.clone())
+    }
+
+    fn send_event<'a>(
+        &'a self,
+        event: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(self.inner.send_event(event))
+    }
+
+    fn events<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<(String, Vec<serde_json::Value>), TaskError>> {
+        Box::pin(self.inner.events(cursor, wait))
+    }
+
+    fn claim_fire<'a>(
+        &'a self,
+        entry: &'a str,
+        due: f64,
+    ) -> BoxFuture<'a, Result<bool, TaskError>> {
+        Box::pin(async move {
+            // A sorted set of the entry's fired due times: ZADD NX adds a due time once, for
+            // exactly one of any number of schedulers; the last hundred are kept.
+            let key = self.inner.key(&format!("canter.beat.{entry}"));
+            let (added, _): (i64, i64) = redis::pipe()
+                .atomic()
+                .cmd("ZADD")
+                .arg(&key)
+                .arg("NX")
+                .arg(due)
+                .arg(due.to_string())
+                .cmd("ZREMRANGEBYRANK")
+                .arg(&key)
+                .arg(0)
+                .arg(-101)
+                .query_async(&mut self.inner.conn.clone())
+                .await?;
+            Ok(added == 1)
         })
     }
 
@@ -439,37 +473,6 @@ impl Broker for RedisBroker {
                 .query_async::<()>(&mut inner.conn.clone())
                 .await?;
             inner.lock().envelopes.remove(&delivery.lease);
-            Ok(())
-        })
-    }
-
-    fn store_result<'a>(
-        &'a self,
-        id: &'a str,
-        result: TaskResult,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move { self.inner.store(id, &result).await })
-    }
-
-    fn get_result<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
-        Box::pin(async move {
-            let raw: Option<String> = redis::cmd("GET")
-                .arg(celery::result_key(&self.inner.options.prefix, id))
-                .query_async(&mut self.inner.conn.clone())
-                .await?;
-            Ok(raw.as_deref().and_then(celery::decode_result))
-        })
-    }
-
-    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move {
-            redis::cmd("DEL")
-                .arg(celery::result_key(&self.inner.options.prefix, id))
-                .query_async::<()>(&mut self.inner.conn.clone())
-                .await?;
             Ok(())
         })
     }
