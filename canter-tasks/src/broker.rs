@@ -41,7 +41,16 @@ pub struct TaskMessage {
     pub root_id: Option<String>,
     /// Delivered before to a worker that did not finish it (the broker says so when it can).
     pub redelivered: bool,
+    /// The group (chord header) it is a member of, in Celery's chord protocol (the `group`
+    /// header; carried by the Redis and RabbitMQ wire only).
+    pub group: Option<String>,
+    /// Its place in that group (`group_index`).
+    pub group_index: Option<u64>,
 }
+
+/// One member's outcome as a Celery chord records it: its id, state and value (a failure's
+/// value is Celery's exception record).
+pub type ChordPart = (String, TaskStatus, Value);
 
 /// A task taken from a queue, leased to this worker until acked, released or the lease runs out
 /// (then any worker gets it again: a worker dying mid-task loses nothing).
@@ -51,8 +60,60 @@ pub struct Delivery {
     pub lease: String,
 }
 
+/// Where results are kept (Celery's result backend), and what chords count: a broker's own
+/// store, or one apart (see [`WithResultBackend`](crate::WithResultBackend)).
+pub trait ResultBackend: Send + Sync + 'static {
+    fn store_result<'a>(
+        &'a self,
+        id: &'a str,
+        result: TaskResult,
+    ) -> BoxFuture<'a, Result<(), TaskError>>;
+    fn get_result<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>>;
+    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>>;
+    /// Whether chords go by Celery's protocol here (its Redis result backend's counter, so
+    /// Python workers count members too): [`set_chord_size`](Self::set_chord_size) and
+    /// [`celery_chord_part`](Self::celery_chord_part) work.
+    fn celery_chords(&self) -> bool {
+        false
+    }
+    /// Celery's `set_chord_size`: chord `group_id` has `size` members.
+    fn set_chord_size<'a>(
+        &'a self,
+        group_id: &'a str,
+        size: u64,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        let _ = (group_id, size);
+        Box::pin(async { Err(TaskError::Broker("no Celery chords on this broker".into())) })
+    }
+    /// Celery's `on_chord_part_return`: records member `member` (at `index`) of chord
+    /// `group_id` finishing with `state` and `value`; every member's outcome, in the group's
+    /// order, for the one that completes the chord (then the record goes), else `None`.
+    fn celery_chord_part<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+        index: Option<u64>,
+        state: TaskStatus,
+        value: Value,
+    ) -> BoxFuture<'a, Result<Option<Vec<ChordPart>>, TaskError>> {
+        let _ = (group_id, member, index, state, value);
+        Box::pin(async { Err(TaskError::Broker("no Celery chords on this broker".into())) })
+    }
+    /// Records that `member` of chord `group_id` finished and returns how many members have,
+    /// or `None` if this member was already recorded (a redelivery). Atomic: of the members
+    /// finishing at once, exactly one sees the full count.
+    fn chord_part_done<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>>;
+}
+
 /// A broker and result store.
-pub trait Broker: Send + Sync + 'static {
+pub trait Broker: ResultBackend {
     fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>>;
     /// Leases the next due task of these queues (the lowest priority number, then the oldest:
     /// see [`clamp_priority`]), for `visibility`.
@@ -77,16 +138,6 @@ pub trait Broker: Send + Sync + 'static {
         eta: f64,
         retries: u32,
     ) -> BoxFuture<'a, Result<(), TaskError>>;
-    fn store_result<'a>(
-        &'a self,
-        id: &'a str,
-        result: TaskResult,
-    ) -> BoxFuture<'a, Result<(), TaskError>>;
-    fn get_result<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>>;
-    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>>;
     fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>>;
     fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>>;
     /// A task no worker knows: kept aside (with why) rather than dropped or retried forever.
@@ -101,14 +152,6 @@ pub trait Broker: Send + Sync + 'static {
     /// epoch). Atomic: of any number of schedulers, exactly one gets `true` for a due time.
     fn claim_fire<'a>(&'a self, entry: &'a str, due: f64)
         -> BoxFuture<'a, Result<bool, TaskError>>;
-    /// Records that `member` of chord `group_id` finished and returns how many members have,
-    /// or `None` if this member was already recorded (a redelivery). Atomic: of the members
-    /// finishing at once, exactly one sees the full count.
-    fn chord_part_done<'a>(
-        &'a self,
-        group_id: &'a str,
-        member: &'a str,
-    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>>;
     /// Claims unique-task key `key` for task `id` for at most `ttl` seconds; `Some(holder)` if
     /// another task holds it (atomic: of concurrent claims, one wins).
     fn claim_unique<'a>(
@@ -176,6 +219,13 @@ pub trait Broker: Send + Sync + 'static {
     /// Sends every retriable dead letter back to its queue as a fresh first attempt, and out
     /// of the record; returns how many.
     fn retry_dead_letters(&self) -> BoxFuture<'_, Result<u64, TaskError>>;
+
+    /// Celery's remote control and events wire on this transport (see [`crate::mailbox`]);
+    /// `None` where there is none (the embedded brokers: their workers are inspected through
+    /// their snapshots).
+    fn mailbox(&self) -> Option<Arc<dyn crate::mailbox::Mailbox>> {
+        None
+    }
 
     // Events (see `crate::events`).
 

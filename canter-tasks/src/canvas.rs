@@ -3,8 +3,12 @@
 //! `group([a, b])` runs them in parallel and collects their results in order; and chords —
 //! `chord(group, callback)` runs the callback with the group's results once all have finished.
 //!
-//! Chords are counted in the broker (not with Celery's Redis-backend chord keys, whose layout
-//! changes between Celery versions): a chord's members must be canter tasks.
+//! On Redis (as the broker or the result backend) chords go by Celery's protocol: the members
+//! carry the chord's group id and their index (`group`, `group_index` headers) and the callback
+//! (`embed.chord`), and whichever worker finishes a member, canter's or Python's, counts it in
+//! Celery's record (`celery-taskset-meta-<group>.j/.s`); the one that completes the chord sends
+//! the callback. So a chord may mix canter and Python members and callbacks either way. On the
+//! other brokers the broker counts them (a record of the members' ids, and a counter).
 //!
 //! A chain travels in the message as Celery protocol v2's `embed.chain` (signatures, the next
 //! one last), so on Redis a chain can mix canter and Python Celery tasks: whichever worker runs a
@@ -397,6 +401,9 @@ impl Chord {
                 .task_id
                 .get_or_insert_with(|| uuid::Uuid::new_v4().to_string());
         }
+        if broker()?.celery_chords() {
+            return celery_chord(members, callback).await;
+        }
         let ids: Vec<&str> = members
             .iter()
             .filter_map(|m| m.task_id.as_deref())
@@ -427,6 +434,43 @@ impl Chord {
         }
         Ok(AsyncResult::new(callback_id))
     }
+}
+
+/// A chord by Celery's protocol (see the module docs): its size recorded, each member sent with
+/// the group id, its index and the callback.
+async fn celery_chord(
+    members: Vec<Signature>,
+    callback: Signature,
+) -> Result<AsyncResult<Value>, TaskError> {
+    let broker = broker()?;
+    let group_id = uuid::Uuid::new_v4().to_string();
+    broker
+        .set_chord_size(&group_id, members.len() as u64)
+        .await?;
+    let embed =
+        json!({"callbacks": null, "errbacks": null, "chain": null, "chord": callback.to_celery()});
+    for (index, member) in members.iter().enumerate() {
+        let mut message = member_message(member, Some(embed.clone()));
+        message.group = Some(group_id.clone());
+        message.group_index = Some(index as u64);
+        broker.publish(message).await?;
+    }
+    Ok(AsyncResult::new(callback.task_id.unwrap_or_default()))
+}
+
+/// A finished member of a chord by Celery's protocol: the group id, its index, the callback.
+pub(crate) fn celery_chord_of(finished: &TaskMessage) -> Option<(String, Option<u64>, Signature)> {
+    let group = finished.group.clone()?;
+    let chord = finished.embed.as_ref()?.get("chord")?;
+    // canter's own chords name their group in the callback's options instead.
+    if chord
+        .get("options")
+        .and_then(|o| o.get("group_id"))
+        .is_some()
+    {
+        return None;
+    }
+    Some((group, finished.group_index, Signature::from_celery(chord)?))
 }
 
 /// Where a chord's member ids are kept (in the result store, for as long as results are).

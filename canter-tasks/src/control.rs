@@ -208,8 +208,12 @@ pub async fn purge(queue: &str) -> Result<u64, TaskError> {
 }
 
 /// Revokes task `id`: skipped if it has not started, stopped at its next await if it runs.
+/// On a broker with Celery's remote control (Redis), Celery's `revoke` is broadcast too, so a
+/// Python worker holding it skips it as well.
 pub async fn revoke(id: &str) -> Result<(), TaskError> {
-    broker()?.revoke(id).await
+    broker()?.revoke(id).await?;
+    let revoke = serde_json::json!({"task_id": id, "terminate": false, "signal": "SIGTERM"});
+    crate::mailbox::cast("revoke", revoke).await
 }
 
 /// The dead-letter record, oldest first.

@@ -23,7 +23,9 @@ mod commands;
 pub mod control;
 mod error;
 pub mod events;
+pub mod mailbox;
 pub mod metrics;
+mod open;
 mod plugin;
 pub mod request;
 mod result;
@@ -33,14 +35,17 @@ pub mod worker;
 pub use beat::Beat;
 pub use broker::{
     broker, clamp_priority, enqueue, send_task, tasks_app, ApplyOptions, Broker, BrokerServices,
-    Delivery, TaskMessage, DEFAULT_MAX_MESSAGE_SIZE,
+    Delivery, ResultBackend, TaskMessage, DEFAULT_MAX_MESSAGE_SIZE,
 };
+#[cfg(feature = "amqp")]
+pub use brokers::AmqpBroker;
 #[cfg(feature = "redis")]
 pub use brokers::RedisBroker;
-pub use brokers::{MemoryBroker, SqliteBroker};
+pub use brokers::{MemoryBroker, SqliteBroker, WithResultBackend};
 pub use canter_macros::task;
 pub use error::TaskError;
-pub use plugin::{open_broker, open_broker_limited, Tasks};
+pub use open::{open_broker, open_broker_limited, open_broker_with_backend};
+pub use plugin::Tasks;
 pub use request::{request, Request};
 pub use result::{AsyncResult, TaskResult, TaskStatus};
 pub use task::{soft_time_limit, soft_time_limit_exceeded, Registry, Task, TaskOptions};

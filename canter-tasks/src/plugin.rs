@@ -4,7 +4,11 @@
 //! ```toml
 //! [tasks]
 //! broker = "sqlite://tasks.sqlite3"   # the default: the embedded, durable broker;
-//!                                     # unset and REDIS_URL set: that Redis (Celery's protocol)
+//!                                     # unset: BROKER_URL, else REDIS_URL if set (Celery's
+//!                                     # protocol on Redis, or on RabbitMQ: amqp://…)
+//! result_backend = "redis://…"        # results apart from the broker (Celery's), or unset:
+//!                                     # RESULT_BACKEND, else the broker's own; RabbitMQ keeps
+//!                                     # none: then REDIS_URL, else tasks.sqlite3
 //! worker_in_runserver = true          # runserver also runs a worker (default: true on the
 //!                                     # embedded broker, false on Redis, where workers are
 //!                                     # deployed apart, as Celery's are)
@@ -28,8 +32,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::broker::Broker;
-use crate::brokers::{MemoryBroker, SqliteBroker};
+use crate::brokers::MemoryBroker;
 use crate::error::TaskError;
+use crate::open::{broker_url, open_broker_with_backend};
 use crate::task::{Registry, Task};
 use crate::worker::{Worker, WorkerConfig};
 
@@ -37,6 +42,7 @@ use crate::worker::{Worker, WorkerConfig};
 #[serde(default, deny_unknown_fields)]
 struct TaskSettings {
     broker: Option<String>,
+    result_backend: Option<String>,
     worker_in_runserver: Option<bool>,
     concurrency: usize,
     visibility_timeout: f64,
@@ -50,6 +56,7 @@ impl Default for TaskSettings {
     fn default() -> Self {
         TaskSettings {
             broker: None,
+            result_backend: None,
             worker_in_runserver: None,
             concurrency: 10,
             visibility_timeout: 60.0,
@@ -151,8 +158,17 @@ impl Plugin for Tasks {
                         .with_max_message_size(config.max_message_size),
                 )
             } else {
-                let (mut url, setting) =
-                    broker_url(config.broker.as_deref(), std::env::var("REDIS_URL").ok());
+                let env = |name: &str| std::env::var(name).ok();
+                let (mut url, setting) = broker_url(
+                    config.broker.as_deref(),
+                    env("BROKER_URL"),
+                    env("REDIS_URL"),
+                );
+                // Results apart only when asked for (RabbitMQ: always; see `open`).
+                let backend = config
+                    .result_backend
+                    .clone()
+                    .or_else(|| env("RESULT_BACKEND"));
                 // An app started by a test with no broker configured gets an in-memory one (as
                 // Django's test runner gets a test database): no broker file in the project.
                 if ctx.command == "test" && setting == "the default" {
@@ -161,7 +177,7 @@ impl Plugin for Tasks {
                 let shown = crate::broker::redacted(&url);
                 let opened = tokio::time::timeout(
                     CONNECT_LIMIT,
-                    open_broker_limited(&url, config.max_message_size),
+                    open_broker_with_backend(&url, backend.as_deref(), config.max_message_size),
                 )
                 .await
                 .unwrap_or_else(|_| {
@@ -335,57 +351,9 @@ impl InProcessWorker {
     }
 }
 
-/// The broker URL and the setting it came from: `[tasks] broker` if set, else `REDIS_URL` if
-/// set, else the embedded default.
 /// The URL `start` opened the app's broker from, kept among its services for `ready`.
 #[derive(Clone)]
 struct BrokerUrl(String);
-
-fn broker_url(configured: Option<&str>, redis_url: Option<String>) -> (String, &'static str) {
-    match (configured, redis_url.filter(|u| !u.trim().is_empty())) {
-        (Some(url), _) => (url.to_owned(), "[tasks] broker"),
-        (None, Some(redis)) => (redis, "REDIS_URL"),
-        (None, None) => ("sqlite://tasks.sqlite3".to_owned(), "the default"),
-    }
-}
-
-/// The broker a URL names: `sqlite://FILE` (embedded, durable), `redis://HOST:PORT/DB`
-/// (Celery's protocol, shared with Python; see [`RedisBroker`](crate::RedisBroker) for its
-/// options) or `memory://` (this process only, for tests).
-pub async fn open_broker(url: &str) -> Result<Arc<dyn Broker>, TaskError> {
-    open_broker_limited(url, crate::broker::DEFAULT_MAX_MESSAGE_SIZE).await
-}
-
-/// [`open_broker`] with messages limited to `max_message_size` bytes: larger ones are refused
-/// when enqueued, and dead-lettered unread when found in a queue.
-pub async fn open_broker_limited(
-    url: &str,
-    max_message_size: u64,
-) -> Result<Arc<dyn Broker>, TaskError> {
-    if url.starts_with("sqlite:") {
-        let broker = SqliteBroker::open(url).await?;
-        Ok(Arc::new(broker.with_max_message_size(max_message_size)))
-    } else if url == "memory://" {
-        Ok(Arc::new(
-            MemoryBroker::new().with_max_message_size(max_message_size),
-        ))
-    } else if url.starts_with("redis://") || url.starts_with("rediss://") {
-        #[cfg(feature = "redis")]
-        return Ok(Arc::new(
-            crate::brokers::RedisBroker::connect(url)
-                .await?
-                .with_max_message_size(max_message_size),
-        ));
-        #[cfg(not(feature = "redis"))]
-        Err(TaskError::Broker(
-            "the Redis broker needs canter-tasks' `redis` feature".into(),
-        ))
-    } else {
-        Err(TaskError::Broker(format!(
-            "unknown broker URL {url:?}: expected sqlite://FILE, redis://HOST:PORT/DB or memory://"
-        )))
-    }
-}
 
 struct WorkerCommand(Registry, crate::beat::Beat);
 
@@ -532,7 +500,7 @@ impl ManagementCommand for BeatCommand {
 
 #[cfg(test)]
 mod tests {
-    use super::{broker_url, no_worker_notice};
+    use super::no_worker_notice;
 
     #[test]
     fn without_a_worker_runserver_says_where_tasks_go_and_what_runs_them() {
@@ -551,23 +519,5 @@ mod tests {
             crate::broker::redacted("redis://host:6379/0?name=a@b"),
             "redis://host:6379/0?name=a@b"
         );
-    }
-
-    #[test]
-    fn the_broker_is_the_setting_else_redis_url_else_embedded() {
-        let redis = Some("redis://r:6379/0".to_owned());
-        assert_eq!(
-            broker_url(Some("sqlite://x.sqlite3"), redis.clone()),
-            ("sqlite://x.sqlite3".to_owned(), "[tasks] broker")
-        );
-        assert_eq!(
-            broker_url(None, redis),
-            ("redis://r:6379/0".to_owned(), "REDIS_URL")
-        );
-        assert_eq!(
-            broker_url(None, Some(" ".into())),
-            ("sqlite://tasks.sqlite3".to_owned(), "the default")
-        );
-        assert_eq!(broker_url(None, None).0, "sqlite://tasks.sqlite3");
     }
 }

@@ -82,7 +82,8 @@ impl Request {
             expires: m.expires,
             parent_id: m.parent_id.clone(),
             root_id: m.root_id.clone().unwrap_or_else(|| m.id.clone()),
-            group: crate::canvas::chord_of(m).map(|(group, _, _)| group),
+            group: (m.group.clone())
+                .or_else(|| crate::canvas::chord_of(m).map(|(group, ..)| group)),
             delivery_info: DeliveryInfo {
                 routing_key: m.queue.clone(),
                 priority: m.priority,

@@ -21,6 +21,7 @@ use crate::broker::{now, Broker, Delivery};
 use crate::control::TaskInfo;
 use crate::error::TaskError;
 use crate::events::Emitter;
+use crate::mailbox::Clock;
 use crate::result::{TaskResult, TaskStatus};
 use crate::task::Registry;
 use canter_kernel::services::{self, Services};
@@ -28,6 +29,7 @@ use canter_kernel::services::{self, Services};
 mod execute;
 mod follow_up;
 mod presence;
+mod remote;
 mod settle;
 use presence::Presence;
 
@@ -87,6 +89,10 @@ pub struct Worker {
     /// Task runs ended since the start (any outcome, a retried attempt included).
     processed: AtomicU64,
     events: Emitter,
+    /// Celery's Lamport clock, for its events and remote-control replies.
+    clock: Arc<Clock>,
+    /// What remote control changed or recorded: see `worker/remote.rs`.
+    remote: remote::RemoteState,
     /// The app its task bodies run in: the one it was made in (with this worker's broker if
     /// that app has none), else one holding just the broker, so a body's `delay()` reaches it.
     app: Arc<Services>,
@@ -99,7 +105,8 @@ impl Worker {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         );
-        let events = Emitter::new(broker.clone(), &name, config.send_events);
+        let clock = Arc::new(Clock::default());
+        let events = Emitter::new(broker.clone(), &name, config.send_events, clock.clone());
         let mut app = services::current()
             .map(|app| (*app).clone())
             .unwrap_or_default();
@@ -117,6 +124,8 @@ impl Worker {
             active: Mutex::default(),
             processed: AtomicU64::new(0),
             events,
+            clock,
+            remote: remote::RemoteState::default(),
         }
     }
 
@@ -152,6 +161,17 @@ impl Worker {
             let this = this.clone();
             async move { this.announce().await }
         });
+        announcer.spawn({
+            let this = this.clone();
+            async move { this.serve_remote_control().await }
+        });
+        // A remote `shutdown` ends the run as `shutdown` does.
+        let shutdown = async {
+            tokio::select! {
+                () = shutdown => {}
+                () = this.remote.shutdown.notified() => {}
+            }
+        };
         let slots = Arc::new(Semaphore::new(this.config.concurrency.max(1)));
         let in_flight: InFlight = Arc::default();
         let mut running = JoinSet::new();
@@ -171,32 +191,7 @@ impl Worker {
                 }
             }
         }
-        // Warm shutdown: no more fetching; running tasks get shutdown_timeout.
-        tracing::info!(target: "canter::tasks", running = running.len(), "warm shutdown");
-        let finished = tokio::select! {
-            () = async { while running.join_next().await.is_some() {} } => true,
-            () = tokio::time::sleep(this.config.shutdown_timeout) => false,
-            () = cold => {
-                tracing::warn!(target: "canter::tasks", running = running.len(), "cold shutdown: running tasks go back to the queue");
-                false
-            }
-        };
-        if !finished {
-            running.abort_all();
-            let left: Vec<Delivery> = in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .drain()
-                .map(|(_, d)| d)
-                .collect();
-            for delivery in left {
-                // Back to the queue at once, the attempt not counted: it was cut, not failed.
-                let _ = this
-                    .broker
-                    .requeue(&delivery, now(), delivery.message.retries)
-                    .await;
-            }
-        }
+        this.wind_down(&mut running, &in_flight, cold).await;
         if let Err(e) = this.broker.release(&this.name).await {
             tracing::warn!(target: "canter::tasks", "returning prefetched tasks failed (they come back after the visibility timeout): {e}");
         }
@@ -210,6 +205,42 @@ impl Worker {
             )
             .await;
         Ok(())
+    }
+
+    /// Warm shutdown: no more fetching; running tasks get `shutdown_timeout` (or until `cold`),
+    /// then those still running are cut and go back to the queue at once.
+    async fn wind_down(
+        &self,
+        running: &mut JoinSet<()>,
+        in_flight: &InFlight,
+        cold: impl Future<Output = ()> + Send,
+    ) {
+        tracing::info!(target: "canter::tasks", running = running.len(), "warm shutdown");
+        let finished = tokio::select! {
+            () = async { while running.join_next().await.is_some() {} } => true,
+            () = tokio::time::sleep(self.config.shutdown_timeout) => false,
+            () = cold => {
+                tracing::warn!(target: "canter::tasks", running = running.len(), "cold shutdown: running tasks go back to the queue");
+                false
+            }
+        };
+        if finished {
+            return;
+        }
+        running.abort_all();
+        let left: Vec<Delivery> = in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, d)| d)
+            .collect();
+        for delivery in left {
+            // Back to the queue at once, the attempt not counted: it was cut, not failed.
+            let _ = self
+                .broker
+                .requeue(&delivery, now(), delivery.message.retries)
+                .await;
+        }
     }
 
     /// One turn of the fetch loop: waits for a free slot, fetches, and starts the task (or

@@ -7,6 +7,7 @@
 //! | `MysqlDatabase` (feature `mysql`) | a database on `CANTER_TEST_MYSQL_URL`'s MariaDB | the database |
 //! | [`PgSchema`] | a schema on `CANTER_TEST_POSTGRES_URL`, first on its URL's search path | the schema, cascading |
 //! | [`RedisKeys`] | a key prefix on `CANTER_TEST_REDIS_URL` | every key under it |
+//! | [`AmqpVhost`] | a RabbitMQ virtual host on `CANTER_TEST_AMQP_URL`'s server (`rabbitmqctl`) | the vhost |
 //! | [`TempDir`] | a fresh directory under the system's temp dir | the directory |
 //! | [`SqliteFile`] | a fresh SQLite file's URL (the file made on first connect) | the file and its `-wal`/`-shm` |
 //! | [`Children`] | processes (often this test binary re-run: [`spawn_test_process`]) | killed and reaped |
@@ -16,6 +17,7 @@
 //! A service's fixture is `None` when its variable is unset (the test skips, saying why), and a
 //! panic under `CANTER_REQUIRE_SERVICES=1` (CI), through [`canter_core::test::require_service`].
 
+mod amqp_vhost;
 #[cfg(feature = "mysql")]
 mod mysql;
 mod postgres;
@@ -24,6 +26,7 @@ mod redis_keys;
 mod temp;
 mod websockets;
 
+pub use amqp_vhost::AmqpVhost;
 #[cfg(feature = "mysql")]
 pub use mysql::{execute_mysql, MysqlDatabase};
 pub use postgres::{execute, text_rows, PgSchema};

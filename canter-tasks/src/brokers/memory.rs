@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
+use crate::broker::ResultBackend;
 use crate::broker::{now, Broker, Delivery, TaskMessage};
 use crate::control::{DeadLetter, TaskInfo, WorkerInfo, FORGET_AFTER};
 use crate::error::TaskError;
@@ -101,6 +102,41 @@ fn ready<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
     Box::pin(std::future::ready(value))
 }
 
+impl ResultBackend for MemoryBroker {
+    fn chord_part_done<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
+        Box::pin(async move {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let done = state.chords.entry(group_id.to_owned()).or_default();
+            Ok(done.insert(member.to_owned()).then_some(done.len() as u64))
+        })
+    }
+
+    fn store_result<'a>(
+        &'a self,
+        id: &'a str,
+        result: TaskResult,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.lock().results.insert(id.to_owned(), result);
+        ready(Ok(()))
+    }
+
+    fn get_result<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
+        ready(Ok(self.lock().results.get(id).cloned()))
+    }
+
+    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.lock().results.remove(id);
+        ready(Ok(()))
+    }
+}
+
 impl Broker for MemoryBroker {
     fn claim_fire<'a>(
         &'a self,
@@ -114,18 +150,6 @@ impl Broker for MemoryBroker {
                 .entry(entry.to_owned())
                 .or_default()
                 .insert(due.to_bits()))
-        })
-    }
-
-    fn chord_part_done<'a>(
-        &'a self,
-        group_id: &'a str,
-        member: &'a str,
-    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
-        Box::pin(async move {
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let done = state.chords.entry(group_id.to_owned()).or_default();
-            Ok(done.insert(member.to_owned()).then_some(done.len() as u64))
         })
     }
 
@@ -283,27 +307,6 @@ impl Broker for MemoryBroker {
             message.retries = retries;
             state.queue.push((message, None));
         }
-        ready(Ok(()))
-    }
-
-    fn store_result<'a>(
-        &'a self,
-        id: &'a str,
-        result: TaskResult,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.lock().results.insert(id.to_owned(), result);
-        ready(Ok(()))
-    }
-
-    fn get_result<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
-        ready(Ok(self.lock().results.get(id).cloned()))
-    }
-
-    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.lock().results.remove(id);
         ready(Ok(()))
     }
 

@@ -1,13 +1,21 @@
-//! Broker implementations: [`SqliteBroker`] (embedded, durable, the default), [`RedisBroker`]
-//! (Celery's protocol on Redis, shared with Python workers and producers) and [`MemoryBroker`]
-//! (tests).
+//! Broker implementations: [`SqliteBroker`] (embedded, durable, the default), `RedisBroker`
+//! (Celery's protocol on Redis, shared with Python workers and producers), `AmqpBroker`
+//! (Celery's protocol on RabbitMQ, feature `amqp`) and [`MemoryBroker`] (tests).
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
+#[cfg(any(feature = "redis", feature = "amqp"))]
+pub mod celery;
 mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod split;
 mod sqlite;
 
+#[cfg(feature = "amqp")]
+pub use self::amqp::AmqpBroker;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisBroker;
 pub use memory::MemoryBroker;
+pub use split::WithResultBackend;
 pub use sqlite::SqliteBroker;

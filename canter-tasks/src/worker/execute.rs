@@ -82,6 +82,8 @@ impl Worker {
     async fn skip_revoked(&self, delivery: &Delivery, expired: bool) {
         let m = &delivery.message;
         self.release_unique(m).await;
+        self.count_chord_part(m, TaskStatus::Revoked, &revoked_exception())
+            .await;
         self.store(&m.id, TaskResult::state(TaskStatus::Revoked), false)
             .await;
         let _ = self.broker.ack(delivery).await;
@@ -148,7 +150,7 @@ impl Worker {
     /// not counted). True if so.
     async fn over_rate_limit(&self, delivery: &Delivery, options: &TaskOptions) -> bool {
         let m = &delivery.message;
-        let Some((limit, per)) = options.rate_limit else {
+        let Some((limit, per)) = self.rate_limit_of(&m.name, options) else {
             return false;
         };
         let window = (now() / per).floor();
@@ -236,6 +238,8 @@ impl Worker {
     async fn stop_revoked(&self, delivery: &Delivery, options: &TaskOptions) {
         let m = &delivery.message;
         self.release_unique(m).await;
+        self.count_chord_part(m, TaskStatus::Revoked, &revoked_exception())
+            .await;
         self.store(&m.id, TaskResult::state(TaskStatus::Revoked), false)
             .await;
         if options.acks_late {
@@ -268,6 +272,11 @@ impl Worker {
     }
 }
 
+/// A revoked task's value in a chord record (Celery's `TaskRevokedError`).
+fn revoked_exception() -> Value {
+    json!({"exc_type": "TaskRevokedError", "exc_message": ["revoked"], "exc_module": "celery.exceptions"})
+}
+
 /// A task that is running: listed as active and counted in the gauge until dropped (however
 /// the task ends, aborted by a cold shutdown included).
 struct Running<'a> {
@@ -288,6 +297,7 @@ impl<'a> Running<'a> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(m.id.clone(), info);
+        worker.remote.count(&m.name);
         Running {
             worker,
             id: m.id.clone(),

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::Worker;
 use crate::broker::TaskMessage;
 use crate::error::TaskError;
+use crate::result::{TaskResult, TaskStatus};
 
 impl Worker {
     /// A unique task has ended: another with the same arguments may be enqueued.
@@ -44,6 +45,58 @@ impl Worker {
                 tracing::error!(target: "canter::tasks", id = %m.id, next = %next_id, "what follows the task (chain step or callback) could not be sent: {e}");
                 return false;
             }
+        }
+        true
+    }
+
+    /// Counts a finished member of a chord by Celery's protocol (see `crate::canvas`), if `m`
+    /// is one; the member that completes the chord sends its callback with every member's value
+    /// (in the group's order), or fails it if a member failed. False (logged) if the broker
+    /// could not take it.
+    pub(super) async fn count_chord_part(
+        &self,
+        m: &TaskMessage,
+        state: TaskStatus,
+        value: &Value,
+    ) -> bool {
+        let Some((group_id, index, callback)) = crate::canvas::celery_chord_of(m) else {
+            return true;
+        };
+        let counted = self
+            .broker
+            .celery_chord_part(&group_id, &m.id, index, state, value.clone())
+            .await;
+        let parts = match counted {
+            Ok(Some(parts)) => parts,
+            Ok(None) => return true,
+            Err(e) => {
+                tracing::error!(target: "canter::tasks", id = %m.id, group_id, "the chord member could not be counted: {e}");
+                return false;
+            }
+        };
+        let failed = parts
+            .iter()
+            .find(|(_, state, _)| matches!(state, TaskStatus::Failure | TaskStatus::Revoked));
+        if let Some((id, _, exception)) = failed {
+            // Celery's ChordError: the callback fails, it never runs.
+            let chord_error = TaskResult {
+                status: TaskStatus::Failure,
+                result: None,
+                error: Some((
+                    "ChordError".into(),
+                    format!("Dependency {id} raised {exception}"),
+                )),
+            };
+            if let Some(callback_id) = &callback.task_id {
+                self.store(callback_id, chord_error, false).await;
+            }
+            return true;
+        }
+        let values = parts.into_iter().map(|(_, _, value)| value).collect();
+        let message = crate::canvas::chord_callback(&callback, values, m);
+        if let Err(e) = self.broker.publish(message).await {
+            tracing::error!(target: "canter::tasks", id = %m.id, group_id, "the chord's callback could not be sent: {e}");
+            return false;
         }
         true
     }

@@ -61,7 +61,7 @@ impl Worker {
         }
     }
 
-    async fn heartbeat(&self, kind: &str) {
+    pub(super) async fn heartbeat(&self, kind: &str) {
         let info = self.snapshot();
         if let Err(e) = self.broker.worker_heartbeat(&info).await {
             tracing::debug!(target: "canter::tasks", "heartbeat not recorded: {e}");
@@ -70,10 +70,18 @@ impl Worker {
         self.events
             .send(kind, || {
                 json!({"freq": freq, "active": info.active.len(), "processed": info.processed,
-                       "pid": info.pid, "sw_ident": "canter-tasks", "sw_ver": env!("CARGO_PKG_VERSION")})
+                       "pid": info.pid, "loadavg": loadavg(), "sw_ident": "canter-tasks",
+                       "sw_ver": env!("CARGO_PKG_VERSION"), "sw_sys": std::env::consts::OS})
             })
             .await;
     }
+}
+
+/// The system's load averages (1, 5, 15 minutes), as Celery's heartbeat carries them.
+fn loadavg() -> [f64; 3] {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut numbers = text.split_whitespace().map(|n| n.parse().unwrap_or(0.0));
+    [(); 3].map(|()| numbers.next().unwrap_or(0.0))
 }
 
 /// Ends a worker's presence in the broker if its run ends early (dropped, or unwound by a

@@ -46,6 +46,7 @@ impl Worker {
         let m = &delivery.message;
         metrics::record(&m.name, Outcome::Succeeded);
         let shown = self.events.on().then(|| value.to_string());
+        let shown_value = value.clone();
         let chord = crate::canvas::chord_of(m);
         let mut next: Vec<TaskMessage> = crate::canvas::next_in_chain(m, &value)
             .into_iter()
@@ -71,7 +72,11 @@ impl Worker {
         // The next steps go out before this one is acked (at least once). A result the broker
         // could not take (it is down) is not acked either: the task runs again once the broker
         // is back, rather than its result being lost.
-        let done = stored && self.hand_over(m, chord, next).await;
+        let done = stored
+            && self.hand_over(m, chord, next).await
+            && self
+                .count_chord_part(m, TaskStatus::Success, &shown_value)
+                .await;
         self.finish_message(delivery, options, done).await;
         tracing::info!(target: "canter::tasks", id = %m.id, name = %m.name, status = "SUCCESS", duration_ms = runtime * 1000.0, "done");
     }
@@ -149,6 +154,9 @@ impl Worker {
                 self.store(id, chord_error, false).await;
             }
         }
+        let exception = json!({"exc_type": kind, "exc_message": [message], "exc_module": "canter"});
+        self.count_chord_part(m, TaskStatus::Failure, &exception)
+            .await;
         // Its error callbacks, with its id (sent once its failure is stored).
         for errback in crate::canvas::errbacks(m) {
             if let Err(e) = self.broker.publish(errback).await {

@@ -36,18 +36,24 @@ async fn lineage(
     (request.parent_id, request.root_id)
 }
 
+/// A chord's callback: the sum of its members' results.
+#[task(name = "interop.total", crate = canter_tasks)]
+async fn total(values: Vec<i64>) -> Result<i64, TaskError> {
+    Ok(values.iter().sum())
+}
+
 /// An error callback: the failed task's id it was given.
 #[task(name = "interop.failed_id", crate = canter_tasks)]
 async fn failed_id(id: String) -> Result<String, TaskError> {
     Ok(id)
 }
 
-fn interop_dir() -> PathBuf {
+pub(crate) fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
 /// A Python command in the interop directory, with the test's Redis and prefix.
-fn python(python: &str, url: &str, prefix: &str) -> Command {
+pub(crate) fn python(python: &str, url: &str, prefix: &str) -> Command {
     let mut command = Command::new(python);
     command
         .current_dir(interop_dir())
@@ -74,7 +80,7 @@ async fn produce(interpreter: &str, url: &str, prefix: &str, producer: &str) -> 
 }
 
 /// A Python Celery worker, stopped when dropped.
-struct PythonWorker(Child);
+pub(crate) struct PythonWorker(pub(crate) Child);
 
 impl Drop for PythonWorker {
     fn drop(&mut self) {
@@ -223,7 +229,8 @@ async fn canter_and_python_celery_share_queues_and_results() {
                     Registry::new()
                         .register::<add>()
                         .register::<failed_id>()
-                        .register::<lineage>(),
+                        .register::<lineage>()
+                        .register::<total>(),
                     broker.clone(),
                     WorkerConfig {
                         queues: vec!["rust".into()],
@@ -303,6 +310,24 @@ async fn canter_and_python_celery_share_queues_and_results() {
                 produce(&interpreter, &url, &prefix, "send_linked").await,
                 "50"
             );
+
+            // Chords across both, by Celery's chord counter on Redis: Python's chord with a
+            // canter member and callback, and canter's with a Python member and callback.
+            assert_eq!(
+                produce(&interpreter, &url, &prefix, "send_chord").await,
+                "8"
+            );
+            let gathered = canter_tasks::canvas::chord(
+                canter_tasks::canvas::group(vec![
+                    Signature::new("py.mul", json!([2, 3])).queue("python"),
+                    Signature::new("demo.add", json!([1, 1])).queue("rust"),
+                ]),
+                Signature::new("py.sum", json!([])).queue("python"),
+            )
+            .apply_async()
+            .await
+            .unwrap();
+            assert_eq!(gathered.get(wait).await.unwrap(), json!(8));
             let _ = stop.send(());
             rust_worker.await.unwrap().unwrap();
         })

@@ -5,7 +5,10 @@
 //! binary, filtered to their own test, as worker processes (`common::spawn_worker_process`).
 
 mod beat;
+mod celery_control;
 mod celery_interop;
+#[cfg(feature = "amqp")]
+mod celery_interop_amqp;
 mod common;
 mod eager;
 mod memory_broker;
@@ -13,10 +16,13 @@ mod message_size;
 mod metrics;
 mod redis_broker;
 mod redis_outage;
+mod result_backend;
 mod sqlite_upgrade;
 mod stall;
 mod suite;
 mod worker_killed;
 mod worker_kills;
+#[cfg(feature = "amqp")]
+mod worker_kills_amqp;
 mod worker_kills_redis;
 mod worker_panics;

@@ -109,14 +109,14 @@ async fn broker_urls_are_checked() {
         .err()
         .unwrap();
     assert!(bad_option.to_string().contains("prefetch"), "{bad_option}");
-    let unknown = canter_tasks::open_broker("amqp://guest@localhost//")
+    let unknown = canter_tasks::open_broker("kafka://localhost:9092")
         .await
         .err()
         .unwrap();
     assert!(
-        unknown
-            .to_string()
-            .contains("expected sqlite://FILE, redis://HOST:PORT/DB or memory://"),
+        unknown.to_string().contains(
+            "expected sqlite://FILE, redis://HOST:PORT/DB, amqp://HOST:PORT/VHOST or memory://"
+        ),
         "{unknown}"
     );
     let unopenable = canter_tasks::open_broker("sqlite:///no/such/dir/tasks.sqlite3")

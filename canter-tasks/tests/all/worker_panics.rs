@@ -9,7 +9,8 @@ use std::time::Duration;
 use canter_tasks::broker::{Delivery, TaskMessage};
 use canter_tasks::control::{DeadLetter, TaskInfo, WorkerInfo, HEARTBEAT_EVERY};
 use canter_tasks::{
-    task, Broker, MemoryBroker, Registry, TaskError, TaskResult, Worker, WorkerConfig,
+    task, Broker, MemoryBroker, Registry, ResultBackend, TaskError, TaskResult, Worker,
+    WorkerConfig,
 };
 use futures_util::future::BoxFuture;
 use serde_json::Value;
@@ -26,6 +27,35 @@ struct Flaky {
     inner: MemoryBroker,
     fetch_panics: AtomicUsize,
     heartbeats: AtomicUsize,
+}
+
+impl ResultBackend for Flaky {
+    fn store_result<'a>(
+        &'a self,
+        id: &'a str,
+        result: TaskResult,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.inner.store_result(id, result)
+    }
+
+    fn get_result<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
+        self.inner.get_result(id)
+    }
+
+    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.inner.forget(id)
+    }
+
+    fn chord_part_done<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
+        self.inner.chord_part_done(group_id, member)
+    }
 }
 
 impl Broker for Flaky {
@@ -72,22 +102,6 @@ impl Broker for Flaky {
     ) -> BoxFuture<'a, Result<(), TaskError>> {
         self.inner.requeue(delivery, eta, retries)
     }
-    fn store_result<'a>(
-        &'a self,
-        id: &'a str,
-        result: TaskResult,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.store_result(id, result)
-    }
-    fn get_result<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
-        self.inner.get_result(id)
-    }
-    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.forget(id)
-    }
     fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
         self.inner.revoke(id)
     }
@@ -110,13 +124,6 @@ impl Broker for Flaky {
         due: f64,
     ) -> BoxFuture<'a, Result<bool, TaskError>> {
         self.inner.claim_fire(entry, due)
-    }
-    fn chord_part_done<'a>(
-        &'a self,
-        group_id: &'a str,
-        member: &'a str,
-    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
-        self.inner.chord_part_done(group_id, member)
     }
     fn claim_unique<'a>(
         &'a self,

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use canter::tasks::{Broker, SqliteBroker, TaskStatus};
+use canter::tasks::{ResultBackend, SqliteBroker, TaskStatus};
 use serde_json::Value;
 
 /// `demo …` in a directory of its own (its SQLite files land there), stdout and stderr (the

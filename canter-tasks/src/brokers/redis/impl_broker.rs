@@ -2,6 +2,151 @@
 //! commands call.
 
 use super::*;
+use crate::broker::ResultBackend;
+
+impl ResultBackend for RedisBroker {
+    fn chord_part_done<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
+        Box::pin(async move {
+            // SADD and SCARD in one transaction: a redelivered member is not counted twice,
+            // and members finishing at once each see their own count.
+            let key = self.inner.key(&format!("canter.chord.{group_id}"));
+            let (added, done, _): (i64, u64, i64) = redis::pipe()
+                .atomic()
+                .cmd("SADD")
+                .arg(&key)
+                .arg(member)
+                .cmd("SCARD")
+                .arg(&key)
+                .cmd("EXPIRE")
+                .arg(&key)
+                .arg(self.inner.options.result_expires.max(3600))
+                .query_async(&mut self.inner.conn.clone())
+                .await?;
+            Ok((added == 1).then_some(done))
+        })
+    }
+
+    fn celery_chords(&self) -> bool {
+        true
+    }
+
+    fn set_chord_size<'a>(
+        &'a self,
+        group_id: &'a str,
+        size: u64,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            let key = self.inner.key(&celery::chord_key(group_id, "s"));
+            redis::cmd("SET")
+                .arg(key)
+                .arg(size)
+                .query_async::<()>(&mut self.inner.conn.clone())
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// As Celery's Redis backend counts (`on_chord_part_return`, with its default
+    /// `result_chord_ordered`): the member's `[1, id, state, value]` in the sorted set `.j`
+    /// scored by its index, the count and the size (`.s`, plus `.t`) read in one transaction, so
+    /// of members finishing at once (canter's or Python's) exactly one sees the chord complete;
+    /// a redelivered member adds nothing.
+    fn celery_chord_part<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+        index: Option<u64>,
+        state: TaskStatus,
+        value: serde_json::Value,
+    ) -> BoxFuture<'a, Result<Option<Vec<crate::broker::ChordPart>>, TaskError>> {
+        Box::pin(async move {
+            let key = |suffix: &str| self.inner.key(&celery::chord_key(group_id, suffix));
+            let (jkey, tkey, skey) = (key("j"), key("t"), key("s"));
+            let encoded = serde_json::json!([1, member, state.as_str(), value]).to_string();
+            let score = index.map_or("+inf".to_owned(), |i| i.to_string());
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .cmd("ZADD")
+                .arg(&jkey)
+                .arg(&score)
+                .arg(&encoded)
+                .cmd("ZCOUNT")
+                .arg(&jkey)
+                .arg("-inf")
+                .arg("+inf")
+                .cmd("GET")
+                .arg(&tkey)
+                .cmd("GET")
+                .arg(&skey);
+            let expires = self.inner.options.result_expires;
+            if expires > 0 {
+                for k in [&jkey, &tkey, &skey] {
+                    pipe.cmd("EXPIRE").arg(k).arg(expires).ignore();
+                }
+            }
+            let mut conn = self.inner.conn.clone();
+            let (_, ready, extra, size): (i64, u64, Option<i64>, Option<i64>) =
+                pipe.query_async(&mut conn).await?;
+            let Some(size) = size else { return Ok(None) };
+            if ready as i64 != size + extra.unwrap_or(0) {
+                return Ok(None);
+            }
+            let entries: Vec<String> = redis::cmd("ZRANGE")
+                .arg(&jkey)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut conn)
+                .await?;
+            redis::cmd("DEL")
+                .arg(&jkey)
+                .arg(&tkey)
+                .arg(&skey)
+                .query_async::<()>(&mut conn)
+                .await?;
+            Ok(Some(
+                entries
+                    .iter()
+                    .filter_map(|e| celery::chord_part(e))
+                    .collect(),
+            ))
+        })
+    }
+
+    fn store_result<'a>(
+        &'a self,
+        id: &'a str,
+        result: TaskResult,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move { self.inner.store(id, &result).await })
+    }
+
+    fn get_result<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
+        Box::pin(async move {
+            let raw: Option<String> = redis::cmd("GET")
+                .arg(celery::result_key(&self.inner.options.prefix, id))
+                .query_async(&mut self.inner.conn.clone())
+                .await?;
+            Ok(raw.as_deref().and_then(celery::decode_result))
+        })
+    }
+
+    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            redis::cmd("DEL")
+                .arg(celery::result_key(&self.inner.options.prefix, id))
+                .query_async::<()>(&mut self.inner.conn.clone())
+                .await?;
+            Ok(())
+        })
+    }
+}
 
 impl Broker for RedisBroker {
     fn worker_heartbeat<'a>(
@@ -45,6 +190,10 @@ impl Broker for RedisBroker {
         Box::pin(self.inner.retry_dead_letters())
     }
 
+    fn mailbox(&self) -> Option<Arc<dyn crate::mailbox::Mailbox>> {
+        Some(self.mailbox.clone())
+    }
+
     fn send_event<'a>(
         &'a self,
         event: &'a serde_json::Value,
@@ -83,31 +232,6 @@ impl Broker for RedisBroker {
                 .query_async(&mut self.inner.conn.clone())
                 .await?;
             Ok(added == 1)
-        })
-    }
-
-    fn chord_part_done<'a>(
-        &'a self,
-        group_id: &'a str,
-        member: &'a str,
-    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
-        Box::pin(async move {
-            // SADD and SCARD in one transaction: a redelivered member is not counted twice,
-            // and members finishing at once each see their own count.
-            let key = self.inner.key(&format!("canter.chord.{group_id}"));
-            let (added, done, _): (i64, u64, i64) = redis::pipe()
-                .atomic()
-                .cmd("SADD")
-                .arg(&key)
-                .arg(member)
-                .cmd("SCARD")
-                .arg(&key)
-                .cmd("EXPIRE")
-                .arg(&key)
-                .arg(self.inner.options.result_expires.max(3600))
-                .query_async(&mut self.inner.conn.clone())
-                .await?;
-            Ok((added == 1).then_some(done))
         })
     }
 
@@ -349,37 +473,6 @@ impl Broker for RedisBroker {
                 .query_async::<()>(&mut inner.conn.clone())
                 .await?;
             inner.lock().envelopes.remove(&delivery.lease);
-            Ok(())
-        })
-    }
-
-    fn store_result<'a>(
-        &'a self,
-        id: &'a str,
-        result: TaskResult,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move { self.inner.store(id, &result).await })
-    }
-
-    fn get_result<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
-        Box::pin(async move {
-            let raw: Option<String> = redis::cmd("GET")
-                .arg(celery::result_key(&self.inner.options.prefix, id))
-                .query_async(&mut self.inner.conn.clone())
-                .await?;
-            Ok(raw.as_deref().and_then(celery::decode_result))
-        })
-    }
-
-    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move {
-            redis::cmd("DEL")
-                .arg(celery::result_key(&self.inner.options.prefix, id))
-                .query_async::<()>(&mut self.inner.conn.clone())
-                .await?;
             Ok(())
         })
     }

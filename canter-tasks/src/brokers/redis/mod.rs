@@ -19,10 +19,12 @@
 //! max_message_size`) are refused by `publish`; one pushed by other means is measured by the
 //! fetch script and dead-lettered there, never transferred.
 
-pub mod celery;
+/// The wire format (moved to [`crate::brokers::celery`], shared with RabbitMQ).
+pub use super::celery;
 mod control;
 mod fetch;
 mod impl_broker;
+mod mailbox;
 mod scripts;
 mod upkeep;
 
@@ -77,6 +79,7 @@ struct Options {
 /// See the module docs.
 pub struct RedisBroker {
     inner: Arc<Inner>,
+    mailbox: Arc<mailbox::RedisMailbox>,
     maintenance: tokio::task::JoinHandle<()>,
     ack_flusher: tokio::task::JoinHandle<()>,
 }
@@ -195,10 +198,19 @@ impl RedisBroker {
             acks: Mutex::new(Vec::new()),
             acks_waiting: tokio::sync::Notify::new(),
         });
+        let (db, address) = mailbox::db_and_address(&url);
+        let mailbox = Arc::new(mailbox::RedisMailbox {
+            client: inner.client.clone(),
+            conn: inner.conn.clone(),
+            prefix: inner.options.prefix.clone(),
+            db,
+            address,
+        });
         let maintenance = tokio::spawn(maintain(Arc::downgrade(&inner)));
         let ack_flusher = tokio::spawn(flush_acks(inner.clone()));
         Ok(RedisBroker {
             inner,
+            mailbox,
             maintenance,
             ack_flusher,
         })

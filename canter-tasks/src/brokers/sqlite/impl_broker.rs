@@ -2,6 +2,117 @@
 //! commands call, each a statement or a short transaction on the broker's file.
 
 use super::*;
+use crate::broker::ResultBackend;
+
+impl ResultBackend for SqliteBroker {
+    fn chord_part_done<'a>(
+        &'a self,
+        group_id: &'a str,
+        member: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
+        Box::pin(async move {
+            // The insert and the count in one write transaction: members finishing at once
+            // each see their own count.
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let added = sqlx::query(
+                "INSERT OR IGNORE INTO canter_chord_part (group_id, member, at) VALUES (?, ?, ?)",
+            )
+            .bind(group_id)
+            .bind(member)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            let (done,): (i64,) =
+                sqlx::query_as("SELECT count(*) FROM canter_chord_part WHERE group_id = ?")
+                    .bind(group_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            Ok(added.then_some(done as u64))
+        })
+    }
+
+    fn store_result<'a>(
+        &'a self,
+        id: &'a str,
+        result: TaskResult,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            let now = now();
+            let (kind, message) = result
+                .error
+                .map(|(k, m)| (Some(k), Some(m)))
+                .unwrap_or((None, None));
+            sqlx::query(
+                "INSERT INTO canter_task_result (id, status, result, error_kind, error_message, date_done) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, result = excluded.result,
+                   error_kind = excluded.error_kind, error_message = excluded.error_message, date_done = excluded.date_done",
+            )
+            .bind(id)
+            .bind(result.status.as_str())
+            .bind(result.result.map(|v| v.to_string()))
+            .bind(kind)
+            .bind(message)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            // Results older than result_expires go (Celery's result_expires), in one sweep a
+            // minute; whoever swaps the timestamp does it.
+            let last = f64::from_bits(self.last_purge.load(std::sync::atomic::Ordering::Relaxed));
+            if now - last >= PURGE_EVERY
+                && self
+                    .last_purge
+                    .compare_exchange(
+                        last.to_bits(),
+                        now.to_bits(),
+                        std::sync::atomic::Ordering::Relaxed,
+                        std::sync::atomic::Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
+                sqlx::query("DELETE FROM canter_task_result WHERE date_done < ?")
+                    .bind(now - self.result_expires)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn get_result<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT status, result, error_kind, error_message FROM canter_task_result WHERE id = ? AND date_done >= ?")
+                .bind(id)
+                .bind(now() - self.result_expires)
+                .fetch_optional(&self.reads)
+                .await?;
+            let Some(row) = row else { return Ok(None) };
+            let result: Option<String> = row.try_get("result")?;
+            let kind: Option<String> = row.try_get("error_kind")?;
+            let message: Option<String> = row.try_get("error_message")?;
+            Ok(Some(TaskResult {
+                status: TaskStatus::parse(&row.try_get::<String, _>("status")?),
+                result: result.map(|r| serde_json::from_str(&r)).transpose()?,
+                error: kind.map(|k| (k, message.unwrap_or_default())),
+            }))
+        })
+    }
+
+    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM canter_task_result WHERE id = ?")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+}
 
 impl Broker for SqliteBroker {
     fn claim_fire<'a>(
@@ -31,35 +142,6 @@ impl Broker for SqliteBroker {
                     .await?;
             }
             Ok(claimed)
-        })
-    }
-
-    fn chord_part_done<'a>(
-        &'a self,
-        group_id: &'a str,
-        member: &'a str,
-    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
-        Box::pin(async move {
-            // The insert and the count in one write transaction: members finishing at once
-            // each see their own count.
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let added = sqlx::query(
-                "INSERT OR IGNORE INTO canter_chord_part (group_id, member, at) VALUES (?, ?, ?)",
-            )
-            .bind(group_id)
-            .bind(member)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            let (done,): (i64,) =
-                sqlx::query_as("SELECT count(*) FROM canter_chord_part WHERE group_id = ?")
-                    .bind(group_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            tx.commit().await?;
-            Ok(added.then_some(done as u64))
         })
     }
 
@@ -147,7 +229,7 @@ impl Broker for SqliteBroker {
             let embed = m.embed.as_ref().map(Value::to_string);
             let size = args.len() + kwargs.len() + embed.as_ref().map_or(0, String::len);
             crate::broker::check_size(size, self.max_message_size)?;
-            sqlx::query("INSERT INTO canter_task_queue (id, name, queue, priority, args, eta, expires, retries, created, embed, kwargs, parent_id, root_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO canter_task_queue (id, name, queue, priority, args, eta, expires, retries, created, embed, kwargs, parent_id, root_id, group_id, group_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .bind(&m.id)
                 .bind(&m.name)
                 .bind(&m.queue)
@@ -161,6 +243,8 @@ impl Broker for SqliteBroker {
                 .bind(kwargs)
                 .bind(&m.parent_id)
                 .bind(&m.root_id)
+                .bind(&m.group)
+                .bind(m.group_index.map(|i| i as i64))
                 .execute(&self.pool)
                 .await?;
             self.published.notify_waiters();
@@ -194,7 +278,7 @@ impl Broker for SqliteBroker {
                         SELECT id FROM canter_task_queue
                         WHERE queue IN ({placeholders}) AND eta <= ? AND (lease_until IS NULL OR lease_until < ?)
                         ORDER BY priority, eta, created LIMIT 1)
-                     RETURNING id, name, queue, priority, eta, expires, retries, parent_id, root_id,
+                     RETURNING id, name, queue, priority, eta, expires, retries, parent_id, root_id, group_id, group_index,
                        {SIZE} AS size,
                        CASE WHEN {SIZE} > ? THEN '[]' ELSE args END AS args,
                        CASE WHEN {SIZE} > ? THEN NULL ELSE kwargs END AS kwargs,
@@ -269,85 +353,6 @@ impl Broker for SqliteBroker {
                 .bind(i64::from(retries))
                 .bind(&delivery.message.id)
                 .bind(&delivery.lease)
-                .execute(&self.pool)
-                .await?;
-            Ok(())
-        })
-    }
-
-    fn store_result<'a>(
-        &'a self,
-        id: &'a str,
-        result: TaskResult,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move {
-            let now = now();
-            let (kind, message) = result
-                .error
-                .map(|(k, m)| (Some(k), Some(m)))
-                .unwrap_or((None, None));
-            sqlx::query(
-                "INSERT INTO canter_task_result (id, status, result, error_kind, error_message, date_done) VALUES (?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, result = excluded.result,
-                   error_kind = excluded.error_kind, error_message = excluded.error_message, date_done = excluded.date_done",
-            )
-            .bind(id)
-            .bind(result.status.as_str())
-            .bind(result.result.map(|v| v.to_string()))
-            .bind(kind)
-            .bind(message)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-            // Results older than result_expires go (Celery's result_expires), in one sweep a
-            // minute; whoever swaps the timestamp does it.
-            let last = f64::from_bits(self.last_purge.load(std::sync::atomic::Ordering::Relaxed));
-            if now - last >= PURGE_EVERY
-                && self
-                    .last_purge
-                    .compare_exchange(
-                        last.to_bits(),
-                        now.to_bits(),
-                        std::sync::atomic::Ordering::Relaxed,
-                        std::sync::atomic::Ordering::Relaxed,
-                    )
-                    .is_ok()
-            {
-                sqlx::query("DELETE FROM canter_task_result WHERE date_done < ?")
-                    .bind(now - self.result_expires)
-                    .execute(&self.pool)
-                    .await?;
-            }
-            Ok(())
-        })
-    }
-
-    fn get_result<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
-        Box::pin(async move {
-            let row = sqlx::query("SELECT status, result, error_kind, error_message FROM canter_task_result WHERE id = ? AND date_done >= ?")
-                .bind(id)
-                .bind(now() - self.result_expires)
-                .fetch_optional(&self.reads)
-                .await?;
-            let Some(row) = row else { return Ok(None) };
-            let result: Option<String> = row.try_get("result")?;
-            let kind: Option<String> = row.try_get("error_kind")?;
-            let message: Option<String> = row.try_get("error_message")?;
-            Ok(Some(TaskResult {
-                status: TaskStatus::parse(&row.try_get::<String, _>("status")?),
-                result: result.map(|r| serde_json::from_str(&r)).transpose()?,
-                error: kind.map(|k| (k, message.unwrap_or_default())),
-            }))
-        })
-    }
-
-    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move {
-            sqlx::query("DELETE FROM canter_task_result WHERE id = ?")
-                .bind(id)
                 .execute(&self.pool)
                 .await?;
             Ok(())

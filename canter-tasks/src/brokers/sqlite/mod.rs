@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 
-use crate::broker::{now, Broker, Delivery, TaskMessage};
+use crate::broker::{now, Broker, Delivery, ResultBackend, TaskMessage};
 use crate::control::{DeadLetter, TaskInfo, WorkerInfo, FORGET_AFTER};
 use crate::error::TaskError;
 use crate::result::{TaskResult, TaskStatus};
@@ -101,6 +101,9 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     // The task that sent it and its workflow's first task (Celery's parent_id / root_id).
     ("canter_task_queue", "parent_id", "TEXT"),
     ("canter_task_queue", "root_id", "TEXT"),
+    // Its chord group and place in it, by Celery's protocol (results kept in Redis).
+    ("canter_task_queue", "group_id", "TEXT"),
+    ("canter_task_queue", "group_index", "INTEGER"),
 ];
 
 /// A queued row's size as the size limit counts it: its arguments and embed as stored.
@@ -223,6 +226,10 @@ impl SqliteBroker {
             parent_id: row.try_get("parent_id")?,
             root_id: row.try_get("root_id")?,
             redelivered: false,
+            group: row.try_get("group_id")?,
+            group_index: row
+                .try_get::<Option<i64>, _>("group_index")?
+                .map(|i| i as u64),
             eta: row.try_get("eta")?,
             expires: row.try_get("expires")?,
             retries: row.try_get::<i64, _>("retries")? as u32,

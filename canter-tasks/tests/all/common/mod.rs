@@ -8,15 +8,26 @@ use std::time::Duration;
 
 use canter_tasks::{task, Broker, Registry, TaskError, Worker, WorkerConfig};
 
+#[cfg(feature = "amqp")]
+pub use canter_test_kit::AmqpVhost;
 pub use canter_test_kit::{
     in_a_process_of_its_own, spawn_test_process as spawn_worker_process, test_name,
     Children as Workers, RedisKeys, TempDir,
 };
 
-/// Opens the broker at `url` (`sqlite://FILE`, `redis://…`); the test runs its code in
-/// `canter_tasks::tasks_app(broker)`.
+/// Opens the broker at `url` (`sqlite://FILE`, `redis://…`, or `amqp://…|BACKEND`: RabbitMQ
+/// with its result backend, so a worker process gets both in one variable); the test runs its
+/// code in `canter_tasks::tasks_app(broker)`.
 pub async fn open(url: &str) -> Arc<dyn Broker> {
-    canter_tasks::open_broker(url).await.unwrap()
+    match url.split_once('|') {
+        Some((broker, backend)) => {
+            let limit = canter_tasks::DEFAULT_MAX_MESSAGE_SIZE;
+            canter_tasks::open_broker_with_backend(broker, Some(backend), limit)
+                .await
+                .unwrap()
+        }
+        None => canter_tasks::open_broker(url).await.unwrap(),
+    }
 }
 
 /// A worker whose leases run out one second after it dies.

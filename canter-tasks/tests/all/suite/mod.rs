@@ -3,8 +3,10 @@
 //! scope (`tasks_app`): results and PENDING, failures (retries, panics, unknown names, bad
 //! arguments), time and rate limits, unique tasks, the canvas, `delay_on_commit`, revoke and
 //! expiry, warm and cold shutdown, inspection and control. [`on_every_broker!`] makes each
-//! scenario a test per broker: `suite::<module>::sqlite::<scenario>` and
-//! `suite::<module>::redis::<scenario>` (skipped without `CANTER_TEST_REDIS_URL`).
+//! scenario a test per broker: `suite::<module>::sqlite::<scenario>`,
+//! `suite::<module>::redis::<scenario>` (skipped without `CANTER_TEST_REDIS_URL`) and, with the
+//! `amqp` feature, `suite::<module>::amqp::<scenario>` (RabbitMQ, a vhost of its own, results in
+//! a SQLite file; skipped without `CANTER_TEST_AMQP_URL`).
 
 /// For each scenario named (an `async fn(Arc<dyn Broker>)` of the calling module), a test on
 /// the embedded broker (module `sqlite`) and one on Redis (module `redis`).
@@ -23,6 +25,15 @@ macro_rules! on_every_broker {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
                     $crate::suite::on_redis(super::$scenario).await
+                }
+            )*
+        }
+        #[cfg(feature = "amqp")]
+        mod amqp {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    $crate::suite::on_amqp(super::$scenario).await
                 }
             )*
         }
@@ -78,6 +89,32 @@ where
         return;
     };
     let broker: Arc<dyn Broker> = Arc::new(RedisBroker::connect(&keys.broker_url()).await.unwrap());
+    canter_tasks::tasks_app(broker.clone())
+        .scope(scenario(broker))
+        .await;
+}
+
+/// Runs `scenario` on RabbitMQ at `CANTER_TEST_AMQP_URL`, in a vhost of its own (deleted
+/// after; its queues with priorities), results kept in a SQLite file of its own, in its app;
+/// skipped, saying so, without it.
+#[cfg(feature = "amqp")]
+pub async fn on_amqp<F, Fut>(scenario: F)
+where
+    F: FnOnce(Arc<dyn Broker>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(vhost) = crate::common::AmqpVhost::create("canter-suite") else {
+        return;
+    };
+    let dir = crate::common::TempDir::new("suite-amqp");
+    let url = format!("sqlite://{}", dir.path().join("results.sqlite3").display());
+    let backend: Arc<dyn Broker> = Arc::new(SqliteBroker::open(&url).await.unwrap());
+    // Priority queues (`x-max-priority`, as Celery's docs advise): the vhost is the test's.
+    let url = format!("{}?max_priority=10", vhost.url);
+    let broker = canter_tasks::AmqpBroker::connect(&url, backend)
+        .await
+        .unwrap();
+    let broker: Arc<dyn Broker> = Arc::new(broker);
     canter_tasks::tasks_app(broker.clone())
         .scope(scenario(broker))
         .await;

@@ -1,14 +1,18 @@
-//! The wire contract with Python Celery: message protocol v2 in kombu's Redis envelope, kombu's
-//! queue keys and priority sub-queues, and the Redis result backend's `celery-task-meta-<id>`
-//! records. Kept apart from the broker logic: this is what a Python process must read back.
-//! (Facts from `django-async-spec.md` §4, read from celery/kombu and observed on the wire.)
+//! The wire contract with Python Celery: message protocol v2 (its headers and its
+//! `[args, kwargs, embed]` body, shared by the Redis and RabbitMQ transports), kombu's Redis
+//! envelope, queue keys and priority sub-queues, and the Redis result backend's
+//! `celery-task-meta-<id>` records. Kept apart from the broker logic: this is what a Python
+//! process must read back. (Facts from `django-async-spec.md` §4 and `interop-formats.md` §7,
+//! read from celery/kombu and observed on the wire.)
 
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::broker::TaskMessage;
-use crate::result::{TaskResult, TaskStatus};
+
+mod results;
+pub use results::{decode_result, encode_result};
 
 /// kombu's separator between a queue name and its priority step.
 pub const SEP: &str = "\x06\x16";
@@ -41,6 +45,20 @@ pub fn consume_order(prefix: &str, queues: &[String]) -> Vec<String> {
         .iter()
         .flat_map(|step| queues.iter().map(move |q| queue_key(prefix, q, *step)))
         .collect()
+}
+
+/// The key of Celery's chord record `suffix` for group `group_id` (its Redis backend's
+/// `celery-taskset-meta-<group>.j` member outcomes, `.t` extra count, `.s` size).
+pub fn chord_key(group_id: &str, suffix: &str) -> String {
+    format!("celery-taskset-meta-{group_id}.{suffix}")
+}
+
+/// A chord member's outcome as Celery records it: `[1, id, state, value]`.
+pub fn chord_part(entry: &str) -> Option<crate::broker::ChordPart> {
+    let entry: Value = serde_json::from_str(entry).ok()?;
+    let [_, id, state, value] = <&[Value; 4]>::try_from(entry.as_array()?.as_slice()).ok()?;
+    let state = crate::result::TaskStatus::parse(state.as_str()?);
+    Some((id.as_str()?.to_owned(), state, value.clone()))
 }
 
 /// The redis key holding task `id`'s result.
@@ -78,38 +96,60 @@ pub fn delivery_tag() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// The kombu envelope of a protocol v2 message for `m`, with a fresh delivery tag (returned too).
-pub fn encode_message(m: &TaskMessage, origin: &str, reply_to: &str) -> (String, String) {
+/// Celery cuts `argsrepr` / `kwargsrepr` at this many characters (its `saferepr` limit), so
+/// a header stays small (AMQP cannot split a header frame).
+const REPR_MAX: usize = 1024;
+
+fn repr(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(REPR_MAX) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
+}
+
+/// A protocol v2 message's body: `[args, kwargs, embed]`.
+pub fn task_body(m: &TaskMessage) -> Value {
     let embed = m.embed.clone().unwrap_or_else(
         || json!({"callbacks": null, "errbacks": null, "chain": null, "chord": null}),
     );
-    let body = json!([m.args, m.kwargs, embed]);
-    let tag = delivery_tag();
-    let envelope = json!({
-        "body": base64::engine::general_purpose::STANDARD.encode(body.to_string()),
-        "content-encoding": "utf-8",
-        "content-type": "application/json",
-        "headers": {
+    json!([m.args, m.kwargs, embed])
+}
+
+/// A protocol v2 message's headers for `m`, sent by `origin`.
+pub fn task_headers(m: &TaskMessage, origin: &str) -> Value {
+    json!({
             "lang": "rs",
             "task": m.name,
             "id": m.id,
             "shadow": null,
             "eta": (m.eta > 0.0).then(|| iso8601(m.eta)),
             "expires": m.expires.map(iso8601),
-            "group": null,
-            "group_index": null,
+            "group": m.group,
+            "group_index": m.group_index,
             "retries": m.retries,
             "timelimit": [null, null],
             "root_id": m.root_id.as_deref().unwrap_or(&m.id),
             "parent_id": m.parent_id,
-            "argsrepr": m.args.to_string(),
-            "kwargsrepr": m.kwargs.to_string(),
+            "argsrepr": repr(&m.args),
+            "kwargsrepr": repr(&m.kwargs),
             "origin": origin,
             "ignore_result": false,
             "replaced_task_nesting": 0,
             "stamped_headers": null,
             "stamps": {},
-        },
+    })
+}
+
+/// The kombu envelope of a protocol v2 message for `m`, with a fresh delivery tag (returned too).
+pub fn encode_message(m: &TaskMessage, origin: &str, reply_to: &str) -> (String, String) {
+    let body = task_body(m);
+    let tag = delivery_tag();
+    let envelope = json!({
+        "body": base64::engine::general_purpose::STANDARD.encode(body.to_string()),
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": task_headers(m, origin),
         "properties": {
             "correlation_id": m.id,
             "reply_to": reply_to,
@@ -142,51 +182,103 @@ pub struct Invalid {
 /// Reads a kombu envelope holding a protocol v2 message (`queue` is where it was popped from,
 /// used when `delivery_info` lacks a routing key).
 pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
-    let invalid = |id: Option<&str>, name: Option<&str>, reason: String| Invalid {
-        id: id.map(str::to_owned),
-        name: name.map(str::to_owned),
-        reason,
-    };
-    let envelope: Value = serde_json::from_str(raw)
-        .map_err(|e| invalid(None, None, format!("the message is not JSON: {e}")))?;
+    let envelope: Value = serde_json::from_str(raw).map_err(|e| Invalid {
+        id: None,
+        name: None,
+        reason: format!("the message is not JSON: {e}"),
+    })?;
     let headers = envelope.get("headers").and_then(Value::as_object);
     let properties = envelope.get("properties").and_then(Value::as_object);
     let (Some(headers), Some(properties)) = (headers, properties) else {
-        return Err(invalid(
-            None,
-            None,
-            "no headers/properties: not a kombu envelope".into(),
-        ));
+        return Err(Invalid {
+            id: None,
+            name: None,
+            reason: "no headers/properties: not a kombu envelope".into(),
+        });
     };
+    let tag = properties.get("delivery_tag").and_then(Value::as_str);
+    let info = properties.get("delivery_info");
+    let routing_key = info
+        .and_then(|d| d.get("routing_key"))
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
+        .unwrap_or(queue);
+    let content_type = envelope.get("content-type").and_then(Value::as_str);
+    let body = envelope.get("body").and_then(Value::as_str).unwrap_or("");
+    let base64 = properties.get("body_encoding").and_then(Value::as_str) == Some("base64");
+    let delivered = Delivered {
+        routing_key,
+        priority: properties.get("priority").and_then(Value::as_i64),
+        redelivered: headers
+            .get("redelivered")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            || info
+                .and_then(|d| d.get("redelivered"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+    };
+    let message = read_message(
+        headers,
+        content_type,
+        |bad| {
+            let Some(_) = tag else {
+                return Err(bad("no properties.delivery_tag".into()));
+            };
+            if !base64 {
+                return Ok(body.as_bytes().to_vec());
+            }
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .map_err(|e| bad(format!("the body is not base64: {e}")))
+        },
+        &delivered,
+    )?;
+    Ok(Received {
+        message,
+        delivery_tag: tag.unwrap_or_default().to_owned(),
+    })
+}
+
+/// How a message was delivered, as its transport tells (what the message itself does not).
+pub struct Delivered<'a> {
+    /// Its queue (the routing key it was published with).
+    pub routing_key: &'a str,
+    /// Its priority, in canter's order (0 first; see [`crate::broker::clamp_priority`]).
+    pub priority: Option<i64>,
+    pub redelivered: bool,
+}
+
+/// A protocol v2 message from its `headers`, its content type (`None`: JSON) and its body
+/// (`body` gives the bytes, or an error made with the `bad` it is given, which names the
+/// message). An error names the message when its headers do.
+pub fn read_message(
+    headers: &Map<String, Value>,
+    content_type: Option<&str>,
+    body: impl FnOnce(&dyn Fn(String) -> Invalid) -> Result<Vec<u8>, Invalid>,
+    delivered: &Delivered,
+) -> Result<TaskMessage, Invalid> {
     let id = headers.get("id").and_then(Value::as_str);
     let name = headers.get("task").and_then(Value::as_str);
     let (Some(id), Some(name)) = (id, name) else {
-        return Err(invalid(
-            id,
-            name,
-            "no `task`/`id` header: not Celery message protocol v2".into(),
-        ));
+        return Err(Invalid {
+            id: id.map(str::to_owned),
+            name: name.map(str::to_owned),
+            reason: "no `task`/`id` header: not Celery message protocol v2".into(),
+        });
     };
-    let bad = |reason: String| invalid(Some(id), Some(name), reason);
-    let Some(tag) = properties.get("delivery_tag").and_then(Value::as_str) else {
-        return Err(bad("no properties.delivery_tag".into()));
+    let bad = |reason: String| Invalid {
+        id: Some(id.to_owned()),
+        name: Some(name.to_owned()),
+        reason,
     };
-    let content_type = envelope
-        .get("content-type")
-        .and_then(Value::as_str)
-        .unwrap_or("application/json");
+    let content_type = content_type.unwrap_or("application/json");
     if content_type != "application/json" {
         return Err(bad(format!(
             "content type {content_type:?} is not supported: canter speaks JSON (Celery's default `task_serializer = \"json\"`)"
         )));
     }
-    let body = envelope.get("body").and_then(Value::as_str).unwrap_or("");
-    let body = match properties.get("body_encoding").and_then(Value::as_str) {
-        Some("base64") => base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .map_err(|e| bad(format!("the body is not base64: {e}")))?,
-        _ => body.as_bytes().to_vec(),
-    };
+    let body = body(&bad)?;
     let body: Value =
         serde_json::from_slice(&body).map_err(|e| bad(format!("the body is not JSON: {e}")))?;
     let Some([args, kwargs, embed]) = body
@@ -208,50 +300,32 @@ pub fn decode_message(raw: &str, queue: &str) -> Result<Received, Invalid> {
         }
     };
     let text = |key: &str| headers.get(key).and_then(Value::as_str).map(str::to_owned);
-    let routing_key = properties
-        .get("delivery_info")
-        .and_then(|d| d.get("routing_key"))
-        .and_then(Value::as_str)
-        .filter(|k| !k.is_empty())
-        .unwrap_or(queue);
-    Ok(Received {
-        message: TaskMessage {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            queue: routing_key.to_owned(),
-            priority: properties
-                .get("priority")
-                .and_then(Value::as_i64)
-                .map_or(0, crate::broker::clamp_priority),
-            args: args.clone(),
-            // Passed on as sent: one that is not a mapping is refused by the worker.
-            kwargs: kwargs.clone(),
-            eta: time("eta")?.unwrap_or(0.0),
-            expires: time("expires")?,
-            retries: headers.get("retries").and_then(Value::as_u64).unwrap_or(0) as u32,
-            // Kept whole when it carries a chain, a chord or callbacks (what canter acts on);
-            // Python's other embed fields travel with it.
-            parent_id: text("parent_id"),
-            // Python sets it to the task's own id when nothing sent it: kept as `None` then.
-            root_id: text("root_id").filter(|root| root != id),
-            redelivered: headers
-                .get("redelivered")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-                || properties
-                    .get("delivery_info")
-                    .and_then(|d| d.get("redelivered"))
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-            embed: (["chain", "callbacks", "errbacks"].iter().any(|key| {
-                embed
-                    .get(key)
-                    .and_then(Value::as_array)
-                    .is_some_and(|c| !c.is_empty())
-            }) || embed.get("chord").is_some_and(Value::is_object))
-            .then(|| embed.clone()),
-        },
-        delivery_tag: tag.to_owned(),
+    Ok(TaskMessage {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        queue: delivered.routing_key.to_owned(),
+        priority: delivered.priority.map_or(0, crate::broker::clamp_priority),
+        args: args.clone(),
+        // Passed on as sent: one that is not a mapping is refused by the worker.
+        kwargs: kwargs.clone(),
+        eta: time("eta")?.unwrap_or(0.0),
+        expires: time("expires")?,
+        retries: headers.get("retries").and_then(Value::as_u64).unwrap_or(0) as u32,
+        parent_id: text("parent_id"),
+        // Python sets it to the task's own id when nothing sent it: kept as `None` then.
+        root_id: text("root_id").filter(|root| root != id),
+        redelivered: delivered.redelivered,
+        group: text("group"),
+        group_index: headers.get("group_index").and_then(Value::as_u64),
+        // Kept whole when it carries a chain, a chord or callbacks (what canter acts on);
+        // Python's other embed fields travel with it.
+        embed: (["chain", "callbacks", "errbacks"].iter().any(|key| {
+            embed
+                .get(key)
+                .and_then(Value::as_array)
+                .is_some_and(|c| !c.is_empty())
+        }) || embed.get("chord").is_some_and(Value::is_object))
+        .then(|| embed.clone()),
     })
 }
 
@@ -297,74 +371,6 @@ pub fn restored(entry: &str) -> Option<(String, String, String, i64)> {
         routing_key.as_str()?.to_owned(),
         priority,
     ))
-}
-
-/// The module Python rebuilds canter's errors in (unknown there: Celery makes an exception
-/// class of the name, so `except` by name and `str(exc)` work).
-const ERROR_MODULE: &str = "canter";
-
-fn exception(kind: &str, message: &str, module: &str) -> Value {
-    json!({"exc_type": kind, "exc_message": [message], "exc_module": module})
-}
-
-/// A result record as Celery's Redis backend writes it.
-pub fn encode_result(id: &str, result: &TaskResult, now: f64, hostname: &str) -> String {
-    let value = match result.status {
-        TaskStatus::Success => result.result.clone().unwrap_or(Value::Null),
-        TaskStatus::Failure | TaskStatus::Retry => match &result.error {
-            Some((kind, message)) => exception(kind, message, ERROR_MODULE),
-            None => Value::Null,
-        },
-        TaskStatus::Revoked => exception("TaskRevokedError", "revoked", "celery.exceptions"),
-        TaskStatus::Started => json!({"pid": std::process::id(), "hostname": hostname}),
-        TaskStatus::Pending | TaskStatus::Received => Value::Null,
-    };
-    json!({
-        "status": result.status.as_str(),
-        "result": value,
-        "traceback": null,
-        "children": [],
-        "date_done": result.status.is_ready().then(|| iso8601(now)),
-        "task_id": id,
-    })
-    .to_string()
-}
-
-/// Reads a result record (written by canter or by Python Celery).
-pub fn decode_result(raw: &str) -> Option<TaskResult> {
-    let record: Value = serde_json::from_str(raw).ok()?;
-    let status = TaskStatus::parse(record.get("status")?.as_str()?);
-    let value = record.get("result").cloned().unwrap_or(Value::Null);
-    let error = match status {
-        TaskStatus::Failure | TaskStatus::Revoked | TaskStatus::Retry => {
-            let kind = value
-                .get("exc_type")
-                .and_then(Value::as_str)
-                .unwrap_or("Error")
-                .to_owned();
-            let message = match value.get("exc_message") {
-                Some(Value::Array(parts)) => parts
-                    .iter()
-                    .map(|p| {
-                        p.as_str()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| p.to_string())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                Some(Value::String(text)) => text.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            };
-            Some((kind, message))
-        }
-        _ => None,
-    };
-    Some(TaskResult {
-        status,
-        result: (status == TaskStatus::Success).then_some(value),
-        error,
-    })
 }
 
 #[cfg(test)]
@@ -567,46 +573,5 @@ mod tests {
         assert_ne!(received.delivery_tag, tag);
         assert_eq!(received.message.retries, 2);
         assert_eq!(received.message.eta, 1_795_605_250.0);
-    }
-
-    #[test]
-    fn results_use_celerys_record() {
-        let success = TaskResult {
-            status: TaskStatus::Success,
-            result: Some(json!(5)),
-            error: None,
-        };
-        let raw = encode_result("abc", &success, 1_795_605_240.0, "h");
-        let record: Value = serde_json::from_str(&raw).unwrap();
-        assert_eq!(record["status"], "SUCCESS");
-        assert_eq!(record["result"], 5);
-        assert_eq!(record["children"], json!([]));
-        assert_eq!(record["task_id"], "abc");
-        assert_eq!(record["date_done"], "2026-11-25T11:14:00.000000+00:00");
-        assert_eq!(decode_result(&raw), Some(success));
-
-        let failure = TaskResult {
-            status: TaskStatus::Failure,
-            result: None,
-            error: Some(("Panic".into(), "boom".into())),
-        };
-        let raw = encode_result("abc", &failure, 0.0, "h");
-        let record: Value = serde_json::from_str(&raw).unwrap();
-        assert_eq!(
-            record["result"],
-            json!({"exc_type": "Panic", "exc_message": ["boom"], "exc_module": "canter"})
-        );
-        assert_eq!(decode_result(&raw), Some(failure));
-
-        // As Python's worker writes a failure.
-        let python = r#"{"status": "FAILURE", "result": {"exc_type": "ValueError", "exc_message": ["boom"], "exc_module": "builtins"}, "traceback": "Traceback ...", "children": [], "date_done": "2026-11-25T11:14:21.464708+00:00", "task_id": "76a5e2fa"}"#;
-        let read = decode_result(python).unwrap();
-        assert_eq!(read.status, TaskStatus::Failure);
-        assert_eq!(read.error, Some(("ValueError".into(), "boom".into())));
-        let started = encode_result("abc", &TaskResult::state(TaskStatus::Started), 0.0, "h");
-        assert_eq!(
-            serde_json::from_str::<Value>(&started).unwrap()["date_done"],
-            Value::Null
-        );
     }
 }
