@@ -5,4 +5,5 @@
 //! See `docs/accounts.md`.
 
 pub mod crypto;
+pub mod hashers;
 pub mod signing;
