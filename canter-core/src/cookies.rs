@@ -18,6 +18,8 @@
 use http::header::{COOKIE, SET_COOKIE};
 use http::HeaderValue;
 
+/// The `cookie` crate (its `time` types set `Max-Age` and `Expires`).
+pub use cookie;
 pub use cookie::{Cookie, SameSite};
 
 /// The cookies of a request's `Cookie` headers, as Django's `parse_cookie`: chunks split on

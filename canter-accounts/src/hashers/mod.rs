@@ -26,6 +26,7 @@
 mod argon;
 mod pbkdf2;
 
+#[cfg(feature = "argon2")]
 use pbkdf2::ParamsDiffer;
 
 use crate::crypto::{constant_time_eq, random_string, RANDOM_STRING_CHARS};
