@@ -271,6 +271,8 @@ struct Outcome {
     latencies: Vec<u32>,
 }
 
+// One connection's loop (connect, send, read, record, reconnect after errors); its branches
+// share the connection's state, so it stays one function.
 async fn run(
     cfg: Arc<Config>,
     counters: Arc<Counters>,
@@ -366,6 +368,7 @@ async fn run(
     });
 }
 
+// Long on purpose: the load generator's run from start to report, as a script.
 fn main() {
     let cfg = Arc::new(parse_args());
     let runtime = tokio::runtime::Builder::new_multi_thread()

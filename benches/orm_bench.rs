@@ -457,6 +457,8 @@ struct Config {
     bulk_reps: usize,
 }
 
+// Long on purpose: the benchmark's script, one measured query after another in the order
+// BENCHMARKS.md lists them; split, it would read as a maze of one-call helpers.
 async fn bench_backend(backend: Backend, base_url: &str, config: &Config) -> Vec<Line> {
     let url = match backend {
         Backend::Sqlite => base_url.to_owned(),

@@ -203,6 +203,7 @@ fn run_cumulative(list: &[String], iters: usize) {
     }
 }
 
+// Long on purpose: argument parsing, then the probe's measurements in order, as a script.
 fn main() {
     let mut iters: usize = 300_000;
     let mut inflight: usize = 1000;

@@ -42,7 +42,8 @@ impl Default for Query {
     }
 }
 
-/// `"field[__transform][__lookup]"` and a text value → a lookup on `M`.
+/// `"field[__transform][__lookup]"` and a text value → a lookup on `M`. Long because it is
+/// the table of Django's lookup names, one arm each.
 pub(crate) fn parse_lookup<M: Model>(key: &str, value: &str) -> Result<Node, OrmError> {
     let meta = M::meta();
     // Django's forms refuse NUL; SQLite's LIKE stops at it and PostgreSQL refuses it.

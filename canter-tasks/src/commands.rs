@@ -159,6 +159,7 @@ impl ManagementCommand for InspectCommand {
             .subcommand(what("dead-letters", "Tasks no worker could run, with why"))
     }
 
+    // Long because it is the `inspect` command's table: one arm per subcommand, each a few lines.
     fn run<'a>(
         &'a self,
         _ctx: &'a CommandContext,

@@ -68,7 +68,8 @@ fn close_for(error: &tungstenite::Error) -> Option<(u16, &'static str)> {
 }
 
 /// The socket's life: frames in, frames out, layer messages, pings, the server's shutdown
-/// (1001); then `disconnect` and leaving the groups, however it ended.
+/// (1001); then `disconnect` and leaving the groups, however it ended. Long because it is one
+/// `select!` loop whose arms share the socket's state; each arm calls a named step.
 pub(super) async fn run<S, C>(
     ws: WebSocketStream<S>,
     mut consumer: C,

@@ -52,6 +52,8 @@ impl Compiler {
         }
     }
 
+    // Long because it is the table of lookups (exact, iexact, contains, in, range, …), one arm
+    // each, as Django's lookup classes are a list.
     pub(super) fn lookup(&self, lookup: &Lookup) -> Result<Expr, OrmError> {
         let lhs = self.lhs(lookup)?;
         let field = self.path_column(&lookup.path, lookup.field)?.1;

@@ -54,7 +54,13 @@ async fn chat_rooms_broadcast_to_their_members() {
     bob.send_json(&json!({"nope": 1})).await;
     assert!(bob.receive_json().await.unwrap()["error"].is_string());
     let page = client.get("/chat/demo-room/").await;
-    assert!(page.text().contains("/ws/chat/demo-room/"));
+    // The page names its room for chat.js, which opens ws/chat/<room>/.
+    assert!(
+        page.text().contains("data-room=\"demo-room\""),
+        "{}",
+        page.text()
+    );
+    assert!(page.text().contains("/static/js/chat.js"));
 }
 
 #[tokio::test]

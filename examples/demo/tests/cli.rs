@@ -117,7 +117,7 @@ fn runserver_serves_the_demo_and_stops_gracefully_on_sigterm() {
     let mut said_migrated = false;
     let addr = loop {
         let line = lines.next().expect("runserver prints its address").unwrap();
-        said_migrated |= line.starts_with("Applied 2 migration(s) to the embedded database");
+        said_migrated |= line.starts_with("Applied 3 migration(s) to the embedded database");
         if let Some(rest) = line.strip_prefix("Starting server at http://") {
             break rest.trim_end_matches('/').to_owned();
         }
@@ -221,7 +221,7 @@ fn migration_commands() {
         .args(["runserver", "127.0.0.1:0"]));
     assert!(!ok);
     assert!(
-        stderr.contains("2 unapplied migration(s)") && stderr.contains("migrate"),
+        stderr.contains("3 unapplied migration(s)") && stderr.contains("migrate"),
         "{stderr}"
     );
     for suffix in ["", "-wal", "-shm"] {

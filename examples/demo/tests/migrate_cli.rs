@@ -73,9 +73,10 @@ fn migration_commands_on_postgres() {
         let (ok, stdout, stderr) = demo(url, &["runserver", "127.0.0.1:0"], env);
         assert!(!ok, "runserver started with pending migrations: {stdout}");
         assert!(
-            stderr.contains("2 unapplied migration(s) on database \"default\"")
+            stderr.contains("3 unapplied migration(s) on database \"default\"")
                 && stderr.contains("demo.0001_initial")
                 && stderr.contains("demo.0002_note")
+                && stderr.contains("demo.0003_note_title")
                 && stderr.contains("run the `migrate` command first"),
             "{stderr}"
         );

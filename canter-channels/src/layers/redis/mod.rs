@@ -435,6 +435,9 @@ impl ChannelLayer for Shared {
         })
     }
 
+    // Long because it is one pipeline to Redis, built and sent in order: the members read, each
+    // message queued with its expiry and capacity check, the drops counted; in pieces the
+    // pipeline would have to be passed around half-built.
     fn group_send<'a>(
         &'a self,
         group: &'a str,
