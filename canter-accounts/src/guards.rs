@@ -18,7 +18,7 @@
 use canter_core::middleware::{Middleware, Next};
 use canter_core::routing::UrlPattern;
 use canter_core::{IntoResponse, Request, Response};
-use http::{header, HeaderValue, StatusCode};
+use http::StatusCode;
 
 use crate::auth::{has_perm, AuthConfig, RequestUser};
 use crate::csrf::CsrfExempt;
@@ -43,11 +43,7 @@ fn redirect_to_login(req: &Request) -> Response {
         .map(|p| p.as_str())
         .unwrap_or("/");
     let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
-    let mut response = StatusCode::FOUND.into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("{login_url}?next={next}")) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
+    canter_core::response::redirect(&format!("{login_url}?next={next}"))
 }
 
 impl Middleware for LoginRequired {

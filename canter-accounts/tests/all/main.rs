@@ -1,0 +1,6 @@
+//! canter-accounts' tests: one binary (link time), a module per area.
+
+mod common;
+mod csrf;
+mod login;
+mod sessions;
