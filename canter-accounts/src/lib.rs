@@ -33,6 +33,8 @@ pub mod models;
 pub mod sessions;
 pub mod signing;
 pub mod testing;
+#[cfg(feature = "channels")]
+pub mod websocket;
 
 use std::sync::Arc;
 

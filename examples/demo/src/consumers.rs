@@ -5,6 +5,7 @@ use canter::channels::{
     channel_layer, BackgroundConsumer, Consumer, ConsumerError, Context, Frame, JsonConsumer,
     Message, NoEvent, Scope,
 };
+use canter::accounts::websocket::ScopeUser;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -49,11 +50,14 @@ pub struct ChatConsumer {
 }
 
 impl ChatConsumer {
+    /// The logged-in user's name (the handshake's session cookie), else `?user=NAME`, else
+    /// `anonymous`.
     pub fn new(scope: &Scope) -> Self {
         let room: String = scope.param("room").unwrap_or_default();
         let user = scope
-            .query_param("user")
-            .filter(|u| !u.is_empty())
+            .user()
+            .map(|u| u.username)
+            .or_else(|| scope.query_param("user").filter(|u| !u.is_empty()))
             .unwrap_or_else(|| "anonymous".into());
         ChatConsumer {
             group: group_name(&room),
