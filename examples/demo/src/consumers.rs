@@ -1,11 +1,11 @@
 //! The article's WebSocket consumer, the Channels tutorial's chat room, and the background
 //! consumer that announces who joins and leaves a room.
 
+use canter::accounts::websocket::ScopeUser;
 use canter::channels::{
     channel_layer, BackgroundConsumer, Consumer, ConsumerError, Context, Frame, JsonConsumer,
     Message, NoEvent, Scope,
 };
-use canter::accounts::websocket::ScopeUser;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
