@@ -121,6 +121,8 @@ pub const FAST: &str = "[auth]\npbkdf2_iterations = 1000\n";
 pub struct Site {
     pub client: TestClient,
     pub dbs: Arc<Databases>,
+    /// The database's URL (for another program on the same database).
+    pub url: String,
     _place: Box<dyn Any + Send>,
 }
 
@@ -165,7 +167,8 @@ impl Site {
     }
 }
 
-async fn site_on(dbs: Arc<Databases>, place: Box<dyn Any + Send>, extra: &str) -> Site {
+async fn site_on(url: &str, place: Box<dyn Any + Send>, extra: &str) -> Site {
+    let dbs = Arc::new(Databases::single(url).unwrap());
     let client = dbs
         .clone()
         .scope(async {
@@ -178,6 +181,7 @@ async fn site_on(dbs: Arc<Databases>, place: Box<dyn Any + Send>, extra: &str) -
     Site {
         client,
         dbs,
+        url: url.to_owned(),
         _place: place,
     }
 }
@@ -185,13 +189,18 @@ async fn site_on(dbs: Arc<Databases>, place: Box<dyn Any + Send>, extra: &str) -
 /// The site on a fresh SQLite file.
 pub async fn site(extra: &str) -> Site {
     let file = SqliteFile::new("canter-accounts");
-    let dbs = Arc::new(Databases::single(&file.url).unwrap());
-    site_on(dbs, Box::new(file), extra).await
+    let url = file.url.clone();
+    site_on(&url, Box::new(file), extra).await
+}
+
+/// The site on the SQLite file at `url` (kept by the caller).
+pub async fn site_at(url: &str, extra: &str) -> Site {
+    site_on(url, Box::new(()), extra).await
 }
 
 /// The site on a fresh PostgreSQL schema (`None`: skipped, said why).
 pub async fn postgres_site(extra: &str) -> Option<Site> {
     let schema = PgSchema::create("canter_accounts")?;
-    let dbs = Arc::new(Databases::single(&schema.url).unwrap());
-    Some(site_on(dbs, Box::new(schema), extra).await)
+    let url = schema.url.clone();
+    Some(site_on(&url, Box::new(schema), extra).await)
 }

@@ -2,5 +2,6 @@
 
 mod common;
 mod csrf;
+mod django_interop;
 mod login;
 mod sessions;
