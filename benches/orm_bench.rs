@@ -551,6 +551,8 @@ async fn bench_backend(backend: Backend, base_url: &str, config: &Config) -> Vec
         {
             canter::orm::backends::Pool::Sqlite(p) => RawPool::Sqlite(p),
             canter::orm::backends::Pool::Postgres(p) => RawPool::Postgres(p),
+            #[allow(unreachable_patterns)]
+            other => panic!("no raw-sqlx side for {other:?} in this benchmark"),
         };
 
         let mut lines = Vec::new();

@@ -18,8 +18,9 @@ pub struct Options {
 }
 
 /// Every file of a new project: its path (with `__CRATE__` for the crate's name) and text.
-const FILES: [(&str, &str); 14] = [
+const FILES: [(&str, &str); 15] = [
     ("Cargo.toml", include_str!("../template/Cargo.toml.tmpl")),
+    ("build.rs", include_str!("../template/build.rs.tmpl")),
     (".gitignore", include_str!("../template/gitignore.tmpl")),
     ("README.md", include_str!("../template/README.md.tmpl")),
     ("src/main.rs", include_str!("../template/src/main.rs.tmpl")),

@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::backends::Operations;
 use std::marker::PhantomData;
 
 use crate::expressions::kind::Plain;
@@ -86,7 +87,8 @@ impl<M> Aggregate<M> {
     }
 
     /// The SQL expression; `target` is the quoted, table-qualified column and its type.
-    pub(crate) fn sql(&self, target: Option<(String, SqlType)>) -> String {
+    pub(crate) fn sql(&self, target: Option<(String, SqlType)>, ops: &dyn Operations) -> String {
+        let (integer, float) = (ops.integer_cast_type(), ops.float_cast_type());
         let distinct = if self.distinct { "DISTINCT " } else { "" };
         let (target, sql_type) = match target {
             Some((column, sql_type)) => (column, Some(sql_type)),
@@ -98,12 +100,12 @@ impl<M> Aggregate<M> {
             // its AVG numeric too).
             Function::Sum => match sql_type {
                 Some(SqlType::Integer | SqlType::BigInteger | SqlType::Boolean) => {
-                    format!("CAST(SUM({distinct}{target}) AS BIGINT)")
+                    format!("CAST(SUM({distinct}{target}) AS {integer})")
                 }
                 Some(SqlType::Decimal) => format!("SUM({distinct}{target})"),
-                _ => format!("CAST(SUM({distinct}{target}) AS DOUBLE PRECISION)"),
+                _ => format!("CAST(SUM({distinct}{target}) AS {float})"),
             },
-            Function::Avg => format!("CAST(AVG({distinct}{target}) AS DOUBLE PRECISION)"),
+            Function::Avg => format!("CAST(AVG({distinct}{target}) AS {float})"),
             Function::Min => format!("MIN({target})"),
             Function::Max => format!("MAX({target})"),
         }

@@ -63,7 +63,8 @@ impl OrmError {
                 // PostgreSQL's invalid_regular_expression: a `__regex` pattern its syntax
                 // refuses is a bad lookup (400), not a server fault. (SQLite's are checked
                 // before the query is sent: see the compiler.)
-                if db.code().as_deref() == Some("2201B") {
+                // MariaDB's: "Regex error '…'" (ER_REGEXP_ERROR).
+                if db.code().as_deref() == Some("2201B") || message.starts_with("Regex error") {
                     return OrmError::InvalidLookup(if message.starts_with("invalid regular expression") {
                         message
                     } else {

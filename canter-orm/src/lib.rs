@@ -18,8 +18,8 @@
 //! representation) → `compiler` (SQL per backend, via sea-query) → [`backends`] (one folder per
 //! database: connection, `operations`, `schema`).
 
-#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-compile_error!("canter-orm needs a database: enable its `sqlite` or `postgres` feature (canter's facade forwards both)");
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!("canter-orm needs a database: enable its `sqlite`, `postgres` or `mysql` feature (canter's facade forwards them)");
 
 pub mod aggregates;
 pub mod backends;

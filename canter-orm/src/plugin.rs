@@ -32,7 +32,20 @@ use crate::model::{Model, ModelMeta};
 pub struct Orm {
     models: Vec<&'static ModelMeta>,
     dir: Option<PathBuf>,
+    /// Migration files compiled into the binary (`embed_dir!("migrations")`).
+    embedded: Option<EmbeddedMigrations>,
     rust_migrations: RustMigrations,
+}
+
+/// The migration folder as `embed_dir!` gives it: its path at build time, and every file's
+/// name (`app/0001_initial.json`) and bytes.
+type EmbeddedFiles = (&'static str, &'static [(&'static str, &'static [u8])]);
+
+#[derive(Clone)]
+struct EmbeddedMigrations {
+    files: EmbeddedFiles,
+    /// Where the files were written out, once, when the source folder is not on this machine.
+    unpacked: Arc<std::sync::OnceLock<Result<PathBuf, String>>>,
 }
 
 impl Orm {
@@ -53,6 +66,21 @@ impl Orm {
         self
     }
 
+    /// Migration files compiled into the binary: `.migrations(embed_dir!("migrations"))`
+    /// (`canter::pages::embed_dir!`, or any `(source folder, [(name, bytes)])`). In DEBUG,
+    /// where the source folder exists (development), the files are read from it, so
+    /// `makemigrations` writes there and `migrate` sees new files at once; otherwise (DEBUG
+    /// off, or a binary copied to a server) `migrate` applies the embedded ones, and
+    /// `makemigrations` refuses.
+    pub fn migrations(mut self, files: EmbeddedFiles) -> Self {
+        self.dir = Some(PathBuf::from(files.0));
+        self.embedded = Some(EmbeddedMigrations {
+            files,
+            unpacked: Arc::default(),
+        });
+        self
+    }
+
     /// A Rust data-migration function for `{"op": "run_rust", "forward": name}` (Django's
     /// `RunPython`). It runs inside the migration's transaction: ORM calls in it join it.
     pub fn rust_migration<F, Fut>(mut self, name: &str, function: F) -> Self
@@ -65,20 +93,90 @@ impl Orm {
     }
 
     pub(crate) fn dir(&self, settings: &Settings) -> PathBuf {
+        self.located(settings).0
+    }
+
+    /// The folder `makemigrations` may write into: not the unpacked copy of embedded files.
+    pub(crate) fn writable_dir(&self, settings: &Settings) -> Result<PathBuf, String> {
+        match self.located(settings) {
+            (dir, false) => Ok(dir),
+            (_, true) => {
+                Err(format!(
+                "the migrations are the ones compiled into this binary (their folder {} is not on \
+                 this machine): run makemigrations in the project's source tree",
+                self.dir.as_deref().unwrap_or(std::path::Path::new("migrations")).display()
+            ))
+            }
+        }
+    }
+
+    /// The migration folder, and whether it is the embedded files' unpacked copy: `[migrations]
+    /// dir` from the settings, else (in DEBUG, or with nothing embedded) the folder given in
+    /// code, else the embedded files written out once to a folder of their own.
+    fn located(&self, settings: &Settings) -> (PathBuf, bool) {
         #[derive(serde::Deserialize, Default)]
         struct Section {
             dir: Option<PathBuf>,
         }
-        settings
+        if let Some(dir) = settings
             .section::<Section>("migrations")
             .ok()
             .and_then(|s| s.dir)
-            .or_else(|| self.dir.clone())
-            .unwrap_or_else(|| PathBuf::from("migrations"))
+        {
+            return (dir, false);
+        }
+        let given = self
+            .dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("migrations"));
+        // In DEBUG the source folder, where it exists, so new files count at once; otherwise
+        // the files this binary was built with.
+        let from_source = settings.debug && given.is_dir();
+        let Some(embedded) = self.embedded.as_ref().filter(|_| !from_source) else {
+            return (given, false);
+        };
+        match embedded.unpacked.get_or_init(|| unpack(embedded.files)) {
+            Ok(dir) => (dir.clone(), true),
+            Err(e) => {
+                tracing::error!(target: "canter::orm", error = %e, "the embedded migrations could not be written out");
+                (given, false)
+            }
+        }
     }
 
     pub(crate) fn models(&self) -> &[&'static ModelMeta] {
         &self.models
+    }
+}
+
+/// Writes the embedded migration files into a folder named after their content under the
+/// system's temp dir (the same files share one folder; a folder is written whole under a
+/// temporary name, then renamed, so a reader never sees half of it).
+fn unpack(files: EmbeddedFiles) -> Result<PathBuf, String> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    files.1.hash(&mut hasher);
+    let dir = std::env::temp_dir().join(format!("canter-migrations-{:016x}", hasher.finish()));
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    let staging = dir.with_extension(format!("{}.tmp", std::process::id()));
+    for (name, bytes) in files.1 {
+        let path = staging.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
+    match std::fs::rename(&staging, &dir) {
+        Ok(()) => Ok(dir),
+        // Another process unpacked the same files first.
+        Err(_) if dir.is_dir() => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Ok(dir)
+        }
+        Err(e) => Err(format!("{}: {e}", dir.display())),
     }
 }
 

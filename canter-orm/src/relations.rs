@@ -448,8 +448,9 @@ impl<T: Model> ManyToMany<T> {
             .columns([owner_column.clone(), target_column.clone()]);
         if meta.through.is_none() {
             insert.on_conflict(
-                sea_query::OnConflict::columns([owner_column, target_column])
-                    .do_nothing()
+                // (`do_nothing_on`: MySQL has no DO NOTHING; it gets a no-op update.)
+                sea_query::OnConflict::columns([owner_column.clone(), target_column])
+                    .do_nothing_on([owner_column])
                     .to_owned(),
             );
         }

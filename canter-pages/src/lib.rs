@@ -132,6 +132,7 @@ impl Plugin for Pages {
                 static_settings.root.clone(),
                 static_folders,
                 debug,
+                ctx.command == "runserver",
             ));
             let template_folders = template_settings
                 .dirs

@@ -4,6 +4,7 @@
 //!
 //! | fixture | what it makes | removed on drop |
 //! |---|---|---|
+//! | `MysqlDatabase` (feature `mysql`) | a database on `CANTER_TEST_MYSQL_URL`'s MariaDB | the database |
 //! | [`PgSchema`] | a schema on `CANTER_TEST_POSTGRES_URL`, first on its URL's search path | the schema, cascading |
 //! | [`RedisKeys`] | a key prefix on `CANTER_TEST_REDIS_URL` | every key under it |
 //! | [`TempDir`] | a fresh directory under the system's temp dir | the directory |
@@ -15,12 +16,16 @@
 //! A service's fixture is `None` when its variable is unset (the test skips, saying why), and a
 //! panic under `CANTER_REQUIRE_SERVICES=1` (CI), through [`canter_core::test::require_service`].
 
+#[cfg(feature = "mysql")]
+mod mysql;
 mod postgres;
 mod processes;
 mod redis_keys;
 mod temp;
 mod websockets;
 
+#[cfg(feature = "mysql")]
+pub use mysql::{execute_mysql, MysqlDatabase};
 pub use postgres::{execute, text_rows, PgSchema};
 pub use processes::{in_a_process_of_its_own, spawn_test_process, test_name, Children};
 pub use redis_keys::RedisKeys;

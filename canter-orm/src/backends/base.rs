@@ -48,6 +48,15 @@ pub trait Operations: Send + Sync {
     /// Appends the placeholder of the `number`th bound value (from 1) to `sql`.
     fn push_placeholder(&self, sql: &mut String, number: usize);
 
+    /// An INSERT of one row of defaults into `table`, returning its `pk`.
+    fn insert_defaults_sql(&self, table: &str, pk: &str) -> String {
+        format!(
+            "INSERT INTO {} DEFAULT VALUES RETURNING {}",
+            crate::schema::quote_name(table),
+            crate::schema::quote_name(pk)
+        )
+    }
+
     /// A text lookup (`contains`, `iexact`, `regex`, …) of `column` against `value`.
     fn text_lookup(&self, op: Op, column: Expr, value: &str) -> Expr;
 
@@ -58,6 +67,16 @@ pub trait Operations: Send + Sync {
     /// the database's own error would mislead).
     fn check_regex(&self, _pattern: &str) -> Result<(), String> {
         Ok(())
+    }
+
+    /// The type a `CAST` to a 64-bit integer names.
+    fn integer_cast_type(&self) -> &'static str {
+        "BIGINT"
+    }
+
+    /// The type a `CAST` to a double names.
+    fn float_cast_type(&self) -> &'static str {
+        "DOUBLE PRECISION"
     }
 
     /// `ORDER BY ?`: a random order.
@@ -82,6 +101,11 @@ pub trait Operations: Send + Sync {
     /// Takes the migration lock, held until the surrounding transaction ends (none where the
     /// transaction's own lock already serializes migrations).
     fn migration_lock_sql(&self) -> Option<String> {
+        None
+    }
+
+    /// Releases the migration lock, for backends whose lock outlives transactions.
+    fn migration_unlock_sql(&self) -> Option<String> {
         None
     }
 

@@ -49,6 +49,8 @@ macro_rules! bind_values {
 }
 
 pub mod base;
+#[cfg(feature = "mysql")]
+mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod row;
@@ -58,7 +60,7 @@ mod sqlite;
 pub use base::{Backend, Features, Introspection, Operations};
 pub use row::Row;
 #[doc(hidden)]
-pub use row::{PgDecode, SqliteDecode};
+pub use row::{MySqlDecode, PgDecode, SqliteDecode};
 
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
@@ -68,14 +70,17 @@ use crate::db::DatabaseConfig;
 use crate::error::OrmError;
 use row::RowInner;
 
-/// Which database a backend is (those compiled in: the crate's `sqlite` and `postgres`
-/// features).
+/// Which database a backend is (those compiled in: the crate's `sqlite`, `postgres` and
+/// `mysql` features).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Vendor {
     #[cfg(feature = "sqlite")]
     Sqlite,
     #[cfg(feature = "postgres")]
     Postgres,
+    /// MariaDB (10.5 or later), through MySQL's protocol.
+    #[cfg(feature = "mysql")]
+    Mysql,
 }
 
 impl Vendor {
@@ -86,10 +91,13 @@ impl Vendor {
             Vendor::Sqlite => &sqlite::BACKEND,
             #[cfg(feature = "postgres")]
             Vendor::Postgres => &postgres::BACKEND,
+            #[cfg(feature = "mysql")]
+            Vendor::Mysql => &mysql::BACKEND,
         }
     }
 
-    /// The vendor a database URL names (`sqlite:…`, `postgres://…`), if compiled in.
+    /// The vendor a database URL names (`sqlite:…`, `postgres://…`, `mysql://…`), if compiled
+    /// in.
     pub fn from_url(url: &str) -> Result<Vendor, String> {
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
@@ -97,16 +105,18 @@ impl Vendor {
             "sqlite" => Ok(Vendor::Sqlite),
             #[cfg(feature = "postgres")]
             "postgres" | "postgresql" => Ok(Vendor::Postgres),
+            #[cfg(feature = "mysql")]
+            "mysql" | "mariadb" => Ok(Vendor::Mysql),
             #[allow(unreachable_patterns)]
-            "sqlite" | "postgres" | "postgresql" => Err(format!(
+            "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => Err(format!(
                 "{scheme} support is not compiled in (canter-orm's `{}` feature)",
-                if scheme == "sqlite" {
-                    "sqlite"
-                } else {
-                    "postgres"
+                match scheme {
+                    "sqlite" => "sqlite",
+                    "mysql" | "mariadb" => "mysql",
+                    _ => "postgres",
                 }
             )),
-            _ => Err("unsupported URL (use sqlite://… or postgres://…)".into()),
+            _ => Err("unsupported URL (use sqlite://…, postgres://… or mysql://…)".into()),
         }
     }
 }
@@ -119,6 +129,8 @@ pub(crate) fn connect(config: &DatabaseConfig) -> Result<(Vendor, Pool), String>
         Vendor::Sqlite => sqlite::connect(config),
         #[cfg(feature = "postgres")]
         Vendor::Postgres => postgres::connect(config),
+        #[cfg(feature = "mysql")]
+        Vendor::Mysql => mysql::connect(config),
     }?;
     Ok((vendor, pool))
 }
@@ -130,6 +142,8 @@ pub enum Pool {
     Sqlite(sqlx::SqlitePool),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
+    #[cfg(feature = "mysql")]
+    Mysql(sqlx::MySqlPool),
 }
 
 /// One connection taken from a pool (held by a transaction).
@@ -138,12 +152,14 @@ pub(crate) enum Connection {
     Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
+    Mysql(sqlx::pool::PoolConnection<sqlx::MySql>),
 }
 
 /// Runs a backend function on the current transaction's connection for this database (inside
 /// `atomic`), else on the pool; counts and logs the statement, and names the alias in errors.
 macro_rules! on_connection {
-    ($db:expr, $sql:expr, $values:expr, $sqlite:path, $pg:path, $pg_pool:path) => {{
+    ($db:expr, $sql:expr, $values:expr, $sqlite:path, $pg:path, $pg_pool:path, $mysql:path) => {{
         let db = $db;
         log_sql(&db.alias, $sql);
         db.count_query();
@@ -155,6 +171,8 @@ macro_rules! on_connection {
                     Connection::Sqlite(c) => $sqlite(&mut **c, $sql, $values).await,
                     #[cfg(feature = "postgres")]
                     Connection::Postgres(c) => $pg(&mut **c, $sql, $values).await,
+                    #[cfg(feature = "mysql")]
+                    Connection::Mysql(c) => $mysql(&mut **c, $sql, $values).await,
                 }
             }
             None => match &db.pool {
@@ -162,6 +180,8 @@ macro_rules! on_connection {
                 Pool::Sqlite(pool) => $sqlite(pool, $sql, $values).await,
                 #[cfg(feature = "postgres")]
                 Pool::Postgres(pool) => $pg_pool(pool, $sql, $values).await,
+                #[cfg(feature = "mysql")]
+                Pool::Mysql(pool) => $mysql(pool, $sql, $values).await,
             },
         }
         .map_err(|e| db.err(e))
@@ -177,6 +197,8 @@ impl Connection {
             Connection::Sqlite(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(drop),
             #[cfg(feature = "postgres")]
             Connection::Postgres(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(drop),
+            #[cfg(feature = "mysql")]
+            Connection::Mysql(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(drop),
         }
     }
 
@@ -188,6 +210,8 @@ impl Connection {
             Connection::Sqlite(c) => sqlx::query(sql).fetch_all(&mut **c).await.map(|r| r.len()),
             #[cfg(feature = "postgres")]
             Connection::Postgres(c) => sqlx::query(sql).fetch_all(&mut **c).await.map(|r| r.len()),
+            #[cfg(feature = "mysql")]
+            Connection::Mysql(c) => sqlx::query(sql).fetch_all(&mut **c).await.map(|r| r.len()),
         }
     }
 
@@ -198,6 +222,8 @@ impl Connection {
             Connection::Sqlite(c) => c.close_on_drop(),
             #[cfg(feature = "postgres")]
             Connection::Postgres(c) => c.close_on_drop(),
+            #[cfg(feature = "mysql")]
+            Connection::Mysql(c) => c.close_on_drop(),
         }
     }
 }
@@ -253,6 +279,8 @@ impl Database {
             Pool::Postgres(pool) => {
                 Connection::Postgres(pool.acquire().await.map_err(|e| self.err(e))?)
             }
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(pool) => Connection::Mysql(pool.acquire().await.map_err(|e| self.err(e))?),
         })
     }
 
@@ -264,7 +292,8 @@ impl Database {
             values,
             sqlite::execute,
             postgres::execute,
-            postgres::execute_pool
+            postgres::execute_pool,
+            mysql::execute
         )
     }
 
@@ -276,7 +305,8 @@ impl Database {
             values,
             sqlite::fetch_all,
             postgres::fetch_all,
-            postgres::fetch_all_pool
+            postgres::fetch_all_pool,
+            mysql::fetch_all
         )
     }
 
@@ -302,6 +332,8 @@ impl Database {
             Pool::Sqlite(pool) => sqlite::fetch_stream(pool, sql, values, self).boxed(),
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => postgres::fetch_stream(pool, sql, values, self).boxed(),
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(pool) => mysql::fetch_stream(pool, sql, values, self).boxed(),
         }
     }
 }

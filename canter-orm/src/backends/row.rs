@@ -3,6 +3,8 @@
 use crate::error::OrmError;
 use crate::fields::FieldType;
 
+#[cfg(feature = "mysql")]
+use super::mysql;
 #[cfg(feature = "postgres")]
 use super::postgres;
 #[cfg(feature = "sqlite")]
@@ -19,6 +21,8 @@ pub(super) enum RowInner {
     Sqlite(sqlx::sqlite::SqliteRow),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::postgres::PgRow),
+    #[cfg(feature = "mysql")]
+    Mysql(sqlx::mysql::MySqlRow),
 }
 
 #[cfg(feature = "sqlite")]
@@ -43,6 +47,17 @@ pub trait PgDecode {}
 #[cfg(not(feature = "postgres"))]
 impl<T> PgDecode for T {}
 
+#[cfg(feature = "mysql")]
+#[doc(hidden)]
+pub trait MySqlDecode: for<'r> sqlx::Decode<'r, sqlx::MySql> + sqlx::Type<sqlx::MySql> {}
+#[cfg(feature = "mysql")]
+impl<T: for<'r> sqlx::Decode<'r, sqlx::MySql> + sqlx::Type<sqlx::MySql>> MySqlDecode for T {}
+#[cfg(not(feature = "mysql"))]
+#[doc(hidden)]
+pub trait MySqlDecode {}
+#[cfg(not(feature = "mysql"))]
+impl<T> MySqlDecode for T {}
+
 impl Row {
     /// Column `index` as field type `T`.
     pub fn get<T: FieldType>(&self, index: usize) -> Result<T, OrmError> {
@@ -54,13 +69,18 @@ impl Row {
     }
 
     #[doc(hidden)]
-    pub fn try_get_raw<T: SqliteDecode + PgDecode>(&self, index: usize) -> Result<T, String> {
+    pub fn try_get_raw<T: SqliteDecode + PgDecode + MySqlDecode>(
+        &self,
+        index: usize,
+    ) -> Result<T, String> {
         use sqlx::Row as _;
         match &self.inner {
             #[cfg(feature = "sqlite")]
             RowInner::Sqlite(row) => row.try_get::<T, _>(index).map_err(|e| e.to_string()),
             #[cfg(feature = "postgres")]
             RowInner::Postgres(row) => row.try_get::<T, _>(index).map_err(|e| e.to_string()),
+            #[cfg(feature = "mysql")]
+            RowInner::Mysql(row) => row.try_get::<T, _>(index).map_err(|e| e.to_string()),
         }
     }
 
@@ -96,6 +116,13 @@ impl Row {
             }
             #[cfg(feature = "postgres")]
             RowInner::Postgres(_) => self.try_get_pg::<rust_decimal::Decimal>(index),
+            #[cfg(feature = "mysql")]
+            RowInner::Mysql(row) => {
+                use sqlx::Row as _;
+                row.try_get::<rust_decimal::Decimal, _>(index)
+                    .map(|d| d.normalize())
+                    .map_err(|e| e.to_string())
+            }
         }
     }
 
@@ -106,6 +133,8 @@ impl Row {
             RowInner::Sqlite(_) => Vendor::Sqlite,
             #[cfg(feature = "postgres")]
             RowInner::Postgres(_) => Vendor::Postgres,
+            #[cfg(feature = "mysql")]
+            RowInner::Mysql(_) => Vendor::Mysql,
         }
     }
 
@@ -116,6 +145,8 @@ impl Row {
             RowInner::Sqlite(row) => row.try_get_raw(index).map(|v| v.is_null()).unwrap_or(true),
             #[cfg(feature = "postgres")]
             RowInner::Postgres(row) => row.try_get_raw(index).map(|v| v.is_null()).unwrap_or(true),
+            #[cfg(feature = "mysql")]
+            RowInner::Mysql(row) => row.try_get_raw(index).map(|v| v.is_null()).unwrap_or(true),
         }
     }
 
@@ -126,6 +157,8 @@ impl Row {
             RowInner::Sqlite(row) => row.len(),
             #[cfg(feature = "postgres")]
             RowInner::Postgres(row) => row.len(),
+            #[cfg(feature = "mysql")]
+            RowInner::Mysql(row) => row.len(),
         }
     }
 
@@ -148,6 +181,12 @@ impl Row {
                 .get(index)
                 .map(|c| c.name().to_owned())
                 .unwrap_or_default(),
+            #[cfg(feature = "mysql")]
+            RowInner::Mysql(row) => row
+                .columns()
+                .get(index)
+                .map(|c| c.name().to_owned())
+                .unwrap_or_default(),
         }
     }
 
@@ -158,6 +197,8 @@ impl Row {
             RowInner::Sqlite(row) => sqlite::column_json(row, index),
             #[cfg(feature = "postgres")]
             RowInner::Postgres(row) => postgres::column_json(row, index),
+            #[cfg(feature = "mysql")]
+            RowInner::Mysql(row) => mysql::column_json(row, index),
         }
     }
 }

@@ -358,7 +358,7 @@ impl Compiler {
                     Some((quote(&table, field.column), field.sql_type))
                 }
             };
-            select.expr(Expr::cust(aggregate.sql(target)));
+            select.expr(Expr::cust(aggregate.sql(target, self.backend)));
         }
         for &i in group_by {
             select.order_by_expr(self.column(i), Order::Asc);
@@ -448,12 +448,14 @@ impl Compiler {
             .filter(|&i| !(auto && i == self.meta.pk))
             .collect();
         if fields.is_empty() {
-            // Only an auto primary key: sea-query's `DEFAULT VALUES` form.
-            let mut insert = Sql::insert();
-            insert.into_table(self.table()).or_default_values();
-            insert.returning_col(Alias::new(self.meta.pk_field().column));
-            let (sql, values) = self.backend.build_insert(&insert);
-            return Ok(Compiled { sql, values });
+            // Only an auto primary key: a row of defaults, in the backend's words.
+            let sql = self
+                .backend
+                .insert_defaults_sql(self.meta.table, self.meta.pk_field().column);
+            return Ok(Compiled {
+                sql,
+                values: Values(Vec::new()),
+            });
         }
         // Rendered here, not through sea-query's InsertStatement: an INSERT is a fixed shape
         // (columns, then rows of placeholders), and an expression per value, rendered and its

@@ -133,7 +133,7 @@ impl ManagementCommand for MakeMigrations {
         args: &'a ArgMatches,
     ) -> BoxFuture<'a, Result<(), CommandError>> {
         Box::pin(async move {
-            let dir = self.0.dir(&ctx.settings);
+            let dir = self.0.writable_dir(&ctx.settings)?;
             let set = MigrationSet::load(&dir)?;
             let renames = args
                 .get_many::<String>("rename")
@@ -292,14 +292,29 @@ impl ManagementCommand for ShowMigrations {
                 .collect();
             let executor = Executor::new(set, args.get_one::<String>("database").expect("default"));
             let applied = executor.applied().await?;
+            let in_progress = executor.in_progress().await?;
             for app in executor.set.apps() {
                 if !only.is_empty() && !only.contains(&app) {
                     continue;
                 }
                 println!("{app}");
                 for m in executor.set.ordered.iter().filter(|m| m.app == app) {
-                    let mark = if applied.contains(&m.key()) { "X" } else { " " };
-                    println!(" [{mark}] {}", m.name);
+                    match in_progress.get(&m.key()) {
+                        // Part-way through (DDL not transactional): how far it got.
+                        Some(p) => println!(
+                            " [~] {} ({} of {} steps {})",
+                            m.name,
+                            p.steps_done,
+                            executor
+                                .steps(&m.key(), executor.vendor()?, p.forwards)?
+                                .len(),
+                            if p.forwards { "applied" } else { "unapplied" }
+                        ),
+                        None => {
+                            let mark = if applied.contains(&m.key()) { "X" } else { " " };
+                            println!(" [{mark}] {}", m.name);
+                        }
+                    }
                 }
             }
             Ok(())

@@ -4,13 +4,14 @@
 //! advisory lock, SQLite's `BEGIN IMMEDIATE` holds the database's write lock. Under the lock
 //! the recorder is read again, so the second process finds the migration applied and skips it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use sea_query::Values;
 
 use super::loader::{Key, MigrationSet};
 use super::operations::Step;
+use super::progress::{self, Progress};
 use super::state::ProjectState;
 use super::{recorder, rust_migration, MigrationError};
 use crate::backends::{Backend, Database, Vendor};
@@ -51,6 +52,11 @@ impl Executor {
 
     fn db(&self) -> Result<Arc<Database>, MigrationError> {
         Ok(database(&self.alias)?)
+    }
+
+    /// The vendor of the database migrated.
+    pub fn vendor(&self) -> Result<Vendor, MigrationError> {
+        Ok(self.db()?.vendor)
     }
 
     pub async fn applied(&self) -> Result<BTreeSet<Key>, MigrationError> {
@@ -206,38 +212,116 @@ impl Executor {
     async fn try_one(&self, step: &PlanStep) -> Result<bool, MigrationError> {
         let db = self.db()?;
         let steps = self.steps(&step.key, db.vendor, step.forwards)?;
-        let key = step.key.clone();
-        let forwards = step.forwards;
         recorder::ensure_table(&db).await?;
-        let result: Result<bool, MigrationError> = atomic_for_schema_change(&self.alias, async {
-            recorder::lock(&db).await?;
-            let applied = recorder::applied(&db).await?;
-            if applied.contains(&key) == forwards {
-                return Ok(false);
-            }
-            for step in &steps {
-                match step {
-                    Step::Sql(sql) => {
-                        db.execute(sql, Values(Vec::new())).await.map_err(|e| {
-                            MigrationError::Failed {
-                                migration: format!("{}.{}", key.0, key.1),
-                                sql: sql.clone(),
-                                message: e.to_string(),
-                            }
-                        })?;
-                    }
-                    Step::Rust(name) => rust_migration(name)?().await?,
+        // Where DDL commits on its own, each step's completion is recorded as it happens.
+        let stepwise = !db.features().transactional_ddl;
+        if stepwise {
+            progress::ensure_table(&db).await?;
+        }
+        // Boxed: these futures nest inside the caller's, and debug builds lay them out inline.
+        let work = Box::pin(apply(&db, step, &steps, stepwise));
+        Box::pin(atomic_for_schema_change(
+            &self.alias,
+            recorder::locked(&db, work),
+        ))
+        .await
+    }
+
+    /// The migrations part-way through (on databases whose DDL is not transactional).
+    pub async fn in_progress(&self) -> Result<BTreeMap<Key, Progress>, MigrationError> {
+        Ok(progress::all(&self.db()?).await?)
+    }
+}
+
+/// Runs `steps` of migration `plan` under the lock (unless another process did it already),
+/// then records it applied or not. `stepwise`: records each step done, and starts after the
+/// steps an earlier, failed run finished.
+async fn apply(
+    db: &Arc<Database>,
+    plan: &PlanStep,
+    steps: &[Step],
+    stepwise: bool,
+) -> Result<bool, MigrationError> {
+    let (key, forwards) = (&plan.key, plan.forwards);
+    let applied = recorder::applied(db).await?;
+    if applied.contains(key) == forwards {
+        return Ok(false);
+    }
+    let start = if stepwise {
+        resume_point(db, key, forwards, steps.len()).await?
+    } else {
+        0
+    };
+    let migration = format!("{}.{}", key.0, key.1);
+    for (i, step) in steps.iter().enumerate().skip(start) {
+        let failed = |sql: &str, message: String| {
+            if stepwise {
+                MigrationError::PartlyApplied {
+                    migration: migration.clone(),
+                    step: i + 1,
+                    steps: steps.len(),
+                    sql: sql.to_owned(),
+                    message,
+                }
+            } else {
+                MigrationError::Failed {
+                    migration: migration.clone(),
+                    sql: sql.to_owned(),
+                    message,
                 }
             }
-            if forwards {
-                recorder::record(&db, &key).await?;
-            } else {
-                recorder::unrecord(&db, &key).await?;
+        };
+        match step {
+            Step::Sql(sql) => {
+                db.execute(sql, Values(Vec::new()))
+                    .await
+                    .map_err(|e| failed(sql, e.to_string()))?;
             }
-            Ok(true)
-        })
-        .await;
-        result
+            Step::Rust(name) => rust_migration(name)?()
+                .await
+                .map_err(|e| failed(&format!("Rust function {name}"), e.to_string()))?,
+        }
+        if stepwise {
+            let done = Progress {
+                forwards,
+                steps_done: i + 1,
+            };
+            progress::set(db, key, done).await?;
+        }
+    }
+    if forwards {
+        recorder::record(db, key).await?;
+    } else {
+        recorder::unrecord(db, key).await?;
+    }
+    if stepwise {
+        progress::clear(db, key).await?;
+    }
+    Ok(true)
+}
+
+/// The step a stepwise migration starts from: after those a failed run finished the same way.
+async fn resume_point(
+    db: &Arc<Database>,
+    key: &Key,
+    forwards: bool,
+    steps: usize,
+) -> Result<usize, MigrationError> {
+    match progress::all(db).await?.get(key) {
+        None => Ok(0),
+        Some(p) if p.forwards == forwards => Ok(p.steps_done.min(steps)),
+        Some(p) => Err(MigrationError::Invalid(format!(
+            "migration {}.{} is part-way {} ({} of {steps} steps done): run migrate {} first",
+            key.0,
+            key.1,
+            if p.forwards { "applied" } else { "unapplied" },
+            p.steps_done,
+            if p.forwards {
+                "to finish applying it"
+            } else {
+                "to finish unapplying it"
+            }
+        ))),
     }
 }
 

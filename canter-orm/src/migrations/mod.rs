@@ -10,6 +10,7 @@ pub(crate) use commands::{apply_on_runserver, commands};
 pub mod executor;
 pub mod loader;
 pub mod operations;
+pub mod progress;
 mod recorder;
 /// The model states migrations replay (they live with the schema: [`crate::schema::state`]).
 pub use crate::schema::state;
@@ -24,6 +25,7 @@ pub use autodetector::RenameHint;
 pub use executor::{Executor, PlanStep, Target};
 pub use loader::{Migration, MigrationSet};
 pub use operations::Operation;
+pub use progress::Progress;
 
 /// The ORM's plugin, which holds the models and migration settings (also at the crate root).
 pub use crate::Orm;
@@ -51,8 +53,31 @@ pub enum MigrationError {
         sql: String,
         message: String,
     },
+    /// A step failed on a database whose DDL is not transactional: the steps before it stay
+    /// applied, and the next `migrate` goes on from the failed one.
+    #[error("migration {migration} failed at step {step} of {steps} running `{sql}`: {message}; {}", left_applied(*step))]
+    PartlyApplied {
+        migration: String,
+        step: usize,
+        steps: usize,
+        sql: String,
+        message: String,
+    },
     #[error(transparent)]
     Database(OrmError),
+}
+
+/// What a failure at step `step` (from 1) leaves behind, where DDL is not transactional.
+fn left_applied(step: usize) -> String {
+    let kept = match step {
+        1 => "no step of it was applied".to_owned(),
+        2 => "step 1 stays applied (this database's DDL is not transactional)".to_owned(),
+        n => format!(
+            "steps 1 to {} stay applied (this database's DDL is not transactional)",
+            n - 1
+        ),
+    };
+    format!("{kept}; fix the cause and run migrate again to go on from step {step}")
 }
 
 type RustMigration = Arc<dyn Fn() -> BoxFuture<'static, Result<(), OrmError>> + Send + Sync>;

@@ -60,16 +60,18 @@ pub(crate) async fn ensure_table(db: &Arc<Database>) -> Result<(), OrmError> {
     if table_exists(db).await? {
         return Ok(());
     }
-    crate::transaction::atomic_using(&db.alias, async {
-        lock(db).await?;
-        if table_exists(db).await? {
-            return Ok(());
-        }
-        for statement in db.backend().create_table_sql(&model(), true) {
-            db.execute(&statement, Values(Vec::new())).await?;
-        }
-        Ok::<_, OrmError>(())
-    })
+    crate::transaction::atomic_using(
+        &db.alias,
+        locked(db, async {
+            if table_exists(db).await? {
+                return Ok(());
+            }
+            for statement in db.backend().create_table_sql(&model(), true) {
+                db.execute(&statement, Values(Vec::new())).await?;
+            }
+            Ok::<_, OrmError>(())
+        }),
+    )
     .await
 }
 
@@ -84,13 +86,39 @@ async fn table_exists(db: &Arc<Database>) -> Result<bool, OrmError> {
         > 0)
 }
 
-/// The migration lock, held until the surrounding transaction ends. PostgreSQL: an advisory
-/// lock; SQLite: the transaction's `BEGIN IMMEDIATE` already holds the write lock.
-pub(crate) async fn lock(db: &Arc<Database>) -> Result<(), OrmError> {
+/// Runs `work` under the migration lock, inside a transaction (so on one connection).
+/// PostgreSQL: an advisory lock that ends with the transaction; MariaDB: a named lock of the
+/// connection, released after `work` (or by the server, if the connection is closed); SQLite:
+/// the transaction's `BEGIN IMMEDIATE` already holds the write lock.
+pub(crate) async fn locked<T, E: From<OrmError>>(
+    db: &Arc<Database>,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
     if let Some(sql) = db.backend().migration_lock_sql() {
-        db.execute(&sql, Values(Vec::new())).await?;
+        let rows = db.fetch_all(&sql, Values(Vec::new())).await?;
+        // GET_LOCK answers 0 when it timed out (another process held the lock throughout).
+        if rows.first().and_then(|row| row.get::<i64>(0).ok()) == Some(0) {
+            return Err(E::from(OrmError::Database {
+                alias: db.alias.clone(),
+                message: "timed out waiting for the migration lock (another migrate is running)"
+                    .into(),
+            }));
+        }
     }
-    Ok(())
+    // A panic in `work` (a Rust data migration) releases the lock too: the connection may go
+    // back to the pool after the rollback.
+    use futures_util::FutureExt as _;
+    let outcome = std::panic::AssertUnwindSafe(work).catch_unwind().await;
+    if let Some(sql) = db.backend().migration_unlock_sql() {
+        let released = db.execute(&sql, Values(Vec::new())).await;
+        if matches!(outcome, Ok(Ok(_))) {
+            released?;
+        }
+    }
+    match outcome {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 pub(crate) async fn applied(db: &Arc<Database>) -> Result<BTreeSet<Key>, OrmError> {

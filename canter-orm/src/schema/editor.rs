@@ -31,6 +31,22 @@ pub trait SchemaEditor: Operations {
     /// The definition of an auto-incrementing primary key column, after its name.
     fn auto_pk_definition(&self) -> &'static str;
 
+    /// Whether a column's definition carries its `REFERENCES` clause (else the table has a
+    /// `FOREIGN KEY` constraint per reference: MySQL ignores the inline form).
+    fn inline_references(&self) -> bool {
+        true
+    }
+
+    /// What follows a `CREATE TABLE`'s parentheses (its character set, …).
+    fn table_options(&self) -> &'static str {
+        ""
+    }
+
+    /// The name of the foreign-key constraint of `table.column`, where the editor names them.
+    fn foreign_key_name(&self, table: &str, column: &str) -> String {
+        format!("{table}_{column}_fk")
+    }
+
     /// A value as an SQL literal (for DEFAULT clauses, which take no parameters).
     fn literal(&self, value: &sea_query::Value) -> String {
         let text = self.value_literal(value);
@@ -70,7 +86,7 @@ pub trait SchemaEditor: Operations {
         } else if field.unique {
             out.push_str(" UNIQUE");
         }
-        if let Some(target) = &field.references {
+        if let (Some(target), true) = (&field.references, self.inline_references()) {
             out.push_str(&format!(
                 " REFERENCES {} ({}) {}",
                 quote_name(&target.table),
@@ -88,6 +104,20 @@ pub trait SchemaEditor: Operations {
             .iter()
             .map(|f| self.column_definition(f))
             .collect();
+        if !self.inline_references() {
+            for field in &model.fields {
+                if let Some(target) = &field.references {
+                    parts.push(format!(
+                        "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) {}",
+                        quote_name(&self.foreign_key_name(&model.table, &field.column)),
+                        quote_name(&field.column),
+                        quote_name(&target.table),
+                        quote_name(&target.column),
+                        target.on_delete.sql()
+                    ));
+                }
+            }
+        }
         for (name, sql) in &model.checks {
             parts.push(format!("CONSTRAINT {} CHECK ({sql})", quote_name(name)));
         }
@@ -143,9 +173,10 @@ pub trait SchemaEditor: Operations {
     fn create_table_sql(&self, model: &ModelState, if_not_exists: bool) -> Vec<String> {
         let exists = if if_not_exists { "IF NOT EXISTS " } else { "" };
         let mut statements = vec![format!(
-            "CREATE TABLE {exists}{} ({})",
+            "CREATE TABLE {exists}{} ({}){}",
             quote_name(&model.table),
-            self.table_body(model)
+            self.table_body(model),
+            self.table_options()
         )];
         for field in model.fields.iter().filter(|f| wants_index(f)) {
             statements.push(self.create_index_sql(model, field, if_not_exists));

@@ -83,8 +83,8 @@ on_every_backend! {
         let long = Product::objects().filter(Product::id.eq(long_id)).get().await.unwrap().price.to_string();
         Product::objects().filter(Product::id.eq(long_id)).delete().await.unwrap();
         match vendor {
-            Vendor::Postgres => assert_eq!(long, "1.23456789012345678901"),
             Vendor::Sqlite => assert!(long.starts_with("1.23456789012345") && long.len() < 22, "{long}"),
+            _ => assert_eq!(long, "1.23456789012345678901"),
         }
         assert_eq!(back.shelf_life, TimeDelta::days(3) + TimeDelta::microseconds(7));
         assert_eq!(back.meta.0.tags, ["a", "kale"]);
@@ -132,7 +132,7 @@ on_every_backend! {
 
         let groups = Product::objects().annotate_values(&["category"], [Count::all().named("n"), Sum::of(Product::stock)]).await.unwrap();
         let summary: Vec<(serde_json::Value, serde_json::Value, serde_json::Value)> = groups.iter().map(|g| (g["category"].clone(), g["n"].clone(), g["stock__sum"].clone())).collect();
-        let expected_null_first = vendor == Vendor::Sqlite; // NULLs sort first on SQLite, last on PostgreSQL
+        let expected_null_first = vendor != Vendor::Postgres; // NULLs sort first on SQLite and MariaDB, last on PostgreSQL
         let mut expected = vec![(json!("fruit"), json!(2), json!(30)), (json!("veg"), json!(1), json!(5))];
         if expected_null_first {
             expected.insert(0, (json!(null), json!(1), json!(100)));
@@ -164,7 +164,7 @@ on_every_backend! {
         assert!(after.iter().all(|p| !p.name.ends_with('!')), "only the named fields were saved");
         assert!(Product::objects().bulk_update(&changed, &["nope"]).await.is_err());
 
-        let placeholder = if vendor == Vendor::Sqlite { "?" } else { "$1" };
+        let placeholder = if vendor == Vendor::Postgres { "$1" } else { "?" };
         let raw = Product::objects()
             .raw(&format!("SELECT * FROM more_product WHERE stock > {placeholder} ORDER BY id"), [canter_orm::Value::BigInt(Some(20))])
             .await
@@ -202,10 +202,8 @@ on_every_backend! {
         Setting::objects().create(s).await.unwrap();
         // A row inserted by other code without those columns gets the SQL DEFAULTs.
         let db = canter_orm::database("default").unwrap();
-        match db.pool() {
-            canter_orm::backends::Pool::Sqlite(p) => { sqlx::query("INSERT INTO more_setting (key) VALUES ('raw')").execute(p).await.unwrap(); }
-            canter_orm::backends::Pool::Postgres(p) => { sqlx::query("INSERT INTO more_setting (key) VALUES ('raw')").execute(p).await.unwrap(); }
-        }
+        let _ = db;
+        common::raw("INSERT INTO more_setting (\"key\") VALUES ('raw')").await;
         let raw = Setting::objects().filter(Setting::key.eq("raw")).get().await.unwrap();
         assert_eq!((raw.retries, raw.level.as_str(), raw.enabled), (10, "info", true), "on {vendor:?}");
     }

@@ -131,6 +131,15 @@ async fn table_exists(name: &str) -> bool {
         .await
         .unwrap()
         .is_some(),
+        #[cfg(feature = "mysql")]
+        canter_orm::backends::Pool::Mysql(pool) => sqlx::query(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+        )
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+        .is_some(),
     }
 }
 

@@ -164,6 +164,15 @@ async fn has_index(name: &str) -> bool {
         .await
         .unwrap()
         .is_some(),
+        #[cfg(feature = "mysql")]
+        canter_orm::backends::Pool::Mysql(pool) => sqlx::query(
+            "SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = ?",
+        )
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+        .is_some(),
     }
 }
 

@@ -129,6 +129,10 @@ async fn every_pooled_connection_refuses_a_dangling_key() {
         canter_orm::backends::Pool::Postgres(pool) => {
             assert!(sqlx::query(insert).execute(pool).await.is_err());
         }
+        #[cfg(feature = "mysql")]
+        canter_orm::backends::Pool::Mysql(pool) => {
+            assert!(sqlx::query(insert).execute(pool).await.is_err());
+        }
     }
     let through_orm = v7::Article::objects()
         .create(v7::Article {

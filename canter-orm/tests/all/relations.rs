@@ -426,14 +426,17 @@ on_every_backend! {
         assert!(matches!(err, OrmError::Integrity { .. }), "RESTRICT on {vendor:?}: {err}");
         assert!(shelf_exists(shelves[1].id).await);
 
-        // SET_DEFAULT: the pointing rows get the column's default.
-        let defaulted = Defaulted::objects().create(Defaulted { id: 0, shelf: ForeignKey::to(&shelves[2]) }).await.unwrap();
-        Shelf::objects().filter(Shelf::id.eq(shelves[2].id)).delete().await.unwrap();
-        let moved = Defaulted::objects().filter(Defaulted::id.eq(defaulted.id)).get().await.unwrap();
-        assert_eq!(moved.shelf.id(), shelves[0].id, "SET_DEFAULT on {vendor:?}");
-        // A default pointing at nothing is refused like any dangling key.
-        let err = Shelf::objects().filter(Shelf::id.eq(shelves[0].id)).delete().await.unwrap_err();
-        assert!(matches!(err, OrmError::Integrity { .. }), "{err}");
+        // SET_DEFAULT: the pointing rows get the column's default. (InnoDB refuses the
+        // delete instead: MariaDB parses ON DELETE SET DEFAULT and enforces RESTRICT.)
+        if !common::is_mysql(vendor) {
+            let defaulted = Defaulted::objects().create(Defaulted { id: 0, shelf: ForeignKey::to(&shelves[2]) }).await.unwrap();
+            Shelf::objects().filter(Shelf::id.eq(shelves[2].id)).delete().await.unwrap();
+            let moved = Defaulted::objects().filter(Defaulted::id.eq(defaulted.id)).get().await.unwrap();
+            assert_eq!(moved.shelf.id(), shelves[0].id, "SET_DEFAULT on {vendor:?}");
+            // A default pointing at nothing is refused like any dangling key.
+            let err = Shelf::objects().filter(Shelf::id.eq(shelves[0].id)).delete().await.unwrap_err();
+            assert!(matches!(err, OrmError::Integrity { .. }), "{err}");
+        }
 
         // DO_NOTHING: the ORM does nothing and the database's NO ACTION constraint is not
         // deferred: the delete is refused at once, even inside a transaction that would repoint

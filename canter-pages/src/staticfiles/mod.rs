@@ -47,7 +47,15 @@ pub enum StaticError {
 }
 
 impl StaticFiles {
-    pub(crate) fn new(url: String, root: PathBuf, folders: Vec<Folder>, debug: bool) -> Self {
+    /// `serving`: the app will answer requests (runserver), so a missing manifest is worth a
+    /// warning; other commands (`migrate`, `collectstatic` itself) say nothing of it.
+    pub(crate) fn new(
+        url: String,
+        root: PathBuf,
+        folders: Vec<Folder>,
+        debug: bool,
+        serving: bool,
+    ) -> Self {
         let manifest = if debug {
             None
         } else {
@@ -60,10 +68,11 @@ impl StaticFiles {
                         None
                     }
                 },
-                Err(_) => {
+                Err(_) if serving => {
                     tracing::warn!(target: "canter::pages", root = %root.display(), "STATIC_ROOT has no staticfiles manifest: run collectstatic");
                     None
                 }
+                Err(_) => None,
             }
         };
         StaticFiles {

@@ -26,7 +26,8 @@ pub fn app() -> App {
             canter::accounts::models::register(Orm::new())
                 .model::<models::MyModel>()
                 .model::<models::Note>()
-                .migrations_dir(MIGRATIONS_DIR),
+                // Compiled into the binary: `demo migrate` works from the binary alone.
+                .migrations(canter::pages::embed_dir!("migrations")),
         )
         // Accounts: sessions in the default database (`django_session`), users in
         // `auth_user`, CSRF protection, and createsuperuser / changepassword / clearsessions.
@@ -51,7 +52,8 @@ pub fn app() -> App {
         .middleware(middleware::AsyncMiddleware)
 }
 
-/// Where the demo's migration files live (`migrations/demo/*.json`, committed).
+/// Where the demo's migration files live (`migrations/demo/*.json`, committed; also compiled
+/// into the binary).
 pub const MIGRATIONS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
 
 /// Applies the demo's migrations to the default database (tests use it on their own database).

@@ -15,6 +15,9 @@ pub fn urlpatterns() -> Vec<UrlPattern> {
             .name("async")
             .methods([Method::GET]),
         path("hello/", views::hello).name("hello"),
+        path("healthz/", views::health)
+            .name("health")
+            .methods([Method::GET, Method::HEAD]),
         path("articles/<int:year>/<slug:slug>/", views::article).name("article-detail"),
         path("blocking/", views::blocking).name("blocking"),
         path("stream/", views::stream).name("stream"),

@@ -26,6 +26,22 @@ pub async fn hello(_req: Request) -> JsonResponse {
     JsonResponse::new(json!({"message": "Hello"}))
 }
 
+/// `/healthz/`: 200 `{"status": "ok"}` when the database answers, 503 naming what failed
+/// otherwise — what a load balancer, Docker's HEALTHCHECK or systemd's watchdog asks.
+pub async fn health(_req: Request) -> Response {
+    match MyModel::objects().exists().await {
+        Ok(_) => Json(json!({"status": "ok"})).into_response(),
+        Err(e) => {
+            tracing::error!(target: "demo", error = %e, "health check: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "database": "does not answer"})),
+            )
+                .into_response()
+        }
+    }
+}
+
 /// Typed path parameters: `articles/<int:year>/<slug:slug>/`.
 pub async fn article(Path((year, slug)): Path<(i64, String)>) -> Result<JsonResponse> {
     if year < 1900 {

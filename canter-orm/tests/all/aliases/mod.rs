@@ -1,5 +1,5 @@
 //! Fresh databases under several aliases on one backend: a SQLite file each, or a PostgreSQL
-//! schema each (`CANTER_TEST_POSTGRES_URL`), for tests of `.using()` and of pool settings.
+//! schema each (`CANTER_TEST_POSTGRES_URL`), or a MariaDB database each (`CANTER_TEST_MYSQL_URL`), for tests of `.using()` and of pool settings.
 
 #![allow(dead_code)]
 
@@ -38,6 +38,14 @@ pub async fn fresh(vendor: Vendor, aliases: &[&str], tweak: impl Fn(&mut Databas
                 let schema = PgSchema::create("canter_alias").expect("CANTER_TEST_POSTGRES_URL");
                 let url = schema.url.clone();
                 places.push(Box::new(schema));
+                url
+            }
+            #[cfg(feature = "mysql")]
+            Vendor::Mysql => {
+                let database = canter_test_kit::MysqlDatabase::create("canter_alias")
+                    .expect("CANTER_TEST_MYSQL_URL");
+                let url = database.url.clone();
+                places.push(Box::new(database));
                 url
             }
         };

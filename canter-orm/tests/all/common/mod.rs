@@ -1,6 +1,7 @@
 //! Test databases: a fresh SQLite file per test, always; a fresh PostgreSQL schema per test
-//! when `CANTER_TEST_POSTGRES_URL` is set (skipped with a printed reason otherwise, a failure
-//! under `CANTER_REQUIRE_SERVICES=1`). The places themselves are canter-test-kit's fixtures,
+//! when `CANTER_TEST_POSTGRES_URL` is set, and with the `mysql` feature a fresh MariaDB
+//! database per test when `CANTER_TEST_MYSQL_URL` is set (each skipped with a printed reason
+//! otherwise, a failure under `CANTER_REQUIRE_SERVICES=1`). The places themselves are canter-test-kit's fixtures,
 //! removed when the `TestDb` is dropped (also when the test panicked).
 
 #![allow(dead_code)]
@@ -37,6 +38,32 @@ pub async fn postgres() -> Option<TestDb> {
     })
 }
 
+/// A fresh MariaDB database (the `mysql` feature; `None` without it).
+pub async fn mysql() -> Option<TestDb> {
+    #[cfg(feature = "mysql")]
+    {
+        let database = canter_test_kit::MysqlDatabase::create("canter_test")?;
+        Some(TestDb {
+            vendor: Vendor::Mysql,
+            dbs: Arc::new(Databases::single(&database.url).unwrap()),
+            _place: Box::new(database),
+        })
+    }
+    #[cfg(not(feature = "mysql"))]
+    None
+}
+
+/// Whether `vendor` is MariaDB (never without the `mysql` feature).
+pub fn is_mysql(vendor: Vendor) -> bool {
+    #[cfg(feature = "mysql")]
+    return vendor == Vendor::Mysql;
+    #[cfg(not(feature = "mysql"))]
+    {
+        let _ = vendor;
+        false
+    }
+}
+
 /// Runs a raw statement on the current default database.
 pub async fn raw(sql: &str) {
     let db = canter_orm::database("default").unwrap();
@@ -48,6 +75,13 @@ pub async fn raw(sql: &str) {
                 .unwrap();
         }
         canter_orm::backends::Pool::Postgres(pool) => {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        #[cfg(feature = "mysql")]
+        canter_orm::backends::Pool::Mysql(pool) => {
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
                 .execute(pool)
                 .await
@@ -67,18 +101,19 @@ impl TestDb {
     }
 }
 
-/// Every backend available: SQLite always, PostgreSQL when configured. Made one at a time as
-/// the test reaches it (a test failing on SQLite leaves no PostgreSQL schema).
+/// Every backend available: SQLite always, PostgreSQL and MariaDB when configured. Made one at
+/// a time as the test reaches it (a test failing on SQLite leaves no PostgreSQL schema).
 pub async fn backend(index: usize) -> Option<TestDb> {
     match index {
         0 => Some(sqlite().await),
         1 => postgres().await,
+        2 => mysql().await,
         _ => None,
     }
 }
 
 /// The number of backends [`backend`] knows.
-pub const BACKENDS: usize = 2;
+pub const BACKENDS: usize = 3;
 
 /// A test body run once per backend, each in its own fresh database.
 #[macro_export]

@@ -31,8 +31,23 @@ impl DemoProcess {
 
     /// `demo <args>` in the test's directory `dir` (left in place on drop).
     pub fn spawn_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn_binary_in(
+            std::path::Path::new(env!("CARGO_BIN_EXE_demo")),
+            dir,
+            args,
+            env,
+        )
+    }
+
+    /// `binary <args>` (a copy of the demo) in `dir` (left in place on drop).
+    pub fn spawn_binary_in(
+        binary: &std::path::Path,
+        dir: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = dir.to_owned();
-        let mut child = demo_command()
+        let mut child = command_for(binary)
             .args(args)
             .envs(env.iter().copied())
             .current_dir(&dir)
@@ -106,7 +121,12 @@ impl Drop for DemoProcess {
 
 /// `demo` without the test's CANTER_*, REDIS_URL and DATABASE_URL variables, logging warnings only.
 pub fn demo_command() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_demo"));
+    command_for(std::path::Path::new(env!("CARGO_BIN_EXE_demo")))
+}
+
+/// [`demo_command`] for another copy of the binary.
+pub fn command_for(binary: &std::path::Path) -> Command {
+    let mut command = Command::new(binary);
     for (key, _) in std::env::vars() {
         if key.starts_with("CANTER_") || key == "REDIS_URL" || key == "DATABASE_URL" {
             command.env_remove(key);
