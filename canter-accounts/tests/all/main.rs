@@ -5,3 +5,4 @@ mod csrf;
 mod django_interop;
 mod login;
 mod sessions;
+mod websocket;
