@@ -31,6 +31,7 @@ pub mod guards;
 pub mod hashers;
 pub mod models;
 pub mod sessions;
+pub mod signed_cookies;
 pub mod signing;
 pub mod testing;
 #[cfg(feature = "channels")]

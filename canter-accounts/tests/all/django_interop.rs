@@ -8,6 +8,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use canter_accounts::hashers::{check_password, make_password, Hasher};
+use canter_accounts::signed_cookies::{sign_cookie, unsign_cookie};
 use serde_json::{json, Value};
 
 use crate::common::{postgres_site, Site, PASSWORD};
@@ -98,15 +99,32 @@ async fn django_and_canter_share_logins_and_password_hashes() {
         let url = pg.url.clone();
         shared_login(&pg, &url).await;
     }
-    // A full-strength canter hash verifies in Django too.
+    // A full-strength canter hash verifies in Django too; signed cookies both ways.
     let encoded = make_password("full strength");
+    let keys = (b"test-secret".to_vec(), vec![]);
+    let ours = sign_cookie(&keys, "theme", "prefs", "dark blue");
     let results = tokio::task::spawn_blocking(move || {
         django(
             &file.url,
-            json!([{"step": "check_password", "password": "full strength", "encoded": encoded}]),
+            json!([
+                {"step": "check_password", "password": "full strength", "encoded": encoded},
+                {"step": "unsign_cookie", "name": "theme", "signed": ours, "salt": "prefs"},
+                {"step": "sign_cookie", "name": "theme", "value": "light", "salt": "prefs"},
+                {"step": "unsign_cookie", "name": "other", "signed": ours, "salt": "prefs"},
+            ]),
         )
     })
     .await
     .unwrap();
     assert_eq!(results[0], true);
+    assert_eq!(
+        results[1], "dark blue",
+        "Django reads canter's signed cookie"
+    );
+    let theirs = results[2].as_str().unwrap().trim_matches('"');
+    assert_eq!(
+        unsign_cookie(&keys, "theme", "prefs", theirs, None).as_deref(),
+        Some("light")
+    );
+    assert_eq!(results[3], Value::Null, "bound to the cookie's name");
 }

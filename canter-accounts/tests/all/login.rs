@@ -221,3 +221,28 @@ async fn a_thousand_concurrent_failed_logins_do_not_stall_the_runtime() {
         task.await.unwrap();
     }
 }
+
+/// `SECRET_KEY` rotation: with the old key in `[signing] secret_key_fallbacks`, sessions and
+/// logins made under it still hold; without it they are anonymous.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_key_keeps_logins_through_its_fallbacks() {
+    let site = site(FAST).await;
+    site.user("ann", 1000).await;
+    site.log_in(&site.client, "ann", PASSWORD).await;
+    let cookie = site.client.cookie("sessionid").unwrap();
+    for (fallbacks, expected) in [("[\"test-secret\"]", 200), ("[]", 401)] {
+        let mut settings = crate::common::settings(&format!(
+            "{FAST}[signing]\nsecret_key_fallbacks = {fallbacks}\n"
+        ));
+        settings.secret_key = Some("a-new-secret".into());
+        let rotated = site
+            .run(canter_core::test::TestClient::start_with_settings(
+                crate::common::app(),
+                settings,
+            ))
+            .await;
+        rotated.set_cookie("sessionid", &cookie);
+        let r = rotated.get("/me/").await;
+        assert_eq!(r.status(), expected, "fallbacks {fallbacks}: {}", r.text());
+    }
+}

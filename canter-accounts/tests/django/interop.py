@@ -8,6 +8,8 @@ JSON object with each step's result. Steps:
   load_session {key}                        -> the session's data, as Django's SessionStore reads it
   session_user {key}                        -> get_user(request).username, or None
   login_session {username}                  -> a new session key, logged in by django.contrib.auth.login
+  sign_cookie {name, value, salt}           -> response.set_signed_cookie's value
+  unsign_cookie {name, signed, salt}        -> request.get_signed_cookie's value, or None
 """
 import json
 import sys
@@ -65,6 +67,15 @@ def main():
             http.session = SessionStore(session_key=step["key"])
             user = get_user(http)
             results.append(user.get_username() if user.is_authenticated else None)
+        elif kind == "sign_cookie":
+            from django.http import HttpResponse
+            response = HttpResponse()
+            response.set_signed_cookie(step["name"], step["value"], salt=step["salt"])
+            results.append(response.cookies[step["name"]].value)
+        elif kind == "unsign_cookie":
+            http = HttpRequest()
+            http.COOKIES[step["name"]] = step["signed"]
+            results.append(http.get_signed_cookie(step["name"], default=None, salt=step["salt"]))
         elif kind == "login_session":
             http = HttpRequest()
             http.session = SessionStore()
