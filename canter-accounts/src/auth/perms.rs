@@ -41,3 +41,39 @@ async fn permissions_of(user: &User) -> Result<Vec<Permission>, canter_orm::OrmE
     }
     Ok(all)
 }
+
+/// Django's `create_permissions` (its `post_migrate` handler) for model `M`: its content type
+/// (`app_label`, lowercased model name) and the permissions `add_`, `change_`, `delete_` and
+/// `view_<model>` named `Can <action> <model>`, each created if missing. Returns the
+/// permission strings (`"app.add_model"`, …).
+pub async fn create_default_permissions<M: canter_orm::Model>(
+) -> Result<Vec<String>, canter_orm::OrmError> {
+    let meta = M::meta();
+    let model = meta.name.to_lowercase();
+    let (content_type, _) = ContentType::objects()
+        .filter(ContentType::app_label.eq(meta.app) & ContentType::model.eq(model.clone()))
+        .get_or_create(ContentType {
+            id: 0,
+            app_label: meta.app.to_owned(),
+            model: model.clone(),
+        })
+        .await?;
+    let mut made = Vec::new();
+    for action in ["add", "change", "delete", "view"] {
+        let codename = format!("{action}_{model}");
+        Permission::objects()
+            .filter(
+                Permission::content_type.eq(content_type.id)
+                    & Permission::codename.eq(codename.clone()),
+            )
+            .get_or_create(Permission {
+                id: 0,
+                name: format!("Can {action} {model}"),
+                content_type: canter_orm::ForeignKey::new(content_type.id),
+                codename: codename.clone(),
+            })
+            .await?;
+        made.push(format!("{}.{codename}", meta.app));
+    }
+    Ok(made)
+}

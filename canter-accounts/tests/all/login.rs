@@ -246,3 +246,74 @@ async fn a_rotated_secret_key_keeps_logins_through_its_fallbacks() {
         assert_eq!(r.status(), expected, "fallbacks {fallbacks}: {}", r.text());
     }
 }
+
+/// Permissions as Django's `ModelBackend` has them: a user's own, or their groups'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permissions_come_from_the_user_or_their_groups() {
+    use canter_accounts::auth::{create_default_permissions, has_perm};
+    use canter_accounts::models::{Group, Permission};
+    let site = site(FAST).await;
+    let ann = site.user("ann", 1000).await;
+    let bob = site.user("bob", 1000).await;
+    let made = site
+        .run(create_default_permissions::<User>())
+        .await
+        .unwrap();
+    assert_eq!(
+        made,
+        [
+            "auth.add_user",
+            "auth.change_user",
+            "auth.delete_user",
+            "auth.view_user"
+        ]
+    );
+    // Twice: nothing new.
+    site.run(create_default_permissions::<User>())
+        .await
+        .unwrap();
+    site.run(async {
+        assert_eq!(Permission::objects().count().await.unwrap(), 4);
+        let view = Permission::objects()
+            .filter(Permission::codename.eq("view_user"))
+            .get()
+            .await
+            .unwrap();
+        let group = Group::objects()
+            .create(Group {
+                name: "staff".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        group.permissions.add(&[&view]).await.unwrap();
+        let ann = User::objects()
+            .filter(User::id.eq(ann.id))
+            .get()
+            .await
+            .unwrap();
+        ann.groups.add(&[&group]).await.unwrap();
+        let change = Permission::objects()
+            .filter(Permission::codename.eq("change_user"))
+            .get()
+            .await
+            .unwrap();
+        let bob = User::objects()
+            .filter(User::id.eq(bob.id))
+            .get()
+            .await
+            .unwrap();
+        bob.user_permissions.add(&[&change]).await.unwrap();
+        assert!(has_perm(&ann, "auth.view_user").await);
+        assert!(!has_perm(&ann, "auth.change_user").await);
+        assert!(has_perm(&bob, "auth.change_user").await);
+        assert!(!has_perm(&bob, "auth.view_user").await);
+        assert!(
+            !has_perm(&bob, "other.change_user").await,
+            "the app label counts"
+        );
+    })
+    .await;
+    site.client.force_login(&ann).await;
+    assert_eq!(site.client.get("/perm/").await.status(), 200);
+}
