@@ -211,3 +211,72 @@ async fn next_never_leaves_the_site() {
         assert_eq!(r.header("location"), Some("/"), "{next}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changepassword_logs_out_the_users_sessions_and_the_new_password_works() {
+    use std::io::Write;
+    let dir = TempDir::new("demo-accounts-change");
+    migrate_and_create(dir.path(), "cy", "first-password");
+    let (client, _dbs) = client_on(dir.path()).await;
+    let token = token_of(&client.get("/accounts/login/").await.text());
+    let r = client
+        .post("/accounts/login/")
+        .form(&[
+            ("username", "cy"),
+            ("password", "first-password"),
+            ("csrfmiddlewaretoken", &token),
+        ])
+        .await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(client.get("/accounts/me/").await.status(), 200);
+
+    let mut child = demo_command()
+        .args(["changepassword", "cy"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"second-password\nsecond-password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Password changed successfully for user 'cy'"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("second-password"), "{stdout}");
+
+    assert_eq!(
+        client.get("/accounts/me/").await.status(),
+        401,
+        "logged out by the new hash"
+    );
+    let token = token_of(&client.get("/accounts/login/").await.text());
+    let r = client
+        .post("/accounts/login/")
+        .form(&[
+            ("username", "cy"),
+            ("password", "second-password"),
+            ("csrfmiddlewaretoken", &token),
+        ])
+        .await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(
+        client.get("/accounts/me/").await.json::<Value>(),
+        json!({"username": "cy"})
+    );
+    // createsuperuser refuses a taken name.
+    let again = demo_command()
+        .args(["createsuperuser", "--noinput", "--username", "cy"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("That username is already taken."));
+}
