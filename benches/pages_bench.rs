@@ -127,24 +127,22 @@ async fn render(rounds: usize, iters: usize) {
     );
 }
 
-async fn serve_canter(dir: &str) {
-    let app = App::new().install(canter::pages::install(Pages::new()));
-    let started = app
+/// The bench app serving `dir`'s files under `/static/` (collected into `dir/collected`).
+async fn static_app(dir: &str) -> canter::app::StartedApp {
+    App::new()
+        .install(canter::pages::install(Pages::new()))
         .start(settings(&format!(
             "[staticfiles]\ndirs = [{dir:?}]\nroot = \"{dir}/collected\""
         )))
         .await
-        .expect("the bench app starts");
-    let files: Arc<StaticFiles> = started.services().get_shared().expect("static files");
+        .expect("the bench app starts")
+}
+
+async fn serve_canter(dir: &str) {
+    let files: Arc<StaticFiles> = static_app(dir).await.services().get_shared().expect("static files");
     canter::pages::staticfiles::collectstatic(&files, true).expect("collectstatic");
     // Started again, so the manifest just written is read.
-    let app = App::new().install(canter::pages::install(Pages::new()));
-    let started = app
-        .start(settings(&format!(
-            "[staticfiles]\ndirs = [{dir:?}]\nroot = \"{dir}/collected\""
-        )))
-        .await
-        .expect("the bench app starts");
+    let started = static_app(dir).await;
     let listener = canter::server::bind(([127, 0, 0, 1], 0).into()).expect("a port");
     println!("listening on {}", listener.local_addr().unwrap());
     canter::server::serve(listener, started.service().clone(), std::future::pending())

@@ -4,7 +4,7 @@
 //! shares `target/canter-new` (and this checkout's Cargo.lock), so only the first run compiles
 //! canter's dependencies. Also: the options' settings, `startapp`, and names refused.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -109,8 +109,8 @@ fn a_new_project_builds_passes_its_tests_and_serves_its_pages() {
             break rest.trim_end_matches('/').to_owned();
         }
     };
-    let page = get(&addr, "/");
-    let css = get(&addr, "/static/css/site.css");
+    let page = canter_test_kit::http_get(&addr, "/");
+    let css = canter_test_kit::http_get(&addr, "/static/css/site.css");
     let _ = server.kill();
     let _ = server.wait();
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
@@ -123,21 +123,6 @@ fn a_new_project_builds_passes_its_tests_and_serves_its_pages() {
         project.join("db.sqlite3").is_file(),
         "runserver migrated its database"
     );
-}
-
-fn get(addr: &str, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 #[test]

@@ -21,6 +21,12 @@ pub(crate) enum Message {
     CheckOption,
     /// `#[model(check(...))]` without its name or its SQL.
     CheckIncomplete,
+    /// An unknown key in `#[model(index(...))]` or `#[model(unique(...))]`.
+    IndexOption,
+    /// `index(...)` or `unique(...)` without its fields.
+    IndexWithoutFields,
+    /// `index(fields = [...])` naming no column field of the model.
+    IndexUnknownField,
     /// `#[derive(Model)]` on an enum or a union.
     ModelNotStruct,
     /// `#[derive(Model)]` on a tuple or unit struct.
@@ -41,6 +47,8 @@ pub(crate) enum Message {
     NoPrimaryKey,
     /// More than one field marked `primary_key`.
     SecondPrimaryKey,
+    /// A primary key of a type the ORM cannot key rows by.
+    PrimaryKeyType,
 
     /// An unknown key in `#[task(...)]`.
     TaskOption,
@@ -104,7 +112,13 @@ impl fmt::Display for Message {
                 "a class-based view needs at least one of get, post, put, patch, delete or head"
             }
 
-            ModelOption => "expected table, app, name, crate, validate or check",
+            ModelOption => "expected table, app, name, crate, validate, check, index or unique",
+            IndexOption => {
+                "index takes fields = [\"...\"] and name = \"...\"; unique also takes \
+                 condition = \"...\""
+            }
+            IndexWithoutFields => "index and unique need fields = [\"field\", ...]",
+            IndexUnknownField => "no field of this model is named so (a ManyToMany is no column)",
             CheckOption => "check takes name = \"...\" and sql = \"...\"",
             CheckIncomplete => "check needs name = \"...\" and sql = \"...\"",
             ModelNotStruct => "#[derive(Model)] is for structs",
@@ -126,6 +140,10 @@ impl fmt::Display for Message {
                  #[field(primary_key)]"
             }
             SecondPrimaryKey => "a model has one primary key",
+            PrimaryKeyType => {
+                "a primary key is i64, i32, String or Uuid; an `id` the database numbers (no \
+                 #[field(primary_key)]) is i64 or i32"
+            }
 
             TaskOption => {
                 "expected name, queue, priority, max_retries, retry_backoff, retry_backoff_max, \
@@ -188,13 +206,16 @@ mod tests {
     use super::Message::{self, *};
 
     /// Every message, with the handler name its UI test uses.
-    const ALL: [Message; 34] = [
+    const ALL: [Message; 38] = [
         ViewOption,
         ViewHandlerNotAsync("post"),
         ViewWithoutHandler,
         ModelOption,
         CheckOption,
         CheckIncomplete,
+        IndexOption,
+        IndexWithoutFields,
+        IndexUnknownField,
         ModelNotStruct,
         ModelFieldsNotNamed,
         SecondModelState,
@@ -205,6 +226,7 @@ mod tests {
         RelatedNameWithoutRelation,
         NoPrimaryKey,
         SecondPrimaryKey,
+        PrimaryKeyType,
         TaskOption,
         AutoretryForNotStrings,
         UniqueChoice,
@@ -240,9 +262,10 @@ mod tests {
             match message {
                 ViewOption | ViewHandlerNotAsync(_) | ViewWithoutHandler => {}
                 ModelOption | CheckOption | CheckIncomplete | ModelNotStruct => {}
+                IndexOption | IndexWithoutFields | IndexUnknownField => {}
                 ModelFieldsNotNamed | SecondModelState | ManyToManyOption | FieldOption => {}
                 UnknownOnDelete | OnDeleteWithoutRelation | RelatedNameWithoutRelation => {}
-                NoPrimaryKey | SecondPrimaryKey => {}
+                NoPrimaryKey | SecondPrimaryKey | PrimaryKeyType => {}
                 TaskOption | AutoretryForNotStrings | UniqueChoice | RateLimit | Seconds => {}
                 TaskMethod | TaskArgumentPattern | TaskBindWithoutRequest => {}
                 EmbedPath | EmbedNotAFolder => {}

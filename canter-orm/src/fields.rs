@@ -11,7 +11,7 @@
 //! | `chrono::NaiveDate` | `DateField` | TEXT | date |
 //! | `chrono::NaiveTime` | `TimeField` | TEXT | time |
 //! | `chrono::DateTime<Utc>` | `DateTimeField` (USE_TZ) | TEXT | timestamptz |
-//! | `uuid::Uuid` | `UUIDField` | BLOB | uuid |
+//! | `uuid::Uuid` | `UUIDField` | char(32) | uuid |
 //! | `serde_json::Value`, `Json<T>` (any serde type) | `JSONField` | TEXT | jsonb |
 //! | `rust_decimal::Decimal` | `DecimalField` | decimal (REAL, ~15 digits, as Django) | numeric (exact) |
 //! | `chrono::TimeDelta` | `DurationField` | INTEGER (µs) | bigint (µs) |
@@ -189,39 +189,6 @@ pub(crate) fn null_of(sql_type: SqlType) -> Value {
         SqlType::Uuid => Value::Uuid(None),
         SqlType::Json => Value::Json(None),
         SqlType::Decimal => Value::Decimal(None),
-    }
-}
-
-/// The auto-incrementing primary key's type: `0` means "not saved yet" (Django's `pk is None`).
-pub trait AutoPk {
-    fn from_i64(id: i64) -> Self;
-    fn is_unset(&self) -> bool;
-}
-
-impl AutoPk for i64 {
-    fn from_i64(id: i64) -> Self {
-        id
-    }
-    fn is_unset(&self) -> bool {
-        *self == 0
-    }
-}
-
-impl AutoPk for i32 {
-    fn from_i64(id: i64) -> Self {
-        id as i32
-    }
-    fn is_unset(&self) -> bool {
-        *self == 0
-    }
-}
-
-impl AutoPk for Option<i64> {
-    fn from_i64(id: i64) -> Self {
-        Some(id)
-    }
-    fn is_unset(&self) -> bool {
-        self.is_none()
     }
 }
 

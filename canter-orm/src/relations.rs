@@ -79,23 +79,24 @@ impl OnDelete {
     }
 }
 
-/// A reference to a row of `T` by primary key; `select_related` fills in the row itself.
-pub struct ForeignKey<T> {
-    id: i64,
+/// A reference to a row of `T` by its primary key (a `T::Pk`: an integer, a string or a UUID);
+/// `select_related` fills in the row itself.
+pub struct ForeignKey<T: Model> {
+    id: T::Pk,
     cached: Option<Arc<T>>,
 }
 
 /// Django's `OneToOneField`: a foreign key whose column is unique.
 pub type OneToOne<T> = ForeignKey<T>;
 
-impl<T> ForeignKey<T> {
+impl<T: Model> ForeignKey<T> {
     /// A reference to the row with this primary key.
-    pub fn new(id: i64) -> Self {
+    pub fn new(id: T::Pk) -> Self {
         ForeignKey { id, cached: None }
     }
     /// The primary key it points at (Django's `book.author_id`).
-    pub fn id(&self) -> i64 {
-        self.id
+    pub fn id(&self) -> T::Pk {
+        self.id.clone()
     }
     /// The row, when `select_related` (or `prefetch`) loaded it.
     pub fn cached(&self) -> Option<&T> {
@@ -104,17 +105,10 @@ impl<T> ForeignKey<T> {
     pub(crate) fn set_cached(&mut self, value: T) {
         self.cached = Some(Arc::new(value));
     }
-}
 
-impl<T: Model> ForeignKey<T> {
     /// A reference to `target` (which must be saved).
     pub fn to(target: &T) -> Self {
-        let id = match target.pk_value() {
-            Value::BigInt(Some(id)) => id,
-            Value::Int(Some(id)) => i64::from(id),
-            _ => 0,
-        };
-        ForeignKey { id, cached: None }
+        ForeignKey::new(target.pk())
     }
 
     /// The row: the cached one, else one query (Django's `book.author`).
@@ -126,72 +120,63 @@ impl<T: Model> ForeignKey<T> {
             return Ok((**cached).clone());
         }
         T::objects_queryset()
-            .filter(crate::expressions::pk_exact::<T>(Value::BigInt(Some(
-                self.id,
-            ))))
+            .filter(crate::expressions::pk_exact::<T>(self.id.to_value()))
             .get()
             .await
     }
 }
 
-impl<T> Clone for ForeignKey<T> {
+impl<T: Model> Clone for ForeignKey<T> {
     fn clone(&self) -> Self {
         ForeignKey {
-            id: self.id,
+            id: self.id.clone(),
             cached: self.cached.clone(),
         }
     }
 }
 
-impl<T> std::fmt::Debug for ForeignKey<T> {
+impl<T: Model> std::fmt::Debug for ForeignKey<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ForeignKey({})", self.id)
+        write!(f, "ForeignKey({:?})", self.id)
     }
 }
 
 /// Equal when they point at the same row.
-impl<T> PartialEq for ForeignKey<T> {
+impl<T: Model> PartialEq for ForeignKey<T> {
     fn eq(&self, other: &Self) -> bool {
         self.id == other.id
     }
 }
 
-impl<T> Default for ForeignKey<T> {
+/// Points at the key's default (`0`, `""`, the nil UUID): a row that usually does not exist.
+impl<T: Model> Default for ForeignKey<T> {
     fn default() -> Self {
-        ForeignKey {
-            id: 0,
-            cached: None,
-        }
+        ForeignKey::new(T::Pk::default())
     }
 }
 
-impl<T> serde::Serialize for ForeignKey<T> {
+impl<T: Model> serde::Serialize for ForeignKey<T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_i64(self.id)
+        serde::Serialize::serialize(&self.id, serializer)
     }
 }
 
+/// The column has the type of the target's primary key.
 impl<T: Model> FieldType for ForeignKey<T> {
     type Lookup = ForeignKey<T>;
-    const SQL_TYPE: SqlType = SqlType::BigInteger;
+    const SQL_TYPE: SqlType = <T::Pk as FieldType>::SQL_TYPE;
     const RELATED: Option<fn() -> &'static ModelMeta> = Some(T::meta);
     fn to_value(&self) -> Value {
-        Value::BigInt(Some(self.id))
+        self.id.to_value()
     }
     fn decode(row: &Row, index: usize) -> Result<Self, String> {
-        row.try_get_raw::<i64>(index).map(ForeignKey::new)
+        T::Pk::decode(row, index).map(ForeignKey::new)
     }
 }
 
 impl<T: Model> Operand<ForeignKey<T>> for ForeignKey<T> {
     fn into_operand(self) -> OperandNode {
-        OperandNode::Value(Value::BigInt(Some(self.id)))
-    }
-}
-
-impl<T: Model> Operand<ForeignKey<T>> for i64 {
-    fn into_operand(self) -> OperandNode {
-        OperandNode::Value(Value::BigInt(Some(self)))
+        OperandNode::Value(self.id.to_value())
     }
 }
 
@@ -199,6 +184,26 @@ impl<T: Model> Operand<ForeignKey<T>> for &T {
     fn into_operand(self) -> OperandNode {
         OperandNode::Value(self.pk_value())
     }
+}
+
+/// A bare key compares with a foreign key to a model keyed by that type:
+/// `Book::author.eq(5)`, `Copy::book.eq("978-0")`, `Order::customer.eq(uuid)`.
+macro_rules! key_operand {
+    ($($key:ty => $($source:ty),*;)*) => {
+        $($(impl<T: Model<Pk = $key>> Operand<ForeignKey<T>> for $source {
+            fn into_operand(self) -> OperandNode {
+                let key: $key = self.into();
+                OperandNode::Value(key.to_value())
+            }
+        })*)*
+    };
+}
+
+key_operand! {
+    i64 => i64;
+    i32 => i32;
+    String => String, &str;
+    uuid::Uuid => uuid::Uuid;
 }
 
 /// A field `select_related` can fill: `ForeignKey<T>` and `Option<ForeignKey<T>>`.
@@ -321,7 +326,8 @@ impl ManyToManyMeta {
 /// instance the related manager: `article.tags.add(&[&rust]).await?`, `.all()`, `.remove`,
 /// `.set`, `.clear`, `.create`.
 pub struct ManyToMany<T> {
-    owner: Option<i64>,
+    /// The owning row's primary key, once it has one.
+    owner: Option<Value>,
     meta: Option<&'static ManyToManyMeta>,
     _target: std::marker::PhantomData<fn() -> T>,
 }
@@ -339,7 +345,7 @@ impl<T> Default for ManyToMany<T> {
 impl<T> Clone for ManyToMany<T> {
     fn clone(&self) -> Self {
         ManyToMany {
-            owner: self.owner,
+            owner: self.owner.clone(),
             meta: self.meta,
             _target: std::marker::PhantomData,
         }
@@ -368,17 +374,20 @@ impl<T> serde::Serialize for ManyToMany<T> {
 impl<T> ManyToMany<T> {
     #[doc(hidden)]
     pub fn bind(&mut self, owner: &Value, meta: &'static ManyToManyMeta) {
+        // An auto key of 0 is a row not saved yet; NULL is no key.
         self.owner = match owner {
-            Value::BigInt(Some(id)) if *id != 0 => Some(*id),
-            Value::Int(Some(id)) if *id != 0 => Some(i64::from(*id)),
-            _ => None,
+            Value::BigInt(Some(0)) | Value::Int(Some(0)) => None,
+            Value::BigInt(None) | Value::Int(None) | Value::String(None) | Value::Uuid(None) => {
+                None
+            }
+            key => Some(key.clone()),
         };
         self.meta = Some(meta);
     }
 
-    fn bound(&self) -> Result<(i64, &'static ManyToManyMeta), OrmError> {
-        match (self.owner, self.meta) {
-            (Some(owner), Some(meta)) => Ok((owner, meta)),
+    fn bound(&self) -> Result<(Value, &'static ManyToManyMeta), OrmError> {
+        match (&self.owner, self.meta) {
+            (Some(owner), Some(meta)) => Ok((owner.clone(), meta)),
             _ => Err(OrmError::InvalidLookup(
                 "save the object before using its many-to-many relations".into(),
             )),
@@ -405,7 +414,7 @@ impl<T: Model> ManyToMany<T> {
                             table: meta.join_table(),
                             select: meta.target_column(),
                             filter_column: meta.owner_column(),
-                            value: Value::BigInt(Some(owner)),
+                            value: owner,
                         },
                     }),
                 ))
@@ -422,14 +431,8 @@ impl<T: Model> ManyToMany<T> {
         if meta.through.is_some() {
             // A through model may have no unique (owner, target) pair: skip the existing links
             // by reading them, instead of ON CONFLICT.
-            let existing: Vec<Value> = self
-                .all()
-                .values_list(&[T::meta().pk_field().name])
-                .await?
-                .into_iter()
-                .filter_map(|row| row.into_iter().next())
-                .filter_map(|v| v.as_i64())
-                .map(|id| Value::BigInt(Some(id)))
+            let existing: Vec<Value> = (self.all().all().await?.iter())
+                .map(|row| row.pk().to_value())
                 .collect();
             wanted.retain(|v| !existing.contains(v));
         }
@@ -456,7 +459,10 @@ impl<T: Model> ManyToMany<T> {
         }
         for target in wanted {
             insert
-                .values([sea_query::Expr::val(owner), sea_query::Expr::val(target)])
+                .values([
+                    sea_query::Expr::val(owner.clone()),
+                    sea_query::Expr::val(target),
+                ])
                 .map_err(|e| OrmError::InvalidLookup(e.to_string()))?;
         }
         let (sql, values) = db.backend().build_insert(&insert);
@@ -498,7 +504,7 @@ impl<T: Model> ManyToMany<T> {
 
     async fn delete_links(
         &self,
-        owner: i64,
+        owner: Value,
         meta: &ManyToManyMeta,
         targets: Option<Vec<Value>>,
     ) -> Result<u64, OrmError> {

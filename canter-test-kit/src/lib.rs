@@ -30,7 +30,7 @@ pub use postgres::{execute, text_rows, PgSchema};
 pub use processes::{in_a_process_of_its_own, spawn_test_process, test_name, Children};
 pub use redis_keys::RedisKeys;
 pub use temp::{SqliteFile, TempDir};
-pub use websockets::{churn_websockets, open_raw_websocket};
+pub use websockets::{churn_websockets, http_get, open_raw_websocket};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

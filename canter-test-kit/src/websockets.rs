@@ -1,5 +1,6 @@
-//! WebSockets that vanish without a Close frame (a phone losing its network), for the tests that
-//! check a server survives thousands of them.
+//! Talking to a server under test from outside: WebSockets that vanish without a Close frame (a
+//! phone losing its network), for the tests that check a server survives thousands of them, and
+//! a plain blocking GET.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -45,4 +46,22 @@ pub async fn churn_websockets(addr: &str, path: &str, sockets: usize, batch: usi
         }
         drop(open);
     }
+}
+
+/// `GET path` over a fresh HTTP/1.1 connection to `addr` (closed after the response), blocking:
+/// the raw response, status line and headers included. For tests of a server in another process.
+pub fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }

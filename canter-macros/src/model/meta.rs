@@ -24,6 +24,15 @@ pub(super) fn meta_fn(model: &ModelDesc) -> TokenStream {
         .map(|m2m| many_to_many::meta(model, m2m));
     let check_names = model.options.checks.iter().map(|check| &check.name);
     let check_sqls = model.options.checks.iter().map(|check| &check.sql);
+    let indexes = model.options.indexes.iter().map(|index| {
+        let fields = &index.fields;
+        let name = option_tokens(index.name.as_ref().map(|n| quote!(#n)));
+        let unique = index.unique;
+        let condition = option_tokens(index.condition.as_ref().map(|c| quote!(#c)));
+        quote! {
+            #krate::IndexMeta { name: #name, fields: &[#(#fields),*], unique: #unique, condition: #condition }
+        }
+    });
     quote! {
         fn meta() -> &'static #krate::ModelMeta {
             static META: #krate::ModelMeta = #krate::ModelMeta {
@@ -34,6 +43,7 @@ pub(super) fn meta_fn(model: &ModelDesc) -> TokenStream {
                 pk: #pk,
                 many_to_many: &[#(#many_to_many),*],
                 checks: &[#((#check_names, #check_sqls)),*],
+                indexes: &[#(#indexes),*],
             };
             &META
         }

@@ -69,8 +69,10 @@ fn model_impl(model: &ModelDesc) -> TokenStream {
         None => quote!(),
     };
     let validate_fn = validation::validate_fn(model);
+    let pk_ty = &model.pk_field().ty;
     quote! {
         impl #krate::Model for #name {
+            type Pk = #pk_ty;
             #meta_fn
 
             #from_row_at

@@ -34,6 +34,17 @@ pub(crate) struct ModelOptions {
     pub validators: Vec<Path>,
     /// `check(name = "...", sql = "...")`, in order.
     pub checks: Vec<CheckDesc>,
+    /// `index(...)` and `unique(...)`, in order.
+    pub indexes: Vec<IndexDesc>,
+}
+
+/// `index(fields = [...], name = "...")` or `unique(fields = [...], name = "...",
+/// condition = "...")`.
+pub(crate) struct IndexDesc {
+    pub fields: Vec<LitStr>,
+    pub name: Option<String>,
+    pub unique: bool,
+    pub condition: Option<String>,
 }
 
 /// A check constraint.
@@ -130,6 +141,9 @@ impl ModelDesc {
         for field in &fields {
             field.check_relation_options()?;
         }
+        for index in &options.indexes {
+            index.check_fields(&fields)?;
+        }
         let pk = PrimaryKey::find(&input.ident, &fields)?;
         Ok(ModelDesc {
             ident: input.ident.clone(),
@@ -168,6 +182,7 @@ impl ModelOptions {
             name: None,
             validators: Vec::new(),
             checks: Vec::new(),
+            indexes: Vec::new(),
         };
         for attr in attrs.iter().filter(|a| a.path().is_ident("model")) {
             attr.parse_nested_meta(|meta| options.option(meta))?;
@@ -189,6 +204,8 @@ impl ModelOptions {
             self.name = Some(string_value(&meta)?);
         } else if meta.path.is_ident("validate") {
             self.validators.push(meta.value()?.parse()?);
+        } else if meta.path.is_ident("index") || meta.path.is_ident("unique") {
+            self.indexes.push(IndexDesc::parse(&meta)?);
         } else {
             return Err(meta.error(Message::ModelOption));
         }
@@ -213,6 +230,50 @@ impl CheckDesc {
         match (name, sql) {
             (Some(name), Some(sql)) => Ok(CheckDesc { name, sql }),
             _ => Err(meta.error(Message::CheckIncomplete)),
+        }
+    }
+}
+
+impl IndexDesc {
+    /// `index(...)` or `unique(...)`: `fields` is required, `condition` is for `unique`.
+    fn parse(meta: &ParseNestedMeta) -> syn::Result<Self> {
+        let unique = meta.path.is_ident("unique");
+        let mut index = IndexDesc {
+            fields: Vec::new(),
+            name: None,
+            unique,
+            condition: None,
+        };
+        meta.parse_nested_meta(|inner| {
+            if inner.path.is_ident("fields") {
+                let value = inner.value()?;
+                let content;
+                syn::bracketed!(content in value);
+                let names =
+                    syn::punctuated::Punctuated::<LitStr, syn::Token![,]>::parse_terminated(
+                        &content,
+                    )?;
+                index.fields = names.into_iter().collect();
+            } else if inner.path.is_ident("name") {
+                index.name = Some(string_value(&inner)?);
+            } else if unique && inner.path.is_ident("condition") {
+                index.condition = Some(string_value(&inner)?);
+            } else {
+                return Err(inner.error(Message::IndexOption));
+            }
+            Ok(())
+        })?;
+        if index.fields.is_empty() {
+            return Err(meta.error(Message::IndexWithoutFields));
+        }
+        Ok(index)
+    }
+
+    /// Each name in `fields` is a column field of the model.
+    fn check_fields(&self, fields: &[FieldDesc]) -> syn::Result<()> {
+        match (self.fields.iter()).find(|name| !fields.iter().any(|f| f.ident == name.value())) {
+            Some(unknown) => Err(Message::IndexUnknownField.spanned(unknown)),
+            None => Ok(()),
         }
     }
 }
@@ -335,13 +396,31 @@ impl PrimaryKey {
     /// The field marked `primary_key`, else `id` (auto-incrementing).
     fn find(model: &Ident, fields: &[FieldDesc]) -> syn::Result<Self> {
         let mut marked = (fields.iter().enumerate()).filter(|(_, field)| field.primary_key);
-        match (marked.next(), marked.next()) {
-            (Some((index, _)), None) => Ok(PrimaryKey { index, auto: false }),
-            (Some(_), Some((_, second))) => Err(Message::SecondPrimaryKey.spanned(&second.ident)),
+        let key = match (marked.next(), marked.next()) {
+            (Some((index, _)), None) => PrimaryKey { index, auto: false },
+            (Some(_), Some((_, second))) => {
+                return Err(Message::SecondPrimaryKey.spanned(&second.ident))
+            }
             (None, _) => match fields.iter().position(|field| field.ident == "id") {
-                Some(index) => Ok(PrimaryKey { index, auto: true }),
-                None => Err(Message::NoPrimaryKey.spanned(model)),
+                Some(index) => PrimaryKey { index, auto: true },
+                None => return Err(Message::NoPrimaryKey.spanned(model)),
             },
+        };
+        let ty = &fields[key.index].ty;
+        let supported: &[&str] = if key.auto {
+            &["i64", "i32"]
+        } else {
+            &["i64", "i32", "String", "Uuid"]
+        };
+        // Read from the type as written (a type alias is refused too): the error then points at
+        // the field instead of at a trait bound in generated code.
+        match last_segment(ty) {
+            Some(last)
+                if last.arguments.is_empty() && supported.iter().any(|s| last.ident == s) =>
+            {
+                Ok(key)
+            }
+            _ => Err(Message::PrimaryKeyType.spanned(ty)),
         }
     }
 }

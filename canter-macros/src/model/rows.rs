@@ -64,7 +64,13 @@ pub(super) fn value_fns(model: &ModelDesc) -> TokenStream {
         fn pk_value(&self) -> #krate::Value {
             #krate::FieldType::to_value(&self.#pk_ident)
         }
+        fn pk(&self) -> Self::Pk {
+            ::std::clone::Clone::clone(&self.#pk_ident)
+        }
 
+        fn bind_managers(&mut self) {
+            self.bind_many_to_many();
+        }
         fn set_auto_pk(&mut self, id: i64) {
             #set_pk
             self.bind_many_to_many();

@@ -215,6 +215,8 @@ mod messages {
             quote!(crate = canter_orm),
             quote!(validate = rules::check),
             quote!(check(name = "pages_positive", sql = "pages > 0")),
+            quote!(index(fields = ["id"], name = "book_id_idx")),
+            quote!(unique(fields = ["id"], condition = "id > 0")),
         ];
         assert_named(Message::ModelOption, &options, |option| {
             syn::parse_quote!(
@@ -240,11 +242,16 @@ mod messages {
             quote!(related_name = "books"),
         ];
         assert_named(Message::FieldOption, &options, |option| {
+            // A foreign key is no primary key type: that option goes on an integer.
+            let ty: syn::Type = match option.to_string().as_str() {
+                "primary_key" => syn::parse_quote!(i64),
+                _ => syn::parse_quote!(ForeignKey<Author>),
+            };
             syn::parse_quote!(
                 struct Book {
                     id: i64,
                     #[field(#option)]
-                    author: ForeignKey<Author>,
+                    author: #ty,
                 }
             )
         });

@@ -126,6 +126,17 @@ pub trait Introspection {
     fn dangling_references_sql(&self) -> Option<&'static str> {
         None
     }
+
+    /// The user's tables, by name: no bound value; rows of one text column.
+    fn table_names_sql(&self) -> &'static str;
+
+    /// A table's columns in order: one bound value, the table's name; rows of five text
+    /// columns: name, type, `1` if nullable, `1` if in the primary key, the maximum length.
+    fn columns_sql(&self) -> &'static str;
+
+    /// A table's foreign keys: one bound value, the table's name; rows of three text columns:
+    /// the column, the table and the column it points at.
+    fn foreign_keys_of_table_sql(&self) -> &'static str;
 }
 
 /// One database backend: its operations, schema editor, introspection and features.

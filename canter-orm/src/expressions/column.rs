@@ -287,7 +287,7 @@ impl<M, K: Kind> Column<M, String, K> {
     }
 }
 
-impl<M, T, K: Kind> Column<M, crate::relations::ForeignKey<T>, K> {
+impl<M, T: Model, K: Kind> Column<M, crate::relations::ForeignKey<T>, K> {
     /// Follows the foreign key to a column of its model: `Book::author.rel(Author::name)` is
     /// Django's `author__name`; chains for more hops (at most four).
     pub fn rel<U, K2: Kind>(self, column: Column<T, U, K2>) -> Column<M, U, K2::ThroughRelation> {

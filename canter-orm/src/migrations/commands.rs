@@ -18,6 +18,7 @@ pub(crate) fn commands(orm: Arc<Orm>) -> Vec<Arc<dyn ManagementCommand>> {
         Arc::new(Migrate(orm.clone())),
         Arc::new(ShowMigrations(orm.clone())),
         Arc::new(SqlMigrate(orm)),
+        Arc::new(crate::schema::inspect::InspectDb),
     ]
 }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::state::{FieldState, ModelState, ProjectState};
+use super::state::{FieldState, IndexState, ModelState, ProjectState};
 use super::MigrationError;
 use crate::schema::SchemaEditor;
 
@@ -21,6 +21,18 @@ pub enum Operation {
         unique_together: Vec<Vec<String>>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         checks: Vec<(String, String)>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        indexes: Vec<IndexState>,
+    },
+    /// Django's `AddIndex`, and `AddConstraint` with a `UniqueConstraint` (`index.unique`).
+    AddIndex {
+        model: String,
+        index: IndexState,
+    },
+    /// Django's `RemoveIndex` / `RemoveConstraint`: the index is known by name.
+    RemoveIndex {
+        model: String,
+        name: String,
     },
     /// Django's `AddConstraint` with a `CheckConstraint`.
     AddCheck {
@@ -102,6 +114,11 @@ impl Operation {
             }
             Operation::AddCheck { model, name, .. } => format!("add check {name} to {model}"),
             Operation::RemoveCheck { model, name } => format!("remove check {name} from {model}"),
+            Operation::AddIndex { model, index } => {
+                let kind = if index.unique { "unique" } else { "index" };
+                format!("add {kind} {} to {model}", index.name)
+            }
+            Operation::RemoveIndex { model, name } => format!("remove index {name} from {model}"),
             Operation::RunSql { .. } => "raw SQL".into(),
             Operation::RunRust { forward, .. } => format!("Rust function {forward}"),
         }
@@ -126,6 +143,8 @@ impl Operation {
             }
             Operation::AddCheck { model, name, .. } => format!("{}_{name}", lower(model)),
             Operation::RemoveCheck { model, name } => format!("remove_{}_{name}", lower(model)),
+            Operation::AddIndex { model, index } => format!("{}_{}", lower(model), index.name),
+            Operation::RemoveIndex { model, name } => format!("remove_{}_{name}", lower(model)),
             Operation::RunSql { .. } | Operation::RunRust { .. } => "data".into(),
         }
     }
@@ -151,6 +170,7 @@ impl Operation {
                 fields,
                 unique_together,
                 checks,
+                indexes,
             } => {
                 let model = ModelState {
                     app: app.into(),
@@ -159,6 +179,7 @@ impl Operation {
                     fields: fields.clone(),
                     unique_together: unique_together.clone(),
                     checks: checks.clone(),
+                    indexes: indexes.clone(),
                 };
                 if state.models.insert(model.key(), model).is_some() {
                     return Err(MigrationError::Invalid(format!(
@@ -190,6 +211,19 @@ impl Operation {
                 m.checks.retain(|(n, _)| n != name);
                 if m.checks.len() == before {
                     return Err(missing(&format!("check {name} of {app}.{model}")));
+                }
+            }
+            Operation::AddIndex { model, index } => {
+                let m = model_in(state, app, model)?;
+                m.indexes.retain(|i| i.name != index.name);
+                m.indexes.push(index.clone());
+            }
+            Operation::RemoveIndex { model, name } => {
+                let m = model_in(state, app, model)?;
+                let before = m.indexes.len();
+                m.indexes.retain(|i| i.name != *name);
+                if m.indexes.len() == before {
+                    return Err(missing(&format!("index {name} of {app}.{model}")));
                 }
             }
             Operation::RunSql { .. } | Operation::RunRust { .. } => {}
@@ -233,6 +267,13 @@ impl Operation {
                     slot.column = new.clone();
                 }
                 slot.name = new.clone();
+                // The indexes over it name it by its new name.
+                let m = model_in(state, app, model)?;
+                for index in &mut m.indexes {
+                    for name in index.fields.iter_mut().filter(|f| *f == old) {
+                        name.clone_from(new);
+                    }
+                }
             }
             _ => unreachable!("not a field operation"),
         }
@@ -274,6 +315,12 @@ impl Operation {
                 let (a, b) = (change.model_before(name)?, change.model_after(name)?);
                 sql(editor.alter_checks_sql(&a, &b))
             }
+            Operation::AddIndex { model: name, .. }
+            | Operation::RemoveIndex { model: name, .. } => {
+                let (a, b) = (change.model_before(name)?, change.model_after(name)?);
+                refuse_unsupported_indexes(editor, &b)?;
+                sql(editor.alter_indexes_sql(&a, &b))
+            }
             Operation::RunSql { .. } | Operation::RunRust { .. } => self.data_steps(forwards),
         }
     }
@@ -284,9 +331,9 @@ impl Operation {
             Operation::CreateModel { name, .. } | Operation::DeleteModel { name } => {
                 let creating = matches!(self, Operation::CreateModel { .. }) == change.forwards;
                 if creating {
-                    sql(change
-                        .editor
-                        .create_table_sql(&change.model_after(name)?, false))
+                    let model = change.model_after(name)?;
+                    refuse_unsupported_indexes(change.editor, &model)?;
+                    sql(change.editor.create_table_sql(&model, false))
                 } else {
                     sql(change.editor.drop_table_sql(&change.model_before(name)?))
                 }
@@ -382,6 +429,22 @@ impl Change<'_> {
 
     fn model_after(&self, name: &str) -> Result<ModelState, MigrationError> {
         model_of(self.to, self.app, name)
+    }
+}
+
+/// An index of `model` the database cannot make (a partial unique on MariaDB), as an error
+/// naming it, before any statement runs.
+fn refuse_unsupported_indexes(
+    editor: &dyn SchemaEditor,
+    model: &ModelState,
+) -> Result<(), MigrationError> {
+    match model
+        .indexes
+        .iter()
+        .find_map(|i| editor.refuse_index(model, i))
+    {
+        Some(reason) => Err(MigrationError::Invalid(reason)),
+        None => Ok(()),
     }
 }
 

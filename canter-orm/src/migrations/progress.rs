@@ -53,6 +53,7 @@ fn model() -> ModelState {
             field("steps", SqlType::BigInteger),
         ],
         unique_together: Vec::new(),
+        indexes: Vec::new(),
         checks: Vec::new(),
     }
 }

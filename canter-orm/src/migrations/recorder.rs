@@ -48,6 +48,7 @@ fn model() -> ModelState {
             },
         ],
         unique_together: Vec::new(),
+        indexes: Vec::new(),
         checks: Vec::new(),
     }
 }

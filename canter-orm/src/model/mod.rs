@@ -10,7 +10,7 @@ use crate::fields::FieldMeta;
 use crate::queryset::QuerySet;
 
 mod save;
-pub(crate) use save::{insert_instance, save_instance};
+pub(crate) use save::{insert_instance, returned_auto_key, save_instance};
 
 /// What the ORM knows of a model: its app, table and fields, in declaration order.
 #[derive(Debug)]
@@ -25,6 +25,21 @@ pub struct ModelMeta {
     pub many_to_many: &'static [crate::relations::ManyToManyMeta],
     /// Check constraints: (name, SQL condition), Django's `CheckConstraint`.
     pub checks: &'static [(&'static str, &'static str)],
+    /// `#[model(index(...))]` and `#[model(unique(...))]`, in order.
+    pub indexes: &'static [IndexMeta],
+}
+
+/// An index or unique constraint over fields of a model (Django's `Index` and
+/// `UniqueConstraint`), made by `#[derive(Model)]`.
+#[derive(Debug)]
+pub struct IndexMeta {
+    /// `name = "..."`; else one is made from the table and the fields.
+    pub name: Option<&'static str>,
+    /// Field names.
+    pub fields: &'static [&'static str],
+    pub unique: bool,
+    /// `condition = "..."` (a unique constraint's SQL condition: a partial unique index).
+    pub condition: Option<&'static str>,
 }
 
 impl ModelMeta {
@@ -101,6 +116,8 @@ pub trait HasState: Model {}
 
 /// A database model (Django's `models.Model`); derive it with `#[derive(Model)]`.
 pub trait Model: Sized + Send + Sync + Unpin + 'static {
+    /// The primary key's type (`i64`, `i32`, `String` or `uuid::Uuid`).
+    type Pk: crate::keys::PrimaryKey;
     fn meta() -> &'static ModelMeta;
     /// Builds an instance from a row whose columns are the fields in order.
     fn from_row(row: &Row) -> Result<Self, OrmError> {
@@ -137,6 +154,11 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     /// Every field's value, in order.
     fn to_values(&self) -> Vec<Value>;
     fn pk_value(&self) -> Value;
+    /// The primary key (Django's `obj.pk`).
+    fn pk(&self) -> Self::Pk;
+    /// Binds the many-to-many managers to the row's key (after an insert that set no auto key).
+    #[doc(hidden)]
+    fn bind_managers(&mut self) {}
     /// Sets the auto primary key after an insert.
     fn set_auto_pk(&mut self, id: i64);
     /// True for an instance with an auto primary key that was never saved.

@@ -18,21 +18,26 @@ pub(crate) async fn insert_instance<M: Model>(obj: &mut M, alias: &str) -> Resul
     let compiled = compiler.insert(vec![obj.to_values()], false)?;
     if M::meta().has_auto_pk() {
         let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
-        let id: i64 = rows
-            .first()
-            .ok_or_else(|| OrmError::Database {
-                alias: alias.to_owned(),
-                message: "INSERT returned no key".into(),
-            })?
-            .get(0)?;
-        obj.set_auto_pk(id);
+        let row = rows.first().ok_or_else(|| OrmError::Database {
+            alias: alias.to_owned(),
+            message: "INSERT returned no key".into(),
+        })?;
+        obj.set_auto_pk(returned_auto_key(row)?);
     } else {
         db.execute(&compiled.sql, compiled.values).await?;
+        obj.bind_managers();
     }
     if let Some(state) = obj.state_mut() {
         state.set(alias, None);
     }
     Ok(())
+}
+
+/// The auto key an INSERT returned in its first column: a `bigint`, or an `integer` for an
+/// `i32` key (which PostgreSQL will not decode as an `i64`).
+pub(crate) fn returned_auto_key(row: &crate::backends::Row) -> Result<i64, OrmError> {
+    row.get::<i64>(0)
+        .or_else(|_| row.get::<i32>(0).map(i64::from))
 }
 
 /// `obj.save()`: INSERT when unsaved, else UPDATE by primary key (INSERT if no row had it).

@@ -195,7 +195,10 @@ impl<M: Model> QuerySet<M> {
     /// Django's `select_related("author")`: the related rows come in the same query (a JOIN)
     /// and are cached on the foreign keys (`book.author.cached()`), so reading them costs no
     /// further query. Chain it for several foreign keys.
-    pub fn select_related<T>(mut self, column: Column<M, crate::relations::ForeignKey<T>>) -> Self {
+    pub fn select_related<T: Model>(
+        mut self,
+        column: Column<M, crate::relations::ForeignKey<T>>,
+    ) -> Self {
         if !self.query.select_related.contains(&column.index()) {
             self.query.select_related.push(column.index());
         }

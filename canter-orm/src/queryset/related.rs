@@ -5,7 +5,11 @@ use super::QuerySet;
 use crate::db::database;
 use crate::error::OrmError;
 use crate::expressions::Column;
+use crate::fields::FieldType;
+use crate::keys::PrimaryKey;
 use crate::model::Model;
+use crate::relations::ForeignKey;
+use std::collections::HashMap;
 
 impl<M: Model> QuerySet<M> {
     /// Django's `prefetch_related` for a reverse relation: each row with the rows of `R` whose
@@ -18,10 +22,7 @@ impl<M: Model> QuerySet<M> {
     ) -> Result<Vec<(M, Vec<R>)>, OrmError> {
         let alias = self.alias().to_owned();
         let parents = self.all().await?;
-        let mut ids: Vec<i64> = parents
-            .iter()
-            .filter_map(|p| pk_i64(&p.pk_value()))
-            .collect();
+        let mut ids: Vec<M::Pk> = parents.iter().map(Model::pk).collect();
         ids.sort_unstable();
         ids.dedup();
         // A batch of parents at a time: all of a parent's children come in its batch, in
@@ -31,25 +32,23 @@ impl<M: Model> QuerySet<M> {
             children.extend(
                 QuerySet::<R>::new()
                     .using(&alias)
-                    .filter(fk.in_(batch.to_vec()))
+                    .filter(fk.in_(batch.iter().cloned().map(ForeignKey::<M>::new)))
                     .order_by([pk_column::<R>().asc()])
                     .all()
                     .await?,
             );
         }
         let field = fk.index();
-        let mut grouped: std::collections::HashMap<i64, Vec<R>> = std::collections::HashMap::new();
+        let mut grouped: HashMap<M::Pk, Vec<R>> = HashMap::new();
         for child in children.drain(..) {
-            if let Some(id) = pk_i64(&child.to_values()[field]) {
+            if let Some(id) = M::Pk::from_value(&child.to_values()[field]) {
                 grouped.entry(id).or_default().push(child);
             }
         }
         Ok(parents
             .into_iter()
             .map(|p| {
-                let mine = pk_i64(&p.pk_value())
-                    .and_then(|id| grouped.remove(&id))
-                    .unwrap_or_default();
+                let mine = grouped.remove(&p.pk()).unwrap_or_default();
                 (p, mine)
             })
             .collect())
@@ -83,7 +82,7 @@ impl<M: Model> QuerySet<M> {
         }
         let alias = self.alias().to_owned();
         let rows = self.all().await?;
-        let mut ids: Vec<i64> = rows.iter().filter_map(|r| pk_i64(&r.pk_value())).collect();
+        let mut ids: Vec<M::Pk> = rows.iter().map(Model::pk).collect();
         ids.sort_unstable();
         ids.dedup();
         if ids.is_empty() {
@@ -92,9 +91,8 @@ impl<M: Model> QuerySet<M> {
         let db = database(&alias)?;
         // The links, a batch of owners at a time (each owner's links in its batch, in the
         // order the database gives them), grouped by owner.
-        let mut links_of: std::collections::HashMap<i64, Vec<i64>> =
-            std::collections::HashMap::new();
-        let mut target_ids: Vec<i64> = Vec::new();
+        let mut links_of: HashMap<M::Pk, Vec<T::Pk>> = HashMap::new();
+        let mut target_ids: Vec<T::Pk> = Vec::new();
         for batch in ids.chunks(IN_BATCH) {
             let mut links = sea_query::Query::select();
             links
@@ -103,12 +101,12 @@ impl<M: Model> QuerySet<M> {
                 .from(sea_query::Alias::new(m2m.join_table()))
                 .and_where(
                     sea_query::Expr::col(sea_query::Alias::new(m2m.owner_column()))
-                        .is_in(batch.iter().copied()),
+                        .is_in(batch.iter().map(FieldType::to_value)),
                 );
             let (sql, values) = db.backend().build_select(&links);
             for row in db.fetch_all(&sql, values).await? {
-                let (owner, target) = (row.get::<i64>(0)?, row.get::<i64>(1)?);
-                links_of.entry(owner).or_default().push(target);
+                let (owner, target) = (row.get::<M::Pk>(0)?, row.get::<T::Pk>(1)?);
+                links_of.entry(owner).or_default().push(target.clone());
                 target_ids.push(target);
             }
         }
@@ -119,8 +117,8 @@ impl<M: Model> QuerySet<M> {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let mine = pk_i64(&row.pk_value())
-                    .and_then(|id| links_of.get(&id))
+                let mine = links_of
+                    .get(&row.pk())
                     .map(|linked| {
                         linked
                             .iter()
@@ -143,9 +141,9 @@ impl<M: Model> QuerySet<M> {
         let alias = self.alias().to_owned();
         let mut rows = self.all().await?;
         let field = fk.index();
-        let mut ids: Vec<i64> = rows
+        let mut ids: Vec<T::Pk> = rows
             .iter()
-            .filter_map(|r| pk_i64(&r.to_values()[field]))
+            .filter_map(|r| T::Pk::from_value(&r.to_values()[field]))
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -154,7 +152,7 @@ impl<M: Model> QuerySet<M> {
         }
         let by_id = QuerySet::<T>::new().using(&alias).in_bulk(ids).await?;
         for row in &mut rows {
-            let Some(id) = pk_i64(&row.to_values()[field]) else {
+            let Some(id) = T::Pk::from_value(&row.to_values()[field]) else {
                 continue;
             };
             if let Some(target) = by_id.get(&id) {
@@ -168,12 +166,12 @@ impl<M: Model> QuerySet<M> {
     /// [`IN_BATCH`] keys).
     pub async fn in_bulk(
         self,
-        ids: impl IntoIterator<Item = i64>,
-    ) -> Result<std::collections::HashMap<i64, M>, OrmError> {
-        let mut ids: Vec<i64> = ids.into_iter().collect();
+        ids: impl IntoIterator<Item = M::Pk>,
+    ) -> Result<HashMap<M::Pk, M>, OrmError> {
+        let mut ids: Vec<M::Pk> = ids.into_iter().collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut found = std::collections::HashMap::new();
+        let mut found = HashMap::new();
         // A batch of keys per query (the databases bind only so many parameters).
         for batch in ids.chunks(IN_BATCH) {
             let rows = self
@@ -181,10 +179,7 @@ impl<M: Model> QuerySet<M> {
                 .filter(pk_column::<M>().in_(batch.to_vec()))
                 .all()
                 .await?;
-            found.extend(
-                rows.into_iter()
-                    .filter_map(|m| Some((pk_i64(&m.pk_value())?, m))),
-            );
+            found.extend(rows.into_iter().map(|m| (m.pk(), m)));
         }
         Ok(found)
     }
@@ -194,15 +189,7 @@ impl<M: Model> QuerySet<M> {
 /// PostgreSQL's 65,535 bound parameters and SQLite's 32,766; more keys go in several queries.
 pub const IN_BATCH: usize = 10_000;
 
-pub(crate) fn pk_i64(value: &sea_query::Value) -> Option<i64> {
-    match value {
-        sea_query::Value::BigInt(Some(id)) => Some(*id),
-        sea_query::Value::Int(Some(id)) => Some(i64::from(*id)),
-        _ => None,
-    }
-}
-
 /// The primary key as a typed column (for lookups from generic code).
-pub(crate) fn pk_column<M: Model>() -> Column<M, i64> {
+pub(crate) fn pk_column<M: Model>() -> Column<M, M::Pk> {
     Column::new(M::meta().pk)
 }

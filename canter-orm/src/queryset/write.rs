@@ -33,10 +33,11 @@ impl<M: Model> QuerySet<M> {
                 // RETURNING gives the keys in insertion order on both backends for a single
                 // multi-row INSERT.
                 for (obj, row) in chunk.iter_mut().zip(returned.iter()) {
-                    obj.set_auto_pk(row.get::<i64>(0)?);
+                    obj.set_auto_pk(crate::model::returned_auto_key(row)?);
                 }
             } else {
                 db.execute(&compiled.sql, compiled.values).await?;
+                chunk.iter_mut().for_each(Model::bind_managers);
             }
         }
         for obj in &mut objs {

@@ -4,7 +4,7 @@
 //! differently (SQLite rebuilds a table for what its `ALTER TABLE` cannot do, PostgreSQL alters
 //! columns in place).
 
-use super::state::{json_to_value, FieldState, ModelState};
+use super::state::{json_to_value, FieldState, IndexState, ModelState};
 use crate::backends::Operations;
 
 /// Quotes an identifier with double quotes, an embedded quote doubled (every backend accepts
@@ -29,7 +29,7 @@ pub trait SchemaEditor: Operations {
     fn column_type(&self, field: &FieldState) -> String;
 
     /// The definition of an auto-incrementing primary key column, after its name.
-    fn auto_pk_definition(&self) -> &'static str;
+    fn auto_pk_definition(&self, field: &FieldState) -> String;
 
     /// Whether a column's definition carries its `REFERENCES` clause (else the table has a
     /// `FOREIGN KEY` constraint per reference: MySQL ignores the inline form).
@@ -73,7 +73,7 @@ pub trait SchemaEditor: Operations {
     fn column_definition(&self, field: &FieldState) -> String {
         let name = quote_name(&field.column);
         if field.auto_increment {
-            return format!("{name} {}", self.auto_pk_definition());
+            return format!("{name} {}", self.auto_pk_definition(field));
         }
         let mut out = format!("{name} {}", self.column_type(field));
         out.push_str(if field.null { " NULL" } else { " NOT NULL" });
@@ -169,6 +169,55 @@ pub trait SchemaEditor: Operations {
             .collect()
     }
 
+    /// Why this database cannot make `index` of `model`, if it cannot.
+    fn refuse_index(&self, _model: &ModelState, _index: &IndexState) -> Option<String> {
+        None
+    }
+
+    /// `CREATE [UNIQUE] INDEX name ON table (columns) [WHERE condition]`.
+    fn model_index_sql(
+        &self,
+        model: &ModelState,
+        index: &IndexState,
+        if_not_exists: bool,
+    ) -> String {
+        let exists = if if_not_exists { "IF NOT EXISTS " } else { "" };
+        let columns: Vec<String> = (index.fields.iter())
+            .map(|n| quote_name(model.field(n).map_or(n.as_str(), |f| f.column.as_str())))
+            .collect();
+        let mut statement = format!(
+            "CREATE {}INDEX {exists}{} ON {} ({})",
+            if index.unique { "UNIQUE " } else { "" },
+            quote_name(&index.name),
+            quote_name(&model.table),
+            columns.join(", ")
+        );
+        if let Some(condition) = &index.condition {
+            statement.push_str(&format!(" WHERE {condition}"));
+        }
+        statement
+    }
+
+    /// Drops index `name` of `table`.
+    fn drop_model_index_sql(&self, _table: &str, name: &str) -> String {
+        format!("DROP INDEX IF EXISTS {}", quote_name(name))
+    }
+
+    /// Brings the indexes of `before` to those of `after`: drops the ones gone or changed,
+    /// makes the new or changed ones.
+    fn alter_indexes_sql(&self, before: &ModelState, after: &ModelState) -> Vec<String> {
+        let mut statements: Vec<String> = (before.indexes.iter())
+            .filter(|index| !after.indexes.contains(index))
+            .map(|index| self.drop_model_index_sql(&before.table, &index.name))
+            .collect();
+        statements.extend(
+            (after.indexes.iter())
+                .filter(|index| !before.indexes.contains(index))
+                .map(|index| self.model_index_sql(after, index, false)),
+        );
+        statements
+    }
+
     /// CREATE TABLE (columns and checks) and its indexes.
     fn create_table_sql(&self, model: &ModelState, if_not_exists: bool) -> Vec<String> {
         let exists = if if_not_exists { "IF NOT EXISTS " } else { "" };
@@ -182,6 +231,9 @@ pub trait SchemaEditor: Operations {
             statements.push(self.create_index_sql(model, field, if_not_exists));
         }
         statements.extend(self.unique_together_sql(model, if_not_exists));
+        statements.extend(
+            (model.indexes.iter()).map(|index| self.model_index_sql(model, index, if_not_exists)),
+        );
         statements
     }
 

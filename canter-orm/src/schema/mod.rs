@@ -3,10 +3,11 @@
 //! backend. Migrations build on this module; it knows nothing of them.
 
 pub mod editor;
+pub mod inspect;
 pub mod state;
 
 pub use editor::{index_name, quote_name, wants_index, SchemaEditor};
-pub use state::{FieldState, ModelState, References};
+pub use state::{FieldState, IndexState, ModelState, References};
 
 use crate::db::database;
 use crate::error::OrmError;
@@ -18,6 +19,15 @@ pub async fn create_table<M: Model>(alias: &str) -> Result<(), OrmError> {
     let db = database(alias)?;
     let mut models = vec![ModelState::from_meta(M::meta())];
     models.extend(ModelState::join_models(M::meta()));
+    let editor = db.backend();
+    if let Some(reason) =
+        (models[0].indexes.iter()).find_map(|i| editor.refuse_index(&models[0], i))
+    {
+        return Err(OrmError::Config {
+            alias: alias.to_owned(),
+            message: reason,
+        });
+    }
     // One transaction: another pooled SQLite connection must never load a schema holding the
     // table without its indexes (an upsert prepared against it fails: "ON CONFLICT clause does
     // not match any PRIMARY KEY or UNIQUE constraint", and SQLite does not re-prepare on that).

@@ -66,6 +66,61 @@ pub struct ModelState {
     /// Check constraints: name → SQL condition.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<(String, String)>,
+    /// Indexes and unique constraints over one or more fields (Django's `Meta.indexes` and
+    /// `UniqueConstraint`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<IndexState>,
+}
+
+/// An index, or a unique constraint (a unique index, partial with a condition), as migrations
+/// record it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexState {
+    pub name: String,
+    /// Field names (not columns), in the index's order.
+    pub fields: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unique: bool,
+    /// An SQL condition: only rows matching it are indexed (Django's `condition=Q(...)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+}
+
+impl IndexState {
+    /// The state of a compiled index of table `table`; unnamed ones are named after the table
+    /// and fields, shortened with a hash past what every database accepts in a name.
+    pub fn from_meta(table: &str, index: &crate::model::IndexMeta) -> Self {
+        let name = match index.name {
+            Some(name) => name.to_owned(),
+            None => {
+                let suffix = if index.unique { "uniq" } else { "idx" };
+                short_name(&format!("{table}_{}_{suffix}", index.fields.join("_")))
+            }
+        };
+        IndexState {
+            name,
+            fields: index.fields.iter().map(|f| (*f).to_owned()).collect(),
+            unique: index.unique,
+            condition: index.condition.map(str::to_owned),
+        }
+    }
+}
+
+/// `name` when it fits MySQL's 64 and PostgreSQL's 63 characters, else its first 50 and a hash
+/// of the whole (FNV-1a: the same on every build).
+fn short_name(name: &str) -> String {
+    if name.len() <= 60 {
+        return name.to_owned();
+    }
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut cut = 50;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{:08x}", &name[..cut], hash as u32)
 }
 
 impl ModelState {
@@ -87,7 +142,11 @@ impl ModelState {
                     auto_increment: f.auto_increment,
                     unique: f.unique && !f.primary_key,
                     db_index: f.db_index,
-                    max_length: f.max_length,
+                    // A foreign key's column is the target key's: its length too.
+                    max_length: match f.related {
+                        Some(target) => target().pk_field().max_length,
+                        None => f.max_length,
+                    },
                     default: f.default.map(|d| value_to_json(&d())),
                     references: f.related.map(|target| {
                         let target = target();
@@ -106,6 +165,9 @@ impl ModelState {
                 .iter()
                 .map(|(n, q)| ((*n).to_owned(), (*q).to_owned()))
                 .collect(),
+            indexes: (meta.indexes.iter())
+                .map(|index| IndexState::from_meta(meta.table, index))
+                .collect(),
         }
     }
 
@@ -122,13 +184,14 @@ impl ModelState {
                 let key = |name: &str, model: &ModelMeta| FieldState {
                     name: name.to_owned(),
                     column: name.to_owned(),
-                    sql_type: SqlType::BigInteger,
+                    // Each side's column has the type of that side's primary key.
+                    sql_type: model.pk_field().sql_type,
                     null: false,
                     primary_key: false,
                     auto_increment: false,
                     unique: false,
                     db_index: true,
-                    max_length: None,
+                    max_length: model.pk_field().max_length,
                     default: None,
                     references: Some(References {
                         model: format!("{}.{}", model.app, model.name),
@@ -163,6 +226,7 @@ impl ModelState {
                         m2m.to_column.to_owned(),
                     ]],
                     checks: Vec::new(),
+                    indexes: Vec::new(),
                 }
             })
             .collect()

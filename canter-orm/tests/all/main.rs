@@ -6,10 +6,13 @@
 #[macro_use]
 mod common;
 mod aliases;
+mod constraints;
 mod fields_and_aggregates;
 mod filter_properties;
 mod hostile;
 mod hostile_filters;
+mod inspectdb;
+mod keys;
 mod migration_operations;
 mod migrations;
 mod migrations_relations;

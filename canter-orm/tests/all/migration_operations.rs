@@ -74,7 +74,7 @@ mod rename_v3 {
 }
 
 /// makemigrations for `metas` into `dir`; returns the new migration's name and operations.
-fn make(
+pub(crate) fn make(
     dir: &std::path::Path,
     metas: &[&'static ModelMeta],
     renames: &[&str],
@@ -93,14 +93,14 @@ fn make(
     (made[0].name.clone(), made[0].operations.clone())
 }
 
-async fn migrate(dir: &std::path::Path, target: Target) -> Vec<String> {
+pub(crate) async fn migrate(dir: &std::path::Path, target: Target) -> Vec<String> {
     Executor::new(MigrationSet::load(dir).unwrap(), "default")
         .migrate(&target)
         .await
         .unwrap()
 }
 
-fn to(app: &str, name: Option<&str>) -> Target {
+pub(crate) fn to(app: &str, name: Option<&str>) -> Target {
     Target::App {
         app: app.into(),
         name: name.map(Into::into),

@@ -9,4 +9,26 @@ impl Introspection for MysqlBackend {
         "SELECT COUNT(*) FROM information_schema.tables \
          WHERE table_schema = DATABASE() AND table_name = ? AND table_type = 'BASE TABLE'"
     }
+
+    fn table_names_sql(&self) -> &'static str {
+        "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+         WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1"
+    }
+
+    /// `binary(16)` is told apart (the ORM's UUIDs) by its `column_type`.
+    fn columns_sql(&self) -> &'static str {
+        "SELECT CAST(column_name AS CHAR), \
+         CAST(CASE WHEN column_type = 'binary(16)' THEN 'uuid' \
+         WHEN column_type = 'tinyint(1)' THEN 'boolean' ELSE data_type END AS CHAR), \
+         CAST(IF(is_nullable = 'YES', '1', '0') AS CHAR), CAST(IF(column_key = 'PRI', '1', '0') AS CHAR), \
+         CAST(COALESCE(character_maximum_length, '') AS CHAR) \
+         FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? \
+         ORDER BY ordinal_position"
+    }
+
+    fn foreign_keys_of_table_sql(&self) -> &'static str {
+        "SELECT CAST(column_name AS CHAR), CAST(referenced_table_name AS CHAR), \
+         CAST(referenced_column_name AS CHAR) FROM information_schema.key_column_usage \
+         WHERE table_schema = DATABASE() AND table_name = ? AND referenced_table_name IS NOT NULL"
+    }
 }

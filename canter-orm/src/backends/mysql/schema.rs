@@ -4,7 +4,9 @@
 
 use super::{MysqlBackend, TABLE_OPTIONS};
 use crate::fields::SqlType;
-use crate::schema::{quote_name, wants_index, FieldState, ModelState, References, SchemaEditor};
+use crate::schema::{
+    quote_name, wants_index, FieldState, IndexState, ModelState, References, SchemaEditor,
+};
 
 impl SchemaEditor for MysqlBackend {
     fn column_type(&self, field: &FieldState) -> String {
@@ -34,8 +36,11 @@ impl SchemaEditor for MysqlBackend {
         }
     }
 
-    fn auto_pk_definition(&self) -> &'static str {
-        "bigint NOT NULL PRIMARY KEY AUTO_INCREMENT"
+    fn auto_pk_definition(&self, field: &FieldState) -> String {
+        format!(
+            "{} NOT NULL PRIMARY KEY AUTO_INCREMENT",
+            self.column_type(field)
+        )
     }
 
     fn inline_references(&self) -> bool {
@@ -44,6 +49,26 @@ impl SchemaEditor for MysqlBackend {
 
     fn table_options(&self) -> &'static str {
         TABLE_OPTIONS
+    }
+
+    /// MySQL has no partial indexes (Django skips such constraints there with a warning;
+    /// refusing says so before anything is applied).
+    fn refuse_index(&self, model: &ModelState, index: &IndexState) -> Option<String> {
+        index.condition.as_ref().map(|condition| {
+            format!(
+                "{} of {}.{} has a condition ({condition}): MariaDB and MySQL have no partial \
+                 indexes; drop the condition or keep this constraint to PostgreSQL and SQLite",
+                index.name, model.app, model.name
+            )
+        })
+    }
+
+    fn drop_model_index_sql(&self, table: &str, name: &str) -> String {
+        format!(
+            "DROP INDEX IF EXISTS {} ON {}",
+            quote_name(name),
+            quote_name(table)
+        )
     }
 
     fn drop_index_sql(&self, table: &str, column: &str) -> String {

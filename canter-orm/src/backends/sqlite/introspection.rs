@@ -11,4 +11,21 @@ impl Introspection for SqliteBackend {
     fn dangling_references_sql(&self) -> Option<&'static str> {
         Some("PRAGMA foreign_key_check")
     }
+
+    fn table_names_sql(&self) -> &'static str {
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         ORDER BY name"
+    }
+
+    /// The length is read back from the declared type (`varchar(40)`).
+    fn columns_sql(&self) -> &'static str {
+        "SELECT name, lower(type), CAST(\"notnull\" = 0 AS TEXT), CAST(pk > 0 AS TEXT), \
+         CASE WHEN instr(type, '(') > 0 \
+         THEN rtrim(substr(type, instr(type, '(') + 1), ')') ELSE '' END \
+         FROM pragma_table_info(?) ORDER BY cid"
+    }
+
+    fn foreign_keys_of_table_sql(&self) -> &'static str {
+        "SELECT \"from\", \"table\", COALESCE(\"to\", '') FROM pragma_foreign_key_list(?)"
+    }
 }

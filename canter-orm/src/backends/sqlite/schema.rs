@@ -26,8 +26,8 @@ impl SchemaEditor for SqliteBackend {
         }
     }
 
-    fn auto_pk_definition(&self) -> &'static str {
-        "integer NOT NULL PRIMARY KEY AUTOINCREMENT"
+    fn auto_pk_definition(&self, _field: &FieldState) -> String {
+        "integer NOT NULL PRIMARY KEY AUTOINCREMENT".into()
     }
 
     fn add_field_sql(
@@ -108,6 +108,9 @@ impl SqliteBackend {
             statements.push(self.create_index_sql(after, field, false));
         }
         statements.extend(self.unique_together_sql(after, false));
+        // The table's own indexes went with the old table.
+        statements
+            .extend((after.indexes.iter()).map(|index| self.model_index_sql(after, index, false)));
         statements
     }
 

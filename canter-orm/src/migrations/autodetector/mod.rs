@@ -4,7 +4,7 @@
 //! is reported, and a `--rename` hint (or `--no-rename`) decides, so no data is dropped silently.
 
 use super::operations::Operation;
-use super::state::{FieldState, ProjectState};
+use super::state::{FieldState, IndexState, ProjectState};
 use super::MigrationError;
 
 /// A rename the user confirmed: `Model.old=new` or (`model`) `Old=New`.
@@ -186,6 +186,7 @@ impl<'a> Detector<'a> {
                 fields: model.fields.clone(),
                 unique_together: model.unique_together.clone(),
                 checks: model.checks.clone(),
+                indexes: model.indexes.clone(),
             });
         }
     }
@@ -226,6 +227,7 @@ impl<'a> Detector<'a> {
         self.generate_added_fields(new_name, &diff.added)?;
         self.generate_altered_fields(new_name, &old.fields, &new.fields)?;
         self.generate_check_changes(new_name, &old.checks, &new.checks);
+        self.generate_index_changes(new_name, &old.indexes, &new.indexes);
         Ok(diff
             .gone
             .iter()
@@ -364,6 +366,32 @@ impl<'a> Detector<'a> {
                 self.ops.push(Operation::RemoveCheck {
                     model: new_name.to_owned(),
                     name: check.clone(),
+                });
+            }
+        }
+    }
+
+    /// Indexes removed or changed (removed first, by name), then added or changed. They come
+    /// after the added fields they may cover, before the removed fields they may have covered.
+    fn generate_index_changes(
+        &mut self,
+        new_name: &str,
+        old_indexes: &[IndexState],
+        new_indexes: &[IndexState],
+    ) {
+        for index in old_indexes {
+            if !new_indexes.contains(index) {
+                self.ops.push(Operation::RemoveIndex {
+                    model: new_name.to_owned(),
+                    name: index.name.clone(),
+                });
+            }
+        }
+        for index in new_indexes {
+            if !old_indexes.contains(index) {
+                self.ops.push(Operation::AddIndex {
+                    model: new_name.to_owned(),
+                    index: index.clone(),
                 });
             }
         }

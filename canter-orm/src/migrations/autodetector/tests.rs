@@ -39,6 +39,7 @@ fn state(models: &[(&str, Vec<FieldState>)]) -> ProjectState {
             fields: fields.clone(),
             unique_together: Vec::new(),
             checks: Vec::new(),
+            indexes: Vec::new(),
         };
         s.models.insert(m.key(), m);
     }
@@ -326,6 +327,7 @@ fn many_to_many_join_table_is_created_after_both_sides() {
         pk: 0,
         many_to_many: &[],
         checks: &[],
+        indexes: &[],
     };
     static TAGS: [ManyToManyMeta; 1] = [ManyToManyMeta {
         name: "tags",
@@ -344,6 +346,7 @@ fn many_to_many_join_table_is_created_after_both_sides() {
         pk: 0,
         many_to_many: &TAGS,
         checks: &[],
+        indexes: &[],
     };
     let to = crate::migrations::state_of(&[&POST, &TAG]);
     let made = ops(&ProjectState::default(), &to, &[]).unwrap();

@@ -152,22 +152,4 @@ pub fn missing(what: &str) {
 
 // The workspace's shared fixtures (canter-test-kit); each test binary uses some of them.
 #[allow(unused_imports)]
-pub use canter_test_kit::{block_on, execute, text_rows, unique, PgSchema, SqliteFile};
-
-/// `GET path` over a fresh HTTP/1.1 connection to `addr` (closed after the response): the raw
-/// response, status line and headers included.
-pub fn http_get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
+pub use canter_test_kit::{block_on, execute, http_get, text_rows, unique, PgSchema, SqliteFile};
