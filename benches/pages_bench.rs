@@ -139,7 +139,11 @@ async fn static_app(dir: &str) -> canter::app::StartedApp {
 }
 
 async fn serve_canter(dir: &str) {
-    let files: Arc<StaticFiles> = static_app(dir).await.services().get_shared().expect("static files");
+    let files: Arc<StaticFiles> = static_app(dir)
+        .await
+        .services()
+        .get_shared()
+        .expect("static files");
     canter::pages::staticfiles::collectstatic(&files, true).expect("collectstatic");
     // Started again, so the manifest just written is read.
     let started = static_app(dir).await;

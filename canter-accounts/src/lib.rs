@@ -88,3 +88,17 @@ pub fn install(accounts: Accounts) -> impl FnOnce(App) -> App {
             .command(commands::ClearSessions)
     }
 }
+
+/// Django's `patch_vary_headers(response, ["Cookie"])`: `Vary: Cookie` once, whoever adds it.
+pub(crate) fn vary_on_cookie(response: &mut canter_core::Response) {
+    let headers = response.headers_mut();
+    let present = headers
+        .get_all(http::header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case("cookie") || v.trim() == "*");
+    if !present {
+        headers.append(http::header::VARY, http::HeaderValue::from_static("Cookie"));
+    }
+}

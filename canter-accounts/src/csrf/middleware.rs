@@ -8,7 +8,7 @@ use canter_core::settings::{Settings, SettingsError};
 use canter_core::template_globals::{TemplateGlobals, TemplateValue};
 use canter_core::{Body, IntoResponse, Request, RequestExt, Response};
 use futures_util::StreamExt;
-use http::{header, HeaderValue, Method, StatusCode};
+use http::{header, Method, StatusCode};
 use http_body_util::BodyExt;
 
 use super::check::check_source;
@@ -231,9 +231,7 @@ impl Middleware for CsrfViewMiddleware {
         if let Some(secret) = state.cookie_update() {
             debug_assert_eq!(secret.len(), CSRF_SECRET_LENGTH);
             response.set_cookie(self.cookie(secret));
-            response
-                .headers_mut()
-                .append(header::VARY, HeaderValue::from_static("Cookie"));
+            crate::vary_on_cookie(&mut response);
         }
         response
     }

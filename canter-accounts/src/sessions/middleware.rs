@@ -7,8 +7,6 @@ use canter_core::cookies::{Cookie, CookiesExt, ResponseCookies};
 use canter_core::middleware::{Middleware, Next};
 use canter_core::settings::{Settings, SettingsError};
 use canter_core::{Request, Response};
-use http::header::VARY;
-use http::HeaderValue;
 
 use super::store::{SessionCodec, SessionStore};
 use super::{same_site, secret_keys, Session, SessionSettings};
@@ -66,9 +64,7 @@ impl SessionMiddleware {
             return response;
         }
         if accessed {
-            response
-                .headers_mut()
-                .append(VARY, HeaderValue::from_static("Cookie"));
+            crate::vary_on_cookie(&mut response);
         }
         let empty = session.is_empty().await;
         let s = &self.settings;
