@@ -80,6 +80,9 @@ pub struct Scope {
     pub client: Option<SocketAddr>,
     /// Subprotocols the client offered.
     pub subprotocols: Vec<String>,
+    /// What middleware put on the handshake request (the session and the user of
+    /// canter's accounts, as Channels' `AuthMiddlewareStack` puts them in the scope).
+    pub extensions: http::Extensions,
 }
 
 impl Scope {

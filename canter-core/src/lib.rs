@@ -30,6 +30,7 @@
 
 pub mod app;
 pub mod blocking;
+pub mod cookies;
 pub mod error;
 pub mod extract;
 pub mod management;
@@ -39,6 +40,7 @@ pub mod response;
 pub mod routing;
 pub mod server;
 pub use canter_kernel::{plugin, services, settings, stall};
+pub mod template_globals;
 pub mod test;
 pub mod views;
 

@@ -102,6 +102,12 @@ pub trait RequestExt {
     fn request_id(&self) -> Option<&str>;
     /// The app's settings (every routed request carries them).
     fn settings(&self) -> Option<Arc<crate::settings::Settings>>;
+    /// The route's tag of type `T` ([`UrlPattern::tag`](crate::routing::UrlPattern::tag)):
+    /// the routed route's, or, in a middleware before routing, the route the path resolves to.
+    fn route_tag<T: Clone + Send + Sync + 'static>(&self) -> Option<&T>;
+    /// Whether the request came over HTTPS (Django's `is_secure()`): the URI's scheme, or the
+    /// `security.proxy_ssl_header` a trusted proxy sets.
+    fn is_secure(&self) -> bool;
     /// Reads the whole body (bounded by `server.max_body_size`: over it → 413).
     fn bytes(&mut self) -> impl std::future::Future<Output = Result<Bytes, Error>> + Send;
     /// Reads the body as UTF-8 text (invalid → 400).
@@ -187,6 +193,31 @@ where
 
     fn settings(&self) -> Option<Arc<crate::settings::Settings>> {
         app_of(self.extensions()).map(|app| app.settings().clone())
+    }
+
+    fn route_tag<T: Clone + Send + Sync + 'static>(&self) -> Option<&T> {
+        let context = RequestContext::of(self.extensions())?;
+        if let Some(route) = context.route() {
+            return route.tags.as_deref()?.get::<T>();
+        }
+        let path = crate::routing::percent_decode(self.uri().path())?;
+        let relative = path.strip_prefix('/').unwrap_or(&path);
+        context.app.resolver.tags_for(relative)?.get::<T>()
+    }
+
+    fn is_secure(&self) -> bool {
+        if self.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
+            return true;
+        }
+        let Some(settings) = app_of(self.extensions()).map(|app| app.settings()) else {
+            return false;
+        };
+        let Some((name, value)) = &settings.security.proxy_ssl_header else {
+            return false;
+        };
+        self.headers()
+            .get(name.as_str())
+            .is_some_and(|v| v.as_bytes() == value.as_bytes())
     }
 
     async fn bytes(&mut self) -> Result<Bytes, Error> {

@@ -237,7 +237,41 @@ async fn security_headers_builtin() {
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(r.header("x-frame-options"), Some("DENY"));
     assert_eq!(r.header("referrer-policy"), Some("same-origin"));
-    assert_eq!(r.header("strict-transport-security"), Some("max-age=3600"));
+    // As Django: HSTS only on HTTPS responses (here, through the trusted proxy's header).
+    assert_eq!(r.header("strict-transport-security"), None);
+}
+
+#[tokio::test]
+async fn security_https_redirect_proxy_header_and_csp() {
+    let mut settings = with_middleware(&["canter.security"]);
+    settings.security.hsts_seconds = 3600;
+    settings.security.hsts_preload = true;
+    settings.security.ssl_redirect = true;
+    settings.security.proxy_ssl_header = Some(("X-Forwarded-Proto".into(), "https".into()));
+    settings.security.content_security_policy = "default-src 'self'".into();
+    let client = TestClient::with_settings(App::new().urls(urls()), settings);
+    let r = client.get("/whoami/?a=1").await;
+    assert_eq!(r.status(), 301);
+    assert_eq!(r.header("location"), Some("https://testserver/whoami/?a=1"));
+    let r = client
+        .get("/whoami/")
+        .header("x-forwarded-proto", "https")
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=3600; preload")
+    );
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'self'")
+    );
+    // Another value of the header is not HTTPS.
+    let r = client
+        .get("/whoami/")
+        .header("x-forwarded-proto", "http")
+        .await;
+    assert_eq!(r.status(), 301);
 }
 
 #[tokio::test]

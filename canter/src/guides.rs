@@ -20,3 +20,6 @@ pub mod tasks {}
 
 #[doc = include_str!("../../docs/pages.md")]
 pub mod pages {}
+
+#[doc = include_str!("../../docs/accounts.md")]
+pub mod accounts {}

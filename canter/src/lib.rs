@@ -46,3 +46,10 @@ pub mod tasks {
 pub mod pages {
     pub use canter_pages::*;
 }
+
+/// Accounts (`canter_accounts`): signed cookies, sessions, users, groups and permissions,
+/// password hashing, login and logout, CSRF protection — on Django's formats and tables.
+#[cfg(feature = "accounts")]
+pub mod accounts {
+    pub use canter_accounts::*;
+}

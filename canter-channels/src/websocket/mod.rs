@@ -143,6 +143,7 @@ fn scope_of(req: &Request) -> Scope {
             .map(|p| p.trim().to_owned())
             .filter(|p| !p.is_empty())
             .collect(),
+        extensions: req.extensions().clone(),
     }
 }
 

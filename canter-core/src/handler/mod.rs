@@ -354,6 +354,7 @@ impl Router {
                 std::borrow::Cow::Borrowed(_) => None,
             },
             params,
+            tags: route.tags.clone(),
         };
         match req.extensions_mut().get_mut::<RequestContext>() {
             Some(context) => context.route = Some(resolved),

@@ -1,7 +1,8 @@
-//! `canter.security`: Django's `SecurityMiddleware` (and `XFrameOptionsMiddleware`) headers.
+//! `canter.security`: Django's `SecurityMiddleware` (and `XFrameOptionsMiddleware`): the
+//! headers, HSTS on HTTPS responses only, the redirect to HTTPS, and a Content-Security-Policy.
 //! A header the view set itself is left alone.
 
-use http::{HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue, StatusCode};
 
 use super::{Middleware, Next};
 use crate::request::Request;
@@ -11,6 +12,10 @@ use crate::settings::SecuritySettings;
 /// Adds the security headers configured in `[security]`.
 pub struct SecurityHeaders {
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// Sent on HTTPS responses only, as Django does (a browser ignores it over HTTP).
+    hsts: Option<HeaderValue>,
+    ssl_redirect: bool,
+    ssl_host: Option<String>,
 }
 
 impl SecurityHeaders {
@@ -32,18 +37,57 @@ impl SecurityHeaders {
             "cross-origin-opener-policy",
             settings.cross_origin_opener_policy.clone(),
         );
-        if settings.hsts_seconds > 0 {
-            let sub = if settings.hsts_include_subdomains {
-                "; includeSubDomains"
-            } else {
-                ""
-            };
-            add(
-                "strict-transport-security",
-                format!("max-age={}{sub}", settings.hsts_seconds),
-            );
+        add(
+            "content-security-policy",
+            settings.content_security_policy.clone(),
+        );
+        add(
+            "content-security-policy-report-only",
+            settings.content_security_policy_report_only.clone(),
+        );
+        let hsts = (settings.hsts_seconds > 0).then(|| {
+            let mut value = format!("max-age={}", settings.hsts_seconds);
+            if settings.hsts_include_subdomains {
+                value.push_str("; includeSubDomains");
+            }
+            if settings.hsts_preload {
+                value.push_str("; preload");
+            }
+            HeaderValue::from_str(&value).expect("digits and ASCII words")
+        });
+        Self {
+            headers,
+            hsts,
+            ssl_redirect: settings.ssl_redirect,
+            ssl_host: settings.ssl_host.clone(),
         }
-        Self { headers }
+    }
+
+    /// Django's `SECURE_SSL_REDIRECT`: `https://host/path?query`, 301.
+    fn redirect_to_https(&self, req: &Request) -> Response {
+        let host = self
+            .ssl_host
+            .clone()
+            .or_else(|| {
+                req.headers()
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let mut response = Response::new(crate::Body::empty());
+        *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
+        if let Ok(location) = HeaderValue::from_str(&format!("https://{host}{path}")) {
+            response
+                .headers_mut()
+                .insert(http::header::LOCATION, location);
+        }
+        response
     }
 }
 
@@ -55,8 +99,17 @@ impl Default for SecurityHeaders {
 
 impl Middleware for SecurityHeaders {
     async fn call(&self, req: Request, next: Next) -> Response {
+        let secure = crate::RequestExt::is_secure(&req);
+        if self.ssl_redirect && !secure {
+            return self.redirect_to_https(&req);
+        }
         let mut response = next.run(req).await;
         let headers = response.headers_mut();
+        if let (Some(hsts), true) = (&self.hsts, secure) {
+            if !headers.contains_key(http::header::STRICT_TRANSPORT_SECURITY) {
+                headers.insert(http::header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+            }
+        }
         for (name, value) in &self.headers {
             if !headers.contains_key(name) {
                 headers.insert(name.clone(), value.clone());

@@ -106,3 +106,19 @@ pub fn text(status: u16, body: impl Into<String>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, body.into()).into_response()
 }
+
+/// Django's `HttpResponseRedirect` (and the `redirect()` shortcut): `302 Found` to
+/// `location`. (axum's [`Redirect::to`] is a 303, [`Redirect::temporary`] a 307.)
+///
+/// ```
+/// let response = canter_core::response::redirect("/next/");
+/// assert_eq!(response.status(), 302);
+/// assert_eq!(response.headers()["location"], "/next/");
+/// ```
+pub fn redirect(location: &str) -> Response {
+    let mut response = http::StatusCode::FOUND.into_response();
+    if let Ok(value) = http::HeaderValue::from_str(location) {
+        response.headers_mut().insert(http::header::LOCATION, value);
+    }
+    response
+}

@@ -36,6 +36,7 @@ use axum::handler::Handler;
 use futures_util::future::BoxFuture;
 use http::Method;
 
+use crate::middleware::{DynMiddleware, Middleware};
 use crate::request::Request;
 use crate::response::Response;
 
@@ -48,6 +49,10 @@ pub struct UrlPattern {
     pub(crate) name: Option<String>,
     pub(crate) namespace: Option<String>,
     pub(crate) methods: Option<Vec<Method>>,
+    /// Middleware of this route (or of every route of this include), innermost last.
+    pub(crate) middleware: Vec<Arc<dyn DynMiddleware>>,
+    /// Values marking this route (or every route of this include): [`UrlPattern::tag`].
+    pub(crate) tags: http::Extensions,
 }
 
 pub(crate) enum PatternKind {
@@ -84,6 +89,8 @@ where
         name: None,
         namespace: None,
         methods: None,
+        middleware: Vec::new(),
+        tags: http::Extensions::new(),
     }
 }
 
@@ -114,6 +121,8 @@ pub fn include(prefix: &str, patterns: Vec<UrlPattern>) -> UrlPattern {
         name: None,
         namespace: None,
         methods: None,
+        middleware: Vec::new(),
+        tags: http::Extensions::new(),
     }
 }
 
@@ -136,6 +145,21 @@ impl UrlPattern {
             list.push(Method::HEAD);
         }
         self.methods = Some(list);
+        self
+    }
+    /// Runs `middleware` around this route's view (or around every route of this include),
+    /// after routing: Django's view decorators (`login_required`, …), as middleware. The
+    /// app's own middleware runs outside it; an include's runs outside its routes'.
+    pub fn middleware(mut self, middleware: impl Middleware) -> Self {
+        self.middleware.push(Arc::new(middleware));
+        self
+    }
+    /// Marks this route (or every route of this include) with `value`, which a middleware
+    /// reads with [`RequestExt::route_tag`](crate::RequestExt::route_tag), before or after
+    /// routing (Django's attributes on a view function, like `csrf_exempt`). A route's own
+    /// tag wins over its include's of the same type.
+    pub fn tag<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.tags.insert(value);
         self
     }
 }

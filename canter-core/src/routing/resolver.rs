@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::converters::{Converter, Converters};
 use super::{Endpoint, PatternKind, UrlPattern};
+use crate::middleware::{Chain, DynMiddleware, Next};
 
 /// A URL conf that cannot be compiled: the message names the pattern.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,8 @@ pub(crate) struct Route {
     pub(crate) view_name: &'static str,
     pub(crate) endpoint: Endpoint,
     pub(crate) methods: Option<Vec<Method>>,
+    /// The route's tags and its includes' (`None` without any: nothing to count per request).
+    pub(crate) tags: Option<Arc<http::Extensions>>,
     segments: Vec<Segment>,
     /// `None` for a pattern without parameters, matched by string comparison.
     regex: Option<Regex>,
@@ -62,6 +65,8 @@ pub struct ResolvedRoute {
     /// which falls back to the URI's path: no copy of the path per request).
     pub(crate) decoded_path: Option<String>,
     pub params: Vec<(String, Value)>,
+    /// The route's tags ([`UrlPattern::tag`](super::UrlPattern::tag)).
+    pub(crate) tags: Option<Arc<http::Extensions>>,
 }
 
 impl ResolvedRoute {
@@ -84,7 +89,8 @@ pub type FuzzMatch = (&'static str, Option<&'static str>, Vec<(String, Value)>);
 impl Resolver {
     pub fn new(patterns: Vec<UrlPattern>, converters: &Converters) -> Result<Self, UrlConfError> {
         let mut routes = Vec::new();
-        flatten(patterns, "", "", converters, &mut routes)?;
+        let outer = Inherited::default();
+        flatten(patterns, &outer, converters, &mut routes)?;
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, route) in routes.iter().enumerate() {
             if let Some(name) = &route.name {
@@ -101,6 +107,13 @@ impl Resolver {
 
     pub(crate) fn route(&self, index: usize) -> &Route {
         &self.routes[index]
+    }
+
+    /// The tags of the route `path` (decoded, without its leading `/`) resolves to: what a
+    /// middleware running before routing reads ([`RequestExt::route_tag`](crate::RequestExt::route_tag)).
+    pub fn tags_for(&self, path: &str) -> Option<&http::Extensions> {
+        let (index, _) = self.resolve(path)?;
+        self.routes[index].tags.as_deref()
     }
 
     /// The first route matching `path` (decoded, without its leading `/`), in order, as Django
@@ -215,21 +228,46 @@ fn intern(text: String) -> &'static str {
     leaked
 }
 
+/// What an `include(...)` hands down to its patterns: its prefix, namespace, middleware and
+/// tags, joined with those of the includes around it.
+#[derive(Default, Clone)]
+struct Inherited {
+    prefix: String,
+    namespace: String,
+    middleware: Vec<Arc<dyn DynMiddleware>>,
+    tags: http::Extensions,
+}
+
+/// `endpoint` behind `middleware` (outermost first), or as it is without any.
+fn wrap(endpoint: Endpoint, middleware: Vec<Arc<dyn DynMiddleware>>) -> Endpoint {
+    if middleware.is_empty() {
+        return endpoint;
+    }
+    let chain = Arc::new(Chain {
+        middleware,
+        endpoint,
+    });
+    Arc::new(move |req| Next::start(chain.clone()).run(req))
+}
+
 fn flatten(
     patterns: Vec<UrlPattern>,
-    prefix: &str,
-    namespace: &str,
+    outer: &Inherited,
     converters: &Converters,
     out: &mut Vec<Route>,
 ) -> Result<(), UrlConfError> {
     for pattern in patterns {
+        let mut middleware = outer.middleware.clone();
+        middleware.extend(pattern.middleware);
+        let mut tags = outer.tags.clone();
+        tags.extend(pattern.tags);
         match pattern.kind {
             PatternKind::Route {
                 pattern: text,
                 endpoint,
                 view_name,
             } => {
-                let full = format!("{prefix}{text}");
+                let full = format!("{}{text}", outer.prefix);
                 if pattern.namespace.is_some() {
                     return Err(UrlConfError {
                         pattern: full,
@@ -238,13 +276,16 @@ fn flatten(
                 }
                 let segments = parse(&full, converters)?;
                 let regex = compile(&full, &segments)?;
-                let name = pattern.name.map(|n| intern(format!("{namespace}{n}")));
+                let name = pattern
+                    .name
+                    .map(|n| intern(format!("{}{n}", outer.namespace)));
                 out.push(Route {
                     pattern: intern(full),
                     name,
                     view_name,
-                    endpoint,
+                    endpoint: wrap(endpoint, middleware),
                     methods: pattern.methods,
+                    tags: (!tags.is_empty()).then(|| Arc::new(tags)),
                     segments,
                     regex,
                 });
@@ -253,18 +294,24 @@ fn flatten(
                 prefix: inner,
                 patterns,
             } => {
-                let full = format!("{prefix}{inner}");
+                let full = format!("{}{inner}", outer.prefix);
                 if pattern.name.is_some() || pattern.methods.is_some() {
                     return Err(UrlConfError {
                         pattern: full,
                         message: "name() and methods() are for path(...); an include(...) takes namespace()".into(),
                     });
                 }
-                let ns = match pattern.namespace {
-                    Some(ns) => format!("{namespace}{ns}:"),
-                    None => namespace.to_owned(),
+                let namespace = match pattern.namespace {
+                    Some(ns) => format!("{}{ns}:", outer.namespace),
+                    None => outer.namespace.clone(),
                 };
-                flatten(patterns, &full, &ns, converters, out)?;
+                let inner = Inherited {
+                    prefix: full,
+                    namespace,
+                    middleware,
+                    tags,
+                };
+                flatten(patterns, &inner, converters, out)?;
             }
         }
     }

@@ -20,12 +20,15 @@
 //! # });
 //! ```
 
+mod jar;
 mod live;
 mod logs;
 pub mod skips;
 
 pub use live::LiveServer;
 pub use logs::CapturedLogs;
+
+use jar::CookieJar;
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -48,9 +51,13 @@ async fn start_or_panic(app: App, settings: Settings) -> crate::app::StartedApp 
 }
 
 /// Calls the app in-process, through host checks, middleware, routing and error pages.
+///
+/// Like Django's, it keeps the cookies responses set and sends them back ([`cookie`](Self::cookie),
+/// [`set_cookie`](Self::set_cookie)); clones share them. [`TestRequest::follow`] follows redirects.
 #[derive(Clone)]
 pub struct TestClient {
     service: CanterService,
+    cookies: CookieJar,
 }
 
 impl TestClient {
@@ -66,7 +73,10 @@ impl TestClient {
         let service = app
             .build(settings)
             .unwrap_or_else(|e| panic!("the app does not build: {e}"));
-        Self { service }
+        Self {
+            service,
+            cookies: CookieJar::default(),
+        }
     }
 
     /// Starts `app` as a test runs it ([`App::start`]: its plugins' databases, broker and
@@ -81,7 +91,36 @@ impl TestClient {
         let started = start_or_panic(app, settings).await;
         Self {
             service: started.service().clone(),
+            cookies: CookieJar::default(),
         }
+    }
+
+    /// A client of `service` (an app started elsewhere), with no cookies.
+    pub fn from_service(service: CanterService) -> Self {
+        Self {
+            service,
+            cookies: CookieJar::default(),
+        }
+    }
+
+    /// The value of a cookie the client holds.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.get(name)
+    }
+
+    /// Sets a cookie the client sends from now on.
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.cookies.set(name, value);
+    }
+
+    /// Forgets cookie `name`.
+    pub fn remove_cookie(&self, name: &str) {
+        self.cookies.remove(name);
+    }
+
+    /// Forgets every cookie.
+    pub fn clear_cookies(&self) {
+        self.cookies.clear();
     }
 
     pub fn service(&self) -> &CanterService {
@@ -97,11 +136,13 @@ impl TestClient {
     pub fn request(&self, method: Method, path: &str) -> TestRequest {
         TestRequest {
             service: self.service.clone(),
+            cookies: self.cookies.clone(),
             builder: http::Request::builder()
                 .method(method)
                 .uri(path)
                 .header(http::header::HOST, "testserver"),
             body: Body::empty(),
+            follow: false,
         }
     }
     pub fn get(&self, path: &str) -> TestRequest {
@@ -134,9 +175,14 @@ impl TestClient {
 /// A request being built; `.await` it to send.
 pub struct TestRequest {
     service: CanterService,
+    cookies: CookieJar,
     builder: http::request::Builder,
     body: Body,
+    follow: bool,
 }
+
+/// Redirects followed at most (Django's client stops a loop the same way).
+const MAX_REDIRECTS: usize = 20;
 
 impl TestRequest {
     /// Sets a header (replacing `Host` if given).
@@ -204,20 +250,80 @@ impl TestRequest {
         .body(body)
     }
 
+    /// Follows redirects (Django's `follow=True`): the response is the last one, and
+    /// [`TestResponse::redirect_chain`] lists the hops. A 301, 302 or 303 turns the request
+    /// into a `GET` without a body; 307 and 308 keep the method (with no body: the test
+    /// client does not resend it).
+    pub fn follow(mut self, follow: bool) -> Self {
+        self.follow = follow;
+        self
+    }
+
     async fn send(self) -> TestResponse {
+        let follow = self.follow;
         let request = self.builder.body(self.body).expect("a valid test request");
-        let response = self.service.handle(request).await;
-        let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .unwrap_or_default();
-        TestResponse {
-            status: parts.status,
-            headers: parts.headers,
-            body,
+        let (method, mut headers) = (request.method().clone(), request.headers().clone());
+        let mut response = send_one(&self.service, &self.cookies, request).await;
+        let mut chain = Vec::new();
+        let mut method = method;
+        while follow && response.status.is_redirection() && chain.len() < MAX_REDIRECTS {
+            let Some(location) = response.header("location").map(str::to_owned) else {
+                break;
+            };
+            chain.push((location.clone(), response.status));
+            if !matches!(response.status.as_u16(), 307 | 308) {
+                method = Method::GET;
+                headers.remove(http::header::CONTENT_TYPE);
+            }
+            let mut next = http::Request::new(Body::empty());
+            *next.method_mut() = method.clone();
+            *next.uri_mut() = local_path(&location).parse().expect("a redirect location");
+            *next.headers_mut() = headers.clone();
+            response = send_one(&self.service, &self.cookies, next).await;
         }
+        response.redirect_chain = chain;
+        response
+    }
+}
+
+/// A redirect's location as a path on the test server (`http://testserver/x/` → `/x/`).
+fn local_path(location: &str) -> &str {
+    for scheme in ["http://", "https://"] {
+        if let Some(rest) = location.strip_prefix(scheme) {
+            return rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
+        }
+    }
+    location
+}
+
+/// Sends one request with the jar's cookies (unless the test set a `Cookie` header itself),
+/// and keeps the cookies of the response.
+async fn send_one(
+    service: &CanterService,
+    cookies: &CookieJar,
+    mut request: crate::Request,
+) -> TestResponse {
+    if !request.headers().contains_key(http::header::COOKIE) {
+        if let Some(header) = cookies
+            .header()
+            .and_then(|h| HeaderValue::from_str(&h).ok())
+        {
+            request.headers_mut().insert(http::header::COOKIE, header);
+        }
+    }
+    let response = service.handle(request).await;
+    let (parts, body) = response.into_parts();
+    cookies.update(&parts.headers);
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    TestResponse {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+        redirect_chain: Vec::new(),
     }
 }
 
@@ -235,6 +341,7 @@ pub struct TestResponse {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
+    redirect_chain: Vec<(String, StatusCode)>,
 }
 
 impl TestResponse {
@@ -250,6 +357,20 @@ impl TestResponse {
     }
     pub fn bytes(&self) -> &Bytes {
         &self.body
+    }
+    /// The redirects followed to get here (location and status each), with
+    /// [`TestRequest::follow`]; empty otherwise.
+    pub fn redirect_chain(&self) -> &[(String, StatusCode)] {
+        &self.redirect_chain
+    }
+    /// The cookies this response sets (name and value; a deletion has an empty value).
+    pub fn set_cookies(&self) -> Vec<crate::cookies::Cookie<'static>> {
+        self.headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|text| crate::cookies::Cookie::parse(text.to_owned()).ok())
+            .collect()
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()

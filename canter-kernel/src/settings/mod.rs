@@ -178,6 +178,20 @@ pub struct SecuritySettings {
     pub referrer_policy: String,
     /// `Cross-Origin-Opener-Policy` (Django's `SECURE_CROSS_ORIGIN_OPENER_POLICY`).
     pub cross_origin_opener_policy: String,
+    /// `; preload` on the HSTS header (Django's `SECURE_HSTS_PRELOAD`).
+    pub hsts_preload: bool,
+    /// Redirect (301) every plain-HTTP request to HTTPS (Django's `SECURE_SSL_REDIRECT`).
+    pub ssl_redirect: bool,
+    /// The host to redirect to instead of the request's (Django's `SECURE_SSL_HOST`).
+    pub ssl_host: Option<String>,
+    /// A header and value that a trusted proxy sets on HTTPS requests, e.g.
+    /// `["X-Forwarded-Proto", "https"]` (Django's `SECURE_PROXY_SSL_HEADER`). Only set it
+    /// behind a proxy that strips the header from clients.
+    pub proxy_ssl_header: Option<(String, String)>,
+    /// A `Content-Security-Policy` header value (Django 6's `SECURE_CSP`, as one string).
+    pub content_security_policy: String,
+    /// `Content-Security-Policy-Report-Only` (Django 6's `SECURE_CSP_REPORT_ONLY`).
+    pub content_security_policy_report_only: String,
 }
 
 impl Default for SecuritySettings {
@@ -189,6 +203,12 @@ impl Default for SecuritySettings {
             frame_options: "DENY".into(),
             referrer_policy: "same-origin".into(),
             cross_origin_opener_policy: "same-origin".into(),
+            hsts_preload: false,
+            ssl_redirect: false,
+            ssl_host: None,
+            proxy_ssl_header: None,
+            content_security_policy: String::new(),
+            content_security_policy_report_only: String::new(),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use canter_core::request::RequestContext;
 use canter_core::response::Html;
+use canter_core::template_globals::{TemplateGlobals, TemplateValue};
 use canter_core::{Error, Request, Result};
 use http::StatusCode;
 use minijinja::value::{Kwargs, Value};
@@ -15,6 +16,8 @@ use super::Templates;
 ///
 /// * `request`: `path`, `method`, `GET` (the query's parameters, first value each);
 /// * `url(name, **params)`: Django's `{% url %}`, through the app's `reverse`;
+/// * what middleware offer ([`TemplateGlobals`]): `csrf_token` and `csrf_input` (the
+///   hidden form field) from the CSRF middleware, `user` from the auth middleware;
 /// * `static(name)`, and the filters of [`docs/pages.md`](https://docs.rs/canter-pages).
 ///
 /// A template that is missing or fails is a 500 whose DEBUG page shows the template, the line
@@ -33,11 +36,15 @@ pub fn render_to_string<S: Serialize>(req: &Request, name: &str, context: S) -> 
                 "no templates: install the pages part (App::install(canter_pages::install(Pages::new()...)))",
             )
         })?;
-    let context = minijinja::context! {
-        request => request_value(req),
-        url => url_function(req),
-        ..Value::from_serialize(&context)
-    };
+    // A later map wins: the middleware's globals, then the view's context, then Django's.
+    let context = minijinja::value::merge_maps([
+        globals_value(req),
+        Value::from_serialize(&context),
+        minijinja::context! {
+            request => request_value(req),
+            url => url_function(req),
+        },
+    ]);
     templates
         .render(name, context)
         .map_err(|e| template_error(name, &e))
@@ -58,6 +65,26 @@ fn template_error(name: &str, error: &minijinja::Error) -> Error {
         message.push_str(&excerpt);
     }
     Error::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+}
+
+/// What middleware offer every template ([`TemplateGlobals`]: `csrf_token`, `csrf_input`,
+/// `user`); the view's own context wins over them.
+fn globals_value(req: &Request) -> Value {
+    let Some(globals) = req.extensions().get::<TemplateGlobals>() else {
+        return Value::UNDEFINED;
+    };
+    let map: BTreeMap<&str, Value> = globals
+        .evaluate()
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                TemplateValue::Json(json) => Value::from_serialize(&json),
+                TemplateValue::SafeHtml(html) => Value::from_safe_string(html),
+            };
+            (name, value)
+        })
+        .collect();
+    Value::from(map)
 }
 
 fn request_value(req: &Request) -> Value {

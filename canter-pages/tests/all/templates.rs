@@ -174,3 +174,28 @@ async fn outside_debug_404_html_and_500_html_are_the_error_pages() {
 async fn client_debug() -> canter_core::test::TestClient {
     client(true, "").await
 }
+
+#[tokio::test]
+async fn middleware_globals_reach_templates_and_the_views_context_wins() {
+    use canter_core::middleware::from_fn;
+    use canter_core::prelude::*;
+    use canter_core::template_globals::{TemplateGlobals, TemplateValue};
+    let offer = from_fn(|mut req: Request, next: Next| async move {
+        TemplateGlobals::add(&mut req, "csrf_input", || {
+            TemplateValue::SafeHtml("<input type=\"hidden\" value=\"t\">".into())
+        });
+        TemplateGlobals::add(&mut req, "csrf_token", || TemplateValue::Json("<t>".into()));
+        TemplateGlobals::add(&mut req, "user", || {
+            TemplateValue::Json(serde_json::json!({"username": "ann<b>"}))
+        });
+        TemplateGlobals::add(&mut req, "word", || TemplateValue::Json("global".into()));
+        next.run(req).await
+    });
+    let app = app_with(pages()).middleware(offer);
+    let client = canter_core::test::TestClient::start_with_settings(app, settings(true, "")).await;
+    let page = client.get("/t/globals.html?payload=view").await;
+    assert_eq!(
+        page.text().trim(),
+        "<input type=\"hidden\" value=\"t\">|ann&lt;b&gt;|view|&lt;t&gt;"
+    );
+}

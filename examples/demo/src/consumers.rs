@@ -1,6 +1,7 @@
 //! The article's WebSocket consumer, the Channels tutorial's chat room, and the background
 //! consumer that announces who joins and leaves a room.
 
+use canter::accounts::websocket::ScopeUser;
 use canter::channels::{
     channel_layer, BackgroundConsumer, Consumer, ConsumerError, Context, Frame, JsonConsumer,
     Message, NoEvent, Scope,
@@ -49,11 +50,14 @@ pub struct ChatConsumer {
 }
 
 impl ChatConsumer {
+    /// The logged-in user's name (the handshake's session cookie), else `?user=NAME`, else
+    /// `anonymous`.
     pub fn new(scope: &Scope) -> Self {
         let room: String = scope.param("room").unwrap_or_default();
         let user = scope
-            .query_param("user")
-            .filter(|u| !u.is_empty())
+            .user()
+            .map(|u| u.username)
+            .or_else(|| scope.query_param("user").filter(|u| !u.is_empty()))
             .unwrap_or_else(|| "anonymous".into());
         ChatConsumer {
             group: group_name(&room),

@@ -1,6 +1,7 @@
 //! The demo app: the article "Asynchronous Programming in Django", in canter. Each part of the
 //! article lives in the module named after it; [`app`] puts them together.
 
+pub mod accounts;
 pub mod consumers;
 pub mod middleware;
 pub mod models;
@@ -22,12 +23,15 @@ pub fn app() -> App {
         // makemigrations / migrate / showmigrations / sqlmigrate commands. `runserver` applies
         // pending migrations to the embedded SQLite database (and says so).
         .plugin(
-            Orm::new()
+            canter::accounts::models::register(Orm::new())
                 .model::<models::MyModel>()
                 .model::<models::Note>()
                 // Compiled into the binary: `demo migrate` works from the binary alone.
                 .migrations(canter::pages::embed_dir!("migrations")),
         )
+        // Accounts: sessions in the default database (`django_session`), users in
+        // `auth_user`, CSRF protection, and createsuperuser / changepassword / clearsessions.
+        .install(canter::accounts::install(canter::accounts::Accounts::new()))
         // The channel layer: in-process, or Redis when REDIS_URL is set (or [channels] layer = "redis").
         .plugin(Channels)
         // Background consumers and the `runworker` command: `demo runworker room-notices`

@@ -1,11 +1,12 @@
 //! The demo's `urlpatterns`.
 
+use canter::accounts::guards::AccountsPatterns;
 use canter::channels::{websocket, Json, Scope};
 use canter::prelude::*;
 use canter::routing::UrlPattern;
 
 use crate::consumers::{ChatConsumer, MyConsumer};
-use crate::{pages, views};
+use crate::{accounts, pages, views};
 
 pub fn urlpatterns() -> Vec<UrlPattern> {
     vec![
@@ -44,14 +45,27 @@ pub fn urlpatterns() -> Vec<UrlPattern> {
         path("mymodel/first-active/", views::first_active)
             .name("mymodel-first-active")
             .methods([Method::GET]),
+        // JSON endpoints for scripts and other services: exempt from CSRF (Django's
+        // `@csrf_exempt`), as the article's API views.
         path("tasks/long-running/", views::start_long_running_task)
             .name("task-start")
-            .methods([Method::POST]),
+            .methods([Method::POST])
+            .csrf_exempt(),
         path("tasks/pipeline/", views::start_pipeline)
             .name("task-pipeline")
-            .methods([Method::POST]),
+            .methods([Method::POST])
+            .csrf_exempt(),
         path("tasks/<str:id>/", views::task_status)
             .name("task-status")
+            .methods([Method::GET]),
+        path("accounts/login/", accounts::login_page)
+            .name("login")
+            .methods([Method::GET, Method::POST]),
+        path("accounts/logout/", accounts::logout_view)
+            .name("logout")
+            .methods([Method::POST]),
+        path("accounts/me/", accounts::me)
+            .name("me")
             .methods([Method::GET]),
         include(
             "api/",
@@ -62,6 +76,7 @@ pub fn urlpatterns() -> Vec<UrlPattern> {
                 path("notes/", views::Notes.as_view()).name("notes"),
             ],
         )
-        .namespace("api"),
+        .namespace("api")
+        .csrf_exempt(),
     ]
 }

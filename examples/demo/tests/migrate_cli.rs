@@ -73,7 +73,7 @@ fn migration_commands_on_postgres() {
         let (ok, stdout, stderr) = demo(url, &["runserver", "127.0.0.1:0"], env);
         assert!(!ok, "runserver started with pending migrations: {stdout}");
         assert!(
-            stderr.contains("3 unapplied migration(s) on database \"default\"")
+            stderr.contains("6 unapplied migration(s) on database \"default\"")
                 && stderr.contains("demo.0001_initial")
                 && stderr.contains("demo.0002_note")
                 && stderr.contains("demo.0003_note_title")
@@ -96,9 +96,22 @@ fn migration_commands_on_postgres() {
         stdout.contains("Applying demo.0001_initial... OK"),
         "{stdout}"
     );
+    // The demo's tables, and Django's auth and session tables (issue 15).
     assert_eq!(
         pg_tables(url),
-        ["canter_migrations", "demo_mymodel", "demo_note"]
+        [
+            "auth_group",
+            "auth_group_permissions",
+            "auth_permission",
+            "auth_user",
+            "auth_user_groups",
+            "auth_user_user_permissions",
+            "canter_migrations",
+            "demo_mymodel",
+            "demo_note",
+            "django_content_type",
+            "django_session"
+        ]
     );
     let (ok, stdout, stderr) = demo(url, &["showmigrations"], &[]);
     assert!(ok && stdout.contains("[X] 0001_initial"), "{stdout}");
@@ -154,7 +167,12 @@ fn migration_commands_on_postgres() {
         ok && stdout.contains("Unapplying demo.0001_initial... OK"),
         "{stdout}"
     );
-    assert_eq!(pg_tables(url), ["canter_migrations"]);
+    // Only the demo's tables go; the accounts' apps stay migrated.
+    assert!(
+        !pg_tables(url).iter().any(|t| t.starts_with("demo_")),
+        "{:?}",
+        pg_tables(url)
+    );
     let (ok, stdout, _) = demo(url, &["showmigrations"], &[]);
     assert!(ok && stdout.contains("[ ] 0001_initial"), "{stdout}");
     drop(schema);

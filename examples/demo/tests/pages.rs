@@ -31,10 +31,16 @@ async fn with_demo<F: std::future::Future<Output = ()>>(
         let mut section = toml_table();
         section.insert("root".into(), media.display().to_string().into());
         settings.sections.insert("media".into(), section.into());
-        test(TestClient::start_with_settings(app, settings).await).await;
+        let client = TestClient::start_with_settings(app, settings).await;
+        // The forms are CSRF-protected: a browser's cookie, and its value in each form.
+        client.set_cookie("csrftoken", CSRF);
+        test(client).await;
     })
     .await;
 }
+
+/// A CSRF secret (Django accepts the raw 32 characters as the form's token too).
+const CSRF: &str = "abcdefghijklmnopqrstuvwxyzABCDEF";
 
 fn toml_table() -> toml::Table {
     toml::Table::new()
@@ -87,18 +93,18 @@ async fn the_notes_form_refuses_bad_titles_and_redirects_after_adding() {
         assert!(page.contains("No notes yet"), "{page}");
         assert!(page.contains("<input type=\"text\" name=\"title\" id=\"id_title\" required maxlength=\"100\" value=\"\">"), "{page}");
 
-        let r = client.post("/notes/").form(&[("title", "  "), ("text", "kept")]).await;
+        let r = client.post("/notes/").form(&[("title", "  "), ("text", "kept"), ("csrfmiddlewaretoken", CSRF)]).await;
         assert_eq!(r.status(), 400);
         assert!(r.text().contains("<li>This field is required.</li>"), "{}", r.text());
         assert!(r.text().contains(">\nkept</textarea>"), "the body is shown again: {}", r.text());
         let long = "t".repeat(101);
-        let r = client.post("/notes/").form(&[("title", &long)]).await;
+        let r = client.post("/notes/").form(&[("title", &long), ("csrfmiddlewaretoken", CSRF)]).await;
         assert_eq!(r.status(), 400);
         assert!(r.text().contains("Ensure this value has at most 100 characters (it has 101)."));
 
         let r = client
             .post("/notes/")
-            .form(&[("title", "<script>alert(1)</script>"), ("text", "\" onmouseover=\"x")])
+            .form(&[("title", "<script>alert(1)</script>"), ("text", "\" onmouseover=\"x"), ("csrfmiddlewaretoken", CSRF)])
             .await;
         assert_eq!(r.status(), 303, "{}", r.text());
         assert_eq!(r.header("location"), Some("/notes/"));
@@ -118,7 +124,10 @@ async fn an_upload_is_kept_under_a_safe_name_and_one_over_5_mb_is_413() {
         let r = client
             .post("/upload/")
             .header("accept", "application/json")
-            .multipart(&[], &[("file", "../../etc/my notes.txt", b"hello")])
+            .multipart(
+                &[("csrfmiddlewaretoken", CSRF)],
+                &[("file", "../../etc/my notes.txt", b"hello")],
+            )
             .await;
         assert_eq!(r.status(), 200, "{}", r.text());
         let stored: Value = r.json();
@@ -131,7 +140,10 @@ async fn an_upload_is_kept_under_a_safe_name_and_one_over_5_mb_is_413() {
         // Without Accept: JSON, the page says what was stored.
         let page = client
             .post("/upload/")
-            .multipart(&[], &[("file", "b.txt", b"hi")])
+            .multipart(
+                &[("csrfmiddlewaretoken", CSRF)],
+                &[("file", "b.txt", b"hi")],
+            )
             .await
             .text();
         assert!(
@@ -143,7 +155,10 @@ async fn an_upload_is_kept_under_a_safe_name_and_one_over_5_mb_is_413() {
         let r = client
             .post("/upload/")
             .header("accept", "application/json")
-            .multipart(&[], &[("file", "big.bin", big.as_slice())])
+            .multipart(
+                &[("csrfmiddlewaretoken", CSRF)],
+                &[("file", "big.bin", big.as_slice())],
+            )
             .await;
         assert_eq!(r.status(), 413, "{}", r.text());
         let kept: Vec<_> = std::fs::read_dir(root.join("uploads")).unwrap().collect();
@@ -182,6 +197,7 @@ fn a_1_gb_upload_streamed_at_runserver_is_413_with_its_memory_flat_and_nothing_k
     write!(
         stream,
         "POST /upload/ HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\
+         Cookie: csrftoken={CSRF}\r\nX-CSRFToken: {CSRF}\r\n\
          Content-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
     .unwrap();

@@ -1,10 +1,13 @@
-// The chat room: a WebSocket to ws/chat/<room>/, messages shown as they arrive
-// (?user=NAME picks the name; otherwise a random one).
+// The chat room: a WebSocket to ws/chat/<room>/, messages shown as they arrive. A logged-in
+// user chats under their name (the server reads it from the session cookie); an anonymous one
+// as "anonymous", or as ?user=NAME.
 const panel = document.querySelector(".chat");
 const room = panel.dataset.room;
-const user = new URLSearchParams(location.search).get("user") || "user" + Math.floor(Math.random() * 1000);
+const nickname = new URLSearchParams(location.search).get("user");
+const user = panel.dataset.user || nickname || "anonymous";
 const scheme = location.protocol === "https:" ? "wss" : "ws";
-const socket = new WebSocket(`${scheme}://${location.host}/ws/chat/${encodeURIComponent(room)}/?user=${encodeURIComponent(user)}`);
+const query = nickname ? `?user=${encodeURIComponent(nickname)}` : "";
+const socket = new WebSocket(`${scheme}://${location.host}/ws/chat/${encodeURIComponent(room)}/${query}`);
 const status = document.getElementById("status");
 socket.onopen = () => { status.textContent = `connected as ${user}`; status.className = "status online"; };
 socket.onclose = () => { status.textContent = "disconnected"; status.className = "status"; };
