@@ -118,6 +118,7 @@ impl Executor {
                     .filter(|m| m.app == *app && applied.contains(&m.key()))
                     .map(|m| m.key())
                     .collect();
+                refuse_part_way(&self.in_progress().await?, &all[start..], app)?;
                 for key in &undo {
                     if let Some(dependent) = all.iter().find(|m| {
                         m.app != *app && applied.contains(&m.key()) && m.dependencies.contains(key)
@@ -321,6 +322,28 @@ async fn resume_point(
             } else {
                 "to finish unapplying it"
             }
+        ))),
+    }
+}
+
+/// Refuses to roll back past a migration that stopped part-way applied (DDL not
+/// transactional): it is not recorded applied, so it would be skipped and its applied steps
+/// left behind. It has to be finished first (or its steps undone by hand).
+fn refuse_part_way(
+    in_progress: &BTreeMap<Key, Progress>,
+    later: &[super::Migration],
+    app: &str,
+) -> Result<(), MigrationError> {
+    let part_way = later
+        .iter()
+        .filter(|m| m.app == app)
+        .find_map(|m| Some((m, in_progress.get(&m.key()).filter(|p| p.forwards)?)));
+    match part_way {
+        None => Ok(()),
+        Some((m, p)) => Err(MigrationError::Invalid(format!(
+            "cannot unapply {}.{}: it stopped part-way applied ({} steps done); fix the cause \
+             and run migrate to finish it, then unapply it",
+            m.app, m.name, p.steps_done
         ))),
     }
 }

@@ -13,6 +13,7 @@ mod hostile;
 mod hostile_filters;
 mod inspectdb;
 mod keys;
+mod migration_failures;
 mod migration_operations;
 mod migrations;
 mod migrations_relations;
