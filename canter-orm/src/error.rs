@@ -55,6 +55,12 @@ impl OrmError {
         match &err {
             sqlx::Error::Database(db) => {
                 let message = db.message().to_owned();
+                // SQLSTATE class 28, invalid authorization (MariaDB's "Access denied", PostgreSQL's
+                // wrong password): no query can run with this configuration, as when the server
+                // is unreachable. (SQLite's numeric codes never have five digits.)
+                if db.code().is_some_and(|code| code.len() == 5 && code.starts_with("28")) {
+                    return OrmError::Unavailable { alias: alias.to_owned(), url: url.to_owned(), message };
+                }
                 // SQLite reports ON DELETE RESTRICT as a plain constraint error (code 1811 or
                 // 19) that sqlx does not classify; it is an integrity error all the same.
                 let sqlite_constraint = matches!(db.code().as_deref(), Some("19" | "275" | "787" | "1811"))

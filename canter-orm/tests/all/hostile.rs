@@ -1,5 +1,5 @@
 //! Hostile input: SQL-injection payloads through every lookup and ordering name on every
-//! backend; bad values; an unreachable database; an exhausted pool.
+//! backend; bad values; an unreachable database, a wrong MariaDB password; an exhausted pool.
 
 use crate::aliases;
 use crate::common;
@@ -354,4 +354,55 @@ on_every_backend! {
         .await;
         fresh.finish();
     }
+}
+
+/// `alias`'s first query on a MariaDB at `url`: the error.
+#[cfg(feature = "mysql")]
+async fn first_query_error(url: &str) -> OrmError {
+    let mut config = DatabaseConfig::new(url);
+    config.acquire_timeout = 2.0;
+    let dbs =
+        Arc::new(Databases::connect(&BTreeMap::from([("reports".to_owned(), config)])).unwrap());
+    dbs.scope(async { Note::objects().using("reports").count().await })
+        .await
+        .unwrap_err()
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn an_unreachable_mariadb_names_the_host_not_the_password() {
+    let err = first_query_error("mysql://app:hunter2@127.0.0.1:1/app").await;
+    let message = err.to_string();
+    assert!(matches!(err, OrmError::Unavailable { .. }), "{message}");
+    assert!(
+        message.contains("\"reports\"") && message.contains("mysql://app:***@127.0.0.1:1/app"),
+        "names the alias and the host: {message}"
+    );
+    assert!(!format!("{message} {err:?}").contains("hunter2"), "{err:?}");
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn a_wrong_mariadb_password_names_the_host_not_the_password() {
+    let Some(database) = canter_test_kit::MysqlDatabase::create("canter_test") else {
+        return;
+    };
+    // The test server's URL with the user's password replaced by a wrong one.
+    let (scheme, rest) = database.url.split_once("://").unwrap();
+    let (userinfo, host_and_path) = rest.rsplit_once('@').unwrap();
+    let user = userinfo.split(':').next().unwrap();
+    let url = format!("{scheme}://{user}:wrong-hunter2@{host_and_path}");
+    let err = first_query_error(&url).await;
+    let message = err.to_string();
+    assert!(matches!(err, OrmError::Unavailable { .. }), "{message}");
+    assert!(
+        message.contains("\"reports\"")
+            && message.contains(&format!("{scheme}://{user}:***@{host_and_path}"))
+            && message.contains("Access denied"),
+        "names the alias, the host and the cause: {message}"
+    );
+    assert!(
+        !format!("{message} {err:?}").contains("wrong-hunter2"),
+        "{err:?}"
+    );
 }
