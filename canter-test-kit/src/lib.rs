@@ -28,7 +28,7 @@ mod websockets;
 
 pub use amqp_vhost::AmqpVhost;
 #[cfg(feature = "mysql")]
-pub use mysql::{execute_mysql, MysqlDatabase};
+pub use mysql::{execute_mysql, text_rows_mysql, MysqlDatabase};
 pub use postgres::{execute, text_rows, PgSchema};
 pub use processes::{in_a_process_of_its_own, spawn_test_process, test_name, Children};
 pub use redis_keys::RedisKeys;

@@ -53,3 +53,25 @@ pub fn execute_mysql(url: &str, sql: &str) {
         pool.close().await;
     })
 }
+
+/// The rows of a query whose columns are all text, on the MariaDB database at `url`.
+pub fn text_rows_mysql(url: &str, sql: &str) -> Vec<Vec<String>> {
+    use sqlx::Row;
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    block_on(async move {
+        let pool = sqlx::MySqlPool::connect(&url).await.expect("connects");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&pool)
+            .await
+            .expect("the query runs");
+        pool.close().await;
+        // Unchecked: text in a binary collation (the ORM's tables) is reported as binary.
+        rows.iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| r.try_get_unchecked::<String, _>(i).expect("text"))
+                    .collect()
+            })
+            .collect()
+    })
+}

@@ -33,8 +33,13 @@ impl Drop for PgSchema {
     }
 }
 
-/// Runs raw SQL (any number of statements) on the database at `url`, SQLite or PostgreSQL.
+/// Runs raw SQL (any number of statements) on the database at `url`: SQLite, PostgreSQL, or
+/// MariaDB with the `mysql` feature.
 pub fn execute(url: &str, sql: &str) {
+    #[cfg(feature = "mysql")]
+    if url.starts_with("mysql:") {
+        return crate::mysql::execute_mysql(url, sql);
+    }
     let (url, sql) = (url.to_owned(), sql.to_owned());
     block_on(async move {
         if url.starts_with("sqlite:") {
@@ -55,9 +60,14 @@ pub fn execute(url: &str, sql: &str) {
     })
 }
 
-/// The rows of a query whose columns are all text, on the database at `url`.
+/// The rows of a query whose columns are all text, on the database at `url` (SQLite,
+/// PostgreSQL, or MariaDB with the `mysql` feature).
 pub fn text_rows(url: &str, sql: &str) -> Vec<Vec<String>> {
     use sqlx::Row;
+    #[cfg(feature = "mysql")]
+    if url.starts_with("mysql:") {
+        return crate::mysql::text_rows_mysql(url, sql);
+    }
     let (url, sql) = (url.to_owned(), sql.to_owned());
     block_on(async move {
         if url.starts_with("sqlite:") {

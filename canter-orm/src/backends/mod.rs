@@ -215,6 +215,29 @@ impl Connection {
         }
     }
 
+    /// The first column of the first row of a query without parameters, as an integer
+    /// (`SELECT GET_LOCK(…)`'s answer); `None` for no row or NULL.
+    pub(crate) async fn first_integer(&mut self, sql: &str) -> Result<Option<i64>, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            #[cfg(feature = "sqlite")]
+            Connection::Sqlite(c) => sqlx::query_scalar::<_, Option<i64>>(sql)
+                .fetch_optional(&mut **c)
+                .await
+                .map(Option::flatten),
+            #[cfg(feature = "postgres")]
+            Connection::Postgres(c) => sqlx::query_scalar::<_, Option<i64>>(sql)
+                .fetch_optional(&mut **c)
+                .await
+                .map(Option::flatten),
+            #[cfg(feature = "mysql")]
+            Connection::Mysql(c) => sqlx::query_scalar::<_, Option<i64>>(sql)
+                .fetch_optional(&mut **c)
+                .await
+                .map(Option::flatten),
+        }
+    }
+
     /// Closes the connection when it is dropped instead of returning it to the pool.
     pub(crate) fn close_on_drop(&mut self) {
         match self {

@@ -245,12 +245,15 @@ impl ManagementCommand for Migrate {
                 }
                 return Ok(());
             }
-            let log = executor.migrate(&target).await?;
-            if log.is_empty() {
+            let mut any = false;
+            executor
+                .migrate_reporting(&target, |line| {
+                    any = true;
+                    println!("  {line}");
+                })
+                .await?;
+            if !any {
                 println!("No migrations to apply.");
-            }
-            for line in log {
-                println!("  {line}");
             }
             Ok(())
         })

@@ -1,8 +1,10 @@
 //! Applying and unapplying migrations (Django's `MigrationExecutor`). Each migration runs in
-//! its own transaction (both backends have transactional DDL), under a lock so two processes
+//! its own transaction, under a lock held until that transaction has ended, so two processes
 //! running `migrate` at once never both apply one: PostgreSQL takes a transaction-scoped
-//! advisory lock, SQLite's `BEGIN IMMEDIATE` holds the database's write lock. Under the lock
+//! advisory lock, SQLite's `BEGIN IMMEDIATE` holds the database's write lock, MariaDB holds a
+//! named lock on a connection of its own (see `recorder::locked_transaction`). Under the lock
 //! the recorder is read again, so the second process finds the migration applied and skips it.
+//! MariaDB's DDL is not transactional: there each step's completion is recorded (`progress`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -17,7 +19,6 @@ use super::{recorder, rust_migration, MigrationError};
 use crate::backends::{Backend, Database, Vendor};
 use crate::db::database;
 use crate::error::OrmError;
-use crate::transaction::atomic_for_schema_change;
 
 /// How far to migrate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +142,17 @@ impl Executor {
     /// Runs the plan; returns one line per migration applied or unapplied.
     pub async fn migrate(&self, target: &Target) -> Result<Vec<String>, MigrationError> {
         let mut log = Vec::new();
+        Box::pin(self.migrate_reporting(target, |line| log.push(line.to_owned()))).await?;
+        Ok(log)
+    }
+
+    /// Runs the plan, passing `report` a line as each migration is applied or unapplied (so a
+    /// failure later in the plan still shows what was done before it).
+    pub async fn migrate_reporting(
+        &self,
+        target: &Target,
+        mut report: impl FnMut(&str),
+    ) -> Result<(), MigrationError> {
         let backend = self.db()?.backend();
         let plan = retry_when_locked(backend, || Box::pin(self.plan(target))).await?;
         for step in plan {
@@ -156,9 +168,12 @@ impl Executor {
             } else {
                 "already done by another process"
             };
-            log.push(format!("{verb} {}.{}... {outcome}", step.key.0, step.key.1));
+            report(&format!(
+                "{verb} {}.{}... {outcome}",
+                step.key.0, step.key.1
+            ));
         }
-        Ok(log)
+        Ok(())
     }
 
     /// States before each operation of `key` and after the last.
@@ -221,11 +236,7 @@ impl Executor {
         }
         // Boxed: these futures nest inside the caller's, and debug builds lay them out inline.
         let work = Box::pin(apply(&db, step, &steps, stepwise));
-        Box::pin(atomic_for_schema_change(
-            &self.alias,
-            recorder::locked(&db, work),
-        ))
-        .await
+        Box::pin(recorder::locked_transaction(&db, true, work)).await
     }
 
     /// The migrations part-way through (on databases whose DDL is not transactional).

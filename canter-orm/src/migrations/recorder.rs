@@ -10,6 +10,7 @@ use super::state::{FieldState, ModelState};
 use crate::backends::Database;
 use crate::error::OrmError;
 use crate::fields::SqlType;
+use crate::transaction::atomic_for_schema_change;
 
 pub(crate) const TABLE: &str = "canter_migrations";
 
@@ -61,18 +62,15 @@ pub(crate) async fn ensure_table(db: &Arc<Database>) -> Result<(), OrmError> {
     if table_exists(db).await? {
         return Ok(());
     }
-    crate::transaction::atomic_using(
-        &db.alias,
-        locked(db, async {
-            if table_exists(db).await? {
-                return Ok(());
-            }
-            for statement in db.backend().create_table_sql(&model(), true) {
-                db.execute(&statement, Values(Vec::new())).await?;
-            }
-            Ok::<_, OrmError>(())
-        }),
-    )
+    locked_transaction(db, false, async {
+        if table_exists(db).await? {
+            return Ok(());
+        }
+        for statement in db.backend().create_table_sql(&model(), true) {
+            db.execute(&statement, Values(Vec::new())).await?;
+        }
+        Ok::<_, OrmError>(())
+    })
     .await
 }
 
@@ -87,38 +85,67 @@ async fn table_exists(db: &Arc<Database>) -> Result<bool, OrmError> {
         > 0)
 }
 
-/// Runs `work` under the migration lock, inside a transaction (so on one connection).
-/// PostgreSQL: an advisory lock that ends with the transaction; MariaDB: a named lock of the
-/// connection, released after `work` (or by the server, if the connection is closed); SQLite:
-/// the transaction's `BEGIN IMMEDIATE` already holds the write lock.
-pub(crate) async fn locked<T, E: From<OrmError>>(
+/// Runs `work` in a transaction (a schema change's, with `schema_change`) under the migration
+/// lock, held until the transaction has ended: a second process waiting for it then reads what
+/// the first committed. PostgreSQL: an advisory lock taken in the transaction, which ends with
+/// it; SQLite: the transaction's `BEGIN IMMEDIATE` already holds the write lock; MariaDB: a
+/// named lock of a connection of its own (DDL commits there, so no lock can end with the
+/// transaction), taken before the transaction begins and released after it ends.
+pub(crate) async fn locked_transaction<T, E: From<OrmError>>(
     db: &Arc<Database>,
+    schema_change: bool,
     work: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
-    if let Some(sql) = db.backend().migration_lock_sql() {
-        let rows = db.fetch_all(&sql, Values(Vec::new())).await?;
-        // GET_LOCK answers 0 when it timed out (another process held the lock throughout).
-        if rows.first().and_then(|row| row.get::<i64>(0).ok()) == Some(0) {
-            return Err(E::from(OrmError::Database {
-                alias: db.alias.clone(),
-                message: "timed out waiting for the migration lock (another migrate is running)"
-                    .into(),
-            }));
+    let (lock, unlock) = (
+        db.backend().migration_lock_sql(),
+        db.backend().migration_unlock_sql(),
+    );
+    let session_lock = lock.clone().zip(unlock);
+    let in_transaction = async {
+        if let (Some(sql), None) = (&lock, &session_lock) {
+            db.fetch_all(sql, Values(Vec::new())).await?;
         }
-    }
-    // A panic in `work` (a Rust data migration) releases the lock too: the connection may go
-    // back to the pool after the rollback.
-    use futures_util::FutureExt as _;
-    let outcome = std::panic::AssertUnwindSafe(work).catch_unwind().await;
-    if let Some(sql) = db.backend().migration_unlock_sql() {
-        let released = db.execute(&sql, Values(Vec::new())).await;
-        if matches!(outcome, Ok(Ok(_))) {
-            released?;
+        work.await
+    };
+    // Boxed: these futures nest inside the executor's, and debug builds lay them out inline.
+    let in_transaction = Box::pin(in_transaction);
+    let transaction = Box::pin(async {
+        if schema_change {
+            atomic_for_schema_change(&db.alias, in_transaction).await
+        } else {
+            crate::transaction::atomic_using(&db.alias, in_transaction).await
         }
+    });
+    match &session_lock {
+        Some((lock, unlock)) => held_by_own_connection(db, lock, unlock, transaction).await,
+        None => transaction.await,
     }
-    match outcome {
-        Ok(result) => result,
-        Err(panic) => std::panic::resume_unwind(panic),
+}
+
+/// Runs `work` while a connection of its own holds the lock `lock` takes (its `SELECT`
+/// answering 1 when it got it, 0 when it timed out) and `unlock` releases.
+async fn held_by_own_connection<T, E: From<OrmError>>(
+    db: &Arc<Database>,
+    lock: &str,
+    unlock: &str,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let mut conn = db.acquire().await?;
+    // Never back to the pool: should `work` panic or be dropped, closing the connection
+    // releases the lock.
+    conn.close_on_drop();
+    let got = conn.first_integer(lock).await.map_err(|e| db.err(e))?;
+    if got != Some(1) {
+        return Err(E::from(OrmError::Database {
+            alias: db.alias.clone(),
+            message: "timed out waiting for the migration lock (another migrate is running)".into(),
+        }));
+    }
+    let outcome = work.await;
+    let released = conn.execute_raw(unlock).await.map_err(|e| db.err(e));
+    match (outcome, released) {
+        (Ok(_), Err(e)) => Err(E::from(e)),
+        (outcome, _) => outcome,
     }
 }
 

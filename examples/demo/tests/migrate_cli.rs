@@ -1,13 +1,16 @@
-//! The migration commands of the demo binary on PostgreSQL (`migrate`, `showmigrations`,
-//! `sqlmigrate`, and `runserver` refusing to start while migrations are pending), and two
-//! `demo migrate` processes started at once, on PostgreSQL and on SQLite. PostgreSQL runs in a
-//! schema of each test's own when `CANTER_TEST_POSTGRES_URL` is set (skipped with a printed
-//! reason otherwise; a failure under `CANTER_REQUIRE_SERVICES=1`).
+//! The migration commands of the demo binary on PostgreSQL and MariaDB (`migrate`,
+//! `showmigrations`, `sqlmigrate`, and `runserver` refusing to start while migrations are
+//! pending; on MariaDB a migration failing halfway, shown part-way and finished by the next
+//! `migrate`), and two `demo migrate` processes started at once, on SQLite, PostgreSQL and
+//! MariaDB. PostgreSQL runs in a schema of each test's own when `CANTER_TEST_POSTGRES_URL` is
+//! set, MariaDB in a database of each test's own when `CANTER_TEST_MYSQL_URL` is set (each
+//! skipped with a printed reason otherwise; a failure under `CANTER_REQUIRE_SERVICES=1`).
 
 mod support;
 
 use std::process::{Output, Stdio};
 
+use canter_test_kit::MysqlDatabase;
 use support::{
     demo_command, execute, http_get, text_rows, unique, DemoProcess, PgSchema, SqliteFile,
 };
@@ -268,12 +271,13 @@ fn race(url: &str, backend: &str) {
         [1; MIGRATIONS.len()],
         "{backend}: each migration applied by exactly one process"
     );
+    // Joined here: `||` is OR on MariaDB.
     let recorded: Vec<String> = text_rows(
         url,
-        "SELECT app || '.' || name FROM canter_migrations ORDER BY app, name",
+        "SELECT app, name FROM canter_migrations ORDER BY app, name",
     )
     .into_iter()
-    .map(|mut r| r.remove(0))
+    .map(|r| r.join("."))
     .collect();
     assert_eq!(recorded, MIGRATIONS, "{backend}: each recorded once");
     let seeded: Vec<String> = text_rows(url, "SELECT name FROM demo_mymodel ORDER BY id")
@@ -304,4 +308,193 @@ fn two_migrate_processes_at_once_on_postgres() {
         };
         race(&schema.url, "PostgreSQL");
     }
+}
+
+#[test]
+fn two_migrate_processes_at_once_on_mysql() {
+    for _ in 0..3 {
+        let Some(database) = MysqlDatabase::create("demo_test") else {
+            return;
+        };
+        race(&database.url, "MariaDB");
+    }
+}
+
+/// The tables of the test's MariaDB database.
+fn mysql_tables(url: &str) -> Vec<String> {
+    text_rows(
+        url,
+        "SELECT table_name FROM information_schema.tables \
+         WHERE table_schema = DATABASE() ORDER BY table_name",
+    )
+    .into_iter()
+    .map(|mut row| row.remove(0))
+    .collect()
+}
+
+#[test]
+fn migration_commands_on_mysql() {
+    let Some(database) = MysqlDatabase::create("demo_test") else {
+        return;
+    };
+    let url = database.url.as_str();
+
+    let (ok, stdout, stderr) = demo(url, &["showmigrations"], &[]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("demo\n [ ] 0001_initial"), "{stdout}");
+    let (ok, stdout, stderr) = demo(url, &["sqlmigrate", "demo", "0001_initial"], &[]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("CREATE TABLE \"demo_mymodel\"") && stdout.contains("AUTO_INCREMENT"),
+        "MariaDB's DDL: {stdout}"
+    );
+
+    // Pending migrations: runserver refuses to start, names them, applies nothing.
+    let (ok, stdout, stderr) = demo(url, &["runserver", "127.0.0.1:0"], &[]);
+    assert!(!ok, "runserver started with pending migrations: {stdout}");
+    assert!(
+        stderr.contains("6 unapplied migration(s) on database \"default\"")
+            && stderr.contains("demo.0001_initial")
+            && stderr.contains("run the `migrate` command first"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("Starting server"), "{stdout}");
+    assert!(
+        !mysql_tables(url).iter().any(|t| t.starts_with("demo_")),
+        "runserver applied nothing"
+    );
+
+    let (ok, stdout, stderr) = demo(url, &["migrate"], &[]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("Applying demo.0001_initial... OK")
+            && stdout.contains("Applying sessions.0001_initial... OK"),
+        "{stdout}"
+    );
+    let tables = mysql_tables(url);
+    for table in [
+        "auth_user",
+        "canter_migrations",
+        "demo_mymodel",
+        "demo_note",
+        "django_session",
+    ] {
+        assert!(tables.contains(&table.to_string()), "{table} in {tables:?}");
+    }
+    let (ok, stdout, _) = demo(url, &["showmigrations"], &[]);
+    assert!(ok && stdout.contains("[X] 0003_note_title"), "{stdout}");
+    let (ok, stdout, _) = demo(url, &["migrate"], &[]);
+    assert!(ok && stdout.contains("No migrations to apply."), "{stdout}");
+
+    // Migrated, runserver starts and serves the article's query from MariaDB.
+    let mut server = DemoProcess::spawn(&["runserver", "127.0.0.1:0"], &[("DATABASE_URL", url)]);
+    let addr = server.server_addr();
+    execute(
+        url,
+        "INSERT INTO demo_mymodel (name, active) VALUES ('asleep', FALSE), ('awake', TRUE)",
+    );
+    let response = http_get(&addr, "/mymodel/first-active/");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.ends_with("{\"id\":2,\"name\":\"awake\",\"active\":true}"),
+        "{response}"
+    );
+    drop(server);
+
+    let (ok, stdout, stderr) = demo(url, &["migrate", "demo", "zero"], &[]);
+    assert!(
+        ok && stdout.contains("Unapplying demo.0001_initial... OK"),
+        "{stdout}{stderr}"
+    );
+    assert!(!mysql_tables(url).iter().any(|t| t.starts_with("demo_")));
+    drop(database);
+}
+
+/// The demo's first migration and one of two SQL steps, the second of which fails until the
+/// table it writes to exists.
+fn half_failing_migrations_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("demo-migrations-{}", unique()));
+    std::fs::create_dir_all(dir.join("demo")).unwrap();
+    std::fs::copy(
+        std::path::Path::new(demo::MIGRATIONS_DIR).join("demo/0001_initial.json"),
+        dir.join("demo/0001_initial.json"),
+    )
+    .unwrap();
+    let migration = serde_json::json!({
+        "app": "demo",
+        "name": "0002_half",
+        "dependencies": [["demo", "0001_initial"]],
+        "operations": [{
+            "op": "run_sql",
+            "forward": [
+                "CREATE TABLE demo_extra (id INT)",
+                "INSERT INTO demo_missing (id) VALUES (1)",
+            ],
+            "backward": ["DELETE FROM demo_missing", "DROP TABLE demo_extra"],
+        }],
+    });
+    std::fs::write(
+        dir.join("demo/0002_half.json"),
+        serde_json::to_string_pretty(&migration).unwrap(),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn a_migration_failing_halfway_on_mysql_is_shown_and_finished() {
+    let Some(database) = MysqlDatabase::create("demo_test") else {
+        return;
+    };
+    let url = database.url.as_str();
+    let migrations = half_failing_migrations_dir();
+    let env = [("CANTER_MIGRATIONS__DIR", migrations.to_str().unwrap())];
+
+    let (ok, stdout, stderr) = demo(url, &["migrate"], &env);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains("Applying demo.0001_initial... OK"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("migration demo.0002_half failed at step 2 of 2")
+            && stderr.contains("demo_missing")
+            && stderr.contains("step 1 stays applied")
+            && stderr.contains("run migrate again to go on from step 2"),
+        "{stderr}"
+    );
+    let (ok, stdout, stderr) = demo(url, &["showmigrations"], &env);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(" [X] 0001_initial\n [~] 0002_half (1 of 2 steps applied)"),
+        "{stdout}"
+    );
+    // Rolling back past it is refused until it is finished.
+    let (ok, _, stderr) = demo(url, &["migrate", "demo", "0001_initial"], &env);
+    assert!(
+        !ok && stderr.contains("cannot unapply demo.0002_half"),
+        "{stderr}"
+    );
+
+    // The cause fixed, migrate goes on from step 2 (step 1 again would fail: the table exists).
+    execute(url, "CREATE TABLE demo_missing (id INT)");
+    let (ok, stdout, stderr) = demo(url, &["migrate"], &env);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("Applying demo.0002_half... OK"), "{stdout}");
+    let (ok, stdout, _) = demo(url, &["showmigrations"], &env);
+    assert!(ok && stdout.contains(" [X] 0002_half"), "{stdout}");
+    assert_eq!(
+        text_rows(url, "SELECT CAST(id AS CHAR) FROM demo_missing"),
+        [["1"]]
+    );
+
+    // And back, both steps reversed.
+    let (ok, stdout, stderr) = demo(url, &["migrate", "demo", "0001_initial"], &env);
+    assert!(
+        ok && stdout.contains("Unapplying demo.0002_half... OK"),
+        "{stdout}{stderr}"
+    );
+    assert!(!mysql_tables(url).contains(&"demo_extra".to_string()));
+    let _ = std::fs::remove_dir_all(migrations);
+    drop(database);
 }
