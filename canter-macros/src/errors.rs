@@ -98,6 +98,7 @@ impl Message {
 }
 
 impl fmt::Display for Message {
+    // Long because it is the table of every message's text, one arm each.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Message::*;
         let text = match self {

@@ -150,6 +150,7 @@ fn int(value: &Value) -> i64 {
         .unwrap_or_else(|| panic!("not an integer: {value}"))
 }
 
+// Long on purpose: one benchmark run, measured step after step, as a script.
 async fn run_form(form: Form, broker: &dyn Broker) -> Timing {
     let n = members();
     let long = Duration::from_secs(600);

@@ -118,6 +118,7 @@ async fn int(conn: &mut redis::aio::MultiplexedConnection, command: &str, key: &
         .unwrap()
 }
 
+// Long on purpose: one benchmark run, measured step after step, as a script.
 async fn canter_run(base: &str) -> (f64, f64, f64, f64, f64) {
     let prefix = format!("canter-bench-{}:", uuid::Uuid::new_v4().simple());
     let url = format!("{base}?global_keyprefix={prefix}");

@@ -61,7 +61,8 @@ pub struct MigrationSet {
 }
 
 impl MigrationSet {
-    /// Reads `<dir>/<app>/*.json`. A missing directory is an empty set.
+    /// Reads `<dir>/<app>/*.json`. A missing directory is an empty set. Long because it is one
+    /// pass: read the folders, parse each file, check names and dependencies, then sort.
     pub fn load(dir: &Path) -> Result<Self, MigrationError> {
         let mut found: BTreeMap<Key, Migration> = BTreeMap::new();
         let mut files: BTreeMap<Key, PathBuf> = BTreeMap::new();

@@ -92,6 +92,16 @@ async fn the_notes_form_refuses_bad_titles_and_redirects_after_adding() {
         let page = client.get("/notes/").await.text();
         assert!(page.contains("No notes yet"), "{page}");
         assert!(page.contains("<input type=\"text\" name=\"title\" id=\"id_title\" required maxlength=\"100\" value=\"\">"), "{page}");
+        assert!(page.contains("name=\"csrfmiddlewaretoken\""), "the form carries its token: {page}");
+        // Without the token, or with another one: 403, and no note.
+        for token in [None, Some("x".repeat(64))] {
+            let mut fields = vec![("title", "forged".to_owned())];
+            fields.extend(token.map(|t| ("csrfmiddlewaretoken", t)));
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let r = client.post("/notes/").form(&fields).await;
+            assert_eq!(r.status(), 403, "{}", r.text());
+        }
+        assert!(client.get("/notes/").await.text().contains("No notes yet"));
 
         let r = client.post("/notes/").form(&[("title", "  "), ("text", "kept"), ("csrfmiddlewaretoken", CSRF)]).await;
         assert_eq!(r.status(), 400);
