@@ -36,6 +36,7 @@ mod query;
 pub mod queryset;
 pub mod relations;
 pub mod schema;
+pub mod select_related;
 pub mod transaction;
 #[doc(hidden)]
 pub mod validation;

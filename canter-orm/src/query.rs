@@ -17,7 +17,7 @@ pub(crate) struct Query {
     pub(crate) distinct: bool,
     pub(crate) lock: Option<RowLock>,
     /// Foreign keys (field indexes of the model) whose rows are JOINed and cached.
-    pub(crate) select_related: Vec<usize>,
+    pub(crate) select_related: Vec<crate::expressions::RelPath>,
 }
 
 /// `SELECT ... FOR UPDATE [NOWAIT | SKIP LOCKED]`.

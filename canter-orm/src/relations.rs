@@ -28,6 +28,7 @@ use crate::error::OrmError;
 use crate::expressions::Operand as OperandNode;
 use crate::fields::{FieldType, Operand, SqlType};
 use crate::model::{Model, ModelMeta};
+use crate::select_related::Joined;
 
 /// Django's `on_delete`, enforced by the database's foreign key on both backends (the ORM
 /// itself collects nothing before a delete, unlike Django's `Collector`).
@@ -210,8 +211,9 @@ key_operand! {
 #[doc(hidden)]
 pub trait RelatedField {
     fn related_meta() -> &'static ModelMeta;
-    /// Fills the cache from the columns of the related row starting at `offset`.
-    fn fill(&mut self, row: &Row, offset: usize) -> Result<(), OrmError>;
+    /// Fills the cache from the columns of the related row starting at `node.offset`, with
+    /// the relations `node.children` names filled on it first.
+    fn fill(&mut self, row: &Row, node: &Joined) -> Result<(), OrmError>;
     /// Caches a related row given as `Any`; false if it is not a row of the target model.
     fn set_any(&mut self, value: Box<dyn std::any::Any + Send>) -> bool;
 }
@@ -220,9 +222,14 @@ impl<T: Model> RelatedField for ForeignKey<T> {
     fn related_meta() -> &'static ModelMeta {
         T::meta()
     }
-    fn fill(&mut self, row: &Row, offset: usize) -> Result<(), OrmError> {
-        if !row.is_null(offset + T::meta().pk) {
-            self.set_cached(T::from_row_at(row, offset)?);
+    fn fill(&mut self, row: &Row, node: &Joined) -> Result<(), OrmError> {
+        // A NULL key: no row there (a LEFT JOIN), nor any further along.
+        if !row.is_null(node.offset + T::meta().pk) {
+            let mut related = T::from_row_at(row, node.offset)?;
+            for child in &node.children {
+                related.fill_related(child, row)?;
+            }
+            self.set_cached(related);
         }
         Ok(())
     }
@@ -241,9 +248,9 @@ impl<T: Model> RelatedField for Option<ForeignKey<T>> {
     fn related_meta() -> &'static ModelMeta {
         T::meta()
     }
-    fn fill(&mut self, row: &Row, offset: usize) -> Result<(), OrmError> {
+    fn fill(&mut self, row: &Row, node: &Joined) -> Result<(), OrmError> {
         match self {
-            Some(fk) => fk.fill(row, offset),
+            Some(fk) => fk.fill(row, node),
             None => Ok(()),
         }
     }

@@ -11,23 +11,23 @@ fn relation_fields(model: &ModelDesc) -> impl Iterator<Item = (usize, &FieldDesc
     (model.fields.iter().enumerate()).filter(|(_, field)| field.relation.is_some())
 }
 
-/// `fn fill_related()`: the related object of field `field` from the row at `offset`
-/// (`select_related`'s JOIN).
+/// `fn fill_related()`: the related object of field `node.field` from the row at
+/// `node.offset`, with its own relations below `node` (`select_related`'s JOINs).
 pub(super) fn fill_related_fn(model: &ModelDesc) -> TokenStream {
     let krate = &model.options.krate;
     let arms = relation_fields(model).map(|(index, field)| {
         let ident = &field.ident;
         quote! {
             #index => {
-                #krate::relations::RelatedField::fill(&mut self.#ident, row, offset)?;
+                #krate::relations::RelatedField::fill(&mut self.#ident, row, node)?;
                 ::std::result::Result::Ok(true)
             }
         }
     });
     quote! {
-        fn fill_related(&mut self, field: usize, row: &#krate::Row, offset: usize) -> ::std::result::Result<bool, #krate::OrmError> {
-            let _ = (row, offset);
-            match field {
+        fn fill_related(&mut self, node: &#krate::select_related::Joined, row: &#krate::Row) -> ::std::result::Result<bool, #krate::OrmError> {
+            let _ = row;
+            match node.field {
                 #(#arms)*
                 _ => ::std::result::Result::Ok(false),
             }

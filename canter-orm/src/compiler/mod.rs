@@ -109,9 +109,7 @@ impl Compiler {
                 paths.push(*path);
             }
         }
-        for &field in &query.select_related {
-            paths.extend(RelPath::EMPTY.then(field));
-        }
+        paths.extend_from_slice(&query.select_related);
         paths.extend_from_slice(extra);
         let mut all: Vec<RelPath> = Vec::new();
         for path in paths {
@@ -226,9 +224,9 @@ impl Compiler {
         for field in self.meta.fields {
             select.column((self.table(), Alias::new(field.column)));
         }
-        // select_related: the related rows' columns follow, model after model.
-        for &fk in &query.select_related {
-            let path = RelPath::EMPTY.then(fk).expect("one hop");
+        // select_related: the related rows' columns follow, model after model, each
+        // relation before those reached through it (`select_related::tree`'s order).
+        for path in crate::select_related::ordered_paths(&query.select_related) {
             for field in self.model_at(&path)?.fields {
                 select.column((Self::alias(&path), Alias::new(field.column)));
             }

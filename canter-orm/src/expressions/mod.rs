@@ -306,7 +306,8 @@ pub mod kind {
     #[derive(Debug, Clone, Copy)]
     pub struct Field;
     /// A field reached through foreign keys (`Book::author.rel(Author::name)`): lookups,
-    /// ordering and aggregates (JOINed), but not `set`, `f` or the relation loaders.
+    /// ordering, aggregates and `select_related` (JOINed), but not `set`, `f` or the other
+    /// relation loaders.
     #[derive(Debug, Clone, Copy)]
     pub struct Related;
     /// A date part (`.year()`, `.month()`, `.day()`), possibly across relations: lookups only.

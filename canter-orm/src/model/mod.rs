@@ -125,13 +125,14 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     }
     /// Builds an instance from the row's columns starting at `offset` (for JOINed rows).
     fn from_row_at(row: &Row, offset: usize) -> Result<Self, OrmError>;
-    /// Fills the cache of relation field `field` from the related row's columns at `offset`
-    /// (`select_related`). Returns false for a field that is no relation.
+    /// Fills the cache of relation field `node.field` from the related row's columns at
+    /// `node.offset`, and that row's own relations from `node.children` (`select_related`).
+    /// Returns false for a field that is no relation.
+    #[doc(hidden)]
     fn fill_related(
         &mut self,
-        _field: usize,
+        _node: &crate::select_related::Joined,
         _row: &Row,
-        _offset: usize,
     ) -> Result<bool, OrmError> {
         Ok(false)
     }

@@ -23,6 +23,7 @@ use crate::backends::Database;
 use crate::compiler::Compiler;
 use crate::db::{database, DEFAULT_DB_ALIAS};
 use crate::error::OrmError;
+use crate::expressions::kind::Plain;
 use crate::expressions::{Column, Node, OrderBy, OrderKind, Q};
 use crate::model::Model;
 use crate::query::{parse_lookup, parse_order, Query, RowLock};
@@ -194,13 +195,21 @@ impl<M: Model> QuerySet<M> {
 
     /// Django's `select_related("author")`: the related rows come in the same query (a JOIN)
     /// and are cached on the foreign keys (`book.author.cached()`), so reading them costs no
-    /// further query. Chain it for several foreign keys.
-    pub fn select_related<T: Model>(
+    /// further query. Chain it for several foreign keys; follow several hops with `rel`
+    /// (`select_related(Book::author.rel(Author::country))`, Django's `"author__country"`),
+    /// which caches every row along the way (`book.author.cached()?.country.cached()`).
+    pub fn select_related<T: Model, K: Plain>(
         mut self,
-        column: Column<M, crate::relations::ForeignKey<T>>,
+        column: Column<M, crate::relations::ForeignKey<T>, K>,
     ) -> Self {
-        if !self.query.select_related.contains(&column.index()) {
-            self.query.select_related.push(column.index());
+        let (path, field) = column.target();
+        // A column reaches at most four relations (`rel` refuses more), so a fifth hop
+        // here is the one case left: four hops and then the foreign key itself.
+        let path = path
+            .then(field)
+            .expect("select_related follows at most four relations");
+        if !self.query.select_related.contains(&path) {
+            self.query.select_related.push(path);
         }
         self
     }

@@ -6,7 +6,7 @@ use crate::backends::Row;
 use crate::compiler::{Compiled, Compiler};
 use crate::error::OrmError;
 use crate::expressions::kind::Plain;
-use crate::expressions::{pk_exact, Column, OrderKind};
+use crate::expressions::{pk_exact, Column, OrderKind, RelPath};
 use crate::model::Model;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
@@ -189,15 +189,10 @@ impl<M: Model> QuerySet<M> {
 }
 
 /// A row, then the `select_related` rows JOINed after its columns.
-fn decode_with_related<M: Model>(row: &Row, related: &[usize]) -> Result<M, OrmError> {
+fn decode_with_related<M: Model>(row: &Row, related: &[RelPath]) -> Result<M, OrmError> {
     let mut obj = decode::<M>(row)?;
-    let mut offset = M::meta().fields.len();
-    for &field in related {
-        obj.fill_related(field, row, offset)?;
-        let target = M::meta().fields[field]
-            .related
-            .expect("select_related takes relation fields");
-        offset += target().fields.len();
+    for node in crate::select_related::tree(M::meta(), related) {
+        obj.fill_related(&node, row)?;
     }
     Ok(obj)
 }

@@ -1,5 +1,6 @@
 //! Relations on every backend: foreign keys and one-to-one, lookups spanning relations, reverse
-//! accessors, select_related / prefetch_related without N+1 queries, and on_delete.
+//! accessors, select_related (across several hops) / prefetch_related without N+1 queries, and
+//! on_delete.
 
 use crate::common;
 
@@ -183,6 +184,59 @@ on_every_backend! {
         let authors = Author::objects().select_related(Author::publisher).order_by([Author::id.asc()]).await.unwrap();
         assert_eq!(authors[0].publisher.as_ref().unwrap().cached().unwrap().name, "Acme");
         assert!(authors[1].publisher.is_none());
+    }
+}
+
+on_every_backend! {
+    async fn select_related_across_several_hops(vendor) {
+        let (_, _, books) = setup().await;
+        for (book, stars) in [(&books[0], 5), (&books[2], 4)] {
+            Review::objects().create(Review { id: 0, book: ForeignKey::to(book), stars }).await.unwrap();
+        }
+        let db = canter_orm::database("default").unwrap();
+
+        // Review -> Book -> Author -> Publisher (Django's "book__author__publisher"): one
+        // query, every row along the way cached; Le Guin has no publisher (a LEFT JOIN's NULLs).
+        let before = db.query_count();
+        let reviews = Review::objects()
+            .select_related(Review::book.rel(Book::author).rel(Author::publisher))
+            .order_by([Review::stars.desc()])
+            .await
+            .unwrap();
+        assert_eq!(db.query_count() - before, 1, "one JOINed query on {vendor:?}");
+        let chain: Vec<(&str, &str, Option<&str>)> = reviews
+            .iter()
+            .map(|r| {
+                let book = r.book.cached().expect("the book is cached");
+                let author = book.author.cached().expect("the author is cached");
+                let publisher = author.publisher.as_ref().map(|p| p.cached().expect("the publisher is cached").name.as_str());
+                (book.title.as_str(), author.name.as_str(), publisher)
+            })
+            .collect();
+        assert_eq!(chain, [("The Hobbit", "Tolkien", Some("Acme")), ("Earthsea", "Le Guin", None)]);
+        assert_eq!(db.query_count() - before, 1, "reading the cached rows costs no query");
+
+        // Two paths sharing a hop, given in any order, alongside a filter across the same
+        // relations: the shared JOIN is made once and each model's columns land in place.
+        let books = Book::objects()
+            .select_related(Book::author.rel(Author::publisher))
+            .select_related(Book::author)
+            .filter(Book::author.rel(Author::publisher).rel(Publisher::name).eq("Acme"))
+            .order_by([Book::id.asc()])
+            .await
+            .unwrap();
+        let names: Vec<(&str, &str)> = books
+            .iter()
+            .map(|b| {
+                let author = b.author.cached().unwrap();
+                (author.name.as_str(), author.publisher.as_ref().unwrap().cached().unwrap().name.as_str())
+            })
+            .collect();
+        assert_eq!(names, [("Tolkien", "Acme"), ("Tolkien", "Acme")]);
+
+        // One hop still caches only that row (nothing further along is loaded).
+        let one = Review::objects().select_related(Review::book).order_by([Review::stars.desc()]).await.unwrap();
+        assert!(one[0].book.cached().unwrap().author.cached().is_none());
     }
 }
 
