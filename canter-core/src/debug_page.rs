@@ -10,7 +10,8 @@ use crate::error::ErrorReport;
 use crate::response::Response;
 use crate::routing::Resolver;
 
-pub(crate) fn escape(text: &str) -> String {
+/// HTML-escapes `text` as Django's `escape` does: `& < > " '`.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

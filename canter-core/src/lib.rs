@@ -45,7 +45,7 @@ pub mod test;
 pub mod views;
 
 mod debug_page;
-pub use debug_page::ErrorPages;
+pub use debug_page::{escape as escape_html, ErrorPages};
 mod handler;
 
 pub use app::App;

@@ -79,6 +79,15 @@ impl FieldSpec {
 /// Django's message for a missing value.
 pub const REQUIRED: &str = "This field is required.";
 
+/// Whether a checkbox's submitted value means checked (Django's `CheckboxInput`): anything but
+/// empty, `false`, `0` or `off`.
+pub(crate) fn checked(value: &str) -> bool {
+    !matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "" | "false" | "0" | "off"
+    )
+}
+
 /// A type a form field can hold: read from the submitted values of its name, and shown again.
 pub trait FormValue: Sized {
     /// The widget this type gets unless the field names another.
@@ -189,12 +198,7 @@ impl FormValue for bool {
     const REQUIRED: bool = false;
     /// A checkbox: present and not `false`/`0`/`off` is checked (Django's `CheckboxInput`).
     fn from_form(spec: &FieldSpec, data: &mut FormData) -> Result<Self, String> {
-        Ok(data.get(spec.name).is_some_and(|v| {
-            !matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "" | "false" | "0" | "off"
-            )
-        }))
+        Ok(data.get(spec.name).is_some_and(checked))
     }
     fn to_form(&self) -> String {
         if *self {

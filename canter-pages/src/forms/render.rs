@@ -41,12 +41,7 @@ impl FormView {
                 Arc::new(FieldView {
                     spec: *spec,
                     value: raw.unwrap_or("").to_owned(),
-                    checked: raw.is_some_and(|v| {
-                        !matches!(
-                            v.trim().to_ascii_lowercase().as_str(),
-                            "" | "false" | "0" | "off"
-                        )
-                    }),
+                    checked: raw.is_some_and(super::fields::checked),
                     errors: errors.field(spec.name).to_vec(),
                 })
             })
@@ -255,18 +250,7 @@ fn error_list(errors: &[String], class: &str) -> String {
     format!("<ul class=\"{class}\">{items}</ul>")
 }
 
-/// Django's `escape`: `& < > " '`.
+/// Django's `escape`: `& < > " '` (canter-core's, which its error pages use too).
 pub(crate) fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#x27;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
+    canter_core::escape_html(text)
 }
