@@ -1,6 +1,6 @@
 //! `createsuperuser`, `changepassword` and `clearsessions`, as Django's.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 
 use canter_core::management::{CommandContext, CommandError, ManagementCommand};
 use canter_orm::chrono::Utc;
@@ -15,8 +15,7 @@ use crate::models::User;
 /// `DJANGO_SUPERUSER_PASSWORD`).
 pub const PASSWORD_VARIABLE: &str = "CANTER_SUPERUSER_PASSWORD";
 
-/// One line from standard input after a prompt (the password is shown as typed: use
-/// `--noinput` with the variable where that matters).
+/// One line from standard input after a prompt.
 fn prompt(label: &str) -> Result<String, CommandError> {
     print!("{label}");
     std::io::stdout().flush()?;
@@ -25,11 +24,21 @@ fn prompt(label: &str) -> Result<String, CommandError> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
+/// A password after a prompt: read from the terminal without echo, as Django's `getpass`;
+/// when standard input is not a terminal (a script piping it), one line of it.
+fn prompt_secret(label: &str) -> Result<String, CommandError> {
+    if std::io::stdin().is_terminal() {
+        Ok(rpassword::prompt_password(label)?)
+    } else {
+        prompt(label)
+    }
+}
+
 /// Asks for a password twice until both agree and it is not empty.
 fn prompt_password() -> Result<String, CommandError> {
     for _ in 0..3 {
-        let first = prompt("Password: ")?;
-        let second = prompt("Password (again): ")?;
+        let first = prompt_secret("Password: ")?;
+        let second = prompt_secret("Password (again): ")?;
         if first.is_empty() {
             eprintln!("Error: Blank passwords aren't allowed.");
         } else if first != second {

@@ -9,7 +9,8 @@
 //! let mut req = canter_core::Request::new(canter_core::Body::empty());
 //! TemplateGlobals::add(&mut req, "site_name", || TemplateValue::Json("Canter".into()));
 //! let globals = req.extensions().get::<TemplateGlobals>().unwrap();
-//! assert!(matches!(globals.evaluate()[0].1, TemplateValue::Json(_)));
+//! assert!(matches!(globals.get("site_name"), Some(TemplateValue::Json(_))));
+//! assert_eq!(globals.names().collect::<Vec<_>>(), ["site_name"]);
 //! ```
 
 use std::sync::Arc;
@@ -44,8 +45,20 @@ impl TemplateGlobals {
         globals.0.push((name, Arc::new(value)));
     }
 
-    /// Every global's current value, in the order added.
-    pub fn evaluate(&self) -> Vec<(&'static str, TemplateValue)> {
-        self.0.iter().map(|(name, f)| (*name, f())).collect()
+    /// Global `name`'s value, made now: a template asks for each global it uses when it
+    /// uses it, so one it never mentions costs nothing (no CSRF token, no cookie).
+    pub fn get(&self, name: &str) -> Option<TemplateValue> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, f)| f())
+    }
+
+    /// The globals' names, in the order added.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.iter().map(|(name, _)| *name)
+    }
+}
+
+impl std::fmt::Debug for TemplateGlobals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
     }
 }

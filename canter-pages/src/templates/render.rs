@@ -1,13 +1,14 @@
 //! `render(&req, "notes/list.html", context)`: Django's `render` shortcut.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use canter_core::request::RequestContext;
 use canter_core::response::Html;
 use canter_core::template_globals::{TemplateGlobals, TemplateValue};
 use canter_core::{Error, Request, Result};
 use http::StatusCode;
-use minijinja::value::{Kwargs, Value};
+use minijinja::value::{Enumerator, Kwargs, Object, Value};
 use serde::Serialize;
 
 use super::Templates;
@@ -70,21 +71,29 @@ fn template_error(name: &str, error: &minijinja::Error) -> Error {
 /// What middleware offer every template ([`TemplateGlobals`]: `csrf_token`, `csrf_input`,
 /// `user`); the view's own context wins over them.
 fn globals_value(req: &Request) -> Value {
-    let Some(globals) = req.extensions().get::<TemplateGlobals>() else {
-        return Value::UNDEFINED;
-    };
-    let map: BTreeMap<&str, Value> = globals
-        .evaluate()
-        .into_iter()
-        .map(|(name, value)| {
-            let value = match value {
-                TemplateValue::Json(json) => Value::from_serialize(&json),
-                TemplateValue::SafeHtml(html) => Value::from_safe_string(html),
-            };
-            (name, value)
+    match req.extensions().get::<TemplateGlobals>() {
+        Some(globals) => Value::from_object(LazyGlobals(globals.clone())),
+        None => Value::UNDEFINED,
+    }
+}
+
+/// The middleware's globals as a map whose values are made when a template reads them, as
+/// Django's `get_token` runs only when `{% csrf_token %}` is rendered: a page without a form
+/// sets no `csrftoken` cookie.
+#[derive(Debug)]
+struct LazyGlobals(TemplateGlobals);
+
+impl Object for LazyGlobals {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Some(match self.0.get(key.as_str()?)? {
+            TemplateValue::Json(json) => Value::from_serialize(&json),
+            TemplateValue::SafeHtml(html) => Value::from_safe_string(html),
         })
-        .collect();
-    Value::from(map)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.names().map(Value::from).collect())
+    }
 }
 
 fn request_value(req: &Request) -> Value {

@@ -199,3 +199,46 @@ async fn middleware_globals_reach_templates_and_the_views_context_wins() {
         "<input type=\"hidden\" value=\"t\">|ann&lt;b&gt;|view|&lt;t&gt;"
     );
 }
+
+/// A global is made only when a template reads it (Django's `get_token` runs only for
+/// `{% csrf_token %}`): a page that never mentions `csrf_token` makes no token, so the CSRF
+/// middleware sends no cookie with it.
+#[tokio::test]
+async fn globals_are_made_only_when_a_template_reads_them() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use canter_core::middleware::from_fn;
+    use canter_core::prelude::*;
+    use canter_core::template_globals::{TemplateGlobals, TemplateValue};
+    let made = Arc::new(AtomicUsize::new(0));
+    let counter = made.clone();
+    let offer = from_fn(move |mut req: Request, next: Next| {
+        let counter = counter.clone();
+        async move {
+            TemplateGlobals::add(&mut req, "csrf_token", move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                TemplateValue::Json("t".into())
+            });
+            // The rest of what globals.html reads.
+            for name in ["csrf_input", "user", "word"] {
+                TemplateGlobals::add(&mut req, name, || {
+                    TemplateValue::Json(serde_json::json!({"username": "ann"}))
+                });
+            }
+            next.run(req).await
+        }
+    });
+    let app = app_with(pages()).middleware(offer);
+    let client = canter_core::test::TestClient::start_with_settings(app, settings(true, "")).await;
+    let page = client.get("/t/base.html").await;
+    assert_eq!(page.status(), 200, "{}", page.text());
+    assert_eq!(
+        made.load(Ordering::SeqCst),
+        0,
+        "a page without the global made it"
+    );
+    let page = client.get("/t/globals.html").await;
+    assert!(page.text().trim_end().ends_with("|t"), "{}", page.text());
+    assert_eq!(made.load(Ordering::SeqCst), 1);
+}
