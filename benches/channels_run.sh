@@ -17,7 +17,7 @@
 # ephemeral ports of 127.0.0.1 and are stopped by PID (also on exit). Raw outputs go to
 # benches/results/channels-<time>.tmp/ (git-ignored). Knobs: ROUNDS=3, ECHO_SECS=10,
 # ONLY=echo|fanout|idle|group_send (one figure), REDIS_URL (default redis://127.0.0.1:6379/13),
-# PYTHON (default target/interop-venv/bin/python).
+# PYTHON (default target/interop-venv/bin/python, made from PyPI when it lacks channels_redis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -28,6 +28,12 @@ ONLY=${ONLY:-}
 want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 REDIS=${REDIS_URL:-redis://127.0.0.1:6379/13}
 PYTHON=${PYTHON:-$ROOT/target/interop-venv/bin/python}
+# channels_redis from PyPI, in a venv made as .ci/run makes it, when no Python was given.
+if ! "$PYTHON" -c 'import channels_redis' 2>/dev/null; then
+  python3 -m venv "$ROOT/target/interop-venv"
+  "$ROOT/target/interop-venv/bin/pip" install -q --disable-pip-version-check "channels-redis==4.3.0" "celery[redis]==5.5.3"
+  PYTHON=$ROOT/target/interop-venv/bin/python
+fi
 OUT=$ROOT/benches/results/channels-$(date +%Y%m%d-%H%M%S).tmp
 mkdir -p "$OUT"
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
