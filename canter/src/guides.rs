@@ -23,3 +23,18 @@ pub mod pages {}
 
 #[doc = include_str!("../../docs/accounts.md")]
 pub mod accounts {}
+
+// The macros' own docs (canter-macros/src/docs/), whose examples need this crate: rustdoc
+// shows them on the macros, and they are tested here.
+
+#[doc = include_str!("../../canter-macros/src/docs/model.md")]
+pub mod derive_model {}
+
+#[doc = include_str!("../../canter-macros/src/docs/task.md")]
+pub mod task_attribute {}
+
+#[doc = include_str!("../../canter-macros/src/docs/view.md")]
+pub mod view_attribute {}
+
+#[doc = include_str!("../../canter-macros/src/docs/form.md")]
+pub mod derive_form {}

@@ -17,6 +17,8 @@
 //! }
 //! ```
 
+#![warn(missing_docs)]
+
 pub use canter_core::*;
 
 #[cfg(doctest)]
