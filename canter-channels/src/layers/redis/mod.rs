@@ -32,10 +32,15 @@ use wire::{
 pub struct RedisLayerConfig {
     /// Redis URLs, one per shard, in the same order as every other process's.
     pub hosts: Vec<String>,
+    /// The prefix of every key (`asgi`): processes that talk to each other share it.
     pub prefix: String,
+    /// Seconds a message waits in a channel before it expires (60).
     pub expiry: u64,
+    /// Seconds a group membership lasts without being renewed (86,400).
     pub group_expiry: u64,
+    /// Messages a channel holds before `send` fails with `ChannelFull` (100).
     pub capacity: usize,
+    /// Length of the random part of this process's channel names (12).
     pub random_prefix_length: usize,
 }
 
@@ -85,7 +90,7 @@ type Buffer = (
     Arc<AsyncMutex<mpsc::Receiver<Message>>>,
 );
 
-/// See the module docs.
+/// The channel layer on Redis, channels_redis's wire format (see the module docs).
 pub struct RedisChannelLayer {
     config: RedisLayerConfig,
     client_prefix: String,
