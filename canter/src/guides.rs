@@ -1,7 +1,8 @@
 //! The guides (`README.md` and `docs/*.md`), included here when doc-testing only, so every
 //! Rust block in them compiles (and runs, unless marked `no_run`) as a doc test: no guide can
-//! drift from the API. (Only under `cfg(doctest)`: the files live outside this crate's folder,
-//! which `cargo package` would not ship.)
+//! drift from the API. (Only under `cfg(doctest)` and in canter's repository, `cfg(canter_guides)`
+//! from build.rs: the files live outside this crate's folder, which `cargo package` does not
+//! ship.)
 
 #[doc = include_str!("../../README.md")]
 pub mod readme {}
