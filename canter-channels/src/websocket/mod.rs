@@ -65,6 +65,10 @@ impl Default for ChannelsSettings {
 }
 
 /// A WebSocket endpoint for `path(...)`: `path("ws/chat/<str:room>/", websocket(|scope| Chat::new(scope)))`.
+///
+/// The factory makes one consumer per connection, from the handshake's [`Scope`] (its path
+/// parameters, query, headers, cookies). Examples: [`Consumer`] and
+/// [`JsonConsumer`](crate::JsonConsumer).
 pub fn websocket<C, F>(factory: F) -> WebSocketView<F>
 where
     C: Consumer,
