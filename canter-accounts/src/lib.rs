@@ -23,6 +23,8 @@
 //!
 //! See `docs/accounts.md`.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod commands;
 pub mod crypto;
@@ -60,6 +62,7 @@ impl Default for Accounts {
 }
 
 impl Accounts {
+    /// The accounts part with Django's model backend (users in `auth_user`).
     pub fn new() -> Self {
         Self::default()
     }

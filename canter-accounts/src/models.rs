@@ -12,9 +12,12 @@ use serde::Serialize;
 #[derive(Model, Serialize, Debug, Clone, Default, PartialEq)]
 #[model(crate = canter_orm, app = "contenttypes", table = "django_content_type")]
 pub struct ContentType {
+    /// The row's key.
     pub id: i64,
+    /// The model's app (`auth`).
     #[field(max_length = 100)]
     pub app_label: String,
+    /// The model's name, lowercased (`user`).
     #[field(max_length = 100)]
     pub model: String,
 }
@@ -23,10 +26,14 @@ pub struct ContentType {
 #[derive(Model, Serialize, Debug, Clone, Default, PartialEq)]
 #[model(crate = canter_orm, app = "auth", table = "auth_permission")]
 pub struct Permission {
+    /// The row's key.
     pub id: i64,
+    /// A human-readable name (`Can add user`).
     #[field(max_length = 255)]
     pub name: String,
+    /// The model the permission is about.
     pub content_type: ForeignKey<ContentType>,
+    /// The name code checks for (`add_user`, in `"auth.add_user"`).
     #[field(max_length = 100)]
     pub codename: String,
 }
@@ -35,9 +42,12 @@ pub struct Permission {
 #[derive(Model, Serialize, Debug, Clone, Default, PartialEq)]
 #[model(crate = canter_orm, app = "auth", table = "auth_group")]
 pub struct Group {
+    /// The row's key.
     pub id: i64,
+    /// The group's unique name.
     #[field(max_length = 150, unique)]
     pub name: String,
+    /// What every member of the group may do.
     #[serde(skip)]
     pub permissions: ManyToMany<Permission>,
 }
@@ -47,25 +57,38 @@ pub struct Group {
 #[derive(Model, Serialize, Clone, Default, PartialEq)]
 #[model(crate = canter_orm, app = "auth", table = "auth_user")]
 pub struct User {
+    /// The row's key.
     pub id: i64,
+    /// The encoded hash (`pbkdf2_sha256$…`), or an unusable one (`!…`).
     #[field(max_length = 128)]
     #[serde(skip)]
     pub password: String,
+    /// When the user last logged in (`None`: never).
     pub last_login: Option<DateTime<Utc>>,
+    /// Has every permission without being given them.
     pub is_superuser: bool,
+    /// The unique name the user logs in with.
     #[field(max_length = 150, unique)]
     pub username: String,
+    /// Given name (may be empty).
     #[field(max_length = 150)]
     pub first_name: String,
+    /// Family name (may be empty).
     #[field(max_length = 150)]
     pub last_name: String,
+    /// Email address (may be empty).
     #[field(max_length = 254)]
     pub email: String,
+    /// May log in to the admin site.
     pub is_staff: bool,
+    /// May log in at all (Django deactivates instead of deleting).
     pub is_active: bool,
+    /// When the account was made.
     pub date_joined: DateTime<Utc>,
+    /// The groups the user is in (their permissions are the user's too).
     #[serde(skip)]
     pub groups: ManyToMany<Group>,
+    /// Permissions given to the user directly.
     #[serde(skip)]
     pub user_permissions: ManyToMany<Permission>,
 }
@@ -87,9 +110,12 @@ impl std::fmt::Debug for User {
 #[derive(Model, Debug, Clone, Default, PartialEq)]
 #[model(crate = canter_orm, app = "sessions", table = "django_session")]
 pub struct Session {
+    /// The session's key, the `sessionid` cookie's value.
     #[field(primary_key, max_length = 40)]
     pub session_key: String,
+    /// The session's data, signed and encoded as Django does.
     pub session_data: String,
+    /// When the session expires (`clearsessions` deletes it after).
     #[field(db_index)]
     pub expire_date: DateTime<Utc>,
 }

@@ -28,12 +28,21 @@ use crate::crypto::{constant_time_eq, salted_hmac};
 /// Why a signed value was refused (Django's `BadSignature` / `SignatureExpired`).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BadSignature {
+    /// The value has no separator: it was never signed.
     #[error("no \":\" found in value")]
     Malformed,
+    /// The signature does not match the value under any of the keys (tampered with).
     #[error("signature does not match")]
     Mismatch,
+    /// Signed, but longer ago than the reader accepts (Django's `SignatureExpired`).
     #[error("signature age {age} > {max_age} seconds")]
-    Expired { age: u64, max_age: u64 },
+    Expired {
+        /// Seconds since it was signed.
+        age: u64,
+        /// The most the reader accepts.
+        max_age: u64,
+    },
+    /// The signature is good but the payload does not decode (bad base64, zlib or JSON).
     #[error("signed payload is not valid: {0}")]
     Payload(String),
 }

@@ -35,7 +35,9 @@ use crate::layers::{ChannelLayer, LayerError, Message};
 /// A data frame from the client.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Frame {
+    /// A text frame (Channels' `text_data`), valid UTF-8.
     Text(String),
+    /// A binary frame (Channels' `bytes_data`).
     Binary(Bytes),
 }
 
@@ -43,20 +45,25 @@ pub enum Frame {
 /// the socket stays open (Channels closes it; a chat app rarely wants that).
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumerError {
+    /// A frame was sent before `ctx.accept()`.
     #[error("the connection was not accepted yet (call ctx.accept() in connect)")]
     NotAccepted,
+    /// A frame was sent after the socket closed (either side).
     #[error("the socket is closed")]
     Closed,
     /// The client reads too slowly: its outbound queue is full; the socket is closed (1013).
     #[error("the client is not reading: its outbound queue is full")]
     SlowClient,
+    /// The channel layer failed (a full channel, Redis unreachable, …).
     #[error(transparent)]
     Layer(#[from] LayerError),
+    /// The consumer's own failure, as text ([`ConsumerError::other`]).
     #[error("{0}")]
     Other(String),
 }
 
 impl ConsumerError {
+    /// The consumer's own failure, from anything printable: `.map_err(ConsumerError::other)?`.
     pub fn other(message: impl std::fmt::Display) -> Self {
         ConsumerError::Other(message.to_string())
     }
@@ -75,8 +82,11 @@ pub struct Scope {
     pub route: Option<String>,
     /// Converted path parameters (`room` → `"lobby"`).
     pub params: Vec<(String, Value)>,
+    /// The raw query string, if any (read it with [`query_param`](Self::query_param)).
     pub query: Option<String>,
+    /// The handshake's headers.
     pub headers: HeaderMap,
+    /// The client's socket address (`None` in the in-process test communicator).
     pub client: Option<SocketAddr>,
     /// Subprotocols the client offered.
     pub subprotocols: Vec<String>,
@@ -159,10 +169,12 @@ impl Context {
         &self.channel_name
     }
 
+    /// What is known of the connection: path, parameters, query, headers, cookies.
     pub fn scope(&self) -> &Scope {
         &self.scope
     }
 
+    /// The app's channel layer (Channels' `self.channel_layer`).
     pub fn layer(&self) -> &Arc<dyn ChannelLayer> {
         &self.layer
     }
@@ -221,10 +233,13 @@ impl Context {
             })
     }
 
+    /// Sends a text frame to the client (Channels' `self.send(text_data=…)`); `SlowClient`
+    /// when the client has not read the frames already queued.
     pub async fn send_text(&mut self, text: impl Into<String>) -> Result<(), ConsumerError> {
         self.push(Frame::Text(text.into()))
     }
 
+    /// Sends a binary frame to the client (Channels' `self.send(bytes_data=…)`).
     pub async fn send_bytes(&mut self, bytes: impl Into<Bytes>) -> Result<(), ConsumerError> {
         self.push(Frame::Binary(bytes.into()))
     }
@@ -244,6 +259,7 @@ impl Context {
         Ok(())
     }
 
+    /// Leaves a group: its `group_send`s no longer reach this consumer.
     pub async fn group_discard(&mut self, group: &str) -> Result<(), ConsumerError> {
         self.layer.group_discard(group, &self.channel_name).await?;
         self.groups.retain(|g| g != group);
@@ -257,6 +273,38 @@ impl Context {
 }
 
 /// A WebSocket consumer. Implement it with `async fn`s; `connect` accepts by default.
+///
+/// An echo consumer, routed with [`websocket`](fn@crate::websocket) and tried with the test
+/// communicator (the handshake goes through the app as a browser's would):
+///
+/// ```
+/// use canter_channels::testing::WebsocketCommunicator;
+/// use canter_channels::{websocket, Channels, Consumer, ConsumerError, Context, Frame, NoEvent, Scope};
+/// use canter_core::prelude::*;
+///
+/// struct Echo;
+///
+/// impl Consumer for Echo {
+///     type Event = NoEvent;
+///     async fn receive(&mut self, ctx: &mut Context, frame: Frame) -> Result<(), ConsumerError> {
+///         match frame {
+///             Frame::Text(text) => ctx.send_text(format!("echo: {text}")).await,
+///             Frame::Binary(bytes) => ctx.send_bytes(bytes).await,
+///         }
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let app = App::new()
+///     .plugin(Channels)
+///     .urls(vec![path("ws/echo/", websocket(|_: &Scope| Echo))]);
+/// let client = canter_core::test::TestClient::start(app).await;
+/// let mut ws = WebsocketCommunicator::connect(client.service(), "/ws/echo/").await.unwrap();
+/// ws.send_text("hi").await;
+/// assert_eq!(ws.receive_text().await.as_deref(), Some("echo: hi"));
+/// ws.close(1000).await;
+/// # });
+/// ```
 pub trait Consumer: Send + 'static {
     /// The channel-layer messages this consumer handles, decoded from their `type` (usually an
     /// enum with `#[serde(tag = "type")]`). Messages of another type are logged and dropped.
@@ -295,19 +343,71 @@ pub trait Consumer: Send + 'static {
 
 /// A consumer of JSON messages (Channels' `AsyncJsonWebsocketConsumer`): text frames are parsed;
 /// invalid JSON is answered with `{"error": "..."}` and the socket stays open.
+///
+/// A chat room: each socket joins the room's group in `connect`; what one client sends goes
+/// to the group through the channel layer, and every member's `event` passes it on.
+///
+/// ```
+/// use canter_channels::testing::WebsocketCommunicator;
+/// use canter_channels::{websocket, Channels, ConsumerError, Context, Json, JsonConsumer, Message, Scope};
+/// use canter_core::prelude::*;
+/// use serde_json::{json, Value};
+///
+/// #[derive(serde::Deserialize)]
+/// #[serde(tag = "type")]
+/// enum ChatEvent {
+///     #[serde(rename = "chat.message")]
+///     Message { text: String },
+/// }
+///
+/// struct Chat { group: String }
+///
+/// impl JsonConsumer for Chat {
+///     type Event = ChatEvent;
+///     async fn connect(&mut self, ctx: &mut Context) -> Result<(), ConsumerError> {
+///         ctx.group_add(&self.group).await?;
+///         ctx.accept().await
+///     }
+///     async fn receive_json(&mut self, ctx: &mut Context, value: Value) -> Result<(), ConsumerError> {
+///         let text = value["text"].as_str().unwrap_or_default();
+///         ctx.group_send(&self.group, Message::new("chat.message").with("text", text)).await
+///     }
+///     async fn event(&mut self, ctx: &mut Context, event: ChatEvent) -> Result<(), ConsumerError> {
+///         let ChatEvent::Message { text } = event;
+///         ctx.send_json(&json!({ "text": text })).await
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let app = App::new().plugin(Channels).urls(vec![path(
+///     "ws/chat/<str:room>/",
+///     websocket(|scope: &Scope| Json(Chat { group: format!("chat_{}", scope.param::<String>("room").unwrap()) })),
+/// )]);
+/// let client = canter_core::test::TestClient::start(app).await;
+/// let mut alice = WebsocketCommunicator::connect(client.service(), "/ws/chat/lobby/").await.unwrap();
+/// let mut bob = WebsocketCommunicator::connect(client.service(), "/ws/chat/lobby/").await.unwrap();
+/// alice.send_json(&json!({ "text": "hello" })).await;
+/// assert_eq!(bob.receive_json().await, Some(json!({ "text": "hello" })));
+/// assert_eq!(alice.receive_json().await, Some(json!({ "text": "hello" })));
+/// # });
+/// ```
 pub trait JsonConsumer: Send + 'static {
+    /// The channel-layer messages this consumer handles, as [`Consumer::Event`].
     type Event: DeserializeOwned + Send + 'static;
+    /// The handshake, as [`Consumer::connect`]: accepts by default.
     fn connect(
         &mut self,
         ctx: &mut Context,
     ) -> impl Future<Output = Result<(), ConsumerError>> + Send {
         async move { ctx.accept().await }
     }
+    /// A text frame from the client, parsed (Channels' `receive_json(content)`).
     fn receive_json(
         &mut self,
         ctx: &mut Context,
         value: Value,
     ) -> impl Future<Output = Result<(), ConsumerError>> + Send;
+    /// A channel-layer message for this consumer, as [`Consumer::event`].
     fn event(
         &mut self,
         _ctx: &mut Context,
@@ -315,6 +415,7 @@ pub trait JsonConsumer: Send + 'static {
     ) -> impl Future<Output = Result<(), ConsumerError>> + Send {
         async { Ok(()) }
     }
+    /// The socket closed, as [`Consumer::disconnect`].
     fn disconnect(&mut self, _ctx: &mut Context, _code: u16) -> impl Future<Output = ()> + Send {
         async {}
     }

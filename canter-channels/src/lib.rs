@@ -15,6 +15,8 @@
 //! | `WebsocketCommunicator` | [`testing::WebsocketCommunicator`] |
 //! | `runworker` with `ChannelNameRouter` | [`Workers`] and the `runworker` command |
 
+#![warn(missing_docs)]
+
 pub mod consumer;
 pub mod layers;
 mod plugin;

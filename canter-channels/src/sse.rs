@@ -16,6 +16,20 @@ use crate::layers::{channel_layer, ChannelLayer, Message};
 /// Streams every message sent to `group` as an SSE event (`event: <type>`, `data: <JSON>`),
 /// with a comment every 15 s to keep proxies from closing the stream. The subscription ends
 /// (the group is left) when the client goes away.
+///
+/// A view streaming a chat room to the browser (`new EventSource("/events/lobby/")`); what a
+/// consumer, a view or a task sends to the group with `group_send` arrives as an event:
+///
+/// ```
+/// use canter_channels::{sse, Channels};
+/// use canter_core::prelude::*;
+///
+/// async fn room_events(Path(room): Path<String>) -> Response {
+///     sse::group_events(&format!("chat_{room}")).await
+/// }
+///
+/// let app = App::new().plugin(Channels).urls(vec![path("events/<slug:room>/", room_events)]);
+/// ```
 pub async fn group_events(group: &str) -> Response {
     let layer = match channel_layer() {
         Ok(layer) => layer,

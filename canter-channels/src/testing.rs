@@ -84,6 +84,7 @@ impl WebsocketCommunicator {
         })
     }
 
+    /// Sends a text frame to the consumer (panics if the socket is closed).
     pub async fn send_text(&mut self, text: &str) {
         self.ws
             .send(WsMessage::Text(text.to_owned().into()))
@@ -91,6 +92,7 @@ impl WebsocketCommunicator {
             .expect("the socket is open");
     }
 
+    /// Sends a binary frame to the consumer (panics if the socket is closed).
     pub async fn send_bytes(&mut self, bytes: Vec<u8>) {
         self.ws
             .send(WsMessage::Binary(bytes.into()))
@@ -98,6 +100,7 @@ impl WebsocketCommunicator {
             .expect("the socket is open");
     }
 
+    /// Sends `value` as a JSON text frame (Channels' `send_json_to`).
     pub async fn send_json(&mut self, value: &serde_json::Value) {
         self.send_text(&value.to_string()).await
     }

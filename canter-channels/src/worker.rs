@@ -22,6 +22,7 @@ use crate::layers::{channel_layer, ChannelLayer};
 pub trait BackgroundConsumer: Send + 'static {
     /// The messages it handles, decoded by `type`; others are logged and dropped.
     type Event: DeserializeOwned + Send + 'static;
+    /// Handles one message; an error is logged and the worker goes on to the next.
     fn handle(&mut self, event: Self::Event) -> impl Future<Output = Result<(), String>> + Send;
 }
 
@@ -83,6 +84,7 @@ pub struct Workers {
 }
 
 impl Workers {
+    /// No channels bound yet; add them with [`channel`](Self::channel).
     pub fn new() -> Self {
         Self::default()
     }

@@ -1,5 +1,7 @@
 //! The one [`App`] of a project: URL patterns, middleware, state, converters and management
 //! commands are registered here, then [`App::main`] hands over to the management CLI.
+//!
+//! (Over 600 lines with its doc examples, one per builder method; the code is about 530.)
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -68,8 +70,10 @@ impl AppContext {
 /// Why an app could not be built: a URL conf or middleware problem, named.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// The URL patterns do not compile (an unknown converter, a duplicate parameter, …).
     #[error(transparent)]
     UrlConf(#[from] crate::routing::UrlConfError),
+    /// A middleware named in the settings is unknown or its settings are invalid.
     #[error(transparent)]
     Settings(#[from] SettingsError),
 }
@@ -127,6 +131,8 @@ impl Default for App {
 }
 
 impl App {
+    /// An app with no URLs, no middleware beyond the settings' and the built-in commands
+    /// (`runserver`, `check`, `routes`).
     pub fn new() -> Self {
         Self {
             urls: Vec::new(),
@@ -144,12 +150,50 @@ impl App {
     }
 
     /// Appends URL patterns (Django's `urlpatterns`), matched in order.
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// async fn index(_req: Request) -> &'static str { "home" }
+    /// async fn article(Path(id): Path<i64>) -> String { format!("article {id}") }
+    ///
+    /// let app = App::new().urls(vec![
+    ///     path("", index).name("index"),
+    ///     path("articles/<int:id>/", article).name("article"),
+    /// ]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/articles/7/").await.text(), "article 7");
+    /// assert_eq!(client.get("/articles/seven/").await.status(), 404);
+    /// # });
+    /// ```
     pub fn urls(mut self, patterns: Vec<UrlPattern>) -> Self {
         self.urls.extend(patterns);
         self
     }
 
     /// Registers a path converter for `<name:param>` (Django's `register_converter`).
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::routing::FnConverter;
+    /// use canter_core::test::TestClient;
+    ///
+    /// async fn archive(Path(year): Path<i64>) -> String { format!("year {year}") }
+    ///
+    /// let four_digits = FnConverter::new("[0-9]{4}", |raw| {
+    ///     raw.parse::<i64>().map(Into::into).map_err(|e| e.to_string())
+    /// });
+    /// let app = App::new()
+    ///     .converter("yyyy", four_digits)
+    ///     .urls(vec![path("archive/<yyyy:year>/", archive)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/archive/2024/").await.text(), "year 2024");
+    /// assert_eq!(client.get("/archive/24/").await.status(), 404); // the converter refuses it
+    /// # });
+    /// ```
     pub fn converter(mut self, name: &str, converter: impl Converter) -> Self {
         self.converters.register(name, converter);
         self
@@ -157,12 +201,49 @@ impl App {
 
     /// Appends a middleware; code-added middleware runs inside the ones named in settings, in
     /// the order added (first added is outermost).
+    ///
+    /// ```
+    /// use canter_core::middleware::from_fn;
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// async fn hello(_req: Request) -> &'static str { "hello" }
+    ///
+    /// let app = App::new()
+    ///     .middleware(from_fn(|req, next: Next| async move {
+    ///         let mut response = next.run(req).await;
+    ///         response.headers_mut().insert("x-powered-by", "canter".parse().unwrap());
+    ///         response
+    ///     }))
+    ///     .urls(vec![path("", hello)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let response = TestClient::new(app).get("/").await;
+    /// assert_eq!(response.header("x-powered-by"), Some("canter"));
+    /// # });
+    /// ```
     pub fn middleware(mut self, middleware: impl Middleware) -> Self {
         self.middleware.push(Arc::new(middleware));
         self
     }
 
     /// Appends a tower layer to the chain (any tower-http layer, for example).
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// async fn hello(_req: Request) -> &'static str { "hello" }
+    ///
+    /// // tower's own layer that maps every response.
+    /// let tag = tower::util::MapResponseLayer::new(|mut response: Response| {
+    ///     response.headers_mut().insert("x-layer", "tower".parse().unwrap());
+    ///     response
+    /// });
+    /// let app = App::new().layer(tag).urls(vec![path("", hello)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// assert_eq!(TestClient::new(app).get("/").await.header("x-layer"), Some("tower"));
+    /// # });
+    /// ```
     pub fn layer<L>(self, layer: L) -> Self
     where
         middleware::LayerMiddleware<L>: Middleware,
@@ -171,6 +252,31 @@ impl App {
     }
 
     /// Makes a middleware nameable in the `middleware` setting, built from the settings.
+    ///
+    /// ```
+    /// use canter_core::middleware::from_fn;
+    /// use canter_core::prelude::*;
+    /// use canter_core::settings::Settings;
+    /// use canter_core::test::TestClient;
+    ///
+    /// async fn hello(_req: Request) -> &'static str { "hello" }
+    ///
+    /// let app = App::new()
+    ///     .register_middleware("shop.no_cache", |_settings: &Settings| {
+    ///         Ok(from_fn(|req, next: Next| async move {
+    ///             let mut response = next.run(req).await;
+    ///             response.headers_mut().insert("cache-control", "no-store".parse().unwrap());
+    ///             response
+    ///         }))
+    ///     })
+    ///     .settings_toml(r#"middleware = ["canter.request_id", "shop.no_cache"]"#)
+    ///     .urls(vec![path("", hello)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let response = TestClient::new(app).get("/").await;
+    /// assert_eq!(response.header("cache-control"), Some("no-store"));
+    /// assert!(response.header("x-request-id").is_some());
+    /// # });
+    /// ```
     pub fn register_middleware<M, F>(mut self, name: &str, factory: F) -> Self
     where
         M: Middleware,
@@ -184,12 +290,52 @@ impl App {
     }
 
     /// Shares a value with every view (`State<T>` or `req.state::<T>()`), one per type.
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// struct SiteName(String);
+    ///
+    /// async fn about(State(site): State<SiteName>) -> String {
+    ///     format!("about {}", site.0)
+    /// }
+    ///
+    /// let app = App::new()
+    ///     .state(SiteName("the shop".into()))
+    ///     .urls(vec![path("about/", about)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// assert_eq!(TestClient::new(app).get("/about/").await.text(), "about the shop");
+    /// # });
+    /// ```
     pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         self.state.insert(value);
         self
     }
 
-    /// Adds a management command (later parts add `migrate`, `worker`, … this way).
+    /// Adds a management command (later parts add `migrate`, `worker`, … this way); one of
+    /// the same name replaces it. `App::main` runs it as `<program> NAME [ARGS]`.
+    ///
+    /// ```no_run
+    /// use canter_core::management::{CommandContext, CommandError, ManagementCommand};
+    /// use canter_core::prelude::*;
+    /// use canter_core::BoxFuture;
+    ///
+    /// /// `shop closeshop`: Django's `manage.py closeshop`.
+    /// struct CloseShop;
+    ///
+    /// impl ManagementCommand for CloseShop {
+    ///     fn name(&self) -> &'static str { "closeshop" }
+    ///     fn command(&self) -> clap::Command { clap::Command::new("closeshop").about("Closes the shop") }
+    ///     fn run<'a>(&'a self, _ctx: &'a CommandContext, _args: &'a clap::ArgMatches) -> BoxFuture<'a, Result<(), CommandError>> {
+    ///         Box::pin(async { println!("closed"); Ok(()) })
+    ///     }
+    /// }
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     App::new().command(CloseShop).main()
+    /// }
+    /// ```
     pub fn command(mut self, command: impl ManagementCommand) -> Self {
         let command: Arc<dyn ManagementCommand> = Arc::new(command);
         self.commands.retain(|c| c.name() != command.name());
@@ -200,6 +346,16 @@ impl App {
     /// The project's own settings, as TOML text (usually `include_str!("settings.toml")`): the
     /// layer between canter's defaults and the settings file / environment, as Django's
     /// `settings.py` is part of the project.
+    ///
+    /// ```
+    /// use canter_core::App;
+    ///
+    /// let app = App::new().settings_toml("append_slash = false\n[server]\nbind = \"0.0.0.0:8080\"\n");
+    /// let settings = app.test_settings(); // the project's settings, as tests see them
+    /// assert!(!settings.append_slash);
+    /// assert_eq!(settings.server.bind, "0.0.0.0:8080");
+    /// assert!(settings.allowed_hosts.contains(&"testserver".to_owned()));
+    /// ```
     pub fn settings_toml(mut self, toml: &str) -> Self {
         self.base_settings = toml.to_owned();
         self
@@ -225,6 +381,35 @@ impl App {
     }
 
     /// Runs `hook` at start-up, before the command (in registration order).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use canter_core::settings::Settings;
+    /// use canter_core::App;
+    ///
+    /// let (started, stopped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    /// let (on_start, on_stop) = (started.clone(), stopped.clone());
+    /// let app = App::new()
+    ///     .on_startup(move |_settings, command| {
+    ///         let on_start = on_start.clone();
+    ///         async move {
+    ///             assert_eq!(command, "test"); // `runserver`, `migrate`, … in a program
+    ///             on_start.fetch_add(1, Ordering::SeqCst);
+    ///             Ok(())
+    ///         }
+    ///     })
+    ///     .on_shutdown(move |_settings, _command| {
+    ///         let on_stop = on_stop.clone();
+    ///         async move { on_stop.fetch_add(1, Ordering::SeqCst); }
+    ///     });
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let running = app.start(Settings::for_tests()).await.unwrap();
+    /// assert_eq!((started.load(Ordering::SeqCst), stopped.load(Ordering::SeqCst)), (1, 0));
+    /// running.stop().await;
+    /// assert_eq!(stopped.load(Ordering::SeqCst), 1);
+    /// # });
+    /// ```
     pub fn on_startup<F, Fut>(mut self, hook: F) -> Self
     where
         F: Fn(Arc<Settings>, String) -> Fut + Send + Sync + 'static,
@@ -241,7 +426,7 @@ impl App {
     /// Runs `hook` after the command returns, before the process exits (in registration
     /// order), given the settings and the command's name: the tasks plugin lets runserver's
     /// in-process worker finish its running tasks here. The process exits once every hook
-    /// has returned, so a hook bounds its own wait.
+    /// has returned, so a hook bounds its own wait. Example: [`on_startup`](Self::on_startup).
     pub fn on_shutdown<F, Fut>(mut self, hook: F) -> Self
     where
         F: Fn(Arc<Settings>, String) -> Fut + Send + Sync + 'static,
@@ -255,6 +440,40 @@ impl App {
 
     /// Adds a part of canter (or of the project): its commands now, its services when the
     /// app starts (`App::new().plugin(canter::orm::Orm)`). Plugins start in the order added.
+    ///
+    /// ```
+    /// use canter_core::plugin::{Plugin, StartContext};
+    /// use canter_core::management::CommandError;
+    /// use canter_core::services::Services;
+    /// use canter_core::prelude::*;
+    /// use canter_core::BoxFuture;
+    ///
+    /// /// A project's part: a price list built from its `[prices]` settings at start-up.
+    /// struct Prices;
+    /// struct PriceList { currency: String }
+    ///
+    /// impl Plugin for Prices {
+    ///     fn name(&self) -> &'static str { "prices" }
+    ///     fn start<'a>(&'a self, ctx: &'a StartContext) -> BoxFuture<'a, Result<Services, CommandError>> {
+    ///         Box::pin(async move {
+    ///             let currency = ctx.settings.section::<toml::Table>("prices")?
+    ///                 .get("currency").and_then(|v| v.as_str()).unwrap_or("EUR").to_owned();
+    ///             Ok(Services::new().with(PriceList { currency }))
+    ///         })
+    ///     }
+    /// }
+    ///
+    /// async fn currency(State(prices): State<PriceList>) -> String { prices.currency.clone() }
+    ///
+    /// let app = App::new()
+    ///     .plugin(Prices)
+    ///     .settings_toml("[prices]\ncurrency = \"CHF\"\n")
+    ///     .urls(vec![path("currency/", currency)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = canter_core::test::TestClient::start(app).await;
+    /// assert_eq!(client.get("/currency/").await.text(), "CHF");
+    /// # });
+    /// ```
     pub fn plugin(mut self, plugin: impl Plugin) -> Self {
         for command in plugin.commands() {
             self.commands.retain(|c| c.name() != command.name());
@@ -266,6 +485,20 @@ impl App {
 
     /// Applies an installer, a function that configures the app (a project's own grouping of
     /// URLs, middleware and plugins).
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    ///
+    /// async fn list(_req: Request) -> &'static str { "[]" }
+    ///
+    /// /// The blog app's URLs, under `blog/`, as one installer (Django's `INSTALLED_APPS` entry).
+    /// fn blog(app: App) -> App {
+    ///     app.urls(vec![include("blog/", vec![path("", list).name("list")]).namespace("blog")])
+    /// }
+    ///
+    /// let service = App::new().install(blog).build(canter_core::settings::Settings::for_tests()).unwrap();
+    /// assert_eq!(service.resolver().reverse("blog:list", &[]).unwrap(), "/blog/");
+    /// ```
     pub fn install(self, installer: impl FnOnce(App) -> App) -> Self {
         installer(self)
     }
@@ -278,6 +511,23 @@ impl App {
 
     /// Runs the management CLI on this app with the process's arguments: `runserver`,
     /// `check`, `routes`, and every registered command. Builds its own tokio runtime.
+    ///
+    /// The whole of a project's `main.rs` (Django's `manage.py`): `cargo run -- runserver`
+    /// serves it, `cargo run -- check` checks its settings and URLs, `--help` lists the rest.
+    ///
+    /// ```no_run
+    /// use canter_core::prelude::*;
+    ///
+    /// async fn index(_req: Request) -> Html<&'static str> { Html("<h1>Hello</h1>") }
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     App::new()
+    ///         .about("The shop's web server")
+    ///         .settings_toml("debug = true")
+    ///         .urls(vec![path("", index).name("index")])
+    ///         .main()
+    /// }
+    /// ```
     pub fn main(self) -> ExitCode {
         management::main(self, std::env::args_os().collect())
     }
@@ -286,6 +536,24 @@ impl App {
     /// and the test client call, with the app's state as its services: its plugins are not
     /// started (see [`start`](Self::start)). Built inside a services scope (a test's
     /// `Databases::scope`), the app takes that scope's services too.
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::settings::Settings;
+    /// use canter_core::Body;
+    ///
+    /// async fn ping(_req: Request) -> &'static str { "pong" }
+    ///
+    /// let service = App::new().urls(vec![path("ping/", ping)]).build(Settings::for_tests()).unwrap();
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let request = http::Request::get("/ping/").header("host", "testserver").body(Body::empty()).unwrap();
+    /// assert_eq!(service.handle(request).await.status(), 200);
+    /// # });
+    ///
+    /// // A URL conf that does not compile is an error naming the pattern.
+    /// let error = App::new().urls(vec![path("x/<nope:id>/", ping)]).build(Settings::for_tests());
+    /// assert!(error.err().unwrap().to_string().contains("x/<nope:id>/"));
+    /// ```
     pub fn build(self, settings: Settings) -> Result<CanterService, BuildError> {
         let mut services = self.state.clone();
         services.extend(scope_services());
@@ -495,9 +763,11 @@ impl CanterService {
     ) -> impl std::future::Future<Output = crate::Response> + Send + 'static {
         self.core.handle(req)
     }
+    /// The settings the app was built with.
     pub fn settings(&self) -> &Settings {
         &self.core.context.settings
     }
+    /// The app's compiled URL patterns (`reverse`, `resolve`).
     pub fn resolver(&self) -> &Resolver {
         &self.core.context.resolver
     }

@@ -67,9 +67,11 @@ impl Error {
         self.status = status;
         self
     }
+    /// The response's status.
     pub fn status(&self) -> StatusCode {
         self.status
     }
+    /// What went wrong, as the DEBUG page and the logs show it.
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -113,8 +115,11 @@ impl<E: StdError + Send + Sync + 'static> From<E> for Error {
 /// What a failed view left for the core to render and log; see the module docs.
 #[derive(Clone, Debug)]
 pub struct ErrorReport {
+    /// The response's status.
     pub status: StatusCode,
+    /// The error's message (or the panic's).
     pub message: String,
+    /// The error's chain of causes, outermost first ([`Error::causes`]).
     pub causes: Vec<String>,
     /// Set when the view panicked rather than returned an error.
     pub panicked: bool,

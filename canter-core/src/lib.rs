@@ -28,6 +28,8 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run());
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod blocking;
 pub mod cookies;

@@ -86,15 +86,88 @@ pub trait RequestExt {
     /// The URL name of the matched route (`"article-detail"`, `"api:item"`), once routed.
     fn route_name(&self) -> Option<&str>;
     /// A converted path parameter: `req.param::<i64>("year")`.
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// async fn article(req: Request) -> Result<String> {
+    ///     let year: i64 = req.param("year")?;
+    ///     let slug: String = req.param("slug")?;
+    ///     Ok(format!("{slug} ({year})"))
+    /// }
+    ///
+    /// let app = App::new().urls(vec![path("<int:year>/<slug:slug>/", article)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// assert_eq!(TestClient::new(app).get("/2024/hello/").await.text(), "hello (2024)");
+    /// # });
+    /// ```
     fn param<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error>;
     /// The query string deserialized into `T` (a struct or a `HashMap<String, String>`);
     /// malformed → 400.
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Search { q: String, page: Option<u32> }
+    ///
+    /// async fn search(req: Request) -> Result<String> {
+    ///     let search: Search = req.query()?;
+    ///     Ok(format!("{} p{}", search.q, search.page.unwrap_or(1)))
+    /// }
+    ///
+    /// let app = App::new().urls(vec![path("search/", search)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/search/?q=rust+orm&page=2").await.text(), "rust orm p2");
+    /// assert_eq!(client.get("/search/?page=two").await.status(), 400);
+    /// # });
+    /// ```
     fn query<T: DeserializeOwned>(&self) -> Result<T, Error>;
     /// One query parameter, if present (`request.GET.get("q")`).
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// async fn greet(req: Request) -> String {
+    ///     format!("hello {}", req.query_param("name").unwrap_or_else(|| "stranger".into()))
+    /// }
+    ///
+    /// let app = App::new().urls(vec![path("greet/", greet)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/greet/?name=Ada%20L").await.text(), "hello Ada L");
+    /// assert_eq!(client.get("/greet/").await.text(), "hello stranger");
+    /// # });
+    /// ```
     fn query_param(&self, name: &str) -> Option<String>;
     /// App state registered with [`App::state`](crate::App::state).
     fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>>;
-    /// `reverse()` against the app's URL patterns.
+    /// `reverse()` against the app's URL patterns: the path of the route named `name` with
+    /// these parameters (Django's `reverse("article", kwargs={"id": 3})`).
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::response::redirect;
+    /// use canter_core::test::TestClient;
+    ///
+    /// async fn article(Path(id): Path<i64>) -> String { format!("article {id}") }
+    /// async fn latest(req: Request) -> Result<Response> {
+    ///     Ok(redirect(&req.reverse("article", &[("id", "42".into())])?))
+    /// }
+    ///
+    /// let app = App::new().urls(vec![
+    ///     path("articles/<int:id>/", article).name("article"),
+    ///     path("latest/", latest),
+    /// ]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let response = TestClient::new(app).get("/latest/").await;
+    /// assert_eq!(response.header("location"), Some("/articles/42/"));
+    /// # });
+    /// ```
     fn reverse(&self, name: &str, args: &[(&str, String)]) -> Result<String, Error>;
     /// The client's address (the socket peer; `None` in the in-process test client).
     fn client_addr(&self) -> Option<SocketAddr>;
@@ -113,6 +186,29 @@ pub trait RequestExt {
     /// Reads the body as UTF-8 text (invalid → 400).
     fn text(&mut self) -> impl std::future::Future<Output = Result<String, Error>> + Send;
     /// Reads the body as JSON (malformed → 400 naming the problem).
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Order { item: String, quantity: u32 }
+    ///
+    /// async fn order(mut req: Request) -> Result<JsonResponse> {
+    ///     let order: Order = req.json().await?;
+    ///     Ok(JsonResponse::new(serde_json::json!({"item": order.item, "quantity": order.quantity})).status(201))
+    /// }
+    ///
+    /// let app = App::new().urls(vec![path("orders/", order)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestClient::new(app);
+    /// let created = client.post_json("/orders/", &serde_json::json!({"item": "tea", "quantity": 2})).await;
+    /// assert_eq!(created.status(), 201);
+    /// assert_eq!(created.json::<serde_json::Value>()["quantity"], 2);
+    /// let refused = client.post("/orders/").header("content-type", "application/json").body("{").await;
+    /// assert_eq!(refused.status(), 400);
+    /// # });
+    /// ```
     fn json<T: DeserializeOwned>(
         &mut self,
     ) -> impl std::future::Future<Output = Result<T, Error>> + Send;

@@ -13,6 +13,8 @@
 //! The HTTP crate (`canter-core`) builds the app and its server on top of this one; the ORM
 //! and tasks depend on it alone unless their `http` feature is on.
 
+#![warn(missing_docs)]
+
 pub mod management;
 pub mod plugin;
 pub mod services;

@@ -15,6 +15,7 @@ pub type CommandError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a command runs with: the loaded settings and the app's services.
 pub struct CommandContext {
+    /// The program's settings, as loaded from the file and the environment.
     pub settings: Arc<Settings>,
     /// The settings file that was read, if any (for messages).
     pub settings_file: Option<PathBuf>,
@@ -48,8 +49,12 @@ pub struct CommandContext {
 /// }
 /// ```
 pub trait ManagementCommand: Send + Sync + 'static {
+    /// The command's name on the command line (`migrate`); one of the same name replaces it.
     fn name(&self) -> &'static str;
+    /// Its arguments and help, as a clap subcommand named [`name`](Self::name).
     fn command(&self) -> clap::Command;
+    /// Runs it with the parsed arguments; an error is printed as `error: …` and the process
+    /// exits with status 1.
     fn run<'a>(
         &'a self,
         ctx: &'a CommandContext,

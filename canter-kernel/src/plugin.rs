@@ -67,6 +67,7 @@ pub trait Plugin: Send + Sync + 'static {
 
 /// What a plugin starts with.
 pub struct StartContext {
+    /// The program's settings, as loaded from the file and the environment.
     pub settings: Arc<Settings>,
     /// The management command about to run (`"runserver"`, `"worker"`, `"migrate"`, …; `"test"`
     /// for an app started by a test).

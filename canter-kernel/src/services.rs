@@ -49,6 +49,7 @@ tokio::task_local! {
 pub type Scoped<F> = TaskLocalFuture<Arc<Services>, F>;
 
 impl Services {
+    /// No services yet: the parts add theirs at start-up.
     pub fn new() -> Self {
         Self::default()
     }
@@ -89,10 +90,12 @@ impl Services {
             .and_then(|value| value.clone().downcast::<T>().ok())
     }
 
+    /// How many services (types) are held.
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
+    /// Whether no service has been added.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
@@ -148,10 +151,16 @@ pub fn require<T: Clone + Send + Sync + 'static>(what: &'static str) -> Result<T
 pub enum Missing {
     /// Asked for outside any app's scope (a thread or task the app did not start).
     #[error("no app is running here, so there is no {what}: run this code inside the app (a view, a task, a consumer, a command), or carry the app's scope into it with canter::services::spawn or Services::scope")]
-    OutsideApp { what: &'static str },
+    OutsideApp {
+        /// The service asked for, as messages name it (`"task broker"`).
+        what: &'static str,
+    },
     /// The app has no such service (its part is not installed, or its command did not start it).
     #[error("this app has no {what}: install its part (App::plugin) — the framework's own schema commands (migrate, check, …) start no brokers or layers")]
-    NotConfigured { what: &'static str },
+    NotConfigured {
+        /// The service asked for, as messages name it (`"channel layer"`).
+        what: &'static str,
+    },
 }
 
 /// `tokio::spawn`, carrying the current app's scope (if any) into the new task.
@@ -177,14 +186,24 @@ pub fn carry<F: Future>(future: F) -> Carried<F> {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A future with the app's scope it was made in ([`carry`]).
-    #[project = CarriedProj]
-    pub enum Carried<F: Future> {
-        Scoped { #[pin] future: Scoped<F> },
-        Plain { #[pin] future: F },
+// pin_project_lite takes no docs on a variant's fields: the lint is allowed for its output.
+#[allow(missing_docs)]
+mod carried {
+    use super::*;
+
+    pin_project_lite::pin_project! {
+        /// A future with the app's scope it was made in ([`carry`]).
+        #[project = CarriedProj]
+        pub enum Carried<F: Future> {
+            /// Polled inside the scope.
+            Scoped { #[pin] future: Scoped<F> },
+            /// Polled as it is (no app's scope was current).
+            Plain { #[pin] future: F },
+        }
     }
 }
+pub use carried::Carried;
+use carried::CarriedProj;
 
 impl<F: Future> Carried<F> {
     /// `future`, to run in `services`' scope wherever it is polled.

@@ -1,8 +1,18 @@
 //! canter's procedural macros. One crate for all of them so `syn` compiles once.
 //!
+//! Use them through the crates that re-export them: `canter::view` (class-based views),
+//! `canter::orm::Model` (`#[derive(Model)]`), `canter::tasks::task` (`#[task]`),
+//! `canter::pages::forms::Form` (`#[derive(Form)]`) and `canter::pages::embed_dir!`.
+//!
 //! Each macro first parses its input into a description (`model::parse::ModelDesc`,
 //! `task::parse::TaskDesc`, `view::ViewDesc`), which is where every error is found, with its
 //! message from the one table in `errors.rs`; small generators then write the output from it.
+//!
+//! The examples of `#[derive(Model)]` and `#[task]` (`src/docs/*.md`) need the `canter` crate,
+//! which depends on this one: they are doc-tested as part of `canter`'s doc tests (its
+//! `guides` module), and hidden from this crate's own.
+
+#![warn(missing_docs)]
 
 use proc_macro::TokenStream;
 use syn::parse_macro_input;
@@ -15,14 +25,15 @@ mod task;
 mod types;
 mod view;
 
-/// Makes the `impl` block of a type a class-based view (see `canter::views`).
+/// `embed_dir!("templates")`: a folder of the calling crate (`templates`, `static`), embedded
+/// in the binary: its absolute path at build time and each file's name and bytes, for
+/// `canter::pages::AppFiles` (`Pages::new().app("blog", embed_dir!("templates"), …)`).
 ///
-/// The block's `async fn get(&self, req: Request)` (and `post`, `put`, `patch`, `delete`,
-/// `head`; HEAD falls back to `get`) answer their HTTP methods. `#[view]` refers to the
-/// `canter` crate; inside canter's own crates use `#[view(crate = canter_core)]`.
-/// A folder of the calling crate (`templates`, `static`), embedded in the binary: its
-/// absolute path at build time and each file's name and bytes, for `canter_pages::AppFiles`.
-/// See `canter-macros/src/embed.rs`.
+/// The path is relative to the crate's `Cargo.toml` and may not leave it (no `..`, not
+/// absolute); a path that is not a folder is a compile error. Each file is read with
+/// `include_bytes!`, so editing one rebuilds the crate; a file added to the folder is seen at
+/// the next build that recompiles the crate. In DEBUG the pages part reads the folder from
+/// disk instead, so edits show without a rebuild.
 #[proc_macro]
 pub fn embed_dir(input: TokenStream) -> TokenStream {
     let path = parse_macro_input!(input as syn::LitStr);
@@ -32,6 +43,7 @@ pub fn embed_dir(input: TokenStream) -> TokenStream {
     }
 }
 
+#[cfg_attr(not(doctest), doc = include_str!("docs/view.md"))]
 #[proc_macro_attribute]
 pub fn view(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = parse_macro_input!(item as syn::ItemImpl);
@@ -41,16 +53,7 @@ pub fn view(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// `#[derive(Model)]`: a struct becomes an ORM model (see `canter::orm`).
-///
-/// Struct options: `#[model(table = "...", app = "...", name = "...", crate = path,
-/// validate = path::to::fn, check(name = "...", sql = "..."))]`; `validate` and `check` may
-/// repeat. Field options: `#[field(primary_key, unique, db_index, max_length = N,
-/// default = expr, db_column = "...", choices = ["a", "b"], on_delete = "...",
-/// related_name = "...")]`, the last two on `ForeignKey` / `OneToOne` fields; a `ManyToMany`
-/// field takes `#[field(through = "Model")]`, and a `ModelState` field is the instance's state.
-/// A field `id: i64` is the auto-incrementing primary key unless another field is marked
-/// `primary_key`.
+#[cfg_attr(not(doctest), doc = include_str!("docs/model.md"))]
 #[proc_macro_derive(Model, attributes(model, field))]
 pub fn derive_model(item: TokenStream) -> TokenStream {
     let input = parse_macro_input!(item as syn::DeriveInput);
@@ -60,14 +63,7 @@ pub fn derive_model(item: TokenStream) -> TokenStream {
     }
 }
 
-/// `#[derive(Form)]`: a struct becomes a form (see `canter::pages::forms`).
-///
-/// Struct options: `#[form(crate = path, validate = path::to::fn, model = Type)]` (`validate`
-/// may repeat; a `fn(&Self) -> Result<(), FormErrors>` run once every field is valid; `model`
-/// makes it a `ModelForm` whose fields are the model's of the same names and types). Field options:
-/// `#[form(label = "...", widget = "textarea", max_length = N, min_length = N, min = N,
-/// max = N, choices = [("value", "Label"), ...], email, help_text = "...")]`. A field's type
-/// says whether it is required (`Option<_>` and `bool` are not) and how it is read.
+#[cfg_attr(not(doctest), doc = include_str!("docs/form.md"))]
 #[proc_macro_derive(Form, attributes(form))]
 pub fn derive_form(item: TokenStream) -> TokenStream {
     let input = parse_macro_input!(item as syn::DeriveInput);
@@ -77,11 +73,7 @@ pub fn derive_form(item: TokenStream) -> TokenStream {
     }
 }
 
-/// `#[task]`: makes an `async fn` (or a blocking `fn`, run on the blocking pool) a background
-/// task: `add::delay(2, 3).await?` enqueues it. Options: `name = "demo.add"`, `queue`,
-/// `priority`, `max_retries`, `retry_backoff`, `retry_backoff_max`, `time_limit`,
-/// `soft_time_limit`, `acks_late`, `autoretry`, `autoretry_for`, `ignore_result`, `rate_limit`,
-/// `unique`, `crate = path`.
+#[cfg_attr(not(doctest), doc = include_str!("docs/task.md"))]
 #[proc_macro_attribute]
 pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
     let function = parse_macro_input!(item as syn::ItemFn);

@@ -25,6 +25,8 @@
 //! The `canter.static` middleware (listed in the `middleware` setting) serves `STATIC_URL`;
 //! `collectstatic` writes `STATIC_ROOT`. See `docs/pages.md`.
 
+#![warn(missing_docs)]
+
 mod files;
 pub mod forms;
 mod settings;
@@ -61,6 +63,7 @@ pub struct Pages {
 }
 
 impl Pages {
+    /// No apps yet: add their folders with [`app`](Self::app).
     pub fn new() -> Self {
         Self::default()
     }

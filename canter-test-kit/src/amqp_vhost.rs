@@ -4,10 +4,12 @@
 
 use std::process::Command;
 
-/// See the module docs.
+/// A virtual host of the test's own, deleted with everything in it when dropped (see the
+/// module docs).
 pub struct AmqpVhost {
     /// The server's URL with this virtual host.
     pub url: String,
+    /// The virtual host's name (`<tag>-<random>`).
     pub name: String,
 }
 

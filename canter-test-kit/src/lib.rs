@@ -17,6 +17,8 @@
 //! A service's fixture is `None` when its variable is unset (the test skips, saying why), and a
 //! panic under `CANTER_REQUIRE_SERVICES=1` (CI), through [`canter_core::test::require_service`].
 
+#![warn(missing_docs)]
+
 mod amqp_vhost;
 #[cfg(feature = "mysql")]
 mod mysql;

@@ -6,7 +6,9 @@ use crate::block_on;
 /// holds) when this is dropped. [`url`](Self::url) names it.
 pub struct MysqlDatabase {
     admin: String,
+    /// The database's name (`<tag>_<random>`).
     pub name: String,
+    /// The server's URL with this database as its path.
     pub url: String,
 }
 

@@ -7,7 +7,9 @@ use crate::block_on;
 /// makes land in it.
 pub struct PgSchema {
     admin: String,
+    /// The schema's name (`<tag>_<random>`).
     pub name: String,
+    /// The server's URL with the schema first on its `search_path`.
     pub url: String,
 }
 

@@ -5,7 +5,9 @@ use crate::block_on;
 /// A key prefix of the test's own on `CANTER_TEST_REDIS_URL` (`<tag>-<random>:`); every key
 /// under it is deleted when this is dropped.
 pub struct RedisKeys {
+    /// The Redis server's URL, as `CANTER_TEST_REDIS_URL` gives it.
     pub url: String,
+    /// The prefix of every key the test makes (`<tag>-<random>:`).
     pub prefix: String,
 }
 

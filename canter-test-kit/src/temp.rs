@@ -9,12 +9,14 @@ pub struct TempDir {
 }
 
 impl TempDir {
+    /// Makes the directory, named after `tag`.
     pub fn new(tag: &str) -> TempDir {
         let path = std::env::temp_dir().join(format!("canter-{tag}-{}", crate::unique()));
         std::fs::create_dir_all(&path).expect("a temporary directory");
         TempDir { path }
     }
 
+    /// Where the directory is.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -48,11 +50,14 @@ impl Drop for TempDir {
 /// A fresh SQLite file's URL (the file does not exist yet); the file and its `-wal` and `-shm`
 /// companions are removed when dropped.
 pub struct SqliteFile {
+    /// The file's path in the system's temp dir.
     pub path: PathBuf,
+    /// `sqlite://` and the path: what a database setting takes.
     pub url: String,
 }
 
 impl SqliteFile {
+    /// A path named after `tag` that no other test uses.
     pub fn new(tag: &str) -> SqliteFile {
         let path = std::env::temp_dir().join(format!("{tag}-{}.sqlite3", crate::unique()));
         let url = format!("sqlite://{}", path.display());

@@ -17,9 +17,12 @@
 //! }
 //! ```
 
+#![warn(missing_docs)]
+
 pub use canter_core::*;
 
-#[cfg(doctest)]
+// Only in canter's repository (see build.rs): the guides live beside the crate, not in it.
+#[cfg(all(doctest, canter_guides))]
 mod guides;
 
 /// The async ORM (`canter_orm`): models, querysets, transactions. `#[derive(canter::orm::Model)]`.

@@ -46,9 +46,12 @@ use crate::sessions::{Session, SessionExt};
 #[allow(unused_imports)]
 use canter_orm::Model as _;
 
-/// Session keys of Django's `login()`.
+/// Session key of Django's `login()`: the logged-in user's id.
 pub const SESSION_KEY: &str = "_auth_user_id";
+/// Session key of Django's `login()`: the dotted name of the backend that authenticated.
 pub const BACKEND_SESSION_KEY: &str = "_auth_user_backend";
+/// Session key of Django's `login()`: the HMAC of the password hash, so changing the password
+/// ends the user's other sessions.
 pub const HASH_SESSION_KEY: &str = "_auth_user_hash";
 
 /// The auth configuration every request of the app shares (put there by the middleware).

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::hashers::{Hasher, PBKDF2_ITERATIONS};
 
+/// `[auth]` settings: which hasher new passwords get, where to log in, which backends run.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {

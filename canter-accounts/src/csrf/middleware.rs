@@ -30,10 +30,12 @@ pub struct CsrfViewMiddleware {
 }
 
 impl CsrfViewMiddleware {
+    /// The middleware for the app's `[csrf]` settings (as the `canter.csrf` name builds it).
     pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
         Ok(Self::new(settings.section("csrf")?, settings.debug))
     }
 
+    /// The middleware with these settings; `debug` adds the reason to 403 pages.
     pub fn new(settings: CsrfSettings, debug: bool) -> Self {
         Self { settings, debug }
     }

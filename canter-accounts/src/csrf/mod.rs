@@ -21,7 +21,9 @@ use crate::crypto::{constant_time_eq, random_string, RANDOM_STRING_CHARS};
 
 /// Django's `CSRF_ALLOWED_CHARS`: `a-z`, `A-Z`, `0-9`, in that order (masking adds indices).
 const CHARS: &[u8] = RANDOM_STRING_CHARS;
+/// Length of the secret the cookie holds (Django's `CSRF_SECRET_LENGTH`).
 pub const CSRF_SECRET_LENGTH: usize = 32;
+/// Length of a masked token in a form or header: mask and masked secret (`CSRF_TOKEN_LENGTH`).
 pub const CSRF_TOKEN_LENGTH: usize = 64;
 
 /// Marks a route exempt from the CSRF check (Django's `@csrf_exempt`): API views that

@@ -2,17 +2,23 @@
 
 use serde::Deserialize;
 
+/// `[csrf]` settings, Django's names without the `CSRF_` prefix.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CsrfSettings {
+    /// The cookie holding the secret (`csrftoken`; `CSRF_COOKIE_NAME`).
     pub cookie_name: String,
     /// Seconds (`CSRF_COOKIE_AGE`: 52 weeks).
     pub cookie_age: i64,
+    /// The cookie's `Path` (`/`; `CSRF_COOKIE_PATH`).
     pub cookie_path: String,
+    /// The cookie's `Domain`, for cross-subdomain forms (`CSRF_COOKIE_DOMAIN`).
     pub cookie_domain: Option<String>,
+    /// Sends the cookie over HTTPS only (`CSRF_COOKIE_SECURE`).
     pub cookie_secure: bool,
     /// False as in Django: JavaScript reads the cookie to send the header.
     pub cookie_httponly: bool,
+    /// `Lax`, `Strict`, `None`, or empty for no attribute (`CSRF_COOKIE_SAMESITE`).
     pub cookie_samesite: String,
     /// The request header that carries the token (`CSRF_HEADER_NAME`).
     pub header_name: String,

@@ -41,7 +41,10 @@ const UNUSABLE_PREFIX: char = '!';
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Hasher {
     /// `pbkdf2_sha256$<iterations>$<salt>$<b64 hash>`.
-    Pbkdf2Sha256 { iterations: u32 },
+    Pbkdf2Sha256 {
+        /// Rounds of SHA-256 for new hashes; a hash with another count is upgraded at login.
+        iterations: u32,
+    },
     /// `argon2$argon2id$v=19$m=102400,t=2,p=8$<salt>$<hash>` (Django's parameters).
     #[cfg(feature = "argon2")]
     Argon2,

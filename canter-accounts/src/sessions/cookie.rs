@@ -9,6 +9,7 @@ use crate::signing::Signer;
 /// Django's salt for this backend.
 const SALT: &str = "django.contrib.sessions.backends.signed_cookies";
 
+/// Sessions kept in the cookie itself, signed (see the module docs).
 pub struct SignedCookieStore {
     signer: Signer,
     max_age: u64,

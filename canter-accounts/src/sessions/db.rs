@@ -14,6 +14,7 @@ pub struct DatabaseStore {
 }
 
 impl DatabaseStore {
+    /// A store on the ORM's database `alias` (`default`).
     pub fn new(codec: SessionCodec, alias: &str) -> Self {
         Self {
             codec,

@@ -26,6 +26,7 @@ impl SessionMiddleware {
         Ok(Self::new(section, store))
     }
 
+    /// The middleware on `store`, with these cookie settings (a test's own store).
     pub fn new(settings: SessionSettings, store: Arc<dyn SessionStore>) -> Self {
         Self { settings, store }
     }

@@ -124,6 +124,7 @@ impl Session {
         removed
     }
 
+    /// Whether the session has `key` (Python's `key in request.session`).
     pub async fn contains(&self, key: &str) -> bool {
         self.get_value(key).await.is_some()
     }
@@ -134,6 +135,7 @@ impl Session {
         state.data.iter().flat_map(|d| d.keys().cloned()).collect()
     }
 
+    /// Whether the session holds nothing (a new or flushed one).
     pub async fn is_empty(&self) -> bool {
         let state = self.loaded().await;
         state.data.as_ref().is_none_or(|d| d.is_empty())

@@ -11,6 +11,7 @@ use super::store::{new_session_key, SessionCodec, SessionData, SessionError, Ses
 /// Django's `KEY_PREFIX` of the cache backend.
 const PREFIX: &str = "django.contrib.sessions.cache";
 
+/// Sessions in Redis, one key per session (see the module docs).
 pub struct RedisStore {
     codec: SessionCodec,
     client: redis::Client,
@@ -18,6 +19,7 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
+    /// A store on the Redis at `url` (connected on first use); an invalid URL is an error.
     pub fn new(codec: SessionCodec, url: &str) -> Result<Self, SessionError> {
         let client = redis::Client::open(url).map_err(|e| SessionError(e.to_string()))?;
         Ok(Self {

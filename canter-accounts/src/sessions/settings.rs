@@ -14,16 +14,25 @@ pub struct SessionSettings {
     pub database: String,
     /// The Redis URL of the `redis` engine (default: `REDIS_URL`).
     pub redis_url: Option<String>,
+    /// The cookie holding the session key (`sessionid`; `SESSION_COOKIE_NAME`).
     pub cookie_name: String,
     /// Seconds (`SESSION_COOKIE_AGE`, two weeks).
     pub cookie_age: i64,
+    /// The cookie's `Path` (`/`; `SESSION_COOKIE_PATH`).
     pub cookie_path: String,
+    /// The cookie's `Domain`, for sessions shared by subdomains (`SESSION_COOKIE_DOMAIN`).
     pub cookie_domain: Option<String>,
+    /// Sends the cookie over HTTPS only (`SESSION_COOKIE_SECURE`).
     pub cookie_secure: bool,
+    /// Hides the cookie from JavaScript (`true`; `SESSION_COOKIE_HTTPONLY`).
     pub cookie_httponly: bool,
     /// `Lax`, `Strict`, `None`, or empty for no attribute.
     pub cookie_samesite: String,
+    /// A browser-session cookie (no `Max-Age`), gone when the browser closes
+    /// (`SESSION_EXPIRE_AT_BROWSER_CLOSE`).
     pub expire_at_browser_close: bool,
+    /// Saves (and so extends) the session on every request, not only when it changed
+    /// (`SESSION_SAVE_EVERY_REQUEST`).
     pub save_every_request: bool,
 }
 
@@ -50,6 +59,7 @@ impl Default for SessionSettings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SigningSettings {
+    /// Older secret keys: what they signed still verifies, nothing new is signed with them.
     pub secret_key_fallbacks: Vec<String>,
 }
 

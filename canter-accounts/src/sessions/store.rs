@@ -60,11 +60,14 @@ pub struct SessionCodec {
 }
 
 impl SessionCodec {
+    /// A codec signing with `key`, and reading data signed with any of `fallbacks` too
+    /// (Django's `SECRET_KEY_FALLBACKS`).
     pub fn new(key: Vec<u8>, fallbacks: Vec<Vec<u8>>) -> Self {
         Self {
             signer: Signer::new(key, fallbacks, SESSION_SALT),
         }
     }
+    /// `data` as Django stores it: compressed when that is shorter, JSON, signed.
     pub fn encode(&self, data: &SessionData) -> String {
         self.signer.sign_object(data, true)
     }

@@ -21,8 +21,9 @@ struct Queue {
     rx: SharedReceiver,
 }
 
-/// See the module docs. `capacity` per channel (default 100), `expiry` of a queued message
-/// (60 s) and `group_expiry` of a membership (86,400 s) as in Channels.
+/// The in-process channel layer (see the module docs). `capacity` per channel (default 100),
+/// `expiry` of a queued message (60 s) and `group_expiry` of a membership (86,400 s) as in
+/// Channels.
 pub struct InMemoryChannelLayer {
     capacity: usize,
     expiry: Duration,
@@ -39,6 +40,7 @@ impl Default for InMemoryChannelLayer {
 }
 
 impl InMemoryChannelLayer {
+    /// A layer with these limits (a `capacity` of 0 is taken as 1); `default()` has Channels'.
     pub fn new(capacity: usize, expiry: Duration, group_expiry: Duration) -> Self {
         Self {
             capacity: capacity.max(1),

@@ -60,6 +60,7 @@ impl Message {
         self.0.get("type").and_then(Value::as_str).unwrap_or("")
     }
 
+    /// The field `key`, if the message has it.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key)
     }
@@ -81,6 +82,8 @@ pub enum LayerError {
     /// The channel's queue is at capacity (Channels' `ChannelFull`).
     #[error("channel {0:?} is full")]
     ChannelFull(String),
+    /// The message is not a JSON object with a string `type`, or a group or channel name is
+    /// not valid ([`valid_group_name`]).
     #[error("invalid message: {0}")]
     Invalid(String),
     /// The layer's backend cannot be reached.
@@ -89,6 +92,34 @@ pub enum LayerError {
 }
 
 /// A channel layer. Methods return boxed futures so layers are interchangeable at run time.
+///
+/// Channels, groups and messages, on the in-process layer (the Redis one behaves the same
+/// across processes):
+///
+/// ```
+/// use canter_channels::{ChannelLayer, InMemoryChannelLayer, Message};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let layer = InMemoryChannelLayer::default();
+/// let (a, b) = (layer.new_channel(), layer.new_channel());
+///
+/// // One channel: send, then receive.
+/// layer.send(&a, Message::new("job.start").with("id", 7)).await.unwrap();
+/// let message = layer.receive(&a).await.unwrap();
+/// assert_eq!((message.kind(), message.get("id")), ("job.start", Some(&7.into())));
+///
+/// // A group: every member gets a copy.
+/// layer.group_add("room", &a).await.unwrap();
+/// layer.group_add("room", &b).await.unwrap();
+/// assert_eq!(layer.group_size("room").await.unwrap(), 2);
+/// layer.group_send("room", Message::new("chat.message").with("text", "hi")).await.unwrap();
+/// assert_eq!(layer.receive(&b).await.unwrap().get("text"), Some(&"hi".into()));
+/// assert_eq!(layer.receive(&a).await.unwrap().get("text"), Some(&"hi".into()));
+///
+/// layer.group_discard("room", &b).await.unwrap();
+/// assert_eq!(layer.group_size("room").await.unwrap(), 1);
+/// # });
+/// ```
 pub trait ChannelLayer: Send + Sync + 'static {
     /// A new, unique channel name for one consumer (`specific.<id>!<id>`).
     fn new_channel(&self) -> String;
@@ -100,11 +131,13 @@ pub trait ChannelLayer: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), LayerError>>;
     /// The next message for `channel` (waits for one).
     fn receive<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, Result<Message, LayerError>>;
+    /// Adds `channel` to `group` (refreshing its membership's expiry).
     fn group_add<'a>(
         &'a self,
         group: &'a str,
         channel: &'a str,
     ) -> BoxFuture<'a, Result<(), LayerError>>;
+    /// Removes `channel` from `group` (nothing happens if it is not in it).
     fn group_discard<'a>(
         &'a self,
         group: &'a str,
@@ -153,6 +186,32 @@ pub fn layer_app(layer: Arc<dyn ChannelLayer>) -> Arc<canter_kernel::Services> {
 /// The current app's channel layer (`channels.layers.get_channel_layer()`): the one the
 /// channels plugin started. Outside any app, or in an app without the plugin, an error says
 /// which — never a private in-memory layer that no other process would see.
+///
+/// From a view, a task or a test, to reach the consumers of a group:
+///
+/// ```
+/// use std::sync::Arc;
+/// use canter_channels::{channel_layer, layer_app, ChannelLayer, InMemoryChannelLayer, Message};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let layer: Arc<dyn ChannelLayer> = Arc::new(InMemoryChannelLayer::default());
+/// let listener = layer.new_channel();
+/// layer.group_add("news", &listener).await.unwrap();
+///
+/// // Inside the app (as a view runs), `channel_layer()` finds the app's layer.
+/// layer_app(layer.clone())
+///     .scope(async {
+///         let layer = channel_layer().unwrap();
+///         layer.group_send("news", Message::new("news.item").with("title", "canter 0.1")).await
+///     })
+///     .await
+///     .unwrap();
+/// assert_eq!(layer.receive(&listener).await.unwrap().kind(), "news.item");
+///
+/// // Outside any app there is none, and the error says so.
+/// assert!(channel_layer().is_err());
+/// # });
+/// ```
 pub fn channel_layer() -> Result<Arc<dyn ChannelLayer>, LayerError> {
     canter_kernel::services::require::<Arc<dyn ChannelLayer>>("channel layer")
         .map_err(|e| LayerError::Unavailable(e.to_string()))

@@ -39,9 +39,13 @@ pub struct WebSocketEndpoint;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct ChannelsSettings {
+    /// The largest message a client may send, in bytes (1 MiB); larger closes with 1009.
     pub max_message_size: usize,
+    /// Seconds between the server's pings (20), which keep proxies from closing idle sockets.
     pub ping_interval: f64,
+    /// Seconds without any frame from the client (pongs count) before closing with 1001 (60).
     pub idle_timeout: f64,
+    /// Frames a slow reader may have pending (256); more closes with 1013.
     pub outbound_queue: usize,
     /// Origins allowed to open sockets: host names (`example.com`, `.example.com`, `*`).
     /// Empty: the hosts of `allowed_hosts`.
@@ -61,6 +65,10 @@ impl Default for ChannelsSettings {
 }
 
 /// A WebSocket endpoint for `path(...)`: `path("ws/chat/<str:room>/", websocket(|scope| Chat::new(scope)))`.
+///
+/// The factory makes one consumer per connection, from the handshake's [`Scope`] (its path
+/// parameters, query, headers, cookies). Examples: [`Consumer`] and
+/// [`JsonConsumer`](crate::JsonConsumer).
 pub fn websocket<C, F>(factory: F) -> WebSocketView<F>
 where
     C: Consumer,

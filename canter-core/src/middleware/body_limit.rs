@@ -16,6 +16,7 @@ pub struct BodyLimit {
 }
 
 impl BodyLimit {
+    /// Refuses bodies over `max_bytes` with a 413.
     pub fn new(max_bytes: usize) -> Self {
         Self { max: max_bytes }
     }

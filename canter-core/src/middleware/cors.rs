@@ -12,10 +12,12 @@ use crate::request::Request;
 use crate::response::Response;
 use crate::settings::{CorsSettings, SettingsError};
 
-/// See the module docs.
+/// CORS headers and preflight answers from the `[cors]` settings (see the module docs).
 pub struct Cors(LayerMiddleware<CorsLayer>);
 
 impl Cors {
+    /// The middleware for `settings`; an origin, method or header that does not parse (or
+    /// `"*"` with credentials) is an error naming its key.
     pub fn from_settings(settings: &CorsSettings) -> Result<Self, SettingsError> {
         let bad = |key: &str, message: String| SettingsError::Invalid {
             key: format!("cors.{key}"),

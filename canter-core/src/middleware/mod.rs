@@ -63,7 +63,41 @@ use crate::response::Response;
 use crate::settings::{Settings, SettingsError};
 
 /// An async middleware. Implement it with `async fn call(&self, req: Request, next: Next) -> Response`.
+///
+/// One value serves every request (it is shared, hence `&self`): keep per-request state in
+/// the request or in locals of `call`.
 pub trait Middleware: Send + Sync + 'static {
+    /// Handles one request: change it, call `next.run(req)` for the rest of the chain and
+    /// change its response, or answer without calling `next`.
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// /// Answers 503 to everything but `/health/` while the site is in maintenance.
+    /// struct Maintenance { on: bool }
+    ///
+    /// impl Middleware for Maintenance {
+    ///     async fn call(&self, req: Request, next: Next) -> Response {
+    ///         if self.on && req.uri().path() != "/health/" {
+    ///             return (StatusCode::SERVICE_UNAVAILABLE, "back soon").into_response();
+    ///         }
+    ///         next.run(req).await
+    ///     }
+    /// }
+    ///
+    /// async fn health(_req: Request) -> &'static str { "ok" }
+    /// async fn home(_req: Request) -> &'static str { "home" }
+    ///
+    /// let app = App::new()
+    ///     .middleware(Maintenance { on: true })
+    ///     .urls(vec![path("", home), path("health/", health)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/").await.status(), 503);
+    /// assert_eq!(client.get("/health/").await.text(), "ok");
+    /// # });
+    /// ```
     fn call(&self, req: Request, next: Next) -> impl Future<Output = Response> + Send;
 }
 
@@ -98,7 +132,8 @@ impl Next {
         Self { chain, index: 0 }
     }
 
-    /// Runs the rest of the chain (Django's `get_response(request)`).
+    /// Runs the rest of the chain (Django's `get_response(request)`). A middleware may call it
+    /// once, or not at all to answer itself; example: [`Middleware::call`].
     pub fn run(self, req: Request) -> BoxFuture<'static, Response> {
         match self.chain.middleware.get(self.index) {
             Some(middleware) => {
@@ -115,6 +150,28 @@ impl Next {
 }
 
 /// A middleware from an async closure: `from_fn(|req, next| async move { next.run(req).await })`.
+///
+/// ```
+/// use canter_core::middleware::from_fn;
+/// use canter_core::prelude::*;
+/// use canter_core::test::TestClient;
+///
+/// async fn hello(_req: Request) -> &'static str { "hello" }
+///
+/// // Refuses requests without an API key, before any view runs.
+/// let api_key = from_fn(|req: Request, next: Next| async move {
+///     match req.headers().get("x-api-key") {
+///         Some(key) if key == "s3cret" => next.run(req).await,
+///         _ => (StatusCode::UNAUTHORIZED, "an API key is needed").into_response(),
+///     }
+/// });
+/// let app = App::new().middleware(api_key).urls(vec![path("", hello)]);
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let client = TestClient::new(app);
+/// assert_eq!(client.get("/").await.status(), 401);
+/// assert_eq!(client.get("/").header("x-api-key", "s3cret").await.text(), "hello");
+/// # });
+/// ```
 pub fn from_fn<F, Fut>(f: F) -> FromFn<F>
 where
     F: Fn(Request, Next) -> Fut + Send + Sync + 'static,
@@ -123,7 +180,7 @@ where
     FromFn(f)
 }
 
-/// See [`from_fn`].
+/// A middleware made of an async closure: see [`from_fn`].
 pub struct FromFn<F>(F);
 
 impl<F, Fut> Middleware for FromFn<F>

@@ -9,7 +9,8 @@ use crate::response::Response;
 
 const HEADER: &str = "x-request-id";
 
-/// See the module docs. `trust_incoming(false)` always makes a fresh id.
+/// Gives every request an id (see the module docs); `trust_incoming(false)` always makes a
+/// fresh one.
 pub struct RequestIdMiddleware {
     trust_incoming: bool,
 }
@@ -23,6 +24,8 @@ impl Default for RequestIdMiddleware {
 }
 
 impl RequestIdMiddleware {
+    /// Whether a client's own `X-Request-Id` is kept (the default) or replaced: turn it off
+    /// where clients are not trusted to choose the ids that end up in the logs.
     pub fn trust_incoming(mut self, trust: bool) -> Self {
         self.trust_incoming = trust;
         self

@@ -19,6 +19,7 @@ pub struct SecurityHeaders {
 }
 
 impl SecurityHeaders {
+    /// The headers `settings` asks for (empty values send none).
     pub fn from_settings(settings: &SecuritySettings) -> Self {
         let mut headers = Vec::new();
         let mut add = |name: &'static str, value: String| {

@@ -19,6 +19,30 @@ pub struct FileResponse {
 
 impl FileResponse {
     /// Opens `path`; a missing file → 404, another I/O error → 500.
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// async fn report(_req: Request) -> Result<FileResponse> {
+    ///     let path = std::env::temp_dir().join("canter-doc-report.txt");
+    ///     tokio::fs::write(&path, "quarterly figures").await?;
+    ///     Ok(FileResponse::open(&path).await?.as_attachment("report.txt"))
+    /// }
+    /// async fn missing(_req: Request) -> Result<FileResponse> {
+    ///     FileResponse::open("/no/such/file.txt").await
+    /// }
+    ///
+    /// let app = App::new().urls(vec![path("report/", report), path("missing/", missing)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestClient::new(app);
+    /// let response = client.get("/report/").await;
+    /// assert_eq!(response.text(), "quarterly figures");
+    /// assert_eq!(response.header("content-type"), Some("text/plain; charset=utf-8"));
+    /// assert_eq!(response.header("content-disposition"), Some(r#"attachment; filename="report.txt""#));
+    /// assert_eq!(client.get("/missing/").await.status(), 404);
+    /// # });
+    /// ```
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path: PathBuf = path.as_ref().to_owned();
         let file = tokio::fs::File::open(&path)

@@ -29,6 +29,26 @@ pub struct JsonResponse {
 }
 
 impl JsonResponse {
+    /// A 200 with `data` as JSON; data that does not serialize becomes a 500 naming why.
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Item { id: i64, name: &'static str }
+    ///
+    /// async fn items(_req: Request) -> JsonResponse {
+    ///     JsonResponse::new(vec![Item { id: 1, name: "tea" }, Item { id: 2, name: "cake" }])
+    /// }
+    ///
+    /// let app = App::new().urls(vec![path("items/", items)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let response = TestClient::new(app).get("/items/").await;
+    /// assert_eq!(response.header("content-type"), Some("application/json"));
+    /// assert_eq!(response.text(), r#"[{"id":1,"name":"tea"},{"id":2,"name":"cake"}]"#);
+    /// # });
+    /// ```
     pub fn new<T: Serialize>(data: T) -> Self {
         Self {
             body: serde_json::to_vec(&data).map_err(|e| e.to_string()),
@@ -75,12 +95,34 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    /// A 200 whose body is `stream`'s chunks, `application/octet-stream` unless
+    /// [`content_type`](Self::content_type) says otherwise.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// /// A CSV export, written row by row as the client reads it.
+    /// async fn export(_req: Request) -> StreamingResponse<impl futures_util::Stream<Item = Result<Bytes, std::io::Error>>> {
+    ///     let rows = (1..=3).map(|n| Ok(Bytes::from(format!("{n},item {n}\n"))));
+    ///     StreamingResponse::new(futures_util::stream::iter(rows)).content_type("text/csv")
+    /// }
+    ///
+    /// let app = App::new().urls(vec![path("export.csv", export)]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let response = TestClient::new(app).get("/export.csv").await;
+    /// assert_eq!(response.header("content-type"), Some("text/csv"));
+    /// assert_eq!(response.text(), "1,item 1\n2,item 2\n3,item 3\n");
+    /// # });
+    /// ```
     pub fn new(stream: S) -> Self {
         Self {
             stream,
             content_type: HeaderValue::from_static("application/octet-stream"),
         }
     }
+    /// Sets the `Content-Type` (`"text/csv"`, `"text/event-stream"`, …).
     pub fn content_type(mut self, value: &'static str) -> Self {
         self.content_type = HeaderValue::from_static(value);
         self
@@ -102,6 +144,12 @@ where
 }
 
 /// A plain-text response with a status (`text(404, "nope")`).
+///
+/// ```
+/// let response = canter_core::response::text(404, "no such page");
+/// assert_eq!(response.status(), 404);
+/// assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
+/// ```
 pub fn text(status: u16, body: impl Into<String>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, body.into()).into_response()

@@ -82,6 +82,8 @@ pub struct FnConverter {
 type ToValue = Box<dyn Fn(&str) -> Result<Value, String> + Send + Sync>;
 
 impl FnConverter {
+    /// A converter matching `regex` (without anchors) whose matches `to_value` parses; an
+    /// `Err` makes the route not match, as a converter's `ValueError` does in Django.
     pub fn new(
         regex: impl Into<String>,
         to_value: impl Fn(&str) -> Result<Value, String> + Send + Sync + 'static,
@@ -119,9 +121,11 @@ impl Default for Converters {
 }
 
 impl Converters {
+    /// Adds (or replaces) the converter `name`, for `<name:param>` ([`App::converter`](crate::App::converter)).
     pub fn register(&mut self, name: impl Into<String>, converter: impl Converter) {
         self.0.insert(name.into(), Arc::new(converter));
     }
+    /// The converter `name` (`str`, `int`, `slug`, `uuid`, `path` or a registered one).
     pub fn get(&self, name: &str) -> Option<Arc<dyn Converter>> {
         self.0.get(name).cloned()
     }

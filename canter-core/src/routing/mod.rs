@@ -73,6 +73,27 @@ pub(crate) enum PatternKind {
 ///
 /// The view is an `async fn` taking extractors (or the whole [`Request`]) and returning
 /// anything [`IntoResponse`](crate::IntoResponse); or a class-based view's `as_view()`.
+///
+/// ```
+/// use canter_core::prelude::*;
+/// use canter_core::test::TestClient;
+///
+/// async fn index(_req: Request) -> &'static str { "index" }
+/// async fn article(Path((year, slug)): Path<(i64, String)>) -> String { format!("{year}: {slug}") }
+/// async fn page(req: Request) -> String { req.param::<String>("name").unwrap() }
+///
+/// let app = App::new().urls(vec![
+///     path("", index).name("index"),
+///     path("articles/<int:year>/<slug:slug>/", article).name("article"),
+///     path("pages/<path:name>", page),                  // `path` takes slashes too
+/// ]);
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let client = TestClient::new(app);
+/// assert_eq!(client.get("/articles/2024/hello-world/").await.text(), "2024: hello-world");
+/// assert_eq!(client.get("/pages/docs/intro.html").await.text(), "docs/intro.html");
+/// assert_eq!(client.get("/articles/2024/").await.status(), 404);
+/// # });
+/// ```
 pub fn path<H, T>(pattern: &str, view: H) -> UrlPattern
 where
     H: Handler<T, ()>,
@@ -112,6 +133,33 @@ where
 }
 
 /// Django's `include("api/", api_urls)`: every pattern of `patterns` under `prefix`.
+///
+/// Includes nest; a [`namespace`](UrlPattern::namespace) prefixes its routes' names, and
+/// [`middleware`](UrlPattern::middleware) or a [`tag`](UrlPattern::tag) on the include applies
+/// to every route in it.
+///
+/// ```
+/// use canter_core::prelude::*;
+/// use canter_core::test::TestClient;
+///
+/// async fn list(_req: Request) -> &'static str { "all items" }
+/// async fn item(Path(id): Path<i64>) -> String { format!("item {id}") }
+/// async fn links(req: Request) -> String { req.reverse("api:v1:item", &[("id", "3".into())]).unwrap() }
+///
+/// fn v1() -> Vec<UrlPattern> {
+///     vec![path("items/", list).name("items"), path("items/<int:id>/", item).name("item")]
+/// }
+///
+/// let app = App::new().urls(vec![
+///     include("api/", vec![include("v1/", v1()).namespace("v1")]).namespace("api"),
+///     path("links/", links),
+/// ]);
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let client = TestClient::new(app);
+/// assert_eq!(client.get("/api/v1/items/3/").await.text(), "item 3");
+/// assert_eq!(client.get("/links/").await.text(), "/api/v1/items/3/");
+/// # });
+/// ```
 pub fn include(prefix: &str, patterns: Vec<UrlPattern>) -> UrlPattern {
     UrlPattern {
         kind: PatternKind::Include {
@@ -139,6 +187,22 @@ impl UrlPattern {
     }
     /// Restricts a function view to these methods (Django's `require_http_methods`); others
     /// get 405 with an `Allow` header. `GET` brings `HEAD` along.
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// async fn vote(_req: Request) -> &'static str { "counted" }
+    ///
+    /// let app = App::new().urls(vec![path("vote/", vote).methods([Method::POST])]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.post("/vote/").await.text(), "counted");
+    /// let refused = client.get("/vote/").await;
+    /// assert_eq!(refused.status(), 405);
+    /// assert_eq!(refused.header("allow"), Some("POST"));
+    /// # });
+    /// ```
     pub fn methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
         let mut list: Vec<Method> = methods.into_iter().collect();
         if list.contains(&Method::GET) && !list.contains(&Method::HEAD) {
@@ -150,6 +214,34 @@ impl UrlPattern {
     /// Runs `middleware` around this route's view (or around every route of this include),
     /// after routing: Django's view decorators (`login_required`, …), as middleware. The
     /// app's own middleware runs outside it; an include's runs outside its routes'.
+    ///
+    /// ```
+    /// use canter_core::middleware::from_fn;
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// async fn report(_req: Request) -> &'static str { "secret report" }
+    /// async fn home(_req: Request) -> &'static str { "home" }
+    ///
+    /// // A decorator-like guard: only requests carrying the staff header get through.
+    /// let staff_only = from_fn(|req: Request, next: Next| async move {
+    ///     if req.headers().contains_key("x-staff") {
+    ///         next.run(req).await
+    ///     } else {
+    ///         StatusCode::FORBIDDEN.into_response()
+    ///     }
+    /// });
+    /// let app = App::new().urls(vec![
+    ///     include("admin/", vec![path("report/", report)]).middleware(staff_only),
+    ///     path("", home),
+    /// ]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/admin/report/").await.status(), 403);
+    /// assert_eq!(client.get("/admin/report/").header("x-staff", "1").await.text(), "secret report");
+    /// assert_eq!(client.get("/").await.text(), "home"); // other routes are untouched
+    /// # });
+    /// ```
     pub fn middleware(mut self, middleware: impl Middleware) -> Self {
         self.middleware.push(Arc::new(middleware));
         self
@@ -158,6 +250,34 @@ impl UrlPattern {
     /// reads with [`RequestExt::route_tag`](crate::RequestExt::route_tag), before or after
     /// routing (Django's attributes on a view function, like `csrf_exempt`). A route's own
     /// tag wins over its include's of the same type.
+    ///
+    /// ```
+    /// use canter_core::middleware::from_fn;
+    /// use canter_core::prelude::*;
+    /// use canter_core::test::TestClient;
+    ///
+    /// /// How long browsers may cache a route's responses.
+    /// #[derive(Clone)]
+    /// struct CacheFor(u32);
+    ///
+    /// async fn logo(_req: Request) -> &'static str { "<svg/>" }
+    ///
+    /// let app = App::new()
+    ///     .middleware(from_fn(|req: Request, next: Next| async move {
+    ///         let seconds = req.route_tag::<CacheFor>().map(|c| c.0);
+    ///         let mut response = next.run(req).await;
+    ///         if let Some(seconds) = seconds {
+    ///             let value = format!("max-age={seconds}").parse().unwrap();
+    ///             response.headers_mut().insert("cache-control", value);
+    ///         }
+    ///         response
+    ///     }))
+    ///     .urls(vec![path("logo.svg", logo).tag(CacheFor(3600))]);
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let response = TestClient::new(app).get("/logo.svg").await;
+    /// assert_eq!(response.header("cache-control"), Some("max-age=3600"));
+    /// # });
+    /// ```
     pub fn tag<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
         self.tags.insert(value);
         self

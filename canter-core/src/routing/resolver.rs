@@ -15,7 +15,9 @@ use crate::middleware::{Chain, DynMiddleware, Next};
 #[derive(Debug, thiserror::Error)]
 #[error("URL pattern {pattern:?}: {message}")]
 pub struct UrlConfError {
+    /// The pattern at fault, with its includes' prefixes.
     pub pattern: String,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -23,9 +25,13 @@ pub struct UrlConfError {
 #[derive(Debug, thiserror::Error)]
 #[error("Reverse for {name:?} with arguments {args:?} not found. {tried} pattern(s) tried: {patterns:?}")]
 pub struct NoReverseMatch {
+    /// The URL name asked for (`"namespace:name"`).
     pub name: String,
+    /// The arguments given, by name.
     pub args: Vec<(String, String)>,
+    /// How many patterns have that name.
     pub tried: usize,
+    /// Those patterns, none of which the arguments fit.
     pub patterns: Vec<String>,
 }
 
@@ -60,16 +66,19 @@ pub struct ResolvedRoute {
     pub name: Option<&'static str>,
     /// The route's whole pattern (`"articles/<int:year>/"`).
     pub pattern: &'static str,
+    /// The view's Rust path (`"blog::views::article"`), for logs and the DEBUG page.
     pub view_name: &'static str,
     /// The percent-decoded path, when decoding changed it (read it with `RequestExt::path`,
     /// which falls back to the URI's path: no copy of the path per request).
     pub(crate) decoded_path: Option<String>,
+    /// The path's parameters, converted (`year` → `2024` for `<int:year>`), in pattern order.
     pub params: Vec<(String, Value)>,
     /// The route's tags ([`UrlPattern::tag`](super::UrlPattern::tag)).
     pub(crate) tags: Option<Arc<http::Extensions>>,
 }
 
 impl ResolvedRoute {
+    /// The parameter `name`, converted, if the pattern has it.
     pub fn param(&self, name: &str) -> Option<&Value> {
         self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
@@ -87,6 +96,8 @@ pub struct Resolver {
 pub type FuzzMatch = (&'static str, Option<&'static str>, Vec<(String, Value)>);
 
 impl Resolver {
+    /// Compiles `patterns` (includes flattened, prefixes joined) with `converters` for their
+    /// `<name:param>` parts; an unknown converter or a malformed pattern is an error naming it.
     pub fn new(patterns: Vec<UrlPattern>, converters: &Converters) -> Result<Self, UrlConfError> {
         let mut routes = Vec::new();
         let outer = Inherited::default();
@@ -161,6 +172,30 @@ impl Resolver {
 
     /// Django's `reverse(name, kwargs=...)`: the path (with its leading `/`) of the route named
     /// `name` (`"namespace:name"` inside an include) with these parameters.
+    ///
+    /// Each value must be one the parameter's converter accepts, and is percent-encoded; when
+    /// several routes share the name, the first whose parameters fit wins.
+    ///
+    /// ```
+    /// use canter_core::prelude::*;
+    /// use canter_core::routing::Resolver;
+    ///
+    /// async fn view(_req: Request) -> &'static str { "" }
+    ///
+    /// let resolver = Resolver::new(vec![
+    ///     path("articles/<int:year>/<slug:slug>/", view).name("article"),
+    ///     include("shop/", vec![path("items/<str:sku>/", view).name("item")]).namespace("shop"),
+    /// ], &Default::default()).unwrap();
+    ///
+    /// let url = resolver.reverse("article", &[("year", "2024".into()), ("slug", "hello".into())]);
+    /// assert_eq!(url.unwrap(), "/articles/2024/hello/");
+    /// assert_eq!(resolver.reverse("shop:item", &[("sku", "a b".into())]).unwrap(), "/shop/items/a%20b/");
+    ///
+    /// // Django's NoReverseMatch: an unknown name, or values the converters refuse.
+    /// assert!(resolver.reverse("nowhere", &[]).is_err());
+    /// let wrong = resolver.reverse("article", &[("year", "MMXXIV".into()), ("slug", "hello".into())]);
+    /// assert!(wrong.unwrap_err().to_string().contains("1 pattern(s) tried"));
+    /// ```
     pub fn reverse(&self, name: &str, args: &[(&str, String)]) -> Result<String, NoReverseMatch> {
         let candidates = self.by_name.get(name).map(Vec::as_slice).unwrap_or(&[]);
         'candidates: for &index in candidates {

@@ -8,7 +8,8 @@ use tokio::task::JoinHandle;
 use crate::app::App;
 use crate::settings::Settings;
 
-/// See the [module docs](super).
+/// A real server for a test that needs a socket (a WebSocket client, a browser, another
+/// process); see the [module docs](super).
 pub struct LiveServer {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -23,6 +24,7 @@ impl LiveServer {
         Self::start_with_settings(app, settings).await
     }
 
+    /// Serves `app`, started with its plugins as a test starts it, with these settings.
     pub async fn start_with_settings(app: App, settings: Settings) -> Self {
         // Started as a test runs it: its plugins' databases, broker and channel layer.
         let started = super::start_or_panic(app, settings).await;
@@ -48,6 +50,7 @@ impl LiveServer {
         self.services.scope(future)
     }
 
+    /// The address it listens on (`127.0.0.1:PORT`).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -123,6 +123,7 @@ impl TestClient {
         self.cookies.clear();
     }
 
+    /// The built app the client calls (its settings, resolver and services).
     pub fn service(&self) -> &CanterService {
         &self.service
     }
@@ -133,6 +134,8 @@ impl TestClient {
         self.service.services().scope(future)
     }
 
+    /// A request with any method to `path` (with its query string), `Host: testserver`;
+    /// the helpers below name the usual methods.
     pub fn request(&self, method: Method, path: &str) -> TestRequest {
         TestRequest {
             service: self.service.clone(),
@@ -145,24 +148,31 @@ impl TestClient {
             follow: false,
         }
     }
+    /// `GET path`: add headers and a body, then `.await` it.
     pub fn get(&self, path: &str) -> TestRequest {
         self.request(Method::GET, path)
     }
+    /// `HEAD path`: add headers and a body, then `.await` it.
     pub fn head(&self, path: &str) -> TestRequest {
         self.request(Method::HEAD, path)
     }
+    /// `POST path`: add headers and a body, then `.await` it.
     pub fn post(&self, path: &str) -> TestRequest {
         self.request(Method::POST, path)
     }
+    /// `PUT path`: add headers and a body, then `.await` it.
     pub fn put(&self, path: &str) -> TestRequest {
         self.request(Method::PUT, path)
     }
+    /// `PATCH path`: add headers and a body, then `.await` it.
     pub fn patch(&self, path: &str) -> TestRequest {
         self.request(Method::PATCH, path)
     }
+    /// `DELETE path`: add headers and a body, then `.await` it.
     pub fn delete(&self, path: &str) -> TestRequest {
         self.request(Method::DELETE, path)
     }
+    /// `OPTIONS path`: add headers and a body, then `.await` it.
     pub fn options(&self, path: &str) -> TestRequest {
         self.request(Method::OPTIONS, path)
     }
@@ -194,14 +204,17 @@ impl TestRequest {
         }
         self
     }
+    /// Sets the body (bytes, a string, or any [`Body`]).
     pub fn body(mut self, body: impl Into<Body>) -> Self {
         self.body = body.into();
         self
     }
+    /// `value` as a JSON body, with `Content-Type: application/json`.
     pub fn json<T: Serialize>(self, value: &T) -> Self {
         let bytes = serde_json::to_vec(value).expect("serializable test data");
         self.header("content-type", "application/json").body(bytes)
     }
+    /// An urlencoded form body (`a=1&b=2`), as a browser posts a form without files.
     pub fn form(self, pairs: &[(&str, &str)]) -> Self {
         let encoded: Vec<String> = pairs
             .iter()
@@ -345,9 +358,11 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
+    /// The response's status.
     pub fn status(&self) -> StatusCode {
         self.status
     }
+    /// Every header of the response.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
@@ -355,6 +370,7 @@ impl TestResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+    /// The body, as received.
     pub fn bytes(&self) -> &Bytes {
         &self.body
     }
@@ -372,6 +388,7 @@ impl TestResponse {
             .filter_map(|text| crate::cookies::Cookie::parse(text.to_owned()).ok())
             .collect()
     }
+    /// The body as text (invalid UTF-8 replaced).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
@@ -424,6 +441,7 @@ pub fn spare_port() -> u16 {
 /// or restart Redis use one of these), stopped when dropped.
 pub struct RedisServer {
     child: std::process::Child,
+    /// The port it listens on (127.0.0.1).
     pub port: u16,
 }
 
@@ -473,6 +491,7 @@ impl RedisServer {
         panic!("redis-server did not start on port {port}");
     }
 
+    /// `redis://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }

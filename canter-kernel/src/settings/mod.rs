@@ -30,10 +30,22 @@ use serde::{Deserialize, Serialize};
 /// A settings problem: which key, and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
+    /// The settings file could not be read or is not valid TOML.
     #[error("settings file {path}: {message}")]
-    File { path: PathBuf, message: String },
+    File {
+        /// The file, as given or found.
+        path: PathBuf,
+        /// What went wrong (the I/O or TOML parser's message).
+        message: String,
+    },
+    /// A setting has a value it cannot take (or a required one is missing).
     #[error("setting `{key}`: {message}")]
-    Invalid { key: String, message: String },
+    Invalid {
+        /// The setting's key, dotted (`server.bind`); empty when the whole file is at fault.
+        key: String,
+        /// Why the value is refused.
+        message: String,
+    },
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> SettingsError {
@@ -60,9 +72,13 @@ pub struct Settings {
     /// `canter.logging`, `canter.security`, `canter.gzip`, `canter.cors`, or a name an app
     /// registered). Middleware added in code with `App::middleware` runs inside these.
     pub middleware: Vec<String>,
+    /// `[server]`: where and how the server listens (address, workers, limits, timeouts).
     pub server: ServerSettings,
+    /// `[stall]`: the runtime-stall detector (on with `debug` unless set).
     pub stall: StallSettings,
+    /// `[security]`: the `canter.security` middleware's headers and HTTPS redirect.
     pub security: SecuritySettings,
+    /// `[cors]`: the `canter.cors` middleware's origins, methods and headers.
     pub cors: CorsSettings,
     /// Sections for the other parts (`[database]`, `[channels]`, `[tasks]`, …) and the
     /// project's own, read with [`Settings::section`].
@@ -169,6 +185,7 @@ impl Default for StallSettings {
 pub struct SecuritySettings {
     /// `Strict-Transport-Security: max-age=N` when above 0 (Django's `SECURE_HSTS_SECONDS`).
     pub hsts_seconds: u64,
+    /// `; includeSubDomains` on the HSTS header (Django's `SECURE_HSTS_INCLUDE_SUBDOMAINS`).
     pub hsts_include_subdomains: bool,
     /// `X-Content-Type-Options: nosniff`.
     pub content_type_nosniff: bool,
@@ -219,8 +236,12 @@ impl Default for SecuritySettings {
 pub struct CorsSettings {
     /// Origins allowed, `"*"` for any.
     pub allowed_origins: Vec<String>,
+    /// Methods a cross-origin request may use (`Access-Control-Allow-Methods`).
     pub allowed_methods: Vec<String>,
+    /// Request headers a cross-origin request may send (`Access-Control-Allow-Headers`).
     pub allowed_headers: Vec<String>,
+    /// `Access-Control-Allow-Credentials: true`: cookies on cross-origin requests (not with
+    /// `"*"` origins).
     pub allow_credentials: bool,
     /// Seconds browsers may cache a preflight answer.
     pub max_age: u64,

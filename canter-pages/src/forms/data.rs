@@ -14,6 +14,7 @@ pub struct FormData {
 }
 
 impl FormData {
+    /// An empty submission (a test's, filled with [`push`](Self::push)).
     pub fn new() -> Self {
         Self::default()
     }
@@ -110,10 +111,12 @@ impl FormData {
             .collect()
     }
 
+    /// Adds a text value for `name` (after any it already has).
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.values.push((name.into(), value.into()));
     }
 
+    /// Adds an uploaded file for `name`.
     pub fn push_file(&mut self, name: impl Into<String>, file: UploadedFile) {
         self.files.push((name.into(), file));
     }
@@ -134,6 +137,7 @@ impl FormData {
         self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// How many files were sent, all fields together.
     pub fn file_count(&self) -> usize {
         self.files.len()
     }

@@ -7,10 +7,12 @@ pub struct FormErrors {
 }
 
 impl FormErrors {
+    /// No errors yet.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds `message` to `field`'s errors (`None`: the form's own, Django's `add_error(None, …)`).
     pub fn add(&mut self, field: Option<&str>, message: impl Into<String>) {
         let message = message.into();
         match self
@@ -23,6 +25,7 @@ impl FormErrors {
         }
     }
 
+    /// Whether there is no error at all.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

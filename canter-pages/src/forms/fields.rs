@@ -7,15 +7,25 @@ use crate::uploads::UploadedFile;
 /// How a field is shown (Django's widget).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Widget {
+    /// `<input type="text">`, for text.
     Text,
+    /// `<input type="email">`.
     Email,
+    /// `<input type="password">`, never rendered with its value.
     Password,
+    /// `<input type="number">`, for integers and floats.
     Number,
+    /// `<input type="checkbox">`, for `bool` (unchecked is `false`).
     Checkbox,
+    /// `<textarea>`, for long text.
     Textarea,
+    /// `<select>` with the field's choices.
     Select,
+    /// `<input type="date">`, for dates.
     Date,
+    /// `<input type="file">`, for uploads (the form must be multipart).
     File,
+    /// `<input type="hidden">`.
     Hidden,
 }
 
@@ -42,18 +52,27 @@ impl Widget {
 /// `#[form(...)]` attributes.
 #[derive(Debug, Clone, Copy)]
 pub struct FieldSpec {
+    /// The struct field's name, which is also the form field's (`name="…"` in the HTML).
     pub name: &'static str,
+    /// The label shown (`#[form(label = "…")]`, else the name with `_` as spaces, capitalised).
     pub label: &'static str,
+    /// How the field is drawn and read.
     pub widget: Widget,
     /// False for `Option<_>` and `bool` fields (an unchecked box is `false`, not missing).
     pub required: bool,
+    /// The longest text accepted, in characters.
     pub max_length: Option<usize>,
+    /// The shortest text accepted, in characters.
     pub min_length: Option<usize>,
+    /// The smallest number accepted.
     pub min: Option<f64>,
+    /// The largest number accepted.
     pub max: Option<f64>,
     /// `(value, label)` pairs; a submitted value must be one of them.
     pub choices: &'static [(&'static str, &'static str)],
+    /// The value must look like an email address (Django's `EmailField`).
     pub email: bool,
+    /// A hint shown under the field (Django's `help_text`).
     pub help_text: &'static str,
 }
 

@@ -99,6 +99,7 @@ impl<F: Form> BoundForm<F> {
         Ok(Self::bind(FormData::from_request(req).await?))
     }
 
+    /// Whether the form holds a submission (Django's `is_bound`), valid or not.
     pub fn is_bound(&self) -> bool {
         self.bound
     }
@@ -108,6 +109,7 @@ impl<F: Form> BoundForm<F> {
         self.bound && self.value.is_some() && self.errors.is_empty()
     }
 
+    /// The submission's errors, by field (empty for an unbound or valid form).
     pub fn errors(&self) -> &FormErrors {
         &self.errors
     }

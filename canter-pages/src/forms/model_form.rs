@@ -9,6 +9,7 @@ use super::{BoundForm, Form};
 
 /// What `#[form(model = M)]` adds to a form: moving its fields between the form and a row.
 pub trait ModelForm: Form {
+    /// The model whose rows the form edits (`#[form(model = …)]`).
     type Model: Model;
     /// Copies the form's fields onto `row` (the others keep their values).
     fn apply(self, row: &mut Self::Model);
@@ -19,7 +20,9 @@ pub trait ModelForm: Form {
 /// Why a model form was not saved: the form with its errors (show it again), or the database.
 #[derive(Debug)]
 pub enum SaveError<F: Form> {
+    /// The submission (or the row it made) is not valid: the form, with its errors.
     Invalid(BoundForm<F>),
+    /// The database failed (other than on a unique constraint, which is a form error).
     Database(OrmError),
 }
 

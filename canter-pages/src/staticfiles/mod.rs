@@ -38,10 +38,18 @@ pub(crate) struct Manifest {
 /// Why `static(name)` has no URL.
 #[derive(Debug, thiserror::Error)]
 pub enum StaticError {
+    /// The name is absolute, has `..` or is otherwise not a plain relative path.
     #[error("static file name {0:?} is not a plain relative name")]
     BadName(String),
+    /// Outside DEBUG, the file is not in the manifest `collectstatic` wrote.
     #[error("no static file {name:?} in the staticfiles manifest {manifest}: run `collectstatic` after adding it")]
-    NotCollected { name: String, manifest: String },
+    NotCollected {
+        /// The name asked for.
+        name: String,
+        /// The manifest's path.
+        manifest: String,
+    },
+    /// Outside DEBUG, `STATIC_ROOT` has no manifest: `collectstatic` has not run.
     #[error("no staticfiles manifest at {0}: run `collectstatic` (outside DEBUG, static() names the collected, hashed files)")]
     NoManifest(String),
 }

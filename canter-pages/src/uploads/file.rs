@@ -58,6 +58,7 @@ impl UploadedFile {
         &self.content_type
     }
 
+    /// The file's size in bytes, as received.
     pub fn size(&self) -> u64 {
         self.size
     }

@@ -48,7 +48,9 @@ impl Default for UploadSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaSettings {
+    /// The URL prefix uploads are served under (`/media/`; Django's `MEDIA_URL`).
     pub url: String,
+    /// The folder uploads are stored in (`media`; Django's `MEDIA_ROOT`).
     pub root: PathBuf,
 }
 
@@ -64,6 +66,7 @@ impl Default for MediaSettings {
 /// The app's upload limits (a service of the pages part).
 #[derive(Debug, Clone, Default)]
 pub struct Uploads {
+    /// The `[uploads]` limits: sizes, counts, where large files wait.
     pub settings: UploadSettings,
 }
 

@@ -21,8 +21,11 @@ pub trait Storage: Send + Sync + 'static {
         name: &'a str,
         file: &'a UploadedFile,
     ) -> BoxFuture<'a, io::Result<String>>;
+    /// Deletes the file stored as `name` (a missing file is not an error).
     fn delete<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<()>>;
+    /// Whether a file is stored as `name`.
     fn exists<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<bool>>;
+    /// The size in bytes of the file stored as `name`.
     fn size<'a>(&'a self, name: &'a str) -> BoxFuture<'a, io::Result<u64>>;
     /// The URL the file is served under.
     fn url(&self, name: &str) -> String;
@@ -36,6 +39,7 @@ pub struct FileSystemStorage {
 }
 
 impl FileSystemStorage {
+    /// Files kept under `root`, their URLs under `base_url` (`/media/`).
     pub fn new(root: impl Into<PathBuf>, base_url: impl Into<String>) -> Self {
         FileSystemStorage {
             root: root.into(),
@@ -43,6 +47,7 @@ impl FileSystemStorage {
         }
     }
 
+    /// The folder files are kept in.
     pub fn root(&self) -> &std::path::Path {
         &self.root
     }

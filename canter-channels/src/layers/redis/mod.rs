@@ -32,10 +32,15 @@ use wire::{
 pub struct RedisLayerConfig {
     /// Redis URLs, one per shard, in the same order as every other process's.
     pub hosts: Vec<String>,
+    /// The prefix of every key (`asgi`): processes that talk to each other share it.
     pub prefix: String,
+    /// Seconds a message waits in a channel before it expires (60).
     pub expiry: u64,
+    /// Seconds a group membership lasts without being renewed (86,400).
     pub group_expiry: u64,
+    /// Messages a channel holds before `send` fails with `ChannelFull` (100).
     pub capacity: usize,
+    /// Length of the random part of this process's channel names (12).
     pub random_prefix_length: usize,
 }
 
@@ -85,7 +90,7 @@ type Buffer = (
     Arc<AsyncMutex<mpsc::Receiver<Message>>>,
 );
 
-/// See the module docs.
+/// The channel layer on Redis, channels_redis's wire format (see the module docs).
 pub struct RedisChannelLayer {
     config: RedisLayerConfig,
     client_prefix: String,
@@ -148,6 +153,25 @@ fn unavailable(e: redis::RedisError) -> LayerError {
 
 impl RedisChannelLayer {
     /// Connects to every host (connections reconnect by themselves after an outage).
+    ///
+    /// An app gets this layer from its settings (`[channels] layer = "redis"`, or `REDIS_URL`
+    /// set) through the [`Channels`](crate::Channels) plugin; made by hand, it is a layer for a
+    /// process of its own (a script, a test) on the same Redis as the app's processes, or
+    /// Python's (channels_redis with the same prefix and hosts):
+    ///
+    /// ```no_run
+    /// use canter_channels::{ChannelLayer, Message, RedisChannelLayer, RedisLayerConfig};
+    ///
+    /// # async fn notify() -> Result<(), canter_channels::LayerError> {
+    /// let config = RedisLayerConfig {
+    ///     hosts: vec!["redis://127.0.0.1:6379".into()],
+    ///     ..RedisLayerConfig::default()
+    /// };
+    /// let layer = RedisChannelLayer::connect(config).await?.shared();
+    /// // Every consumer of the group, in any process on this Redis, gets it.
+    /// layer.group_send("chat_lobby", Message::new("chat.message").with("text", "maintenance at 6")).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(config: RedisLayerConfig) -> Result<Arc<Self>, LayerError> {
         if config.hosts.is_empty() {
             return Err(LayerError::Invalid("no Redis hosts".into()));
