@@ -55,11 +55,11 @@ pub struct User {
     pub is_superuser: bool,
     #[field(max_length = 150, unique)]
     pub username: String,
-    #[field(max_length = 150)]
+    #[field(max_length = 150, blank)]
     pub first_name: String,
-    #[field(max_length = 150)]
+    #[field(max_length = 150, blank)]
     pub last_name: String,
-    #[field(max_length = 254)]
+    #[field(max_length = 254, blank)]
     pub email: String,
     pub is_staff: bool,
     pub is_active: bool,
