@@ -21,7 +21,8 @@ pub(crate) fn apply_filters<M: Model>(
     let mut pairs = Vec::new();
     for (key, value) in params.filters() {
         let field = key.split("__").next().unwrap_or_default();
-        if !options.list_filter.iter().any(|f| f == field) {
+        let hierarchy = options.date_hierarchy.as_deref() == Some(field);
+        if !hierarchy && !options.list_filter.iter().any(|f| f == field) {
             return Err(BadQuery(format!("filtering on {key:?} is not allowed")));
         }
         // A pattern is work the database does for the client: not from a URL.

@@ -48,6 +48,7 @@ pub struct ModelAdmin<M> {
     pub(crate) display: Option<DisplayFn<M>>,
     pub(crate) actions: Vec<Action<M>>,
     pub(crate) verbose_name: Option<(String, String)>,
+    pub(crate) date_hierarchy: Option<String>,
 }
 
 impl<M> Clone for ModelAdmin<M> {
@@ -68,6 +69,7 @@ impl<M> Clone for ModelAdmin<M> {
             display: self.display.clone(),
             actions: self.actions.clone(),
             verbose_name: self.verbose_name.clone(),
+            date_hierarchy: self.date_hierarchy.clone(),
         }
     }
 }
@@ -90,6 +92,7 @@ impl<M> Default for ModelAdmin<M> {
             display: None,
             actions: Vec::new(),
             verbose_name: None,
+            date_hierarchy: None,
         }
     }
 }
@@ -144,6 +147,14 @@ impl<M: Model> ModelAdmin<M> {
     /// Up to how many rows "Show all" shows (Django's `list_max_show_all`, 200).
     pub fn list_max_show_all(mut self, rows: u64) -> Self {
         self.list_max_show_all = rows.min(10_000);
+        self
+    }
+
+    /// A date or date-time field to drill into above the change list (Django's
+    /// `date_hierarchy`): its years, then a year's months, then a month's days
+    /// (`?added__year=2026&added__month=12`).
+    pub fn date_hierarchy(mut self, field: &str) -> Self {
+        self.date_hierarchy = Some(field.to_owned());
         self
     }
 
@@ -250,6 +261,8 @@ impl<M: Model> ModelAdmin<M> {
             ("exclude", &self.exclude),
             ("raw_id_fields", &self.raw_id_fields),
         ];
+        let hierarchy = self.date_hierarchy.as_slice();
+        lists.push(("date_hierarchy", hierarchy));
         if let Some(fields) = &self.fields {
             lists.push(("fields", fields));
         }
@@ -271,6 +284,20 @@ impl<M: Model> ModelAdmin<M> {
             if meta.field(name).is_none() {
                 return Err(format!(
                     "ModelAdmin for {}: {option} names {name:?}, which is not a field of the model",
+                    meta.name
+                ));
+            }
+        }
+        if let Some(name) = &self.date_hierarchy {
+            let is_date = meta.field(name).is_some_and(|(_, f)| {
+                matches!(
+                    f.sql_type,
+                    canter_orm::SqlType::Date | canter_orm::SqlType::DateTime
+                )
+            });
+            if !is_date {
+                return Err(format!(
+                    "ModelAdmin for {}: date_hierarchy names {name:?}, which is not a date field",
                     meta.name
                 ));
             }

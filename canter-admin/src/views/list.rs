@@ -63,6 +63,14 @@ pub(crate) async fn changelist<M: Model + Default + Clone>(
     };
     let orm = |e: canter_orm::OrmError| e.into_http();
     let count = searched.clone().count().await.map_err(orm)?;
+    let hierarchy = match &options.date_hierarchy {
+        Some(field) => Some(
+            super::hierarchy::links(field, &params, searched.clone())
+                .await
+                .map_err(orm)?,
+        ),
+        None => None,
+    };
     let narrowed = !search.is_empty() || params.filters().next().is_some();
     let total = if narrowed {
         M::objects().count().await.map_err(orm)?
@@ -108,7 +116,7 @@ pub(crate) async fn changelist<M: Model + Default + Clone>(
         app_label => capitalize(meta.app),
         changelist_url,
         add_url => cx.can(Perm::Add, meta).then(|| format!("{changelist_url}add/")),
-        headers, rows => list_rows, count, total, narrowed, filters, actions,
+        headers, rows => list_rows, hierarchy, count, total, narrowed, filters, actions,
         search, has_search => !options.search_fields.is_empty(),
         query => params.to_query(),
         search_hidden => params.with(&[], &[SEARCH]).pairs_owned(),

@@ -6,6 +6,7 @@ pub(crate) mod auth;
 pub(crate) mod delete;
 pub(crate) mod edit;
 pub(crate) mod filters;
+pub(crate) mod hierarchy;
 pub(crate) mod history;
 pub(crate) mod index;
 pub(crate) mod list;

@@ -56,6 +56,7 @@ pub fn admin(per_page: u64) -> Admin {
                 .search_fields(["^title", "author__name"])
                 .list_filter(["published", "status", "author", "added"])
                 .list_per_page(per_page)
+                .date_hierarchy("added")
                 .display(|b: &Book| b.title.clone())
                 .action("publish", "Publish selected books", |rows| {
                     Box::pin(async move {

@@ -125,3 +125,51 @@ on_both!(
     100,
     a_page_costs_the_same_queries_for_any_number_of_rows
 );
+
+async fn dates_drill_down_by_year_month_and_day(site: Site) {
+    use canter_orm::chrono::NaiveDate;
+    let client = site.superuser().await;
+    let author = site.author("Ann").await;
+    for (title, day) in [
+        ("Old", (2024, 5, 2)),
+        ("March", (2026, 3, 9)),
+        ("Later", (2026, 3, 20)),
+    ] {
+        let book = site.book(title, &author, true).await;
+        let added = NaiveDate::from_ymd_opt(day.0, day.1, day.2);
+        site.run(
+            Book::objects()
+                .filter(Book::id.eq(book.id))
+                .update([Book::added.set(added)]),
+        )
+        .await
+        .unwrap();
+    }
+    let page = |q: &str| {
+        let client = &client;
+        let url = format!("/admin/library/book/{q}");
+        async move {
+            let r = client.get(&url).await;
+            assert_eq!(r.status(), 200, "{url}");
+            r.text()
+        }
+    };
+    let all = page("").await;
+    assert!(all.contains(">2024</a>") && all.contains(">2025</a>") && all.contains(">2026</a>"));
+    let year = page("?added__year=2026&o=1").await;
+    assert_eq!(titles(&year), ["Later", "March"]);
+    assert!(year.contains(">March 2026</a>") && year.contains("‹ All dates"));
+    let month = page("?added__year=2026&added__month=3").await;
+    assert!(month.contains(">March 31</a>") && month.contains("‹ 2026"));
+    let day = page("?added__year=2026&added__month=3&added__day=9").await;
+    assert_eq!(titles(&day), ["March"]);
+    assert!(day.contains("March 9, 2026"));
+    assert_eq!(
+        client
+            .get("/admin/library/book/?added__year=x")
+            .await
+            .status(),
+        400
+    );
+}
+on_both!(date_hierarchy, 100, dates_drill_down_by_year_month_and_day);
