@@ -238,7 +238,7 @@ fn set_value_takes_back_what_to_values_gives() {
     }
     assert_eq!(target, source);
     let mut nulled = source.clone();
-    let category = Product::meta().field("category").unwrap().0;
+    let category = <Product as Model>::meta().field("category").unwrap().0;
     nulled
         .set_value(
             category,
@@ -247,7 +247,7 @@ fn set_value_takes_back_what_to_values_gives() {
         .unwrap();
     assert_eq!(nulled.category, None);
     // Text parsed for a field, as the admin does.
-    let stock = Product::meta().field("stock").unwrap();
+    let stock = <Product as Model>::meta().field("stock").unwrap();
     let parsed = canter_orm::fields::parse_text(stock.1, "12").unwrap();
     nulled.set_value(stock.0, parsed).unwrap();
     assert_eq!(nulled.stock, 12);
