@@ -99,7 +99,8 @@ fn migration_commands_on_postgres() {
         stdout.contains("Applying demo.0001_initial... OK"),
         "{stdout}"
     );
-    // The demo's tables, and Django's auth and session tables (issue 15).
+    // The demo's tables, Django's auth and session tables (issue 15) and the admin's log
+    // (issue 20).
     assert_eq!(
         pg_tables(url),
         [
@@ -112,6 +113,7 @@ fn migration_commands_on_postgres() {
             "canter_migrations",
             "demo_mymodel",
             "demo_note",
+            "django_admin_log",
             "django_content_type",
             "django_session"
         ]
