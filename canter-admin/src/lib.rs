@@ -39,6 +39,7 @@ mod changelist;
 mod display;
 mod entry;
 mod forms;
+mod many;
 mod messages;
 pub mod models;
 mod options;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use canter_orm::{Model, ModelMeta, OrmError};
+use canter_orm::{ManyToMany, Model, ModelMeta, OrmError};
 use futures_util::future::BoxFuture;
 
 /// The function that names a row (Django's `__str__`).
@@ -10,6 +10,32 @@ pub(crate) type DisplayFn<M> = Arc<dyn Fn(&M) -> String + Send + Sync>;
 /// An action's body: the selected rows in, a message out.
 pub(crate) type ActionFn<M> =
     Arc<dyn Fn(Vec<M>) -> BoxFuture<'static, Result<String, OrmError>> + Send + Sync>;
+
+/// The keys of the rows a many-to-many field of a row links to.
+pub(crate) type ManyKeys<M> =
+    Arc<dyn Fn(&M) -> BoxFuture<'static, Result<Vec<String>, OrmError>> + Send + Sync>;
+/// Links a (saved) row to exactly the rows with these keys.
+pub(crate) type ManySet<M> =
+    Arc<dyn Fn(&M, Vec<String>) -> BoxFuture<'static, Result<(), OrmError>> + Send + Sync>;
+
+/// A many-to-many field in the forms (a multiple select of the target's rows).
+pub(crate) struct ManyField<M> {
+    pub name: String,
+    pub target: fn() -> &'static ModelMeta,
+    pub current: ManyKeys<M>,
+    pub set: ManySet<M>,
+}
+
+impl<M> Clone for ManyField<M> {
+    fn clone(&self) -> Self {
+        ManyField {
+            name: self.name.clone(),
+            target: self.target,
+            current: self.current.clone(),
+            set: self.set.clone(),
+        }
+    }
+}
 
 /// A bulk action of the change list (Django's admin actions): run on the selected rows by
 /// users with the model's change permission; its message is shown after.
@@ -49,6 +75,7 @@ pub struct ModelAdmin<M> {
     pub(crate) actions: Vec<Action<M>>,
     pub(crate) verbose_name: Option<(String, String)>,
     pub(crate) date_hierarchy: Option<String>,
+    pub(crate) many: Vec<ManyField<M>>,
 }
 
 impl<M> Clone for ModelAdmin<M> {
@@ -70,6 +97,7 @@ impl<M> Clone for ModelAdmin<M> {
             actions: self.actions.clone(),
             verbose_name: self.verbose_name.clone(),
             date_hierarchy: self.date_hierarchy.clone(),
+            many: self.many.clone(),
         }
     }
 }
@@ -93,6 +121,7 @@ impl<M> Default for ModelAdmin<M> {
             actions: Vec::new(),
             verbose_name: None,
             date_hierarchy: None,
+            many: Vec::new(),
         }
     }
 }
@@ -155,6 +184,37 @@ impl<M: Model> ModelAdmin<M> {
     /// (`?added__year=2026&added__month=12`).
     pub fn date_hierarchy(mut self, field: &str) -> Self {
         self.date_hierarchy = Some(field.to_owned());
+        self
+    }
+
+    /// A many-to-many field in the add and change forms, as a multiple select of the target's
+    /// rows (the target must be registered too): `.many_to_many("groups", |u: &User| &u.groups)`.
+    pub fn many_to_many<T: Model + Clone>(
+        mut self,
+        name: &str,
+        field: fn(&M) -> &ManyToMany<T>,
+    ) -> Self {
+        let current: ManyKeys<M> = Arc::new(move |row: &M| {
+            let manager = field(row).clone();
+            Box::pin(async move {
+                let rows = manager.all().all().await?;
+                Ok(rows.iter().map(crate::entry::key_text).collect())
+            })
+        });
+        let set: ManySet<M> = Arc::new(move |row: &M, keys: Vec<String>| {
+            let manager = field(row).clone();
+            Box::pin(async move {
+                let rows = crate::entry::rows_by_keys::<T>(&keys).await?;
+                let refs: Vec<&T> = rows.iter().collect();
+                manager.set(&refs).await
+            })
+        });
+        self.many.push(ManyField {
+            name: name.to_owned(),
+            target: T::meta,
+            current,
+            set,
+        });
         self
     }
 
@@ -285,6 +345,14 @@ impl<M: Model> ModelAdmin<M> {
                 return Err(format!(
                     "ModelAdmin for {}: {option} names {name:?}, which is not a field of the model",
                     meta.name
+                ));
+            }
+        }
+        for many in &self.many {
+            if !meta.many_to_many.iter().any(|m| m.name == many.name) {
+                return Err(format!(
+                    "ModelAdmin for {}: many_to_many names {:?}, which is not a many-to-many field of the model",
+                    meta.name, many.name
                 ));
             }
         }

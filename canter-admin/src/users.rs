@@ -35,6 +35,7 @@ pub(crate) fn register(admin: Admin) -> Admin {
                 )
                 .fieldset(Some("Important dates"), ["last_login", "date_joined"])
                 .readonly_fields(["last_login"])
+                .many_to_many("groups", |u: &User| &u.groups)
                 .password_field("password")
                 .display(|u: &User| u.username.clone()),
         )

@@ -13,6 +13,7 @@ use crate::access::{Cx, Perm};
 use crate::display::capitalize;
 use crate::entry::{key_text, name_of, names_of, row_by_key};
 use crate::forms::{self, Errors};
+use crate::many::{self, Selected};
 use crate::models::{log_action, ADDITION, CHANGE};
 use crate::options::ModelAdmin;
 
@@ -23,6 +24,7 @@ struct FormPage<'a> {
     key: Option<String>,
     name: Option<String>,
     shown: &'a HashMap<String, String>,
+    selected: &'a Selected,
     errors: &'a Errors,
     status: StatusCode,
 }
@@ -42,14 +44,16 @@ pub(crate) async fn add<M: Model + Default + Clone>(
             key: None,
             name: None,
             shown: &shown,
+            selected: &Selected::new(),
             errors: &Errors::new(),
             status: StatusCode::OK,
         };
         return render(&options, &cx, &mut req, page).await;
     }
-    let data = forms::shown_from_data(&super::form_data(&mut req).await?);
+    let (data, selected) = submission(&options, &mut req).await?;
     let mut row = M::default();
     let (mut errors, _) = forms::fill_row(&cx, &options, &data, &mut row).await;
+    many::check(&cx, &options, &selected, &mut errors).await;
     if let Some(field) = &options.password_field {
         let hasher = crate::users::hasher(&req);
         set_new_password(hasher, field, &data, &mut row, &mut errors).await;
@@ -57,6 +61,9 @@ pub(crate) async fn add<M: Model + Default + Clone>(
     if errors.is_empty() {
         match save(&mut row).await {
             Ok(()) => {
+                many::save(&options, &row, selected.clone())
+                    .await
+                    .map_err(|e| e.into_http())?;
                 let (key, name) = (key_text(&row), name_of(&options, &row));
                 let added = serde_json::json!([{"added": {}}]);
                 log_action(&cx.user, M::meta(), &key, &name, ADDITION, added)
@@ -76,10 +83,23 @@ pub(crate) async fn add<M: Model + Default + Clone>(
         key: None,
         name: None,
         shown: &data,
+        selected: &selected,
         errors: &errors,
         status: StatusCode::BAD_REQUEST,
     };
     render(&options, &cx, &mut req, page).await
+}
+
+/// The submitted form: each field's first value, and the many-to-many selections.
+async fn submission<M>(
+    options: &ModelAdmin<M>,
+    req: &mut Request,
+) -> Result<(HashMap<String, String>, Selected)> {
+    let form = super::form_data(req).await?;
+    Ok((
+        forms::shown_from_data(&form),
+        many::submitted(options, &form),
+    ))
 }
 
 /// `/admin/<app>/<model>/<key>/change/`: read-only for users with the view permission alone.
@@ -95,23 +115,32 @@ pub(crate) async fn change<M: Model + Default + Clone>(
     let name = name_of(&options, &row);
     if req.method() != Method::POST {
         let shown = forms::shown_from_values::<M>(&row.to_values());
+        let selected = many::current(&options, &row)
+            .await
+            .map_err(|e| e.into_http())?;
         let page = FormPage {
             adding: false,
             view_only: !cx.can(Perm::Change, M::meta()),
             key: Some(key),
             name: Some(name),
             shown: &shown,
+            selected: &selected,
             errors: &Errors::new(),
             status: StatusCode::OK,
         };
         return render(&options, &cx, &mut req, page).await;
     }
-    let data = forms::shown_from_data(&super::form_data(&mut req).await?);
+    let (data, selected) = submission(&options, &mut req).await?;
     let mut edited = row.clone();
-    let (mut errors, changed) = forms::fill_row(&cx, &options, &data, &mut edited).await;
+    let (mut errors, mut changed) = forms::fill_row(&cx, &options, &data, &mut edited).await;
+    many::check(&cx, &options, &selected, &mut errors).await;
     if errors.is_empty() {
         match save(&mut edited).await {
             Ok(()) => {
+                let linked = many::save(&options, &edited, selected.clone())
+                    .await
+                    .map_err(|e| e.into_http())?;
+                changed.extend(linked);
                 let name = name_of(&options, &edited);
                 let message = if changed.is_empty() {
                     serde_json::json!([])
@@ -135,6 +164,7 @@ pub(crate) async fn change<M: Model + Default + Clone>(
         key: Some(key),
         name: Some(name),
         shown: &data,
+        selected: &selected,
         errors: &errors,
         status: StatusCode::BAD_REQUEST,
     };
@@ -224,7 +254,9 @@ async fn render<M: Model>(
     page: FormPage<'_>,
 ) -> Result<Response> {
     let meta = M::meta();
-    let fieldsets = forms::build(cx, options, page.shown, page.errors, page.view_only).await;
+    let mut fieldsets = forms::build(cx, options, page.shown, page.errors, page.view_only).await;
+    let many = many::fieldset(cx, options, page.selected, page.errors, page.view_only).await;
+    fieldsets.extend(many);
     let singular = names_of(options).0;
     let verb = if page.adding {
         "Add"

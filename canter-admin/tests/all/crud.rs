@@ -288,3 +288,79 @@ async fn bulk_delete_asks_then_deletes_the_selected(site: Site) {
     assert_eq!(site.books().await.len(), 1);
 }
 on_both!(bulk_delete, 100, bulk_delete_asks_then_deletes_the_selected);
+
+async fn a_users_groups_are_a_multiple_select(site: Site) {
+    use canter_accounts::models::{Group, User};
+    let client = site.superuser().await;
+    let add_group = "/admin/auth/group/add/";
+    for name in ["editors", "<b>admins</b>"] {
+        let r = post_form(&client, add_group, add_group, &[("name", name)]).await;
+        assert_eq!(r.status(), 302, "{}", r.text());
+    }
+    let groups = site
+        .run(Group::objects().order_by([Group::name.asc()]).all())
+        .await
+        .unwrap();
+    let bea = site.user("bea", true, false).await;
+    let change = format!("/admin/auth/user/{}/change/", bea.id);
+    let form = client.get(&change).await.text();
+    assert!(
+        form.contains("name=\"groups\" id=\"id_groups\" multiple"),
+        "{form}"
+    );
+    assert!(form.contains("&lt;b&gt;admins&lt;/b&gt;") && !form.contains("<b>admins"));
+    let (g1, g2) = (groups[0].id.to_string(), groups[1].id.to_string());
+    let joined = bea.date_joined.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let base = [
+        ("username", "bea"),
+        ("is_active", "on"),
+        ("is_staff", "on"),
+        ("date_joined", joined.as_str()),
+    ];
+    let mut fields = base.to_vec();
+    fields.extend([("groups", g1.as_str()), ("groups", g2.as_str())]);
+    let r = post_form(&client, &change, &change, &fields).await;
+    assert_eq!(r.status(), 302, "{}", r.text());
+    let linked = |site: &Site| {
+        let id = bea.id;
+        let dbs = site.dbs.clone();
+        async move {
+            dbs.scope(async move {
+                let user = User::objects().filter(User::id.eq(id)).get().await.unwrap();
+                let mut names: Vec<String> = user
+                    .groups
+                    .all()
+                    .all()
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|g| g.name)
+                    .collect();
+                names.sort();
+                names
+            })
+            .await
+        }
+    };
+    assert_eq!(linked(&site).await, ["<b>admins</b>", "editors"]);
+    let history = client
+        .get(&format!("/admin/auth/user/{}/history/", bea.id))
+        .await
+        .text();
+    // (The date-time also counts as changed: the form shows it to the second.)
+    assert!(history.contains(" and Groups."), "{history}");
+    // An unknown group is the field's error; nothing changes.
+    let mut fields = base.to_vec();
+    fields.push(("groups", "999999"));
+    let r = post_form(&client, &change, &change, &fields).await;
+    assert_eq!(r.status(), 400);
+    assert!(r
+        .text()
+        .contains("Select a valid choice. 999999 is not one of the available choices."));
+    assert_eq!(linked(&site).await.len(), 2);
+    // None selected: unlinked.
+    let r = post_form(&client, &change, &change, &base).await;
+    assert_eq!(r.status(), 302);
+    assert!(linked(&site).await.is_empty());
+}
+on_both!(many_to_many, 100, a_users_groups_are_a_multiple_select);
