@@ -76,6 +76,7 @@ pub struct ModelAdmin<M> {
     pub(crate) verbose_name: Option<(String, String)>,
     pub(crate) date_hierarchy: Option<String>,
     pub(crate) many: Vec<ManyField<M>>,
+    pub(crate) list_editable: Vec<String>,
 }
 
 impl<M> Clone for ModelAdmin<M> {
@@ -98,6 +99,7 @@ impl<M> Clone for ModelAdmin<M> {
             verbose_name: self.verbose_name.clone(),
             date_hierarchy: self.date_hierarchy.clone(),
             many: self.many.clone(),
+            list_editable: self.list_editable.clone(),
         }
     }
 }
@@ -122,6 +124,7 @@ impl<M> Default for ModelAdmin<M> {
             verbose_name: None,
             date_hierarchy: None,
             many: Vec::new(),
+            list_editable: Vec::new(),
         }
     }
 }
@@ -176,6 +179,13 @@ impl<M: Model> ModelAdmin<M> {
     /// Up to how many rows "Show all" shows (Django's `list_max_show_all`, 200).
     pub fn list_max_show_all(mut self, rows: u64) -> Self {
         self.list_max_show_all = rows.min(10_000);
+        self
+    }
+
+    /// Columns edited in place on the change list and saved together with its "Save" button
+    /// (Django's `list_editable`): fields of `list_display`, not its first column.
+    pub fn list_editable<S: Into<String>>(mut self, fields: impl IntoIterator<Item = S>) -> Self {
+        self.list_editable = names(fields);
         self
     }
 
@@ -344,6 +354,15 @@ impl<M: Model> ModelAdmin<M> {
             if meta.field(name).is_none() {
                 return Err(format!(
                     "ModelAdmin for {}: {option} names {name:?}, which is not a field of the model",
+                    meta.name
+                ));
+            }
+        }
+        for name in &self.list_editable {
+            let position = self.list_display.iter().position(|c| c == name);
+            if !matches!(position, Some(p) if p > 0) || meta.field(name).is_none() {
+                return Err(format!(
+                    "ModelAdmin for {}: list_editable names {name:?}, which must be a field of list_display other than its first",
                     meta.name
                 ));
             }

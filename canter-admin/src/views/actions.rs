@@ -24,6 +24,14 @@ pub(crate) async fn run<M: Model + Default + Clone>(
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| cx.changelist_url(M::meta()));
     let data = super::form_data(&mut req).await?;
+    if data.get("_save").is_some() {
+        let mut all: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for (k, v) in data.values() {
+            all.entry(k.to_owned()).or_default().push(v.to_owned());
+        }
+        drop(data);
+        return super::editable::save(options, cx, req, back, all).await;
+    }
     let action = data.get("action").unwrap_or_default().to_owned();
     let selected: Vec<String> = data
         .get_all("_selected_action")

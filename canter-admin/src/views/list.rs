@@ -31,6 +31,8 @@ struct Header {
 #[derive(Serialize)]
 struct Cell {
     text: String,
+    /// A `list_editable` column's input.
+    input: Option<super::editable::Input>,
     /// For booleans: `yes`, `no` or `unknown` (an icon).
     flag: Option<&'static str>,
 }
@@ -88,7 +90,8 @@ pub(crate) async fn changelist<M: Model + Default + Clone>(
     let changelist_url = cx.changelist_url(meta);
     let list_rows: Vec<ListRow> = rows
         .iter()
-        .map(|row| list_row(&options, &columns, &labels, row, &changelist_url))
+        .enumerate()
+        .map(|(i, row)| list_row(&options, &columns, &labels, row, i, &changelist_url))
         .collect();
     let headers = headers(&columns, &sorted, &params);
     let filters = super::filters::blocks(&cx, &options, &params)
@@ -116,7 +119,8 @@ pub(crate) async fn changelist<M: Model + Default + Clone>(
         app_label => capitalize(meta.app),
         changelist_url,
         add_url => cx.can(Perm::Add, meta).then(|| format!("{changelist_url}add/")),
-        headers, rows => list_rows, hierarchy, count, total, narrowed, filters, actions,
+        headers, rows => list_rows, hierarchy,
+        editable => !options.list_editable.is_empty() && cx.can(Perm::Change, meta), count, total, narrowed, filters, actions,
         search, has_search => !options.search_fields.is_empty(),
         query => params.to_query(),
         search_hidden => params.with(&[], &[SEARCH]).pairs_owned(),
@@ -141,6 +145,7 @@ fn list_row<M: Model>(
     columns: &[String],
     labels: &HashMap<usize, HashMap<String, String>>,
     row: &M,
+    index: usize,
     changelist_url: &str,
 ) -> ListRow {
     let meta = M::meta();
@@ -152,9 +157,18 @@ fn list_row<M: Model>(
             None => Cell {
                 text: name_of(options, row),
                 flag: None,
+                input: None,
             },
             Some((i, _)) => {
                 let value = &values[i];
+                let input = super::editable::input_for(options, column, index, &values);
+                if input.is_some() {
+                    return Cell {
+                        text: String::new(),
+                        flag: None,
+                        input,
+                    };
+                }
                 if let Some(flag) = as_bool(value) {
                     let flag = match flag {
                         Some(true) => "yes",
@@ -164,6 +178,7 @@ fn list_row<M: Model>(
                     return Cell {
                         text: flag.into(),
                         flag: Some(flag),
+                        input: None,
                     };
                 }
                 let text = cell_text(value);
@@ -172,7 +187,11 @@ fn list_row<M: Model>(
                     .and_then(|l| l.get(&text))
                     .cloned()
                     .unwrap_or(text);
-                Cell { text, flag: None }
+                Cell {
+                    text,
+                    flag: None,
+                    input: None,
+                }
             }
         })
         .collect();

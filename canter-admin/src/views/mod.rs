@@ -5,6 +5,7 @@ pub(crate) mod actions;
 pub(crate) mod auth;
 pub(crate) mod delete;
 pub(crate) mod edit;
+pub(crate) mod editable;
 pub(crate) mod filters;
 pub(crate) mod hierarchy;
 pub(crate) mod history;

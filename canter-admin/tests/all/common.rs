@@ -53,6 +53,7 @@ pub fn admin(per_page: u64) -> Admin {
         .register::<Book>(
             ModelAdmin::new()
                 .list_display(["title", "author", "published", "status"])
+                .list_editable(["published", "status"])
                 .search_fields(["^title", "author__name"])
                 .list_filter(["published", "status", "author", "added"])
                 .list_per_page(per_page)

@@ -6,12 +6,9 @@ use crate::on_both;
 
 /// The books' titles in the page's rows, in order.
 fn titles(html: &str) -> Vec<String> {
-    html.split("<th scope=\"row\"><a href=\"/admin/library/book/")
+    html.split("/change/\">")
         .skip(1)
-        .map(|part| {
-            let after = part.split_once("\">").unwrap().1;
-            after.split("</a>").next().unwrap().trim().to_owned()
-        })
+        .map(|part| part.split("</a>").next().unwrap().trim().to_owned())
         .collect()
 }
 
@@ -173,3 +170,70 @@ async fn dates_drill_down_by_year_month_and_day(site: Site) {
     );
 }
 on_both!(date_hierarchy, 100, dates_drill_down_by_year_month_and_day);
+
+async fn list_editable_saves_the_rows_together(site: Site) {
+    let client = site.superuser().await;
+    let author = site.author("Ann").await;
+    let a = site.book("A", &author, false).await;
+    let b = site.book("B", &author, true).await;
+    let list = "/admin/library/book/?o=1";
+    let page = client.get(list).await.text();
+    assert!(
+        page.contains("name=\"form-0-published\"")
+            && page.contains("name=\"form-TOTAL_FORMS\" value=\"2\"")
+    );
+    let (ka, kb) = (a.id.to_string(), b.id.to_string());
+    // Row 0 (A) published, row 1 (B) unpublished and final.
+    let fields = [
+        ("form-TOTAL_FORMS", "2"),
+        ("form-0-key", ka.as_str()),
+        ("form-0-published", "on"),
+        ("form-0-status", "draft"),
+        ("form-1-key", kb.as_str()),
+        ("form-1-status", "final"),
+        ("_save", ""),
+    ];
+    let r = post_form(&client, list, list, &fields).await;
+    assert_eq!(r.status(), 302, "{}", r.text());
+    let books = site.books().await;
+    assert_eq!(
+        (books[0].published, books[0].status.as_str()),
+        (true, "draft")
+    );
+    assert_eq!(
+        (books[1].published, books[1].status.as_str()),
+        (false, "final")
+    );
+    assert!(client
+        .get(list)
+        .await
+        .text()
+        .contains("2 books were changed successfully."));
+    // One bad value: nothing saved, the reason shown.
+    let bad = [
+        ("form-TOTAL_FORMS", "2"),
+        ("form-0-key", ka.as_str()),
+        ("form-0-status", "final"),
+        ("form-1-key", kb.as_str()),
+        ("form-1-status", "lost"),
+        ("_save", ""),
+    ];
+    let r = post_form(&client, list, list, &bad).await;
+    assert_eq!(r.status(), 302);
+    assert!(client.get(list).await.text().contains("Nothing was saved"));
+    assert_eq!(site.books().await[0].status, "draft");
+    // Without the change permission: refused.
+    let viewer = site.staff_with("viewer", &["view_book"]).await;
+    let r = post_form(&viewer, list, list, &fields).await;
+    assert_eq!(r.status(), 403);
+    // A silly row count is a 400.
+    let r = post_form(
+        &client,
+        list,
+        list,
+        &[("form-TOTAL_FORMS", "99999999"), ("_save", "")],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+}
+on_both!(list_editable, 100, list_editable_saves_the_rows_together);
