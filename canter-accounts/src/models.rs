@@ -71,13 +71,13 @@ pub struct User {
     #[field(max_length = 150, unique)]
     pub username: String,
     /// Given name (may be empty).
-    #[field(max_length = 150)]
+    #[field(max_length = 150, blank)]
     pub first_name: String,
     /// Family name (may be empty).
-    #[field(max_length = 150)]
+    #[field(max_length = 150, blank)]
     pub last_name: String,
     /// Email address (may be empty).
-    #[field(max_length = 254)]
+    #[field(max_length = 254, blank)]
     pub email: String,
     /// May log in to the admin site.
     pub is_staff: bool,

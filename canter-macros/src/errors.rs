@@ -128,7 +128,7 @@ impl fmt::Display for Message {
             ManyToManyOption => "a ManyToMany field takes `through = \"Model\"`",
             FieldOption => {
                 "expected primary_key, unique, db_index, max_length, default, db_column, choices, \
-                 on_delete or related_name"
+                 blank, on_delete or related_name"
             }
             UnknownOnDelete => {
                 "on_delete must be one of cascade, protect, restrict, set_null, set_default, \

@@ -54,6 +54,31 @@ pub trait FieldType: Sized + Send + Sync + 'static {
     fn to_value(&self) -> Value;
     /// Reads column `index` of a row.
     fn decode(row: &Row, index: usize) -> Result<Self, String>;
+    /// The field's value from a bound value (what [`parse_text`] or [`FieldType::to_value`]
+    /// gives), for code that sets fields by index ([`Model::set_value`](crate::Model::set_value):
+    /// the admin's forms). A type that cannot be set so says why.
+    fn try_from_value(value: Value) -> Result<Self, String> {
+        let _ = value;
+        Err(format!(
+            "{} cannot be set from a value",
+            std::any::type_name::<Self>()
+        ))
+    }
+}
+
+/// Whether `value` is SQL NULL (a typed `None`).
+pub fn is_null(value: &Value) -> bool {
+    value_to_json(value).is_null()
+}
+
+/// A bound value as JSON (`null` for NULL), for code that shows values it knows only by
+/// their metadata (the admin's cells).
+pub fn value_to_json(value: &Value) -> serde_json::Value {
+    sea_query::sea_value_to_json_value(value)
+}
+
+fn wrong_value<T>(value: &Value) -> String {
+    format!("{value:?} is not a {}", std::any::type_name::<T>())
 }
 
 macro_rules! field_type {
@@ -66,6 +91,10 @@ macro_rules! field_type {
             }
             fn decode(row: &Row, index: usize) -> Result<Self, String> {
                 row.try_get_raw::<$ty>(index)
+            }
+            fn try_from_value(value: Value) -> Result<Self, String> {
+                let shown = wrong_value::<$ty>(&value);
+                <$ty as sea_query::ValueType>::try_from(value).map_err(|_| shown)
             }
         }
     };
@@ -92,6 +121,12 @@ impl FieldType for serde_json::Value {
         row.try_get_raw::<sqlx::types::Json<serde_json::Value>>(index)
             .map(|j| j.0)
     }
+    fn try_from_value(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Json(Some(json)) => Ok(*json),
+            other => Err(wrong_value::<Self>(&other)),
+        }
+    }
 }
 
 impl FieldType for rust_decimal::Decimal {
@@ -102,6 +137,12 @@ impl FieldType for rust_decimal::Decimal {
     }
     fn decode(row: &Row, index: usize) -> Result<Self, String> {
         row.try_get_decimal(index)
+    }
+    fn try_from_value(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Decimal(Some(d)) => Ok(d),
+            other => Err(wrong_value::<Self>(&other)),
+        }
     }
 }
 
@@ -115,6 +156,12 @@ impl FieldType for chrono::TimeDelta {
     fn decode(row: &Row, index: usize) -> Result<Self, String> {
         row.try_get_raw::<i64>(index)
             .map(chrono::TimeDelta::microseconds)
+    }
+    fn try_from_value(value: Value) -> Result<Self, String> {
+        match value {
+            Value::BigInt(Some(us)) => Ok(chrono::TimeDelta::microseconds(us)),
+            other => Err(wrong_value::<Self>(&other)),
+        }
     }
 }
 
@@ -142,6 +189,14 @@ where
         serde_json::from_value(value)
             .map(Json)
             .map_err(|e| e.to_string())
+    }
+    fn try_from_value(value: Value) -> Result<Self, String> {
+        match value {
+            Value::Json(Some(json)) => serde_json::from_value(*json)
+                .map(Json)
+                .map_err(|e| e.to_string()),
+            other => Err(wrong_value::<Self>(&other)),
+        }
     }
 }
 
@@ -172,10 +227,17 @@ impl<T: FieldType> FieldType for Option<T> {
             T::decode(row, index).map(Some)
         }
     }
+    fn try_from_value(value: Value) -> Result<Self, String> {
+        if is_null(&value) {
+            Ok(None)
+        } else {
+            T::try_from_value(value).map(Some)
+        }
+    }
 }
 
 /// A typed NULL, so drivers that care (PostgreSQL) bind the right type.
-pub(crate) fn null_of(sql_type: SqlType) -> Value {
+pub fn null_of(sql_type: SqlType) -> Value {
     match sql_type {
         SqlType::Integer => Value::Int(None),
         SqlType::BigInteger => Value::BigInt(None),
@@ -247,6 +309,9 @@ pub struct FieldMeta {
     pub db_index: bool,
     pub max_length: Option<u32>,
     pub choices: &'static [&'static str],
+    /// `#[field(blank)]`: forms (the admin's) may leave it empty (Django's `blank=True`); no
+    /// effect on the column.
+    pub blank: bool,
     /// `#[field(default = ...)]`: the value for new rows (also the column's SQL DEFAULT).
     pub default: Option<fn() -> Value>,
     /// For a `ForeignKey`: the model it points at, and what deleting that row does.
@@ -256,8 +321,9 @@ pub struct FieldMeta {
     pub related_name: Option<&'static str>,
 }
 
-/// Parses text (a query-string value) into a value of this field's type.
-pub(crate) fn parse_text(field: &FieldMeta, text: &str) -> Result<Value, OrmError> {
+/// Parses text (a query-string or form value) into a value of this field's type; an error
+/// names the field and what the text should have been.
+pub fn parse_text(field: &FieldMeta, text: &str) -> Result<Value, OrmError> {
     let bad =
         |what: &str| OrmError::InvalidLookup(format!("{}: {text:?} is not {what}", field.name));
     Ok(match field.sql_type {

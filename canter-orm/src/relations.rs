@@ -173,6 +173,9 @@ impl<T: Model> FieldType for ForeignKey<T> {
     fn decode(row: &Row, index: usize) -> Result<Self, String> {
         T::Pk::decode(row, index).map(ForeignKey::new)
     }
+    fn try_from_value(value: Value) -> Result<Self, String> {
+        <T::Pk as FieldType>::try_from_value(value).map(ForeignKey::new)
+    }
 }
 
 impl<T: Model> Operand<ForeignKey<T>> for ForeignKey<T> {

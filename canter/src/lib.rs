@@ -56,3 +56,10 @@ pub mod pages {
 pub mod accounts {
     pub use canter_accounts::*;
 }
+
+/// The admin (`canter_admin`): register models and staff users list, search, filter, add,
+/// change and delete their rows — Django's `django.contrib.admin`.
+#[cfg(feature = "admin")]
+pub mod admin {
+    pub use canter_admin::*;
+}

@@ -31,7 +31,7 @@ mod settings;
 
 pub use backends::{AuthBackend, ModelBackend, MODEL_BACKEND};
 pub use middleware::AuthenticationMiddleware;
-pub use perms::{create_default_permissions, has_perm};
+pub use perms::{create_default_permissions, get_all_permissions, has_perm};
 pub use settings::AuthSettings;
 
 use std::sync::{Arc, Mutex};

@@ -34,6 +34,33 @@ pub async fn has_perm(user: &User, perm: &str) -> bool {
     }
 }
 
+/// Django's `user.get_all_permissions()`: every `"app_label.codename"` the user has, from
+/// their own permissions and their groups' (none for an inactive user). For a page that asks
+/// about many permissions (the admin's index), one load instead of a check each. A superuser's
+/// are every permission in the table; ask [`has_perm`] or `is_superuser` for "all of them".
+pub async fn get_all_permissions(
+    user: &User,
+) -> Result<std::collections::HashSet<String>, canter_orm::OrmError> {
+    let mut names = std::collections::HashSet::new();
+    if !user.is_active {
+        return Ok(names);
+    }
+    let perms = if user.is_superuser {
+        Permission::objects().all().await?
+    } else {
+        permissions_of(user).await?
+    };
+    let content_types = ContentType::objects()
+        .in_bulk(perms.iter().map(|p| p.content_type.id()))
+        .await?;
+    for permission in perms {
+        if let Some(ct) = content_types.get(&permission.content_type.id()) {
+            names.insert(format!("{}.{}", ct.app_label, permission.codename));
+        }
+    }
+    Ok(names)
+}
+
 async fn permissions_of(user: &User) -> Result<Vec<Permission>, canter_orm::OrmError> {
     let mut all: Vec<Permission> = user.user_permissions.all().await?;
     for group in user.groups.all().await? {

@@ -84,6 +84,7 @@ fn field_meta(model: &ModelDesc, index: usize, field: &FieldDesc) -> TokenStream
     let db_index = field.db_index || field.relation.is_some();
     let max_length = option_tokens(field.max_length.map(|n| quote!(#n)));
     let choices = &field.choices;
+    let blank = field.blank;
     let default = option_tokens(field.default.as_ref().map(|expr| {
         quote! {
             {
@@ -109,6 +110,7 @@ fn field_meta(model: &ModelDesc, index: usize, field: &FieldDesc) -> TokenStream
             db_index: #db_index,
             max_length: #max_length,
             choices: &[#(#choices),*],
+            blank: #blank,
             default: #default,
             related: <#ty as #krate::FieldType>::RELATED,
             on_delete: #krate::relations::OnDelete::#on_delete,

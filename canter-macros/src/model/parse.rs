@@ -64,6 +64,8 @@ pub(crate) struct FieldDesc {
     pub db_index: bool,
     pub max_length: Option<u32>,
     pub choices: Vec<String>,
+    /// `blank`: a form may leave it empty (Django's `blank=True`).
+    pub blank: bool,
     pub default: Option<syn::Expr>,
     pub on_delete: Option<OnDelete>,
     pub related_name: Option<String>,
@@ -295,6 +297,7 @@ impl FieldDesc {
             db_index: false,
             max_length: None,
             choices: Vec::new(),
+            blank: false,
             default: None,
             on_delete: None,
             related_name: None,
@@ -314,6 +317,8 @@ impl FieldDesc {
             self.unique = true;
         } else if meta.path.is_ident("db_index") {
             self.db_index = true;
+        } else if meta.path.is_ident("blank") {
+            self.blank = true;
         } else if meta.path.is_ident("max_length") {
             self.max_length = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?);
         } else if meta.path.is_ident("on_delete") {

@@ -56,9 +56,22 @@ pub(super) fn value_fns(model: &ModelDesc) -> TokenStream {
     } else {
         (quote! { let _ = id; }, quote! { false })
     };
+    let set_arms = model.fields.iter().enumerate().map(|(index, field)| {
+        let (ident, ty) = (&field.ident, &field.ty);
+        quote!(#index => self.#ident = <#ty as #krate::FieldType>::try_from_value(value)?,)
+    });
+    let name = model.name.clone();
     quote! {
         fn to_values(&self) -> ::std::vec::Vec<#krate::Value> {
             ::std::vec![#(#values),*]
+        }
+
+        fn set_value(&mut self, field: usize, value: #krate::Value) -> ::std::result::Result<(), ::std::string::String> {
+            match field {
+                #(#set_arms)*
+                _ => return ::std::result::Result::Err(::std::format!("{} has no field {field}", #name)),
+            }
+            ::std::result::Result::Ok(())
         }
 
         fn pk_value(&self) -> #krate::Value {

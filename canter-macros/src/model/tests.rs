@@ -238,6 +238,7 @@ mod messages {
             quote!(default = 1),
             quote!(db_column = "author"),
             quote!(choices = ["a", "b"]),
+            quote!(blank),
             quote!(on_delete = "protect"),
             quote!(related_name = "books"),
         ];

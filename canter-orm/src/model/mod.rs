@@ -154,6 +154,17 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     fn fill_from_row(base: Self, row: &Row, fields: &[usize]) -> Result<Self, OrmError>;
     /// Every field's value, in order.
     fn to_values(&self) -> Vec<Value>;
+    /// Sets field `field` (an index into `meta().fields`) from a bound value of its type
+    /// ([`FieldType::try_from_value`](crate::FieldType::try_from_value)): code that knows a
+    /// model by its metadata alone (the admin's forms) fills rows with it. An unknown index or
+    /// a value of another type is an error saying so.
+    fn set_value(&mut self, field: usize, value: Value) -> Result<(), String> {
+        let _ = value;
+        Err(format!(
+            "{} has no settable field {field}",
+            Self::meta().name
+        ))
+    }
     fn pk_value(&self) -> Value;
     /// The primary key (Django's `obj.pk`).
     fn pk(&self) -> Self::Pk;

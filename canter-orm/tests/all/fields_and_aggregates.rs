@@ -224,3 +224,36 @@ on_every_backend! {
         assert!(Setting::objects().only(&["nope"]).is_err());
     }
 }
+
+/// `set_value` (what the admin's forms fill rows with) takes back every value `to_values`
+/// gives, of each field type, NULL included; a value of another type or an unknown field is
+/// an error saying so, and the row keeps its value.
+#[test]
+fn set_value_takes_back_what_to_values_gives() {
+    let source = product("Tea", "2.50", 7, Some("drinks"));
+    let mut target = product("Other", "9.99", 1, None);
+    target.id = 42;
+    for (i, value) in source.to_values().into_iter().enumerate() {
+        target.set_value(i, value).unwrap();
+    }
+    assert_eq!(target, source);
+    let mut nulled = source.clone();
+    let category = <Product as Model>::meta().field("category").unwrap().0;
+    nulled
+        .set_value(
+            category,
+            canter_orm::fields::null_of(canter_orm::SqlType::Text),
+        )
+        .unwrap();
+    assert_eq!(nulled.category, None);
+    // Text parsed for a field, as the admin does.
+    let stock = <Product as Model>::meta().field("stock").unwrap();
+    let parsed = canter_orm::fields::parse_text(stock.1, "12").unwrap();
+    nulled.set_value(stock.0, parsed).unwrap();
+    assert_eq!(nulled.stock, 12);
+    let wrong = nulled.set_value(stock.0, canter_orm::Value::String(Some("x".into())));
+    assert!(wrong.unwrap_err().contains("is not a i32"));
+    assert_eq!(nulled.stock, 12, "kept");
+    let unknown = nulled.set_value(99, canter_orm::Value::Int(Some(1)));
+    assert_eq!(unknown.unwrap_err(), "Product has no field 99");
+}

@@ -2,6 +2,7 @@
 //! article lives in the module named after it; [`app`] puts them together.
 
 pub mod accounts;
+pub mod admin;
 pub mod consumers;
 pub mod middleware;
 pub mod models;
@@ -23,7 +24,7 @@ pub fn app() -> App {
         // makemigrations / migrate / showmigrations / sqlmigrate commands. `runserver` applies
         // pending migrations to the embedded SQLite database (and says so).
         .plugin(
-            canter::accounts::models::register(Orm::new())
+            canter::admin::models::register(canter::accounts::models::register(Orm::new()))
                 .model::<models::MyModel>()
                 .model::<models::Note>()
                 // Compiled into the binary: `demo migrate` works from the binary alone.
@@ -43,10 +44,14 @@ pub fn app() -> App {
         .plugin(tasks::tasks())
         // Pages: the demo's templates and static files (read from disk in DEBUG, embedded in
         // the binary), the `canter.static` middleware and `collectstatic`.
-        .install(canter::pages::install(canter::pages::Pages::new().app(
-            "demo",
-            canter::pages::embed_dir!("templates"),
-            canter::pages::embed_dir!("static"),
+        // The admin's templates and static files come after the demo's (which may override
+        // them by name).
+        .install(canter::pages::install(canter::admin::pages(
+            canter::pages::Pages::new().app(
+                "demo",
+                canter::pages::embed_dir!("templates"),
+                canter::pages::embed_dir!("static"),
+            ),
         )))
         .urls(urls::urlpatterns())
         .middleware(middleware::AsyncMiddleware)

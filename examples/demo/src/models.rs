@@ -9,7 +9,7 @@
 use canter::orm::Model;
 use serde::Serialize;
 
-#[derive(Model, Serialize, Debug, Clone, PartialEq)]
+#[derive(Model, Serialize, Debug, Clone, Default, PartialEq)]
 #[model(app = "demo")]
 pub struct MyModel {
     pub id: i64,

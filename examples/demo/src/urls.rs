@@ -67,6 +67,8 @@ pub fn urlpatterns() -> Vec<UrlPattern> {
         path("accounts/me/", accounts::me)
             .name("me")
             .methods([Method::GET]),
+        // The admin (Django's `path("admin/", admin.site.urls)`).
+        crate::admin::site().urls("admin/"),
         include(
             "api/",
             vec![

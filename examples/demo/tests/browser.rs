@@ -78,6 +78,40 @@ fn the_pages_are_styled_and_their_forms_work_in_a_browser() {
     drop(server);
 }
 
+/// The admin in a browser (issue 20): log in, add a row, find it by search, edit it, delete
+/// it. `CANTER_SCREENSHOTS=DIR` keeps the change list and the change form there
+/// (docs/screenshots/admin-change-list.png and admin-change-form.png were made so).
+#[test]
+fn the_admin_adds_finds_edits_and_deletes_a_row_in_a_browser() {
+    let chromium = match browser_tools() {
+        Ok(path) => path,
+        Err(reason) => return missing(&reason),
+    };
+    let dir = canter_test_kit::TempDir::new("demo-admin-browser");
+    let password = "a browser admin password";
+    let run = |args: &[&str]| {
+        let out = support::demo_command()
+            .args(args)
+            .env("CANTER_SUPERUSER_PASSWORD", password)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["migrate"]);
+    run(&["createsuperuser", "--noinput", "--username", "boss"]);
+    let mut server = DemoProcess::spawn_in(dir.path(), &["runserver", "127.0.0.1:0"], &[]);
+    let base = format!("http://{}", server.server_addr());
+    let shots = std::env::var("CANTER_SCREENSHOTS").unwrap_or_default();
+    let stdout = run_script(&chromium, "admin.mjs", &[&base, "boss", password, &shots]);
+    assert!(stdout.contains("ok: admin added"), "{stdout}");
+    drop(server);
+}
+
 /// Runs `node tests/browser/<script> <args>` to its end (at most [`NODE_LIMIT`]); its stdout.
 /// Panics with both outputs when it fails.
 fn run_script(chromium: &Path, script: &str, args: &[&str]) -> String {

@@ -313,6 +313,7 @@ fn many_to_many_join_table_is_created_after_both_sides() {
         db_index: false,
         max_length: None,
         choices: &[],
+        blank: false,
         default: None,
         related: None,
         on_delete: OnDelete::Cascade,
