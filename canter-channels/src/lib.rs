@@ -16,6 +16,7 @@
 //! | `runworker` with `ChannelNameRouter` | [`Workers`] and the `runworker` command |
 
 pub mod consumer;
+pub mod counters;
 pub mod layers;
 mod plugin;
 pub mod sse;

@@ -53,3 +53,10 @@ pub mod pages {
 pub mod accounts {
     pub use canter_accounts::*;
 }
+
+/// The operations dashboard (`canter_ops`): `/ops/`, a live page and a JSON API for tasks,
+/// workers, queues, sockets, groups and requests across every process.
+#[cfg(feature = "ops")]
+pub mod ops {
+    pub use canter_ops::*;
+}

@@ -1,0 +1,127 @@
+//! Charts as server-rendered SVG: a line per series over the last minutes, its newest value
+//! in the legend. No script and no network: the page works offline.
+
+use std::fmt::Write as _;
+
+use canter_core::escape_html;
+
+const WIDTH: f64 = 560.0;
+const HEIGHT: f64 = 150.0;
+const LEFT: f64 = 44.0;
+const TOP: f64 = 22.0;
+const BOTTOM: f64 = 18.0;
+
+/// Colours given to series in turn.
+pub const PALETTE: [&str; 6] = [
+    "#2563eb", "#16a34a", "#dc2626", "#d97706", "#7c3aed", "#0891b2",
+];
+
+/// One line: its label and its points, oldest first.
+pub struct Line<'a> {
+    pub label: &'a str,
+    pub values: &'a [f64],
+}
+
+fn number(value: f64) -> String {
+    if value >= 100.0 || value == value.trunc() {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// A line chart titled `title` of `lines`, spanning `span_label` (`"15 min"`); `id` names it
+/// for scripts and tests (`data-chart`).
+pub fn line_chart(id: &str, title: &str, span_label: &str, lines: &[Line<'_>]) -> String {
+    let max = lines
+        .iter()
+        .flat_map(|l| l.values.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    let top_value = if max <= 0.0 { 1.0 } else { max * 1.1 };
+    let plot_w = WIDTH - LEFT - 8.0;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<svg class="ops-chart" data-chart="{id}" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">"#,
+        id = escape_html(id),
+        title = escape_html(title),
+    );
+    let _ = write!(
+        out,
+        r##"<text x="{LEFT}" y="14" class="ops-chart-title">{}</text><line x1="{LEFT}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="#9ca3af"/><line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{y0}" stroke="#9ca3af"/><text x="{lx}" y="{ty}" text-anchor="end" class="ops-axis">{top}</text><text x="{lx}" y="{y0}" text-anchor="end" class="ops-axis">0</text><text x="{LEFT}" y="{HEIGHT}" class="ops-axis">−{span}</text><text x="{x1}" y="{HEIGHT}" text-anchor="end" class="ops-axis">now</text>"##,
+        escape_html(title),
+        y0 = TOP + plot_h,
+        x1 = LEFT + plot_w,
+        lx = LEFT - 4.0,
+        ty = TOP + 8.0,
+        top = number(top_value),
+        span = escape_html(span_label),
+    );
+    let mut legend_x = LEFT + 160.0;
+    for (i, line) in lines.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let n = line.values.len();
+        let points: Vec<String> = line
+            .values
+            .iter()
+            .enumerate()
+            .map(|(j, v)| {
+                let x = if n > 1 {
+                    LEFT + plot_w * j as f64 / (n - 1) as f64
+                } else {
+                    LEFT + plot_w
+                };
+                let v = if v.is_finite() { v.max(0.0) } else { 0.0 };
+                let y = TOP + plot_h - plot_h * v / top_value;
+                format!("{x:.1},{y:.1}")
+            })
+            .collect();
+        let _ = write!(
+            out,
+            r#"<polyline data-series="{label}" fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>"#,
+            label = escape_html(line.label),
+            points = points.join(" "),
+        );
+        let newest = line.values.last().copied().unwrap_or(0.0);
+        let _ = write!(
+            out,
+            r#"<rect x="{legend_x}" y="6" width="8" height="8" fill="{colour}"/><text x="{tx}" y="14" class="ops-legend">{label} {value}</text>"#,
+            tx = legend_x + 11.0,
+            label = escape_html(line.label),
+            value = number(newest),
+        );
+        legend_x += 11.0 + 7.0 * (line.label.chars().count() as f64 + 6.0);
+    }
+    out.push_str("</svg>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_each_line_and_escapes_labels() {
+        let svg = line_chart(
+            "t",
+            "Tasks <per s>",
+            "15 min",
+            &[
+                Line {
+                    label: "<script>",
+                    values: &[0.0, 2.0, 1.0],
+                },
+                Line {
+                    label: "b",
+                    values: &[],
+                },
+            ],
+        );
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains("&lt;script&gt;") && !svg.contains("<script>"));
+        assert!(svg.contains("Tasks &lt;per s&gt;"));
+    }
+}
