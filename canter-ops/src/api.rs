@@ -42,6 +42,8 @@ fn bad_request(message: String) -> Response {
     json_error(StatusCode::BAD_REQUEST, &message)
 }
 
+// The refusal is the response itself, made once per request: not worth a box.
+#[allow(clippy::result_large_err)]
 /// A task id from the path: 1 to [`MAX_TASK_ID`] of `A-Z a-z 0-9 - _ . :`.
 pub(crate) fn task_id(req: &Request) -> Result<String, Response> {
     let id: String = req.param("id").map_err(|e| bad_request(e.to_string()))?;
@@ -59,6 +61,7 @@ pub(crate) fn task_id(req: &Request) -> Result<String, Response> {
     }
 }
 
+#[allow(clippy::result_large_err)] // as task_id
 /// Integer query parameter `name` within `range`, `default` when absent.
 pub(crate) fn int_param(
     req: &Request,

@@ -52,6 +52,8 @@ fn unauthorized(message: &str) -> Response {
     response
 }
 
+// The refusal is the response itself, made once per request: not worth a box.
+#[allow(clippy::result_large_err)]
 /// Lets the request in, or answers why not (see the module docs). Everything needed of the
 /// request is read before the returned future runs (a request body is not `Sync`).
 pub fn check<'a>(

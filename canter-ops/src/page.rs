@@ -40,10 +40,13 @@ pub async fn page(req: Request) -> Response {
         Err(response) => return response,
     };
     let token = canter_accounts::csrf::get_token(&req).unwrap_or_default();
-    let rendered = {
+    // Rendering reads the whole board: off the runtime's threads.
+    let rendered = tokio::task::spawn_blocking(move || {
         let board = state.board();
         (sections(&board), problems(&board))
-    };
+    })
+    .await
+    .unwrap_or_default();
     let mut body = String::with_capacity(64 * 1024);
     let _ = write!(
         body,
@@ -99,7 +102,10 @@ pub async fn stream(req: Request) -> Response {
                 let _ = tokio::time::timeout(MAX_UPDATE_GAP, updates.changed()).await;
             }
             let _ = updates.borrow_and_update();
-            let chunk = update(&state);
+            let rendering = state.clone();
+            let chunk = tokio::task::spawn_blocking(move || update(&rendering))
+                .await
+                .unwrap_or_default();
             Some((Ok::<_, Infallible>(chunk), (state, updates, false)))
         },
     );

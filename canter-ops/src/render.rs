@@ -10,17 +10,24 @@ use crate::api::series_json;
 use crate::board::Board;
 use crate::history::SERIES_SECONDS;
 use crate::process::now;
-use crate::svg::{line_chart, Line};
+use crate::svg::{line_chart, Axis, Line};
 
 /// Every section of the page, by id (the series read once for all).
 pub fn sections(board: &Board) -> Vec<(&'static str, String)> {
     let series = series_json(board, SERIES_SECONDS);
+    let times = values(&series, "at");
+    let axis = Axis {
+        times: &times,
+        now: times.last().copied().unwrap_or_else(now),
+        span: SERIES_SECONDS,
+        label: "15 min",
+    };
     vec![
-        ("tasks", tasks(board, &series)),
+        ("tasks", tasks(board, &series, &axis)),
         ("workers", workers(board)),
-        ("queues", queues(board, &series)),
-        ("channels", channels(board, &series)),
-        ("http", http(board, &series)),
+        ("queues", queues(board, &series, &axis)),
+        ("channels", channels(board, &series, &axis)),
+        ("http", http(board, &series, &axis)),
     ]
 }
 
@@ -85,7 +92,7 @@ fn button(action: &str, label: &str) -> String {
     )
 }
 
-fn tasks(board: &Board, series: &Value) -> String {
+fn tasks(board: &Board, series: &Value, axis: &Axis<'_>) -> String {
     let mut out = String::from(r#"<div class="ops-tiles">"#);
     let counts = board.book.counts();
     tile(&mut out, "tasks-received", "received", counts.received);
@@ -110,7 +117,7 @@ fn tasks(board: &Board, series: &Value) -> String {
     out.push_str(&line_chart(
         "tasks",
         "Tasks per second",
-        "15 min",
+        axis,
         &[
             Line {
                 label: "received",
@@ -250,7 +257,7 @@ fn workers(board: &Board) -> String {
     out
 }
 
-fn queues(board: &Board, series: &Value) -> String {
+fn queues(board: &Board, series: &Value, axis: &Axis<'_>) -> String {
     let mut out = String::from("<table><tr><th>queue</th><th>waiting</th><th>consumers</th></tr>");
     for q in &board.queues {
         let _ = write!(
@@ -288,13 +295,13 @@ fn queues(board: &Board, series: &Value) -> String {
     out.push_str(&line_chart(
         "queues",
         "Tasks waiting per queue",
-        "15 min",
+        axis,
         &lines,
     ));
     out
 }
 
-fn channels(board: &Board, series: &Value) -> String {
+fn channels(board: &Board, series: &Value, axis: &Axis<'_>) -> String {
     let mut out = String::from(r#"<div class="ops-tiles">"#);
     let open: i64 = board.processes.iter().map(|p| p.sockets.open).sum();
     tile(&mut out, "sockets-open", "sockets open", open);
@@ -316,7 +323,7 @@ fn channels(board: &Board, series: &Value) -> String {
     out.push_str(&line_chart(
         "channels",
         "Sockets open, group messages per second",
-        "15 min",
+        axis,
         &[
             Line {
                 label: "open",
@@ -362,7 +369,7 @@ fn channels(board: &Board, series: &Value) -> String {
     out
 }
 
-fn http(board: &Board, series: &Value) -> String {
+fn http(board: &Board, series: &Value, axis: &Axis<'_>) -> String {
     let mut out = String::from(r#"<div class="ops-tiles">"#);
     let routes = board.history.route_stats();
     let rps: f64 = routes.iter().map(|r| r.requests_per_second).sum();
@@ -377,7 +384,7 @@ fn http(board: &Board, series: &Value) -> String {
     out.push_str(&line_chart(
         "http",
         "Requests per second",
-        "15 min",
+        axis,
         &[
             Line {
                 label: "requests",
