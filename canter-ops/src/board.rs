@@ -1,5 +1,5 @@
 //! The board: everything the dashboard shows, refreshed by three loops each process with the
-//! ops plugin runs (see [`start_loops`]): one publishes this process's counters, one follows the
+//! ops plugin runs (see [`OpsState::start_loops`]): one publishes this process's counters, one follows the
 //! broker's task events into the [`TaskBook`], one samples workers, queues, process records and
 //! groups every period into the [`History`]. Views read the board; the page's stream wakes on
 //! its [`OpsState::updates`].
@@ -219,10 +219,11 @@ impl OpsState {
         if let Err(e) = &tasks {
             problems.insert("broker".to_owned(), e.clone());
         }
+        // A layer that keeps no records (a custom one): this process's own counters at least.
         let processes = match self.store.get() {
             Some(store) => store.all().await.unwrap_or_else(|e| {
                 problems.insert("records".to_owned(), e);
-                Vec::new()
+                vec![self.own_record()]
             }),
             None => vec![self.own_record()],
         };

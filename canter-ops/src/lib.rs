@@ -43,8 +43,9 @@ use http::Method;
 pub use board::OpsState;
 pub use settings::OpsSettings;
 
-/// The commands under which the dashboard publishes and samples (a server, a test's app).
-pub const SERVING_COMMANDS: [&str; 2] = ["runserver", "test"];
+/// The commands under which the dashboard publishes and samples: the server (a test's app or a
+/// worker process counts nothing the page needs; workers publish through the broker).
+pub const SERVING_COMMANDS: [&str; 1] = ["runserver"];
 
 /// The plugin: counters for this process, the board, and (under a server) the loops that
 /// publish and read them. Put it after the channel layer's plugin, whose layer it wraps to

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use canter_core::escape_html as esc;
+use canter_core::request::RequestContext;
 use canter_core::response::{Html, StreamingResponse};
 use canter_core::{IntoResponse, Request, Response};
 use http::{header, HeaderValue};
@@ -94,19 +95,35 @@ pub async fn stream(req: Request) -> Response {
         Err(response) => return response,
     };
     let updates = state.updates.subscribe();
+    // The stream ends when the server shuts down (it would hold a graceful shutdown open).
+    let shutdown = RequestContext::of(req.extensions())
+        .and_then(|context| context.app().shutdown())
+        .cloned();
     let stream = futures_util::stream::unfold(
         (state, updates, true),
-        |(state, mut updates, first): (Arc<OpsState>, _, bool)| async move {
-            if !first {
-                tokio::time::sleep(MIN_UPDATE_GAP).await;
-                let _ = tokio::time::timeout(MAX_UPDATE_GAP, updates.changed()).await;
+        move |(state, mut updates, first): (Arc<OpsState>, _, bool)| {
+            let shutdown = shutdown.clone();
+            async move {
+                if !first {
+                    let wait = async {
+                        tokio::time::sleep(MIN_UPDATE_GAP).await;
+                        let _ = tokio::time::timeout(MAX_UPDATE_GAP, updates.changed()).await;
+                    };
+                    match &shutdown {
+                        Some(shutdown) => tokio::select! {
+                            _ = wait => {}
+                            _ = shutdown.requested() => return None,
+                        },
+                        None => wait.await,
+                    }
+                }
+                let _ = updates.borrow_and_update();
+                let rendering = state.clone();
+                let chunk = tokio::task::spawn_blocking(move || update(&rendering))
+                    .await
+                    .unwrap_or_default();
+                Some((Ok::<_, Infallible>(chunk), (state, updates, false)))
             }
-            let _ = updates.borrow_and_update();
-            let rendering = state.clone();
-            let chunk = tokio::task::spawn_blocking(move || update(&rendering))
-                .await
-                .unwrap_or_default();
-            Some((Ok::<_, Infallible>(chunk), (state, updates, false)))
         },
     );
     let mut response = StreamingResponse::new(stream)
