@@ -72,17 +72,14 @@ pub fn line_chart(id: &str, title: &str, axis: &Axis<'_>, lines: &[Line<'_>]) ->
     let mut legend_x = LEFT;
     for (i, line) in lines.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
-        let n = line.values.len();
         let points: Vec<String> = line
             .values
             .iter()
-            .enumerate()
-            .map(|(j, v)| {
-                let x = if n > 1 {
-                    LEFT + plot_w * j as f64 / (n - 1) as f64
-                } else {
-                    LEFT + plot_w
-                };
+            .zip(axis.times)
+            .filter(|(_, t)| axis.now - **t <= axis.span)
+            .map(|(v, t)| {
+                let age = (axis.now - t).max(0.0) / axis.span.max(1e-3);
+                let x = LEFT + plot_w * (1.0 - age);
                 let v = if v.is_finite() { v.max(0.0) } else { 0.0 };
                 let y = TOP + plot_h - plot_h * v / top_value;
                 format!("{x:.1},{y:.1}")
@@ -136,10 +133,27 @@ mod tests {
         assert!(svg.contains("&lt;script&gt;") && !svg.contains("<script>"));
         assert!(svg.contains("Tasks &lt;per s&gt;"));
         // The newest point at the right edge, the others by their age over 15 minutes.
-        let right = LEFT + (WIDTH - LEFT - 8.0);
-        assert!(svg.contains(&format!("{right:.1},")), "{svg}");
-        // The newest point at the right edge, the others by their age over 15 minutes.
-        let right = LEFT + (WIDTH - LEFT - 8.0);
-        assert!(svg.contains(&format!("{right:.1},")), "{svg}");
+        let plot_w = WIDTH - LEFT - 8.0;
+        for age in [0.0, 1.0, 2.0] {
+            let x = LEFT + plot_w * (1.0 - age / 900.0);
+            assert!(svg.contains(&format!("{x:.1},")), "{x} in {svg}");
+        }
+        // Older than the span: left out.
+        let axis = Axis {
+            times: &[0.0, 1000.0],
+            now: 1000.0,
+            span: 900.0,
+            label: "15 min",
+        };
+        let svg = line_chart(
+            "t",
+            "t",
+            &axis,
+            &[Line {
+                label: "a",
+                values: &[5.0, 1.0],
+            }],
+        );
+        assert_eq!(svg.matches(',').count(), 1, "{svg}");
     }
 }
