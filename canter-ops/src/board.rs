@@ -4,7 +4,7 @@
 //! groups every period into the [`History`]. Views read the board; the page's stream wakes on
 //! its [`OpsState::updates`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -38,6 +38,40 @@ pub struct Board {
     /// What could not be read at the last sample, by source (`broker`, `layer`), shown on the
     /// page instead of stale figures passing for current.
     pub problems: BTreeMap<String, String>,
+    counted: Counted,
+}
+
+/// The processes' cumulative counts summed as growth since the dashboard started: a process
+/// appearing adds what it counts from then on (not its whole past as one burst on the
+/// charts), one going away takes nothing back. In order: HTTP requests, 5xx, group sends,
+/// deliveries, drops.
+#[derive(Default)]
+struct Counted {
+    last: HashMap<String, [u64; 5]>,
+    totals: [u64; 5],
+}
+
+impl Counted {
+    fn update(&mut self, processes: &[ProcessRecord]) -> [u64; 5] {
+        let mut seen = HashMap::with_capacity(processes.len());
+        for p in processes {
+            let now = [
+                p.http.routes.iter().map(|r| r.requests).sum(),
+                p.http.routes.iter().map(|r| r.status[4]).sum(),
+                p.sockets.group_sends,
+                p.sockets.deliveries,
+                p.sockets.drops,
+            ];
+            if let Some(before) = self.last.get(&p.id) {
+                for i in 0..5 {
+                    self.totals[i] += now[i].saturating_sub(before[i]);
+                }
+            }
+            seen.insert(p.id.clone(), now);
+        }
+        self.last = seen;
+        self.totals
+    }
 }
 
 /// The dashboard's service: this process's counters, its identity, and the board.
@@ -242,7 +276,8 @@ impl OpsState {
             board.dead_letters = tasks.dead_letters;
             board.periodic = tasks.periodic;
         }
-        let sample = sample_of(&board, &processes);
+        let totals = board.counted.update(&processes);
+        let sample = sample_of(&board, &processes, totals);
         board.history.push(sample, &processes);
         board.processes = processes;
         board.groups = groups;
@@ -253,20 +288,20 @@ impl OpsState {
     }
 }
 
-/// The sample of `board` with `processes`' counters summed.
-fn sample_of(board: &Board, processes: &[ProcessRecord]) -> Sample {
+/// The sample of `board`, with the processes' counts (`totals`: see `Counted`).
+fn sample_of(board: &Board, processes: &[ProcessRecord], totals: [u64; 5]) -> Sample {
     let alive: Vec<&WorkerInfo> = board.workers.iter().filter(|w| w.alive()).collect();
-    let routes = processes.iter().flat_map(|p| &p.http.routes);
+    let [http_requests, http_errors, group_sends, deliveries, drops] = totals;
     Sample {
         at: now(),
         tasks: board.book.counts(),
-        http_requests: routes.clone().map(|r| r.requests).sum(),
-        http_errors: routes.map(|r| r.status[4]).sum(),
+        http_requests,
+        http_errors,
         http_in_flight: processes.iter().map(|p| p.http.in_flight).sum(),
         sockets_open: processes.iter().map(|p| p.sockets.open).sum(),
-        group_sends: processes.iter().map(|p| p.sockets.group_sends).sum(),
-        deliveries: processes.iter().map(|p| p.sockets.deliveries).sum(),
-        drops: processes.iter().map(|p| p.sockets.drops).sum(),
+        group_sends,
+        deliveries,
+        drops,
         queues: board
             .queues
             .iter()
@@ -274,5 +309,44 @@ fn sample_of(board: &Board, processes: &[ProcessRecord]) -> Sample {
             .collect(),
         workers_alive: alive.len(),
         tasks_active: alive.iter().map(|w| w.active.len()).sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canter_core::counters::RouteSnapshot;
+
+    fn process(id: &str, requests: u64) -> ProcessRecord {
+        let mut record = ProcessRecord {
+            id: id.into(),
+            ..ProcessRecord::default()
+        };
+        record.http.routes.push(RouteSnapshot {
+            route: "r".into(),
+            requests,
+            ..RouteSnapshot::default()
+        });
+        record
+    }
+
+    #[test]
+    fn a_process_adds_its_growth_only() {
+        let mut counted = Counted::default();
+        assert_eq!(
+            counted.update(&[process("a", 100)])[0],
+            0,
+            "its past is not a burst"
+        );
+        assert_eq!(counted.update(&[process("a", 110)])[0], 10);
+        assert_eq!(
+            counted.update(&[process("a", 115), process("b", 50)])[0],
+            15
+        );
+        assert_eq!(
+            counted.update(&[process("b", 52)])[0],
+            17,
+            "a process gone takes nothing back"
+        );
     }
 }

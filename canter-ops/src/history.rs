@@ -21,7 +21,8 @@ pub struct Sample {
     /// Seconds since the epoch.
     pub at: f64,
     pub tasks: EventCounts,
-    /// HTTP requests answered, every process summed.
+    /// HTTP requests answered by every process since the dashboard started (each process's
+    /// growth from when it was first seen).
     pub http_requests: u64,
     /// Of which 5xx.
     pub http_errors: u64,
