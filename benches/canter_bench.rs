@@ -3,7 +3,7 @@
 //! GET /        -> `hello`: `JsonResponse::new(json!({"message": "Hello"}))`
 //! GET /sleep/  -> the article's `/async/` view: `tokio::time::sleep(2 s)`, then the same JSON
 //!
-//! Usage: `canter_bench [--addr ADDR] [--middleware LIST] [--log-sink] [--plain-hyper]`
+//! Usage: `canter_bench [--addr ADDR] [--middleware LIST] [--log-sink] [--plain-hyper] [--http-counters]`
 //!
 //! * `--addr`: where to listen (default 127.0.0.1:0, an ephemeral port). Prints
 //!   `listening on ADDR` on stdout once bound; stops on SIGINT/SIGTERM.
@@ -18,6 +18,8 @@
 //!   auto builder, `service.handle(req)` per request) instead of `canter::server::serve`; it
 //!   splits canter's cost into the app (routing, middleware chain, view) and the server layer
 //!   (keep-alive/activity tracking, header read timeout, graceful shutdown).
+//! * `--http-counters`: the per-route HTTP counters the ops dashboard reads
+//!   (`canter::counters::HttpCounters` among the app's services): their cost per request.
 //!
 //! Settings: `debug = false`, a secret key, `allowed_hosts = ["127.0.0.1"]`, the stall
 //! detector off (its default when `debug` is off), everything else canter's defaults
@@ -59,7 +61,7 @@ impl Middleware for Timing {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: canter_bench [--addr ADDR] [--middleware NAME,NAME,...] [--log-sink] [--plain-hyper]"
+        "usage: canter_bench [--addr ADDR] [--middleware NAME,NAME,...] [--log-sink] [--plain-hyper] [--http-counters]"
     );
     std::process::exit(2);
 }
@@ -69,6 +71,7 @@ fn main() {
     let mut middleware: Vec<String> = Vec::new();
     let mut log_sink = false;
     let mut plain_hyper = false;
+    let mut http_counters = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -85,6 +88,7 @@ fn main() {
             }
             "--log-sink" => log_sink = true,
             "--plain-hyper" => plain_hyper = true,
+            "--http-counters" => http_counters = true,
             _ => usage(),
         }
     }
@@ -109,7 +113,11 @@ fn main() {
     };
     settings.validate().expect("valid settings");
 
-    let service = App::new()
+    let mut app = App::new();
+    if http_counters {
+        app = app.state(canter::counters::HttpCounters::new());
+    }
+    let service = app
         .urls(vec![path("", hello), path("sleep/", sleep_view)])
         .register_middleware("bench.timing", |_settings| Ok(Timing))
         .build(settings)

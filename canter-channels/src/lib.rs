@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod consumer;
+pub mod counters;
 pub mod layers;
 mod plugin;
 pub mod sse;

@@ -33,6 +33,7 @@
 pub mod app;
 pub mod blocking;
 pub mod cookies;
+pub mod counters;
 pub mod error;
 pub mod extract;
 pub mod management;

@@ -63,3 +63,10 @@ pub mod accounts {
 pub mod admin {
     pub use canter_admin::*;
 }
+
+/// The operations dashboard (`canter_ops`): `/ops/`, a live page and a JSON API for tasks,
+/// workers, queues, sockets, groups and requests across every process.
+#[cfg(feature = "ops")]
+pub mod ops {
+    pub use canter_ops::*;
+}

@@ -30,6 +30,8 @@ pub struct InMemoryChannelLayer {
     group_expiry: Duration,
     channels: Mutex<HashMap<String, Queue>>,
     groups: Mutex<HashMap<String, HashMap<String, Instant>>>,
+    /// Records by key: when each expires, and its value (see [`ChannelLayer::put_record`]).
+    records: Mutex<HashMap<String, (Instant, String)>>,
     drops: Drops,
 }
 
@@ -48,6 +50,7 @@ impl InMemoryChannelLayer {
             group_expiry,
             channels: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
+            records: Mutex::new(HashMap::new()),
             drops: Drops::default(),
         }
     }
@@ -202,6 +205,45 @@ impl ChannelLayer for InMemoryChannelLayer {
 
     fn dropped_messages(&self) -> u64 {
         self.drops.total()
+    }
+
+    fn groups(&self) -> BoxFuture<'_, Result<Vec<(String, usize)>, LayerError>> {
+        Box::pin(async move {
+            let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+            let expiry = self.group_expiry;
+            groups.retain(|_, members| {
+                members.retain(|_, joined| joined.elapsed() <= expiry);
+                !members.is_empty()
+            });
+            let mut listed: Vec<(String, usize)> = groups
+                .iter()
+                .map(|(name, m)| (name.clone(), m.len()))
+                .collect();
+            listed.sort();
+            Ok(listed)
+        })
+    }
+
+    fn put_record<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), LayerError>> {
+        Box::pin(async move {
+            let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+            records.insert(key.to_owned(), (Instant::now() + ttl, value.to_owned()));
+            Ok(())
+        })
+    }
+
+    fn records(&self) -> BoxFuture<'_, Result<Vec<String>, LayerError>> {
+        Box::pin(async move {
+            let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            records.retain(|_, (expires, _)| *expires > now);
+            Ok(records.values().map(|(_, value)| value.clone()).collect())
+        })
     }
 }
 

@@ -21,6 +21,7 @@ pub use memory::InMemoryChannelLayer;
 pub use on_commit::{group_send_on_commit, group_send_on_commit_using};
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
@@ -161,6 +162,38 @@ pub trait ChannelLayer: Send + Sync + 'static {
     /// counted; the log gets one WARN per [`DROP_REPORT_EVERY`] at most, with how many.
     fn dropped_messages(&self) -> u64 {
         0
+    }
+    /// Every group with members, with how many, by name (for a dashboard: the in-process
+    /// layer's groups; every process's on a shared layer such as Redis).
+    fn groups(&self) -> BoxFuture<'_, Result<Vec<(String, usize)>, LayerError>> {
+        Box::pin(async {
+            Err(LayerError::Unavailable(
+                "this layer cannot list its groups".into(),
+            ))
+        })
+    }
+    /// Keeps `value` under `key` for `ttl`, seen by every process sharing the layer (what
+    /// each process publishes for a dashboard: its counters, under its own key).
+    fn put_record<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), LayerError>> {
+        let _ = (key, value, ttl);
+        Box::pin(async {
+            Err(LayerError::Unavailable(
+                "this layer keeps no records".into(),
+            ))
+        })
+    }
+    /// The values of every record not expired (see [`put_record`](Self::put_record)).
+    fn records(&self) -> BoxFuture<'_, Result<Vec<String>, LayerError>> {
+        Box::pin(async {
+            Err(LayerError::Unavailable(
+                "this layer keeps no records".into(),
+            ))
+        })
     }
 }
 

@@ -27,6 +27,7 @@ use tokio_tungstenite::WebSocketStream;
 use tracing::Instrument;
 
 use crate::consumer::{Consumer, Context, Handshake, Outgoing, Scope};
+use crate::counters::SocketCounters;
 use crate::layers::{channel_layer, ChannelLayer};
 
 mod socket;
@@ -288,6 +289,13 @@ fn spawn_socket_task<C: Consumer>(
     let shutdown = RequestContext::of(req.extensions())
         .and_then(|context| context.app().shutdown())
         .cloned();
+    // Counted open while the task runs, under its route's name (or pattern), for a dashboard.
+    let open = services::with_current(|s| s.get_shared::<SocketCounters>())
+        .flatten()
+        .map(|counters| {
+            let route = RequestContext::of(req.extensions()).and_then(RequestContext::route);
+            counters.open(route.map_or(scope.path.as_str(), |r| r.name.unwrap_or(r.pattern)))
+        });
     let in_process = req.extensions_mut().remove::<InProcessSocket>();
     let upgrade = in_process.is_none().then(|| hyper::upgrade::on(req));
     // A 4 KiB read buffer, not tungstenite's default 128 KiB (allocated up front for every
@@ -303,6 +311,7 @@ fn spawn_socket_task<C: Consumer>(
     // and, once the span closes, makes the subscriber's registry panic.
     let span = tracing::info_span!(target: "canter::channels", "websocket", path = %scope.path, channel = %ctx.channel_name());
     let socket_task = async move {
+        let _open = open;
         if let Some(socket) = in_process.and_then(|s| s.0.lock().ok().and_then(|mut s| s.take())) {
             let ws = WebSocketStream::from_raw_socket(socket, Role::Server, Some(config)).await;
             run(ws, consumer, ctx, outbound, layer, limits, shutdown).await;

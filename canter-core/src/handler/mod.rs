@@ -18,6 +18,7 @@ use canter_kernel::services::{self, Carried};
 
 use crate::app::AppContext;
 use crate::blocking::panic_message;
+use crate::counters::HttpCounters;
 use crate::debug_page;
 use crate::error::{report_response, ErrorReport, PendingErrorPage};
 use crate::middleware::{limit_body, Chain, Next};
@@ -290,15 +291,27 @@ pub(crate) struct Router {
     debug: bool,
     append_slash: bool,
     stall_threshold: Option<Duration>,
+    /// Per-route counters, when the app's services hold them (the ops dashboard's).
+    counters: Option<Arc<HttpCounters>>,
 }
 
 impl Router {
     pub(crate) fn new(context: Arc<AppContext>) -> Self {
         let settings = &context.settings;
+        let counters = context.services.get_shared::<HttpCounters>();
+        if let Some(counters) = &counters {
+            counters.attach(
+                context
+                    .resolver
+                    .routes()
+                    .map(|(pattern, name, _)| name.unwrap_or(pattern).to_owned()),
+            );
+        }
         Self {
             debug: settings.debug,
             append_slash: settings.append_slash,
             stall_threshold: settings.stall_threshold(),
+            counters,
             context,
         }
     }
@@ -329,14 +342,20 @@ impl Router {
         let relative = path.strip_prefix('/').unwrap_or(&path);
         let Some((index, params)) = self.context.resolver.resolve(relative) else {
             let response = self.not_found(&req, &path);
+            if let Some(counters) = &self.counters {
+                counters.not_found(response.status().as_u16());
+            }
             return Either::Left(std::future::ready(response));
         };
+        let timer = self.counters.as_ref().map(|counters| counters.start(index));
         let route = self.context.resolver.route(index);
         if let Some(methods) = &route.methods {
             if !methods.contains(req.method()) {
-                return Either::Left(std::future::ready(crate::views::method_not_allowed(
-                    methods,
-                )));
+                let response = crate::views::method_not_allowed(methods);
+                if let Some(timer) = timer {
+                    timer.finish(response.status().as_u16());
+                }
+                return Either::Left(std::future::ready(response));
             }
         }
         // What names the route in the span, warnings and error pages.
@@ -390,7 +409,11 @@ impl Router {
                     panic_message(payload.as_ref())
                 ))),
             };
-            render_if_pending(response, debug, Some((label, view_name)))
+            let response = render_if_pending(response, debug, Some((label, view_name)));
+            if let Some(timer) = timer {
+                timer.finish(response.status().as_u16());
+            }
+            response
         }))
     }
 

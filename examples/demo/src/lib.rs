@@ -35,6 +35,13 @@ pub fn app() -> App {
         .install(canter::accounts::install(canter::accounts::Accounts::new()))
         // The channel layer: in-process, or Redis when REDIS_URL is set (or [channels] layer = "redis").
         .plugin(Channels)
+        // The operations dashboard at /ops/ (after the layer, whose group messages it counts):
+        // staff sessions, or `Authorization: Bearer $CANTER_OPS_TOKEN`.
+        .plugin(
+            canter::ops::Ops::new()
+                .token_from_env("CANTER_OPS_TOKEN")
+                .periodic(tasks::tasks().beat()),
+        )
         // Background consumers and the `runworker` command: `demo runworker room-notices`
         // announces joins and leaves in the chat rooms (needs a layer shared with the server:
         // REDIS_URL).

@@ -64,6 +64,7 @@ pub fn urlpatterns() -> Vec<UrlPattern> {
         path("accounts/logout/", accounts::logout_view)
             .name("logout")
             .methods([Method::POST]),
+        canter::ops::urls(),
         path("accounts/me/", accounts::me)
             .name("me")
             .methods([Method::GET]),

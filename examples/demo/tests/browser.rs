@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use support::{missing, DemoProcess};
 
 const BROWSER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
-/// Longer than chat.mjs's own 25 s stop, so the script's message is what a failure shows.
-const NODE_LIMIT: Duration = Duration::from_secs(60);
+/// Longer than chat.mjs's own 25 s stop (and ops.mjs's 50 s), so the script's message is what a failure shows.
+const NODE_LIMIT: Duration = Duration::from_secs(70);
 
 /// The Chromium, node and playwright-core the script needs, or why not.
 fn browser_tools() -> Result<PathBuf, String> {
@@ -109,6 +109,29 @@ fn the_admin_adds_finds_edits_and_deletes_a_row_in_a_browser() {
     let shots = std::env::var("CANTER_SCREENSHOTS").unwrap_or_default();
     let stdout = run_script(&chromium, "admin.mjs", &[&base, "boss", password, &shots]);
     assert!(stdout.contains("ok: admin added"), "{stdout}");
+    drop(server);
+}
+
+/// The operations page (issue 21): numbers and charts change without a reload as chat sockets
+/// open and tasks run; `CANTER_SCREENSHOTS=DIR` keeps ops.png and ops-tasks.png there.
+#[test]
+fn the_ops_page_updates_itself_as_sockets_open_and_tasks_run() {
+    let chromium = match browser_tools() {
+        Ok(path) => path,
+        Err(reason) => return missing(&reason),
+    };
+    let token = "browser-ops-token";
+    let mut server = DemoProcess::spawn(
+        &["runserver", "127.0.0.1:0"],
+        &[
+            ("CANTER_OPS_TOKEN", token),
+            ("CANTER_OPS__PUBLISH_EVERY_MS", "250"),
+        ],
+    );
+    let base = format!("http://{}", server.server_addr());
+    let shots = std::env::var("CANTER_SCREENSHOTS").unwrap_or_default();
+    let stdout = run_script(&chromium, "ops.mjs", &[&base, token, &shots]);
+    assert!(stdout.contains("ok: ops page live"), "{stdout}");
     drop(server);
 }
 

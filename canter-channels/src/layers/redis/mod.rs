@@ -7,6 +7,7 @@
 //! until it is handed over, and routes it to the local consumers named in `__asgi_channel__`.
 //! One Redis connection serves every socket of the process.
 
+mod inventory;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -564,6 +565,23 @@ impl ChannelLayer for Shared {
 
     fn dropped_messages(&self) -> u64 {
         self.0.dropped_messages()
+    }
+
+    fn groups(&self) -> BoxFuture<'_, Result<Vec<(String, usize)>, LayerError>> {
+        Box::pin(self.0.groups())
+    }
+
+    fn put_record<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), LayerError>> {
+        Box::pin(self.0.put_record(key, value, ttl))
+    }
+
+    fn records(&self) -> BoxFuture<'_, Result<Vec<String>, LayerError>> {
+        Box::pin(self.0.records())
     }
 
     fn forget<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, ()> {
