@@ -76,7 +76,7 @@ fn migration_commands_on_postgres() {
         let (ok, stdout, stderr) = demo(url, &["runserver", "127.0.0.1:0"], env);
         assert!(!ok, "runserver started with pending migrations: {stdout}");
         assert!(
-            stderr.contains("6 unapplied migration(s) on database \"default\"")
+            stderr.contains("7 unapplied migration(s) on database \"default\"")
                 && stderr.contains("demo.0001_initial")
                 && stderr.contains("demo.0002_note")
                 && stderr.contains("demo.0003_note_title")
@@ -99,7 +99,8 @@ fn migration_commands_on_postgres() {
         stdout.contains("Applying demo.0001_initial... OK"),
         "{stdout}"
     );
-    // The demo's tables, and Django's auth and session tables (issue 15).
+    // The demo's tables, Django's auth and session tables (issue 15) and django-celery-results'
+    // (issue 18).
     assert_eq!(
         pg_tables(url),
         [
@@ -112,6 +113,8 @@ fn migration_commands_on_postgres() {
             "canter_migrations",
             "demo_mymodel",
             "demo_note",
+            "django_celery_results_chordcounter",
+            "django_celery_results_taskresult",
             "django_content_type",
             "django_session"
         ]
@@ -353,7 +356,7 @@ fn migration_commands_on_mysql() {
     let (ok, stdout, stderr) = demo(url, &["runserver", "127.0.0.1:0"], &[]);
     assert!(!ok, "runserver started with pending migrations: {stdout}");
     assert!(
-        stderr.contains("6 unapplied migration(s) on database \"default\"")
+        stderr.contains("7 unapplied migration(s) on database \"default\"")
             && stderr.contains("demo.0001_initial")
             && stderr.contains("run the `migrate` command first"),
         "{stderr}"
