@@ -76,7 +76,7 @@ pub trait ResultBackend: Send + Sync + 'static {
 pub trait Transport: Send + Sync + 'static {
     fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>>;
     /// Leases the next due task of these queues (the lowest priority number, then the oldest:
-    /// see [`clamp_priority`]), for `visibility`.
+    /// see [`clamp_priority`](crate::clamp_priority)), for `visibility`.
     fn fetch<'a>(
         &'a self,
         queues: &'a [String],
