@@ -3,7 +3,7 @@
 //!
 //! Due times are ones every scheduler computes alike (multiples of the interval since the Unix
 //! epoch; the crontab's occurrences), and a fire is *claimed* in the broker before it is
-//! enqueued ([`Broker::claim_fire`]): however many schedulers run — a `beat` process, workers
+//! enqueued ([`Coordination::claim_fire`](crate::Coordination::claim_fire)): however many schedulers run — a `beat` process, workers
 //! started with `-B`, a restarted one — each due time fires exactly once.
 //!
 //! Catch-up policy: a scheduler that starts (or restarts) after due times passed unfired fires

@@ -444,9 +444,8 @@ async fn celery_chord(
 ) -> Result<AsyncResult<Value>, TaskError> {
     let broker = broker()?;
     let group_id = uuid::Uuid::new_v4().to_string();
-    broker
-        .set_chord_size(&group_id, members.len() as u64)
-        .await?;
+    let ids: Vec<String> = members.iter().filter_map(|m| m.task_id.clone()).collect();
+    broker.start_celery_chord(&group_id, &ids).await?;
     let embed =
         json!({"callbacks": null, "errbacks": null, "chain": null, "chord": callback.to_celery()});
     for (index, member) in members.iter().enumerate() {

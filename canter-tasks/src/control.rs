@@ -222,7 +222,14 @@ pub async fn dead_letters() -> Result<Vec<DeadLetter>, TaskError> {
 }
 
 /// Sends every retriable dead letter back to its queue (a fresh first attempt) and removes it
-/// from the record; returns how many went.
+/// from the record; returns how many went. Their FAILURE results go first from the result
+/// backend (a transport removes them only from its own store, and results may be elsewhere).
 pub async fn retry_dead_letters() -> Result<u64, TaskError> {
-    broker()?.retry_dead_letters().await
+    let broker = broker()?;
+    for letter in broker.dead_letters().await? {
+        if letter.retriable {
+            broker.forget(&letter.id).await?;
+        }
+    }
+    broker.retry_dead_letters().await
 }

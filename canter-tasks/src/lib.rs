@@ -35,16 +35,21 @@ pub mod worker;
 pub use beat::Beat;
 pub use broker::{
     broker, clamp_priority, enqueue, send_task, tasks_app, ApplyOptions, Broker, BrokerServices,
-    Delivery, ResultBackend, TaskMessage, DEFAULT_MAX_MESSAGE_SIZE,
+    Control, Coordination, Delivery, ResultBackend, TaskMessage, Transport,
+    DEFAULT_MAX_MESSAGE_SIZE,
 };
 #[cfg(feature = "amqp")]
 pub use brokers::AmqpBroker;
+#[cfg(feature = "orm")]
+pub use brokers::DatabaseResultBackend;
 #[cfg(feature = "redis")]
 pub use brokers::RedisBroker;
 pub use brokers::{MemoryBroker, SqliteBroker, WithResultBackend};
 pub use canter_macros::task;
 pub use error::TaskError;
-pub use open::{open_broker, open_broker_limited, open_broker_with_backend};
+pub use open::{
+    open_broker, open_broker_limited, open_broker_with_backend, open_broker_with_results,
+};
 pub use plugin::Tasks;
 pub use request::{request, Request};
 pub use result::{AsyncResult, TaskResult, TaskStatus};
@@ -55,4 +60,5 @@ pub use worker::{Worker, WorkerConfig};
 pub mod __private {
     pub use futures_util::future::BoxFuture;
     pub use serde_json;
+    pub use tokio::sync::Notify;
 }

@@ -165,7 +165,7 @@ fn glob_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-/// A transport's remote-control and events wire (the broker's [`mailbox`](crate::Broker::mailbox)).
+/// A transport's remote-control and events wire (the broker's [`mailbox`](crate::Transport::mailbox)).
 pub trait Mailbox: Send + Sync + 'static {
     /// The requests broadcast from now on to node `node` (every one: [`ControlRequest::is_for`]
     /// filters).

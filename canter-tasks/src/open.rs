@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::broker::Broker;
-use crate::brokers::{MemoryBroker, SqliteBroker};
+use crate::broker::{Broker, ResultBackend};
+use crate::brokers::{MemoryBroker, SqliteBroker, WithResultBackend};
 use crate::error::TaskError;
 
 /// The broker URL and the setting it came from: `[tasks] broker` if set, else `BROKER_URL`,
@@ -64,6 +64,11 @@ pub async fn open_broker_with_backend(
         }
         _ => return open_broker_limited(url, max_message_size).await,
     };
+    if backend == "db" {
+        return Err(TaskError::Broker(
+            "the result backend `db` is the app's database: the tasks plugin opens it (after the ORM's plugin), or open_broker_with_results with a DatabaseResultBackend".into(),
+        ));
+    }
     if backend.starts_with("amqp") {
         return Err(TaskError::Broker(format!(
             "the result backend {}: expected redis://… or sqlite://… (RabbitMQ keeps no results)",
@@ -78,18 +83,49 @@ pub async fn open_broker_with_backend(
         })?;
     if !amqp {
         let transport = open_broker_limited(url, max_message_size).await?;
-        return Ok(Arc::new(crate::brokers::WithResultBackend::new(
-            transport, results,
-        )));
+        return Ok(Arc::new(WithResultBackend::new(transport, results)));
     }
+    open_amqp(url, results, max_message_size).await
+}
+
+/// The broker `url` names with `results` keeping its results (a result backend that is no
+/// broker: [`DatabaseResultBackend`](crate::brokers::DatabaseResultBackend), `result_backend =
+/// "db"`). RabbitMQ's schedules, unique claims, rate limits, revocations and worker snapshots
+/// stay in the store the environment names (`REDIS_URL`, else the embedded SQLite file).
+pub async fn open_broker_with_results(
+    url: &str,
+    results: Arc<dyn ResultBackend>,
+    max_message_size: u64,
+) -> Result<Arc<dyn Broker>, TaskError> {
+    let amqp = url.starts_with("amqp://") || url.starts_with("amqps://");
+    if !amqp {
+        let transport = open_broker_limited(url, max_message_size).await?;
+        return Ok(Arc::new(WithResultBackend::new(transport, results)));
+    }
+    let store_url = result_backend_url(None, None, std::env::var("REDIS_URL").ok());
+    let store = Box::pin(open_broker_limited(&store_url, max_message_size))
+        .await
+        .map_err(|e| {
+            let shown = crate::broker::redacted(&store_url);
+            TaskError::Broker(format!("RabbitMQ's coordination store {shown}: {e}"))
+        })?;
+    let store: Arc<dyn Broker> = Arc::new(WithResultBackend::new(store, results));
+    open_amqp(url, store, max_message_size).await
+}
+
+async fn open_amqp(
+    url: &str,
+    store: Arc<dyn Broker>,
+    max_message_size: u64,
+) -> Result<Arc<dyn Broker>, TaskError> {
     #[cfg(feature = "amqp")]
     {
-        let broker = crate::brokers::AmqpBroker::connect(url, results).await?;
+        let broker = crate::brokers::AmqpBroker::connect(url, store).await?;
         Ok(Arc::new(broker.with_max_message_size(max_message_size)))
     }
     #[cfg(not(feature = "amqp"))]
     {
-        let _ = results;
+        let _ = (url, store, max_message_size);
         Err(TaskError::Broker(
             "the RabbitMQ broker needs canter-tasks' `amqp` feature (canter's `amqp`)".into(),
         ))

@@ -6,7 +6,8 @@
 //! broker = "sqlite://tasks.sqlite3"   # the default: the embedded, durable broker;
 //!                                     # unset: BROKER_URL, else REDIS_URL if set (Celery's
 //!                                     # protocol on Redis, or on RabbitMQ: amqp://…)
-//! result_backend = "redis://…"        # results apart from the broker (Celery's), or unset:
+//! result_backend = "redis://…"        # results apart from the broker (Celery's; "db": the
+//!                                     # default database, django-celery-results' tables), or unset:
 //!                                     # RESULT_BACKEND, else the broker's own; RabbitMQ keeps
 //!                                     # none: then REDIS_URL, else tasks.sqlite3
 //! worker_in_runserver = true          # runserver also runs a worker (default: true on the
@@ -34,7 +35,7 @@ use tokio::task::JoinHandle;
 use crate::broker::Broker;
 use crate::brokers::MemoryBroker;
 use crate::error::TaskError;
-use crate::open::{broker_url, open_broker_with_backend};
+use crate::open::{broker_url, open_broker_with_backend, open_broker_with_results};
 use crate::task::{Registry, Task};
 use crate::worker::{Worker, WorkerConfig};
 
@@ -175,17 +176,23 @@ impl Plugin for Tasks {
                     url = "memory://".to_owned();
                 }
                 let shown = crate::broker::redacted(&url);
-                let opened = tokio::time::timeout(
-                    CONNECT_LIMIT,
-                    open_broker_with_backend(&url, backend.as_deref(), config.max_message_size),
-                )
-                .await
-                .unwrap_or_else(|_| {
-                    Err(TaskError::Broker(format!(
-                        "no answer within {}s",
-                        CONNECT_LIMIT.as_secs()
-                    )))
-                });
+                let opening = async {
+                    if backend.as_deref() == Some("db") {
+                        let results = database_results(ctx)?;
+                        open_broker_with_results(&url, results, config.max_message_size).await
+                    } else {
+                        open_broker_with_backend(&url, backend.as_deref(), config.max_message_size)
+                            .await
+                    }
+                };
+                let opened = tokio::time::timeout(CONNECT_LIMIT, opening)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(TaskError::Broker(format!(
+                            "no answer within {}s",
+                            CONNECT_LIMIT.as_secs()
+                        )))
+                    });
                 let broker =
                     opened.map_err(|e| format!("the task broker {shown} (from {setting}): {e}"))?;
                 tracing::info!(target: "canter::tasks", broker = %shown, "task broker");
@@ -495,6 +502,33 @@ impl ManagementCommand for BeatCommand {
                 .await?;
             Ok(())
         })
+    }
+}
+
+/// `result_backend = "db"`: results in the app's default database (django-celery-results'
+/// tables), from the ORM's plugin, which must come before the tasks plugin.
+fn database_results(
+    ctx: &StartContext,
+) -> Result<Arc<dyn crate::broker::ResultBackend>, TaskError> {
+    #[cfg(feature = "orm")]
+    {
+        let databases = ctx.services.get::<Arc<canter_orm::Databases>>().ok_or_else(|| {
+            TaskError::Broker(
+                "the result backend `db` needs the ORM's plugin before the tasks plugin (App::plugin(Orm::new()).plugin(Tasks::new()…))".into(),
+            )
+        })?;
+        let backend = crate::brokers::DatabaseResultBackend::new(
+            databases.clone(),
+            canter_orm::DEFAULT_DB_ALIAS,
+        )?;
+        Ok(Arc::new(backend))
+    }
+    #[cfg(not(feature = "orm"))]
+    {
+        let _ = ctx;
+        Err(TaskError::Broker(
+            "the result backend `db` needs canter-tasks' `orm` feature".into(),
+        ))
     }
 }
 

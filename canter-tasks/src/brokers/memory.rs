@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
-use crate::broker::ResultBackend;
-use crate::broker::{now, Broker, Delivery, TaskMessage};
+use crate::broker::{now, Delivery, TaskMessage};
+use crate::broker::{Control, Coordination, ResultBackend, Transport};
 use crate::control::{DeadLetter, TaskInfo, WorkerInfo, FORGET_AFTER};
 use crate::error::TaskError;
 use crate::result::TaskResult;
@@ -137,7 +137,201 @@ impl ResultBackend for MemoryBroker {
     }
 }
 
-impl Broker for MemoryBroker {
+impl Transport for MemoryBroker {
+    fn publish<'a>(&'a self, mut message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
+        message.priority = crate::broker::clamp_priority(message.priority);
+        let size = message.args.to_string().len()
+            + message.kwargs.to_string().len()
+            + message.embed.as_ref().map_or(0, |e| e.to_string().len());
+        if let Err(e) = crate::broker::check_size(size, self.max_message_size) {
+            return ready(Err(e));
+        }
+        if let Some(tasks) = &self.eager {
+            return Box::pin(crate::body::run_published_eagerly(tasks, message, self));
+        }
+        let mut state = self.lock();
+        state.sequence += 1;
+        let sequence = state.sequence;
+        state.order.insert(message.id.clone(), sequence);
+        state.queue.push((message, None));
+        drop(state);
+        self.published.notify_waiters();
+        ready(Ok(()))
+    }
+
+    fn published(&self) -> Option<&tokio::sync::Notify> {
+        Some(&self.published)
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        queues: &'a [String],
+        worker: &'a str,
+        visibility: Duration,
+    ) -> BoxFuture<'a, Result<Option<Delivery>, TaskError>> {
+        let now = now();
+        let mut state = self.lock();
+        let State { queue, order, .. } = &mut *state;
+        let due = queue
+            .iter_mut()
+            .filter(|(m, lease)| {
+                queues.contains(&m.queue)
+                    && m.eta <= now
+                    && lease.as_ref().is_none_or(|(_, until)| *until < now)
+            })
+            .max_by(|(a, _), (b, _)| {
+                b.priority
+                    .cmp(&a.priority)
+                    .then(b.eta.total_cmp(&a.eta))
+                    .then(order.get(&b.id).cmp(&order.get(&a.id)))
+            });
+        let delivery = due.map(|(message, lease)| {
+            let holder = format!("{worker}:{}", uuid::Uuid::new_v4().simple());
+            *lease = Some((holder.clone(), now + visibility.as_secs_f64()));
+            Delivery {
+                message: message.clone(),
+                lease: holder,
+            }
+        });
+        ready(Ok(delivery))
+    }
+
+    fn extend<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        visibility: Duration,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        let mut state = self.lock();
+        for (m, lease) in &mut state.queue {
+            if let Some((holder, until)) = lease {
+                if m.id == delivery.message.id && *holder == delivery.lease {
+                    *until = now() + visibility.as_secs_f64();
+                }
+            }
+        }
+        ready(Ok(()))
+    }
+
+    fn ack<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), TaskError>> {
+        Self::take(&mut self.lock(), delivery);
+        ready(Ok(()))
+    }
+
+    fn requeue<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        eta: f64,
+        retries: u32,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        let mut state = self.lock();
+        if let Some(mut message) = Self::take(&mut state, delivery) {
+            message.eta = eta;
+            message.retries = retries;
+            state.queue.push((message, None));
+        }
+        ready(Ok(()))
+    }
+
+    fn dead_letter<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        let mut state = self.lock();
+        if let Some(message) = Self::take(&mut state, delivery) {
+            state.dead_letters.push((message, reason.to_owned(), now()));
+        }
+        ready(Ok(()))
+    }
+
+    fn queue_length<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>> {
+        let now = now();
+        let n = self
+            .lock()
+            .queue
+            .iter()
+            .filter(|(m, lease)| {
+                m.queue == queue && lease.as_ref().is_none_or(|(_, until)| *until < now)
+            })
+            .count();
+        ready(Ok(n as u64))
+    }
+
+    fn queues(&self) -> BoxFuture<'_, Result<Vec<String>, TaskError>> {
+        let names: std::collections::BTreeSet<String> = self
+            .lock()
+            .queue
+            .iter()
+            .map(|(m, _)| m.queue.clone())
+            .collect();
+        ready(Ok(names.into_iter().collect()))
+    }
+
+    fn scheduled(&self) -> BoxFuture<'_, Result<Vec<TaskInfo>, TaskError>> {
+        let now = now();
+        let tasks = self
+            .lock()
+            .queue
+            .iter()
+            .filter(|(m, lease)| {
+                m.eta > now && lease.as_ref().is_none_or(|(_, until)| *until < now)
+            })
+            .map(|(m, _)| TaskInfo::of(m, None))
+            .collect();
+        ready(Ok(tasks))
+    }
+
+    fn purge<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>> {
+        let now = now();
+        let mut state = self.lock();
+        let before = state.queue.len();
+        state.queue.retain(|(m, lease)| {
+            m.queue != queue || lease.as_ref().is_some_and(|(_, until)| *until >= now)
+        });
+        ready(Ok((before - state.queue.len()) as u64))
+    }
+
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, TaskError>> {
+        let letters = self
+            .lock()
+            .dead_letters
+            .iter()
+            .map(|(m, reason, at)| DeadLetter {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                queue: m.queue.clone(),
+                args: m.args.clone(),
+                kwargs: m.kwargs.clone(),
+                reason: reason.clone(),
+                at: *at,
+                retriable: true,
+            })
+            .collect();
+        ready(Ok(letters))
+    }
+
+    fn retry_dead_letters(&self) -> BoxFuture<'_, Result<u64, TaskError>> {
+        let mut state = self.lock();
+        let letters = std::mem::take(&mut state.dead_letters);
+        let sent = letters.len() as u64;
+        for (message, _, _) in letters {
+            // Its FAILURE result goes: whoever waits on it sees the new run's.
+            state.results.remove(&message.id);
+            let message = TaskMessage {
+                eta: now(),
+                retries: 0,
+                ..message
+            };
+            state.sequence += 1;
+            let sequence = state.sequence;
+            state.order.insert(message.id.clone(), sequence);
+            state.queue.push((message, None));
+        }
+        ready(Ok(sent))
+    }
+}
+
+impl Coordination for MemoryBroker {
     fn claim_fire<'a>(
         &'a self,
         entry: &'a str,
@@ -215,101 +409,6 @@ impl Broker for MemoryBroker {
         })
     }
 
-    fn publish<'a>(&'a self, mut message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
-        message.priority = crate::broker::clamp_priority(message.priority);
-        let size = message.args.to_string().len()
-            + message.kwargs.to_string().len()
-            + message.embed.as_ref().map_or(0, |e| e.to_string().len());
-        if let Err(e) = crate::broker::check_size(size, self.max_message_size) {
-            return ready(Err(e));
-        }
-        if let Some(tasks) = &self.eager {
-            return Box::pin(crate::body::run_published_eagerly(tasks, message, self));
-        }
-        let mut state = self.lock();
-        state.sequence += 1;
-        let sequence = state.sequence;
-        state.order.insert(message.id.clone(), sequence);
-        state.queue.push((message, None));
-        drop(state);
-        self.published.notify_waiters();
-        ready(Ok(()))
-    }
-
-    fn published(&self) -> Option<&tokio::sync::Notify> {
-        Some(&self.published)
-    }
-
-    fn fetch<'a>(
-        &'a self,
-        queues: &'a [String],
-        worker: &'a str,
-        visibility: Duration,
-    ) -> BoxFuture<'a, Result<Option<Delivery>, TaskError>> {
-        let now = now();
-        let mut state = self.lock();
-        let State { queue, order, .. } = &mut *state;
-        let due = queue
-            .iter_mut()
-            .filter(|(m, lease)| {
-                queues.contains(&m.queue)
-                    && m.eta <= now
-                    && lease.as_ref().is_none_or(|(_, until)| *until < now)
-            })
-            // The lowest priority number first (see `crate::broker::PRIORITIES`).
-            .max_by(|(a, _), (b, _)| {
-                b.priority
-                    .cmp(&a.priority)
-                    .then(b.eta.total_cmp(&a.eta))
-                    .then(order.get(&b.id).cmp(&order.get(&a.id)))
-            });
-        let delivery = due.map(|(message, lease)| {
-            let holder = format!("{worker}:{}", uuid::Uuid::new_v4().simple());
-            *lease = Some((holder.clone(), now + visibility.as_secs_f64()));
-            Delivery {
-                message: message.clone(),
-                lease: holder,
-            }
-        });
-        ready(Ok(delivery))
-    }
-
-    fn extend<'a>(
-        &'a self,
-        delivery: &'a Delivery,
-        visibility: Duration,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        let mut state = self.lock();
-        for (m, lease) in &mut state.queue {
-            if let Some((holder, until)) = lease {
-                if m.id == delivery.message.id && *holder == delivery.lease {
-                    *until = now() + visibility.as_secs_f64();
-                }
-            }
-        }
-        ready(Ok(()))
-    }
-
-    fn ack<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), TaskError>> {
-        Self::take(&mut self.lock(), delivery);
-        ready(Ok(()))
-    }
-
-    fn requeue<'a>(
-        &'a self,
-        delivery: &'a Delivery,
-        eta: f64,
-        retries: u32,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        let mut state = self.lock();
-        if let Some(mut message) = Self::take(&mut state, delivery) {
-            message.eta = eta;
-            message.retries = retries;
-            state.queue.push((message, None));
-        }
-        ready(Ok(()))
-    }
-
     fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
         self.lock().revoked.insert(id.to_owned());
         ready(Ok(()))
@@ -318,31 +417,9 @@ impl Broker for MemoryBroker {
     fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>> {
         ready(Ok(self.lock().revoked.contains(id)))
     }
+}
 
-    fn dead_letter<'a>(
-        &'a self,
-        delivery: &'a Delivery,
-        reason: &'a str,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        let mut state = self.lock();
-        if let Some(message) = Self::take(&mut state, delivery) {
-            state.dead_letters.push((message, reason.to_owned(), now()));
-        }
-        ready(Ok(()))
-    }
-
-    fn queue_length<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>> {
-        let now = now();
-        let n = self
-            .lock()
-            .queue
-            .iter()
-            .filter(|(m, lease)| {
-                m.queue == queue && lease.as_ref().is_none_or(|(_, until)| *until < now)
-            })
-            .count();
-        ready(Ok(n as u64))
-    }
+impl Control for MemoryBroker {
     fn worker_heartbeat<'a>(
         &'a self,
         info: &'a WorkerInfo,
@@ -361,79 +438,6 @@ impl Broker for MemoryBroker {
         let oldest = now() - FORGET_AFTER;
         state.workers.retain(|_, w| w.heartbeat >= oldest);
         ready(Ok(state.workers.values().cloned().collect()))
-    }
-
-    fn queues(&self) -> BoxFuture<'_, Result<Vec<String>, TaskError>> {
-        let names: std::collections::BTreeSet<String> = self
-            .lock()
-            .queue
-            .iter()
-            .map(|(m, _)| m.queue.clone())
-            .collect();
-        ready(Ok(names.into_iter().collect()))
-    }
-
-    fn scheduled(&self) -> BoxFuture<'_, Result<Vec<TaskInfo>, TaskError>> {
-        let now = now();
-        let tasks = self
-            .lock()
-            .queue
-            .iter()
-            .filter(|(m, lease)| {
-                m.eta > now && lease.as_ref().is_none_or(|(_, until)| *until < now)
-            })
-            .map(|(m, _)| TaskInfo::of(m, None))
-            .collect();
-        ready(Ok(tasks))
-    }
-
-    fn purge<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>> {
-        let now = now();
-        let mut state = self.lock();
-        let before = state.queue.len();
-        state.queue.retain(|(m, lease)| {
-            m.queue != queue || lease.as_ref().is_some_and(|(_, until)| *until >= now)
-        });
-        ready(Ok((before - state.queue.len()) as u64))
-    }
-
-    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetter>, TaskError>> {
-        let letters = self
-            .lock()
-            .dead_letters
-            .iter()
-            .map(|(m, reason, at)| DeadLetter {
-                id: m.id.clone(),
-                name: m.name.clone(),
-                queue: m.queue.clone(),
-                args: m.args.clone(),
-                kwargs: m.kwargs.clone(),
-                reason: reason.clone(),
-                at: *at,
-                retriable: true,
-            })
-            .collect();
-        ready(Ok(letters))
-    }
-
-    fn retry_dead_letters(&self) -> BoxFuture<'_, Result<u64, TaskError>> {
-        let mut state = self.lock();
-        let letters = std::mem::take(&mut state.dead_letters);
-        let sent = letters.len() as u64;
-        for (message, _, _) in letters {
-            // Its FAILURE result goes: whoever waits on it sees the new run's.
-            state.results.remove(&message.id);
-            let message = TaskMessage {
-                eta: now(),
-                retries: 0,
-                ..message
-            };
-            state.sequence += 1;
-            let sequence = state.sequence;
-            state.order.insert(message.id.clone(), sequence);
-            state.queue.push((message, None));
-        }
-        ready(Ok(sent))
     }
 
     fn send_event<'a>(&'a self, event: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {

@@ -4,8 +4,10 @@
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
-#[cfg(any(feature = "redis", feature = "amqp"))]
+#[cfg(any(feature = "redis", feature = "amqp", feature = "orm"))]
 pub mod celery;
+#[cfg(feature = "orm")]
+pub mod database;
 mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -16,6 +18,8 @@ mod sqlite;
 pub use self::amqp::AmqpBroker;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisBroker;
+#[cfg(feature = "orm")]
+pub use database::DatabaseResultBackend;
 pub use memory::MemoryBroker;
 pub use split::WithResultBackend;
 pub use sqlite::SqliteBroker;

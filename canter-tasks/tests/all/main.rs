@@ -10,6 +10,8 @@ mod celery_interop;
 #[cfg(feature = "amqp")]
 mod celery_interop_amqp;
 mod common;
+#[cfg(feature = "orm")]
+mod database_results;
 mod eager;
 mod memory_broker;
 mod message_size;

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use canter_tasks::Transport as _;
 use canter_tasks::{
-    task, ApplyOptions, AsyncResult, Broker, MemoryBroker, Registry, TaskError, Worker,
-    WorkerConfig,
+    task, ApplyOptions, AsyncResult, MemoryBroker, Registry, TaskError, Worker, WorkerConfig,
 };
 
 #[task(name = "memory.echo", crate = canter_tasks)]

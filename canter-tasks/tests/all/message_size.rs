@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use canter_tasks::brokers::redis::celery;
+use canter_tasks::Transport as _;
 use canter_tasks::{
     task, Broker, RedisBroker, Registry, SqliteBroker, TaskError, TaskMessage, TaskStatus, Worker,
     WorkerConfig, DEFAULT_MAX_MESSAGE_SIZE,

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use canter_tasks::broker::Delivery;
 use canter_tasks::brokers::redis::celery;
+use canter_tasks::Transport as _;
 use canter_tasks::{
     task, Broker, RedisBroker, Registry, TaskError, TaskMessage, Worker, WorkerConfig,
 };

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use canter_tasks::{Broker, SqliteBroker, TaskMessage};
+use canter_tasks::{SqliteBroker, TaskMessage, Transport};
 use serde_json::json;
 
 /// The first release's queue and dead-letter tables.

@@ -9,8 +9,7 @@ use std::time::Duration;
 use canter_tasks::broker::{Delivery, TaskMessage};
 use canter_tasks::control::{DeadLetter, TaskInfo, WorkerInfo, HEARTBEAT_EVERY};
 use canter_tasks::{
-    task, Broker, MemoryBroker, Registry, ResultBackend, TaskError, TaskResult, Worker,
-    WorkerConfig,
+    task, Control, MemoryBroker, Registry, TaskError, Transport, Worker, WorkerConfig,
 };
 use futures_util::future::BoxFuture;
 use serde_json::Value;
@@ -29,36 +28,11 @@ struct Flaky {
     heartbeats: AtomicUsize,
 }
 
-impl ResultBackend for Flaky {
-    fn store_result<'a>(
-        &'a self,
-        id: &'a str,
-        result: TaskResult,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.store_result(id, result)
-    }
+canter_tasks::forward_result_backend!(Flaky => inner);
+canter_tasks::forward_coordination!(Flaky => inner);
 
-    fn get_result<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
-        self.inner.get_result(id)
-    }
-
-    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.forget(id)
-    }
-
-    fn chord_part_done<'a>(
-        &'a self,
-        group_id: &'a str,
-        member: &'a str,
-    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
-        self.inner.chord_part_done(group_id, member)
-    }
-}
-
-impl Broker for Flaky {
+/// The memory broker's transport, but `fetch` may panic.
+impl Transport for Flaky {
     fn fetch<'a>(
         &'a self,
         queues: &'a [String],
@@ -71,13 +45,6 @@ impl Broker for Flaky {
             .is_ok();
         assert!(!panics, "fetch panicked (on purpose)");
         self.inner.fetch(queues, worker, visibility)
-    }
-    fn worker_heartbeat<'a>(
-        &'a self,
-        info: &'a WorkerInfo,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.heartbeats.fetch_add(1, Ordering::SeqCst);
-        self.inner.worker_heartbeat(info)
     }
 
     // The rest as the memory broker.
@@ -102,12 +69,6 @@ impl Broker for Flaky {
     ) -> BoxFuture<'a, Result<(), TaskError>> {
         self.inner.requeue(delivery, eta, retries)
     }
-    fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.revoke(id)
-    }
-    fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>> {
-        self.inner.is_revoked(id)
-    }
     fn dead_letter<'a>(
         &'a self,
         delivery: &'a Delivery,
@@ -118,45 +79,11 @@ impl Broker for Flaky {
     fn queue_length<'a>(&'a self, queue: &'a str) -> BoxFuture<'a, Result<u64, TaskError>> {
         self.inner.queue_length(queue)
     }
-    fn claim_fire<'a>(
-        &'a self,
-        entry: &'a str,
-        due: f64,
-    ) -> BoxFuture<'a, Result<bool, TaskError>> {
-        self.inner.claim_fire(entry, due)
-    }
-    fn claim_unique<'a>(
-        &'a self,
-        key: &'a str,
-        id: &'a str,
-        ttl: f64,
-    ) -> BoxFuture<'a, Result<Option<String>, TaskError>> {
-        self.inner.claim_unique(key, id, ttl)
-    }
-    fn release_unique<'a>(
-        &'a self,
-        key: &'a str,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.release_unique(key, id)
-    }
-    fn rate_count<'a>(&'a self, key: &'a str, until: f64) -> BoxFuture<'a, Result<u64, TaskError>> {
-        self.inner.rate_count(key, until)
-    }
-    fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>> {
-        self.inner.last_fire(entry)
-    }
     fn drop_lease<'a>(&'a self, delivery: &'a Delivery) -> BoxFuture<'a, Result<(), TaskError>> {
         self.inner.drop_lease(delivery)
     }
     fn release<'a>(&'a self, worker: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
         self.inner.release(worker)
-    }
-    fn worker_offline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.worker_offline(name)
-    }
-    fn workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, TaskError>> {
-        self.inner.workers()
     }
     fn queues(&self) -> BoxFuture<'_, Result<Vec<String>, TaskError>> {
         self.inner.queues()
@@ -172,6 +99,23 @@ impl Broker for Flaky {
     }
     fn retry_dead_letters(&self) -> BoxFuture<'_, Result<u64, TaskError>> {
         self.inner.retry_dead_letters()
+    }
+}
+
+/// The memory broker's records, heartbeats counted.
+impl Control for Flaky {
+    fn worker_heartbeat<'a>(
+        &'a self,
+        info: &'a WorkerInfo,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.heartbeats.fetch_add(1, Ordering::SeqCst);
+        self.inner.worker_heartbeat(info)
+    }
+    fn worker_offline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        self.inner.worker_offline(name)
+    }
+    fn workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, TaskError>> {
+        self.inner.workers()
     }
     fn send_event<'a>(&'a self, event: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
         self.inner.send_event(event)

@@ -23,12 +23,15 @@ pub fn app() -> App {
         // The ORM: databases from settings, the demo's models and migrations, and the
         // makemigrations / migrate / showmigrations / sqlmigrate commands. `runserver` applies
         // pending migrations to the embedded SQLite database (and says so).
+        // django-celery-results' tables too: `RESULT_BACKEND=db` keeps task results there.
         .plugin(
-            canter::admin::models::register(canter::accounts::models::register(Orm::new()))
-                .model::<models::MyModel>()
-                .model::<models::Note>()
-                // Compiled into the binary: `demo migrate` works from the binary alone.
-                .migrations(canter::pages::embed_dir!("migrations")),
+            canter::tasks::brokers::database::models::register(canter::admin::models::register(
+                canter::accounts::models::register(Orm::new()),
+            ))
+            .model::<models::MyModel>()
+            .model::<models::Note>()
+            // Compiled into the binary: `demo migrate` works from the binary alone.
+            .migrations(canter::pages::embed_dir!("migrations")),
         )
         // Accounts: sessions in the default database (`django_session`), users in
         // `auth_user`, CSRF protection, and createsuperuser / changepassword / clearsessions.

@@ -117,8 +117,9 @@ fn runserver_serves_the_demo_and_stops_gracefully_on_sigterm() {
     let mut said_migrated = false;
     let addr = loop {
         let line = lines.next().expect("runserver prints its address").unwrap();
-        // demo 0001-0003, contenttypes, auth and sessions (issue 15), admin (issue 20).
-        said_migrated |= line.starts_with("Applied 7 migration(s) to the embedded database");
+        // demo 0001-0003, contenttypes, auth and sessions (issue 15), admin (issue 20),
+        // django_celery_results (issue 18).
+        said_migrated |= line.starts_with("Applied 8 migration(s) to the embedded database");
         if let Some(rest) = line.strip_prefix("Starting server at http://") {
             break rest.trim_end_matches('/').to_owned();
         }

@@ -99,8 +99,8 @@ fn migration_commands_on_postgres() {
         stdout.contains("Applying demo.0001_initial... OK"),
         "{stdout}"
     );
-    // The demo's tables, Django's auth and session tables (issue 15) and the admin's log
-    // (issue 20).
+    // The demo's tables, Django's auth and session tables (issue 15), the admin's log (issue 20)
+    // and django-celery-results' (issue 18).
     assert_eq!(
         pg_tables(url),
         [
@@ -114,6 +114,8 @@ fn migration_commands_on_postgres() {
             "demo_mymodel",
             "demo_note",
             "django_admin_log",
+            "django_celery_results_chordcounter",
+            "django_celery_results_taskresult",
             "django_content_type",
             "django_session"
         ]

@@ -1,5 +1,5 @@
-//! `Broker` for the AMQP transport: the queues on RabbitMQ, everything else in the result
-//! backend (see the module docs).
+//! `Broker` for the AMQP transport: the queues on RabbitMQ (its `Transport`); results,
+//! coordination and control records in the store beside it (see the module docs).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +12,9 @@ use lapin::types::FieldTable;
 use serde_json::Value;
 
 use super::{lock, wire, AmqpBroker, DEAD_LETTER_QUEUE};
-use crate::broker::ResultBackend;
-use crate::broker::{now, Broker, Delivery, TaskMessage};
-use crate::control::{DeadLetter, TaskInfo, WorkerInfo};
+use crate::broker::{now, Delivery, TaskMessage, Transport};
+use crate::control::{DeadLetter, TaskInfo};
 use crate::error::TaskError;
-use crate::result::TaskResult;
 
 impl AmqpBroker {
     fn leased(&self, delivery: &Delivery) -> Option<super::consumer::Leased> {
@@ -73,61 +71,9 @@ impl AmqpBroker {
     }
 }
 
-impl ResultBackend for AmqpBroker {
-    fn store_result<'a>(
-        &'a self,
-        id: &'a str,
-        result: TaskResult,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.backend.store_result(id, result)
-    }
+crate::forward_result_backend!(AmqpBroker => inner.backend);
 
-    fn get_result<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<TaskResult>, TaskError>> {
-        self.inner.backend.get_result(id)
-    }
-
-    fn forget<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.backend.forget(id)
-    }
-
-    fn celery_chords(&self) -> bool {
-        self.inner.backend.celery_chords()
-    }
-
-    fn set_chord_size<'a>(
-        &'a self,
-        group_id: &'a str,
-        size: u64,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.backend.set_chord_size(group_id, size)
-    }
-
-    fn celery_chord_part<'a>(
-        &'a self,
-        group_id: &'a str,
-        member: &'a str,
-        index: Option<u64>,
-        state: crate::result::TaskStatus,
-        value: Value,
-    ) -> BoxFuture<'a, Result<Option<Vec<crate::broker::ChordPart>>, TaskError>> {
-        self.inner
-            .backend
-            .celery_chord_part(group_id, member, index, state, value)
-    }
-
-    fn chord_part_done<'a>(
-        &'a self,
-        group_id: &'a str,
-        member: &'a str,
-    ) -> BoxFuture<'a, Result<Option<u64>, TaskError>> {
-        self.inner.backend.chord_part_done(group_id, member)
-    }
-}
-
-impl Broker for AmqpBroker {
+impl Transport for AmqpBroker {
     fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move { self.inner.publish_task(&message, None).await })
     }
@@ -334,77 +280,10 @@ impl Broker for AmqpBroker {
         Some(self.inner.mailbox.clone())
     }
 
-    // The result backend's part.
-
-    fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.backend.revoke(id)
-    }
-
-    fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>> {
-        self.inner.backend.is_revoked(id)
-    }
-
-    fn claim_fire<'a>(
-        &'a self,
-        entry: &'a str,
-        due: f64,
-    ) -> BoxFuture<'a, Result<bool, TaskError>> {
-        self.inner.backend.claim_fire(entry, due)
-    }
-
-    fn claim_unique<'a>(
-        &'a self,
-        key: &'a str,
-        id: &'a str,
-        ttl: f64,
-    ) -> BoxFuture<'a, Result<Option<String>, TaskError>> {
-        self.inner.backend.claim_unique(key, id, ttl)
-    }
-
-    fn release_unique<'a>(
-        &'a self,
-        key: &'a str,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.backend.release_unique(key, id)
-    }
-
-    fn rate_count<'a>(&'a self, key: &'a str, until: f64) -> BoxFuture<'a, Result<u64, TaskError>> {
-        self.inner.backend.rate_count(key, until)
-    }
-
-    fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>> {
-        self.inner.backend.last_fire(entry)
-    }
-
-    fn worker_heartbeat<'a>(
-        &'a self,
-        info: &'a WorkerInfo,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.backend.worker_heartbeat(info)
-    }
-
-    fn worker_offline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.backend.worker_offline(name)
-    }
-
-    fn workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, TaskError>> {
-        self.inner.backend.workers()
-    }
-
     fn scheduled(&self) -> BoxFuture<'_, Result<Vec<TaskInfo>, TaskError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
-
-    fn send_event<'a>(&'a self, event: &'a Value) -> BoxFuture<'a, Result<(), TaskError>> {
-        self.inner.backend.send_event(event)
-    }
-
-    fn events<'a>(
-        &'a self,
-        cursor: Option<&'a str>,
-        wait: Duration,
-    ) -> BoxFuture<'a, Result<(String, Vec<Value>), TaskError>> {
-        self.inner.backend.events(cursor, wait)
-    }
 }
+
+crate::forward_coordination!(AmqpBroker => inner.backend);
+crate::forward_control!(AmqpBroker => inner.backend);

@@ -12,7 +12,8 @@ use serde_json::{json, Map, Value};
 use crate::broker::TaskMessage;
 
 mod results;
-pub use results::{decode_result, encode_result};
+pub use results::{decode_record, decode_result, encode_result, result_value};
+pub(crate) use results::{exception, ERROR_MODULE};
 
 /// kombu's separator between a queue name and its priority step.
 pub const SEP: &str = "\x06\x16";

@@ -15,9 +15,11 @@ pub(crate) fn exception(kind: &str, message: &str, module: &str) -> Value {
     json!({"exc_type": kind, "exc_message": [message], "exc_module": module})
 }
 
-/// A result record as Celery's Redis backend writes it.
-pub fn encode_result(id: &str, result: &TaskResult, now: f64, hostname: &str) -> String {
-    let value = match result.status {
+/// A result's value as Celery records it (in the Redis record's `result`, the database
+/// backend's `result` column): a success's value, a failure's exception record, a started
+/// task's `{pid, hostname}`.
+pub fn result_value(result: &TaskResult, hostname: &str) -> Value {
+    match result.status {
         TaskStatus::Success => result.result.clone().unwrap_or(Value::Null),
         TaskStatus::Failure | TaskStatus::Retry => match &result.error {
             Some((kind, message)) => exception(kind, message, ERROR_MODULE),
@@ -26,7 +28,12 @@ pub fn encode_result(id: &str, result: &TaskResult, now: f64, hostname: &str) ->
         TaskStatus::Revoked => exception("TaskRevokedError", "revoked", "celery.exceptions"),
         TaskStatus::Started => json!({"pid": std::process::id(), "hostname": hostname}),
         TaskStatus::Pending | TaskStatus::Received => Value::Null,
-    };
+    }
+}
+
+/// A result record as Celery's Redis backend writes it.
+pub fn encode_result(id: &str, result: &TaskResult, now: f64, hostname: &str) -> String {
+    let value = result_value(result, hostname);
     json!({
         "status": result.status.as_str(),
         "result": value,
@@ -40,7 +47,12 @@ pub fn encode_result(id: &str, result: &TaskResult, now: f64, hostname: &str) ->
 
 /// Reads a result record (written by canter or by Python Celery).
 pub fn decode_result(raw: &str) -> Option<TaskResult> {
-    let record: Value = serde_json::from_str(raw).ok()?;
+    decode_record(&serde_json::from_str(raw).ok()?)
+}
+
+/// Reads a result from Celery's `{status, result, …}` (a record parsed, or the database
+/// backend's columns put together).
+pub fn decode_record(record: &Value) -> Option<TaskResult> {
     let status = TaskStatus::parse(record.get("status")?.as_str()?);
     let value = record.get("result").cloned().unwrap_or(Value::Null);
     let error = match status {

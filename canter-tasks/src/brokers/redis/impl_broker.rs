@@ -2,7 +2,7 @@
 //! commands call.
 
 use super::*;
-use crate::broker::ResultBackend;
+use crate::broker::{Control, Coordination, ResultBackend, Transport};
 
 impl ResultBackend for RedisBroker {
     fn chord_part_done<'a>(
@@ -34,16 +34,16 @@ impl ResultBackend for RedisBroker {
         true
     }
 
-    fn set_chord_size<'a>(
+    fn start_celery_chord<'a>(
         &'a self,
         group_id: &'a str,
-        size: u64,
+        members: &'a [String],
     ) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
             let key = self.inner.key(&celery::chord_key(group_id, "s"));
             redis::cmd("SET")
                 .arg(key)
-                .arg(size)
+                .arg(members.len())
                 .query_async::<()>(&mut self.inner.conn.clone())
                 .await?;
             Ok(())
@@ -148,22 +148,7 @@ impl ResultBackend for RedisBroker {
     }
 }
 
-impl Broker for RedisBroker {
-    fn worker_heartbeat<'a>(
-        &'a self,
-        info: &'a WorkerInfo,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(self.inner.worker_heartbeat(info))
-    }
-
-    fn worker_offline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(self.inner.worker_offline(name))
-    }
-
-    fn workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, TaskError>> {
-        Box::pin(self.inner.workers())
-    }
-
+impl Transport for RedisBroker {
     fn queues(&self) -> BoxFuture<'_, Result<Vec<String>, TaskError>> {
         Box::pin(self.inner.queues())
     }
@@ -192,125 +177,6 @@ impl Broker for RedisBroker {
 
     fn mailbox(&self) -> Option<Arc<dyn crate::mailbox::Mailbox>> {
         Some(self.mailbox.clone())
-    }
-
-    fn send_event<'a>(
-        &'a self,
-        event: &'a serde_json::Value,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(self.inner.send_event(event))
-    }
-
-    fn events<'a>(
-        &'a self,
-        cursor: Option<&'a str>,
-        wait: Duration,
-    ) -> BoxFuture<'a, Result<(String, Vec<serde_json::Value>), TaskError>> {
-        Box::pin(self.inner.events(cursor, wait))
-    }
-
-    fn claim_fire<'a>(
-        &'a self,
-        entry: &'a str,
-        due: f64,
-    ) -> BoxFuture<'a, Result<bool, TaskError>> {
-        Box::pin(async move {
-            // A sorted set of the entry's fired due times: ZADD NX adds a due time once, for
-            // exactly one of any number of schedulers; the last hundred are kept.
-            let key = self.inner.key(&format!("canter.beat.{entry}"));
-            let (added, _): (i64, i64) = redis::pipe()
-                .atomic()
-                .cmd("ZADD")
-                .arg(&key)
-                .arg("NX")
-                .arg(due)
-                .arg(due.to_string())
-                .cmd("ZREMRANGEBYRANK")
-                .arg(&key)
-                .arg(0)
-                .arg(-101)
-                .query_async(&mut self.inner.conn.clone())
-                .await?;
-            Ok(added == 1)
-        })
-    }
-
-    fn claim_unique<'a>(
-        &'a self,
-        key: &'a str,
-        id: &'a str,
-        ttl: f64,
-    ) -> BoxFuture<'a, Result<Option<String>, TaskError>> {
-        Box::pin(async move {
-            let key = self.inner.key(&format!("canter.unique.{key}"));
-            let mut conn = self.inner.conn.clone();
-            for _ in 0..3 {
-                let claimed: Option<String> = redis::cmd("SET")
-                    .arg(&key)
-                    .arg(id)
-                    .arg("NX")
-                    .arg("EX")
-                    .arg(ttl.ceil().max(1.0) as u64)
-                    .query_async(&mut conn)
-                    .await?;
-                if claimed.is_some() {
-                    return Ok(None);
-                }
-                let holder: Option<String> =
-                    redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
-                match holder {
-                    Some(holder) if holder != id => return Ok(Some(holder)),
-                    Some(_) => return Ok(None),
-                    None => continue, // released in between: claim again
-                }
-            }
-            Ok(None)
-        })
-    }
-
-    fn release_unique<'a>(
-        &'a self,
-        key: &'a str,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move {
-            self.inner
-                .unlock
-                .key(self.inner.key(&format!("canter.unique.{key}")))
-                .arg(id)
-                .invoke_async::<i64>(&mut self.inner.conn.clone())
-                .await?;
-            Ok(())
-        })
-    }
-
-    fn rate_count<'a>(&'a self, key: &'a str, until: f64) -> BoxFuture<'a, Result<u64, TaskError>> {
-        Box::pin(async move {
-            let key = self.inner.key(&format!("canter.rate.{key}"));
-            let (count, _): (u64, i64) = redis::pipe()
-                .atomic()
-                .cmd("INCR")
-                .arg(&key)
-                .cmd("EXPIREAT")
-                .arg(&key)
-                .arg(until.ceil() as i64 + 1)
-                .query_async(&mut self.inner.conn.clone())
-                .await?;
-            Ok(count)
-        })
-    }
-
-    fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>> {
-        Box::pin(async move {
-            let last: Vec<(String, f64)> = redis::cmd("ZRANGE")
-                .arg(self.inner.key(&format!("canter.beat.{entry}")))
-                .arg(-1)
-                .arg(-1)
-                .arg("WITHSCORES")
-                .query_async(&mut self.inner.conn.clone())
-                .await?;
-            Ok(last.first().map(|(_, due)| *due))
-        })
     }
 
     fn publish<'a>(&'a self, message: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
@@ -451,7 +317,6 @@ impl Broker for RedisBroker {
                     again.eta = eta;
                     celery::encode_message(&again, &inner.origin, &inner.reply_to).0
                 });
-            // The new message and the ack in one step: never both, never neither.
             redis::pipe()
                 .atomic()
                 .cmd("LPUSH")
@@ -474,37 +339,6 @@ impl Broker for RedisBroker {
                 .await?;
             inner.lock().envelopes.remove(&delivery.lease);
             Ok(())
-        })
-    }
-
-    fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move {
-            // A task of this process's buffers, checked already, learns it here; other
-            // processes' buffers (fetched within the last moments) do not: see the docs.
-            if let Some(revoked) = self.inner.lock().revocation_checked.get_mut(id) {
-                *revoked = true;
-            }
-            redis::cmd("SET")
-                .arg(self.inner.key(&format!("canter.revoked.{id}")))
-                .arg(1)
-                .arg("EX")
-                .arg(self.inner.options.result_expires.max(3600))
-                .query_async::<()>(&mut self.inner.conn.clone())
-                .await?;
-            Ok(())
-        })
-    }
-
-    fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>> {
-        Box::pin(async move {
-            if let Some(revoked) = self.inner.lock().revocation_checked.remove(id) {
-                return Ok(revoked);
-            }
-            Ok(redis::cmd("EXISTS")
-                .arg(self.inner.key(&format!("canter.revoked.{id}")))
-                .query_async::<i64>(&mut self.inner.conn.clone())
-                .await?
-                > 0)
         })
     }
 
@@ -605,5 +439,174 @@ impl Broker for RedisBroker {
             }
             Ok(())
         })
+    }
+}
+
+impl Coordination for RedisBroker {
+    fn claim_fire<'a>(
+        &'a self,
+        entry: &'a str,
+        due: f64,
+    ) -> BoxFuture<'a, Result<bool, TaskError>> {
+        Box::pin(async move {
+            // A sorted set of the entry's fired due times: ZADD NX adds a due time once, for
+            // exactly one of any number of schedulers; the last hundred are kept.
+            let key = self.inner.key(&format!("canter.beat.{entry}"));
+            let (added, _): (i64, i64) = redis::pipe()
+                .atomic()
+                .cmd("ZADD")
+                .arg(&key)
+                .arg("NX")
+                .arg(due)
+                .arg(due.to_string())
+                .cmd("ZREMRANGEBYRANK")
+                .arg(&key)
+                .arg(0)
+                .arg(-101)
+                .query_async(&mut self.inner.conn.clone())
+                .await?;
+            Ok(added == 1)
+        })
+    }
+
+    fn claim_unique<'a>(
+        &'a self,
+        key: &'a str,
+        id: &'a str,
+        ttl: f64,
+    ) -> BoxFuture<'a, Result<Option<String>, TaskError>> {
+        Box::pin(async move {
+            let key = self.inner.key(&format!("canter.unique.{key}"));
+            let mut conn = self.inner.conn.clone();
+            for _ in 0..3 {
+                let claimed: Option<String> = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(id)
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(ttl.ceil().max(1.0) as u64)
+                    .query_async(&mut conn)
+                    .await?;
+                if claimed.is_some() {
+                    return Ok(None);
+                }
+                let holder: Option<String> =
+                    redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+                match holder {
+                    Some(holder) if holder != id => return Ok(Some(holder)),
+                    Some(_) => return Ok(None),
+                    None => continue, // released in between: claim again
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    fn release_unique<'a>(
+        &'a self,
+        key: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            self.inner
+                .unlock
+                .key(self.inner.key(&format!("canter.unique.{key}")))
+                .arg(id)
+                .invoke_async::<i64>(&mut self.inner.conn.clone())
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn rate_count<'a>(&'a self, key: &'a str, until: f64) -> BoxFuture<'a, Result<u64, TaskError>> {
+        Box::pin(async move {
+            let key = self.inner.key(&format!("canter.rate.{key}"));
+            let (count, _): (u64, i64) = redis::pipe()
+                .atomic()
+                .cmd("INCR")
+                .arg(&key)
+                .cmd("EXPIREAT")
+                .arg(&key)
+                .arg(until.ceil() as i64 + 1)
+                .query_async(&mut self.inner.conn.clone())
+                .await?;
+            Ok(count)
+        })
+    }
+
+    fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>> {
+        Box::pin(async move {
+            let last: Vec<(String, f64)> = redis::cmd("ZRANGE")
+                .arg(self.inner.key(&format!("canter.beat.{entry}")))
+                .arg(-1)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query_async(&mut self.inner.conn.clone())
+                .await?;
+            Ok(last.first().map(|(_, due)| *due))
+        })
+    }
+
+    fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            // A task of this process's buffers, checked already, learns it here; other
+            // processes' buffers (fetched within the last moments) do not: see the docs.
+            if let Some(revoked) = self.inner.lock().revocation_checked.get_mut(id) {
+                *revoked = true;
+            }
+            redis::cmd("SET")
+                .arg(self.inner.key(&format!("canter.revoked.{id}")))
+                .arg(1)
+                .arg("EX")
+                .arg(self.inner.options.result_expires.max(3600))
+                .query_async::<()>(&mut self.inner.conn.clone())
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>> {
+        Box::pin(async move {
+            if let Some(revoked) = self.inner.lock().revocation_checked.remove(id) {
+                return Ok(revoked);
+            }
+            Ok(redis::cmd("EXISTS")
+                .arg(self.inner.key(&format!("canter.revoked.{id}")))
+                .query_async::<i64>(&mut self.inner.conn.clone())
+                .await?
+                > 0)
+        })
+    }
+}
+
+impl Control for RedisBroker {
+    fn worker_heartbeat<'a>(
+        &'a self,
+        info: &'a WorkerInfo,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(self.inner.worker_heartbeat(info))
+    }
+
+    fn worker_offline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(self.inner.worker_offline(name))
+    }
+
+    fn workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, TaskError>> {
+        Box::pin(self.inner.workers())
+    }
+
+    fn send_event<'a>(
+        &'a self,
+        event: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(self.inner.send_event(event))
+    }
+
+    fn events<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<(String, Vec<serde_json::Value>), TaskError>> {
+        Box::pin(self.inner.events(cursor, wait))
     }
 }

@@ -39,7 +39,7 @@ use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::Script;
 
-use crate::broker::{now, Broker, Delivery};
+use crate::broker::{now, Delivery};
 use crate::control::{DeadLetter, WorkerInfo};
 use crate::error::TaskError;
 use crate::result::{TaskResult, TaskStatus};
@@ -268,6 +268,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::Transport as _;
 
     #[test]
     fn url_options_are_read_and_removed() {

@@ -2,7 +2,7 @@
 //! commands call, each a statement or a short transaction on the broker's file.
 
 use super::*;
-use crate::broker::ResultBackend;
+use crate::broker::{Control, Coordination, ResultBackend, Transport};
 
 impl ResultBackend for SqliteBroker {
     fn chord_part_done<'a>(
@@ -114,114 +114,7 @@ impl ResultBackend for SqliteBroker {
     }
 }
 
-impl Broker for SqliteBroker {
-    fn claim_fire<'a>(
-        &'a self,
-        entry: &'a str,
-        due: f64,
-    ) -> BoxFuture<'a, Result<bool, TaskError>> {
-        Box::pin(async move {
-            // The primary key makes one insert per (entry, due) win, whatever the number of
-            // schedulers sharing the file.
-            let claimed = sqlx::query(
-                "INSERT OR IGNORE INTO canter_beat_fire (entry, due, at) VALUES (?, ?, ?)",
-            )
-            .bind(entry)
-            .bind(due)
-            .bind(now())
-            .execute(&self.pool)
-            .await?
-            .rows_affected()
-                == 1;
-            if claimed {
-                // Keep the last hundred fires of the entry: enough to tell what was missed.
-                sqlx::query("DELETE FROM canter_beat_fire WHERE entry = ? AND due < (SELECT min(due) FROM (SELECT due FROM canter_beat_fire WHERE entry = ? ORDER BY due DESC LIMIT 100))")
-                    .bind(entry)
-                    .bind(entry)
-                    .execute(&self.pool)
-                    .await?;
-            }
-            Ok(claimed)
-        })
-    }
-
-    fn claim_unique<'a>(
-        &'a self,
-        key: &'a str,
-        id: &'a str,
-        ttl: f64,
-    ) -> BoxFuture<'a, Result<Option<String>, TaskError>> {
-        Box::pin(async move {
-            // One write transaction: an expired claim goes, then the first insert wins.
-            let now = now();
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            sqlx::query("DELETE FROM canter_unique WHERE key = ? AND until < ?")
-                .bind(key)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT OR IGNORE INTO canter_unique (key, id, until) VALUES (?, ?, ?)")
-                .bind(key)
-                .bind(id)
-                .bind(now + ttl)
-                .execute(&mut *tx)
-                .await?;
-            let (holder,): (String,) = sqlx::query_as("SELECT id FROM canter_unique WHERE key = ?")
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok((holder != id).then_some(holder))
-        })
-    }
-
-    fn release_unique<'a>(
-        &'a self,
-        key: &'a str,
-        id: &'a str,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move {
-            sqlx::query("DELETE FROM canter_unique WHERE key = ? AND id = ?")
-                .bind(key)
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
-            Ok(())
-        })
-    }
-
-    fn rate_count<'a>(&'a self, key: &'a str, until: f64) -> BoxFuture<'a, Result<u64, TaskError>> {
-        Box::pin(async move {
-            let (count,): (i64,) = sqlx::query_as(
-                "INSERT INTO canter_rate (key, count, until) VALUES (?, 1, ?)
-                 ON CONFLICT (key) DO UPDATE SET count = count + 1 RETURNING count",
-            )
-            .bind(key)
-            .bind(until)
-            .fetch_one(&self.pool)
-            .await?;
-            if count == 1 {
-                // A new window: the ones that ended go.
-                sqlx::query("DELETE FROM canter_rate WHERE until < ?")
-                    .bind(now())
-                    .execute(&self.pool)
-                    .await?;
-            }
-            Ok(count as u64)
-        })
-    }
-
-    fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>> {
-        Box::pin(async move {
-            let row: Option<(Option<f64>,)> =
-                sqlx::query_as("SELECT max(due) FROM canter_beat_fire WHERE entry = ?")
-                    .bind(entry)
-                    .fetch_optional(&self.reads)
-                    .await?;
-            Ok(row.and_then(|r| r.0))
-        })
-    }
-
+impl Transport for SqliteBroker {
     fn publish<'a>(&'a self, m: TaskMessage) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
             let args = m.args.to_string();
@@ -359,29 +252,6 @@ impl Broker for SqliteBroker {
         })
     }
 
-    fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move {
-            sqlx::query("INSERT OR IGNORE INTO canter_task_revoked (id, at) VALUES (?, ?)")
-                .bind(id)
-                .bind(now())
-                .execute(&self.pool)
-                .await?;
-            Ok(())
-        })
-    }
-
-    fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>> {
-        Box::pin(async move {
-            Ok(
-                sqlx::query("SELECT 1 FROM canter_task_revoked WHERE id = ?")
-                    .bind(id)
-                    .fetch_optional(&self.reads)
-                    .await?
-                    .is_some(),
-            )
-        })
-    }
-
     fn dead_letter<'a>(
         &'a self,
         delivery: &'a Delivery,
@@ -420,48 +290,6 @@ impl Broker for SqliteBroker {
                 .fetch_one(&self.reads)
                 .await?;
             Ok(row.try_get::<i64, _>(0)? as u64)
-        })
-    }
-    fn worker_heartbeat<'a>(
-        &'a self,
-        info: &'a WorkerInfo,
-    ) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move {
-            sqlx::query(
-                "INSERT OR REPLACE INTO canter_worker (name, info, heartbeat) VALUES (?, ?, ?)",
-            )
-            .bind(&info.name)
-            .bind(serde_json::to_string(info)?)
-            .bind(info.heartbeat)
-            .execute(&self.pool)
-            .await?;
-            Ok(())
-        })
-    }
-
-    fn worker_offline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
-        Box::pin(async move {
-            sqlx::query("DELETE FROM canter_worker WHERE name = ?")
-                .bind(name)
-                .execute(&self.pool)
-                .await?;
-            Ok(())
-        })
-    }
-
-    fn workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, TaskError>> {
-        Box::pin(async move {
-            sqlx::query("DELETE FROM canter_worker WHERE heartbeat < ?")
-                .bind(now() - FORGET_AFTER)
-                .execute(&self.pool)
-                .await?;
-            let rows: Vec<(String,)> = sqlx::query_as("SELECT info FROM canter_worker")
-                .fetch_all(&self.pool)
-                .await?;
-            Ok(rows
-                .iter()
-                .filter_map(|(info,)| serde_json::from_str(info).ok())
-                .collect())
         })
     }
 
@@ -547,6 +375,182 @@ impl Broker for SqliteBroker {
                 .await?;
             tx.commit().await?;
             Ok(sent)
+        })
+    }
+}
+
+impl Coordination for SqliteBroker {
+    fn claim_fire<'a>(
+        &'a self,
+        entry: &'a str,
+        due: f64,
+    ) -> BoxFuture<'a, Result<bool, TaskError>> {
+        Box::pin(async move {
+            // schedulers sharing the file.
+            let claimed = sqlx::query(
+                "INSERT OR IGNORE INTO canter_beat_fire (entry, due, at) VALUES (?, ?, ?)",
+            )
+            .bind(entry)
+            .bind(due)
+            .bind(now())
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+                == 1;
+            if claimed {
+                // Keep the last hundred fires of the entry: enough to tell what was missed.
+                sqlx::query("DELETE FROM canter_beat_fire WHERE entry = ? AND due < (SELECT min(due) FROM (SELECT due FROM canter_beat_fire WHERE entry = ? ORDER BY due DESC LIMIT 100))")
+                    .bind(entry)
+                    .bind(entry)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            Ok(claimed)
+        })
+    }
+
+    fn claim_unique<'a>(
+        &'a self,
+        key: &'a str,
+        id: &'a str,
+        ttl: f64,
+    ) -> BoxFuture<'a, Result<Option<String>, TaskError>> {
+        Box::pin(async move {
+            // One write transaction: an expired claim goes, then the first insert wins.
+            let now = now();
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            sqlx::query("DELETE FROM canter_unique WHERE key = ? AND until < ?")
+                .bind(key)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT OR IGNORE INTO canter_unique (key, id, until) VALUES (?, ?, ?)")
+                .bind(key)
+                .bind(id)
+                .bind(now + ttl)
+                .execute(&mut *tx)
+                .await?;
+            let (holder,): (String,) = sqlx::query_as("SELECT id FROM canter_unique WHERE key = ?")
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok((holder != id).then_some(holder))
+        })
+    }
+
+    fn release_unique<'a>(
+        &'a self,
+        key: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM canter_unique WHERE key = ? AND id = ?")
+                .bind(key)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn rate_count<'a>(&'a self, key: &'a str, until: f64) -> BoxFuture<'a, Result<u64, TaskError>> {
+        Box::pin(async move {
+            let (count,): (i64,) = sqlx::query_as(
+                "INSERT INTO canter_rate (key, count, until) VALUES (?, 1, ?)
+                 ON CONFLICT (key) DO UPDATE SET count = count + 1 RETURNING count",
+            )
+            .bind(key)
+            .bind(until)
+            .fetch_one(&self.pool)
+            .await?;
+            if count == 1 {
+                // A new window: the ones that ended go.
+                sqlx::query("DELETE FROM canter_rate WHERE until < ?")
+                    .bind(now())
+                    .execute(&self.pool)
+                    .await?;
+            }
+            Ok(count as u64)
+        })
+    }
+
+    fn last_fire<'a>(&'a self, entry: &'a str) -> BoxFuture<'a, Result<Option<f64>, TaskError>> {
+        Box::pin(async move {
+            let row: Option<(Option<f64>,)> =
+                sqlx::query_as("SELECT max(due) FROM canter_beat_fire WHERE entry = ?")
+                    .bind(entry)
+                    .fetch_optional(&self.reads)
+                    .await?;
+            Ok(row.and_then(|r| r.0))
+        })
+    }
+
+    fn revoke<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query("INSERT OR IGNORE INTO canter_task_revoked (id, at) VALUES (?, ?)")
+                .bind(id)
+                .bind(now())
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn is_revoked<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, TaskError>> {
+        Box::pin(async move {
+            Ok(
+                sqlx::query("SELECT 1 FROM canter_task_revoked WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(&self.reads)
+                    .await?
+                    .is_some(),
+            )
+        })
+    }
+}
+
+impl Control for SqliteBroker {
+    fn worker_heartbeat<'a>(
+        &'a self,
+        info: &'a WorkerInfo,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT OR REPLACE INTO canter_worker (name, info, heartbeat) VALUES (?, ?, ?)",
+            )
+            .bind(&info.name)
+            .bind(serde_json::to_string(info)?)
+            .bind(info.heartbeat)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn worker_offline<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM canter_worker WHERE name = ?")
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn workers(&self) -> BoxFuture<'_, Result<Vec<WorkerInfo>, TaskError>> {
+        Box::pin(async move {
+            sqlx::query("DELETE FROM canter_worker WHERE heartbeat < ?")
+                .bind(now() - FORGET_AFTER)
+                .execute(&self.pool)
+                .await?;
+            let rows: Vec<(String,)> = sqlx::query_as("SELECT info FROM canter_worker")
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows
+                .iter()
+                .filter_map(|(info,)| serde_json::from_str(info).ok())
+                .collect())
         })
     }
 

@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 
-use crate::broker::{now, Broker, Delivery, ResultBackend, TaskMessage};
+use crate::broker::{now, Delivery, ResultBackend, TaskMessage};
 use crate::control::{DeadLetter, TaskInfo, WorkerInfo, FORGET_AFTER};
 use crate::error::TaskError;
 use crate::result::{TaskResult, TaskStatus};

@@ -50,10 +50,14 @@ async fn the_soft_time_limit_lets_the_body_wind_down(broker: Arc<dyn Broker>) {
     worker.stop().await;
 }
 
-/// 10 tasks at once, at most 4 start in any one second.
+/// 10 tasks at once under a limit of 4 a second: by the end of any second, at most 4 for each
+/// second since they were enqueued have started. (A task admitted in one second may start in a
+/// later one on a busy machine, so "at most 4 in any one second" of the bodies' clocks is not
+/// the property; this is, and load cannot break it: a start is never before its admission.)
 async fn a_rate_limit_holds_starts_per_second(broker: Arc<dyn Broker>) {
     let worker = RunningWorker::start(broker, config(&["celery"]));
     let key = fresh_key();
+    let first_window = seconds_now().floor() as u64;
     let mut handles = Vec::new();
     for _ in 0..10 {
         handles.push(limited::delay(key.clone()).await.unwrap());
@@ -66,9 +70,21 @@ async fn a_rate_limit_holds_starts_per_second(broker: Arc<dyn Broker>) {
         *per_second.entry(at as u64).or_default() += 1;
     }
     assert_eq!(per_second.values().sum::<usize>(), 10);
-    assert!(
-        per_second.values().all(|n| *n <= 4),
-        "starts per second: {per_second:?}"
-    );
+    let mut started = 0;
+    for (second, count) in &per_second {
+        started += count;
+        let windows = (second - first_window + 1) as usize;
+        assert!(
+            started <= 4 * windows,
+            "{started} started by the end of second {second}, {windows} s after the enqueue (starts per second: {per_second:?})"
+        );
+    }
     worker.stop().await;
+}
+
+fn seconds_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
