@@ -4,13 +4,15 @@
 //! the same JSON (`{"id":..,"name":..,"active":..}`, 404 `{"error":"no active MyModel"}` when
 //! there is none).
 //!
-//! Usage: `DATABASE_URL=sqlite://demo.sqlite3|postgres://... axum_sqlx_ref [ADDR]` (default
+//! Usage: `DATABASE_URL=sqlite://demo.sqlite3|postgres://...|mysql://... axum_sqlx_ref [ADDR]` (default
 //! 127.0.0.1:0, an ephemeral port). Prints `listening on ADDR` on stdout once bound; stops on
 //! SIGINT/SIGTERM.
 //!
 //! Pools as canter's backends make them (canter-orm/src/backends/*/mod.rs): SQLite with WAL,
 //! synchronous NORMAL, foreign keys, busy_timeout 5 s, at most 8 connections; PostgreSQL at most
-//! 10 connections; acquire timeout 5 s on both. Multi-threaded tokio runtime, as canter's.
+//! 10 connections; MariaDB at most 10 connections in utf8mb4_nopad_bin and UTC, each set to
+//! ANSI_QUOTES once when it opens (so the SQL is the ORM's, double-quoted names and all);
+//! acquire timeout 5 s on all. Multi-threaded tokio runtime, as canter's.
 
 use std::io::Write;
 use std::str::FromStr;
@@ -22,8 +24,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Executor as _;
 
 #[derive(Serialize)]
 struct MyModel {
@@ -35,11 +39,14 @@ struct MyModel {
 // The ORM's SQL for the demo's table (checked by benches/orm_bench.rs for its own table).
 const SQLITE_FIRST: &str = r#"SELECT "demo_mymodel"."id", "demo_mymodel"."name", "demo_mymodel"."active" FROM "demo_mymodel" WHERE "demo_mymodel"."active" = ? ORDER BY "demo_mymodel"."id" ASC LIMIT ?"#;
 const PG_FIRST: &str = r#"SELECT "demo_mymodel"."id", "demo_mymodel"."name", "demo_mymodel"."active" FROM "demo_mymodel" WHERE "demo_mymodel"."active" = $1 ORDER BY "demo_mymodel"."id" ASC LIMIT $2"#;
+// MariaDB's is SQLite's (`?` placeholders; ANSI_QUOTES makes the double quotes names).
+const MYSQL_FIRST: &str = SQLITE_FIRST;
 
 #[derive(Clone)]
 enum Db {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
+    Mysql(sqlx::MySqlPool),
 }
 
 impl Db {
@@ -66,9 +73,30 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(5))
                     .connect_lazy_with(options),
             ))
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            let options = MySqlConnectOptions::from_str(url)
+                .map_err(|e| e.to_string())?
+                .charset("utf8mb4")
+                .collation("utf8mb4_nopad_bin")
+                .timezone(Some("+00:00".to_owned()));
+            Ok(Db::Mysql(
+                MySqlPoolOptions::new()
+                    .max_connections(10)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')",
+                            )
+                            .await
+                            .map(drop)
+                        })
+                    })
+                    .connect_lazy_with(options),
+            ))
         } else {
             Err(format!(
-                "unsupported DATABASE_URL {url:?} (sqlite:… or postgres://…)"
+                "unsupported DATABASE_URL {url:?} (sqlite:…, postgres://… or mysql://…)"
             ))
         }
     }
@@ -84,6 +112,13 @@ impl Db {
             }
             Db::Postgres(pool) => {
                 sqlx::query_as::<_, (i64, String, bool)>(PG_FIRST)
+                    .bind(true)
+                    .bind(1i64)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Db::Mysql(pool) => {
+                sqlx::query_as::<_, (i64, String, bool)>(MYSQL_FIRST)
                     .bind(true)
                     .bind(1i64)
                     .fetch_optional(pool)
@@ -123,7 +158,7 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() {
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
-        eprintln!("set DATABASE_URL (sqlite://… or postgres://…)");
+        eprintln!("set DATABASE_URL (sqlite://…, postgres://… or mysql://…)");
         std::process::exit(2)
     });
     let db = Db::connect(&url).unwrap_or_else(|e| {

@@ -1,8 +1,10 @@
 //! canter's ORM against hand-written sqlx, in one process, on the same pool settings.
 //!
-//! For SQLite (a temp file) and PostgreSQL (`BENCH_POSTGRES_URL`, default
+//! For SQLite (a temp file), PostgreSQL (`BENCH_POSTGRES_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`; the table lives in its own schema `canter_bench`,
-//! reached with `?options=-c search_path=canter_bench`), the table `bench_mymodel` is dropped,
+//! reached with `?options=-c search_path=canter_bench`) and MariaDB (`BENCH_MYSQL_URL`, default
+//! `mysql://root@127.0.0.1:3306/test`; the table lives in a database `canter_bench` of its own,
+//! dropped and made anew each run), the table `bench_mymodel` is dropped,
 //! recreated and seeded with 10,000 rows (every second row active); then each operation is timed
 //! with the ORM and with plain `sqlx::query(...)` running the same SQL on a sqlx pool of its own
 //! with the same options, interleaved call by call (every order of the sides in turn):
@@ -27,26 +29,36 @@
 //! debug event) after measuring, so no tracing subscriber is active while timing.
 //!
 //! Usage:
-//!   `orm_bench [--n 2000] [--bulk-reps 5] [--warmup 200] [--only sqlite|postgres]`
+//!   `orm_bench [--n 2000] [--bulk-reps 5] [--warmup 200] [--only sqlite|postgres|mariadb]`
 //!   `orm_bench seed --url URL [--rows 10000]`: empties the demo's table `demo_mymodel` (made
 //!   by `demo migrate`) and fills it with `--rows` rows, every second one active
 //!   `orm_bench reset-schema --url POSTGRES_URL --schema NAME`: drops the schema (CASCADE) and
+//!   creates it empty
+//!   `orm_bench reset-database --url MYSQL_URL --database NAME`: drops the MariaDB database and
 //!   creates it empty
 //!
 //! Output: one `COMPILE ...` line per backend (ns of CPU to build and compile the `first` query,
 //! no database), one `RESULT ...` line per backend and operation (latencies in µs), then a
 //! table.
 
+#[path = "orm_bench/raw.rs"]
+mod raw;
+#[path = "orm_bench/timing.rs"]
+mod timing;
+
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use canter::orm::schema::{create_table, drop_table};
 use canter::orm::{Databases, Model};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, QueryBuilder, Row as _};
+use sqlx::Connection;
+
+use raw::{
+    raw_bulk_create, raw_bulk_sql, raw_create, raw_execute, raw_fetch, raw_first, raw_pool,
+    Backend, RawPool,
+};
+use timing::{interleave, report, time, Line, Samples, ORDERS};
 
 /// The benchmark's model: the article's `MyModel`, in app `bench` (table `bench_mymodel`).
 #[derive(canter::orm::Model, Debug, Clone, PartialEq, serde::Serialize)]
@@ -71,326 +83,6 @@ struct DemoModel {
 const SEED_ROWS: usize = 10_000;
 /// The ORM's `bulk_create` batch for a 3-field model: min(32766 / 3, 1000) rows.
 const BULK_BATCH: usize = 1000;
-
-// The raw SQL, written by hand; checked against the ORM's at run time.
-const SQLITE_FIRST: &str = r#"SELECT "bench_mymodel"."id", "bench_mymodel"."name", "bench_mymodel"."active" FROM "bench_mymodel" WHERE "bench_mymodel"."active" = ? ORDER BY "bench_mymodel"."id" ASC LIMIT ?"#;
-const PG_FIRST: &str = r#"SELECT "bench_mymodel"."id", "bench_mymodel"."name", "bench_mymodel"."active" FROM "bench_mymodel" WHERE "bench_mymodel"."active" = $1 ORDER BY "bench_mymodel"."id" ASC LIMIT $2"#;
-const SQLITE_INSERT: &str =
-    r#"INSERT INTO "bench_mymodel" ("name", "active") VALUES (?, ?) RETURNING "id""#;
-const PG_INSERT: &str =
-    r#"INSERT INTO "bench_mymodel" ("name", "active") VALUES ($1, $2) RETURNING "id""#;
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
-
-/// The reference: a plain sqlx pool with the options canter's backend uses.
-#[derive(Clone)]
-enum RawPool {
-    Sqlite(sqlx::SqlitePool),
-    Postgres(sqlx::PgPool),
-}
-
-fn raw_pool(backend: Backend, url: &str) -> RawPool {
-    match backend {
-        // canter-orm/src/backends/sqlite/mod.rs: connect()
-        Backend::Sqlite => {
-            let options = SqliteConnectOptions::from_str(url)
-                .expect("sqlite url")
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5))
-                .with_regexp();
-            RawPool::Sqlite(
-                SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect_lazy_with(options),
-            )
-        }
-        // canter-orm/src/backends/postgres/mod.rs: connect()
-        Backend::Postgres => {
-            let options = PgConnectOptions::from_str(url).expect("postgres url");
-            RawPool::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(10)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect_lazy_with(options),
-            )
-        }
-    }
-}
-
-// --- the raw operations (what one would write by hand with sqlx) ----------------------------
-
-async fn raw_fetch(pool: &RawPool, limit: i64) -> Vec<MyModel> {
-    match pool {
-        RawPool::Sqlite(p) => sqlx::query_as::<_, (i64, String, bool)>(SQLITE_FIRST)
-            .bind(true)
-            .bind(limit)
-            .fetch_all(p)
-            .await
-            .expect("raw select"),
-        RawPool::Postgres(p) => sqlx::query_as::<_, (i64, String, bool)>(PG_FIRST)
-            .bind(true)
-            .bind(limit)
-            .fetch_all(p)
-            .await
-            .expect("raw select"),
-    }
-    .into_iter()
-    .map(|(id, name, active)| MyModel { id, name, active })
-    .collect()
-}
-
-async fn raw_first(pool: &RawPool) -> Option<MyModel> {
-    raw_fetch(pool, 1).await.pop()
-}
-
-async fn raw_create(pool: &RawPool, mut obj: MyModel) -> MyModel {
-    obj.id = match pool {
-        RawPool::Sqlite(p) => sqlx::query(SQLITE_INSERT)
-            .bind(&obj.name)
-            .bind(obj.active)
-            .fetch_one(p)
-            .await
-            .expect("raw insert")
-            .get::<i64, _>(0),
-        RawPool::Postgres(p) => sqlx::query(PG_INSERT)
-            .bind(&obj.name)
-            .bind(obj.active)
-            .fetch_one(p)
-            .await
-            .expect("raw insert")
-            .get::<i64, _>(0),
-    };
-    obj
-}
-
-fn bulk_builder<DB: sqlx::Database>(chunk: &[MyModel]) -> QueryBuilder<DB>
-where
-    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    let mut qb = QueryBuilder::<DB>::new(r#"INSERT INTO "bench_mymodel" ("name", "active") "#);
-    qb.push_values(chunk, |mut row, obj| {
-        row.push_bind(obj.name.as_str()).push_bind(obj.active);
-    });
-    qb.push(r#" RETURNING "id""#);
-    qb
-}
-
-async fn raw_bulk_create(pool: &RawPool, mut objs: Vec<MyModel>) -> Vec<MyModel> {
-    for chunk in objs.chunks_mut(BULK_BATCH) {
-        let ids: Vec<i64> = match pool {
-            RawPool::Sqlite(p) => bulk_builder::<sqlx::Sqlite>(chunk)
-                .build()
-                .fetch_all(p)
-                .await
-                .expect("raw bulk insert")
-                .iter()
-                .map(|r| r.get::<i64, _>(0))
-                .collect(),
-            RawPool::Postgres(p) => bulk_builder::<sqlx::Postgres>(chunk)
-                .build()
-                .fetch_all(p)
-                .await
-                .expect("raw bulk insert")
-                .iter()
-                .map(|r| r.get::<i64, _>(0))
-                .collect(),
-        };
-        for (obj, id) in chunk.iter_mut().zip(ids) {
-            obj.id = id;
-        }
-    }
-    objs
-}
-
-/// The SQL of the first multi-row INSERT the raw side sends (for the check against the ORM's).
-fn raw_bulk_sql(backend: Backend, chunk: &[MyModel]) -> String {
-    match backend {
-        Backend::Sqlite => bulk_builder::<sqlx::Sqlite>(chunk).into_string(),
-        Backend::Postgres => bulk_builder::<sqlx::Postgres>(chunk).into_string(),
-    }
-}
-
-async fn raw_execute(pool: &RawPool, sql: &'static str) {
-    match pool {
-        RawPool::Sqlite(p) => {
-            sqlx::query(sql).execute(p).await.expect(sql);
-        }
-        RawPool::Postgres(p) => {
-            sqlx::query(sql).execute(p).await.expect(sql);
-        }
-    }
-}
-
-// --- timing ---------------------------------------------------------------------------------
-
-/// Latencies in µs, one list per side: the ORM, raw sqlx on its own pool (the reference), and
-/// raw sqlx on the ORM's own pool ("shared": same connection, same prepared statement, same
-/// SQLite worker thread, so only the ORM's own code differs).
-#[derive(Default)]
-struct Samples {
-    orm: Vec<f64>,
-    raw: Vec<f64>,
-    shared: Vec<f64>,
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    // Nearest rank.
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
-
-fn median(sorted: &[f64]) -> f64 {
-    let n = sorted.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    }
-}
-
-struct Stats {
-    p50: f64,
-    p90: f64,
-    mean: f64,
-    min: f64,
-}
-
-fn stats(samples: &[f64]) -> Stats {
-    let mut s = samples.to_vec();
-    s.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    Stats {
-        p50: median(&s),
-        p90: percentile(&s, 90.0),
-        mean: s.iter().sum::<f64>() / s.len().max(1) as f64,
-        min: s.first().copied().unwrap_or(f64::NAN),
-    }
-}
-
-async fn time<F: Future>(f: F) -> (F::Output, f64) {
-    let start = Instant::now();
-    let out = f.await;
-    (out, start.elapsed().as_secs_f64() * 1e6)
-}
-
-/// The order of the three sides (0 ORM, 1 raw, 2 shared) in round `i`: all six permutations in
-/// turn, so each side runs equally often first, second and third, and after each other side.
-const ORDERS: [[usize; 3]; 6] = [
-    [0, 1, 2],
-    [1, 2, 0],
-    [2, 0, 1],
-    [0, 2, 1],
-    [2, 1, 0],
-    [1, 0, 2],
-];
-
-/// Runs `warmup` untimed rounds, then `n` timed rounds; each round calls every side once, in
-/// the order `ORDERS[i % 6]`. Each round's results go to `check` (untimed).
-async fn interleave<O, R, S, FO, FR, FS, T>(
-    n: usize,
-    warmup: usize,
-    mut orm: O,
-    mut raw: R,
-    mut shared: S,
-    mut check: impl FnMut(&T, &T, &T),
-) -> Samples
-where
-    O: FnMut(usize) -> FO,
-    R: FnMut(usize) -> FR,
-    S: FnMut(usize) -> FS,
-    FO: Future<Output = T>,
-    FR: Future<Output = T>,
-    FS: Future<Output = T>,
-{
-    let mut samples = Samples::default();
-    for i in 0..warmup + n {
-        let mut out: [Option<(T, f64)>; 3] = [None, None, None];
-        for side in ORDERS[i % 6] {
-            out[side] = Some(match side {
-                0 => time(orm(i)).await,
-                1 => time(raw(i)).await,
-                _ => time(shared(i)).await,
-            });
-        }
-        let [Some((a, ta)), Some((b, tb)), Some((c, tc))] = out else {
-            unreachable!("every side ran")
-        };
-        check(&a, &b, &c);
-        if i >= warmup {
-            samples.orm.push(ta);
-            samples.raw.push(tb);
-            samples.shared.push(tc);
-        }
-    }
-    samples
-}
-
-struct Line {
-    backend: &'static str,
-    op: &'static str,
-    n: usize,
-    orm: Stats,
-    raw: Stats,
-    shared: Stats,
-}
-
-fn report(backend: Backend, op: &'static str, samples: &Samples) -> Line {
-    let line = Line {
-        backend: backend.name(),
-        op,
-        n: samples.orm.len(),
-        orm: stats(&samples.orm),
-        raw: stats(&samples.raw),
-        shared: stats(&samples.shared),
-    };
-    let (o, r, sh) = (&line.orm, &line.raw, &line.shared);
-    println!(
-        "RESULT backend={} op={op} n={} orm_p50_us={:.2} orm_p90_us={:.2} orm_mean_us={:.2} orm_min_us={:.2} raw_p50_us={:.2} raw_p90_us={:.2} raw_mean_us={:.2} raw_min_us={:.2} shared_p50_us={:.2} shared_p90_us={:.2} shared_mean_us={:.2} shared_min_us={:.2} ratio_p50={:.3} ratio_p90={:.3} ratio_mean={:.3} ratio_shared_p50={:.3} ratio_shared_p90={:.3}",
-        line.backend,
-        line.n,
-        o.p50,
-        o.p90,
-        o.mean,
-        o.min,
-        r.p50,
-        r.p90,
-        r.mean,
-        r.min,
-        sh.p50,
-        sh.p90,
-        sh.mean,
-        sh.min,
-        o.p50 / r.p50,
-        o.p90 / r.p90,
-        o.mean / r.mean,
-        o.p50 / sh.p50,
-        o.p90 / sh.p90,
-    );
-    line
-}
 
 // --- capturing the ORM's SQL (only outside the timed parts) ---------------------------------
 
@@ -451,6 +143,37 @@ fn with_search_path(url: &str, schema: &str) -> String {
     format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
 
+/// `mysql://user@host:port/any?x` → `mysql://user@host:port/{database}?x`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[authority_end..]
+        .find('/')
+        .map_or(base.len(), |i| authority_end + i);
+    format!("{}/{database}{query}", &base[..host_end])
+}
+
+/// Drops MariaDB database `database` (if it is there) and creates it empty, through `url`.
+async fn reset_database(url: &str, database: &str) {
+    let mut conn = sqlx::MySqlConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+    for sql in [
+        format!("DROP DATABASE IF EXISTS `{database}`"),
+        format!("CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .expect("database");
+    }
+    conn.close().await.ok();
+    println!("database {database} reset");
+}
+
 struct Config {
     n: usize,
     warmup: usize,
@@ -472,6 +195,10 @@ async fn bench_backend(backend: Backend, base_url: &str, config: &Config) -> Vec
                 .expect("create schema");
             conn.close().await.ok();
             with_search_path(base_url, "canter_bench")
+        }
+        Backend::Mariadb => {
+            reset_database(base_url, "canter_bench").await;
+            with_database(base_url, "canter_bench")
         }
     };
     eprintln!("== {}: {url}", backend.name());
@@ -495,6 +222,7 @@ async fn bench_backend(backend: Backend, base_url: &str, config: &Config) -> Vec
         match &raw {
             RawPool::Sqlite(_) => raw_execute(&raw, "ANALYZE").await,
             RawPool::Postgres(_) => raw_execute(&raw, "ANALYZE \"bench_mymodel\"").await,
+            RawPool::Mysql(_) => raw_execute(&raw, "ANALYZE TABLE \"bench_mymodel\"").await,
         }
 
         // The raw SELECT is the ORM's SELECT.
@@ -505,10 +233,7 @@ async fn bench_backend(backend: Backend, base_url: &str, config: &Config) -> Vec
                 .limit(1)
                 .sql()
                 .expect("sql"),
-            match backend {
-                Backend::Sqlite => SQLITE_FIRST,
-                Backend::Postgres => PG_FIRST,
-            },
+            backend.first_sql(),
         );
         assert_eq!(first_sql.0, raw_first_sql, "first(): raw SQL differs");
         let list_sql = MyModel::objects()
@@ -551,8 +276,7 @@ async fn bench_backend(backend: Backend, base_url: &str, config: &Config) -> Vec
         {
             canter::orm::backends::Pool::Sqlite(p) => RawPool::Sqlite(p),
             canter::orm::backends::Pool::Postgres(p) => RawPool::Postgres(p),
-            #[allow(unreachable_patterns)]
-            other => panic!("no raw-sqlx side for {other:?} in this benchmark"),
+            canter::orm::backends::Pool::Mysql(p) => RawPool::Mysql(p),
         };
 
         let mut lines = Vec::new();
@@ -677,10 +401,7 @@ async fn bench_backend(backend: Backend, base_url: &str, config: &Config) -> Vec
         let (created, captured) =
             capture_sql(async { MyModel::objects().create(model(0, "check")).await }).await;
         created.expect("check create");
-        let raw_insert = match backend {
-            Backend::Sqlite => SQLITE_INSERT,
-            Backend::Postgres => PG_INSERT,
-        };
+        let raw_insert = backend.insert_sql();
         assert_eq!(
             captured,
             vec![raw_insert.to_owned()],
@@ -702,13 +423,10 @@ async fn bench_backend(backend: Backend, base_url: &str, config: &Config) -> Vec
         );
         raw_execute(&raw, delete_extra).await;
 
-        if backend == Backend::Postgres {
+        if backend != Backend::Sqlite {
             drop_table::<MyModel>("default").await.ok();
         }
-        match raw {
-            RawPool::Sqlite(p) => p.close().await,
-            RawPool::Postgres(p) => p.close().await,
-        }
+        raw::close(raw).await;
         lines
     })
     .await
@@ -763,7 +481,7 @@ async fn reset_schema(url: &str, schema: &str) {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: orm_bench [--n N] [--warmup N] [--bulk-reps N] [--only sqlite|postgres]\n       orm_bench seed --url URL [--rows N]\n       orm_bench reset-schema --url POSTGRES_URL --schema NAME"
+        "usage: orm_bench [--n N] [--warmup N] [--bulk-reps N] [--only sqlite|postgres|mariadb]\n       orm_bench seed --url URL [--rows N]\n       orm_bench reset-schema --url POSTGRES_URL --schema NAME\n       orm_bench reset-database --url MYSQL_URL --database NAME"
     );
     std::process::exit(2)
 }
@@ -788,6 +506,12 @@ async fn main() {
             seed(&url, number("--rows", SEED_ROWS)).await;
             return;
         }
+        Some("reset-database") => {
+            let url = value("--url").unwrap_or_else(|| usage());
+            let database = value("--database").unwrap_or_else(|| usage());
+            reset_database(&url, &database).await;
+            return;
+        }
         Some("reset-schema") => {
             let url = value("--url").unwrap_or_else(|| usage());
             let schema = value("--schema").unwrap_or_else(|| usage());
@@ -805,6 +529,8 @@ async fn main() {
     let only = value("--only");
     let pg_url = std::env::var("BENCH_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mysql_url = std::env::var("BENCH_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
     let dir = std::env::temp_dir().join(format!("canter-orm-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let sqlite_url = format!("sqlite://{}", dir.join("bench.sqlite3").display());
@@ -822,6 +548,9 @@ async fn main() {
     }
     if only.as_deref().is_none_or(|o| o == "postgres") {
         lines.extend(bench_backend(Backend::Postgres, &pg_url, &config).await);
+    }
+    if only.as_deref().is_none_or(|o| o == "mariadb") {
+        lines.extend(bench_backend(Backend::Mariadb, &mysql_url, &config).await);
     }
     std::fs::remove_dir_all(&dir).ok();
 

@@ -3,9 +3,10 @@
 #
 #   bash benches/orm_run.sh          # both parts, ~6 min
 #   bash benches/orm_run.sh orm      # 1. ORM vs raw sqlx, in process (benches/orm_bench.rs),
-#                                    #    3 runs                                                ~1.5 min
+#                                    #    3 runs, SQLite, PostgreSQL, MariaDB                     ~2.5 min
 #   bash benches/orm_run.sh http     # 2. the demo's /mymodel/first-active/ vs bare axum + sqlx,
-#                                    #    wrk -t2 -c64 -d10s --latency, SQLite then PostgreSQL    ~5 min
+#                                    #    wrk -t2 -c64 -d10s --latency, SQLite, PostgreSQL, MariaDB ~7.5 min
+#   ONLY=mariadb bash benches/orm_run.sh   # one database only (sqlite, postgres or mariadb)
 #
 # Part 2 serves, per database, three servers side by side and loads them in turn (the order
 # rotates each round): demo (target/release/demo runserver, its settings as shipped: debug on,
@@ -15,8 +16,9 @@
 # the demo's table demo_mymodel, made by `demo migrate` and seeded with 10,000 rows (every
 # second one active) by `orm_bench seed` before the servers start. SQLite: a file in the
 # run's output folder; PostgreSQL: $BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test) with
-# search_path canter_demo_bench (dropped and made anew each run).
-# orm_bench uses schema canter_bench.
+# search_path canter_demo_bench (dropped and made anew each run); MariaDB: $BENCH_MYSQL_URL
+# (default mysql://root@127.0.0.1:3306/test) with its database replaced by canter_demo_bench
+# (dropped and made anew each run). orm_bench uses schema / database canter_bench.
 #
 # Everything listens on and loads 127.0.0.1 only; servers take ephemeral ports and are stopped
 # by PID (also on exit or Ctrl-C). Every load is bounded by wrk's -d. Before anything is
@@ -27,6 +29,7 @@
 #
 # Knobs (environment): RUNS=3 DURATION=10 WARMUP=2 CONNS=64 N=2000 BULK_REPS=15 ORM_RUNS=3 QUIET_PCT=25
 # QUIET_WAIT=20 BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
+# BENCH_MYSQL_URL=mysql://root@127.0.0.1:3306/test ONLY=(all)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -42,6 +45,8 @@ ORM_RUNS=${ORM_RUNS:-3}
 QUIET_PCT=${QUIET_PCT:-25}
 QUIET_WAIT=${QUIET_WAIT:-20}
 PG_BASE=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+MYSQL_BASE=${BENCH_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}
+ONLY=${ONLY:-}
 CLK_TCK=$(getconf CLK_TCK)
 PATH_FIRST=/mymodel/first-active/
 
@@ -117,19 +122,19 @@ log "== canter ORM benches: $MODE"
 log "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 log "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), load average at start: $(cut -d' ' -f1-3 /proc/loadavg); shared machine, load generator on the same machine"
 log "git: $(git rev-parse --short HEAD) ($(git status --porcelain -- canter canter-core canter-orm examples/demo | wc -l) uncommitted paths in canter/ canter-core/ canter-orm/ examples/demo/)"
-log "databases: SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo '(sqlite3 CLI missing)') (library bundled by sqlx), $(psql "$PG_BASE" -Atc 'select version()' 2>/dev/null | cut -d' ' -f1-2 || echo 'PostgreSQL (version unknown)') on 127.0.0.1"
+log "databases: SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo '(sqlite3 CLI missing)') (library bundled by sqlx), $(psql "$PG_BASE" -Atc 'select version()' 2>/dev/null | cut -d' ' -f1-2 || echo 'PostgreSQL (version unknown)'), MariaDB $(mysql -h 127.0.0.1 -u root -N -e 'select version()' 2>/dev/null || echo '(version unknown)') on 127.0.0.1"
 log "waited ${waited}s for other benchmarks; raw outputs: $OUT"
 log ""
 
 # --- 1. ORM vs raw sqlx, in process ----------------------------------------------------------
 
 bench_orm() {
-  log "## 1. ORM vs raw sqlx in one process: $BIN/orm_bench --n $N --bulk-reps $BULK_REPS (BENCH_POSTGRES_URL=$PG_BASE), $ORM_RUNS runs (a fresh process each)"
+  log "## 1. ORM vs raw sqlx in one process: $BIN/orm_bench --n $N --bulk-reps $BULK_REPS ${ONLY:+--only $ONLY} (BENCH_POSTGRES_URL=$PG_BASE BENCH_MYSQL_URL=$MYSQL_BASE), $ORM_RUNS runs (a fresh process each)"
   local run
   for run in $(seq 1 "$ORM_RUNS"); do
     wait_others
     wait_quiet
-    BENCH_POSTGRES_URL="$PG_BASE" "$BIN/orm_bench" --n "$N" --bulk-reps "$BULK_REPS" \
+    BENCH_POSTGRES_URL="$PG_BASE" BENCH_MYSQL_URL="$MYSQL_BASE" "$BIN/orm_bench" --n "$N" --bulk-reps "$BULK_REPS" ${ONLY:+--only "$ONLY"} \
       >"$OUT/orm_bench-$run.txt" 2>"$OUT/orm_bench-$run.err" || {
       cat "$OUT/orm_bench-$run.err" >&2
       exit 1
@@ -309,12 +314,15 @@ table() {
     }' "$OUT/runs.txt"
 }
 
-# bench_http DB URL [SCHEMA]: SCHEMA (PostgreSQL) is dropped and made anew first.
+# bench_http DB URL [SCHEMA]: SCHEMA (PostgreSQL's schema, MariaDB's database) is dropped and
+# made anew first.
 bench_http() {
   local db=$1 url=$2 schema=${3:-}
   log "## 2. $db: GET $PATH_FIRST, wrk -t2 -c$CONNS -d${DURATION}s --latency (${WARMUP}s warm-up before each run, $RUNS runs, interleaved)"
   log "DATABASE_URL=$url"
-  if [ -n "$schema" ]; then
+  if [ "$db" = mariadb ]; then
+    "$BIN/orm_bench" reset-database --url "$MYSQL_BASE" --database "$schema" | tee -a "$OUT/summary.txt"
+  elif [ -n "$schema" ]; then
     "$BIN/orm_bench" reset-schema --url "$PG_BASE" --schema "$schema" | tee -a "$OUT/summary.txt"
   fi
   # The demo's table comes from its migrations (runserver applies them itself only on SQLite).
@@ -355,10 +363,20 @@ bench_http() {
 }
 
 bench_http_all() {
-  bench_http sqlite "sqlite://$OUT/demo.sqlite3"
+  if [ -z "$ONLY" ] || [ "$ONLY" = sqlite ]; then
+    bench_http sqlite "sqlite://$OUT/demo.sqlite3"
+  fi
   local sep='?'
   case "$PG_BASE" in *\?*) sep='&' ;; esac
-  bench_http postgres "$PG_BASE${sep}options=-c%20search_path%3Dcanter_demo_bench" canter_demo_bench
+  if [ -z "$ONLY" ] || [ "$ONLY" = postgres ]; then
+    bench_http postgres "$PG_BASE${sep}options=-c%20search_path%3Dcanter_demo_bench" canter_demo_bench
+  fi
+  if [ -z "$ONLY" ] || [ "$ONLY" = mariadb ]; then
+    # The same server and user, the database canter_demo_bench (the URL's path replaced).
+    local mysql_url
+    mysql_url=$(printf '%s' "$MYSQL_BASE" | sed -E 's#^(mysql://[^/]*)(/[^?]*)?#\1/canter_demo_bench#')
+    bench_http mariadb "$mysql_url" canter_demo_bench
+  fi
   log "(demo = target/release/demo runserver as shipped: debug = true, middleware request_id, logging (RUST_LOG=warn), security, gzip (wrk sends no Accept-Encoding, so nothing is compressed) + the code-added Server-Timing middleware; demo-nomw = CANTER_MIDDLEWARE= , only Server-Timing; axum = benches/axum_sqlx_ref.rs. Responses: $OUT/responses.txt)"
   log ""
 }

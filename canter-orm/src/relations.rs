@@ -19,7 +19,7 @@
 //! // author.books()                                                             — the reverse accessor
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use sea_query::Value;
 
@@ -28,6 +28,7 @@ use crate::error::OrmError;
 use crate::expressions::Operand as OperandNode;
 use crate::fields::{FieldType, Operand, SqlType};
 use crate::model::{Model, ModelMeta};
+use crate::prefetch::Prefetched;
 use crate::select_related::Joined;
 
 /// Django's `on_delete`, enforced by the database's foreign key on both backends (the ORM
@@ -339,6 +340,9 @@ pub struct ManyToMany<T> {
     /// The owning row's primary key, once it has one.
     owner: Option<Value>,
     meta: Option<&'static ManyToManyMeta>,
+    /// The rows `prefetch_related` loaded. `add`, `remove`, `set`, `clear` and `create` drop
+    /// them (Django's `_remove_prefetched_objects`); they take `&self`, hence the lock.
+    prefetched: Mutex<Option<Prefetched<T>>>,
     _target: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -347,6 +351,7 @@ impl<T> Default for ManyToMany<T> {
         ManyToMany {
             owner: None,
             meta: None,
+            prefetched: Mutex::new(None),
             _target: std::marker::PhantomData,
         }
     }
@@ -357,6 +362,7 @@ impl<T> Clone for ManyToMany<T> {
         ManyToMany {
             owner: self.owner.clone(),
             meta: self.meta,
+            prefetched: Mutex::new(self.prefetched()),
             _target: std::marker::PhantomData,
         }
     }
@@ -393,6 +399,27 @@ impl<T> ManyToMany<T> {
             key => Some(key.clone()),
         };
         self.meta = Some(meta);
+        *self
+            .prefetched
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The rows `prefetch_related` loaded for this row, if it did (and nothing changed the
+    /// links through this manager since).
+    pub fn prefetched(&self) -> Option<Prefetched<T>> {
+        self.prefetched_slot().clone()
+    }
+
+    fn prefetched_slot(&self) -> std::sync::MutexGuard<'_, Option<Prefetched<T>>> {
+        self.prefetched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The links are about to change: what was prefetched no longer holds.
+    fn forget_prefetched(&self) {
+        *self.prefetched_slot() = None;
     }
 
     fn bound(&self) -> Result<(Value, &'static ManyToManyMeta), OrmError> {
@@ -410,8 +437,33 @@ fn pk_of<T: Model>(obj: &T) -> Value {
 }
 
 impl<T: Model> ManyToMany<T> {
-    /// The related rows, as a queryset (`article.tags.all()`).
+    /// Caches the rows `prefetch_related` loaded (a `Prefetched<T>`); false for another type.
+    #[doc(hidden)]
+    pub fn set_prefetched_any(&mut self, rows: Box<dyn std::any::Any + Send>) -> bool {
+        match rows.downcast::<Prefetched<T>>() {
+            Ok(rows) => {
+                *self
+                    .prefetched
+                    .get_mut()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(*rows);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The related rows, as a queryset (`article.tags.all()`); after `prefetch_related`,
+    /// awaiting it returns the prefetched rows without a query.
     pub fn all(&self) -> crate::QuerySet<T> {
+        let queryset = self.linked();
+        match self.prefetched() {
+            Some(rows) => queryset.with_cached(rows),
+            None => queryset,
+        }
+    }
+
+    /// The rows linked in the database, as a queryset.
+    fn linked(&self) -> crate::QuerySet<T> {
         match self.bound() {
             Ok((owner, meta)) => {
                 crate::QuerySet::<T>::new().filter(crate::expressions::Q::from_node(
@@ -437,11 +489,12 @@ impl<T: Model> ManyToMany<T> {
     /// Links these rows (already linked ones are left as they are).
     pub async fn add(&self, targets: &[&T]) -> Result<(), OrmError> {
         let (owner, meta) = self.bound()?;
+        self.forget_prefetched();
         let mut wanted: Vec<Value> = targets.iter().map(|t| pk_of(*t)).collect();
         if meta.through.is_some() {
             // A through model may have no unique (owner, target) pair: skip the existing links
             // by reading them, instead of ON CONFLICT.
-            let existing: Vec<Value> = (self.all().all().await?.iter())
+            let existing: Vec<Value> = (self.linked().all().await?.iter())
                 .map(|row| row.pk().to_value())
                 .collect();
             wanted.retain(|v| !existing.contains(v));
@@ -519,6 +572,7 @@ impl<T: Model> ManyToMany<T> {
         targets: Option<Vec<Value>>,
     ) -> Result<u64, OrmError> {
         use sea_query::ExprTrait;
+        self.forget_prefetched();
         let db = crate::db::database(crate::db::DEFAULT_DB_ALIAS)?;
         let mut delete = sea_query::Query::delete();
         delete

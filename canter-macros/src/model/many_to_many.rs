@@ -78,3 +78,21 @@ pub(super) fn bind_method(model: &ModelDesc) -> TokenStream {
         }
     }
 }
+
+/// `fn set_prefetched_many()`: the rows `prefetch_related` loaded for many-to-many field
+/// `index`, handed to its manager.
+pub(super) fn set_prefetched_fn(model: &ModelDesc) -> TokenStream {
+    let arms = model.many_to_many.iter().enumerate().map(|(index, m2m)| {
+        let ident = &m2m.ident;
+        quote!(#index => self.#ident.set_prefetched_any(rows),)
+    });
+    quote! {
+        fn set_prefetched_many(&mut self, index: usize, rows: ::std::boxed::Box<dyn ::std::any::Any + Send>) -> bool {
+            let _ = &rows;
+            match index {
+                #(#arms)*
+                _ => false,
+            }
+        }
+    }
+}

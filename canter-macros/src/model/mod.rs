@@ -56,6 +56,7 @@ fn model_impl(model: &ModelDesc) -> TokenStream {
     let (from_row_at, fill_from_row) = rows::decode_fns(model);
     let fill_related = relations::fill_related_fn(model);
     let set_related_any = relations::set_related_any_fn(model);
+    let set_prefetched_many = many_to_many::set_prefetched_fn(model);
     let value_fns = rows::value_fns(model);
     let state_fns = match &model.state_field {
         Some(ident) => quote! {
@@ -82,6 +83,8 @@ fn model_impl(model: &ModelDesc) -> TokenStream {
             #fill_from_row
 
             #set_related_any
+
+            #set_prefetched_many
 
             #value_fns
 

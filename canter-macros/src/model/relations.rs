@@ -65,7 +65,7 @@ pub(super) fn reverse_accessors(model: &ModelDesc) -> Vec<TokenStream> {
         let field_ident = &field.ident;
         let trait_name = format!("{}{}Reverse", name, camel(&field.ident.to_string()));
         let trait_ident = syn::Ident::new(&trait_name, field.ident.span());
-        let doc = format!("`{accessor}()`: the {name} rows whose `{field_ident}` points at this one (Django's reverse accessor).");
+        let doc = format!("`{accessor}()`: the {name} rows whose `{field_ident}` points at this one (Django's reverse accessor), on the database this one came from; after `prefetch_related({name}::{field_ident}.reverse())`, the prefetched rows without a query.");
         Some(quote! {
             #[doc = #doc]
             pub trait #trait_ident {
@@ -73,7 +73,7 @@ pub(super) fn reverse_accessors(model: &ModelDesc) -> Vec<TokenStream> {
             }
             impl #trait_ident for #target {
                 fn #method(&self) -> #krate::QuerySet<#name> {
-                    #krate::QuerySet::<#name>::new().filter(#name::#field_ident.eq(self))
+                    #krate::prefetch::reverse_queryset(self, #name::#field_ident)
                 }
             }
         })

@@ -137,6 +137,11 @@ pub trait Introspection {
     /// A table's foreign keys: one bound value, the table's name; rows of three text columns:
     /// the column, the table and the column it points at.
     fn foreign_keys_of_table_sql(&self) -> &'static str;
+
+    /// A table's indexes and unique constraints but its primary key: one bound value, the
+    /// table's name; rows of four text columns: the index's name, `1` if unique, a column,
+    /// `1` if partial (a condition); an index's rows together, its columns in order.
+    fn indexes_sql(&self) -> &'static str;
 }
 
 /// One database backend: its operations, schema editor, introspection and features.

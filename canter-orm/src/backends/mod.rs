@@ -48,6 +48,103 @@ macro_rules! bind_values {
     }};
 }
 
+/// The [`Operations`] methods that only name the backend's sea-query dialect: the same bodies
+/// for each backend, which a trait default cannot hold (sea-query's builders are generic, not
+/// objects, and `dyn Backend` rules out an associated type).
+macro_rules! sea_query_dialect {
+    ($builder:ident) => {
+        fn build_select(
+            &self,
+            statement: &sea_query::SelectStatement,
+        ) -> (String, sea_query::Values) {
+            statement.build(sea_query::$builder)
+        }
+
+        fn build_insert(
+            &self,
+            statement: &sea_query::InsertStatement,
+        ) -> (String, sea_query::Values) {
+            statement.build(sea_query::$builder)
+        }
+
+        fn build_update(
+            &self,
+            statement: &sea_query::UpdateStatement,
+        ) -> (String, sea_query::Values) {
+            statement.build(sea_query::$builder)
+        }
+
+        fn build_delete(
+            &self,
+            statement: &sea_query::DeleteStatement,
+        ) -> (String, sea_query::Values) {
+            statement.build(sea_query::$builder)
+        }
+
+        fn value_literal(&self, value: &sea_query::Value) -> String {
+            sea_query::QueryBuilder::value_to_string(&sea_query::$builder, value)
+        }
+    };
+}
+
+/// A driver's statement functions, the same for each backend but for sqlx's types: `arguments`
+/// (sea-query values bound as the driver's arguments, with the module's `bind_decimal!`),
+/// `$execute` and `$fetch_all` (one statement on any executor of the driver) and
+/// `fetch_stream` (rows as they come, from the pool).
+macro_rules! driver_statements {
+    ($db:ty, $arguments:ty, $variant:ident, execute: $execute:ident, fetch_all: $fetch_all:ident) => {
+        fn arguments(values: sea_query::Values) -> Result<$arguments, sqlx::Error> {
+            Ok(bind_values!(<$arguments>::default(), values))
+        }
+
+        pub(crate) async fn $execute<'e, E: sqlx::Executor<'e, Database = $db>>(
+            executor: E,
+            sql: &str,
+            values: sea_query::Values,
+        ) -> Result<u64, sqlx::Error> {
+            let args = arguments(values)?;
+            let result = sqlx::query_with(sqlx::AssertSqlSafe(sql.to_owned()), args)
+                .execute(executor)
+                .await?;
+            Ok(result.rows_affected())
+        }
+
+        pub(crate) async fn $fetch_all<'e, E: sqlx::Executor<'e, Database = $db>>(
+            executor: E,
+            sql: &str,
+            values: sea_query::Values,
+        ) -> Result<Vec<Row>, sqlx::Error> {
+            let args = arguments(values)?;
+            let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.to_owned()), args)
+                .fetch_all(executor)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|r| Row {
+                    inner: RowInner::$variant(r),
+                })
+                .collect())
+        }
+
+        pub(crate) fn fetch_stream(
+            pool: sqlx::Pool<$db>,
+            sql: String,
+            values: sea_query::Values,
+            db: std::sync::Arc<Database>,
+        ) -> impl futures_util::Stream<Item = Result<Row, crate::OrmError>> + Send + 'static {
+            super::stream_rows(
+                pool,
+                sql,
+                arguments(values),
+                |row| Row {
+                    inner: RowInner::$variant(row),
+                },
+                db,
+            )
+        }
+    };
+}
+
 pub mod base;
 #[cfg(feature = "mysql")]
 mod mysql;

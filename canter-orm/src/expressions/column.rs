@@ -449,6 +449,11 @@ impl<M: Model, T: Model> ManyToManyField<M, T> {
         }
     }
 
+    /// The field's index in the model's `meta().many_to_many`.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
     /// Rows with at least one related row matching `condition` (each row once).
     pub fn any(self, condition: Q<T>) -> Q<M> {
         let m2m = &M::meta().many_to_many[self.index];

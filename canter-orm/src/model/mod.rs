@@ -7,6 +7,7 @@ use sea_query::Value;
 use crate::backends::Row;
 use crate::error::{OrmError, ValidationError};
 use crate::fields::FieldMeta;
+use crate::prefetch::{Prefetched, PrefetchedSet};
 use crate::queryset::QuerySet;
 
 mod save;
@@ -59,7 +60,8 @@ impl ModelMeta {
 }
 
 /// Where an instance came from (Django's `instance._state`): the database alias it was loaded
-/// from or saved to, and, after `only()` / `defer()`, which fields were loaded.
+/// from or saved to, after `only()` / `defer()` which fields were loaded, and the reverse
+/// relations `prefetch_related` loaded for it.
 ///
 /// Add one to a model as a field of this type (any name; it is no column, and it starts
 /// empty in `Default` and in rows read from the database):
@@ -74,13 +76,17 @@ impl ModelMeta {
 /// With it, `save()`, `delete()` and `refresh_from_db()` go to the database the row came from
 /// (`.using("replica")`), and `save()` of a row loaded with `only()` / `defer()` writes just the
 /// loaded fields. `only()` and `defer()` need it (so a later `save()` cannot overwrite the
-/// fields that were never read). It compares equal to every other state, so a derived
+/// fields that were never read), and it keeps what `prefetch_related(Book::author.reverse())`
+/// loaded, so `author.books()` needs no query. It compares equal to every other state, so a derived
 /// `PartialEq` still compares the data alone; on a model that derives serde's traits, mark it
 /// `#[serde(skip)]`.
 #[derive(Debug, Clone, Default)]
 pub struct ModelState {
     db: Option<Arc<str>>,
     loaded: Option<Arc<[usize]>>,
+    /// The reverse sets `prefetch_related(Book::author.reverse())` loaded (Django's
+    /// `_prefetched_objects_cache`), shared by the instance's clones.
+    prefetched: Vec<PrefetchedSet>,
 }
 
 impl ModelState {
@@ -92,6 +98,15 @@ impl ModelState {
     /// The field indexes loaded by `only()` / `defer()`; `None` when every field was.
     pub fn loaded_fields(&self) -> Option<&[usize]> {
         self.loaded.as_deref()
+    }
+    /// The rows of `R` pointing here through its field `field`, if a prefetch loaded them.
+    pub(crate) fn prefetched<R: 'static>(&self, field: usize) -> Option<Prefetched<R>> {
+        let set = self.prefetched.iter().find(|set| set.is::<R>(field))?;
+        set.rows::<R>()
+    }
+    pub(crate) fn set_prefetched(&mut self, set: PrefetchedSet) {
+        self.prefetched.retain(|old| !old.same_relation(&set));
+        self.prefetched.push(set);
     }
     pub(crate) fn set(&mut self, db: &str, loaded: Option<&[usize]>) {
         if self.db.as_deref() != Some(db) {
@@ -112,6 +127,10 @@ impl std::hash::Hash for ModelState {
 }
 
 /// A model with a [`ModelState`] field (implemented by `#[derive(Model)]`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `ModelState` field",
+    note = "add a field `state: canter_orm::ModelState` to `{Self}`: `only()`, `defer()` and reverse prefetches (`prefetch_related(X::fk.reverse())`) keep what they loaded there"
+)]
 pub trait HasState: Model {}
 
 /// A database model (Django's `models.Model`); derive it with `#[derive(Model)]`.
@@ -148,6 +167,12 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
         Self: Sized,
     {
         self.set_related_any(field, Box::new(value))
+    }
+    /// Caches `rows` (a `Prefetched` of the targets) on many-to-many field `index`
+    /// (`prefetch_related`). Returns false when that field does not take them.
+    #[doc(hidden)]
+    fn set_prefetched_many(&mut self, _index: usize, _rows: Box<dyn std::any::Any + Send>) -> bool {
+        false
     }
     /// Overwrites the listed fields of `base` from a row holding just those columns, in that
     /// order (for `only()` / `defer()`).

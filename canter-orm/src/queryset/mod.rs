@@ -26,6 +26,7 @@ use crate::error::OrmError;
 use crate::expressions::kind::Plain;
 use crate::expressions::{Column, Node, OrderBy, OrderKind, Q};
 use crate::model::Model;
+use crate::prefetch::{Prefetch, Prefetched};
 use crate::query::{parse_lookup, parse_order, Query, RowLock};
 
 /// The most values [`QuerySet::filter_params`] takes from text pairs (a query string), in all:
@@ -46,6 +47,12 @@ pub struct QuerySet<M> {
     alias: Option<String>,
     /// `only()` / `defer()`: the fields loaded, and where the others' values come from.
     partial: Option<Partial<M>>,
+    /// `prefetch_related`: the relations loaded for the rows after they are read, in order.
+    prefetch: Vec<Arc<dyn Prefetch<M>>>,
+    /// The rows a relation accessor already holds (`author.books()` after a prefetch):
+    /// returned without a query until a chained method changes what the queryset selects
+    /// (each of them drops it).
+    cached: Option<Prefetched<M>>,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -58,6 +65,8 @@ impl<M> Clone for QuerySet<M> {
             query: self.query.clone(),
             alias: self.alias.clone(),
             partial: self.partial.clone(),
+            prefetch: self.prefetch.clone(),
+            cached: self.cached.clone(),
             _model: PhantomData,
         }
     }
@@ -79,7 +88,7 @@ impl<M: Model> Default for QuerySet<M> {
 }
 
 mod read;
-mod related;
+pub(crate) mod related;
 mod values;
 mod write;
 
@@ -91,12 +100,15 @@ impl<M: Model> QuerySet<M> {
             query: Query::default(),
             alias: None,
             partial: None,
+            prefetch: Vec::new(),
+            cached: None,
             _model: PhantomData,
         }
     }
 
     /// Runs on database `alias` (Django's `.using("replica")`).
     pub fn using(mut self, alias: &str) -> Self {
+        self.cached = None;
         self.alias = Some(alias.to_owned());
         self
     }
@@ -116,6 +128,7 @@ impl<M: Model> QuerySet<M> {
 
     /// Keeps rows matching `q` (Django's `filter(...)`); chained filters are ANDed.
     pub fn filter(mut self, q: Q<M>) -> Self {
+        self.cached = None;
         let current = Q::<M>::from_node(std::mem::replace(&mut self.query.filter, Node::All));
         self.query.filter = (current & q).node;
         self
@@ -154,12 +167,14 @@ impl<M: Model> QuerySet<M> {
 
     /// Replaces the ordering: `order_by([MyModel::created.desc(), MyModel::name.asc()])`.
     pub fn order_by(mut self, orders: impl IntoIterator<Item = OrderBy<M>>) -> Self {
+        self.cached = None;
         self.query.order = orders.into_iter().map(|o| o.kind).collect();
         self
     }
 
     /// Ordering by names: `"name"`, `"-created"`, `"?"` (random). Unknown names are errors.
     pub fn order_by_names(mut self, names: &[&str]) -> Result<Self, OrmError> {
+        self.cached = None;
         self.query.order = names
             .iter()
             .map(|n| parse_order::<M>(n))
@@ -169,6 +184,7 @@ impl<M: Model> QuerySet<M> {
 
     /// `SELECT DISTINCT`.
     pub fn distinct(mut self) -> Self {
+        self.cached = None;
         self.query.distinct = true;
         self
     }
@@ -177,18 +193,21 @@ impl<M: Model> QuerySet<M> {
     /// Outside `atomic` the query fails, as in Django. (On SQLite, whose transactions hold the
     /// write lock from their start, this adds nothing.)
     pub fn select_for_update(mut self) -> Self {
+        self.cached = None;
         self.query.lock = Some(RowLock::Wait);
         self
     }
 
     /// `FOR UPDATE SKIP LOCKED` (PostgreSQL): rows another transaction holds are skipped.
     pub fn select_for_update_skip_locked(mut self) -> Self {
+        self.cached = None;
         self.query.lock = Some(RowLock::SkipLocked);
         self
     }
 
     /// `FOR UPDATE NOWAIT` (PostgreSQL): fail at once instead of waiting for a held row.
     pub fn select_for_update_nowait(mut self) -> Self {
+        self.cached = None;
         self.query.lock = Some(RowLock::NoWait);
         self
     }
@@ -202,6 +221,7 @@ impl<M: Model> QuerySet<M> {
         mut self,
         column: Column<M, crate::relations::ForeignKey<T>, K>,
     ) -> Self {
+        self.cached = None;
         let (path, field) = column.target();
         // A column reaches at most four relations (`rel` refuses more), so a fifth hop
         // here is the one case left: four hops and then the foreign key itself.
@@ -214,14 +234,41 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
+    /// Django's `prefetch_related`: when the rows are read (awaiting the queryset, `all`,
+    /// `first`, `get` …; not `stream`), one more query per relation loads the related rows of
+    /// all of them, cached on the rows they belong to (no N+1):
+    ///
+    /// - a foreign key, `prefetch_related(Book::author)`: `book.author.cached()`;
+    /// - a foreign key pointing here, `prefetch_related(Book::author.reverse())` (Django's
+    ///   `"books"`; the model needs a [`ModelState`](crate::ModelState) field):
+    ///   `author.books().await` returns them without a query;
+    /// - a many-to-many field, `prefetch_related(Book::tags)` (two more queries: the links,
+    ///   the targets): `book.tags.all().await` returns them without a query.
+    ///
+    /// A queryset chained from a cached one (`author.books().filter(…)`) queries again, as in
+    /// Django. Past [`IN_BATCH`] keys each relation takes one more query per batch.
+    pub fn prefetch_related(mut self, relation: impl Prefetch<M>) -> Self {
+        self.cached = None;
+        self.prefetch.push(Arc::new(relation));
+        self
+    }
+
+    /// A queryset whose rows are already known (a relation's prefetched rows).
+    pub(crate) fn with_cached(mut self, rows: Prefetched<M>) -> Self {
+        self.cached = Some(rows);
+        self
+    }
+
     /// At most `n` rows (`qs[:n]`).
     pub fn limit(mut self, n: u64) -> Self {
+        self.cached = None;
         self.query.limit = Some(n);
         self
     }
 
     /// Skips `n` rows.
     pub fn offset(mut self, n: u64) -> Self {
+        self.cached = None;
         self.query.offset = Some(n);
         self
     }
@@ -240,6 +287,7 @@ impl<M: Model> QuerySet<M> {
     where
         M: Default + crate::model::HasState,
     {
+        self.cached = None;
         let mut indexes = field_indexes::<M>(fields)?;
         if !indexes.contains(&M::meta().pk) {
             indexes.insert(0, M::meta().pk);
@@ -254,6 +302,7 @@ impl<M: Model> QuerySet<M> {
     where
         M: Default + crate::model::HasState,
     {
+        self.cached = None;
         let deferred = field_indexes::<M>(fields)?;
         let pk = M::meta().pk;
         let indexes = (0..M::meta().fields.len())
@@ -264,6 +313,7 @@ impl<M: Model> QuerySet<M> {
     }
 
     fn ordered_by_pk(mut self) -> Self {
+        self.cached = None;
         if self.query.order.is_empty() {
             self.query.order = vec![OrderKind::Column {
                 path: crate::expressions::RelPath::EMPTY,

@@ -55,11 +55,19 @@ impl<M: Model> QuerySet<M> {
         }
     }
 
-    /// Every row (also what awaiting the queryset does).
+    /// Every row (also what awaiting the queryset does), with the relations
+    /// `prefetch_related` names loaded; a relation's prefetched rows without a query.
     pub async fn all(self) -> Result<Vec<M>, OrmError> {
+        if let Some(cached) = &self.cached {
+            return Ok(cached.to_vec());
+        }
         let (_, compiler) = self.db()?;
         let compiled = self.compile_select(&compiler)?;
-        self.fetch(compiled).await
+        let mut rows = self.fetch(compiled).await?;
+        for relation in &self.prefetch {
+            relation.load(&mut rows, self.alias()).await?;
+        }
+        Ok(rows)
     }
 
     /// The first row by the ordering (by primary key if unordered), or `None` (`afirst()`).
@@ -123,8 +131,11 @@ impl<M: Model> QuerySet<M> {
             })
     }
 
-    /// `SELECT COUNT(*)` (`acount()`).
+    /// `SELECT COUNT(*)` (`acount()`); the number of prefetched rows without a query.
     pub async fn count(self) -> Result<u64, OrmError> {
+        if let Some(cached) = &self.cached {
+            return Ok(cached.rows().len() as u64);
+        }
         let (db, compiler) = self.db()?;
         let compiled = compiler.count(&self.query)?;
         let rows = db.fetch_all(&compiled.sql, compiled.values).await?;
@@ -136,8 +147,11 @@ impl<M: Model> QuerySet<M> {
         Ok(count as u64)
     }
 
-    /// Whether any row matches (`aexists()`).
+    /// Whether any row matches (`aexists()`); from the prefetched rows without a query.
     pub async fn exists(self) -> Result<bool, OrmError> {
+        if let Some(cached) = &self.cached {
+            return Ok(!cached.rows().is_empty());
+        }
         let (db, compiler) = self.db()?;
         let compiled = compiler.exists(&self.query)?;
         Ok(!db

@@ -1,50 +1,30 @@
-//! Loading related rows in batches (Django's `prefetch_related`): `with_related`,
-//! `with_many_to_many`, `prefetch_related`, `in_bulk`.
+//! Loading related rows in batches (Django's `prefetch_related`): the loaders that return
+//! pairs (`with_related`, `with_many_to_many`), `in_bulk`, and the batched queries they share
+//! with `prefetch_related` (crate::prefetch).
 
 use super::QuerySet;
 use crate::db::database;
 use crate::error::OrmError;
-use crate::expressions::Column;
+use crate::expressions::{Column, Lookup, Node, Op, Operand, RelPath, Q};
 use crate::fields::FieldType;
 use crate::keys::PrimaryKey;
 use crate::model::Model;
-use crate::relations::ForeignKey;
+use crate::relations::ManyToManyMeta;
 use std::collections::HashMap;
 
 impl<M: Model> QuerySet<M> {
-    /// Django's `prefetch_related` for a reverse relation: each row with the rows of `R` whose
-    /// foreign key `fk` points at it, in two queries (no N+1); past [`IN_BATCH`] parents the
-    /// children come in one query per batch of parents.
-    /// `Author::objects().with_related(Book::author)` → `Vec<(Author, Vec<Book>)>`.
+    /// Each row with the rows of `R` whose foreign key `fk` points at it, as pairs, in two
+    /// queries (no N+1); past [`IN_BATCH`] parents the children come in one query per batch of
+    /// parents. `Author::objects().with_related(Book::author)` → `Vec<(Author, Vec<Book>)>`.
+    /// (`prefetch_related(Book::author.reverse())` keeps them on the rows instead.)
     pub async fn with_related<R: Model>(
         self,
         fk: Column<R, crate::relations::ForeignKey<M>>,
     ) -> Result<Vec<(M, Vec<R>)>, OrmError> {
         let alias = self.alias().to_owned();
         let parents = self.all().await?;
-        let mut ids: Vec<M::Pk> = parents.iter().map(Model::pk).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        // A batch of parents at a time: all of a parent's children come in its batch, in
-        // primary-key order.
-        let mut children: Vec<R> = Vec::new();
-        for batch in ids.chunks(IN_BATCH) {
-            children.extend(
-                QuerySet::<R>::new()
-                    .using(&alias)
-                    .filter(fk.in_(batch.iter().cloned().map(ForeignKey::<M>::new)))
-                    .order_by([pk_column::<R>().asc()])
-                    .all()
-                    .await?,
-            );
-        }
-        let field = fk.index();
-        let mut grouped: HashMap<M::Pk, Vec<R>> = HashMap::new();
-        for child in children.drain(..) {
-            if let Some(id) = M::Pk::from_value(&child.to_values()[field]) {
-                grouped.entry(id).or_default().push(child);
-            }
-        }
+        let ids = sorted_keys(parents.iter());
+        let mut grouped = children_by_parent::<M, R>(&alias, fk.index(), &ids).await?;
         Ok(parents
             .into_iter()
             .map(|p| {
@@ -54,14 +34,14 @@ impl<M: Model> QuerySet<M> {
             .collect())
     }
 
-    /// Django's `prefetch_related("tags")` for a many-to-many field: each row with its related
-    /// rows, in three queries (the rows, the links, the targets); past [`IN_BATCH`] rows (or
-    /// targets) the links (or targets) come in one query per batch.
+    /// Each row with the rows its many-to-many field `field` links, as pairs, in three queries
+    /// (the rows, the links, the targets); past [`IN_BATCH`] rows (or targets) the links (or
+    /// targets) come in one query per batch. (`prefetch_related(Post::tags)` keeps them on
+    /// the rows instead.)
     pub async fn with_many_to_many<T: Model + Clone>(
         self,
         field: &str,
     ) -> Result<Vec<(M, Vec<T>)>, OrmError> {
-        use sea_query::ExprTrait;
         let meta = M::meta();
         let m2m = meta
             .many_to_many
@@ -82,84 +62,15 @@ impl<M: Model> QuerySet<M> {
         }
         let alias = self.alias().to_owned();
         let rows = self.all().await?;
-        let mut ids: Vec<M::Pk> = rows.iter().map(Model::pk).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        if ids.is_empty() {
-            return Ok(rows.into_iter().map(|r| (r, Vec::new())).collect());
-        }
-        let db = database(&alias)?;
-        // The links, a batch of owners at a time (each owner's links in its batch, in the
-        // order the database gives them), grouped by owner.
-        let mut links_of: HashMap<M::Pk, Vec<T::Pk>> = HashMap::new();
-        let mut target_ids: Vec<T::Pk> = Vec::new();
-        for batch in ids.chunks(IN_BATCH) {
-            let mut links = sea_query::Query::select();
-            links
-                .column(sea_query::Alias::new(m2m.owner_column()))
-                .column(sea_query::Alias::new(m2m.target_column()))
-                .from(sea_query::Alias::new(m2m.join_table()))
-                .and_where(
-                    sea_query::Expr::col(sea_query::Alias::new(m2m.owner_column()))
-                        .is_in(batch.iter().map(FieldType::to_value)),
-                );
-            let (sql, values) = db.backend().build_select(&links);
-            for row in db.fetch_all(&sql, values).await? {
-                let (owner, target) = (row.get::<M::Pk>(0)?, row.get::<T::Pk>(1)?);
-                links_of.entry(owner).or_default().push(target.clone());
-                target_ids.push(target);
-            }
-        }
-        let targets = QuerySet::<T>::new()
-            .using(&alias)
-            .in_bulk(target_ids)
-            .await?;
+        let ids = sorted_keys(rows.iter());
+        let mut linked = targets_by_owner::<M, T>(&alias, m2m, &ids).await?;
         Ok(rows
             .into_iter()
             .map(|row| {
-                let mine = links_of
-                    .get(&row.pk())
-                    .map(|linked| {
-                        linked
-                            .iter()
-                            .filter_map(|t| targets.get(t).cloned())
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let mine = linked.remove(&row.pk()).unwrap_or_default();
                 (row, mine)
             })
             .collect())
-    }
-
-    /// Django's `prefetch_related` for a foreign key: fills every row's cache for `fk` with one
-    /// more query for all the related rows (instead of a JOIN; useful when many rows share few
-    /// targets), or one per [`IN_BATCH`] distinct targets.
-    pub async fn prefetch_related<T: Model + Clone>(
-        self,
-        fk: Column<M, crate::relations::ForeignKey<T>>,
-    ) -> Result<Vec<M>, OrmError> {
-        let alias = self.alias().to_owned();
-        let mut rows = self.all().await?;
-        let field = fk.index();
-        let mut ids: Vec<T::Pk> = rows
-            .iter()
-            .filter_map(|r| T::Pk::from_value(&r.to_values()[field]))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        if ids.is_empty() {
-            return Ok(rows);
-        }
-        let by_id = QuerySet::<T>::new().using(&alias).in_bulk(ids).await?;
-        for row in &mut rows {
-            let Some(id) = T::Pk::from_value(&row.to_values()[field]) else {
-                continue;
-            };
-            if let Some(target) = by_id.get(&id) {
-                row.set_related_cache(field, target.clone());
-            }
-        }
-        Ok(rows)
     }
 
     /// Django's `in_bulk(id_list)`: the rows with these primary keys, by key (one query per
@@ -188,6 +99,94 @@ impl<M: Model> QuerySet<M> {
 /// How many keys one `IN (...)` of the relation loaders and `in_bulk` binds: well under
 /// PostgreSQL's 65,535 bound parameters and SQLite's 32,766; more keys go in several queries.
 pub const IN_BATCH: usize = 10_000;
+
+/// The rows' primary keys, sorted, each once.
+pub(crate) fn sorted_keys<'a, M: Model>(rows: impl Iterator<Item = &'a M>) -> Vec<M::Pk> {
+    let mut ids: Vec<M::Pk> = rows.map(Model::pk).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The rows of `R` whose foreign key (field `field`) points at one of `ids`, by that key, each
+/// group in primary-key order: one query per [`IN_BATCH`] keys (all of a parent's children
+/// come in its batch).
+pub(crate) async fn children_by_parent<M: Model, R: Model>(
+    alias: &str,
+    field: usize,
+    ids: &[M::Pk],
+) -> Result<HashMap<M::Pk, Vec<R>>, OrmError> {
+    let mut grouped: HashMap<M::Pk, Vec<R>> = HashMap::new();
+    for batch in ids.chunks(IN_BATCH) {
+        let pointing = Q::from_node(Node::Lookup(Lookup {
+            path: RelPath::EMPTY,
+            field,
+            transform: None,
+            op: Op::In,
+            rhs: Operand::Values(batch.iter().map(FieldType::to_value).collect()),
+        }));
+        let children = QuerySet::<R>::new()
+            .using(alias)
+            .filter(pointing)
+            .order_by([pk_column::<R>().asc()])
+            .all()
+            .await?;
+        for child in children {
+            if let Some(id) = M::Pk::from_value(&child.to_values()[field]) {
+                grouped.entry(id).or_default().push(child);
+            }
+        }
+    }
+    Ok(grouped)
+}
+
+/// The rows of `T` that many-to-many `m2m` of `M` links to each of `ids`, by owner, in the
+/// order the database gives the links: the links a batch of [`IN_BATCH`] owners at a time,
+/// then the targets with `in_bulk`.
+pub(crate) async fn targets_by_owner<M: Model, T: Model + Clone>(
+    alias: &str,
+    m2m: &ManyToManyMeta,
+    ids: &[M::Pk],
+) -> Result<HashMap<M::Pk, Vec<T>>, OrmError> {
+    use sea_query::ExprTrait;
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let db = database(alias)?;
+    let mut links_of: HashMap<M::Pk, Vec<T::Pk>> = HashMap::new();
+    let mut target_ids: Vec<T::Pk> = Vec::new();
+    for batch in ids.chunks(IN_BATCH) {
+        let mut links = sea_query::Query::select();
+        links
+            .column(sea_query::Alias::new(m2m.owner_column()))
+            .column(sea_query::Alias::new(m2m.target_column()))
+            .from(sea_query::Alias::new(m2m.join_table()))
+            .and_where(
+                sea_query::Expr::col(sea_query::Alias::new(m2m.owner_column()))
+                    .is_in(batch.iter().map(FieldType::to_value)),
+            );
+        let (sql, values) = db.backend().build_select(&links);
+        for row in db.fetch_all(&sql, values).await? {
+            let (owner, target) = (row.get::<M::Pk>(0)?, row.get::<T::Pk>(1)?);
+            links_of.entry(owner).or_default().push(target.clone());
+            target_ids.push(target);
+        }
+    }
+    let targets = QuerySet::<T>::new()
+        .using(alias)
+        .in_bulk(target_ids)
+        .await?;
+    Ok(links_of
+        .into_iter()
+        .map(|(owner, linked)| {
+            let rows = linked
+                .iter()
+                .filter_map(|t| targets.get(t).cloned())
+                .collect();
+            (owner, rows)
+        })
+        .collect())
+}
 
 /// The primary key as a typed column (for lookups from generic code).
 pub(crate) fn pk_column<M: Model>() -> Column<M, M::Pk> {

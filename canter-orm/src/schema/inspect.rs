@@ -2,7 +2,10 @@
 //! through the backend's introspection. The output is a starting point to read over, as
 //! Django's is: foreign keys get `on_delete = "do_nothing"`, a table without a single-column
 //! primary key gets a comment saying what to add, an unknown column type becomes a `String`
-//! with a comment naming it.
+//! with a comment naming it. Unique constraints and indexes come back as `unique` / `db_index`
+//! on a field or `#[model(unique(..))]` / `#[model(index(..))]` over several (a partial one as
+//! a comment: its condition is not read back); a many-to-many join table is a model with its
+//! two foreign keys and their unique pair, as Django writes it, with a comment saying so.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -26,6 +29,19 @@ struct Column {
     max_length: Option<u32>,
     /// The table it points at, for a foreign key.
     references: Option<String>,
+    /// A unique constraint (or unique index) on this column alone.
+    unique: bool,
+    /// An index on this column alone (not a foreign key's own).
+    db_index: bool,
+}
+
+/// An index or unique constraint as the database describes it.
+struct Index {
+    name: String,
+    unique: bool,
+    /// With a condition (not read back).
+    partial: bool,
+    columns: Vec<String>,
 }
 
 /// The models of `tables` (every table but the ORM's own when empty) of database `alias`, as
@@ -53,14 +69,16 @@ pub async fn inspect_tables(alias: &str, tables: &[String], app: &str) -> Result
          use canter::orm::{ForeignKey, Model};\n",
     );
     for table in &names {
-        let columns = read_columns(&db, table).await?;
+        let mut columns = read_columns(&db, table).await?;
         if columns.is_empty() {
             return Err(OrmError::InvalidLookup(format!(
                 "no table {table:?} in database {alias:?}"
             )));
         }
+        let indexes = read_indexes(&db, table).await?;
+        let model_options = index_options(&mut columns, &indexes);
         out.push('\n');
-        out.push_str(&model_source(table, &columns, app));
+        out.push_str(&model_source(table, &columns, &model_options, app));
     }
     Ok(out)
 }
@@ -85,6 +103,8 @@ async fn read_columns(db: &Arc<Database>, table: &str) -> Result<Vec<Column>, Or
             primary_key: text(3)? == "1",
             max_length: text(4)?.parse().ok(),
             references: None,
+            unique: false,
+            db_index: false,
         });
     }
     for row in db
@@ -99,9 +119,106 @@ async fn read_columns(db: &Arc<Database>, table: &str) -> Result<Vec<Column>, Or
     Ok(columns)
 }
 
-/// The struct of one table.
-fn model_source(table: &str, columns: &[Column], app: &str) -> String {
+/// The table's indexes, each with its columns in order.
+async fn read_indexes(db: &Arc<Database>, table: &str) -> Result<Vec<Index>, OrmError> {
+    let bound = Values(vec![sea_query::Value::String(Some(table.to_owned()))]);
+    let mut indexes: Vec<Index> = Vec::new();
+    for row in db.fetch_all(db.backend().indexes_sql(), bound).await? {
+        let (name, column): (String, String) = (row.get(0)?, row.get(2)?);
+        match indexes.last_mut() {
+            Some(last) if last.name == name => last.columns.push(column),
+            _ => indexes.push(Index {
+                name,
+                unique: row.get::<String>(1)? == "1",
+                partial: row.get::<String>(3)? == "1",
+                columns: vec![column],
+            }),
+        }
+    }
+    Ok(indexes)
+}
+
+/// Marks the one-column uniques and indexes on their columns; returns the lines that go
+/// before the struct for the others (`#[model(unique(..))]`, `#[model(index(..))]`, comments).
+fn index_options(columns: &mut [Column], indexes: &[Index]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for index in indexes {
+        let kind = if index.unique { "unique" } else { "index" };
+        if index.partial {
+            lines.push(format!(
+                "// {}: a partial {kind} on ({}); add it with its condition.",
+                index.name,
+                index.columns.join(", ")
+            ));
+            continue;
+        }
+        if let [one] = index.columns.as_slice() {
+            let Some(column) = columns.iter_mut().find(|c| &c.name == one) else {
+                continue;
+            };
+            if index.unique && !column.primary_key {
+                column.unique = true;
+            } else if !index.unique && column.references.is_none() {
+                // (A foreign key's column is indexed with it.)
+                column.db_index = true;
+            }
+            continue;
+        }
+        let fields: Vec<String> = (index.columns.iter())
+            .map(|name| match columns.iter().find(|c| &c.name == name) {
+                Some(column) => format!("{:?}", field_name(column)),
+                None => format!("{name:?}"),
+            })
+            .collect();
+        // SQLite names a UNIQUE of its table itself; the ORM will name it again.
+        let name = if index.name.starts_with("sqlite_autoindex_") {
+            String::new()
+        } else {
+            format!(", name = {:?}", index.name)
+        };
+        lines.push(format!(
+            "#[model({kind}(fields = [{}]{name}))]",
+            fields.join(", ")
+        ));
+    }
+    if let Some(comment) = join_table_comment(columns, indexes) {
+        lines.insert(0, comment);
+    }
+    lines
+}
+
+/// A table of a key, two foreign keys and a unique over the pair: a many-to-many's.
+fn join_table_comment(columns: &[Column], indexes: &[Index]) -> Option<String> {
+    let keys: Vec<&Column> = columns.iter().filter(|c| c.references.is_some()).collect();
+    let ([from, to], true) = (keys.as_slice(), columns.len() == 3) else {
+        return None;
+    };
+    let pair = |i: &Index| {
+        i.unique
+            && !i.partial
+            && i.columns.len() == 2
+            && i.columns.contains(&from.name)
+            && i.columns.contains(&to.name)
+    };
+    indexes.iter().any(pair).then(|| {
+        let (owner, target) = (
+            struct_name(from.references.as_deref()?),
+            struct_name(to.references.as_deref()?),
+        );
+        Some(format!(
+            "// A many-to-many join table ({owner} ↔ {target}), written as Django's inspectdb \
+             does: a model of its own. `#[field(through = \"…\")] ManyToMany<{target}>` on \
+             {owner} can use it."
+        ))
+    })?
+}
+
+/// The struct of one table, after the lines `index_options` made.
+fn model_source(table: &str, columns: &[Column], model_options: &[String], app: &str) -> String {
     let mut out = String::new();
+    for comment in model_options.iter().filter(|l| l.starts_with("//")) {
+        let _ = writeln!(out, "{comment}");
+    }
     let keys = columns.iter().filter(|c| c.primary_key).count();
     if keys != 1 {
         let _ = writeln!(
@@ -116,6 +233,9 @@ fn model_source(table: &str, columns: &[Column], app: &str) -> String {
     }
     let _ = writeln!(out, "#[derive(Model, Debug, Clone)]");
     let _ = writeln!(out, "#[model(app = {app:?}, table = {table:?})]");
+    for line in model_options.iter().filter(|l| l.starts_with('#')) {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(out, "pub struct {} {{", struct_name(table));
     for column in columns {
         out.push_str(&field_source(column, keys == 1));
@@ -131,12 +251,10 @@ fn field_source(column: &Column, single_key: bool) -> String {
         Some(target) => (format!("ForeignKey<{}>", struct_name(target)), None),
         None => rust_type(&column.db_type),
     };
-    let mut name = column.name.to_lowercase();
     if column.references.is_some() {
-        name = name.strip_suffix("_id").map(str::to_owned).unwrap_or(name);
         options.push("on_delete = \"do_nothing\"".into());
     }
-    let name = rust_ident(&name);
+    let name = rust_ident(&field_name(column));
     if column.primary_key && single_key {
         // An integer `id` is taken for the database's numbering; any other key is marked.
         let auto_id = name == "id" && (ty == "i64" || ty == "i32");
@@ -146,6 +264,12 @@ fn field_source(column: &Column, single_key: bool) -> String {
     }
     if let (Some(n), "String") = (column.max_length, ty.as_str()) {
         options.push(format!("max_length = {n}"));
+    }
+    if column.unique {
+        options.push("unique".into());
+    }
+    if column.db_index {
+        options.push("db_index".into());
     }
     let default_column = match &column.references {
         Some(_) => format!("{name}_id"),
@@ -168,6 +292,15 @@ fn field_source(column: &Column, single_key: bool) -> String {
     };
     let _ = writeln!(out, "    pub {name}: {ty},");
     out
+}
+
+/// The field's name: the column's in lower case, a foreign key's without `_id`.
+fn field_name(column: &Column) -> String {
+    let name = column.name.to_lowercase();
+    match column.references {
+        Some(_) => name.strip_suffix("_id").map(str::to_owned).unwrap_or(name),
+        None => name,
+    }
 }
 
 /// The Rust type of a database type, and a comment when it is a guess.

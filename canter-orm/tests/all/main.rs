@@ -19,6 +19,7 @@ mod migrations;
 mod migrations_relations;
 mod paths_and_state;
 mod prefetch_batches;
+mod prefetch_cache;
 mod querysets;
 mod relations;
 mod transactions;

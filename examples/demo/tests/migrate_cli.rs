@@ -76,7 +76,7 @@ fn migration_commands_on_postgres() {
         let (ok, stdout, stderr) = demo(url, &["runserver", "127.0.0.1:0"], env);
         assert!(!ok, "runserver started with pending migrations: {stdout}");
         assert!(
-            stderr.contains("7 unapplied migration(s) on database \"default\"")
+            stderr.contains("8 unapplied migration(s) on database \"default\"")
                 && stderr.contains("demo.0001_initial")
                 && stderr.contains("demo.0002_note")
                 && stderr.contains("demo.0003_note_title")
@@ -357,7 +357,7 @@ fn migration_commands_on_mysql() {
     let (ok, stdout, stderr) = demo(url, &["runserver", "127.0.0.1:0"], &[]);
     assert!(!ok, "runserver started with pending migrations: {stdout}");
     assert!(
-        stderr.contains("7 unapplied migration(s) on database \"default\"")
+        stderr.contains("8 unapplied migration(s) on database \"default\"")
             && stderr.contains("demo.0001_initial")
             && stderr.contains("run the `migrate` command first"),
         "{stderr}"

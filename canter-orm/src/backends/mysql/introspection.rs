@@ -31,4 +31,13 @@ impl Introspection for MysqlBackend {
          CAST(referenced_column_name AS CHAR) FROM information_schema.key_column_usage \
          WHERE table_schema = DATABASE() AND table_name = ? AND referenced_table_name IS NOT NULL"
     }
+
+    /// A foreign key's own index (InnoDB makes one) is listed too; MariaDB has no partial
+    /// indexes.
+    fn indexes_sql(&self) -> &'static str {
+        "SELECT CAST(index_name AS CHAR), CAST(IF(non_unique = 0, '1', '0') AS CHAR), \
+         CAST(column_name AS CHAR), CAST('0' AS CHAR) FROM information_schema.statistics \
+         WHERE table_schema = DATABASE() AND table_name = ? AND index_name != 'PRIMARY' \
+         ORDER BY index_name, seq_in_index"
+    }
 }

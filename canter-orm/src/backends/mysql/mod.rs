@@ -9,11 +9,8 @@ mod operations;
 mod schema;
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::Stream;
-use sea_query::Values;
 use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::{Column, Executor as _, MySql, Row as _, TypeInfo, ValueRef};
 
@@ -63,55 +60,7 @@ macro_rules! bind_decimal {
     };
 }
 
-fn arguments(values: Values) -> Result<MySqlArguments, sqlx::Error> {
-    Ok(bind_values!(MySqlArguments::default(), values))
-}
-
-pub(crate) async fn execute<'e, E: sqlx::Executor<'e, Database = MySql>>(
-    executor: E,
-    sql: &str,
-    values: Values,
-) -> Result<u64, sqlx::Error> {
-    let args = arguments(values)?;
-    let result = sqlx::query_with(sqlx::AssertSqlSafe(sql.to_owned()), args)
-        .execute(executor)
-        .await?;
-    Ok(result.rows_affected())
-}
-
-pub(crate) async fn fetch_all<'e, E: sqlx::Executor<'e, Database = MySql>>(
-    executor: E,
-    sql: &str,
-    values: Values,
-) -> Result<Vec<Row>, sqlx::Error> {
-    let args = arguments(values)?;
-    let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.to_owned()), args)
-        .fetch_all(executor)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Row {
-            inner: RowInner::Mysql(r),
-        })
-        .collect())
-}
-
-pub(crate) fn fetch_stream(
-    pool: sqlx::MySqlPool,
-    sql: String,
-    values: Values,
-    db: Arc<Database>,
-) -> impl Stream<Item = Result<Row, crate::OrmError>> + Send + 'static {
-    super::stream_rows(
-        pool,
-        sql,
-        arguments(values),
-        |row| Row {
-            inner: RowInner::Mysql(row),
-        },
-        db,
-    )
-}
+driver_statements!(MySql, MySqlArguments, Mysql, execute: execute, fetch_all: fetch_all);
 
 /// A column as JSON, by its runtime type.
 pub(crate) fn column_json(row: &MySqlRow, index: usize) -> serde_json::Value {

@@ -2,10 +2,7 @@
 //! case-sensitive and the `i…` lookups compare `LOWER()`s; `REGEXP` is PCRE (`(?i)` for
 //! `iregex`); date parts with `EXTRACT` (the connection and the stored values are UTC).
 
-use sea_query::{
-    DeleteStatement, Expr, InsertStatement, MysqlQueryBuilder, QueryBuilder, SelectStatement,
-    UpdateStatement, Values,
-};
+use sea_query::Expr;
 
 use super::MysqlBackend;
 use crate::backends::{Operations, Vendor};
@@ -25,25 +22,7 @@ impl Operations for MysqlBackend {
         Vendor::Mysql
     }
 
-    fn build_select(&self, statement: &SelectStatement) -> (String, Values) {
-        statement.build(MysqlQueryBuilder)
-    }
-
-    fn build_insert(&self, statement: &InsertStatement) -> (String, Values) {
-        statement.build(MysqlQueryBuilder)
-    }
-
-    fn build_update(&self, statement: &UpdateStatement) -> (String, Values) {
-        statement.build(MysqlQueryBuilder)
-    }
-
-    fn build_delete(&self, statement: &DeleteStatement) -> (String, Values) {
-        statement.build(MysqlQueryBuilder)
-    }
-
-    fn value_literal(&self, value: &sea_query::Value) -> String {
-        MysqlQueryBuilder.value_to_string(value)
-    }
+    sea_query_dialect!(MysqlQueryBuilder);
 
     fn push_placeholder(&self, sql: &mut String, _number: usize) {
         sql.push('?');

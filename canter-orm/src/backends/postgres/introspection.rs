@@ -41,4 +41,18 @@ impl Introspection for PostgresBackend {
          WHERE t.constraint_type = 'FOREIGN KEY' AND t.table_schema = current_schema() \
          AND t.table_name = $1"
     }
+
+    /// Expression columns (no attribute) are left out.
+    fn indexes_sql(&self) -> &'static str {
+        "SELECT i.relname::text, CASE WHEN ix.indisunique THEN '1' ELSE '0' END, \
+         a.attname::text, CASE WHEN ix.indpred IS NULL THEN '0' ELSE '1' END \
+         FROM pg_catalog.pg_index ix \
+         JOIN pg_catalog.pg_class t ON t.oid = ix.indrelid \
+         JOIN pg_catalog.pg_class i ON i.oid = ix.indexrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace \
+         CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+         JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+         WHERE t.relname = $1 AND n.nspname = current_schema() AND NOT ix.indisprimary \
+         ORDER BY 1, k.ord"
+    }
 }

@@ -7,10 +7,8 @@ mod operations;
 mod schema;
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::Stream;
 use sea_query::Values;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection as _, PgConnection, Row as _, TypeInfo, ValueRef};
@@ -43,9 +41,7 @@ macro_rules! bind_decimal {
     };
 }
 
-fn arguments(values: Values) -> Result<PgArguments, sqlx::Error> {
-    Ok(bind_values!(PgArguments::default(), values))
-}
+driver_statements!(sqlx::Postgres, PgArguments, Postgres, execute: execute_once, fetch_all: fetch_once);
 
 /// A statement cached on a connection whose table changed shape since (a migration here, or
 /// from another process: a Django deployment sharing the database) fails once with "cached plan
@@ -59,41 +55,12 @@ fn is_stale_plan(err: &sqlx::Error) -> bool {
     }
 }
 
-async fn execute_once(
-    conn: &mut PgConnection,
-    sql: &str,
-    values: Values,
-) -> Result<u64, sqlx::Error> {
-    let args = arguments(values)?;
-    let result = sqlx::query_with(sqlx::AssertSqlSafe(sql.to_owned()), args)
-        .execute(&mut *conn)
-        .await?;
-    Ok(result.rows_affected())
-}
-
-async fn fetch_once(
-    conn: &mut PgConnection,
-    sql: &str,
-    values: Values,
-) -> Result<Vec<Row>, sqlx::Error> {
-    let args = arguments(values)?;
-    let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.to_owned()), args)
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Row {
-            inner: RowInner::Postgres(r),
-        })
-        .collect())
-}
-
 pub(crate) async fn execute(
     conn: &mut PgConnection,
     sql: &str,
     values: Values,
 ) -> Result<u64, sqlx::Error> {
-    match execute_once(conn, sql, values.clone()).await {
+    match execute_once(&mut *conn, sql, values.clone()).await {
         Err(e) if is_stale_plan(&e) => {
             conn.clear_cached_statements().await?;
             execute_once(conn, sql, values).await
@@ -107,7 +74,7 @@ pub(crate) async fn fetch_all(
     sql: &str,
     values: Values,
 ) -> Result<Vec<Row>, sqlx::Error> {
-    match fetch_once(conn, sql, values.clone()).await {
+    match fetch_once(&mut *conn, sql, values.clone()).await {
         Err(e) if is_stale_plan(&e) => {
             conn.clear_cached_statements().await?;
             fetch_once(conn, sql, values).await
@@ -130,23 +97,6 @@ pub(crate) async fn fetch_all_pool(
     values: Values,
 ) -> Result<Vec<Row>, sqlx::Error> {
     fetch_all(&mut *pool.acquire().await?, sql, values).await
-}
-
-pub(crate) fn fetch_stream(
-    pool: sqlx::PgPool,
-    sql: String,
-    values: Values,
-    db: Arc<Database>,
-) -> impl Stream<Item = Result<Row, crate::OrmError>> + Send + 'static {
-    super::stream_rows(
-        pool,
-        sql,
-        arguments(values),
-        |row| Row {
-            inner: RowInner::Postgres(row),
-        },
-        db,
-    )
 }
 
 /// A column as JSON, by its runtime type.

@@ -2,10 +2,7 @@
 //! the case-insensitive ones, `~` / `~*` for regexes, `EXTRACT` for date parts (in UTC for
 //! time-zone-aware columns).
 
-use sea_query::{
-    DeleteStatement, Expr, InsertStatement, PostgresQueryBuilder, QueryBuilder, SelectStatement,
-    UpdateStatement, Values,
-};
+use sea_query::Expr;
 
 use super::PostgresBackend;
 use crate::backends::{Operations, Vendor};
@@ -21,25 +18,7 @@ impl Operations for PostgresBackend {
         Vendor::Postgres
     }
 
-    fn build_select(&self, statement: &SelectStatement) -> (String, Values) {
-        statement.build(PostgresQueryBuilder)
-    }
-
-    fn build_insert(&self, statement: &InsertStatement) -> (String, Values) {
-        statement.build(PostgresQueryBuilder)
-    }
-
-    fn build_update(&self, statement: &UpdateStatement) -> (String, Values) {
-        statement.build(PostgresQueryBuilder)
-    }
-
-    fn build_delete(&self, statement: &DeleteStatement) -> (String, Values) {
-        statement.build(PostgresQueryBuilder)
-    }
-
-    fn value_literal(&self, value: &sea_query::Value) -> String {
-        PostgresQueryBuilder.value_to_string(value)
-    }
+    sea_query_dialect!(PostgresQueryBuilder);
 
     fn push_placeholder(&self, sql: &mut String, number: usize) {
         use std::fmt::Write as _;

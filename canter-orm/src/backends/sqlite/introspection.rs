@@ -28,4 +28,11 @@ impl Introspection for SqliteBackend {
     fn foreign_keys_of_table_sql(&self) -> &'static str {
         "SELECT \"from\", \"table\", COALESCE(\"to\", '') FROM pragma_foreign_key_list(?)"
     }
+
+    /// `sqlite_autoindex_…` are a column's or a table's `UNIQUE`.
+    fn indexes_sql(&self) -> &'static str {
+        "SELECT il.name, CAST(il.\"unique\" AS TEXT), ii.name, CAST(il.partial AS TEXT) \
+         FROM pragma_index_list(?) AS il JOIN pragma_index_info(il.name) AS ii \
+         WHERE il.origin != 'pk' ORDER BY il.name, ii.seqno"
+    }
 }

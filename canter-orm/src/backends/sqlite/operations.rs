@@ -2,10 +2,7 @@
 //! so the case-sensitive lookups use GLOB (Django uses LIKE there and is case-insensitive on
 //! SQLite; canter is not). `REGEXP` is sqlx's, with Rust regex syntax.
 
-use sea_query::{
-    DeleteStatement, Expr, InsertStatement, QueryBuilder, SelectStatement, SqliteQueryBuilder,
-    UpdateStatement, Values,
-};
+use sea_query::Expr;
 
 use super::SqliteBackend;
 use crate::backends::{Operations, Vendor};
@@ -18,25 +15,7 @@ impl Operations for SqliteBackend {
         Vendor::Sqlite
     }
 
-    fn build_select(&self, statement: &SelectStatement) -> (String, Values) {
-        statement.build(SqliteQueryBuilder)
-    }
-
-    fn build_insert(&self, statement: &InsertStatement) -> (String, Values) {
-        statement.build(SqliteQueryBuilder)
-    }
-
-    fn build_update(&self, statement: &UpdateStatement) -> (String, Values) {
-        statement.build(SqliteQueryBuilder)
-    }
-
-    fn build_delete(&self, statement: &DeleteStatement) -> (String, Values) {
-        statement.build(SqliteQueryBuilder)
-    }
-
-    fn value_literal(&self, value: &sea_query::Value) -> String {
-        SqliteQueryBuilder.value_to_string(value)
-    }
+    sea_query_dialect!(SqliteQueryBuilder);
 
     fn push_placeholder(&self, sql: &mut String, _number: usize) {
         sql.push('?');
