@@ -70,7 +70,6 @@ pub fn admin(per_page: u64) -> Admin {
                     })
                 }),
         )
-        .register_auth()
 }
 
 pub fn app(per_page: u64) -> App {
