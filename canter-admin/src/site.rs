@@ -24,8 +24,23 @@ pub(crate) struct Site {
     pub title: String,
 }
 
+/// Django's default: the accounts' users and groups registered.
 impl Default for Admin {
     fn default() -> Self {
+        crate::users::register(Self::empty())
+    }
+}
+
+impl Admin {
+    /// An admin with the accounts' users and groups registered, as Django's `UserAdmin` and
+    /// `GroupAdmin` (users listed by name, e-mail, names and staff status, searched and
+    /// filtered, with their groups and a password form); register your models beside them.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An admin with no models at all (not even users and groups).
+    pub fn empty() -> Self {
         Admin {
             site: Site {
                 entries: Vec::new(),
@@ -33,13 +48,6 @@ impl Default for Admin {
                 title: "canter site admin".into(),
             },
         }
-    }
-}
-
-impl Admin {
-    /// An admin with no models.
-    pub fn new() -> Self {
-        Self::default()
     }
 
     /// The header on every page (Django's `site_header`).
@@ -76,13 +84,6 @@ impl Admin {
             .entries
             .push(Arc::new(Registered::<M>::new(options)));
         self
-    }
-
-    /// Registers the accounts' users and groups as Django's `UserAdmin` and `GroupAdmin` do:
-    /// users listed by name, e-mail, names and staff status, searched and filtered, with a
-    /// password form; groups by name.
-    pub fn register_auth(self) -> Self {
-        crate::users::register(self)
     }
 
     /// The admin's URLs under `prefix` (`"admin/"`), in the namespace `admin`: put it in the

@@ -312,6 +312,17 @@ async fn permissions_come_from_the_user_or_their_groups() {
             !has_perm(&bob, "other.change_user").await,
             "the app label counts"
         );
+        // All at once (Django's get_all_permissions): the user's own and their groups'.
+        use canter_accounts::auth::get_all_permissions;
+        let all = get_all_permissions(&ann).await.unwrap();
+        assert_eq!(all, ["auth.view_user".to_owned()].into_iter().collect());
+        let all = get_all_permissions(&bob).await.unwrap();
+        assert_eq!(all, ["auth.change_user".to_owned()].into_iter().collect());
+        let inactive = User {
+            is_active: false,
+            ..bob.clone()
+        };
+        assert!(get_all_permissions(&inactive).await.unwrap().is_empty());
     })
     .await;
     site.client.force_login(&ann).await;

@@ -39,6 +39,7 @@ pub(crate) struct Hierarchy {
 }
 
 /// The drill-down of `field` over the rows `qs` selects (one query, for the years' range).
+/// Long because it is one arm per level (years, a year's months, a month's days).
 pub(crate) async fn links<M: Model>(
     field: &str,
     params: &Params,

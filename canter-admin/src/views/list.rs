@@ -44,7 +44,9 @@ struct ListRow {
     cells: Vec<Cell>,
 }
 
-/// `GET /admin/<app>/<model>/` (and its actions, by POST).
+/// `GET /admin/<app>/<model>/` (and its actions, by POST). Long because it is the page's one
+/// pass — filters, search, counts, order, page, cells, sidebar, each a call — and splitting it
+/// would hand a dozen values between the halves.
 pub(crate) async fn changelist<M: Model + Default + Clone>(
     options: Arc<ModelAdmin<M>>,
     cx: Cx,

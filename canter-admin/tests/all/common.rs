@@ -42,6 +42,16 @@ pub struct Book {
     pub added: Option<NaiveDate>,
 }
 
+/// A review of a book: its foreign key entered as a raw id.
+#[derive(Model, Clone, Default, Debug, PartialEq)]
+#[model(crate = canter_orm, app = "library")]
+pub struct Review {
+    pub id: i64,
+    pub book: ForeignKey<Book>,
+    #[field(max_length = 200)]
+    pub text: String,
+}
+
 pub fn admin(per_page: u64) -> Admin {
     Admin::new()
         .register::<Author>(
@@ -49,6 +59,12 @@ pub fn admin(per_page: u64) -> Admin {
                 .list_display(["name"])
                 .search_fields(["name"])
                 .display(|a: &Author| a.name.clone()),
+        )
+        .register::<Review>(
+            ModelAdmin::new()
+                .list_display(["text", "book"])
+                .raw_id_fields(["book"])
+                .display(|r: &Review| r.text.clone()),
         )
         .register::<Book>(
             ModelAdmin::new()
@@ -70,7 +86,6 @@ pub fn admin(per_page: u64) -> Admin {
                     })
                 }),
         )
-        .register_auth()
 }
 
 pub fn app(per_page: u64) -> App {
@@ -213,6 +228,9 @@ async fn site_on(url: &str, place: Box<dyn Any + Send>, per_page: u64) -> Site {
                 .await
                 .unwrap();
             canter_orm::schema::create_table::<Book>("default")
+                .await
+                .unwrap();
+            canter_orm::schema::create_table::<Review>("default")
                 .await
                 .unwrap();
             TestClient::start_with_settings(app(per_page), settings()).await

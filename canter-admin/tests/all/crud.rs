@@ -364,3 +364,47 @@ async fn a_users_groups_are_a_multiple_select(site: Site) {
     assert!(linked(&site).await.is_empty());
 }
 on_both!(many_to_many, 100, a_users_groups_are_a_multiple_select);
+
+async fn raw_id_foreign_keys_take_a_key_and_name_its_row(site: Site) {
+    let client = site.superuser().await;
+    let author = site.author("Ann").await;
+    let book = site.book("Dune", &author, true).await;
+    let add = "/admin/library/review/add/";
+    let form = client.get(add).await.text();
+    assert!(
+        form.contains("class=\"vForeignKeyRawIdAdminField\""),
+        "{form}"
+    );
+    assert!(!form.contains(">Dune</option>"), "no select of every book");
+    let r = post_form(&client, add, add, &[("book", "999999"), ("text", "Great")]).await;
+    assert_eq!(r.status(), 400);
+    assert!(r
+        .text()
+        .contains("Select a valid choice. That choice is not one of the available choices."));
+    let id = book.id.to_string();
+    let r = post_form(
+        &client,
+        add,
+        add,
+        &[("book", &id), ("text", "Great"), ("_continue", "")],
+    )
+    .await;
+    assert_eq!(r.status(), 302, "{}", r.text());
+    let change = client.get(r.header("location").unwrap()).await.text();
+    assert!(
+        change.contains("<strong class=\"related-label\">Dune</strong>"),
+        "{change}"
+    );
+    // The list names the book; deleting the book lists the review that goes with it.
+    let list = client.get("/admin/library/review/").await.text();
+    assert!(list.contains("<td>Dune</td>"), "{list}");
+    let delete = client
+        .get(&format!("/admin/library/book/{}/delete/", book.id))
+        .await
+        .text();
+    assert!(
+        delete.contains("Reviews: 1") && delete.contains("Great"),
+        "{delete}"
+    );
+}
+on_both!(raw_id, 100, raw_id_foreign_keys_take_a_key_and_name_its_row);

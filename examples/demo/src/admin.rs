@@ -6,7 +6,8 @@ use canter::orm::ModelExt;
 
 use crate::models::{MyModel, Note};
 
-/// The admin site with the demo's models registered.
+/// The admin site with the demo's models registered (users and groups come with
+/// `Admin::new()`, as in Django).
 pub fn site() -> Admin {
     Admin::new()
         .site_header("canter demo administration")
@@ -40,5 +41,4 @@ pub fn site() -> Admin {
                     }
                 }),
         )
-        .register_auth()
 }
