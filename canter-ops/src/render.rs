@@ -164,7 +164,16 @@ fn tasks(board: &Board, series: &Value, axis: &Axis<'_>) -> String {
             button(&format!("api/tasks/{}/retry/", t.id), "Retry")
         );
     }
-    out.push_str("</table><h3>Scheduled</h3><table><tr><th>task</th><th>id</th><th>due</th><th>worker</th></tr>");
+    out.push_str("</table>");
+    out.push_str(&waiting_tasks(board));
+    out
+}
+
+/// The tasks waiting on something: scheduled (ETA), periodic, dead letters.
+fn waiting_tasks(board: &Board) -> String {
+    let mut out = String::from(
+        "<h3>Scheduled</h3><table><tr><th>task</th><th>id</th><th>due</th><th>worker</th></tr>",
+    );
     for t in board.scheduled.iter().take(50) {
         let _ = write!(
             out,

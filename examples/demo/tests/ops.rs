@@ -7,158 +7,29 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use canter::tasks::{open_broker, send_task, tasks_app};
 use serde_json::{json, Value};
+use support::http::{Http, Reply};
 use support::{demo_command, DemoProcess};
+
+trait Bearer {
+    fn get_token(&mut self, path: &str) -> Reply;
+    fn post_token(&mut self, path: &str) -> Reply;
+}
+
+impl Bearer for Http {
+    fn get_token(&mut self, path: &str) -> Reply {
+        self.get_bearer(path, TOKEN)
+    }
+    fn post_token(&mut self, path: &str) -> Reply {
+        self.post_bearer(path, TOKEN)
+    }
+}
 
 const TOKEN: &str = "ops-test-token-0123456789";
 const SCRIPT: &str = "<script>alert('ops')</script>";
-
-/// One HTTP response: status, headers (lower-case names), body.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {} {}", self.status, self.body))
-    }
-}
-
-/// A client of one server: a cookie jar and `METHOD path` over fresh connections.
-struct Http {
-    addr: String,
-    cookies: BTreeMap<String, String>,
-}
-
-impl Http {
-    fn new(addr: &str) -> Self {
-        Http {
-            addr: addr.to_owned(),
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    fn call(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-        let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        if !self.cookies.is_empty() {
-            let jar: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            request.push_str(&format!("Cookie: {}\r\n", jar.join("; ")));
-        }
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        request.push_str(body);
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).unwrap();
-        let raw = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = raw.split_once("\r\n\r\n").expect("a response head");
-        let mut lines = head.split("\r\n");
-        let status = lines.next().unwrap()[9..12].parse().unwrap();
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        for (_, cookie) in headers.iter().filter(|(n, _)| n == "set-cookie") {
-            if let Some((name, value)) = cookie.split(';').next().and_then(|c| c.split_once('=')) {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        let body = if headers
-            .iter()
-            .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
-        {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    fn get(&mut self, path: &str) -> Reply {
-        self.call("GET", path, &[], "")
-    }
-
-    fn get_token(&mut self, path: &str) -> Reply {
-        self.call(
-            "GET",
-            path,
-            &[("Authorization", &format!("Bearer {TOKEN}"))],
-            "",
-        )
-    }
-
-    fn post_token(&mut self, path: &str) -> Reply {
-        self.call(
-            "POST",
-            path,
-            &[("Authorization", &format!("Bearer {TOKEN}"))],
-            "",
-        )
-    }
-
-    /// Logs in through the login form.
-    fn log_in(&mut self, username: &str, password: &str) {
-        let page = self.get("/accounts/login/").body;
-        let at = page.find("name=\"csrfmiddlewaretoken\" value=\"").unwrap() + 34;
-        let token = page[at..at + 64].to_owned();
-        let form = format!(
-            "username={username}&password={}&csrfmiddlewaretoken={token}",
-            password.replace(' ', "+")
-        );
-        let r = self.call(
-            "POST",
-            "/accounts/login/",
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            &form,
-        );
-        assert_eq!(r.status, 302, "{}", r.body);
-    }
-}
-
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if size == 0 || tail.len() < size {
-            break;
-        }
-        out.push_str(&tail[..size]);
-        rest = tail[size..].trim_start_matches("\r\n");
-    }
-    out
-}
 
 /// Polls `GET path` (with the token) until `ready` holds of its JSON (panics after 40 s with
 /// the last answer).
@@ -281,7 +152,22 @@ async fn ops_on_the_embedded_defaults() {
 
 fn embedded_checks(addr: &str, dir: &std::path::Path, password: &str) {
     let mut http = Http::new(addr);
-    // Access: anonymous, a wrong token.
+    refuses_strangers(&mut http);
+    // Tasks: a pipeline (six demo.add / demo.sum) and one failing with a script argument.
+    let r = http.call("POST", "/tasks/pipeline/", &[], "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let chord_id = r.json()["task_id"].as_str().unwrap().to_owned();
+    let broker_url = format!("sqlite://{}", dir.join("tasks.sqlite3").display());
+    let hostile_id = send_hostile_task(&broker_url);
+    every_endpoint_answers(&mut http, &chord_id, &hostile_id);
+    let copy = actions_work(&mut http, &chord_id, &hostile_id);
+    hostile_inputs_are_refused(&mut http);
+    the_page_escapes_what_it_shows(&mut http);
+    sessions(addr, password, &copy);
+}
+
+/// Anonymous requests, a wrong token, another scheme.
+fn refuses_strangers(http: &mut Http) {
     let r = http.get("/ops/api/summary/");
     assert_eq!(r.status, 401, "{}", r.body);
     assert!(r
@@ -310,16 +196,12 @@ fn embedded_checks(addr: &str, dir: &std::path::Path, password: &str) {
         "",
     );
     assert_eq!(r.status, 401);
+}
 
-    // Tasks: a pipeline (six demo.add / demo.sum) and one failing with a script argument.
-    let r = http.call("POST", "/tasks/pipeline/", &[], "");
-    assert_eq!(r.status, 202, "{}", r.body);
-    let chord_id = r.json()["task_id"].as_str().unwrap().to_owned();
-    let broker_url = format!("sqlite://{}", dir.join("tasks.sqlite3").display());
-    let hostile_id = send_hostile_task(&broker_url);
-
+/// The summary once the sockets, the group and the tasks show, then every other endpoint.
+fn every_endpoint_answers(http: &mut Http, chord_id: &str, hostile_id: &str) {
     let summary = wait_for(
-        &mut http,
+        http,
         "/ops/api/summary/",
         "two sockets, the group, the tasks",
         |s| {
@@ -348,7 +230,6 @@ fn embedded_checks(addr: &str, dir: &std::path::Path, password: &str) {
         1
     );
 
-    // Every endpoint.
     let workers = http.get_token("/ops/api/workers/").json();
     assert!(
         workers["workers"][0]["heartbeat_age"].as_f64().unwrap() < 10.0,
@@ -378,7 +259,7 @@ fn embedded_checks(addr: &str, dir: &std::path::Path, password: &str) {
         .as_array()
         .unwrap()
         .iter()
-        .any(|f| f["id"] == hostile_id.as_str()));
+        .any(|f| f["id"] == hostile_id));
     let scheduled = http.get_token("/ops/api/scheduled/").json();
     assert!(
         scheduled["periodic"]
@@ -428,14 +309,16 @@ fn embedded_checks(addr: &str, dir: &std::path::Path, password: &str) {
         channels["processes"][0]["sockets"]["routes"]["ws-chat"], 2,
         "{channels}"
     );
-    let routes = wait_for(&mut http, "/ops/api/http/", "the pipeline's route", |h| {
+    let routes = wait_for(http, "/ops/api/http/", "the pipeline's route", |h| {
         h["routes"]
             .as_array()
             .is_some_and(|r| r.iter().any(|r| r["route"] == "task-pipeline"))
     });
     assert!(routes["processes"][0]["in_flight"].is_i64(), "{routes}");
+}
 
-    // Actions: retry the failed task, revoke the copy, retry the dead letters.
+/// Retry the failed task, revoke the copy, retry the dead letters; returns the copy's id.
+fn actions_work(http: &mut Http, chord_id: &str, hostile_id: &str) -> String {
     let retried = http.post_token(&format!("/ops/api/tasks/{hostile_id}/retry/"));
     assert_eq!(retried.status, 202, "{}", retried.body);
     let copy = retried.json()["id"].as_str().unwrap().to_owned();
@@ -450,7 +333,11 @@ fn embedded_checks(addr: &str, dir: &std::path::Path, password: &str) {
         busy.body
     );
 
-    // Hostile inputs.
+    copy
+}
+
+/// Bad ids and parameters: 400 with a message; unknown ids 404; a wrong method 405.
+fn hostile_inputs_are_refused(http: &mut Http) {
     let long_id = "a".repeat(201);
     for path in [
         "/ops/api/tasks/%3Cscript%3E/".to_owned(),
@@ -483,8 +370,10 @@ fn embedded_checks(addr: &str, dir: &std::path::Path, password: &str) {
             .status,
         405
     );
+}
 
-    // The page escapes what it shows.
+/// The page's sections, its chart, and the script payload escaped.
+fn the_page_escapes_what_it_shows(http: &mut Http) {
     let page = http.get_token("/ops/");
     assert_eq!(page.status, 200);
     for section in ["Tasks", "Workers", "Queues", "Channels", "HTTP"] {
@@ -504,8 +393,10 @@ fn embedded_checks(addr: &str, dir: &std::path::Path, password: &str) {
     assert!(page
         .body
         .contains("<svg class=\"ops-chart\" data-chart=\"tasks\""));
+}
 
-    // Sessions: staff in (its posts need the CSRF header), others not.
+/// Staff sessions are let in (their posts need the CSRF header), others not.
+fn sessions(addr: &str, password: &str, copy: &str) {
     let mut staff = Http::new(addr);
     staff.log_in("ada", password);
     assert_eq!(staff.get("/ops/api/summary/").status, 200);
