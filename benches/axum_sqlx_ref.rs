@@ -11,7 +11,7 @@
 //! Pools as canter's backends make them (canter-orm/src/backends/*/mod.rs): SQLite with WAL,
 //! synchronous NORMAL, foreign keys, busy_timeout 5 s, at most 8 connections; PostgreSQL at most
 //! 10 connections; MariaDB at most 10 connections in utf8mb4_nopad_bin and UTC, each set to
-//! ANSI_QUOTES once when it opens (so the SQL is the ORM's, double-quoted names and all);
+//! ANSI_QUOTES once when it opens, as the ORM's are;
 //! acquire timeout 5 s on all. Multi-threaded tokio runtime, as canter's.
 
 use std::io::Write;
@@ -39,8 +39,8 @@ struct MyModel {
 // The ORM's SQL for the demo's table (checked by benches/orm_bench.rs for its own table).
 const SQLITE_FIRST: &str = r#"SELECT "demo_mymodel"."id", "demo_mymodel"."name", "demo_mymodel"."active" FROM "demo_mymodel" WHERE "demo_mymodel"."active" = ? ORDER BY "demo_mymodel"."id" ASC LIMIT ?"#;
 const PG_FIRST: &str = r#"SELECT "demo_mymodel"."id", "demo_mymodel"."name", "demo_mymodel"."active" FROM "demo_mymodel" WHERE "demo_mymodel"."active" = $1 ORDER BY "demo_mymodel"."id" ASC LIMIT $2"#;
-// MariaDB's is SQLite's (`?` placeholders; ANSI_QUOTES makes the double quotes names).
-const MYSQL_FIRST: &str = SQLITE_FIRST;
+// MariaDB's: `?` placeholders and backquoted names (sea-query's MySQL dialect).
+const MYSQL_FIRST: &str = "SELECT `demo_mymodel`.`id`, `demo_mymodel`.`name`, `demo_mymodel`.`active` FROM `demo_mymodel` WHERE `demo_mymodel`.`active` = ? ORDER BY `demo_mymodel`.`id` ASC LIMIT ?";
 
 #[derive(Clone)]
 enum Db {

@@ -11,8 +11,9 @@ use sqlx::{Executor as _, QueryBuilder, Row as _};
 
 use super::{MyModel, BULK_BATCH};
 
-// The raw SQL, written by hand; checked against the ORM's at run time. MariaDB's is SQLite's:
-// `?` placeholders, and double-quoted names (the ORM's connections, and these, run with
+// The raw SQL, written by hand; checked against the ORM's at run time. MariaDB's SELECT has
+// SQLite's `?` placeholders and backquoted names (sea-query's MySQL dialect); its INSERTs are
+// SQLite's (the ORM renders them itself, double-quoted: its connections, and these, run with
 // ANSI_QUOTES).
 pub(crate) const SQLITE_FIRST: &str = r#"SELECT "bench_mymodel"."id", "bench_mymodel"."name", "bench_mymodel"."active" FROM "bench_mymodel" WHERE "bench_mymodel"."active" = ? ORDER BY "bench_mymodel"."id" ASC LIMIT ?"#;
 pub(crate) const PG_FIRST: &str = r#"SELECT "bench_mymodel"."id", "bench_mymodel"."name", "bench_mymodel"."active" FROM "bench_mymodel" WHERE "bench_mymodel"."active" = $1 ORDER BY "bench_mymodel"."id" ASC LIMIT $2"#;
@@ -20,6 +21,7 @@ pub(crate) const SQLITE_INSERT: &str =
     r#"INSERT INTO "bench_mymodel" ("name", "active") VALUES (?, ?) RETURNING "id""#;
 pub(crate) const PG_INSERT: &str =
     r#"INSERT INTO "bench_mymodel" ("name", "active") VALUES ($1, $2) RETURNING "id""#;
+pub(crate) const MYSQL_FIRST: &str = "SELECT `bench_mymodel`.`id`, `bench_mymodel`.`name`, `bench_mymodel`.`active` FROM `bench_mymodel` WHERE `bench_mymodel`.`active` = ? ORDER BY `bench_mymodel`.`id` ASC LIMIT ?";
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub(crate) enum Backend {
@@ -39,15 +41,18 @@ impl Backend {
     /// The SELECT of `first` and `list100`.
     pub(crate) fn first_sql(self) -> &'static str {
         match self {
-            Backend::Sqlite | Backend::Mariadb => SQLITE_FIRST,
+            Backend::Sqlite => SQLITE_FIRST,
             Backend::Postgres => PG_FIRST,
+            Backend::Mariadb => MYSQL_FIRST,
         }
     }
     /// The INSERT of `create`.
     pub(crate) fn insert_sql(self) -> &'static str {
         match self {
-            Backend::Sqlite | Backend::Mariadb => SQLITE_INSERT,
+            Backend::Sqlite => SQLITE_INSERT,
             Backend::Postgres => PG_INSERT,
+            // The ORM writes INSERTs itself, double-quoted (its connections run with ANSI_QUOTES).
+            Backend::Mariadb => SQLITE_INSERT,
         }
     }
 }
@@ -178,6 +183,7 @@ pub(crate) async fn raw_create(pool: &RawPool, mut obj: MyModel) -> MyModel {
     obj
 }
 
+/// The multi-row INSERT, as the ORM writes it.
 fn bulk_builder<DB: sqlx::Database>(chunk: &[MyModel]) -> QueryBuilder<DB>
 where
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,

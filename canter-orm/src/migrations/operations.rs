@@ -318,7 +318,7 @@ impl Operation {
             Operation::AddIndex { model: name, .. }
             | Operation::RemoveIndex { model: name, .. } => {
                 let (a, b) = (change.model_before(name)?, change.model_after(name)?);
-                refuse_unsupported_indexes(editor, &b)?;
+                refuse_unsupported(editor, &b)?;
                 sql(editor.alter_indexes_sql(&a, &b))
             }
             Operation::RunSql { .. } | Operation::RunRust { .. } => self.data_steps(forwards),
@@ -332,7 +332,7 @@ impl Operation {
                 let creating = matches!(self, Operation::CreateModel { .. }) == change.forwards;
                 if creating {
                     let model = change.model_after(name)?;
-                    refuse_unsupported_indexes(change.editor, &model)?;
+                    refuse_unsupported(change.editor, &model)?;
                     sql(change.editor.create_table_sql(&model, false))
                 } else {
                     sql(change.editor.drop_table_sql(&change.model_before(name)?))
@@ -359,6 +359,9 @@ impl Operation {
         let forwards = change.forwards;
         match self {
             Operation::AddField { model, field } => {
+                if forwards {
+                    refuse_unsupported(change.editor, &change.model_after(model)?)?;
+                }
                 add_or_remove(change, model, &field.name, forwards)
             }
             Operation::RemoveField { model, name } => add_or_remove(change, model, name, !forwards),
@@ -366,6 +369,9 @@ impl Operation {
                 let (a, b) = (change.model_before(name)?, change.model_after(name)?);
                 let old = field_of(&a, &field.name)?;
                 let new = field_of(&b, &field.name)?;
+                if let Some(reason) = change.editor.refuse_field(&b, new) {
+                    return Err(MigrationError::Invalid(reason));
+                }
                 sql(change.editor.alter_field_sql(&a, &b, old, new))
             }
             Operation::RenameField {
@@ -432,17 +438,11 @@ impl Change<'_> {
     }
 }
 
-/// An index of `model` the database cannot make (a partial unique on MariaDB), as an error
-/// naming it, before any statement runs.
-fn refuse_unsupported_indexes(
-    editor: &dyn SchemaEditor,
-    model: &ModelState,
-) -> Result<(), MigrationError> {
-    match model
-        .indexes
-        .iter()
-        .find_map(|i| editor.refuse_index(model, i))
-    {
+/// A field or index of `model` the database cannot make (a partial unique, or a foreign key
+/// with `on_delete = "set_default"`, on MariaDB), as an error naming it, before any statement
+/// runs.
+fn refuse_unsupported(editor: &dyn SchemaEditor, model: &ModelState) -> Result<(), MigrationError> {
+    match editor.refuse_model(model) {
         Some(reason) => Err(MigrationError::Invalid(reason)),
         None => Ok(()),
     }

@@ -174,6 +174,18 @@ pub trait SchemaEditor: Operations {
         None
     }
 
+    /// Why this database cannot make `field` of `model` as it is declared, if it cannot.
+    fn refuse_field(&self, _model: &ModelState, _field: &FieldState) -> Option<String> {
+        None
+    }
+
+    /// The first field or index of `model` this database cannot make, as why.
+    fn refuse_model(&self, model: &ModelState) -> Option<String> {
+        (model.fields.iter())
+            .find_map(|f| self.refuse_field(model, f))
+            .or_else(|| (model.indexes.iter()).find_map(|i| self.refuse_index(model, i)))
+    }
+
     /// `CREATE [UNIQUE] INDEX name ON table (columns) [WHERE condition]`.
     fn model_index_sql(
         &self,

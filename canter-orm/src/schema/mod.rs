@@ -20,9 +20,7 @@ pub async fn create_table<M: Model>(alias: &str) -> Result<(), OrmError> {
     let mut models = vec![ModelState::from_meta(M::meta())];
     models.extend(ModelState::join_models(M::meta()));
     let editor = db.backend();
-    if let Some(reason) =
-        (models[0].indexes.iter()).find_map(|i| editor.refuse_index(&models[0], i))
-    {
+    if let Some(reason) = editor.refuse_model(&models[0]) {
         return Err(OrmError::Config {
             alias: alias.to_owned(),
             message: reason,

@@ -63,6 +63,20 @@ impl SchemaEditor for MysqlBackend {
         })
     }
 
+    /// InnoDB parses `ON DELETE SET DEFAULT` and then refuses every delete it should apply to
+    /// (it has no such action); refusing the field says so before anything is applied.
+    fn refuse_field(&self, model: &ModelState, field: &FieldState) -> Option<String> {
+        let references = field.references.as_ref()?;
+        (references.on_delete == crate::relations::OnDelete::SetDefault).then(|| {
+            format!(
+                "{}.{}.{} has on_delete = \"set_default\": MariaDB's and MySQL's InnoDB have no \
+                 ON DELETE SET DEFAULT (it would refuse the delete); use set_null, cascade or \
+                 protect, or keep this model to PostgreSQL and SQLite",
+                model.app, model.name, field.name
+            )
+        })
+    }
+
     fn drop_model_index_sql(&self, table: &str, name: &str) -> String {
         format!(
             "DROP INDEX IF EXISTS {} ON {}",
