@@ -84,6 +84,7 @@ pub struct HttpSnapshot {
 pub struct RouteSnapshot {
     /// The route's name, else its pattern; `(not found)` for requests no route matched.
     pub route: String,
+    /// Requests answered (or being answered) on the route.
     pub requests: u64,
     /// Responses by status class: `[1xx, 2xx, 3xx, 4xx, 5xx]`.
     pub status: [u64; 5],
