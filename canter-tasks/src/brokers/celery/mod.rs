@@ -13,6 +13,7 @@ use crate::broker::TaskMessage;
 
 mod results;
 pub use results::{decode_record, decode_result, encode_result, result_value};
+#[cfg(feature = "orm")] // the database result backend's chord counter is their only user
 pub(crate) use results::{exception, ERROR_MODULE};
 
 /// kombu's separator between a queue name and its priority step.
