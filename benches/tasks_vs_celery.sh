@@ -5,65 +5,18 @@
 #   bash benches/tasks_vs_celery.sh
 #
 # Rounds alternate: canter (`cargo bench -p canter-tasks --bench tasks_redis`, itself 3 runs,
-# medians) then the peers' Celery benchmark (../shared/peers/celery_bench/celery_bench.py,
-# 10,000 no-op tasks: enqueue, drain with a prefork -c2 worker, enqueue->start latency), ROUNDS
-# times; the medians of each side and their ratios are printed at the end.
+# medians) then Celery (benches/celery_bench/bench.py: 10,000 no-op tasks enqueued, drained by a
+# prefork -c2 worker told to go with add_consumer, enqueue->start latency), ROUNDS times; the
+# medians of each side and their ratios are printed at the end.
 #
-# Knobs: ROUNDS=3; CELERY_BROKER (default redis://127.0.0.1:6379/15 — the Celery bench FLUSHes
-# that database, so it must be one nothing else uses); CANTER_BENCH_REDIS_URL (default
-# redis://127.0.0.1:6379/14, under a key prefix of its own); PEERS_DIR (../shared/peers);
-# PYTHON (a Python with celery[redis]; default: target/interop-venv, made as .ci/run makes it).
+# Knobs: ROUNDS=3; CELERY_BROKER_URL (default redis://127.0.0.1:6379/15 — the Celery bench
+# FLUSHes that database, so it must be one nothing else uses); CANTER_BENCH_REDIS_URL (default
+# redis://127.0.0.1:6379/14: canter's queue under a key prefix of its own, and the latency
+# stamps); PYTHON (a Python with celery[redis]; default: target/interop-venv, made as .ci/run
+# makes it, from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-ROUNDS=${ROUNDS:-3}
-PEERS_DIR=${PEERS_DIR:-$ROOT/../shared/peers}
-export CELERY_BROKER=${CELERY_BROKER:-redis://127.0.0.1:6379/15}
-VENV=$ROOT/target/interop-venv
-if [ -z "${PYTHON:-}" ]; then
-  if [ ! -x "$VENV/bin/celery" ]; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check "channels-redis==4.3.0" "celery[redis]==5.5.3"
-  fi
-  PYTHON=$VENV/bin/python
-fi
+source benches/celery_bench/common.sh
+export CELERY_BROKER_URL=${CELERY_BROKER_URL:-redis://127.0.0.1:6379/15}
 OUT=$ROOT/benches/results/tasks-$(date +%Y%m%d-%H%M%S).tmp
-mkdir -p "$OUT"
-export PEERS_VENV=$(dirname "$(dirname "$PYTHON")") PEERS_RESULTS=$OUT
-
-cargo bench -p canter-tasks --bench tasks_redis --no-run >/dev/null 2>&1
-for round in $(seq 1 "$ROUNDS"); do
-  echo "round $round: canter"
-  cargo bench -q -p canter-tasks --bench tasks_redis 2>/dev/null | tee -a "$OUT/canter.txt" | grep median
-  echo "round $round: celery"
-  timeout 600 "$PYTHON" "$PEERS_DIR/celery_bench/celery_bench.py" >/dev/null 2>&1
-  tail -1 "$OUT/celery.jsonl" | "$PYTHON" -c 'import json, sys
-r = json.loads(sys.stdin.read())
-print("celery: enqueue %.0f/s, drain %.0f/s (ran %s), p50 %s ms, p99 %s ms" % (
-    r["enqueue_per_s"], r["drain_tasks_per_s"], r["tasks_ran"], r["latency_p50_ms"], r["latency_p99_ms"]))'
-done
-
-"$PYTHON" - "$OUT" <<'EOF'
-import json, re, statistics, sys
-out = sys.argv[1]
-canter = [l for l in open(f"{out}/canter.txt") if l.startswith("median:")]
-num = lambda pattern, line: float(re.search(pattern, line).group(1))
-c = {
-    "enqueue": statistics.median(num(r"enqueue (\d+)/s", l) for l in canter),
-    "drain": statistics.median(num(r"drain (\d+)/s", l) for l in canter),
-    "p50": statistics.median(num(r"p50 ([\d.]+) ms", l) for l in canter),
-    "p99": statistics.median(num(r"p99 ([\d.]+) ms", l) for l in canter),
-}
-runs = [json.loads(l) for l in open(f"{out}/celery.jsonl")]
-p = {
-    "enqueue": statistics.median(r["enqueue_per_s"] for r in runs),
-    "drain": statistics.median(r["drain_tasks_per_s"] for r in runs),
-    "p50": statistics.median(r["latency_p50_ms"] for r in runs),
-    "p99": statistics.median(r["latency_p99_ms"] for r in runs),
-}
-print(f"medians of {len(canter)} canter rounds and {len(runs)} Celery runs:")
-print(f"  enqueue: canter {c['enqueue']:.0f}/s, Celery {p['enqueue']:.0f}/s -> {c['enqueue'] / p['enqueue']:.1f}x")
-print(f"  drain:   canter {c['drain']:.0f}/s, Celery {p['drain']:.0f}/s -> {c['drain'] / p['drain']:.1f}x")
-print(f"  enqueue->start p50: canter {c['p50']:.2f} ms, Celery {p['p50']:.2f} ms; p99: canter {c['p99']:.2f} ms, Celery {p['p99']:.2f} ms")
-EOF
-echo "raw outputs: $OUT"
+celery_rounds "$OUT" "" tasks_redis

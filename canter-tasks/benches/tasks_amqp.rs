@@ -1,4 +1,4 @@
-//! Task throughput and latency on RabbitMQ, measured as `benches/celery_amqp/bench.py`
+//! Task throughput and latency on RabbitMQ, measured as `benches/celery_bench/bench.py`
 //! measures Python Celery on the same RabbitMQ (`bash benches/tasks_vs_celery_amqp.sh` runs
 //! both on a vhost of their own).
 //!

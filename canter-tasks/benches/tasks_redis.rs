@@ -1,5 +1,5 @@
-//! Task throughput and latency on the Redis broker, measured as the peers' Celery benchmark
-//! measures Celery (`../shared/peers/celery_bench`), against raw redis-rs in the same run.
+//! Task throughput and latency on the Redis broker, measured as `benches/celery_bench/bench.py`
+//! measures Python Celery on the same Redis, against raw redis-rs in the same run.
 //!
 //! `cargo bench -p canter-tasks --bench tasks_redis` (Redis at `$CANTER_BENCH_REDIS_URL`, default
 //! `redis://127.0.0.1:6379/14`, under a key prefix of its own) prints, per run and as medians (3 runs):
@@ -12,7 +12,7 @@
 //! - reference: raw redis-rs, 10,000 sequential LPUSHes of the same envelope, then 10,000
 //!   sequential RPOPs, the floor under a Redis task queue.
 //!
-//! `bash benches/tasks_vs_celery.sh` runs this and the peers' Celery benchmark in one go.
+//! `bash benches/tasks_vs_celery.sh` runs this and the Celery benchmark in one go.
 
 mod report;
 

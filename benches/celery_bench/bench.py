@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Celery 5 on RabbitMQ, measured as canter-tasks/benches/tasks_amqp.rs measures canter:
+"""Celery 5 on Redis or RabbitMQ, measured as canter-tasks/benches/tasks_redis.rs and
+tasks_amqp.rs measure canter:
 
   1. a prefork worker (-c 2) that listens only on an idle queue;
   2. N no-op tasks enqueued with .delay(), one after another (timed);
   3. add_consumer('celery'): the worker drains the queue; the clock stops when the queue holds
-     no ready message (a passive queue.declare, polled every 2 ms); the worker's own counters
-     say how many ran;
+     no message (RabbitMQ: a passive queue.declare counts the ready ones; Redis: the `celery`
+     list and kombu's `unacked` hash are both empty), polled every 2 ms; the worker's own
+     counters say how many ran;
   4. enqueue->start latency: M sequential tasks on the idle worker, each stamping its start.
 
-Env: CELERY_AMQP_URL (the vhost), CELERY_STAMPS (redis://…#key), CELERY_N (10000),
+Env: CELERY_BROKER_URL (redis://… — a database of its own: it is flushed — or amqp://…/vhost), CELERY_STAMPS (redis://…#key), CELERY_N (10000),
 CELERY_LAT_N (100), CELERY_CONCURRENCY (2). Prints one JSON line.
 """
 import json
@@ -22,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from tasks import STAMPS_KEY, STAMPS_URL, app, noop, stamp  # noqa: E402
+from tasks import BROKER, STAMPS_KEY, STAMPS_URL, app, noop, stamp  # noqa: E402
 
 import redis  # noqa: E402
 
@@ -31,7 +33,11 @@ LAT_N = int(os.environ.get("CELERY_LAT_N", "100"))
 CONC = os.environ.get("CELERY_CONCURRENCY", "2")
 
 
-def ready(channel, queue):
+def queued(channel, queue):
+    """Messages of `queue` not yet finished with, on either transport."""
+    if BROKER.startswith("redis"):
+        client = channel.client
+        return client.llen(queue) + client.hlen("unacked")
     return channel.queue_declare(queue=queue, passive=True).message_count
 
 
@@ -48,6 +54,8 @@ def wait_for_ping(worker):
 # Long on purpose: one benchmark run, measured step after step, as a script.
 def main():
     stamps = redis.Redis.from_url(STAMPS_URL)
+    if BROKER.startswith("redis"):
+        redis.Redis.from_url(BROKER).flushdb()  # the run's own database: no earlier leftovers
     celery = str(Path(sys.executable).parent / "celery")
     command = [celery, "-A", "tasks", "worker", "-c", CONC, "-P", "prefork", "-Q", "bench.idle",
                "--loglevel", "warning", "-n", f"bench{os.getpid()}@%h"]
@@ -64,12 +72,12 @@ def main():
             for _ in range(N):
                 noop.delay()
             enqueue = time.perf_counter() - t0
-            out.update(enqueue_per_s=round(N / enqueue, 1), queued=ready(channel, "celery"))
+            out.update(enqueue_per_s=round(N / enqueue, 1), queued=queued(channel, "celery"))
 
             t0 = time.perf_counter()
             app.control.add_consumer("celery", reply=True, timeout=5)
             end = time.time() + 300
-            while time.time() < end and ready(channel, "celery") > 0:
+            while time.time() < end and queued(channel, "celery") > 0:
                 time.sleep(0.002)
             drain = time.perf_counter() - t0
         time.sleep(0.5)

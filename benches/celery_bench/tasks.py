@@ -1,16 +1,17 @@
-"""The Celery side of benches/tasks_vs_celery_amqp.sh: a no-op task and one that stamps when
-it started, on the RabbitMQ vhost in CELERY_AMQP_URL; stamps go to the Redis list in
-CELERY_STAMPS (`redis://…#key`). No result backend (results ignored, as canter's side)."""
+"""The Celery side of benches/tasks_vs_celery.sh (Redis) and benches/tasks_vs_celery_amqp.sh
+(RabbitMQ): a no-op task and one that stamps when it started, on the broker in
+CELERY_BROKER_URL; stamps go to the Redis list in CELERY_STAMPS (`redis://…#key`). No result
+backend (results ignored, as canter's side)."""
 import os
 import time
 
 import redis
 from celery import Celery
 
-BROKER = os.environ["CELERY_AMQP_URL"]
+BROKER = os.environ["CELERY_BROKER_URL"]
 STAMPS_URL, STAMPS_KEY = os.environ["CELERY_STAMPS"].split("#", 1)
 
-app = Celery("amqpbench", broker=BROKER)
+app = Celery("celerybench", broker=BROKER)
 app.conf.update(task_ignore_result=True, worker_hijack_root_logger=False, broker_connection_retry_on_startup=True)
 
 _stamps = None
