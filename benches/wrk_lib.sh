@@ -24,8 +24,9 @@ need_wrk() {
 }
 
 # Other benchmarks of this repo, or a compiler at work, would disturb a measurement: wait for
-# them (at most WAIT_BUDGET s over the whole script).
-OTHERS='wrk|canter_bench|bare_hyper|benches/run.sh|benches/orm_run.sh|target/release/load'
+# them (at most WAIT_BUDGET s over the whole script). A script may set its own OTHERS first
+# (one that must leave itself out of the list).
+OTHERS=${OTHERS:-'wrk|canter_bench|bare_hyper|benches/run.sh|benches/orm_run.sh|target/release/load'}
 waited=0
 wait_others() {
   local announced=0
